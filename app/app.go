@@ -1,0 +1,175 @@
+// Package app wires Parley's parts together: configuration, database, Redis, the job queue
+// and the live-update bus. The roles (web, worker, scheduler) are started from app/cli.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/chat"
+	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/llm"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/workers"
+)
+
+// App holds the shared state of one Parley process.
+type App struct {
+	Config *config.Config
+	Log    *slog.Logger
+	Store  *store.Store
+	Redis  redis.UniversalClient
+	Queue  *asynq.Client
+	Events *events.Bus
+	Keys   *auth.Keys
+	// Conversations changes conversations and publishes live updates.
+	Conversations *conversations.Service
+	// LLM answers; Prices prices its calls; Chat produces replies with both.
+	LLM    llm.Provider
+	Prices *usage.Table
+	Chat   *chat.Responder
+
+	mini *miniredis.Miniredis
+}
+
+// Options tweak Open for tests and tools.
+type Options struct {
+	Logger *slog.Logger
+	// SkipMigrate leaves migrations alone (web and worker roles in production: the release
+	// phase runs them). The all-in-one mode migrates at start.
+	SkipMigrate bool
+}
+
+// Open connects to the database and Redis described by cfg.
+func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
+	log := opt.Logger
+	if log == nil {
+		log = NewLogger(cfg, os.Stderr)
+	}
+	if err := cfg.EnsureSecretKey(); err != nil {
+		return nil, err
+	}
+	keys, err := auth.DeriveKeys(cfg.SecretKey)
+	if err != nil {
+		return nil, &config.Error{Var: "PARLEY_SECRET_KEY", Msg: err.Error()}
+	}
+	a := &App{Config: cfg, Log: log, Keys: keys}
+	a.Store, err = store.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath)
+	if err != nil {
+		return nil, err
+	}
+	if !opt.SkipMigrate {
+		names, err := a.Store.MigrateUp(ctx)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		for _, n := range names {
+			log.Info("migration applied", "name", n)
+		}
+	}
+	if err := a.openRedis(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Queue = asynq.NewClientFromRedisClient(a.Redis)
+	a.Events = events.NewBus(a.Redis, log)
+	a.Conversations = &conversations.Service{Store: a.Store, Events: a.Events}
+	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Queue: a.Queue, Log: log}).OnUserMessage // debounced variable extraction
+	if a.Prices, err = usage.Load(cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.LLM, err = llm.New(cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.LLM.Offline() {
+		log.Info("PARLEY_LLM_API_KEY is not set: the built-in offline provider answers (it greets and asks for the missing variables)")
+	}
+	a.Chat = &chat.Responder{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log}
+	return a, nil
+}
+
+func (a *App) openRedis(ctx context.Context) error {
+	if a.Config.RedisURL == "" {
+		m := miniredis.NewMiniRedis()
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("start in-process redis: %w", err)
+		}
+		a.mini = m
+		a.Redis = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		a.Log.Warn("REDIS_URL is not set: using an in-process Redis; queued jobs do not survive a restart (the database does, and the sweeps re-enqueue what was not processed)", "addr", m.Addr())
+		return nil
+	}
+	opts, err := redis.ParseURL(a.Config.RedisURL)
+	if err != nil {
+		return &config.Error{Var: "REDIS_URL", Msg: err.Error()}
+	}
+	a.Redis = redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.Redis.Ping(pctx).Err(); err != nil {
+		// Not fatal: the web role still serves and stores; /readyz reports it.
+		a.Log.Error("redis is not answering", "err", err)
+	}
+	return nil
+}
+
+// Embedded reports whether Redis is the in-process one.
+func (a *App) EmbeddedRedis() bool { return a.mini != nil }
+
+// Ready checks the database and Redis; it returns which one failed.
+func (a *App) Ready(ctx context.Context) map[string]error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	res := map[string]error{}
+	res["database"] = a.Store.Ping(ctx)
+	res["redis"] = a.Redis.Ping(ctx).Err()
+	return res
+}
+
+// Close releases everything Open opened.
+func (a *App) Close() error {
+	var errs []error
+	if a.Queue != nil {
+		errs = append(errs, a.Queue.Close())
+	}
+	if a.Events != nil {
+		a.Events.Close()
+	}
+	if a.Redis != nil {
+		errs = append(errs, a.Redis.Close())
+	}
+	if a.mini != nil {
+		a.mini.Close()
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// NewLogger builds the process logger from the configuration.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	hopts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, hopts))
+	}
+	return slog.New(slog.NewTextHandler(w, hopts))
+}

@@ -1,0 +1,196 @@
+// Package chat produces an assistant's reply to a conversation: it builds the context from
+// the stored messages, asks the LLM (streaming when asked), stores the reply together with its
+// usage-ledger row, and falls back to a polite message when the provider fails. Test Chat,
+// the web widget and WhatsApp all reply through it.
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/llm"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/usage"
+)
+
+// Responder answers conversations.
+type Responder struct {
+	Store         *store.Store
+	LLM           llm.Provider
+	Prices        *usage.Table
+	Conversations *conversations.Service
+	Log           *slog.Logger
+	// History is how many recent messages go into the context (default 40).
+	History int
+}
+
+// Reply is the outcome of one reply.
+type Reply struct {
+	Message *store.Message
+	// Failed is true when the provider failed and the message is the fallback text.
+	Failed bool
+	// Warning is "no price for model X" when the model has no price.
+	Warning string
+	// Replayed is true when requestID was answered before: nothing was asked or stored again.
+	Replayed bool
+}
+
+// RequestID is the idempotency key of the reply to a user message.
+func RequestID(conversationID, userMessageID int64) string {
+	return fmt.Sprintf("reply:%d:%d", conversationID, userMessageID)
+}
+
+// Variables decodes an assistant's variable definitions.
+func Variables(a *store.Assistant) []llm.VariableSpec {
+	var vs []llm.VariableSpec
+	_ = json.Unmarshal([]byte(a.Variables), &vs)
+	return vs
+}
+
+// Request builds the LLM request for a conversation: the system prompt, what the assistant
+// must collect and what it has, and the recent messages.
+func (r *Responder) Request(ctx context.Context, conv *store.Conversation, a *store.Assistant) (llm.Request, error) {
+	n := r.History
+	if n <= 0 {
+		n = 40
+	}
+	page, err := r.Store.Messages(ctx, conv.WorkspaceID, conv.ID, "", n)
+	if err != nil {
+		return llm.Request{}, err
+	}
+	collected := map[string]string{}
+	_ = json.Unmarshal([]byte(conv.Variables), &collected)
+	vars := Variables(a)
+	req := llm.Request{
+		Model: a.Model, FirstMessage: a.FirstMessage, Variables: vars, Collected: collected,
+	}
+	if a.Temperature > 0 {
+		t := a.Temperature
+		req.Temperature = &t
+	}
+	var sys strings.Builder
+	sys.WriteString(strings.TrimSpace(a.SystemPrompt))
+	if len(vars) > 0 {
+		sys.WriteString("\n\nCollect these details from the customer, politely and one or two at a time:\n")
+		for _, v := range vars {
+			state := "missing"
+			if val, ok := collected[v.Name]; ok && val != "" {
+				state = "already known: " + val
+			}
+			req := ""
+			if v.Required {
+				req = " (required)"
+			}
+			fmt.Fprintf(&sys, "- %s%s: %s [%s]\n", v.Name, req, v.Description, state)
+		}
+	}
+	if s := strings.TrimSpace(sys.String()); s != "" {
+		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleSystem, Content: s})
+	}
+	for _, m := range page.Messages {
+		switch m.Role {
+		case "user":
+			if m.Content == "" && m.ContentType != "text" {
+				req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: "[" + m.ContentType + " message]"})
+				continue
+			}
+			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: m.Content})
+		case "assistant", "human":
+			if m.Error != "" { // our fallback text is not something the assistant said
+				continue
+			}
+			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleAssistant, Content: m.Content})
+		}
+	}
+	return req, nil
+}
+
+// Reply answers the conversation once per requestID. onDelta, when not nil, receives the reply
+// piece by piece as the provider streams it. A provider failure stores the polite fallback
+// message (with the error kept on the message and the conversation) and returns it with
+// Failed set and a nil error: the customer sees the fallback, never the error.
+func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *store.Assistant, requestID string, onDelta func(string) error) (Reply, error) {
+	if prev, err := r.Store.UsageByRequestID(ctx, conv.WorkspaceID, requestID); err == nil && prev.MessageID != nil {
+		m, err := r.Store.MessageByID(ctx, conv.WorkspaceID, *prev.MessageID)
+		if err == nil {
+			return Reply{Message: m, Replayed: true}, nil
+		}
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Reply{}, err
+	}
+	req, err := r.Request(ctx, conv, a)
+	if err != nil {
+		return Reply{}, err
+	}
+	req.RequestID = requestID
+	var resp llm.Response
+	if onDelta != nil {
+		resp, err = r.LLM.Stream(ctx, req, onDelta)
+	} else {
+		resp, err = r.LLM.Complete(ctx, req)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return Reply{}, ctx.Err()
+		}
+		return r.fallback(ctx, conv, err)
+	}
+	aid := conv.AssistantID
+	cid := conv.ID
+	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: resp.Content}
+	prices := r.Prices
+	if raw, err := r.Store.WorkspaceSettings(ctx, conv.WorkspaceID); err == nil {
+		if t, err := usage.WorkspacePrices(r.Prices, raw); err == nil {
+			prices = t
+		} else {
+			r.Log.Warn("workspace prices are invalid; using the defaults", "workspace_id", conv.WorkspaceID, "err", err)
+		}
+	}
+	rec, err := usage.RecordReply(ctx, r.Store, prices, usage.Call{
+		WorkspaceID: conv.WorkspaceID, ConversationID: &cid, AssistantID: aid, ConversationType: conv.Type,
+		RequestID: requestID, Purpose: usage.PurposeReply, Model: resp.Model,
+		Tokens: usage.Tokens{Prompt: resp.Usage.PromptTokens, Cached: resp.Usage.CachedTokens, Completion: resp.Usage.CompletionTokens},
+	}, m)
+	if err != nil {
+		return Reply{}, err
+	}
+	out := Reply{Message: m, Warning: rec.Warning(), Replayed: !rec.Inserted}
+	if rec.Inserted {
+		r.Conversations.Announce(ctx, m)
+	} else if stored, err := r.Store.MessageByID(ctx, conv.WorkspaceID, m.ID); err == nil {
+		out.Message = stored
+	}
+	switch {
+	case out.Warning != "":
+		_ = r.Store.SetConversationError(ctx, conv.WorkspaceID, conv.ID, out.Warning+": cost recorded as 0; add a price in Settings")
+	case conv.LastError != "":
+		_ = r.Store.SetConversationError(ctx, conv.WorkspaceID, conv.ID, "")
+	}
+	return out, nil
+}
+
+func (r *Responder) fallback(ctx context.Context, conv *store.Conversation, cause error) (Reply, error) {
+	msg := safeError(cause)
+	r.Log.Warn("llm reply failed", "conversation_id", conv.ID, "err", cause)
+	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: llm.FallbackReply, Error: msg}
+	if _, err := r.Conversations.AddMessage(ctx, m); err != nil {
+		return Reply{}, err
+	}
+	_ = r.Store.SetConversationError(ctx, conv.WorkspaceID, conv.ID, "The assistant could not answer: "+msg)
+	return Reply{Message: m, Failed: true}, nil
+}
+
+// safeError is what may be shown to the business (never to the customer): the provider's
+// status and short message, never a stack trace or a key.
+func safeError(err error) string {
+	var le *llm.Error
+	if errors.As(err, &le) {
+		return le.Error()
+	}
+	return "the language model did not answer"
+}

@@ -1,0 +1,125 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/config"
+)
+
+// MaxMessageLength is the longest message a customer may send.
+const MaxMessageLength = 4000
+
+// MaxPrechatValue bounds one pre-chat answer.
+const MaxPrechatValue = 500
+
+var phoneRe = regexp.MustCompile(`^\+?[0-9][0-9 ().-]{4,24}$`)
+
+// NormalizePhone keeps a leading + and the digits.
+func NormalizePhone(s string) string {
+	var b strings.Builder
+	for i, r := range strings.TrimSpace(s) {
+		if (r == '+' && i == 0) || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// ValidatePrechat checks answers against the assistant's pre-chat form: required fields
+// present, emails and phones well formed, nothing beyond the form. It returns the variables to
+// store (by the variable each field fills) and the errors by field name.
+func ValidatePrechat(fields []assistants.PrechatField, answers map[string]string) (map[string]string, map[string]string) {
+	vars := map[string]string{}
+	errs := map[string]string{}
+	known := map[string]bool{}
+	for _, f := range fields {
+		known[f.Name] = true
+		v := strings.TrimSpace(answers[f.Name])
+		switch {
+		case v == "":
+			if f.Required {
+				errs[f.Name] = fmt.Sprintf("%s is required.", label(f))
+			}
+			continue
+		case utf8.RuneCountInString(v) > MaxPrechatValue || strings.ContainsRune(v, 0):
+			errs[f.Name] = fmt.Sprintf("%s is too long (at most %d characters).", label(f), MaxPrechatValue)
+			continue
+		}
+		switch f.Type {
+		case assistants.TypeEmail:
+			if !config.LooksLikeEmail(v) {
+				errs[f.Name] = fmt.Sprintf("%s must be an email address.", label(f))
+				continue
+			}
+		case assistants.TypePhone:
+			if !phoneRe.MatchString(v) {
+				errs[f.Name] = fmt.Sprintf("%s must be a phone number.", label(f))
+				continue
+			}
+			v = NormalizePhone(v)
+		}
+		vars[f.Fills()] = v
+	}
+	for k := range answers {
+		if !known[k] {
+			errs[k] = fmt.Sprintf("%s is not a field of this form.", k)
+		}
+	}
+	return vars, errs
+}
+
+func label(f assistants.PrechatField) string {
+	if f.Label != "" {
+		return f.Label
+	}
+	return f.Name
+}
+
+// ValidateMessage checks a customer's message text.
+func ValidateMessage(text string) (string, error) {
+	t := strings.TrimSpace(text)
+	switch {
+	case t == "":
+		return "", fmt.Errorf("the message is empty")
+	case utf8.RuneCountInString(t) > MaxMessageLength:
+		return "", fmt.Errorf("the message is longer than %d characters", MaxMessageLength)
+	case strings.ContainsRune(t, 0):
+		return "", fmt.Errorf("the message contains a NUL character")
+	}
+	return t, nil
+}
+
+// StartSession creates a conversation of the given type for an assistant, stores the
+// pre-chat variables, and adds the assistant's first message (which costs nothing).
+func StartSession(ctx context.Context, st *store.Store, svc *conversations.Service, a *store.Assistant, typ, customer string, vars map[string]string) (*store.Conversation, error) {
+	aid := a.ID
+	conv := &store.Conversation{WorkspaceID: a.WorkspaceID, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != store.TypeTest, AIEnabled: true}
+	if err := svc.Create(ctx, conv); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(vars))
+	for k := range vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if err := st.SetVariable(ctx, &store.ConversationVariable{WorkspaceID: a.WorkspaceID, ConversationID: conv.ID, Name: k, Value: vars[k], Source: "prechat"}); err != nil {
+			return nil, err
+		}
+	}
+	if strings.TrimSpace(a.FirstMessage) != "" {
+		m := &store.Message{WorkspaceID: a.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: a.FirstMessage}
+		if _, err := svc.AddMessage(ctx, m); err != nil {
+			return nil, err
+		}
+	}
+	return conv, nil
+}

@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parleyhq/parley/app"
+	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/extract"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/whatsapp"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/workers"
+)
+
+// openApp loads the configuration and opens the app. migrate: apply pending migrations;
+// otherwise (a production role) refuse to start with pending ones, except on the embedded
+// SQLite file, which migrates itself.
+func openApp(ctx context.Context, env *Env, migrate bool) (*app.App, error) {
+	cfg, err := config.Load(env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	a, err := app.Open(ctx, cfg, app.Options{Logger: app.NewLogger(cfg, env.Stderr), SkipMigrate: !migrate && !cfg.Embedded()})
+	if err != nil {
+		return nil, err
+	}
+	if !migrate && !cfg.Embedded() {
+		n, err := a.Store.Pending(ctx)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		if n > 0 {
+			a.Close()
+			return nil, fmt.Errorf("%d database migration(s) pending: run `parley migrate up` first (the Procfile's release phase does)", n)
+		}
+	}
+	return a, nil
+}
+
+// EnsureAdmin creates the first admin from PARLEY_ADMIN_EMAIL/PASSWORD when no user exists.
+func EnsureAdmin(ctx context.Context, a *app.App) error {
+	c := a.Config
+	if c.AdminEmail == "" {
+		n, err := a.Store.CountUsers(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			a.Log.Info("no user exists yet: open the web page to create the first admin", "url", c.BaseURL+"/setup")
+		}
+		return nil
+	}
+	hash, err := auth.HashPassword(c.AdminPassword)
+	if err != nil {
+		return &config.Error{Var: "PARLEY_ADMIN_PASSWORD", Msg: err.Error()}
+	}
+	_, u, err := a.Store.CreateFirstAdmin(ctx, "My workspace", c.AdminEmail, hash)
+	if errors.Is(err, store.ErrSetupDone) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.Log.Info("first admin created from PARLEY_ADMIN_EMAIL", "email", u.Email)
+	return nil
+}
+
+func runAll(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Sprintf("unexpected argument %q", args[0])}
+	}
+	a, err := openApp(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := EnsureAdmin(ctx, a); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return web.New(a).Serve(gctx) })
+	g.Go(func() error { return serveWorker(gctx, a) })
+	g.Go(func() error { return serveScheduler(gctx, a) })
+	return g.Wait()
+}
+
+func runWeb(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Sprintf("unexpected argument %q", args[0])}
+	}
+	a, err := openApp(ctx, env, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := EnsureAdmin(ctx, a); err != nil {
+		return err
+	}
+	return web.New(a).Serve(ctx)
+}
+
+func runWorker(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Sprintf("unexpected argument %q", args[0])}
+	}
+	a, err := openApp(ctx, env, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return serveWorker(ctx, a)
+}
+
+func runScheduler(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Sprintf("unexpected argument %q", args[0])}
+	}
+	a, err := openApp(ctx, env, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return serveScheduler(ctx, a)
+}
+
+// Handlers builds every task handler on an app.
+func Handlers(a *app.App) workers.Handlers {
+	wa := &workers.WhatsApp{Queue: a.Queue, Log: a.Log, Service: &whatsapp.Service{Store: a.Store, Conversations: a.Conversations, Client: whatsapp.NewClient(a.Config.WhatsAppGraphURL), Decrypt: a.Keys.Decrypt, Window: a.Config.WhatsAppWindow, Log: a.Log}}
+	// AI replies come from the chat responder: it stores the reply with its usage row once per
+	// request id, and the worker sends that message (or the polite fallback) through Meta.
+	wa.Replier = workers.WhatsAppReplierFunc(func(ctx context.Context, c *store.Conversation, as *store.Assistant, id string) (*store.Message, error) {
+		r, err := a.Chat.Reply(ctx, c, as, id, nil)
+		return r.Message, err
+	})
+	return workers.Handlers{
+		WhatsApp:    wa,
+		Inbound:     &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: a.Log, Processors: map[string]workers.Processor{whatsapp.Provider: wa.Process}},
+		Maintenance: &workers.Maintenance{Store: a.Store, Conversations: a.Conversations, Jobs: conversations.BulkJobs{Redis: a.Redis}, Log: a.Log},
+		Extract:     &workers.Extract{Queue: a.Queue, Log: a.Log, Extractor: &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: a.Log}},
+		Tally:       &workers.Tally{Store: a.Store, Log: a.Log},
+	}
+}
+
+// serveWorker runs the asynq server until ctx ends, then shuts down, letting running jobs
+// finish (up to asynq's shutdown timeout; unfinished ones are re-queued by asynq).
+func serveWorker(ctx context.Context, a *app.App) error {
+	srv := asynq.NewServerFromRedisClient(a.Redis, asynq.Config{
+		Concurrency:     10,
+		Queues:          workers.QueuePriorities,
+		Logger:          asynqLogger{a.Log.With("role", "worker")},
+		ShutdownTimeout: 20 * time.Second,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			a.Log.Warn("task failed", "type", t.Type(), "err", err)
+		}),
+	})
+	if err := srv.Start(workers.NewMux(Handlers(a))); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	a.Log.Info("worker started", "queues", workers.QueuePriorities)
+	<-ctx.Done()
+	srv.Shutdown()
+	return nil
+}
+
+func serveScheduler(ctx context.Context, a *app.App) error {
+	sch := asynq.NewSchedulerFromRedisClient(a.Redis, &asynq.SchedulerOpts{
+		Location: time.UTC,
+		Logger:   asynqLogger{a.Log.With("role", "scheduler")},
+	})
+	for _, e := range (workers.Schedule{SweepInterval: a.Config.SweepInterval}).Entries() {
+		if _, err := sch.Register(e.Spec, e.Task); err != nil {
+			return fmt.Errorf("schedule %s: %w", e.Task.Type(), err)
+		}
+	}
+	if err := sch.Start(); err != nil {
+		return fmt.Errorf("start scheduler: %w", err)
+	}
+	a.Log.Info("scheduler started")
+	<-ctx.Done()
+	sch.Shutdown()
+	return nil
+}
+
+// asynqLogger adapts slog to asynq's logger interface.
+type asynqLogger struct{ l *slog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.l.Debug(fmt.Sprint(args...)) }
+func (l asynqLogger) Info(args ...any)  { l.l.Info(fmt.Sprint(args...)) }
+func (l asynqLogger) Warn(args ...any)  { l.l.Warn(fmt.Sprint(args...)) }
+func (l asynqLogger) Error(args ...any) {
+	msg := fmt.Sprint(args...)
+	if strings.Contains(msg, "redis connection is shared") { // we own the client and close it ourselves
+		l.l.Debug(msg)
+		return
+	}
+	l.l.Error(msg)
+}
+func (l asynqLogger) Fatal(args ...any) { l.l.Error(fmt.Sprint(args...)); panic(fmt.Sprint(args...)) }

@@ -1,0 +1,72 @@
+package conversations
+
+import (
+	"context"
+
+	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/store"
+)
+
+// Service changes conversations and tells every open page: each change is stored first (the
+// database is the truth) and then published for live updates.
+type Service struct {
+	Store  *store.Store
+	Events *events.Bus
+	// OnUserMessage, when set, is called after a customer message was stored (not for a
+	// duplicate): the app schedules the debounced variable extraction with it.
+	OnUserMessage func(ctx context.Context, m *store.Message)
+}
+
+// Create stores a new conversation.
+func (s *Service) Create(ctx context.Context, c *store.Conversation) error {
+	if err := s.Store.CreateConversation(ctx, c); err != nil {
+		return err
+	}
+	s.publish(ctx, events.Event{Kind: events.ConversationChanged, WorkspaceID: c.WorkspaceID, ConversationID: c.ID})
+	s.publish(ctx, events.Event{Kind: events.CountsChanged, WorkspaceID: c.WorkspaceID})
+	return nil
+}
+
+// AddMessage stores a message (once per provider id) and publishes it.
+func (s *Service) AddMessage(ctx context.Context, m *store.Message) (bool, error) {
+	ok, err := s.Store.AddMessage(ctx, m)
+	if err != nil || !ok {
+		return ok, err
+	}
+	s.publish(ctx, events.Event{Kind: events.MessageAdded, WorkspaceID: m.WorkspaceID, ConversationID: m.ConversationID, MessageID: m.ID})
+	if m.Role == "user" && s.OnUserMessage != nil {
+		s.OnUserMessage(ctx, m)
+	}
+	return true, nil
+}
+
+// Announce publishes a message stored by another path (a reply stored with its usage).
+func (s *Service) Announce(ctx context.Context, m *store.Message) {
+	s.publish(ctx, events.Event{Kind: events.MessageAdded, WorkspaceID: m.WorkspaceID, ConversationID: m.ConversationID, MessageID: m.ID})
+}
+
+// Delete removes a conversation.
+func (s *Service) Delete(ctx context.Context, workspaceID, id int64) error {
+	if err := s.Store.DeleteConversation(ctx, workspaceID, id); err != nil {
+		return err
+	}
+	s.publish(ctx, events.Event{Kind: events.ConversationDeleted, WorkspaceID: workspaceID, ConversationID: id})
+	s.publish(ctx, events.Event{Kind: events.CountsChanged, WorkspaceID: workspaceID})
+	return nil
+}
+
+// CountsChanged announces that the workspace's counts moved (bulk deletions).
+func (s *Service) CountsChanged(ctx context.Context, workspaceID int64) {
+	s.publish(ctx, events.Event{Kind: events.CountsChanged, WorkspaceID: workspaceID})
+}
+
+// Changed announces a change made elsewhere (variables, window, status).
+func (s *Service) Changed(ctx context.Context, workspaceID, id int64) {
+	s.publish(ctx, events.Event{Kind: events.ConversationChanged, WorkspaceID: workspaceID, ConversationID: id})
+}
+
+func (s *Service) publish(ctx context.Context, ev events.Event) {
+	if s.Events != nil {
+		s.Events.Publish(context.WithoutCancel(ctx), ev)
+	}
+}

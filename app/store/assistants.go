@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/uptrace/bun"
+)
+
+// ErrPhoneNumberTaken is returned (wrapping the unique violation) when a WhatsApp phone number
+// id is already connected to another assistant, in any workspace.
+var ErrPhoneNumberTaken = errors.New("this WhatsApp phone number id is already connected to an assistant")
+
+// NewPublicKey makes a widget public key.
+func NewPublicKey() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "pa_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// assistantWriteErr names a violation of the unique WhatsApp phone number id; the result still
+// satisfies IsUniqueViolation.
+func assistantWriteErr(err error) error {
+	if IsUniqueViolation(err) && strings.Contains(err.Error(), "whatsapp_phone_number_id") {
+		return fmt.Errorf("%w: %w", ErrPhoneNumberTaken, err)
+	}
+	return err
+}
+
+// CreateAssistant inserts an assistant; it fills the public key when empty. A phone number id
+// connected elsewhere is ErrPhoneNumberTaken.
+func (s *Store) CreateAssistant(ctx context.Context, a *Assistant) error {
+	t := now()
+	a.CreatedAt, a.UpdatedAt = t, t
+	generated := a.PublicKey == ""
+	if generated {
+		a.PublicKey = NewPublicKey()
+	}
+	for _, p := range []*string{&a.Variables, &a.PrechatFields, &a.AllowedOrigins} {
+		if *p == "" {
+			*p = "[]"
+		}
+	}
+	if a.WidgetSettings == "" {
+		a.WidgetSettings = "{}"
+	}
+	_, err := s.DB.NewInsert().Model(a).Returning("id").Exec(ctx)
+	if err != nil && generated && IsUniqueViolation(err) && strings.Contains(err.Error(), "public_key") {
+		// 96 random bits: a collision is all but impossible, but costs nothing to survive.
+		a.PublicKey = NewPublicKey()
+		_, err = s.DB.NewInsert().Model(a).Returning("id").Exec(ctx)
+	}
+	return assistantWriteErr(err)
+}
+
+// Assistants lists a workspace's assistants by name.
+func (s *Store) Assistants(ctx context.Context, workspaceID int64) ([]Assistant, error) {
+	var as []Assistant
+	err := s.DB.NewSelect().Model(&as).Where("workspace_id = ?", workspaceID).Order("name ASC", "id ASC").Scan(ctx)
+	return as, err
+}
+
+// AssistantByID loads one assistant of the workspace.
+func (s *Store) AssistantByID(ctx context.Context, workspaceID, id int64) (*Assistant, error) {
+	a := new(Assistant)
+	if err := s.DB.NewSelect().Model(a).Where("id = ? AND workspace_id = ?", id, workspaceID).Scan(ctx); err != nil {
+		return nil, notFound(err)
+	}
+	return a, nil
+}
+
+// AssistantByPublicKey loads the assistant of a widget public key, whatever its workspace
+// (the key is what the public widget presents).
+func (s *Store) AssistantByPublicKey(ctx context.Context, publicKey string) (*Assistant, error) {
+	a := new(Assistant)
+	if err := s.DB.NewSelect().Model(a).Where("public_key = ?", publicKey).Scan(ctx); err != nil {
+		return nil, notFound(err)
+	}
+	return a, nil
+}
+
+// AssistantByPhoneNumberID loads the assistant connected to a WhatsApp phone number id,
+// whatever its workspace (the id is what Meta's webhook names).
+func (s *Store) AssistantByPhoneNumberID(ctx context.Context, phoneNumberID string) (*Assistant, error) {
+	a := new(Assistant)
+	if phoneNumberID == "" {
+		return nil, ErrNotFound
+	}
+	if err := s.DB.NewSelect().Model(a).Where("whatsapp_phone_number_id = ?", phoneNumberID).Scan(ctx); err != nil {
+		return nil, notFound(err)
+	}
+	return a, nil
+}
+
+// assistantColumns are the columns UpdateAssistant writes: everything but the identity, the
+// public key, the creation time and the disabled flag.
+var assistantColumns = []string{
+	"name", "system_prompt", "first_message", "model", "temperature", "variables", "prechat_fields",
+	"allowed_origins", "widget_settings", "whatsapp_phone_number_id", "whatsapp_access_token_enc", "updated_at",
+}
+
+func (s *Store) updateAssistant(ctx context.Context, db bun.IDB, a *Assistant) error {
+	a.UpdatedAt = now()
+	res, err := db.NewUpdate().Model(a).Column(assistantColumns...).
+		Where("id = ? AND workspace_id = ?", a.ID, a.WorkspaceID).Exec(ctx)
+	if err != nil {
+		return assistantWriteErr(err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// UpdateAssistant writes an assistant's editable columns in one UPDATE, scoped to
+// a.WorkspaceID; ErrNotFound when it is not there, ErrPhoneNumberTaken when its phone number
+// id is connected elsewhere.
+func (s *Store) UpdateAssistant(ctx context.Context, a *Assistant) error {
+	return s.updateAssistant(ctx, s.DB, a)
+}
+
+// ModifyAssistant loads an assistant of the workspace (locking its row on PostgreSQL), lets fn
+// change it, and writes it back in the same transaction, so concurrent edits do not lose each
+// other's fields. When fn returns an error nothing is written and that error is returned.
+// fn must not use the store: on SQLite the transaction holds the only connection.
+func (s *Store) ModifyAssistant(ctx context.Context, workspaceID, id int64, fn func(a *Assistant) error) (*Assistant, error) {
+	a := new(Assistant)
+	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewSelect().Model(a).Where("id = ? AND workspace_id = ?", id, workspaceID)
+		if s.Dialect == Postgres {
+			q = q.For("UPDATE")
+		}
+		if err := q.Scan(ctx); err != nil {
+			return notFound(err)
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+		a.ID, a.WorkspaceID = id, workspaceID
+		return s.updateAssistant(ctx, tx, a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// DeleteAssistant deletes an assistant of the workspace. Its conversations stay, with
+// assistant_id set to NULL by the foreign key.
+func (s *Store) DeleteAssistant(ctx context.Context, workspaceID, id int64) error {
+	res, err := s.DB.NewDelete().Model((*Assistant)(nil)).Where("id = ? AND workspace_id = ?", id, workspaceID).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package store
+
+import (
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrBadCursor is returned for a cursor that does not decode.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// Cursor is a keyset position: the sort key of the last row seen and its id.
+type Cursor struct {
+	Sort string    // "last" (last_message_at), "cost" (cost_nanos) or "msg" (message created_at)
+	Time time.Time // for "last" and "msg"
+	Cost int64     // for "cost"
+	ID   int64
+}
+
+// Encode gives the opaque, URL-safe form.
+func (c Cursor) Encode() string {
+	var key string
+	if c.Sort == "cost" {
+		key = strconv.FormatInt(c.Cost, 10)
+	} else {
+		key = strconv.FormatInt(c.Time.UTC().UnixMicro(), 10)
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(c.Sort + "." + key + "." + strconv.FormatInt(c.ID, 10)))
+}
+
+// DecodeCursor parses an encoded cursor.
+func DecodeCursor(s string) (Cursor, error) {
+	if s == "" || len(s) > 100 {
+		return Cursor{}, ErrBadCursor
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, ErrBadCursor
+	}
+	parts := strings.Split(string(raw), ".")
+	if len(parts) != 3 {
+		return Cursor{}, ErrBadCursor
+	}
+	key, err1 := strconv.ParseInt(parts[1], 10, 64)
+	id, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || id <= 0 {
+		return Cursor{}, ErrBadCursor
+	}
+	c := Cursor{Sort: parts[0], ID: id}
+	switch c.Sort {
+	case "cost":
+		c.Cost = key
+	case "last", "msg":
+		c.Time = time.UnixMicro(key).UTC()
+	default:
+		return Cursor{}, ErrBadCursor
+	}
+	return c, nil
+}

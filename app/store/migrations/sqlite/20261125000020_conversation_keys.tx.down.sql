@@ -1,0 +1,2 @@
+-- PostgreSQL only; nothing to undo on SQLite.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- PostgreSQL only (a covering index); nothing to do on SQLite.
+SELECT 1;

@@ -1,0 +1,276 @@
+// Package store is the only package that builds SQL. It opens PostgreSQL (pgx through bun's
+// pgdialect) or SQLite (bun's sqliteshim, pure Go), runs the embedded migrations, and keeps the
+// differences between the two dialects in this package.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/sqliteshim"
+	"github.com/uptrace/bun/migrate"
+)
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// ErrNotFound is returned when a row does not exist in the caller's workspace.
+var ErrNotFound = errors.New("not found")
+
+// Store wraps the bun database.
+type Store struct {
+	DB      *bun.DB
+	Dialect Dialect
+	// URL is the connection string (postgres) or file path (sqlite) the store was opened with.
+	URL string
+}
+
+// Open connects to databaseURL: a postgres:// URL, or a SQLite file path (sqliteFile) when
+// databaseURL is empty.
+func Open(ctx context.Context, databaseURL, sqliteFile string) (*Store, error) {
+	if databaseURL != "" && !strings.HasPrefix(databaseURL, "sqlite://") {
+		return OpenPostgres(ctx, databaseURL)
+	}
+	if sqliteFile == "" {
+		sqliteFile = strings.TrimPrefix(databaseURL, "sqlite://")
+	}
+	return OpenSQLite(ctx, sqliteFile)
+}
+
+// OpenPostgres opens a PostgreSQL pool.
+func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+	sqldb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqldb.SetMaxOpenConns(20)
+	sqldb.SetMaxIdleConns(10)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	s := &Store{DB: db, Dialect: Postgres, URL: dsn}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return s, nil
+}
+
+// OpenSQLite opens (creating if needed) a SQLite file with WAL, a busy timeout and foreign
+// keys, on a single connection so that writes from web and workers in one process are
+// serialised and no request sees "database is locked".
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + q.Encode()
+	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	sqldb.SetMaxOpenConns(1)
+	sqldb.SetMaxIdleConns(1)
+	sqldb.SetConnMaxLifetime(0)
+	sqldb.SetConnMaxIdleTime(0)
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	s := &Store{DB: db, Dialect: SQLite, URL: path}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.DB.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.DB.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Tx runs fn in a transaction, committing when it returns nil.
+func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation on either dialect.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// now is the store's clock: UTC, truncated to microseconds (what both databases keep), so that
+// values read back compare equal to the values written and keyset cursors are exact.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Now is exported for domain code that needs the same truncation.
+func Now() time.Time { return now() }
+
+// ---- migrations ----
+
+func (s *Store) migrator() (*migrate.Migrator, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations/"+s.dialectDir())
+	if err != nil {
+		return nil, err
+	}
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(sub); err != nil {
+		return nil, err
+	}
+	return migrate.NewMigrator(s.DB, ms, migrate.WithMarkAppliedOnSuccess(true)), nil
+}
+
+func (s *Store) dialectDir() string {
+	if s.Dialect == Postgres {
+		return "pg"
+	}
+	return "sqlite"
+}
+
+// MigrationStatus is one line of `parley migrate status`.
+type MigrationStatus struct {
+	Name      string
+	Comment   string
+	Applied   bool
+	GroupID   int64
+	AppliedAt time.Time
+}
+
+// withLock initialises the migration tables and runs fn under the migrator's lock, waiting up
+// to lockWait for another process that holds it.
+func (s *Store) withLock(ctx context.Context, fn func(m *migrate.Migrator) error) error {
+	m, err := s.migrator()
+	if err != nil {
+		return err
+	}
+	if err := m.Init(ctx); err != nil {
+		return fmt.Errorf("migrate init: %w", err)
+	}
+	deadline := time.Now().Add(lockWait)
+	for {
+		err := m.Lock(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w; if no other process is migrating, a crashed one left the lock: run `DELETE FROM bun_migration_locks`", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	defer m.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck
+	return fn(m)
+}
+
+var lockWait = 2 * time.Minute
+
+// MigrateUp applies every pending migration and returns the names applied.
+func (s *Store) MigrateUp(ctx context.Context) ([]string, error) {
+	var names []string
+	err := s.withLock(ctx, func(m *migrate.Migrator) error {
+		g, err := m.Migrate(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate up: %w", err)
+		}
+		for _, mg := range g.Migrations {
+			names = append(names, mg.Name+"_"+mg.Comment)
+		}
+		return nil
+	})
+	return names, err
+}
+
+// MigrateDown rolls back the last group of migrations and returns the names rolled back.
+func (s *Store) MigrateDown(ctx context.Context) ([]string, error) {
+	var names []string
+	err := s.withLock(ctx, func(m *migrate.Migrator) error {
+		g, err := m.Rollback(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate down: %w", err)
+		}
+		for _, mg := range g.Migrations {
+			names = append(names, mg.Name+"_"+mg.Comment)
+		}
+		return nil
+	})
+	return names, err
+}
+
+// MigrationStatuses lists every known migration with whether it is applied.
+func (s *Store) MigrationStatuses(ctx context.Context) ([]MigrationStatus, error) {
+	m, err := s.migrator()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Init(ctx); err != nil {
+		return nil, err
+	}
+	ms, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MigrationStatus, 0, len(ms))
+	for _, mg := range ms {
+		out = append(out, MigrationStatus{Name: mg.Name, Comment: mg.Comment, Applied: mg.IsApplied(), GroupID: mg.GroupID, AppliedAt: mg.MigratedAt})
+	}
+	return out, nil
+}
+
+// Pending reports how many migrations are not applied.
+func (s *Store) Pending(ctx context.Context) (int, error) {
+	st, err := s.MigrationStatuses(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range st {
+		if !m.Applied {
+			n++
+		}
+	}
+	return n, nil
+}
+
+var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver
+
+// MigrationFS is the embedded migration files (for tests that fingerprint them).
+func MigrationFS() fs.FS { return migrationFiles }

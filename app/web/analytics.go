@@ -1,0 +1,144 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/analytics"
+	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/views"
+)
+
+// topConversations is how many of the most expensive conversations the page lists.
+const topConversations = 10
+
+// analyticsReport reads the workspace's rollups for the requested range (one range scan of
+// usage_daily), its assistants' names and its most expensive conversations (a walk of the
+// cost index): the page costs the same with a hundred conversations or millions.
+// The range parameter's error (an invalid value shows the default range) is returned in
+// rangeErr.
+func (s *Server) analyticsReport(c echo.Context) (rep analytics.Report, rangeErr error, err error) {
+	ctx := c.Request().Context()
+	ws := current(c).Workspace.ID
+	rng, rangeErr := analytics.ParseRange(c.QueryParam("range"), time.Now())
+	rows, err := s.Store.Rollups(ctx, ws, rng.FromDay, rng.ToDay)
+	if err != nil {
+		return rep, rangeErr, err
+	}
+	as, err := s.Store.Assistants(ctx, ws)
+	if err != nil {
+		return rep, rangeErr, err
+	}
+	names := make(map[int64]string, len(as))
+	for _, a := range as {
+		names[a.ID] = a.Name
+	}
+	top, err := s.Store.TopConversationsByCost(ctx, ws, rng.From, topConversations)
+	if err != nil {
+		return rep, rangeErr, err
+	}
+	return analytics.Build(rng, rows, names, top), rangeErr, nil
+}
+
+func csvURL(days int, chart string) string {
+	return "/analytics/export.csv?range=" + strconv.Itoa(days) + "&chart=" + chart
+}
+
+func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
+	d := views.AnalyticsView{Range: strconv.Itoa(rep.Range.Days), TopCSV: csvURL(rep.Range.Days, analytics.ChartTop)}
+	if len(rep.Range.Dates) > 0 {
+		d.From, d.To = rep.Range.Dates[0], rep.Range.Dates[len(rep.Range.Dates)-1]
+	}
+	for _, n := range analytics.Ranges {
+		d.Ranges = append(d.Ranges, views.Option{Value: strconv.Itoa(n), Label: "Last " + strconv.Itoa(n) + " days"})
+	}
+	var re *analytics.RangeError
+	if errors.As(rangeErr, &re) {
+		d.Error = "The range " + re.Error()[len("range "):] + "; showing the last " + strconv.Itoa(rep.Range.Days) + " days."
+	}
+	t := rep.Totals
+	share := "–"
+	if t.Required > 0 {
+		share = strconv.FormatFloat(float64(t.Complete)*100/float64(t.Required), 'f', 1, 64) + "%"
+	}
+	d.Summary = []views.StatView{
+		{ID: "conversations", Label: "Conversations", Value: strconv.FormatInt(t.Conversations, 10)},
+		{ID: "messages", Label: "Messages", Value: strconv.FormatInt(t.Messages, 10)},
+		{ID: "calls", Label: "LLM calls", Value: strconv.FormatInt(t.LLMCalls, 10)},
+		{ID: "tokens", Label: "Tokens", Value: strconv.FormatInt(t.Tokens, 10)},
+		{ID: "cost", Label: "Cost", Value: usage.FormatUSD(t.CostNanos)},
+		{ID: "complete", Label: "With all required variables", Value: share},
+		{ID: "windows", Label: "WhatsApp windows closed unanswered", Value: strconv.FormatInt(t.WindowsUnanswered, 10)},
+	}
+	for i := range rep.Charts {
+		ch := &rep.Charts[i]
+		tb := ch.Table()
+		d.Charts = append(d.Charts, views.ChartView{ID: ch.ID, Title: ch.Title, Description: ch.Description, Summary: ch.Summary,
+			SVG: ch.SVG(), Head: tb.Head, Rows: tb.Rows, Foot: tb.Foot, CSVURL: csvURL(rep.Range.Days, ch.ID)})
+	}
+	for _, c := range rep.Top {
+		d.Top = append(d.Top, views.TopConvView{ID: c.ID, Customer: c.Customer, Type: c.Type, TypeLabel: conversations.TypeLabel(c.Type),
+			Assistant: c.Assistant, Cost: conversations.FormatCents(c.CostNanos), CostExact: conversations.FormatUSD(c.CostNanos),
+			Messages: c.Messages, LastAt: c.LastAt})
+	}
+	return d
+}
+
+// analyticsPage shows the charts of a range: the full page, or for htmx (the range form) the
+// results fragment, with the canonical URL pushed.
+func (s *Server) analyticsPage(c echo.Context) error {
+	rep, rangeErr, err := s.analyticsReport(c)
+	if err != nil {
+		return err
+	}
+	d := analyticsView(rep, rangeErr)
+	if isFragment(c) {
+		c.Response().Header().Set("HX-Push-Url", "/analytics?range="+d.Range)
+		return render(c, http.StatusOK, views.AnalyticsResults(d))
+	}
+	p, err := s.page(c, "Analytics", "analytics")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.AnalyticsPage(p, d))
+}
+
+// analyticsCSV serves one chart's numbers (the same cells as its table) as CSV.
+func (s *Server) analyticsCSV(c echo.Context) error {
+	chart := c.QueryParam("chart")
+	known := false
+	for _, id := range analytics.ChartIDs {
+		known = known || id == chart
+	}
+	if !known {
+		return echo.NewHTTPError(http.StatusBadRequest, "chart must be one of conversations, messages, tokens, cost, variables, windows or top.")
+	}
+	rep, rangeErr, err := s.analyticsReport(c)
+	if err != nil {
+		return err
+	}
+	if rangeErr != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, rangeErr.Error()+".")
+	}
+	var tb analytics.Table
+	if chart == analytics.ChartTop {
+		tb = rep.TopTable(s.Config.BaseURL)
+	} else {
+		ch, _ := rep.Chart(chart)
+		tb = ch.Table()
+	}
+	var buf bytes.Buffer
+	if err := tb.WriteCSV(&buf); err != nil {
+		return err
+	}
+	name := "analytics-" + chart + "-" + rep.Range.FromDay + "-" + strconv.Itoa(rep.Range.Days) + "d.csv"
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}

@@ -1,0 +1,450 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/store"
+)
+
+// apiAssistant is an assistant as the API shows it. The WhatsApp access token is write-only:
+// whatsapp_connected says whether one is stored.
+type apiAssistant struct {
+	ID                    int64                 `json:"id"`
+	Name                  string                `json:"name"`
+	SystemPrompt          string                `json:"system_prompt"`
+	FirstMessage          string                `json:"first_message"`
+	Model                 string                `json:"model"`
+	Temperature           float64               `json:"temperature"`
+	Variables             []assistants.Variable `json:"variables"`
+	PrechatFields         []apiPrechatField     `json:"prechat_fields"`
+	AllowedOrigins        []string              `json:"allowed_origins"`
+	Title                 string                `json:"title"`
+	Color                 string                `json:"color"`
+	PublicKey             string                `json:"public_key"`
+	WhatsAppPhoneNumberID *string               `json:"whatsapp_phone_number_id"`
+	WhatsAppConnected     bool                  `json:"whatsapp_connected"`
+	CreatedAt             string                `json:"created_at"`
+	UpdatedAt             string                `json:"updated_at"`
+}
+
+// apiPrechatField always names the variable it fills.
+type apiPrechatField struct {
+	Name     string `json:"name"`
+	Label    string `json:"label"`
+	Type     string `json:"type"`
+	Variable string `json:"variable"`
+	Required bool   `json:"required"`
+}
+
+func toAPIAssistant(row *store.Assistant) (apiAssistant, error) {
+	a, err := assistants.Decode(row)
+	if err != nil {
+		return apiAssistant{}, err
+	}
+	out := apiAssistant{
+		ID: a.ID, Name: a.Name, SystemPrompt: a.SystemPrompt, FirstMessage: a.FirstMessage, Model: a.Model,
+		Temperature: a.Temperature, Variables: a.Variables, PrechatFields: make([]apiPrechatField, 0, len(a.PrechatFields)),
+		AllowedOrigins: a.AllowedOrigins, Title: a.Widget.Title, Color: a.Widget.Color, PublicKey: a.PublicKey,
+		WhatsAppConnected: a.WhatsAppConnected, CreatedAt: apiTime(a.CreatedAt), UpdatedAt: apiTime(a.UpdatedAt),
+	}
+	for _, p := range a.PrechatFields {
+		out.PrechatFields = append(out.PrechatFields, apiPrechatField{Name: p.Name, Label: p.Label, Type: p.Type, Variable: p.Fills(), Required: p.Required})
+	}
+	if a.WhatsAppPhoneNumberID != "" {
+		id := a.WhatsAppPhoneNumberID
+		out.WhatsAppPhoneNumberID = &id
+	}
+	return out, nil
+}
+
+func errAPIAssistantNotFound() *APIError {
+	return apiErr(http.StatusNotFound, "not_found", "No such assistant.")
+}
+
+func errAPIPhoneTaken() *APIError {
+	return apiErr(http.StatusConflict, "conflict", "whatsapp_phone_number_id: is already connected to another assistant")
+}
+
+// apiFieldErrors answers 400 invalid_field: the message names the first invalid field, and
+// "fields" lists every one.
+func apiFieldErrors(c echo.Context, es assistants.Errors) error {
+	type fe struct {
+		Field   string `json:"field"`
+		Message string `json:"message"`
+	}
+	fields := make([]fe, len(es))
+	for i, e := range es {
+		fields[i] = fe{e.Field, e.Msg}
+	}
+	return c.JSON(http.StatusBadRequest, map[string]any{"error": map[string]any{
+		"code": "invalid_field", "message": es[0].Error(), "fields": fields,
+	}})
+}
+
+func invalidField(field, format string, args ...any) *APIError {
+	return apiErr(http.StatusBadRequest, "invalid_field", "%s: %s", field, fmt.Sprintf(format, args...))
+}
+
+// ---- strict decoding ----
+
+// assistantPatch is a request body: each field is nil when absent.
+type assistantPatch struct {
+	Name, SystemPrompt, FirstMessage, Model, Title, Color *string
+	Temperature                                           *float64
+	Variables                                             *[]assistants.Variable
+	PrechatFields                                         *[]assistants.PrechatField
+	AllowedOrigins                                        *[]string
+	PhoneNumberID                                         *string // "" when sent as null
+	AccessToken                                           *string
+}
+
+// decodeAssistantBody decodes a JSON object strictly: an unknown field, a field of the wrong
+// type, or anything after the object is a 400 naming it.
+func decodeAssistantBody(c echo.Context) (*assistantPatch, error) {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	if ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
+		return nil, apiErr(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.")
+	}
+	raw, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return nil, err // the body limit's 413, or the client went away
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) || errors.Is(err, io.EOF) {
+			return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must be a JSON object.")
+		}
+		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body is not valid JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if obj == nil {
+		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must be a JSON object.")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must hold a single JSON object.")
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	p := &assistantPatch{}
+	for _, k := range keys {
+		v := obj[k]
+		var err error
+		switch k {
+		case "name":
+			p.Name, err = decodeString(k, v)
+		case "system_prompt":
+			p.SystemPrompt, err = decodeString(k, v)
+		case "first_message":
+			p.FirstMessage, err = decodeString(k, v)
+		case "model":
+			p.Model, err = decodeString(k, v)
+		case "title":
+			p.Title, err = decodeString(k, v)
+		case "color":
+			p.Color, err = decodeString(k, v)
+		case "whatsapp_access_token":
+			p.AccessToken, err = decodeString(k, v)
+		case "whatsapp_phone_number_id":
+			if isNull(v) {
+				empty := ""
+				p.PhoneNumberID = &empty
+			} else {
+				p.PhoneNumberID, err = decodeString(k, v)
+			}
+		case "temperature":
+			var t float64
+			if isNull(v) || json.Unmarshal(v, &t) != nil {
+				err = invalidField(k, "must be a number from 0 to 2")
+			} else {
+				p.Temperature = &t
+			}
+		case "variables":
+			var vs []assistants.Variable
+			vs, err = decodeObjects[assistants.Variable](k, v)
+			p.Variables = &vs
+		case "prechat_fields":
+			var fs []assistants.PrechatField
+			fs, err = decodeObjects[assistants.PrechatField](k, v)
+			p.PrechatFields = &fs
+		case "allowed_origins":
+			var os []string
+			os, err = decodeStrings(k, v)
+			p.AllowedOrigins = &os
+		default:
+			err = invalidField(k, "unknown field")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
+
+func decodeString(field string, v json.RawMessage) (*string, error) {
+	var s string
+	if isNull(v) || json.Unmarshal(v, &s) != nil {
+		return nil, invalidField(field, "must be a string")
+	}
+	return &s, nil
+}
+
+func decodeStrings(field string, v json.RawMessage) ([]string, error) {
+	var items []json.RawMessage
+	if isNull(v) || json.Unmarshal(v, &items) != nil {
+		return nil, invalidField(field, "must be a list of strings")
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		s, err := decodeString(field+"["+strconv.Itoa(i)+"]", it)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = *s
+	}
+	return out, nil
+}
+
+// decodeObjects decodes a list of objects, each strictly: the error names the element and its
+// field, like variables[2].required.
+func decodeObjects[T any](field string, v json.RawMessage) ([]T, error) {
+	var items []json.RawMessage
+	if isNull(v) || json.Unmarshal(v, &items) != nil {
+		return nil, invalidField(field, "must be a list of objects")
+	}
+	out := make([]T, len(items))
+	for i, it := range items {
+		path := field + "[" + strconv.Itoa(i) + "]"
+		if t := bytes.TrimSpace(it); len(t) == 0 || t[0] != '{' {
+			return nil, invalidField(path, "must be an object")
+		}
+		dec := json.NewDecoder(bytes.NewReader(it))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&out[i]); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return nil, invalidField(path+"."+te.Field, "must be %s", kindName(fieldType[T](te.Field, te.Type)))
+			}
+			if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				if n, err := strconv.Unquote(name); err == nil {
+					name = n
+				}
+				return nil, invalidField(path+"."+name, "unknown field")
+			}
+			return nil, invalidField(path, "%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+	return out, nil
+}
+
+// fieldType is the type of T's field with JSON name name (a type error inside a list names the
+// list's field but the element's type), or fallback.
+func fieldType[T any](name string, fallback reflect.Type) reflect.Type {
+	t := reflect.TypeFor[T]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+			return f.Type
+		}
+	}
+	return fallback
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.String {
+			return "a list of strings"
+		}
+		return "a list"
+	case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int64:
+		return "a number"
+	}
+	return "of type " + t.String()
+}
+
+// apply lays the patch over u (the current settings, or a new assistant's defaults).
+func (p *assistantPatch) apply(u *assistants.Update) {
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&u.Name, p.Name)
+	set(&u.SystemPrompt, p.SystemPrompt)
+	set(&u.FirstMessage, p.FirstMessage)
+	set(&u.Model, p.Model)
+	set(&u.Widget.Title, p.Title)
+	set(&u.Widget.Color, p.Color)
+	if p.Temperature != nil {
+		u.Temperature = *p.Temperature
+	}
+	if p.Variables != nil {
+		u.Variables = *p.Variables
+	}
+	if p.PrechatFields != nil {
+		u.PrechatFields = *p.PrechatFields
+	}
+	if p.AllowedOrigins != nil {
+		u.AllowedOrigins = *p.AllowedOrigins
+	}
+	set(&u.WhatsAppPhoneNumberID, p.PhoneNumberID)
+	set(&u.AccessToken, p.AccessToken)
+}
+
+// ---- handlers ----
+
+func apiAssistantID(c echo.Context) (int64, error) {
+	id, ok := assistantID(c)
+	if !ok {
+		return 0, errAPIAssistantNotFound()
+	}
+	return id, nil
+}
+
+// apiAssistants lists the key's workspace's assistants by name.
+func (s *Server) apiAssistants(c echo.Context) error {
+	rows, err := s.Store.Assistants(c.Request().Context(), apiPrincipal(c).WorkspaceID)
+	if err != nil {
+		return err
+	}
+	data := make([]apiAssistant, 0, len(rows))
+	for i := range rows {
+		a, err := toAPIAssistant(&rows[i])
+		if err != nil {
+			return err
+		}
+		data = append(data, a)
+	}
+	return c.JSON(http.StatusOK, struct {
+		Data []apiAssistant `json:"data"`
+	}{data})
+}
+
+func (s *Server) apiAssistant(c echo.Context) error {
+	id, err := apiAssistantID(c)
+	if err != nil {
+		return err
+	}
+	row, err := s.Store.AssistantByID(c.Request().Context(), apiPrincipal(c).WorkspaceID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errAPIAssistantNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	out, err := toAPIAssistant(row)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// apiAssistantCreate creates an assistant: 201 with its Location.
+func (s *Server) apiAssistantCreate(c echo.Context) error {
+	p, err := decodeAssistantBody(c)
+	if err != nil {
+		return err
+	}
+	u := assistants.Update{Settings: assistants.NewSettings(s.defaultModel())}
+	p.apply(&u)
+	if es := u.Validate(false); len(es) > 0 {
+		return apiFieldErrors(c, es)
+	}
+	row := &store.Assistant{WorkspaceID: apiPrincipal(c).WorkspaceID}
+	if err := u.Apply(row, s.Keys); err != nil {
+		return err
+	}
+	err = s.Store.CreateAssistant(c.Request().Context(), row)
+	if errors.Is(err, store.ErrPhoneNumberTaken) {
+		return errAPIPhoneTaken()
+	}
+	if err != nil {
+		return err
+	}
+	out, err := toAPIAssistant(row)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/assistants/"+strconv.FormatInt(row.ID, 10))
+	return c.JSON(http.StatusCreated, out)
+}
+
+// apiAssistantUpdate changes only the fields given; the result is validated as a whole and
+// written in one UPDATE.
+func (s *Server) apiAssistantUpdate(c echo.Context) error {
+	id, err := apiAssistantID(c)
+	if err != nil {
+		return err
+	}
+	p, err := decodeAssistantBody(c)
+	if err != nil {
+		return err
+	}
+	var invalid assistants.Errors
+	row, err := s.Store.ModifyAssistant(c.Request().Context(), apiPrincipal(c).WorkspaceID, id, func(row *store.Assistant) error {
+		cur, err := assistants.Decode(row)
+		if err != nil {
+			return err
+		}
+		u := assistants.Update{Settings: cur.Settings}
+		p.apply(&u)
+		if es := u.Validate(row.WhatsAppAccessTokenEnc != ""); len(es) > 0 {
+			invalid = es
+			return es
+		}
+		return u.Apply(row, s.Keys)
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errAPIAssistantNotFound()
+	case invalid != nil:
+		return apiFieldErrors(c, invalid)
+	case errors.Is(err, store.ErrPhoneNumberTaken):
+		return errAPIPhoneTaken()
+	case err != nil:
+		return err
+	}
+	out, err := toAPIAssistant(row)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// apiAssistantDelete deletes an assistant; its conversations stay, without an assistant.
+func (s *Server) apiAssistantDelete(c echo.Context) error {
+	id, err := apiAssistantID(c)
+	if err != nil {
+		return err
+	}
+	err = s.Store.DeleteAssistant(c.Request().Context(), apiPrincipal(c).WorkspaceID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errAPIAssistantNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}

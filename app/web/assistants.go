@@ -1,0 +1,428 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/views"
+)
+
+// defaultModel is the model a new assistant starts with: PARLEY_LLM_MODEL
+// (assistants.NewSettings falls back to assistants.DefaultModel when it is empty).
+func (s *Server) defaultModel() string { return s.Config.LLMModel }
+
+// widgetSnippet is the HTML a site pastes to load the widget of an assistant.
+func (s *Server) widgetSnippet(publicKey string) string {
+	return `<script src="` + s.Config.BaseURL + `/static/widget.js" data-assistant="` + publicKey + `" async></script>`
+}
+
+func errAssistantNotFound() error {
+	return echo.NewHTTPError(http.StatusNotFound, "No such assistant.")
+}
+
+// assistantID reads the {id} of the path; anything but a positive integer is an assistant
+// that does not exist.
+func assistantID(c echo.Context) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// ---- list ----
+
+func (s *Server) assistantsList(c echo.Context) error {
+	rows, err := s.Store.Assistants(c.Request().Context(), current(c).Workspace.ID)
+	if err != nil {
+		return err
+	}
+	d := views.AssistantsData{Deleted: c.QueryParam("deleted") == "1"}
+	for _, r := range rows {
+		// A variables column that does not parse (never written by Parley) counts as none
+		// here; the assistant's own page reports it.
+		vars, _ := assistants.ParseVariables(r.Variables)
+		row := views.AssistantListRow{ID: r.ID, Name: r.Name, Model: r.Model, Variables: len(vars), PublicKey: r.PublicKey, CreatedAt: r.CreatedAt}
+		if r.WhatsAppPhoneNumberID != nil {
+			row.WhatsApp = *r.WhatsAppPhoneNumberID
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	if isFragment(c) {
+		return render(c, http.StatusOK, views.AssistantsBody(d))
+	}
+	p, err := s.page(c, "Assistants", "assistants")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.Assistants(p, d))
+}
+
+// ---- form <-> view ----
+
+func rowKey() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "r" + hex.EncodeToString(b)
+}
+
+// assistantForm is the view of settings as stored (or as submitted, after validation).
+func (s *Server) assistantForm(c echo.Context, set assistants.Settings) views.AssistantForm {
+	f := views.AssistantForm{
+		CSRF: csrfToken(c), Heading: "New assistant",
+		Name: set.Name, SystemPrompt: set.SystemPrompt, FirstMessage: set.FirstMessage, Model: set.Model,
+		Temperature:    strconv.FormatFloat(set.Temperature, 'f', -1, 64),
+		AllowedOrigins: strings.Join(set.AllowedOrigins, "\n"),
+		Title:          set.Widget.Title, Color: set.Widget.Color, PhoneNumberID: set.WhatsAppPhoneNumberID,
+		Errs: map[string]string{},
+	}
+	names := make([]string, 0, len(set.Variables))
+	for i, v := range set.Variables {
+		f.Variables = append(f.Variables, views.AssistantVariableRow{
+			Key: rowKey(), Name: v.Name, Description: v.Description, Type: v.Type, Options: strings.Join(v.Options, ", "),
+			Required: v.Required, Types: assistants.VariableTypes, Index: i, Errs: map[string]string{},
+		})
+		if v.Name != "" && !slices.Contains(names, v.Name) {
+			names = append(names, v.Name)
+		}
+	}
+	for i, p := range set.PrechatFields {
+		f.Prechat = append(f.Prechat, prechatRow(p, i, names))
+	}
+	return f
+}
+
+func prechatRow(p assistants.PrechatField, index int, names []string) views.AssistantPrechatRow {
+	vars := names
+	if p.Variable != "" && !slices.Contains(vars, p.Variable) {
+		vars = append(slices.Clone(vars), p.Variable)
+	}
+	return views.AssistantPrechatRow{
+		Key: rowKey(), Name: p.Name, Label: p.Label, Type: p.Type, Variable: p.Variable, Required: p.Required,
+		Types: assistants.PrechatTypes, Variables: vars, Index: index, Errs: map[string]string{},
+	}
+}
+
+// withErrors puts each error beside its field: rows get their own, the allowed origins
+// (one textarea) get all of theirs.
+func withErrors(f *views.AssistantForm, es assistants.Errors) {
+	for _, e := range es {
+		field := e.Field
+		if rest, ok := strings.CutPrefix(field, "variables["); ok {
+			if i, sub, ok := indexField(rest); ok && i < len(f.Variables) {
+				if f.Variables[i].Errs[sub] == "" {
+					f.Variables[i].Errs[sub] = e.Msg
+				}
+				continue
+			}
+		}
+		if rest, ok := strings.CutPrefix(field, "prechat_fields["); ok {
+			if i, sub, ok := indexField(rest); ok && i < len(f.Prechat) {
+				if f.Prechat[i].Errs[sub] == "" {
+					f.Prechat[i].Errs[sub] = e.Msg
+				}
+				continue
+			}
+		}
+		if strings.HasPrefix(field, "allowed_origins[") {
+			field = "allowed_origins"
+		}
+		if prev := f.Errs[field]; prev != "" {
+			if field == "allowed_origins" {
+				f.Errs[field] = prev + "; " + e.Msg
+			}
+			continue
+		}
+		f.Errs[field] = e.Msg
+	}
+}
+
+// indexField splits "2].type" into 2 and "type".
+func indexField(rest string) (int, string, bool) {
+	n, sub, ok := strings.Cut(rest, "].")
+	if !ok {
+		return 0, "", false
+	}
+	i, err := strconv.Atoi(n)
+	return i, sub, err == nil && i >= 0
+}
+
+// submitted is a parsed dashboard form.
+type submitted struct {
+	upd         assistants.Update
+	remove      bool   // "remove WhatsApp connection"
+	temperature string // as typed
+	origins     string // as typed
+	errs        assistants.Errors
+}
+
+// parseAssistantForm reads the dashboard form. Variable and pre-chat rows are parallel lists
+// tied by a per-row key (an unchecked checkbox sends nothing); rows left entirely empty are
+// dropped.
+func parseAssistantForm(c echo.Context) (*submitted, error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+	}
+	sub := &submitted{temperature: strings.TrimSpace(form.Get("temperature")), origins: form.Get("allowed_origins")}
+	u := &sub.upd
+	u.Name, u.SystemPrompt, u.FirstMessage, u.Model = form.Get("name"), form.Get("system_prompt"), form.Get("first_message"), form.Get("model")
+	if sub.temperature == "" {
+		u.Temperature = assistants.DefaultTemperature
+		sub.temperature = strconv.FormatFloat(u.Temperature, 'f', -1, 64)
+	} else if t, err := strconv.ParseFloat(strings.Replace(sub.temperature, ",", ".", 1), 64); err == nil {
+		u.Temperature = t
+	} else {
+		sub.errs = append(sub.errs, assistants.FieldError{Field: "temperature", Msg: "must be a number from 0 to 2"})
+	}
+
+	at := func(vs []string, i int) string {
+		if i < len(vs) {
+			return vs[i]
+		}
+		return ""
+	}
+	u.Variables = []assistants.Variable{}
+	varReq := form["var_required"]
+	for i, key := range form["var_key"] {
+		v := assistants.Variable{
+			Name: at(form["var_name"], i), Description: at(form["var_description"], i), Type: at(form["var_type"], i),
+			Options: assistants.ParseOptions(at(form["var_options"], i)), Required: key != "" && slices.Contains(varReq, key),
+		}
+		if strings.TrimSpace(v.Name) == "" && strings.TrimSpace(v.Description) == "" && len(v.Options) == 0 {
+			continue
+		}
+		u.Variables = append(u.Variables, v)
+	}
+	u.PrechatFields = []assistants.PrechatField{}
+	pfReq := form["pf_required"]
+	for i, key := range form["pf_key"] {
+		p := assistants.PrechatField{
+			Name: at(form["pf_name"], i), Label: at(form["pf_label"], i), Type: at(form["pf_type"], i),
+			Variable: at(form["pf_variable"], i), Required: key != "" && slices.Contains(pfReq, key),
+		}
+		if strings.TrimSpace(p.Name) == "" && strings.TrimSpace(p.Label) == "" {
+			continue
+		}
+		u.PrechatFields = append(u.PrechatFields, p)
+	}
+	u.AllowedOrigins = assistants.ParseOriginLines(sub.origins)
+	u.Widget = assistants.Widget{Title: form.Get("title"), Color: form.Get("color")}
+	sub.remove = form.Get("whatsapp_remove") != ""
+	if !sub.remove {
+		u.WhatsAppPhoneNumberID = form.Get("whatsapp_phone_number_id")
+		u.AccessToken = form.Get("whatsapp_access_token")
+	}
+	return sub, nil
+}
+
+// invalidForm re-renders the submitted form with its errors beside the fields: 200 for htmx
+// (which swaps only successful responses), 400 otherwise.
+func (s *Server) invalidForm(c echo.Context, id int64, row *store.Assistant, sub *submitted, es assistants.Errors) error {
+	f := s.assistantForm(c, sub.upd.Settings)
+	f.Temperature, f.AllowedOrigins, f.RemoveWhatsApp = sub.temperature, sub.origins, sub.remove
+	if sub.remove && row != nil && row.WhatsAppPhoneNumberID != nil {
+		f.PhoneNumberID = *row.WhatsAppPhoneNumberID
+	}
+	if row != nil {
+		f.ID, f.PublicKey, f.Snippet, f.TokenSet, f.CreatedAt = id, row.PublicKey, s.widgetSnippet(row.PublicKey), row.WhatsAppAccessTokenEnc != "", row.CreatedAt
+		f.Heading = row.Name
+	}
+	withErrors(&f, es)
+	status := http.StatusBadRequest
+	if isFragment(c) {
+		status = http.StatusOK
+	}
+	return s.renderAssistant(c, status, f)
+}
+
+func (s *Server) renderAssistant(c echo.Context, status int, f views.AssistantForm) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if isFragment(c) {
+		return render(c, status, views.AssistantBody(f))
+	}
+	title := f.Heading
+	p, err := s.page(c, title, "assistants")
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.AssistantPage(p, f))
+}
+
+// editForm is the form of a stored assistant.
+func (s *Server) editForm(c echo.Context, row *store.Assistant) (views.AssistantForm, error) {
+	a, err := assistants.Decode(row)
+	if err != nil {
+		return views.AssistantForm{}, err
+	}
+	f := s.assistantForm(c, a.Settings)
+	f.ID, f.PublicKey, f.Snippet, f.TokenSet, f.CreatedAt = a.ID, a.PublicKey, s.widgetSnippet(a.PublicKey), row.WhatsAppAccessTokenEnc != "", a.CreatedAt
+	f.Heading = a.Name
+	return f, nil
+}
+
+var errPhoneTaken = assistants.Errors{{Field: "whatsapp_phone_number_id", Msg: "is already connected to another assistant"}}
+
+// ---- new / create ----
+
+func (s *Server) assistantNew(c echo.Context) error {
+	return s.renderAssistant(c, http.StatusOK, s.assistantForm(c, assistants.NewSettings(s.defaultModel())))
+}
+
+func (s *Server) assistantCreate(c echo.Context) error {
+	sub, err := parseAssistantForm(c)
+	if err != nil {
+		return err
+	}
+	es := append(sub.errs, sub.upd.Validate(false)...)
+	if len(es) > 0 {
+		return s.invalidForm(c, 0, nil, sub, es)
+	}
+	row := &store.Assistant{WorkspaceID: current(c).Workspace.ID}
+	if err := sub.upd.Apply(row, s.Keys); err != nil {
+		return err
+	}
+	err = s.Store.CreateAssistant(c.Request().Context(), row)
+	if errors.Is(err, store.ErrPhoneNumberTaken) {
+		return s.invalidForm(c, 0, nil, sub, errPhoneTaken)
+	}
+	if err != nil {
+		return err
+	}
+	to := views.AssistantURL(row.ID)
+	if !isFragment(c) {
+		return c.Redirect(http.StatusSeeOther, to)
+	}
+	f, err := s.editForm(c, row)
+	if err != nil {
+		return err
+	}
+	f.Saved = true
+	c.Response().Header().Set("HX-Push-Url", to)
+	return s.renderAssistant(c, http.StatusOK, f)
+}
+
+// ---- show / update ----
+
+func (s *Server) assistantShow(c echo.Context) error {
+	id, ok := assistantID(c)
+	if !ok {
+		return errAssistantNotFound()
+	}
+	row, err := s.Store.AssistantByID(c.Request().Context(), current(c).Workspace.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errAssistantNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	f, err := s.editForm(c, row)
+	if err != nil {
+		return err
+	}
+	f.Saved = c.QueryParam("saved") == "1"
+	return s.renderAssistant(c, http.StatusOK, f)
+}
+
+// assistantUpdate validates the whole form and writes it in one UPDATE; with any error
+// nothing is written.
+func (s *Server) assistantUpdate(c echo.Context) error {
+	id, ok := assistantID(c)
+	if !ok {
+		return errAssistantNotFound()
+	}
+	sub, err := parseAssistantForm(c)
+	if err != nil {
+		return err
+	}
+	var before store.Assistant
+	var invalid assistants.Errors
+	row, err := s.Store.ModifyAssistant(c.Request().Context(), current(c).Workspace.ID, id, func(a *store.Assistant) error {
+		before = *a
+		es := append(sub.errs, sub.upd.Validate(a.WhatsAppAccessTokenEnc != "")...)
+		if len(es) > 0 {
+			invalid = es
+			return es
+		}
+		return sub.upd.Apply(a, s.Keys)
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errAssistantNotFound()
+	case invalid != nil:
+		return s.invalidForm(c, id, &before, sub, invalid)
+	case errors.Is(err, store.ErrPhoneNumberTaken):
+		return s.invalidForm(c, id, &before, sub, errPhoneTaken)
+	case err != nil:
+		return err
+	}
+	if !isFragment(c) {
+		return c.Redirect(http.StatusSeeOther, views.AssistantURL(id)+"?saved=1")
+	}
+	f, err := s.editForm(c, row)
+	if err != nil {
+		return err
+	}
+	f.Saved = true
+	return s.renderAssistant(c, http.StatusOK, f)
+}
+
+// ---- delete ----
+
+func (s *Server) assistantDelete(c echo.Context) error {
+	id, ok := assistantID(c)
+	if !ok {
+		return errAssistantNotFound()
+	}
+	ctx := c.Request().Context()
+	ws := current(c).Workspace.ID
+	err := s.Store.DeleteAssistant(ctx, ws, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errAssistantNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	to := "/assistants?deleted=1"
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Redirect", to)
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// ---- row fragments ----
+
+// assistantVariableRow answers a blank variable row ("Add variable"); with remove=1 an empty
+// body, for the "Remove" buttons that delete their row.
+func (s *Server) assistantVariableRow(c echo.Context) error {
+	if c.QueryParam("remove") != "" {
+		return c.NoContent(http.StatusOK)
+	}
+	return render(c, http.StatusOK, views.AssistantVariableRowView(views.AssistantVariableRow{
+		Key: rowKey(), Type: assistants.TypeText, Types: assistants.VariableTypes, Index: -1,
+	}))
+}
+
+// assistantPrechatRow answers a blank pre-chat row whose variable choice lists the variable
+// names sent along (var_name, the form's current names).
+func (s *Server) assistantPrechatRow(c echo.Context) error {
+	if c.QueryParam("remove") != "" {
+		return c.NoContent(http.StatusOK)
+	}
+	var names []string
+	for _, n := range c.QueryParams()["var_name"] {
+		n = strings.TrimSpace(n)
+		if assistants.ValidName(n) && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	r := prechatRow(assistants.PrechatField{Type: assistants.TypeText}, -1, names)
+	return render(c, http.StatusOK, views.AssistantPrechatRowView(r))
+}

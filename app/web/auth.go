@@ -1,0 +1,145 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/views"
+)
+
+func (s *Server) home(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/conversations")
+}
+
+// safeNext keeps only local paths, so ?next= cannot send a user to another site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/conversations"
+	}
+	return next
+}
+
+func (s *Server) needsSetup(c echo.Context) (bool, error) {
+	n, err := s.Store.CountUsers(c.Request().Context())
+	return n == 0, err
+}
+
+func (s *Server) loginPage(c echo.Context) error {
+	if setup, err := s.needsSetup(c); err != nil {
+		return err
+	} else if setup {
+		return c.Redirect(http.StatusSeeOther, "/setup")
+	}
+	return render(c, http.StatusOK, views.Login(views.LoginForm{CSRF: csrfToken(c), Next: c.QueryParam("next")}))
+}
+
+// login checks form fields email and password.
+func (s *Server) login(c echo.Context) error {
+	email := strings.TrimSpace(c.FormValue("email"))
+	pw := c.FormValue("password")
+	next := c.FormValue("next")
+	fail := func(msg string) error {
+		return render(c, http.StatusUnauthorized, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
+	}
+	if email == "" || pw == "" {
+		return render(c, http.StatusBadRequest, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: "Enter your email and password."}))
+	}
+	u, err := s.Store.UserByEmail(c.Request().Context(), email)
+	if errors.Is(err, store.ErrNotFound) {
+		auth.BurnPasswordCheck(pw)
+		return fail("Wrong email or password.")
+	}
+	if err != nil {
+		return err
+	}
+	if !auth.CheckPassword(u.PasswordHash, pw) {
+		return fail("Wrong email or password.")
+	}
+	if err := s.startSession(c, u); err != nil {
+		return err
+	}
+	_ = s.Store.TouchLogin(c.Request().Context(), u.ID)
+	return c.Redirect(http.StatusSeeOther, safeNext(next))
+}
+
+func (s *Server) startSession(c echo.Context, u *store.User) error {
+	sess := getSession(c)
+	for k := range sess.Values { // a fresh session on login: no fixation
+		delete(sess.Values, k)
+	}
+	sess.Values["uid"] = u.ID
+	return sess.Save(c.Request(), c.Response())
+}
+
+func (s *Server) logout(c echo.Context) error {
+	sess := getSession(c)
+	sess.Options.MaxAge = -1
+	sess.Values = map[any]any{}
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Redirect", "/login")
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+func (s *Server) setupPage(c echo.Context) error {
+	if setup, err := s.needsSetup(c); err != nil {
+		return err
+	} else if !setup {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	return render(c, http.StatusOK, views.Setup(views.SetupForm{CSRF: csrfToken(c), Workspace: "My workspace"}))
+}
+
+// setup creates the first admin; it works once, while no user exists.
+func (s *Server) setup(c echo.Context) error {
+	f := views.SetupForm{
+		CSRF:      csrfToken(c),
+		Workspace: strings.TrimSpace(c.FormValue("workspace")),
+		Email:     strings.TrimSpace(c.FormValue("email")),
+		Errors:    map[string]string{},
+	}
+	pw, pw2 := c.FormValue("password"), c.FormValue("password_confirm")
+	if f.Workspace == "" || len(f.Workspace) > 100 {
+		f.Errors["workspace"] = "Name the workspace (at most 100 characters)."
+	}
+	if !config.LooksLikeEmail(f.Email) {
+		f.Errors["email"] = "Enter a valid email address."
+	}
+	if len(pw) < auth.MinPasswordLength {
+		f.Errors["password"] = "Use at least 8 characters."
+	} else if len(pw) > 72 {
+		f.Errors["password"] = "Use at most 72 characters."
+	}
+	if pw != pw2 {
+		f.Errors["password_confirm"] = "The two passwords differ."
+	}
+	if len(f.Errors) > 0 {
+		return render(c, http.StatusBadRequest, views.Setup(f))
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	_, u, err := s.Store.CreateFirstAdmin(c.Request().Context(), f.Workspace, f.Email, hash)
+	if errors.Is(err, store.ErrSetupDone) {
+		return echo.NewHTTPError(http.StatusConflict, "Setup is already done: log in instead.")
+	}
+	if err != nil {
+		return err
+	}
+	s.Log.Info("first admin created through setup", "email", u.Email)
+	if err := s.startSession(c, u); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/conversations")
+}

@@ -1,0 +1,127 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo-contrib/session"
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/views"
+)
+
+const sessionName = "parley_session"
+
+// Current is the logged-in user and workspace of a dashboard request.
+type Current struct {
+	User      *store.User
+	Workspace *store.Workspace
+}
+
+func current(c echo.Context) *Current {
+	cur, _ := c.Get("current").(*Current)
+	return cur
+}
+
+func getSession(c echo.Context) *sessions.Session {
+	// A cookie that does not decode (another key, tampered) yields a new, empty session.
+	sess, _ := session.Get(sessionName, c)
+	if sess == nil {
+		sess = sessions.NewSession(nil, sessionName)
+		sess.Options = &sessions.Options{Path: "/"}
+	}
+	return sess
+}
+
+// requireLogin loads the session's user; without one, it redirects to /login (htmx requests
+// get HX-Redirect, since a 302 would be followed and swapped into the page).
+func (s *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess := getSession(c)
+		uid, _ := sess.Values["uid"].(int64)
+		if uid > 0 {
+			u, err := s.Store.UserByID(c.Request().Context(), uid)
+			if err == nil {
+				ws, err := s.Store.WorkspaceByID(c.Request().Context(), u.WorkspaceID)
+				if err != nil {
+					return err
+				}
+				c.Set("current", &Current{User: u, Workspace: ws})
+				return next(c)
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		target := "/login"
+		if c.Request().Method == http.MethodGet && !isFragment(c) {
+			target += "?next=" + url.QueryEscape(c.Request().URL.RequestURI())
+		}
+		if c.Request().Header.Get("HX-Request") == "true" {
+			c.Response().Header().Set("HX-Redirect", target)
+			return c.NoContent(http.StatusUnauthorized)
+		}
+		return c.Redirect(http.StatusSeeOther, target)
+	}
+}
+
+// page builds the layout model of a dashboard request.
+func (s *Server) page(c echo.Context, title, active string) (views.Page, error) {
+	cur := current(c)
+	counts, err := s.Store.ConversationCounts(c.Request().Context(), cur.Workspace.ID)
+	if err != nil {
+		return views.Page{}, err
+	}
+	return views.Page{
+		Title: title, Active: active, CSRF: csrfToken(c),
+		UserEmail: cur.User.Email, WorkspaceName: cur.Workspace.Name, TotalConversations: counts.Total,
+	}, nil
+}
+
+func csrfToken(c echo.Context) string {
+	t, _ := c.Get("csrf").(string)
+	return t
+}
+
+// APIPrincipal is the workspace an API key belongs to.
+type APIPrincipal struct {
+	Key         *store.APIKey
+	WorkspaceID int64
+}
+
+func apiPrincipal(c echo.Context) *APIPrincipal {
+	p, _ := c.Get("api").(*APIPrincipal)
+	return p
+}
+
+// requireAPIKey authenticates `Authorization: Bearer <key>`; 401 with a JSON error otherwise.
+func (s *Server) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get("Authorization")
+		scheme, key, ok := strings.Cut(h, " ")
+		if h == "" {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
+			return apiErr(http.StatusUnauthorized, "missing_api_key", "Send an API key as `Authorization: Bearer <key>`; create one in Settings.")
+		}
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
+			return apiErr(http.StatusUnauthorized, "invalid_authorization", "The Authorization header must be `Bearer <key>`.")
+		}
+		k, err := s.Store.APIKeyByHash(c.Request().Context(), auth.HashAPIKey(key))
+		if errors.Is(err, store.ErrNotFound) {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
+			return apiErr(http.StatusUnauthorized, "invalid_api_key", "The API key is unknown or has been revoked.")
+		}
+		if err != nil {
+			return err
+		}
+		_ = s.Store.TouchAPIKey(c.Request().Context(), k.ID)
+		c.Set("api", &APIPrincipal{Key: k, WorkspaceID: k.WorkspaceID})
+		return next(c)
+	}
+}

@@ -1,0 +1,188 @@
+package web
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/store"
+)
+
+// exportBatch is how many conversations an export holds in memory at a time.
+const exportBatch = 500
+
+// exportFilter parses the list's filters for an export; a bad filter is a 400, never a
+// silently unfiltered export.
+func exportFilter(c echo.Context) (store.Filter, error) {
+	_, f, err := conversations.ParseQuery(c.QueryParams(), time.Now())
+	if err != nil {
+		return f, echo.NewHTTPError(http.StatusBadRequest, "Bad filter: "+err.Error())
+	}
+	return f, nil
+}
+
+func attachment(c echo.Context, contentType, name string) {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, contentType)
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+}
+
+func exportName(ext string) string {
+	return "conversations-" + time.Now().UTC().Format("20060102-150405") + "." + ext
+}
+
+// CSVSafe neutralises a cell that a spreadsheet would run as a formula (=, +, -, @, tab, CR)
+// by prefixing a single quote.
+func CSVSafe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
+
+var csvHeader = []string{"id", "type", "assistant_id", "assistant", "customer", "customer_name", "started_at", "last_message_at",
+	"message_count", "user_message_count", "prompt_tokens", "completion_tokens", "cost_usd", "window_expires_at", "last_message"}
+
+// exportCSV streams one row per conversation matching the filters, its variables as columns.
+func (s *Server) exportCSV(c echo.Context) error {
+	f, err := exportFilter(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	ws := current(c).Workspace.ID
+	varNames, err := s.Store.VariableNames(ctx, ws)
+	if err != nil {
+		return err
+	}
+	attachment(c, "text/csv; charset=utf-8", exportName("csv"))
+	res := c.Response()
+	res.WriteHeader(http.StatusOK)
+	w := csv.NewWriter(res)
+	header := append(append([]string{}, csvHeader...), prefixed("var:", varNames)...)
+	if err := w.Write(header); err != nil {
+		return nil
+	}
+	n := 0
+	err = s.Store.EachConversation(ctx, ws, f, exportBatch, func(cv *store.Conversation) error {
+		vars := map[string]string{}
+		_ = json.Unmarshal([]byte(cv.Variables), &vars)
+		aid := ""
+		if cv.AssistantID != nil {
+			aid = strconv.FormatInt(*cv.AssistantID, 10)
+		}
+		exp := ""
+		if cv.WindowExpiresAt != nil {
+			exp = cv.WindowExpiresAt.UTC().Format(time.RFC3339)
+		}
+		row := []string{strconv.FormatInt(cv.ID, 10), cv.Type, aid, CSVSafe(cv.AssistantName), CSVSafe(cv.Customer), CSVSafe(cv.CustomerName),
+			cv.StartedAt.UTC().Format(time.RFC3339), cv.LastMessageAt.UTC().Format(time.RFC3339),
+			strconv.Itoa(cv.MessageCount), strconv.Itoa(cv.UserMessageCount), strconv.FormatInt(cv.PromptTokens, 10),
+			strconv.FormatInt(cv.CompletionTokens, 10), conversations.FormatUSD(cv.CostNanos), exp, CSVSafe(cv.LastMessagePreview)}
+		for _, name := range varNames {
+			row = append(row, CSVSafe(vars[name]))
+		}
+		if err := w.Write(row); err != nil {
+			return err
+		}
+		n++
+		if n%exportBatch == 0 {
+			w.Flush()
+			res.Flush()
+		}
+		return w.Error()
+	})
+	w.Flush()
+	if err != nil && ctx.Err() == nil {
+		s.Log.Error("csv export failed midway", "err", err, "rows", n)
+	}
+	return nil
+}
+
+func prefixed(p string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = p + n
+	}
+	return out
+}
+
+// exportJSONL streams one JSON object per conversation (the API's shape); with messages=1
+// each object carries its full message list.
+func (s *Server) exportJSONL(c echo.Context) error {
+	f, err := exportFilter(c)
+	if err != nil {
+		return err
+	}
+	withMessages := c.QueryParam("messages") == "1"
+	ctx := c.Request().Context()
+	ws := current(c).Workspace.ID
+	name := exportName("jsonl")
+	if withMessages {
+		name = strings.Replace(name, "conversations-", "conversations-messages-", 1)
+	}
+	attachment(c, "application/x-ndjson", name)
+	res := c.Response()
+	res.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(res)
+	now := time.Now()
+	n := 0
+	err = s.Store.EachConversation(ctx, ws, f, exportBatch, func(cv *store.Conversation) error {
+		obj := struct {
+			apiConversation
+			CustomerName  string       `json:"customer_name"`
+			AssistantName string       `json:"assistant_name"`
+			Messages      []apiMessage `json:"messages,omitempty"`
+		}{apiConversation: toAPIConversation(cv, now), CustomerName: cv.CustomerName, AssistantName: cv.AssistantName}
+		if withMessages {
+			obj.Messages = []apiMessage{}
+			if err := s.Store.AllMessages(ctx, ws, cv.ID, func(m *store.Message) error {
+				obj.Messages = append(obj.Messages, toAPIMessage(m))
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if err := enc.Encode(obj); err != nil {
+			return err
+		}
+		n++
+		if n%exportBatch == 0 {
+			res.Flush()
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		s.Log.Error("jsonl export failed midway", "err", err, "rows", n)
+	}
+	return nil
+}
+
+// exportConversation downloads one conversation as JSON: the API's detail document.
+func (s *Server) exportConversation(c echo.Context) error {
+	id, err := conversationID(c)
+	if err != nil {
+		return err
+	}
+	ws := current(c).Workspace.ID
+	if _, err := s.Store.GetConversation(c.Request().Context(), ws, id); errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "No such conversation.")
+	} else if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="conversation-`+strconv.FormatInt(id, 10)+`.json"`)
+	return s.writeConversationJSON(c, ws, id)
+}

@@ -1,0 +1,172 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/views"
+)
+
+// sseKeepAlive is how often an idle stream sends a comment, so proxies keep it open and a
+// closed tab is noticed.
+var sseKeepAlive = 25 * time.Second
+
+// sseStream writes server-sent events until the browser goes away. Each workspace event is
+// turned into HTML by render (nil: nothing to send).
+func (s *Server) sseStream(c echo.Context, render func(ctx context.Context, ev events.Event) (templ.Component, error)) error {
+	ws := current(c).Workspace.ID
+	ctx := c.Request().Context()
+	// Subscribe before answering, so that nothing published after the browser sees the
+	// stream open is missed.
+	ch, release := s.Events.Subscribe(ws)
+	defer release()
+	h := c.Response().Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	c.Response().WriteHeader(http.StatusOK)
+	fmt.Fprint(c.Response(), "retry: 3000\n\n")
+	c.Response().Flush()
+
+	tick := time.NewTicker(sseKeepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.closing:
+			return nil
+		case <-tick.C:
+			if _, err := fmt.Fprint(c.Response(), ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+			c.Response().Flush()
+		case ev, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			comp, err := render(ctx, ev)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.Log.Warn("live update render", "err", err, "kind", ev.Kind)
+				continue
+			}
+			if comp == nil {
+				continue
+			}
+			var buf bytes.Buffer
+			if err := comp.Render(ctx, &buf); err != nil {
+				continue
+			}
+			if err := writeSSE(c.Response(), "update", buf.String()); err != nil {
+				return nil
+			}
+			c.Response().Flush()
+		}
+	}
+}
+
+func writeSSE(w http.ResponseWriter, event, data string) error {
+	var b strings.Builder
+	b.WriteString("event: ")
+	b.WriteString(event)
+	b.WriteByte('\n')
+	for _, line := range strings.Split(data, "\n") {
+		b.WriteString("data: ")
+		b.WriteString(strings.TrimRight(line, "\r"))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	_, err := w.Write([]byte(b.String()))
+	return err
+}
+
+// conversationsEvents streams list updates for the filters in the URL: changed rows move to
+// the top (or update in place when sorted by cost), rows that match no more disappear,
+// deleted ones are removed, and the nav badge follows the counts.
+func (s *Server) conversationsEvents(c echo.Context) error {
+	ws := current(c).Workspace.ID
+	_, f, err := conversations.ParseQuery(c.QueryParams(), time.Now())
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	byLast := f.SortKey() == "last"
+	return s.sseStream(c, func(ctx context.Context, ev events.Event) (templ.Component, error) {
+		switch ev.Kind {
+		case events.CountsChanged:
+			counts, err := s.Store.ConversationCounts(ctx, ws)
+			if err != nil {
+				return nil, err
+			}
+			return views.ListUpdate(nil, 0, false, counts.Total, true), nil
+		case events.ConversationDeleted:
+			return views.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
+		case events.ConversationChanged, events.MessageAdded:
+			one := f
+			one.IDs = []int64{ev.ConversationID}
+			rows, _, err := s.Store.ListConversations(ctx, ws, one, "", 1)
+			if err != nil {
+				return nil, err
+			}
+			if len(rows) == 0 {
+				return views.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
+			}
+			r := rowOf(&rows[0], time.Now())
+			return views.ListUpdate(&r, 0, byLast, 0, false), nil
+		}
+		return nil, nil
+	})
+}
+
+// conversationEvents streams one conversation's new messages and changed information.
+func (s *Server) conversationEvents(c echo.Context) error {
+	conv, err := s.loadConversation(c)
+	if err != nil {
+		return err
+	}
+	ws, id := conv.WorkspaceID, conv.ID
+	return s.sseStream(c, func(ctx context.Context, ev events.Event) (templ.Component, error) {
+		if ev.Kind == events.CountsChanged {
+			counts, err := s.Store.ConversationCounts(ctx, ws)
+			if err != nil {
+				return nil, err
+			}
+			return views.DetailUpdate(nil, nil, counts.Total, true), nil
+		}
+		if ev.ConversationID != id || ev.Kind == events.ConversationDeleted {
+			return nil, nil
+		}
+		cur, err := s.Store.GetConversation(ctx, ws, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.detailData(c, cur, false)
+		if err != nil {
+			return nil, err
+		}
+		var msgs []views.MsgView
+		if ev.Kind == events.MessageAdded && ev.MessageID > 0 {
+			m, err := s.Store.MessageByID(ctx, ws, ev.MessageID)
+			if err == nil && m.ConversationID == id {
+				msgs = append(msgs, msgView(m))
+			}
+		}
+		return views.DetailUpdate(msgs, &d, 0, false), nil
+	})
+}

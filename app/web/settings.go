@@ -1,0 +1,244 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/views"
+)
+
+func (s *Server) settingsData(c echo.Context) (views.SettingsData, error) {
+	keys, err := s.Store.APIKeys(c.Request().Context(), current(c).Workspace.ID)
+	if err != nil {
+		return views.SettingsData{}, err
+	}
+	d := views.SettingsData{BaseURL: s.Config.BaseURL, Retention: map[string]string{}, RetentionErrs: map[string]string{}}
+	raw, err := s.Store.WorkspaceSettings(c.Request().Context(), current(c).Workspace.ID)
+	if err != nil {
+		return d, err
+	}
+	if err := s.pricesData(c, &d, raw); err != nil {
+		return d, err
+	}
+	if d.Templates, err = s.templatesData(c); err != nil { // whatsapp_ui.go
+		return d, err
+	}
+	var st conversations.WorkspaceSettings
+	_ = json.Unmarshal([]byte(raw), &st)
+	for typ, days := range st.RetentionDays {
+		if days > 0 {
+			d.Retention[typ] = strconv.Itoa(days)
+		}
+	}
+	for _, k := range keys {
+		d.Keys = append(d.Keys, views.APIKeyRow{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt})
+	}
+	return d, nil
+}
+
+func (s *Server) renderSettings(c echo.Context, status int, d views.SettingsData) error {
+	if isFragment(c) {
+		return render(c, status, views.SettingsBody(d))
+	}
+	p, err := s.page(c, "Settings", "settings")
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.Settings(p, d))
+}
+
+func (s *Server) settingsPage(c echo.Context) error {
+	d, err := s.settingsData(c)
+	if err != nil {
+		return err
+	}
+	return s.renderSettings(c, http.StatusOK, d)
+}
+
+// apiKeyCreate creates a key and shows it once.
+func (s *Server) apiKeyCreate(c echo.Context) error {
+	name := strings.TrimSpace(c.FormValue("name"))
+	cur := current(c)
+	if name == "" || len(name) > 100 {
+		d, err := s.settingsData(c)
+		if err != nil {
+			return err
+		}
+		d.NameErr, d.NameVal = "Give the key a name of 1 to 100 characters.", name
+		// 422 would not be swapped by htmx; the form is re-rendered with the error beside it.
+		return s.renderSettings(c, http.StatusOK, d)
+	}
+	key, prefix, hash, err := auth.NewAPIKey()
+	if err != nil {
+		return err
+	}
+	uid := cur.User.ID
+	if _, err := s.Store.CreateAPIKey(c.Request().Context(), cur.Workspace.ID, name, prefix, hash, &uid); err != nil {
+		return err
+	}
+	d, err := s.settingsData(c)
+	if err != nil {
+		return err
+	}
+	d.NewKey = key
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return s.renderSettings(c, http.StatusOK, d)
+}
+
+func (s *Server) apiKeyRevoke(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "No such API key.")
+	}
+	err = s.Store.RevokeAPIKey(c.Request().Context(), current(c).Workspace.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "No such API key.")
+	}
+	if err != nil {
+		return err
+	}
+	if !isFragment(c) {
+		return c.Redirect(http.StatusSeeOther, "/settings")
+	}
+	d, err := s.settingsData(c)
+	if err != nil {
+		return err
+	}
+	return s.renderSettings(c, http.StatusOK, d)
+}
+
+// retentionSave validates and stores the retention per type; nothing is saved when any field
+// is wrong.
+func (s *Server) retentionSave(c echo.Context) error {
+	ctx := c.Request().Context()
+	ws := current(c).Workspace.ID
+	d, err := s.settingsData(c)
+	if err != nil {
+		return err
+	}
+	ret := conversations.Retention{}
+	for _, ti := range conversations.Types {
+		v := strings.TrimSpace(c.FormValue(ti.Key))
+		d.Retention[ti.Key] = v
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > conversations.MaxRetentionDays {
+			d.RetentionErrs[ti.Key] = fmt.Sprintf("Enter a number of days from 1 to %d, or leave empty.", conversations.MaxRetentionDays)
+			continue
+		}
+		ret[ti.Key] = n
+	}
+	if len(d.RetentionErrs) > 0 {
+		return s.renderSettings(c, http.StatusOK, d)
+	}
+	raw, err := s.Store.WorkspaceSettings(ctx, ws)
+	if err != nil {
+		return err
+	}
+	var st map[string]any
+	if json.Unmarshal([]byte(raw), &st) != nil || st == nil {
+		st = map[string]any{}
+	}
+	st["retention_days"] = ret
+	b, _ := json.Marshal(st)
+	if err := s.Store.SetWorkspaceSettings(ctx, ws, string(b)); err != nil {
+		return err
+	}
+	if !isFragment(c) {
+		return c.Redirect(http.StatusSeeOther, "/settings")
+	}
+	d.RetentionSaved = true
+	return s.renderSettings(c, http.StatusOK, d)
+}
+
+// pricesData fills the prices section: the workspace's effective table, its own entries and
+// the models that had no price lately.
+func (s *Server) pricesData(c echo.Context, d *views.SettingsData, raw string) error {
+	own, err := usage.SettingsPrices(raw)
+	if err != nil {
+		d.PricesErr = "The stored price entries are invalid: " + err.Error()
+	}
+	if len(own) > 0 {
+		b, _ := json.MarshalIndent(own, "", "  ")
+		d.PricesJSON = string(b)
+	}
+	table, err := usage.WorkspacePrices(s.Chat.Prices, raw)
+	if err != nil {
+		table = s.Chat.Prices
+	}
+	for _, p := range table.Entries() {
+		cached := p.CachedInputPer1M
+		if cached == "" {
+			cached = p.InputPer1M
+		}
+		d.Prices = append(d.Prices, views.PriceRow{Match: p.Match, Input: p.InputPer1M, Cached: cached, Output: p.OutputPer1M, Source: p.Source, Note: p.Note, Free: p.Free})
+	}
+	d.Unpriced, err = s.Store.UnpricedModels(c.Request().Context(), current(c).Workspace.ID, time.Now().AddDate(0, 0, -30))
+	return err
+}
+
+// pricesSave validates and stores the workspace's price entries (all or nothing).
+func (s *Server) pricesSave(c echo.Context) error {
+	ctx := c.Request().Context()
+	ws := current(c).Workspace.ID
+	text := strings.TrimSpace(c.FormValue("prices"))
+	var prices []usage.Price
+	var perr error
+	if text != "" {
+		prices, perr = usage.ParsePrices([]byte(text))
+		if perr == nil {
+			_, perr = s.Chat.Prices.With(usage.SourceSettings, prices)
+		}
+	}
+	if perr != nil {
+		d, err := s.settingsData(c)
+		if err != nil {
+			return err
+		}
+		d.PricesJSON, d.PricesErr = text, "Not saved: "+perr.Error()
+		status := http.StatusOK
+		if !isFragment(c) {
+			status = http.StatusBadRequest
+		}
+		return s.renderSettings(c, status, d)
+	}
+	raw, err := s.Store.WorkspaceSettings(ctx, ws)
+	if err != nil {
+		return err
+	}
+	var st map[string]any
+	if json.Unmarshal([]byte(raw), &st) != nil || st == nil {
+		st = map[string]any{}
+	}
+	if len(prices) == 0 {
+		delete(st, "prices")
+	} else {
+		st["prices"] = prices
+	}
+	b, _ := json.Marshal(st)
+	if err := s.Store.SetWorkspaceSettings(ctx, ws, string(b)); err != nil {
+		return err
+	}
+	if !isFragment(c) {
+		return c.Redirect(http.StatusSeeOther, "/settings")
+	}
+	d, err := s.settingsData(c)
+	if err != nil {
+		return err
+	}
+	d.PricesSaved = true
+	return s.renderSettings(c, http.StatusOK, d)
+}

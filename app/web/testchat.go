@@ -1,0 +1,250 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"html"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/chat"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/views"
+)
+
+// testChatStart shows the assistants to test and the chosen one's pre-chat form.
+func (s *Server) testChatStart(c echo.Context) error {
+	return s.renderTestChatStart(c, http.StatusOK, c.QueryParam("assistant"), nil, nil, "")
+}
+
+func (s *Server) renderTestChatStart(c echo.Context, status int, chosen string, values, errs map[string]string, msg string) error {
+	ctx := c.Request().Context()
+	ws := current(c).Workspace.ID
+	as, err := s.Store.Assistants(ctx, ws)
+	if err != nil {
+		return err
+	}
+	d := views.TestChatStart{Provider: s.Chat.LLM.Name(), CSRF: csrfToken(c), Error: msg}
+	var pick *store.Assistant
+	for i := range as {
+		id := strconv.FormatInt(as[i].ID, 10)
+		d.Assistants = append(d.Assistants, views.Option{Value: id, Label: as[i].Name})
+		if id == chosen || (pick == nil && i == 0) {
+			pick = &as[i]
+		}
+	}
+	if pick != nil {
+		d.Assistant = strconv.FormatInt(pick.ID, 10)
+		fields, _ := assistants.ParsePrechatFields(pick.PrechatFields)
+		for _, f := range fields {
+			lbl := f.Label
+			if lbl == "" {
+				lbl = f.Name
+			}
+			d.Fields = append(d.Fields, views.TestChatField{Name: f.Name, Label: lbl, Type: f.Type, Required: f.Required, Value: values[f.Name], Error: errs[f.Name]})
+		}
+	}
+	rows, _, err := s.Store.ListConversations(ctx, ws, store.Filter{Type: store.TypeTest}, "", 10)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for i := range rows {
+		d.Recent = append(d.Recent, rowOf(&rows[i], now))
+	}
+	p, err := s.page(c, "Test Chat", "test-chat")
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.TestChatStartPage(p, d))
+}
+
+// testChatCreate starts a session: a conversation of type test, its pre-chat variables, and
+// the assistant's first message.
+func (s *Server) testChatCreate(c echo.Context) error {
+	ctx := c.Request().Context()
+	cur := current(c)
+	id, err := strconv.ParseInt(c.FormValue("assistant_id"), 10, 64)
+	if err != nil || id <= 0 {
+		return s.renderTestChatStart(c, http.StatusBadRequest, "", nil, nil, "Choose an assistant.")
+	}
+	a, err := s.Store.AssistantByID(ctx, cur.Workspace.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.renderTestChatStart(c, http.StatusBadRequest, "", nil, nil, "That assistant does not exist (any more).")
+	}
+	if err != nil {
+		return err
+	}
+	form, err := c.FormParams()
+	if err != nil {
+		return err
+	}
+	answers := map[string]string{}
+	for k, v := range form {
+		if name, ok := strings.CutPrefix(k, "prechat."); ok && len(v) > 0 {
+			answers[name] = v[0]
+		}
+	}
+	fields, _ := assistants.ParsePrechatFields(a.PrechatFields)
+	vars, errs := chat.ValidatePrechat(fields, answers)
+	if len(errs) > 0 {
+		return s.renderTestChatStart(c, http.StatusBadRequest, strconv.FormatInt(a.ID, 10), answers, errs, "")
+	}
+	conv, err := chat.StartSession(ctx, s.Store, s.Conversations, a, store.TypeTest, "test:"+cur.User.Email, vars)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/test-chat/"+strconv.FormatInt(conv.ID, 10))
+}
+
+// loadTestConversation loads a test conversation of the workspace and its assistant.
+func (s *Server) loadTestConversation(c echo.Context) (*store.Conversation, *store.Assistant, error) {
+	conv, err := s.loadConversation(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if conv.Type != store.TypeTest || conv.AssistantID == nil {
+		return nil, nil, echo.NewHTTPError(http.StatusNotFound, "No such test session.")
+	}
+	a, err := s.Store.AssistantByID(c.Request().Context(), conv.WorkspaceID, *conv.AssistantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, echo.NewHTTPError(http.StatusNotFound, "The assistant of this session was deleted.")
+	}
+	return conv, a, err
+}
+
+func (s *Server) testChatShow(c echo.Context) error {
+	conv, a, err := s.loadTestConversation(c)
+	if err != nil {
+		return err
+	}
+	det, err := s.detailData(c, conv, true)
+	if err != nil {
+		return err
+	}
+	d := views.TestChatSession{ConversationID: conv.ID, AssistantID: a.ID, Assistant: a.Name, Provider: s.Chat.LLM.Name(),
+		Messages: det.Messages, CSRF: csrfToken(c), Vars: det.Vars}
+	if n := len(det.Messages); n > 0 && det.Messages[n-1].Role == "user" {
+		d.PendingFor = det.Messages[n-1].ID
+	}
+	p, err := s.page(c, "Test Chat", "test-chat")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.TestChatPage(p, d))
+}
+
+// testChatSend stores the customer's message and answers with it and a pending reply that
+// streams from testChatReply.
+func (s *Server) testChatSend(c echo.Context) error {
+	conv, _, err := s.loadTestConversation(c)
+	if err != nil {
+		return err
+	}
+	text, err := chat.ValidateMessage(c.FormValue("text"))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "Cannot send: "+err.Error()+".")
+	}
+	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "user", Content: text}
+	if _, err := s.Conversations.AddMessage(c.Request().Context(), m); err != nil {
+		return err
+	}
+	if !isFragment(c) {
+		return c.Redirect(http.StatusSeeOther, "/test-chat/"+strconv.FormatInt(conv.ID, 10))
+	}
+	return render(c, http.StatusOK, views.SentMessage(msgView(m), conv.ID))
+}
+
+// testChatReply streams the reply to one user message: "delta" events carry the text as it
+// is generated (escaped), "done" the stored message with its tokens and cost. The reply is
+// produced once per user message: a second stream (a reload) waits for it and shows it.
+func (s *Server) testChatReply(c echo.Context) error {
+	conv, a, err := s.loadTestConversation(c)
+	if err != nil {
+		return err
+	}
+	userMsg, err := strconv.ParseInt(c.Param("msg"), 10, 64)
+	if err != nil || userMsg <= 0 {
+		return echo.NewHTTPError(http.StatusNotFound, "No such message.")
+	}
+	ctx := c.Request().Context()
+	um, err := s.Store.MessageByID(ctx, conv.WorkspaceID, userMsg)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (um.ConversationID != conv.ID || um.Role != "user")) {
+		return echo.NewHTTPError(http.StatusNotFound, "No such message.")
+	}
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	c.Response().WriteHeader(http.StatusOK)
+	c.Response().Flush()
+
+	reqID := chat.RequestID(conv.ID, userMsg)
+	gone := false
+	onDelta := func(d string) error {
+		if gone {
+			return nil
+		}
+		if err := writeSSE(c.Response(), "delta", html.EscapeString(d)); err != nil {
+			gone = true
+			return nil
+		}
+		c.Response().Flush()
+		return nil
+	}
+	var reply chat.Reply
+	lock := "parley:replylock:" + reqID
+	ok, err := s.Redis.SetNX(ctx, lock, "1", 3*time.Minute).Result()
+	if err != nil {
+		return nil
+	}
+	if ok {
+		defer s.Redis.Del(context.WithoutCancel(ctx), lock)
+		// The reply is produced and stored even when the tab closes mid-stream.
+		reply, err = s.Chat.Reply(context.WithoutCancel(ctx), conv, a, reqID, onDelta)
+		if err != nil {
+			s.Log.Error("test chat reply", "err", err, "conversation_id", conv.ID)
+			_ = writeSSE(c.Response(), "done", `<div class="error">The reply could not be stored; reload to try again.</div>`)
+			return nil
+		}
+	} else {
+		reply, err = s.waitForReply(ctx, conv.WorkspaceID, reqID)
+		if err != nil {
+			return nil
+		}
+	}
+	var buf strings.Builder
+	if err := views.ReplyDone(msgView(reply.Message), userMsg).Render(ctx, &buf); err != nil {
+		return err
+	}
+	_ = writeSSE(c.Response(), "done", buf.String())
+	c.Response().Flush()
+	return nil
+}
+
+// waitForReply waits for another stream's reply to be stored.
+func (s *Server) waitForReply(ctx context.Context, ws int64, reqID string) (chat.Reply, error) {
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		if e, err := s.Store.UsageByRequestID(ctx, ws, reqID); err == nil && e.MessageID != nil {
+			m, err := s.Store.MessageByID(ctx, ws, *e.MessageID)
+			if err == nil {
+				return chat.Reply{Message: m, Replayed: true}, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return chat.Reply{}, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return chat.Reply{}, errors.New("timed out waiting for the reply")
+}

@@ -1,0 +1,491 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/widget"
+)
+
+// The public widget API (/api/widget/v1), for businesses that build their own chat UI. It is
+// outside the API-key group and outside CSRF: a session token protects it.
+//
+//   - GET  /assistants/{public_key}              the widget's title, colours, first message and form
+//   - POST /sessions                             {"assistant", "visitor_id", "variables"} -> 201
+//     {"conversation_id", "token", "expires_at", "visitor_id", "messages"}
+//   - POST /sessions/{conversation_id}/messages  {"text"} with Authorization: Bearer {token} ->
+//     {"message", "reply"}; with Accept: text/event-stream the reply streams: "message" (the
+//     stored visitor message), "delta" events (JSON strings), then "done" ({"message", "reply"})
+//   - GET  /sessions/{conversation_id}/messages  the history (?before= pages back)
+//
+// A token is signed with the server's key, expires after 24 hours, and names one conversation:
+// a token presented for any other conversation id is answered 404 not_found, whether that
+// conversation exists or not, so tokens reveal nothing about other conversations.
+//
+// CORS: a browser request (one with an Origin header) is served only when the origin is in
+// the assistant's allowed origins; its answer then carries Access-Control-Allow-Origin for
+// that origin (never *) and Vary: Origin. Any other origin is refused with 403
+// origin_not_allowed before anything is stored. Requests without an Origin (servers) are not
+// browser-bound and are served. Preflights for the session routes, which name no assistant,
+// are answered for an origin that some enabled assistant allows; the request itself is then
+// checked against its own assistant.
+
+type widgetAPIMessage struct {
+	ID        string `json:"id"`
+	Role      string `json:"role"`
+	Content   string `json:"content"`
+	CreatedAt string `json:"created_at"`
+}
+
+type widgetAPIField struct {
+	Name     string `json:"name"`
+	Label    string `json:"label"`
+	Type     string `json:"type"`
+	Required bool   `json:"required"`
+}
+
+type widgetAPIAssistant struct {
+	PublicKey     string           `json:"public_key"`
+	Title         string           `json:"title"`
+	Color         string           `json:"color"`
+	TextColor     string           `json:"text_color"`
+	FirstMessage  string           `json:"first_message"`
+	PrechatFields []widgetAPIField `json:"prechat_fields"`
+}
+
+func widgetAPIMsg(m *store.Message) widgetAPIMessage {
+	return widgetAPIMessage{ID: strconv.FormatInt(m.ID, 10), Role: m.Role, Content: m.Content, CreatedAt: apiTime(m.CreatedAt)}
+}
+
+// ---- CORS ----
+
+const widgetCORSMaxAge = "600"
+
+// widgetCORS admits a browser request from an allowed origin (setting the CORS headers), or
+// refuses it. Without an Origin header there is nothing to do.
+func widgetCORS(c echo.Context, a *assistants.Assistant) error {
+	h := c.Response().Header()
+	addVary(h, "Origin")
+	origin := c.Request().Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	if a == nil || !widget.OriginAllowed(a, origin) {
+		return apiErr(http.StatusForbidden, "origin_not_allowed", "The origin %s is not in this assistant's allowed origins.", truncateForMessage(origin))
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Expose-Headers", "Retry-After")
+	return nil
+}
+
+// addVary adds a header name to Vary once.
+func addVary(h http.Header, name string) {
+	for _, v := range h.Values("Vary") {
+		for _, p := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), name) {
+				return
+			}
+		}
+	}
+	h.Add("Vary", name)
+}
+
+func truncateForMessage(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
+
+// apiWidgetPreflight answers CORS preflights of the widget API.
+func (s *Server) apiWidgetPreflight(c echo.Context) error {
+	h := c.Response().Header()
+	addVary(h, "Origin")
+	addVary(h, "Access-Control-Request-Method")
+	addVary(h, "Access-Control-Request-Headers")
+	origin := c.Request().Header.Get("Origin")
+	ctx := c.Request().Context()
+	allowed := false
+	if key := c.Param("key"); key != "" {
+		if _, a, err := s.widgetAssistant(ctx, key); err == nil {
+			allowed = widget.OriginAllowed(a, origin)
+		}
+	} else if n, err := assistants.NormalizeOrigin(origin); err == nil {
+		lists, err := s.Store.AllowedOriginLists(ctx, n)
+		if err != nil {
+			return err
+		}
+		for _, l := range lists {
+			os, _ := assistants.ParseOrigins(l)
+			if assistants.OriginAllowed(os, origin) {
+				allowed = true
+				break
+			}
+		}
+	}
+	if !allowed {
+		return apiErr(http.StatusForbidden, "origin_not_allowed", "This origin may not call the widget API.")
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept")
+	h.Set("Access-Control-Max-Age", widgetCORSMaxAge)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// ---- strict bodies ----
+
+// decodeWidgetBody reads a JSON object into its fields, strictly: not JSON, not an object, or
+// more than one value is a 400.
+func decodeWidgetBody(c echo.Context) (map[string]json.RawMessage, error) {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	if !strings.Contains(strings.ToLower(ct), "json") {
+		return nil, apiErr(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.")
+	}
+	raw, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return nil, err // the body limit's 413, or the client went away
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) || errors.Is(err, io.EOF) {
+			return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must be a JSON object.")
+		}
+		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body is not valid JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if obj == nil {
+		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must be a JSON object.")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must hold a single JSON object.")
+	}
+	return obj, nil
+}
+
+// onlyFields refuses any field not in allowed, naming the first (in sorted order).
+func onlyFields(obj map[string]json.RawMessage, allowed ...string) error {
+	var unknown []string
+	for k := range obj {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k == a
+		}
+		if !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return invalidField(unknown[0], "unknown field")
+}
+
+// ---- authentication ----
+
+// widgetSession resolves the bearer token and the conversation id in the path: the token must
+// name this very conversation (404 otherwise), of an enabled assistant, and the origin must
+// be allowed.
+func (s *Server) widgetSession(c echo.Context) (*store.Assistant, *assistants.Assistant, *store.Conversation, error) {
+	addVary(c.Response().Header(), "Origin")
+	hdr := c.Request().Header.Get("Authorization")
+	scheme, tok, _ := strings.Cut(hdr, " ")
+	if hdr == "" {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley-widget"`)
+		return nil, nil, nil, apiErr(http.StatusUnauthorized, "missing_token", "Send the session's token as `Authorization: Bearer <token>` (POST /api/widget/v1/sessions returns it).")
+	}
+	if !strings.EqualFold(scheme, "Bearer") {
+		return nil, nil, nil, apiErr(http.StatusUnauthorized, "invalid_token", "The Authorization header must be `Bearer <token>`.")
+	}
+	claims, err := widget.Verify(s.Keys.Signing, tok, widget.KindSession, time.Now())
+	if errors.Is(err, widget.ErrTokenExpired) {
+		return nil, nil, nil, apiErr(http.StatusUnauthorized, "token_expired", "The session token has expired: start a new session.")
+	}
+	if err != nil {
+		return nil, nil, nil, apiErr(http.StatusUnauthorized, "invalid_token", "The session token is not valid.")
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id != claims.ConversationID {
+		return nil, nil, nil, apiErr(http.StatusNotFound, "not_found", "No conversation %s for this token.", truncateForMessage(c.Param("id")))
+	}
+	ctx := c.Request().Context()
+	row, err := s.Store.AssistantByID(ctx, claims.WorkspaceID, claims.AssistantID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && widget.Usable(row) != nil) {
+		return nil, nil, nil, errWidgetAssistant()
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	a, err := assistants.Decode(row)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := widgetCORS(c, a); err != nil {
+		return nil, nil, nil, err
+	}
+	conv, err := s.Store.WidgetConversation(ctx, row.WorkspaceID, row.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil, apiErr(http.StatusNotFound, "not_found", "No conversation %d for this token.", id)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return row, a, conv, nil
+}
+
+// ---- handlers ----
+
+// apiWidgetAssistant answers what a widget needs to show itself.
+func (s *Server) apiWidgetAssistant(c echo.Context) error {
+	_, a, err := s.widgetAssistant(c.Request().Context(), c.Param("key"))
+	addVary(c.Response().Header(), "Origin")
+	if err != nil {
+		return err
+	}
+	if err := widgetCORS(c, a); err != nil {
+		return err
+	}
+	col := widget.Color(a)
+	out := widgetAPIAssistant{PublicKey: a.PublicKey, Title: widget.Title(a), Color: col, TextColor: widget.TextColor(col),
+		FirstMessage: a.FirstMessage, PrechatFields: []widgetAPIField{}}
+	for _, f := range a.PrechatFields {
+		lbl := f.Label
+		if lbl == "" {
+			lbl = f.Name
+		}
+		out.PrechatFields = append(out.PrechatFields, widgetAPIField{Name: f.Name, Label: lbl, Type: f.Type, Required: f.Required})
+	}
+	c.Response().Header().Set("Cache-Control", "no-cache")
+	return c.JSON(http.StatusOK, out)
+}
+
+// apiWidgetSessionCreate starts a widget conversation: the pre-chat variables are validated
+// against the assistant's form (only its fields, required ones present, emails and phones
+// well formed); nothing is stored when anything is wrong.
+func (s *Server) apiWidgetSessionCreate(c echo.Context) error {
+	ctx := c.Request().Context()
+	addVary(c.Response().Header(), "Origin")
+	obj, err := decodeWidgetBody(c)
+	if err != nil {
+		return err
+	}
+	// The assistant first, so that every later error carries the CORS headers its page needs.
+	rawKey, ok := obj["assistant"]
+	if !ok {
+		return invalidField("assistant", "is required: the assistant's public key")
+	}
+	key, err := decodeString("assistant", rawKey)
+	if err != nil {
+		return err
+	}
+	row, a, err := s.widgetAssistant(ctx, strings.TrimSpace(*key))
+	if err != nil {
+		return err
+	}
+	if err := widgetCORS(c, a); err != nil {
+		return err
+	}
+	if err := onlyFields(obj, "assistant", "visitor_id", "variables"); err != nil {
+		return err
+	}
+	visitor := ""
+	if v, ok := obj["visitor_id"]; ok && !isNull(v) {
+		p, err := decodeString("visitor_id", v)
+		if err != nil {
+			return err
+		}
+		visitor = *p
+		if !widget.ValidVisitorID(visitor) {
+			return invalidField("visitor_id", "must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+		}
+	}
+	if visitor == "" {
+		visitor = widget.NewVisitorID()
+	}
+	answers := map[string]string{}
+	if v, ok := obj["variables"]; ok && !isNull(v) {
+		var fields map[string]json.RawMessage
+		if t := bytes.TrimSpace(v); len(t) == 0 || t[0] != '{' || json.Unmarshal(v, &fields) != nil {
+			return invalidField("variables", "must be an object of strings")
+		}
+		names := make([]string, 0, len(fields))
+		for k := range fields {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			p, err := decodeString("variables."+k, fields[k])
+			if err != nil {
+				return err
+			}
+			answers[k] = *p
+		}
+	}
+	sessLim, _ := s.widgetLimits()
+	if err := s.widgetRateLimit(c, sessLim, row.ID); err != nil {
+		return err
+	}
+	conv, err := s.widgetSessions().Start(ctx, row, visitor, answers)
+	var fe widget.FieldErrors
+	if errors.As(err, &fe) {
+		names := make([]string, 0, len(fe))
+		for k := range fe {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		es := make(assistants.Errors, 0, len(names))
+		for _, k := range names {
+			es = append(es, assistants.FieldError{Field: "variables." + k, Msg: fe[k]})
+		}
+		return apiFieldErrors(c, es)
+	}
+	if err != nil {
+		return err
+	}
+	msgs, err := s.widgetAPIHistory(ctx, conv, "")
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	return c.JSON(http.StatusCreated, map[string]any{
+		"conversation_id": strconv.FormatInt(conv.ID, 10),
+		"token":           widget.SessionToken(s.Keys.Signing, conv, now),
+		"expires_at":      apiTime(now.Add(widget.SessionTTL).Truncate(time.Second)),
+		"visitor_id":      visitor,
+		"messages":        msgs.Messages,
+	})
+}
+
+type widgetAPIPage struct {
+	Messages    []widgetAPIMessage `json:"messages"`
+	HasOlder    bool               `json:"has_older"`
+	OlderCursor string             `json:"older_cursor,omitempty"`
+}
+
+const widgetHistoryPage = 100
+
+func (s *Server) widgetAPIHistory(ctx context.Context, conv *store.Conversation, before string) (widgetAPIPage, error) {
+	page, err := s.Store.Messages(ctx, conv.WorkspaceID, conv.ID, before, widgetHistoryPage)
+	if err != nil {
+		return widgetAPIPage{}, err
+	}
+	out := widgetAPIPage{Messages: []widgetAPIMessage{}, HasOlder: page.HasOlder, OlderCursor: page.OlderCursor}
+	for i := range page.Messages {
+		if widgetVisible(&page.Messages[i]) {
+			out.Messages = append(out.Messages, widgetAPIMsg(&page.Messages[i]))
+		}
+	}
+	return out, nil
+}
+
+// apiWidgetHistory answers a conversation's messages, oldest first (the newest 100, or the
+// 100 before ?before=).
+func (s *Server) apiWidgetHistory(c echo.Context) error {
+	_, _, conv, err := s.widgetSession(c)
+	if err != nil {
+		return err
+	}
+	page, err := s.widgetAPIHistory(c.Request().Context(), conv, c.QueryParam("before"))
+	if errors.Is(err, store.ErrBadCursor) {
+		return invalidField("before", "is not a cursor from older_cursor")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"conversation_id": strconv.FormatInt(conv.ID, 10),
+		"ended":           conv.EndedAt != nil || widget.Idle(conv, time.Now(), s.Config.WidgetIdle),
+		"messages":        page.Messages,
+		"has_older":       page.HasOlder,
+		"older_cursor":    page.OlderCursor,
+	})
+}
+
+// apiWidgetSend stores the visitor's message and answers it with the assistant's reply (null
+// when a person has taken the conversation over).
+func (s *Server) apiWidgetSend(c echo.Context) error {
+	row, _, conv, err := s.widgetSession(c)
+	if err != nil {
+		return err
+	}
+	obj, err := decodeWidgetBody(c)
+	if err != nil {
+		return err
+	}
+	if err := onlyFields(obj, "text"); err != nil {
+		return err
+	}
+	raw, ok := obj["text"]
+	if !ok {
+		return invalidField("text", "is required")
+	}
+	text, err := decodeString("text", raw)
+	if err != nil {
+		return err
+	}
+	m, err := s.widgetMessageFor(c, row, conv, *text)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if !strings.Contains(c.Request().Header.Get("Accept"), "text/event-stream") {
+		var reply any
+		if conv.AIEnabled {
+			r, err := s.widgetReplyOnce(ctx, conv, row, m.ID, nil)
+			if err != nil {
+				return err
+			}
+			reply = widgetAPIMsg(r.Message)
+		}
+		return c.JSON(http.StatusOK, map[string]any{"message": widgetAPIMsg(m), "reply": reply})
+	}
+
+	h := c.Response().Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	c.Response().WriteHeader(http.StatusOK)
+	send := func(event string, v any) bool {
+		b, _ := json.Marshal(v)
+		if writeSSE(c.Response(), event, string(b)) != nil {
+			return false
+		}
+		c.Response().Flush()
+		return true
+	}
+	send("message", widgetAPIMsg(m))
+	if !conv.AIEnabled {
+		send("done", map[string]any{"message": widgetAPIMsg(m), "reply": nil})
+		return nil
+	}
+	gone := false
+	r, err := s.widgetReplyOnce(ctx, conv, row, m.ID, func(d string) error {
+		if !gone && !send("delta", d) {
+			gone = true
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Log.Error("widget api reply", "err", err, "conversation_id", conv.ID)
+			send("error", map[string]any{"error": map[string]string{"code": "internal", "message": "The reply could not be produced; GET the messages later to see it."}})
+		}
+		return nil
+	}
+	send("done", map[string]any{"message": widgetAPIMsg(m), "reply": widgetAPIMsg(r.Message)})
+	return nil
+}

@@ -1,0 +1,463 @@
+package whatsapp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/store"
+)
+
+// KeyPrefix starts the idempotency key an outgoing message carries as its provider id until
+// Meta's id replaces it (Meta's ids start with "wamid.").
+const KeyPrefix = "parley:"
+
+// ReplyKey is the idempotency key of the reply to a customer message.
+func ReplyKey(conversationID, userMessageID int64) string {
+	return fmt.Sprintf("%sreply:%d:%d", KeyPrefix, conversationID, userMessageID)
+}
+
+// Errors of inbound processing that no retry can fix.
+var (
+	ErrUnknownNumber = errors.New("whatsapp: no assistant is connected to this phone number id")
+	ErrBadEvent      = errors.New("whatsapp: event payload cannot be processed")
+)
+
+// ErrSendInFlight is returned while an earlier attempt's outcome is unknown (the worker died
+// or the connection broke after the request left): Meta's status, which carries the message's
+// key, may still tell that it was sent. Retry later.
+var ErrSendInFlight = errors.New("whatsapp: an earlier send of this message may have reached Meta; waiting for its status before sending again")
+
+// SendError is a send that failed for good: the message is marked failed with Reason, and no
+// retry can change that.
+type SendError struct {
+	Reason string
+	Err    error
+}
+
+func (e *SendError) Error() string { return "whatsapp: message not sent: " + e.Reason }
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Retryable reports whether a send error may succeed later (429, 5xx, network, database).
+func Retryable(err error) bool {
+	var se *SendError
+	return err != nil && !errors.As(err, &se)
+}
+
+// Service receives WhatsApp events and sends messages. The database is the truth: every
+// decision (is the window open, was this message sent) is read from it.
+type Service struct {
+	Store         *store.Store
+	Conversations *conversations.Service
+	Client        *Client
+	// Decrypt opens the assistant's stored access token (app Keys.Decrypt). Nil: the stored
+	// value is used as it is.
+	Decrypt func(sealed string) (string, error)
+	// Window is the customer-service window (PARLEY_WHATSAPP_WINDOW, default 24h).
+	Window time.Duration
+	// ResendGrace is how long a send whose outcome is unknown waits for Meta's status before it
+	// is sent again: 0 means 1 minute, a negative value no wait.
+	ResendGrace time.Duration
+	Log         *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Microsecond)
+	}
+	return store.Now()
+}
+
+func (s *Service) window() time.Duration {
+	if s.Window > 0 {
+		return s.Window
+	}
+	return DefaultWindow
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+func (s *Service) changed(ctx context.Context, workspaceID, conversationID int64) {
+	if s.Conversations != nil {
+		s.Conversations.Changed(ctx, workspaceID, conversationID)
+	}
+}
+
+func (s *Service) addMessage(ctx context.Context, m *store.Message) (bool, error) {
+	if s.Conversations != nil {
+		return s.Conversations.AddMessage(ctx, m)
+	}
+	return s.Store.AddMessage(ctx, m)
+}
+
+// Received is the outcome of one inbound customer message.
+type Received struct {
+	Conversation *store.Conversation
+	Message      *store.Message // as stored (also when it was stored before)
+	Inserted     bool           // false: the message was already stored
+	Deadline     time.Time      // the window's end opened by this message
+}
+
+// ReceiveMessage stores one inbound message event: the conversation of (assistant of the
+// business number, customer's wa_id), created once; the customer's profile name; the message
+// once per WhatsApp id, at its WhatsApp time; and the window it (re)opens. Running it again on
+// the same event changes nothing. ErrUnknownNumber and ErrBadEvent are final.
+func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerID string, receivedAt time.Time) (*Received, error) {
+	a, err := s.Store.AssistantByPhoneNumberID(ctx, p.PhoneNumberID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownNumber, p.PhoneNumberID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Message
+	if err := json.Unmarshal(p.Message, &m); err != nil {
+		return nil, fmt.Errorf("%w: message: %v", ErrBadEvent, err)
+	}
+	contact := p.Sender()
+	waID := strings.TrimPrefix(strings.TrimSpace(m.From), "+")
+	if waID == "" {
+		waID = strings.TrimPrefix(strings.TrimSpace(contact.WaID), "+")
+	}
+	if waID == "" {
+		return nil, fmt.Errorf("%w: message without a sender", ErrBadEvent)
+	}
+	at, ok := ParseTimestamp(m.Timestamp)
+	if !ok {
+		at = receivedAt.UTC()
+	}
+	at = at.Truncate(time.Microsecond)
+	name := strings.TrimSpace(contact.Profile.Name)
+
+	conv := &store.Conversation{
+		WorkspaceID: a.WorkspaceID, AssistantID: &a.ID, Type: store.TypeWhatsApp,
+		Customer: "+" + waID, CustomerName: name, StartedAt: at, AIEnabled: true, Charged: true,
+	}
+	created, err := s.Store.FindOrCreateWhatsAppConversation(ctx, conv)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		if s.Conversations != nil {
+			s.Conversations.CountsChanged(ctx, conv.WorkspaceID)
+		}
+		s.changed(ctx, conv.WorkspaceID, conv.ID)
+	} else if name != "" && conv.CustomerName != name {
+		ok, err := s.Store.SetCustomerName(ctx, conv.WorkspaceID, conv.ID, name)
+		if err != nil {
+			return nil, err
+		}
+		conv.CustomerName = name
+		if ok {
+			s.changed(ctx, conv.WorkspaceID, conv.ID)
+		}
+	}
+
+	id := m.ID
+	if id == "" {
+		id = providerID
+	}
+	content, ctype := Content(&m)
+	msg := &store.Message{
+		WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "user",
+		Content: content, ContentType: ctype, CreatedAt: at, ProviderMessageID: &id,
+	}
+	inserted, err := s.addMessage(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	if !inserted {
+		if msg, err = s.Store.MessageByProviderID(ctx, conv.WorkspaceID, id); err != nil {
+			return nil, err
+		}
+	}
+	deadline := Deadline(at, s.window())
+	moved, err := s.Store.OpenWhatsAppWindow(ctx, conv.WorkspaceID, conv.ID, at, deadline, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if moved {
+		s.changed(ctx, conv.WorkspaceID, conv.ID)
+	}
+	return &Received{Conversation: conv, Message: msg, Inserted: inserted, Deadline: deadline}, nil
+}
+
+// ReceiveStatus applies one delivery status to the message Meta names: only forward (sent <
+// delivered < read; failed is final, with Meta's error). A failed 131047 closes the window. A
+// status of a message Parley does not know is not an error: note says why nothing changed.
+func (s *Service) ReceiveStatus(ctx context.Context, p *EventPayload) (note string, err error) {
+	a, err := s.Store.AssistantByPhoneNumberID(ctx, p.PhoneNumberID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("%w: %q", ErrUnknownNumber, p.PhoneNumberID)
+	}
+	if err != nil {
+		return "", err
+	}
+	var st Status
+	if err := json.Unmarshal(p.Status, &st); err != nil || st.ID == "" {
+		return "", fmt.Errorf("%w: status without a message id", ErrBadEvent)
+	}
+	at, ok := ParseTimestamp(st.Timestamp)
+	if !ok {
+		at = s.now()
+	}
+	var errText string
+	windowClosed := false
+	for _, e := range st.Errors {
+		if errText == "" {
+			errText = e.Text()
+		}
+		if e.Code == CodeWindowClosed {
+			windowClosed = true
+		}
+	}
+	if st.Status == store.StatusFailed && errText == "" {
+		errText = "failed (Meta gave no reason)"
+	}
+	ws := a.WorkspaceID
+	ref, moved, err := s.Store.UpdateMessageStatus(ctx, ws, st.ID, st.Status, errText, at)
+	if errors.Is(err, store.ErrNotFound) && strings.HasPrefix(st.CallbackData, KeyPrefix) {
+		// The send's answer was lost (the worker died after Meta accepted it): the key we gave
+		// as callback data names the message.
+		if ok, aerr := s.Store.AttachProviderMessageID(ctx, ws, st.CallbackData, st.ID); aerr != nil {
+			return "", aerr
+		} else if ok {
+			ref, moved, err = s.Store.UpdateMessageStatus(ctx, ws, st.ID, st.Status, errText, at)
+			moved = true
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return "unknown message: " + st.ID + " (status " + st.Status + ")", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if st.Status == store.StatusFailed && windowClosed {
+		if ok, err := s.Store.CloseWindowAt(ctx, ws, ref.ConversationID, at); err != nil {
+			return "", err
+		} else if ok {
+			moved = true
+		}
+	}
+	if moved {
+		s.changed(ctx, ws, ref.ConversationID)
+	}
+	if store.StatusRank(st.Status) == 0 {
+		return "status " + st.Status + " ignored", nil
+	}
+	return "", nil // moved, or a late or repeated status of a message already further
+}
+
+// Outgoing is a message to send in a WhatsApp conversation.
+type Outgoing struct {
+	// Key makes the send idempotent: one key, at most one message stored and sent (a retry
+	// with the same key resumes it). It must start with KeyPrefix.
+	Key string
+	// Role is "assistant" (AI replies) or "human" (a person of the team).
+	Role string
+	// Content is the text of a free-form message (or the stored text of a template).
+	Content string
+	// Template, when set, sends an approved template: allowed when the window is closed.
+	Template *Template
+	// Stored is a message already stored by the caller (the LLM layer stores replies with
+	// their usage); nil: Send stores it.
+	Stored *store.Message
+}
+
+// Send stores the outgoing message first (status "pending", under its key), then sends it:
+// free-form text only while the window is open in the database (closed: Meta is not called,
+// the message fails with WindowClosedReason); a template at any time. Meta's id replaces the
+// key and the status becomes "sent". A *SendError is final (the message shows why); any
+// other error is worth retrying with the same key, which never sends a message twice once
+// Meta's id is stored.
+func (s *Service) Send(ctx context.Context, conv *store.Conversation, out Outgoing) (*store.Message, error) {
+	if !strings.HasPrefix(out.Key, KeyPrefix) {
+		return nil, fmt.Errorf("whatsapp: send key %q must start with %q", out.Key, KeyPrefix)
+	}
+	if conv.Type != store.TypeWhatsApp {
+		return nil, &SendError{Reason: "not a WhatsApp conversation"}
+	}
+	m, err := s.storeOutgoing(ctx, conv, out)
+	if err != nil {
+		return nil, err
+	}
+	return m, s.deliver(ctx, conv, m, out)
+}
+
+// storeOutgoing returns the message row under out.Key, storing or claiming it once.
+func (s *Service) storeOutgoing(ctx context.Context, conv *store.Conversation, out Outgoing) (*store.Message, error) {
+	if m, err := s.Store.MessageByProviderID(ctx, conv.WorkspaceID, out.Key); err == nil {
+		return m, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if out.Stored != nil && out.Stored.ID != 0 {
+		if _, err := s.Store.ClaimOutgoingMessage(ctx, conv.WorkspaceID, out.Stored.ID, out.Key); err != nil {
+			return nil, err
+		}
+		return s.Store.MessageByID(ctx, conv.WorkspaceID, out.Stored.ID)
+	}
+	role := out.Role
+	if role == "" {
+		role = "assistant"
+	}
+	content, ctype := out.Content, "text"
+	if out.Template != nil {
+		ctype = "template"
+		if content == "" {
+			content = "Template " + out.Template.Name + " (" + out.Template.Language + ")"
+			if len(out.Template.BodyParams) > 0 {
+				content += ": " + strings.Join(out.Template.BodyParams, ", ")
+			}
+		}
+	}
+	key := out.Key
+	m := &store.Message{
+		WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: role, Content: content, ContentType: ctype,
+		CreatedAt: s.now(), ProviderMessageID: &key, Status: store.StatusPending,
+	}
+	if out.Stored != nil { // an unsaved message from the caller: keep its usage and time
+		st := *out.Stored
+		st.WorkspaceID, st.ConversationID, st.ProviderMessageID, st.Status = conv.WorkspaceID, conv.ID, &key, store.StatusPending
+		if st.Role == "" {
+			st.Role = role
+		}
+		if st.CreatedAt.IsZero() {
+			st.CreatedAt = m.CreatedAt
+		}
+		m = &st
+	}
+	if _, err := s.addMessage(ctx, m); err != nil {
+		return nil, err
+	}
+	return s.Store.MessageByProviderID(ctx, conv.WorkspaceID, key)
+}
+
+// fail marks the message failed for good and records why on the conversation.
+func (s *Service) fail(ctx context.Context, m *store.Message, reason string, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := s.Store.MarkMessageFailed(ctx, m.WorkspaceID, m.ID, reason); err != nil {
+		return err
+	}
+	_ = s.Store.SetConversationError(ctx, m.WorkspaceID, m.ConversationID, "WhatsApp message not sent: "+reason)
+	m.Status, m.StatusError = store.StatusFailed, reason
+	s.changed(ctx, m.WorkspaceID, m.ConversationID)
+	return &SendError{Reason: reason, Err: cause}
+}
+
+func (s *Service) deliver(ctx context.Context, conv *store.Conversation, m *store.Message, out Outgoing) error {
+	switch {
+	case m.ProviderMessageID == nil || *m.ProviderMessageID != out.Key:
+		return nil // Meta's id is stored: sent before
+	case m.Status == store.StatusFailed:
+		return &SendError{Reason: m.StatusError}
+	case m.Status == store.StatusSending && m.StatusUpdatedAt != nil && s.now().Sub(*m.StatusUpdatedAt) < s.resendGrace():
+		return ErrSendInFlight
+	}
+	// The database decides whether the window is open, right before the send.
+	fresh, err := s.Store.GetConversation(ctx, conv.WorkspaceID, conv.ID)
+	if err != nil {
+		return err
+	}
+	if out.Template == nil && !WindowOpen(fresh, s.now()) {
+		return s.fail(ctx, m, WindowClosedReason, ErrWindowClosed)
+	}
+	if fresh.AssistantID == nil {
+		return s.fail(ctx, m, "the conversation has no assistant", nil)
+	}
+	a, err := s.Store.AssistantByID(ctx, fresh.WorkspaceID, *fresh.AssistantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.fail(ctx, m, "the conversation's assistant was deleted", err)
+	} else if err != nil {
+		return err
+	}
+	token := a.WhatsAppAccessTokenEnc
+	if s.Decrypt != nil {
+		if token, err = s.Decrypt(a.WhatsAppAccessTokenEnc); err != nil {
+			return s.fail(ctx, m, "the assistant's WhatsApp access token cannot be read; enter it again", err)
+		}
+	}
+	if a.WhatsAppPhoneNumberID == nil || *a.WhatsAppPhoneNumberID == "" || token == "" {
+		return s.fail(ctx, m, "the assistant is not connected to WhatsApp (phone number id and access token)", nil)
+	}
+	if ok, err := s.Store.MarkMessageSending(ctx, m.WorkspaceID, m.ID, out.Key); err != nil {
+		return err
+	} else if !ok { // someone else moved it meanwhile: look again
+		cur, err := s.Store.MessageByID(ctx, m.WorkspaceID, m.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status == store.StatusFailed {
+			return &SendError{Reason: cur.StatusError}
+		}
+		if cur.ProviderMessageID == nil || *cur.ProviderMessageID != out.Key {
+			return nil
+		}
+		return ErrSendInFlight
+	}
+	to := strings.TrimPrefix(fresh.Customer, "+")
+	var wamid string
+	if out.Template != nil {
+		wamid, err = s.Client.SendTemplate(ctx, *a.WhatsAppPhoneNumberID, token, to, *out.Template, out.Key)
+	} else {
+		wamid, err = s.Client.SendText(ctx, *a.WhatsAppPhoneNumberID, token, to, m.Content, out.Key)
+	}
+	if err == nil {
+		return s.sent(ctx, m, out.Key, wamid)
+	}
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae) && ae.WindowClosed():
+		if _, cerr := s.Store.CloseWindowAt(context.WithoutCancel(ctx), m.WorkspaceID, m.ConversationID, s.now()); cerr != nil {
+			return cerr
+		}
+		return s.fail(ctx, m, ae.Text(), err)
+	case errors.As(err, &ae) && !ae.Retryable() && ae.HTTPStatus != 200:
+		return s.fail(ctx, m, ae.Text(), err)
+	case NotSent(err):
+		// Meta did not take it (429, 5xx, no connection): back to pending, retry later.
+		_ = s.Store.MarkMessagePending(context.WithoutCancel(ctx), m.WorkspaceID, m.ID)
+	}
+	// Otherwise the outcome is unknown: the message stays "sending" until Meta's status (it
+	// carries the key) or ResendGrace decides.
+	return err
+}
+
+// sent stores Meta's id, retrying the write a little: losing it would make a later retry
+// wait for the status webhook to match the message by its key.
+func (s *Service) sent(ctx context.Context, m *store.Message, key, wamid string) error {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	for i := 0; i < 3; i++ {
+		if _, err = s.Store.MarkMessageSent(ctx, m.WorkspaceID, m.ID, key, wamid); err == nil {
+			m.ProviderMessageID, m.Status = &wamid, store.StatusSent
+			s.changed(ctx, m.WorkspaceID, m.ConversationID)
+			return nil
+		}
+		time.Sleep(time.Duration(i+1) * 200 * time.Millisecond)
+	}
+	s.log().Error("whatsapp: message sent but its id could not be stored", "message_id", m.ID, "wamid", wamid, "err", err)
+	return err
+}
+
+func (s *Service) resendGrace() time.Duration {
+	if s.ResendGrace > 0 {
+		return s.ResendGrace
+	}
+	if s.ResendGrace < 0 {
+		return 0
+	}
+	return time.Minute
+}

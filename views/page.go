@@ -1,0 +1,48 @@
+// Package views holds Parley's templ components: the layout, the pages and their partials.
+// Generated *_templ.go files are committed; `go tool templ generate` refreshes them.
+package views
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// Page is what the layout needs on every dashboard page.
+type Page struct {
+	Title              string
+	Active             string
+	CSRF               string
+	UserEmail          string
+	WorkspaceName      string
+	TotalConversations int64
+}
+
+// NavItem is one entry of the side navigation.
+type NavItem struct {
+	Key, Label, Href string
+	// Pending entries arrive with a later issue: shown, not linked.
+	Pending bool
+}
+
+// Nav is the side navigation, in order.
+var Nav = []NavItem{
+	{Key: "conversations", Label: "Conversations", Href: "/conversations"},
+	{Key: "test-chat", Label: "Test Chat", Href: "/test-chat"},
+	{Key: "assistants", Label: "Assistants", Href: "/assistants"},
+	{Key: "analytics", Label: "Analytics", Href: "/analytics"},
+	{Key: "settings", Label: "Settings", Href: "/settings"},
+}
+
+func csrfHeaders(token string) string {
+	b, _ := json.Marshal(map[string]string{"X-CSRF-Token": token})
+	return string(b)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func ariaCurrent(active, key string) string {
+	if active == key {
+		return "page"
+	}
+	return "false"
+}
