@@ -297,7 +297,8 @@ func (s *Server) assistantCreate(c echo.Context) error {
 	}
 	to := views.AssistantURL(row.ID)
 	if !isFragment(c) {
-		return c.Redirect(http.StatusSeeOther, to)
+		// Without htmx the browser follows the redirect; the page still says "Saved".
+		return c.Redirect(http.StatusSeeOther, to+"?saved=1")
 	}
 	f, err := s.editForm(c, row)
 	if err != nil {

@@ -110,7 +110,7 @@ func asstRowDoc(t *testing.T, res *http.Response) *goquery.Document {
 	return d
 }
 
-var asstIDRe = regexp.MustCompile(`^/assistants/(\d+)$`)
+var asstIDRe = regexp.MustCompile(`^/assistants/(\d+)\?saved=1$`)
 
 // asstCreate creates an assistant through the page and returns its id.
 func asstCreate(t *testing.T, e *env, c *http.Client, form url.Values) int64 {
@@ -670,7 +670,15 @@ func asstWait(t *testing.T, ctx context.Context, js string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("timed out waiting for %s", js)
+	page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + (document.querySelector("#assistant")||document.body).outerHTML`))
+	t.Fatalf("timed out waiting for %s; the page:\n%s", js, page)
+}
+
+// asstIdle waits until htmx has no request, swap or settle under way, so that a click lands on
+// the form that is on the page and not on the one being replaced.
+func asstIdle(t *testing.T, ctx context.Context) {
+	t.Helper()
+	asstWait(t, ctx, `!document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")`)
 }
 
 func asstRun(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
@@ -723,6 +731,7 @@ func TestBrowserAssistantForm(t *testing.T) {
 	if n := asstCount(t, e, ws.ID); n != 0 {
 		t.Fatalf("%d assistants after an invalid post", n)
 	}
+	asstIdle(t, ctx)
 	asstRun(t, ctx,
 		chromedp.SetValue(chromedp.CSS(`#a-color`), "#123abc"),
 		chromedp.Click(chromedp.CSS(`#save-assistant`)),
