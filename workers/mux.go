@@ -51,7 +51,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 	return []ScheduleEntry{
 		{Spec: "@every " + every.String(), Task: NewInboundSweepTask()},
 		{Spec: "17 3 * * *", Task: NewRetentionTask()}, // daily, 03:17 UTC
-		{Spec: "@every 1m", Task: NewWhatsAppWindowSweepTask()},
+		// Windows whose expiry task Redis lost: every sweep period, so that they close within two.
+		{Spec: windowSweepSpec(s.SweepInterval), Task: NewWhatsAppWindowSweepTask()},
 		{Spec: "@every 1m", Task: NewUsageTallyTask()},
 		{Spec: "@every 15m", Task: NewUsageReconcileTask()},
 		{Spec: "@every 1m", Task: NewExtractionSweepTask()},
@@ -62,4 +63,12 @@ func (s Schedule) Entries() []ScheduleEntry {
 type ScheduleEntry struct {
 	Spec string
 	Task *asynq.Task
+}
+
+// windowSweepSpec runs the window sweep every sweep period (every minute by default).
+func windowSweepSpec(every time.Duration) string {
+	if every <= 0 || every == time.Minute {
+		return "@every 1m"
+	}
+	return "@every " + every.String()
 }
