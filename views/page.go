@@ -15,6 +15,8 @@ type Page struct {
 	UserEmail          string
 	WorkspaceName      string
 	TotalConversations int64
+	// Admin shows the admin-only entries (Queues).
+	Admin bool
 }
 
 // NavItem is one entry of the side navigation.

@@ -9,6 +9,7 @@ import (
 func (s *Server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.healthz).Name = "healthz"
 	e.GET("/readyz", s.readyz).Name = "readyz"
+	e.GET("/metrics", s.metricsEndpoint).Name = "metrics" // bearer PARLEY_METRICS_TOKEN; 404 without one (metrics.go)
 	e.GET("/static/*", s.static).Name = "static"
 	e.GET("/webhooks/whatsapp", s.whatsappVerify).Name = "webhooks.whatsapp.verify"
 	e.POST("/webhooks/whatsapp", s.whatsappWebhook).Name = "webhooks.whatsapp"
@@ -82,6 +83,15 @@ func (s *Server) routes(e *echo.Echo) {
 	d.POST("/assistants/:id", s.assistantUpdate).Name = "assistant.update"
 	d.POST("/assistants/:id/delete", s.assistantDelete).Name = "assistant.delete"
 	d.POST("/settings/api-keys/:id/revoke", s.apiKeyRevoke).Name = "apikeys.revoke"
+	// asynq queues, admins only (queues.go)
+	q := d.Group("/queues", s.requireAdmin)
+	q.GET("", s.queuesList).Name = "queues"
+	q.GET("/:queue", s.queueShow).Name = "queue"
+	q.POST("/:queue/run", s.queueTaskAction("run")).Name = "queue.task.run"
+	q.POST("/:queue/archive", s.queueTaskAction("archive")).Name = "queue.task.archive"
+	q.POST("/:queue/delete", s.queueTaskAction("delete")).Name = "queue.task.delete"
+	q.POST("/:queue/pause", s.queuePause(true)).Name = "queue.pause"
+	q.POST("/:queue/resume", s.queuePause(false)).Name = "queue.resume"
 
 	// JSON API.
 	api := e.Group("/api/v1", s.requireAPIKey)
