@@ -1,0 +1,226 @@
+//go:build fault
+
+package fault
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/parleyhq/parley/app/bench"
+)
+
+// activeTypes lists the task types the worker is running right now (asynq's active lists).
+func activeTypes(redisAddr string) []string {
+	in := asynq.NewInspector(asynq.RedisClientOpt{Addr: redisAddr})
+	defer in.Close()
+	var out []string
+	for _, q := range []string{"critical", "default", "low"} {
+		ts, err := in.ListActiveTasks(q)
+		if err != nil {
+			continue
+		}
+		for _, t := range ts {
+			out = append(out, t.Type)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Scenario 1: kill -9 of the worker in the middle of reply, extraction and tally jobs,
+// repeatedly, under WhatsApp load; the worker is restarted each time.
+func TestScenario1WorkerKill9(t *testing.T) {
+	t.Parallel()
+	d := deploy(t, deployOptions{llmDelay: 1500 * time.Millisecond})
+	const (
+		rate  = 2.0
+		dur   = 40 * time.Second
+		kills = 4
+	)
+	ctx := context.Background()
+	loadDone := make(chan *bench.WhatsAppResult, 1)
+	go func() {
+		res, err := bench.WhatsApp(ctx, bench.WhatsAppOptions{
+			URL: d.webURL + "/webhooks/whatsapp", Secret: appSecret, PhoneNumberID: phoneNumberID,
+			Rate: rate, Duration: dur, Customers: int(rate * dur.Seconds()), Prefix: "kill", Concurrency: 32,
+		}, io.Discard)
+		if err != nil {
+			t.Errorf("bench whatsapp: %v", err)
+		}
+		loadDone <- res
+	}()
+
+	var killNotes []string
+	inflight := map[string]int{}
+	var lastRestart time.Time
+	for k := 0; k < kills; k++ {
+		time.Sleep(dur / (kills + 1))
+		// Kill when reply or extraction calls are in flight (the LLM answers after 1.5 s).
+		waitFor(3*time.Second, func() bool { return d.llm.inReplies.Load()+d.llm.inExtracted.Load() > 0 })
+		types := activeTypes(fmt.Sprintf("127.0.0.1:%d", d.redis.port))
+		for _, ty := range types {
+			inflight[ty]++
+		}
+		note := fmt.Sprintf("kill %d: llm calls in flight reply=%d extraction=%d; tasks %v", k+1, d.llm.inReplies.Load(), d.llm.inExtracted.Load(), types)
+		killNotes = append(killNotes, note)
+		t.Log(note)
+		d.worker.signal(syscall.SIGKILL, 0)
+		time.Sleep(time.Second)
+		d.worker.start(t)
+		lastRestart = time.Now()
+	}
+	// One more kill right after a tally was scheduled (it runs every minute): wait for one to be
+	// active, if the machine lets us see it.
+	if waitFor(75*time.Second, func() bool {
+		for _, ty := range activeTypes(fmt.Sprintf("127.0.0.1:%d", d.redis.port)) {
+			if ty == "usage:tally" {
+				return true
+			}
+		}
+		return false
+	}) {
+		inflight["usage:tally"]++
+		killNotes = append(killNotes, "kill 5: during usage:tally")
+		t.Log("kill 5: a usage:tally task was active")
+		d.worker.signal(syscall.SIGKILL, 0)
+		time.Sleep(time.Second)
+		d.worker.start(t)
+		lastRestart = time.Now()
+	} else {
+		t.Log("no usage:tally task was seen active within 75s: the fifth kill was skipped")
+	}
+	res := <-loadDone
+	if res == nil {
+		t.Fatal("no load result")
+	}
+	ids := res.IDs
+
+	// Wait until every acknowledged message is stored, processed and answered once, every
+	// extraction recorded and every usage row tallied (asynq re-runs a killed task once its
+	// lease has expired: up to about three minutes).
+	var (
+		st    *idState
+		convs []convRow
+		why   string
+	)
+	done := waitFor(5*time.Minute, func() bool {
+		var err error
+		if st, err = d.idState(ctx, ids); err != nil {
+			why = err.Error()
+			return false
+		}
+		if convs, err = d.whatsappConversations(ctx); err != nil {
+			why = err.Error()
+			return false
+		}
+		if st.Processed < len(ids) || len(st.MissingMsgs) > 0 {
+			why = fmt.Sprintf("%d of %d events processed", st.Processed, len(ids))
+			return false
+		}
+		for _, c := range convs {
+			if c.Sent < 1 || c.Extracted < 1 {
+				why = fmt.Sprintf("conversation %d: %d replies sent, %d extraction rows", c.ID, c.Sent, c.Extracted)
+				return false
+			}
+		}
+		n, err := d.st.UntalliedUsage(ctx)
+		if err != nil || n > 0 {
+			why = fmt.Sprintf("%d usage rows not tallied yet", n)
+			return false
+		}
+		return true
+	})
+	recovery := time.Since(lastRestart)
+	if !done {
+		t.Errorf("not everything completed within 5 minutes of the load: %s", why)
+	}
+	if st == nil {
+		t.Fatal("no database state")
+	}
+
+	// Checks.
+	lost := len(st.MissingEvents) + len(st.MissingMsgs)
+	dup := st.StoredDup + st.MessageDup
+	if len(st.MissingEvents) > 0 || len(st.MissingMsgs) > 0 {
+		t.Errorf("lost: %d acknowledged events not stored (%s), %d without a message (%s)", len(st.MissingEvents), short(st.MissingEvents), len(st.MissingMsgs), short(st.MissingMsgs))
+	}
+	if st.StoredDup+st.MessageDup > 0 {
+		t.Errorf("doubled: %d events stored twice, %d messages stored twice", st.StoredDup, st.MessageDup)
+	}
+	sends := d.graph.byKey()
+	perTo := d.graph.byRecipient()
+	replies, ledgerMissing, ledgerDup, extractMissing := 0, 0, 0, 0
+	for _, c := range convs {
+		replies += c.Sent
+		if c.Users != 1 {
+			t.Errorf("conversation %d (%s): %d customer messages, want 1", c.ID, c.Customer, c.Users)
+		}
+		if c.Assistants != 1 || c.Sent != 1 {
+			t.Errorf("conversation %d (%s): %d assistant replies (%d accepted by Meta, %d not), want exactly one", c.ID, c.Customer, c.Assistants, c.Sent, c.Pending)
+			if c.Assistants > 1 {
+				dup++
+			}
+		}
+		switch {
+		case c.Ledger < c.Assistants:
+			ledgerMissing++
+		case c.Ledger > c.Assistants:
+			ledgerDup++
+		}
+		if c.Extracted != 1 {
+			extractMissing++
+		}
+		to := strings.TrimPrefix(c.Customer, "+")
+		if n := perTo[to]; n != 1 {
+			t.Errorf("conversation %d: Meta received %d sends for customer %s, want exactly 1", c.ID, n, to)
+			if n > 1 {
+				dup += n - 1
+			} else {
+				lost++
+			}
+		}
+	}
+	for k, n := range sends {
+		if n > 1 {
+			t.Errorf("send key %s reached Meta %d times", k, n)
+		}
+	}
+	if len(convs) != len(ids) {
+		t.Errorf("%d WhatsApp conversations for %d acknowledged messages from distinct customers", len(convs), len(ids))
+	}
+	if ledgerMissing+ledgerDup > 0 {
+		t.Errorf("usage ledger: %d replies without their row, %d with more than one", ledgerMissing, ledgerDup)
+	}
+	if extractMissing > 0 {
+		t.Errorf("%d conversations without the ledger row of their extraction", extractMissing)
+	}
+	untallied, drift, err := d.usageIntegrity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if untallied > 0 || len(drift) > 0 {
+		t.Errorf("usage: %d rows untallied; drift: %v", untallied, drift)
+	}
+	if res.ErrorCount() > 0 {
+		t.Errorf("webhooks not acknowledged while only the worker was killed: %v", res.Errors)
+	}
+	var kinds []string
+	for k, n := range inflight {
+		kinds = append(kinds, fmt.Sprintf("%s×%d", k, n))
+	}
+	sort.Strings(kinds)
+	figures{
+		Scenario: "1 worker kill -9", Sent: res.Sent, Acked: res.OK, Stored: st.Stored, Processed: st.Processed,
+		Lost: lost, Duplicated: dup, Recovery: recovery,
+		Notes: fmt.Sprintf("%d kills; tasks killed in flight: %s; replies sent %d, Graph sends %d, LLM calls reply %d extraction %d",
+			len(killNotes), strings.Join(kinds, " "), replies, len(d.graph.all()), d.llm.replies.Load(), d.llm.extractions.Load()),
+	}.log(t)
+}
