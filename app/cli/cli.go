@@ -44,6 +44,7 @@ func init() {
 	register(command{"migrate", "apply, roll back or list database migrations, under the migrator's lock", "up|down|status", runMigrate})
 	register(command{"apikey", "create an API key and print it", "create --name NAME [--workspace ID]", runAPIKey})
 	register(command{"seed", "fill the database with demo data, or with a large data set for benchmarks", "--demo | --bulk --conversations N --messages-per-conversation M", runSeed})
+	register(command{"doctor", "check configuration, database, migrations, Redis, queues, the LLM endpoint and WhatsApp; change nothing", "[--json]", runDoctor})
 	register(command{"bench", "measure server time of the Conversations pages (list, filters, search, detail)", "conversations [--workspace ID] [--runs N] [--only TEXT]", runBench})
 }
 
