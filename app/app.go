@@ -20,6 +20,8 @@ import (
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/llm"
+	"github.com/parleyhq/parley/app/logctx"
+	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/config"
@@ -41,6 +43,8 @@ type App struct {
 	LLM    llm.Provider
 	Prices *usage.Table
 	Chat   *chat.Responder
+	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
+	Metrics *metrics.Metrics
 
 	mini *miniredis.Miniredis
 }
@@ -59,6 +63,8 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	if log == nil {
 		log = NewLogger(cfg, os.Stderr)
 	}
+	// Records logged with a request's or a task's context carry its request_id, task, task_id.
+	log = logctx.Logger(log)
 	if err := cfg.EnsureSecretKey(); err != nil {
 		return nil, err
 	}
@@ -66,7 +72,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	if err != nil {
 		return nil, &config.Error{Var: "PARLEY_SECRET_KEY", Msg: err.Error()}
 	}
-	a := &App{Config: cfg, Log: log, Keys: keys}
+	a := &App{Config: cfg, Log: log, Keys: keys, Metrics: metrics.New()}
 	a.Store, err = store.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath)
 	if err != nil {
 		return nil, err
@@ -86,6 +92,11 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 		return nil, err
 	}
 	a.Queue = asynq.NewClientFromRedisClient(a.Redis)
+	queues := make([]string, 0, len(workers.QueuePriorities))
+	for q := range workers.QueuePriorities {
+		queues = append(queues, q)
+	}
+	a.Metrics.WatchQueues(asynq.NewInspectorFromRedisClient(a.Redis), queues)
 	a.Events = events.NewBus(a.Redis, log)
 	a.Conversations = &conversations.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Queue: a.Queue, Log: log}).OnUserMessage // debounced variable extraction
@@ -100,7 +111,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	if a.LLM.Offline() {
 		log.Info("PARLEY_LLM_API_KEY is not set: the built-in offline provider answers (it greets and asks for the missing variables)")
 	}
-	a.Chat = &chat.Responder{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log}
+	a.Chat = &chat.Responder{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
 	return a, nil
 }
 

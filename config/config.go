@@ -49,6 +49,10 @@ type Config struct {
 	WidgetIdle         time.Duration // PARLEY_WIDGET_IDLE: a widget conversation quiet this long is ended
 	WidgetRateSessions int           // PARLEY_WIDGET_RATE_SESSIONS: new widget sessions a minute per (client IP, assistant)
 	WidgetRateMessages int           // PARLEY_WIDGET_RATE_MESSAGES: widget messages a minute per (client IP, assistant)
+
+	// Operations.
+	MetricsToken string // PARLEY_METRICS_TOKEN: the bearer token of /metrics on the web address; empty: /metrics there is 404
+	MetricsAddr  string // PARLEY_METRICS_ADDR: a separate listen address serving /metrics without a token, in every role
 }
 
 // LLM defaults.
@@ -94,6 +98,8 @@ var Vars = []Var{
 	{"PARLEY_WIDGET_IDLE", "30m", "A web widget conversation with no message for this long is ended; the visitor's next visit starts a new one (1m to 720h)."},
 	{"PARLEY_WIDGET_RATE_SESSIONS", "30", "New web widget sessions allowed per minute for one client IP and assistant; more are answered 429 with Retry-After."},
 	{"PARLEY_WIDGET_RATE_MESSAGES", "60", "Web widget messages allowed per minute for one client IP and assistant; more are answered 429 with Retry-After."},
+	{"PARLEY_METRICS_TOKEN", "unset: `/metrics` on the web address answers 404", "When set, `GET /metrics` on the web address serves Prometheus metrics to requests carrying `Authorization: Bearer <token>` (401 otherwise). At least 16 characters (try: openssl rand -hex 16)."},
+	{"PARLEY_METRICS_ADDR", "unset: no separate metrics listener", "A listen address such as `127.0.0.1:9090` or `:9090` where every role (web, worker, scheduler, all-in-one) serves `/metrics` without a token: keep it off the public network. This is how a separate worker process is scraped."},
 }
 
 // Error names the variable that is wrong.
@@ -125,6 +131,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		LLMAPIKey:     strings.TrimSpace(getenv("PARLEY_LLM_API_KEY")),
 		LLMModel:      strings.TrimSpace(getenv("PARLEY_LLM_MODEL")),
 		PricesFile:    strings.TrimSpace(getenv("PARLEY_PRICES_FILE")),
+		MetricsToken:  strings.TrimSpace(getenv("PARLEY_METRICS_TOKEN")),
+		MetricsAddr:   strings.TrimSpace(getenv("PARLEY_METRICS_ADDR")),
 	}
 	if c.Addr == "" {
 		if p := getenv("PORT"); p != "" {
@@ -259,6 +267,9 @@ func (c *Config) Validate() error {
 	if err := c.validateWhatsApp(); err != nil {
 		return err
 	}
+	if err := c.validateMetrics(); err != nil {
+		return err
+	}
 	return c.validateLLM()
 }
 
@@ -282,6 +293,31 @@ func (c *Config) validateWhatsApp() error {
 	}
 	if c.WhatsAppWindow < time.Second || c.WhatsAppWindow > DefaultWhatsAppWindow {
 		return &Error{"PARLEY_WHATSAPP_WINDOW", fmt.Sprintf("%s is outside 1s to 24h (Meta closes the window after 24 hours)", c.WhatsAppWindow)}
+	}
+	return nil
+}
+
+// validateMetrics checks the /metrics token and listen address.
+func (c *Config) validateMetrics() error {
+	if c.MetricsToken != "" {
+		if strings.IndexFunc(c.MetricsToken, isSpaceOrControl) >= 0 {
+			return &Error{"PARLEY_METRICS_TOKEN", "contains spaces or control characters"}
+		}
+		if len(c.MetricsToken) < 16 {
+			return &Error{"PARLEY_METRICS_TOKEN", "must be at least 16 characters (try: openssl rand -hex 16)"}
+		}
+	}
+	if c.MetricsAddr != "" {
+		_, port, err := net.SplitHostPort(c.MetricsAddr)
+		if err == nil {
+			_, err = strconv.ParseUint(port, 10, 16)
+		}
+		if err != nil {
+			return &Error{"PARLEY_METRICS_ADDR", fmt.Sprintf("%q is not a listen address like :9090 or 127.0.0.1:9090", c.MetricsAddr)}
+		}
+		if c.MetricsAddr == c.Addr {
+			return &Error{"PARLEY_METRICS_ADDR", fmt.Sprintf("%q is also PARLEY_ADDR: the metrics listener needs an address of its own", c.MetricsAddr)}
+		}
 	}
 	return nil
 }

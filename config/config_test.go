@@ -68,6 +68,11 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"bad log level", map[string]string{"PARLEY_LOG_LEVEL": "loud"}, "PARLEY_LOG_LEVEL"},
 		{"bad body limit", map[string]string{"PARLEY_BODY_LIMIT": "lots"}, "PARLEY_BODY_LIMIT"},
 		{"bad sweep interval", map[string]string{"PARLEY_SWEEP_INTERVAL": "10ms"}, "PARLEY_SWEEP_INTERVAL"},
+		{"bad metrics addr", map[string]string{"PARLEY_METRICS_ADDR": "metrics"}, "PARLEY_METRICS_ADDR"},
+		{"bad metrics port", map[string]string{"PARLEY_METRICS_ADDR": ":70000"}, "PARLEY_METRICS_ADDR"},
+		{"metrics addr is the web addr", map[string]string{"PARLEY_ADDR": ":9000", "PARLEY_METRICS_ADDR": ":9000"}, "PARLEY_METRICS_ADDR"},
+		{"short metrics token", map[string]string{"PARLEY_METRICS_TOKEN": "short"}, "PARLEY_METRICS_TOKEN"},
+		{"metrics token with spaces", map[string]string{"PARLEY_METRICS_TOKEN": "a token with spaces inside"}, "PARLEY_METRICS_TOKEN"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -113,7 +113,7 @@ func (h *Maintenance) HandleDeleteMatching(ctx context.Context, t *asynq.Task) e
 		_ = h.Jobs.Progress(context.WithoutCancel(ctx), p.WorkspaceID, p.JobID, 0, "running", "retrying after: "+err.Error())
 		return err
 	}
-	h.Log.Info("bulk deletion done", "workspace_id", p.WorkspaceID, "job_id", p.JobID, "deleted", n)
+	h.Log.InfoContext(ctx, "bulk deletion done", "workspace_id", p.WorkspaceID, "job_id", p.JobID, "deleted", n)
 	return h.Jobs.Progress(ctx, p.WorkspaceID, p.JobID, 0, "done", "")
 }
 
@@ -144,7 +144,7 @@ func (h *Maintenance) HandleRetention(ctx context.Context, _ *asynq.Task) error 
 				return err
 			}
 			if n > 0 {
-				h.Log.Info("retention deleted conversations", "workspace_id", ws, "type", typ, "days", days, "deleted", n)
+				h.Log.InfoContext(ctx, "retention deleted conversations", "workspace_id", ws, "type", typ, "days", days, "deleted", n)
 			}
 		}
 	}

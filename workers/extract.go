@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/parleyhq/parley/app/extract"
+	"github.com/parleyhq/parley/app/logctx"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -34,6 +35,9 @@ type ExtractPayload struct {
 	ConversationID int64  `json:"conversation_id"`
 	Reason         string `json:"reason"`          // extract.ReasonMessage, ReasonEnded, ReasonRerun
 	Token          string `json:"token,omitempty"` // a rerun's own id
+	// RequestID is the web request (webhook, widget or Test Chat message) that caused the
+	// extraction, for the logs; the first of a debounced burst wins.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // NewExtractTask builds the extraction task of a conversation.
@@ -98,7 +102,7 @@ func (s *ExtractScheduler) Schedule(ctx context.Context, workspaceID, conversati
 	if s.Now != nil {
 		now = s.Now
 	}
-	t, err := NewExtractTask(ExtractPayload{WorkspaceID: workspaceID, ConversationID: conversationID, Reason: extract.ReasonMessage}, now(), s.Debounce)
+	t, err := NewExtractTask(ExtractPayload{WorkspaceID: workspaceID, ConversationID: conversationID, Reason: extract.ReasonMessage, RequestID: logctx.RequestID(ctx)}, now(), s.Debounce)
 	if err != nil {
 		return err
 	}
@@ -113,7 +117,7 @@ func (s *ExtractScheduler) OnUserMessage(ctx context.Context, m *store.Message) 
 		return
 	}
 	if err := s.Schedule(context.WithoutCancel(ctx), m.WorkspaceID, m.ConversationID); err != nil && s.Log != nil {
-		s.Log.Warn("could not schedule variable extraction", "conversation_id", m.ConversationID, "err", err)
+		s.Log.WarnContext(ctx, "could not schedule variable extraction", "conversation_id", m.ConversationID, "err", err)
 	}
 }
 
@@ -152,7 +156,7 @@ func (h *Extract) HandleExtract(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	if len(res.Changed) > 0 || res.Error != "" {
-		h.log().Info("variables extracted", "conversation_id", p.ConversationID, "reason", p.Reason,
+		h.log().InfoContext(ctx, "variables extracted", "conversation_id", p.ConversationID, "reason", p.Reason,
 			"changed", res.Changed, "asked_llm", res.Asked, "error", res.Error)
 	}
 	return nil
@@ -181,7 +185,7 @@ func (h *Extract) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 		}
 	}
 	if len(refs) > 0 {
-		h.log().Info("enqueued the final extraction of ended conversations", "count", len(refs))
+		h.log().InfoContext(ctx, "enqueued the final extraction of ended conversations", "count", len(refs))
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/parleyhq/parley/app/logctx"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -57,6 +58,12 @@ func (h *Inbound) HandleProcess(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	// The webhook request that stored the event: payloads queued before request ids were
+	// carried (or re-enqueued without one) take it from the event row.
+	ctx = logctx.WithRequestID(ctx, ev.RequestID)
+	if p.RequestID != "" {
+		ctx = logctx.WithRequestID(ctx, p.RequestID)
+	}
 	if ev.ProcessedAt != nil {
 		return nil
 	}
@@ -68,10 +75,14 @@ func (h *Inbound) HandleProcess(ctx context.Context, t *asynq.Task) error {
 	}
 	if err := proc(ctx, ev); err != nil {
 		_ = h.Store.MarkEventFailed(context.WithoutCancel(ctx), ev.ID, err.Error())
-		h.Log.Warn("inbound event failed", "event_id", ev.ID, "provider", ev.Provider, "request_id", p.RequestID, "err", err)
+		h.Log.WarnContext(ctx, "inbound event failed", "event_id", ev.ID, "provider", ev.Provider, "kind", ev.Kind, "err", err)
 		return err
 	}
-	return h.Store.MarkEventProcessed(ctx, ev.ID)
+	if err := h.Store.MarkEventProcessed(ctx, ev.ID); err != nil {
+		return err
+	}
+	h.Log.InfoContext(ctx, "inbound event processed", "event_id", ev.ID, "provider", ev.Provider, "kind", ev.Kind)
+	return nil
 }
 
 // HandleSweep re-enqueues events that are still unprocessed after SweepAge. Enqueueing an event
@@ -90,7 +101,7 @@ func (h *Inbound) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 	}
 	n := 0
 	for _, ev := range evs {
-		t, err := NewInboundProcessTask(ev.ID, "sweep")
+		t, err := NewInboundProcessTask(ev.ID, ev.RequestID) // the webhook's request id follows the event
 		if err != nil {
 			return err
 		}
@@ -100,7 +111,7 @@ func (h *Inbound) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 		n++
 	}
 	if n > 0 {
-		h.Log.Info("sweep re-enqueued unprocessed inbound events", "count", n)
+		h.Log.InfoContext(ctx, "sweep re-enqueued unprocessed inbound events", "count", n)
 	}
 	return nil
 }

@@ -1,9 +1,12 @@
 package workers
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/parleyhq/parley/app/metrics"
 )
 
 // Handlers are all the task handlers of the product.
@@ -14,11 +17,15 @@ type Handlers struct {
 	// Extract runs variable extractions; Tally keeps the usage rollups (issue 7).
 	Extract *Extract
 	Tally   *Tally
+	// Metrics counts task outcomes and durations; Log gets one line per task run (observe.go).
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 }
 
 // NewMux routes every task type to its handler.
 func NewMux(h Handlers) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
+	mux.Use(Observe(h.Metrics, h.Log))
 	mux.HandleFunc(TypeInboundProcess, h.Inbound.HandleProcess)
 	mux.HandleFunc(TypeInboundSweep, h.Inbound.HandleSweep)
 	mux.HandleFunc(TypeConversationsDelete, h.Maintenance.HandleDeleteMatching)

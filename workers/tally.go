@@ -124,7 +124,7 @@ func (h *Tally) Run(ctx context.Context) (TallyOutcome, error) {
 			}
 			if fixed != nil {
 				out.TotalsFixed = append(out.TotalsFixed, *fixed)
-				h.log().Warn("conversation totals did not match its messages and extraction calls: repaired", "drift", fixed.String())
+				h.log().WarnContext(ctx, "conversation totals did not match its messages and extraction calls: repaired", "drift", fixed.String())
 			}
 		}
 	}
@@ -136,7 +136,7 @@ func (h *Tally) Run(ctx context.Context) (TallyOutcome, error) {
 		out.ActivityRows, out.ActivityFresh = n, true
 	}
 	if out.Rows > 0 {
-		h.log().Debug("usage tallied", "rows", out.Rows, "batches", out.Batches)
+		h.log().DebugContext(ctx, "usage tallied", "rows", out.Rows, "batches", out.Batches)
 	}
 	return out, nil
 }
@@ -219,7 +219,7 @@ func (h *Tally) Reconcile(ctx context.Context) (ReconcileOutcome, error) {
 		}
 		out.Fixed = fixed
 		for _, f := range fixed {
-			h.log().Warn("usage rollup drifted from the ledger: repaired", "fix", f.String())
+			h.log().WarnContext(ctx, "usage rollup drifted from the ledger: repaired", "fix", f.String())
 		}
 	}
 	ad := h.ReconcileActivityDays
@@ -232,7 +232,7 @@ func (h *Tally) Reconcile(ctx context.Context) (ReconcileOutcome, error) {
 	}
 	out.ActivityRows = n
 	if n > 0 {
-		h.log().Info("activity rollups refreshed", "rows", n, "days", ad)
+		h.log().InfoContext(ctx, "activity rollups refreshed", "rows", n, "days", ad)
 	}
 	return out, nil
 }

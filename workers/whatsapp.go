@@ -11,6 +11,8 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/parleyhq/parley/app/logctx"
+	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/whatsapp"
 )
@@ -27,6 +29,8 @@ type WhatsAppWindowPayload struct {
 	WorkspaceID    int64 `json:"workspace_id"`
 	ConversationID int64 `json:"conversation_id"`
 	Deadline       int64 `json:"deadline"` // Unix seconds
+	// RequestID is the webhook request whose message opened the window (for the logs).
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // NewWhatsAppWindowExpireTask closes a conversation's window at its deadline (rounded up to
@@ -34,7 +38,7 @@ type WhatsAppWindowPayload struct {
 // "window:<conversation id>:<deadline unix>", so enqueueing it again is a no-op, and a newer
 // deadline has a task of its own (the older one finds the window still open in the database
 // and does nothing).
-func NewWhatsAppWindowExpireTask(workspaceID, conversationID int64, deadline time.Time) (*asynq.Task, error) {
+func NewWhatsAppWindowExpireTask(workspaceID, conversationID int64, deadline time.Time, requestID ...string) (*asynq.Task, error) {
 	if workspaceID <= 0 || conversationID <= 0 {
 		return nil, fmt.Errorf("%s: workspace and conversation ids are required", TypeWhatsAppWindowExpire)
 	}
@@ -42,7 +46,11 @@ func NewWhatsAppWindowExpireTask(workspaceID, conversationID int64, deadline tim
 	if t := at.Truncate(time.Second); !t.Equal(at) {
 		at = t.Add(time.Second)
 	}
-	b, err := json.Marshal(WhatsAppWindowPayload{WorkspaceID: workspaceID, ConversationID: conversationID, Deadline: at.Unix()})
+	p := WhatsAppWindowPayload{WorkspaceID: workspaceID, ConversationID: conversationID, Deadline: at.Unix()}
+	if len(requestID) > 0 {
+		p.RequestID = requestID[0]
+	}
+	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +75,8 @@ type WhatsAppReplyPayload struct {
 	WorkspaceID    int64 `json:"workspace_id"`
 	ConversationID int64 `json:"conversation_id"`
 	MessageID      int64 `json:"message_id"`
+	// RequestID is the webhook request of the customer message (for the logs).
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // NewWhatsAppReplyTask answers a conversation after a short debounce, so that a burst of
@@ -124,6 +134,8 @@ type WhatsApp struct {
 	Debounce time.Duration
 	// SweepBatch bounds one window sweep round (default 1000).
 	SweepBatch int
+	// Metrics counts windows opened and closed; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 func (h *WhatsApp) debounce() time.Duration {
@@ -179,9 +191,15 @@ func (h *WhatsApp) processMessage(ctx context.Context, ev *store.InboundEvent, p
 		return final(err)
 	}
 	conv := r.Conversation
+	if r.Inserted && !whatsapp.WindowOpen(conv, r.Message.CreatedAt) && r.Deadline.After(store.Now()) {
+		// conv is the row as it was before this message: no window was open, now one is.
+		h.Metrics.Window(metrics.WindowOpened, 1)
+		h.log().InfoContext(ctx, "whatsapp window opened", "conversation_id", conv.ID, "deadline", r.Deadline)
+	}
+	reqID := logctx.RequestID(ctx)
 	// Every run schedules (a duplicate enqueue is a no-op), so a run that died after storing
 	// the message still schedules on retry.
-	t, err := NewWhatsAppWindowExpireTask(conv.WorkspaceID, conv.ID, r.Deadline)
+	t, err := NewWhatsAppWindowExpireTask(conv.WorkspaceID, conv.ID, r.Deadline, reqID)
 	if err != nil {
 		return err
 	}
@@ -195,7 +213,7 @@ func (h *WhatsApp) processMessage(ctx context.Context, ev *store.InboundEvent, p
 	if err != nil {
 		return err
 	}
-	rt, err := NewWhatsAppReplyTask(WhatsAppReplyPayload{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, MessageID: latest.ID}, h.debounce())
+	rt, err := NewWhatsAppReplyTask(WhatsAppReplyPayload{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, MessageID: latest.ID, RequestID: reqID}, h.debounce())
 	if err != nil {
 		return err
 	}
@@ -216,8 +234,12 @@ func (h *WhatsApp) HandleWindowExpire(ctx context.Context, t *asynq.Task) error 
 	if err != nil {
 		return err
 	}
-	if closed && h.Service.Conversations != nil {
-		h.Service.Conversations.Changed(ctx, p.WorkspaceID, p.ConversationID)
+	if closed {
+		h.Metrics.Window(metrics.WindowClosed, 1)
+		h.log().InfoContext(ctx, "whatsapp window closed", "conversation_id", p.ConversationID)
+		if h.Service.Conversations != nil {
+			h.Service.Conversations.Changed(ctx, p.WorkspaceID, p.ConversationID)
+		}
 	}
 	return nil
 }
@@ -240,12 +262,13 @@ func (h *WhatsApp) HandleWindowSweep(ctx context.Context, _ *asynq.Task) error {
 			}
 		}
 		total += len(closed)
+		h.Metrics.Window(metrics.WindowClosed, len(closed))
 		if len(closed) < batch {
 			break
 		}
 	}
 	if total > 0 {
-		h.log().Info("window sweep closed WhatsApp windows whose expiry task was lost", "count", total)
+		h.log().InfoContext(ctx, "window sweep closed WhatsApp windows whose expiry task was lost", "count", total)
 	}
 	return nil
 }
@@ -327,10 +350,11 @@ func (h *WhatsApp) HandleReply(ctx context.Context, t *asynq.Task) error {
 func (h *WhatsApp) send(ctx context.Context, conv *store.Conversation, out whatsapp.Outgoing) error {
 	_, err := h.Service.Send(ctx, conv, out)
 	if err == nil {
+		h.log().InfoContext(ctx, "whatsapp reply sent", "conversation_id", conv.ID, "key", out.Key)
 		return nil
 	}
 	if !whatsapp.Retryable(err) {
-		h.log().Info("whatsapp reply not sent", "conversation_id", conv.ID, "reason", err)
+		h.log().InfoContext(ctx, "whatsapp reply not sent", "conversation_id", conv.ID, "reason", err)
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	return err

@@ -25,6 +25,8 @@ type Responder struct {
 	Prices        *usage.Table
 	Conversations *conversations.Service
 	Log           *slog.Logger
+	// Meter counts the LLM calls, tokens and cost (app/metrics); nil counts nothing.
+	Meter usage.Meter
 	// History is how many recent messages go into the context (default 40).
 	History int
 }
@@ -138,6 +140,9 @@ func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *stor
 		if ctx.Err() != nil {
 			return Reply{}, ctx.Err()
 		}
+		if r.Meter != nil {
+			r.Meter.LLMError(usage.PurposeReply, req.Model)
+		}
 		return r.fallback(ctx, conv, err)
 	}
 	aid := conv.AssistantID
@@ -155,6 +160,7 @@ func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *stor
 		WorkspaceID: conv.WorkspaceID, ConversationID: &cid, AssistantID: aid, ConversationType: conv.Type,
 		RequestID: requestID, Purpose: usage.PurposeReply, Model: resp.Model,
 		Tokens: usage.Tokens{Prompt: resp.Usage.PromptTokens, Cached: resp.Usage.CachedTokens, Completion: resp.Usage.CompletionTokens},
+		Meter:  r.Meter,
 	}, m)
 	if err != nil {
 		return Reply{}, err
@@ -176,7 +182,7 @@ func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *stor
 
 func (r *Responder) fallback(ctx context.Context, conv *store.Conversation, cause error) (Reply, error) {
 	msg := safeError(cause)
-	r.Log.Warn("llm reply failed", "conversation_id", conv.ID, "err", cause)
+	r.Log.WarnContext(ctx, "llm reply failed", "conversation_id", conv.ID, "err", cause)
 	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: llm.FallbackReply, Error: msg}
 	if _, err := r.Conversations.AddMessage(ctx, m); err != nil {
 		return Reply{}, err

@@ -30,6 +30,7 @@ func TestConfigErrorsExitTwoNamingTheVariable(t *testing.T) {
 		{map[string]string{"DATABASE_URL": "mysql://x"}, []string{"migrate", "status"}, "DATABASE_URL"},
 		{map[string]string{"PARLEY_ADDR": "nope"}, []string{"web"}, "PARLEY_ADDR"},
 		{map[string]string{"REDIS_URL": "localhost:6379"}, []string{"worker"}, "REDIS_URL"},
+		{map[string]string{"PARLEY_METRICS_ADDR": "localhost"}, []string{"worker"}, "PARLEY_METRICS_ADDR"},
 		{map[string]string{"PARLEY_ADMIN_EMAIL": "a@b.co"}, nil, "PARLEY_ADMIN_PASSWORD"},
 	} {
 		code, _, stderr := run(t, tc.env, tc.args...)

@@ -92,6 +92,9 @@ func runAll(ctx context.Context, env *Env, args []string) error {
 	g.Go(func() error { return web.New(a).Serve(gctx) })
 	g.Go(func() error { return serveWorker(gctx, a) })
 	g.Go(func() error { return serveScheduler(gctx, a) })
+	if a.Config.MetricsAddr != "" {
+		g.Go(func() error { return serveMetrics(gctx, a) })
+	}
 	return g.Wait()
 }
 
@@ -107,7 +110,7 @@ func runWeb(ctx context.Context, env *Env, args []string) error {
 	if err := EnsureAdmin(ctx, a); err != nil {
 		return err
 	}
-	return web.New(a).Serve(ctx)
+	return withMetrics(ctx, a, web.New(a).Serve)
 }
 
 func runWorker(ctx context.Context, env *Env, args []string) error {
@@ -119,7 +122,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	return serveWorker(ctx, a)
+	return withMetrics(ctx, a, func(ctx context.Context) error { return serveWorker(ctx, a) })
 }
 
 func runScheduler(ctx context.Context, env *Env, args []string) error {
@@ -131,12 +134,32 @@ func runScheduler(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	return serveScheduler(ctx, a)
+	return withMetrics(ctx, a, func(ctx context.Context) error { return serveScheduler(ctx, a) })
+}
+
+// withMetrics runs serve, and beside it the metrics listener when PARLEY_METRICS_ADDR is set;
+// either one failing stops both.
+func withMetrics(ctx context.Context, a *app.App, serve func(context.Context) error) error {
+	if a.Config.MetricsAddr == "" {
+		return serve(ctx)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serve(gctx) })
+	g.Go(func() error { return serveMetrics(gctx, a) })
+	return g.Wait()
+}
+
+// serveMetrics serves /metrics without a token on PARLEY_METRICS_ADDR until ctx ends.
+func serveMetrics(ctx context.Context, a *app.App) error {
+	if err := a.Metrics.Serve(ctx, a.Config.MetricsAddr, a.Log, nil); err != nil {
+		return fmt.Errorf("metrics listener on PARLEY_METRICS_ADDR %s: %w", a.Config.MetricsAddr, err)
+	}
+	return nil
 }
 
 // Handlers builds every task handler on an app.
 func Handlers(a *app.App) workers.Handlers {
-	wa := &workers.WhatsApp{Queue: a.Queue, Log: a.Log, Service: &whatsapp.Service{Store: a.Store, Conversations: a.Conversations, Client: whatsapp.NewClient(a.Config.WhatsAppGraphURL), Decrypt: a.Keys.Decrypt, Window: a.Config.WhatsAppWindow, Log: a.Log}}
+	wa := &workers.WhatsApp{Queue: a.Queue, Log: a.Log, Metrics: a.Metrics, Service: &whatsapp.Service{Store: a.Store, Conversations: a.Conversations, Client: whatsapp.NewClient(a.Config.WhatsAppGraphURL), Decrypt: a.Keys.Decrypt, Window: a.Config.WhatsAppWindow, Log: a.Log}}
 	// AI replies come from the chat responder: it stores the reply with its usage row once per
 	// request id, and the worker sends that message (or the polite fallback) through Meta.
 	wa.Replier = workers.WhatsAppReplierFunc(func(ctx context.Context, c *store.Conversation, as *store.Assistant, id string) (*store.Message, error) {
@@ -149,8 +172,10 @@ func Handlers(a *app.App) workers.Handlers {
 		// sweep period old (30 s at most): recovery takes at most two sweep periods.
 		Inbound:     &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: a.Log, SweepAge: min(a.Config.SweepInterval, 30*time.Second), Processors: map[string]workers.Processor{whatsapp.Provider: wa.Process}},
 		Maintenance: &workers.Maintenance{Store: a.Store, Conversations: a.Conversations, Jobs: conversations.BulkJobs{Redis: a.Redis}, Log: a.Log},
-		Extract:     &workers.Extract{Queue: a.Queue, Log: a.Log, Extractor: &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: a.Log}},
+		Extract:     &workers.Extract{Queue: a.Queue, Log: a.Log, Extractor: &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: a.Log, Meter: a.Metrics}},
 		Tally:       &workers.Tally{Store: a.Store, Log: a.Log},
+		Metrics:     a.Metrics,
+		Log:         a.Log,
 	}
 }
 
@@ -162,9 +187,8 @@ func serveWorker(ctx context.Context, a *app.App) error {
 		Queues:          workers.QueuePriorities,
 		Logger:          asynqLogger{a.Log.With("role", "worker")},
 		ShutdownTimeout: 20 * time.Second,
-		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
-			a.Log.Warn("task failed", "type", t.Type(), "err", err)
-		}),
+		// Failures are logged (with task, task_id and request_id) and counted by the mux's
+		// middleware, workers.Observe.
 	})
 	if err := srv.Start(workers.NewMux(Handlers(a))); err != nil {
 		return fmt.Errorf("start worker: %w", err)

@@ -55,6 +55,8 @@ type Extractor struct {
 	// Conversations, when set, tells open pages that variables changed.
 	Conversations *conversations.Service
 	Log           *slog.Logger
+	// Meter counts the LLM calls, tokens and cost (app/metrics); nil counts nothing.
+	Meter usage.Meter
 	// History is how many recent messages a run reads (default 200); the model sees the
 	// last Transcript of them (default 60).
 	History    int
@@ -247,10 +249,13 @@ func (x *Extractor) Execute(ctx context.Context, r Run) (Result, error) {
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}
+			if x.Meter != nil {
+				x.Meter.LLMError(usage.PurposeExtraction, a.Model)
+			}
 			apply.Error = safeError(callErr)
 			apply.LastMessageID = done // not read yet: a retry asks again
 			res.Error = apply.Error
-			x.log().Warn("extraction call failed", "conversation_id", conv.ID, "err", callErr)
+			x.log().WarnContext(ctx, "extraction call failed", "conversation_id", conv.ID, "err", callErr)
 			if _, err := x.Store.ApplyExtraction(ctx, apply); err != nil {
 				return res, err
 			}
@@ -273,6 +278,9 @@ func (x *Extractor) Execute(ctx context.Context, r Run) (Result, error) {
 	out, err := x.Store.ApplyExtraction(ctx, apply)
 	if err != nil {
 		return res, err
+	}
+	if apply.Usage != nil && !out.Replayed {
+		usage.Count(x.Meter, *apply.Usage) // counted once: a replayed request id wrote nothing
 	}
 	res.Replayed = out.Replayed
 	res.Changed = out.Changed

@@ -231,6 +231,10 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(queueDesc, err)
 		return
 	}
+	exists := map[string]bool{}
+	for _, q := range names {
+		exists[q] = true
+	}
 	seen := map[string]bool{}
 	all := append(append([]string(nil), c.queues...), names...)
 	for _, q := range all {
@@ -238,9 +242,9 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		seen[q] = true
-		info, err := c.insp.GetQueueInfo(q)
-		if errors.Is(err, asynq.ErrQueueNotFound) {
-			info, err = &asynq.QueueInfo{Queue: q}, nil
+		info := &asynq.QueueInfo{Queue: q} // a queue that never had a task: all zero
+		if exists[q] {
+			info, err = c.insp.GetQueueInfo(q)
 		}
 		if err != nil {
 			ch <- prometheus.NewInvalidMetric(queueDesc, err)
@@ -260,12 +264,14 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Handler serves the registry in the Prometheus text format. A collector that fails (Redis
-// down) is reported in the log; the other metrics are still served.
-func (m *Metrics) Handler(log *slog.Logger) http.Handler {
+// down) is reported in the log; the other metrics are still served. compress: gzip the
+// answer when the scraper accepts it (false behind a server that compresses already).
+func (m *Metrics) Handler(log *slog.Logger, compress bool) http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
-		ErrorLog:      promLogger{log},
-		ErrorHandling: promhttp.ContinueOnError,
-		Registry:      m.Registry, // promhttp_metric_handler_errors_total
+		ErrorLog:           promLogger{log},
+		ErrorHandling:      promhttp.ContinueOnError,
+		Registry:           m.Registry, // promhttp_metric_handler_errors_total
+		DisableCompression: !compress,
 	})
 }
 
@@ -300,7 +306,7 @@ func slogJoin(v []any) string {
 // ends. ready, when not nil, receives the bound address once listening (tests use :0).
 func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger, ready func(net.Addr)) error {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler(log))
+	mux.Handle("GET /metrics", m.Handler(log, true))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err

@@ -33,6 +33,23 @@ type Call struct {
 	// Set it for calls whose usage no message carries (extraction); Record ignores it when
 	// ConversationID is nil.
 	AddToConversation bool
+	// Meter, when set, counts the call once its ledger row is newly written (a replayed
+	// request id counts nothing).
+	Meter Meter
+}
+
+// Meter counts LLM calls, tokens and cost (app/metrics implements it).
+type Meter interface {
+	LLMCall(purpose, model string, promptTokens, completionTokens int, costNanos int64)
+	LLMError(purpose, model string)
+}
+
+// Count tells m about a ledger row that was just inserted; a nil m counts nothing.
+func Count(m Meter, e store.UsageEntry) {
+	if m == nil {
+		return
+	}
+	m.LLMCall(e.Purpose, e.Model, e.PromptTokens, e.CompletionTokens, e.CostNanos)
 }
 
 // Recorded is the outcome of recording a call.
@@ -99,6 +116,9 @@ func Record(ctx context.Context, st *store.Store, prices *Table, c Call) (Record
 	if err != nil {
 		return Recorded{}, fmt.Errorf("record usage: %w", err)
 	}
+	if inserted {
+		Count(c.Meter, e)
+	}
 	return Recorded{Entry: e, Cost: cost, Inserted: inserted}, nil
 }
 
@@ -124,6 +144,9 @@ func RecordReply(ctx context.Context, st *store.Store, prices *Table, c Call, m 
 	inserted, err := st.AddMessageWithUsage(ctx, m, &e)
 	if err != nil {
 		return Recorded{}, fmt.Errorf("record reply: %w", err)
+	}
+	if inserted {
+		Count(c.Meter, e)
 	}
 	return Recorded{Entry: e, Cost: cost, Inserted: inserted}, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/workers"
@@ -42,6 +43,10 @@ type Server struct {
 	Conversations *conversations.Service
 	// Chat produces assistant replies.
 	Chat *chat.Responder
+	// Metrics counts requests and webhook events and serves /metrics (metrics.go).
+	Metrics     *metrics.Metrics
+	metricsOnce sync.Once
+	metricsHTTP http.Handler
 
 	echo *echo.Echo
 	// closing ends long-lived responses (event streams) when the server shuts down, since
@@ -55,7 +60,7 @@ func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // New builds the Echo server of an App.
 func New(a *app.App) *Server {
-	s := &Server{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Ready: a.Ready, Conversations: a.Conversations, Chat: a.Chat}
+	s := &Server{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Ready: a.Ready, Conversations: a.Conversations, Chat: a.Chat, Metrics: a.Metrics}
 	s.closing = make(chan struct{})
 	s.echo = s.build()
 	return s
@@ -102,6 +107,7 @@ func (s *Server) build() *echo.Echo {
 
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(middleware.RequestID())
+	e.Use(s.observe) // request id into the context for the logs and jobs; HTTP metrics (metrics.go)
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogRequestID: true, LogError: true, HandleError: true,
 		Skipper: func(c echo.Context) bool {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/workers"
@@ -39,30 +40,34 @@ func (s *Server) whatsappVerify(c echo.Context) error {
 // sweep enqueues what is left. No per-message work happens here.
 func (s *Server) whatsappWebhook(c echo.Context) error {
 	r := c.Request()
+	reject := func(reason string, err error) error {
+		s.Metrics.WebhookRejected(whatsapp.Provider, reason)
+		return err
+	}
 	if r.ContentLength > whatsapp.MaxBodyBytes {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		return reject(metrics.RejectTooLarge, echo.NewHTTPError(http.StatusRequestEntityTooLarge))
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, whatsapp.MaxBodyBytes+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+			return reject(metrics.RejectTooLarge, echo.NewHTTPError(http.StatusRequestEntityTooLarge))
 		}
-		return echo.NewHTTPError(http.StatusBadRequest, "The request body could not be read.")
+		return reject(metrics.RejectMalformed, echo.NewHTTPError(http.StatusBadRequest, "The request body could not be read."))
 	}
 	if len(body) > whatsapp.MaxBodyBytes {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		return reject(metrics.RejectTooLarge, echo.NewHTTPError(http.StatusRequestEntityTooLarge))
 	}
 	if s.Config.WhatsAppAppSecret == "" {
-		s.Log.Error("WhatsApp webhook refused: PARLEY_WHATSAPP_APP_SECRET is not set")
-		return apiErr(http.StatusServiceUnavailable, "not_configured", "WhatsApp webhooks are not configured on this server.")
+		s.Log.ErrorContext(r.Context(), "WhatsApp webhook refused: PARLEY_WHATSAPP_APP_SECRET is not set")
+		return reject(metrics.RejectNotConfigured, apiErr(http.StatusServiceUnavailable, "not_configured", "WhatsApp webhooks are not configured on this server."))
 	}
 	if err := whatsapp.VerifySignature(s.Config.WhatsAppAppSecret, body, r.Header.Get(whatsapp.SignatureHeader)); err != nil {
-		return apiErr(http.StatusUnauthorized, "bad_signature", "Missing or invalid X-Hub-Signature-256.")
+		return reject(metrics.RejectBadSignature, apiErr(http.StatusUnauthorized, "bad_signature", "Missing or invalid X-Hub-Signature-256."))
 	}
 	evs, err := whatsapp.Split(body)
 	if err != nil {
-		return apiErr(http.StatusBadRequest, "malformed", "The body is not a WhatsApp webhook JSON object.")
+		return reject(metrics.RejectMalformed, apiErr(http.StatusBadRequest, "malformed", "The body is not a WhatsApp webhook JSON object."))
 	}
 	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
 	rows := make([]*store.InboundEvent, len(evs))
@@ -73,8 +78,11 @@ func (s *Server) whatsappWebhook(c echo.Context) error {
 	inserted, err := s.Store.InsertInboundEvents(ctx, rows)
 	if err != nil {
 		s.Log.Error("WhatsApp webhook not stored: answering 503 so that Meta delivers it again", "err", err, "request_id", reqID, "events", len(rows))
-		return apiErr(http.StatusServiceUnavailable, "unavailable", "The event could not be stored; deliver it again later.")
+		return reject(metrics.RejectDatabaseDown, apiErr(http.StatusServiceUnavailable, "unavailable", "The event could not be stored; deliver it again later."))
 	}
+	s.Metrics.Webhook(whatsapp.Provider, metrics.WebhookReceived, len(rows))
+	s.Metrics.Webhook(whatsapp.Provider, metrics.WebhookStored, len(inserted))
+	s.Metrics.Webhook(whatsapp.Provider, metrics.WebhookDuplicated, len(rows)-len(inserted))
 	if len(inserted) > 0 {
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), webhookEnqueueTimeout)
 		defer cancel()
