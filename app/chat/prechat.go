@@ -20,6 +20,16 @@ const MaxMessageLength = 4000
 // MaxPrechatValue bounds one pre-chat answer.
 const MaxPrechatValue = 500
 
+// ValidUTF8 replaces each byte of s that is not valid UTF-8 with U+FFFD, as encoding/json does
+// for the JSON channels, so that a form post stores the same text a JSON post would (and
+// PostgreSQL, which refuses invalid UTF-8, never sees it).
+func ValidUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune { return r }, s)
+}
+
 var phoneRe = regexp.MustCompile(`^\+?[0-9][0-9 ().-]{4,24}$`)
 
 // NormalizePhone keeps a leading + and the digits.
@@ -42,15 +52,18 @@ func ValidatePrechat(fields []assistants.PrechatField, answers map[string]string
 	known := map[string]bool{}
 	for _, f := range fields {
 		known[f.Name] = true
-		v := strings.TrimSpace(answers[f.Name])
+		v := strings.TrimSpace(ValidUTF8(answers[f.Name]))
 		switch {
 		case v == "":
 			if f.Required {
 				errs[f.Name] = fmt.Sprintf("%s is required.", label(f))
 			}
 			continue
-		case utf8.RuneCountInString(v) > MaxPrechatValue || strings.ContainsRune(v, 0):
+		case utf8.RuneCountInString(v) > MaxPrechatValue:
 			errs[f.Name] = fmt.Sprintf("%s is too long (at most %d characters).", label(f), MaxPrechatValue)
+			continue
+		case strings.ContainsRune(v, 0):
+			errs[f.Name] = fmt.Sprintf("%s must not contain a NUL character.", label(f))
 			continue
 		}
 		switch f.Type {
@@ -85,7 +98,7 @@ func label(f assistants.PrechatField) string {
 
 // ValidateMessage checks a customer's message text.
 func ValidateMessage(text string) (string, error) {
-	t := strings.TrimSpace(text)
+	t := strings.TrimSpace(ValidUTF8(text))
 	switch {
 	case t == "":
 		return "", fmt.Errorf("the message is empty")

@@ -355,6 +355,23 @@ func azRoutes() map[string]azRoute {
 				}
 			}
 		}},
+		azKey("GET", "/metrics"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+			// Without PARLEY_METRICS_TOKEN the route does not exist; with one, only its bearer
+			// reads the metrics.
+			if r := f.e.azDo(f.a, "GET", p, nil); r.status != 404 {
+				t.Errorf("metrics without a token configured, to a dashboard session: %d", r.status)
+			}
+			old := f.e.App.Config.MetricsToken
+			f.e.App.Config.MetricsToken = "metrics-token-0123456789"
+			defer func() { f.e.App.Config.MetricsToken = old }()
+			for _, hdr := range [][]string{nil, {"Authorization", "Bearer metrics-token-wrong"}, {"Authorization", "Bearer " + f.A.key}} {
+				r := f.e.azDo(f.a, "GET", p, nil, hdr...)
+				if r.status != 401 && r.status != 404 {
+					t.Errorf("metrics with %q: %d, want 401", hdr, r.status)
+				}
+				azNoLeak(t, "metrics", r.body, f.A)
+			}
+		}},
 		azKey("GET", "/webhooks/whatsapp"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
 			if r := f.e.azDo(nil, "GET", p+"?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1", nil); r.status != 403 {
 				t.Errorf("verify with a wrong token: %d", r.status)

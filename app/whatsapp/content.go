@@ -1,6 +1,24 @@
 package whatsapp
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Clean makes text from Meta storable: NUL characters (which neither PostgreSQL nor SQLite
+// keep in text) and bytes that are not UTF-8 become U+FFFD. A customer's message has been sent
+// already and cannot be refused, so it is kept with the replacement shown.
+func Clean(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == 0 {
+			return utf8.RuneError
+		}
+		return r
+	}, s)
+}
 
 // Content is what Parley stores of an inbound message: its text, and its WhatsApp type as the
 // content type. Text, the title of an interactive reply (button or list), the text of a
@@ -8,6 +26,11 @@ import "strings"
 // type (audio, sticker, location, reaction, "unsupported", types Meta adds later) is stored
 // with an empty content and its type, which the dashboard shows as "unsupported message (type)".
 func Content(m *Message) (content, contentType string) {
+	content, contentType = content1(m)
+	return Clean(content), contentType
+}
+
+func content1(m *Message) (content, contentType string) {
 	typ := strings.TrimSpace(m.Type)
 	if typ == "" {
 		typ = "unknown"

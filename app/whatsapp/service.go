@@ -139,7 +139,7 @@ func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerI
 		at = receivedAt.UTC()
 	}
 	at = at.Truncate(time.Microsecond)
-	name := strings.TrimSpace(contact.Profile.Name)
+	name := strings.TrimSpace(Clean(contact.Profile.Name))
 
 	conv := &store.Conversation{
 		WorkspaceID: a.WorkspaceID, AssistantID: &a.ID, Type: store.TypeWhatsApp,
