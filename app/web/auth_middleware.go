@@ -80,7 +80,7 @@ func (s *Server) page(c echo.Context, title, active string) (views.Page, error) 
 	return views.Page{
 		Title: title, Active: active, CSRF: csrfToken(c),
 		UserEmail: cur.User.Email, WorkspaceName: cur.Workspace.Name, TotalConversations: counts.Total,
-		Admin: isAdmin(cur),
+		Admin: s.isOperator(c),
 	}, nil
 }
 

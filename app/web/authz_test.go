@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/auth"
@@ -763,16 +764,23 @@ func TestAuthorisationOfEveryRoute(t *testing.T) {
 				}
 				azSameSnapshot(t, "requests without a session or CSRF token", all, e.azSnapshot(0))
 				if spec.class == azAdmin {
-					b, h := body(f.A, csrfMember)
-					if r := e.azDo(member, rt.method, pathA, b, h...); r.status != 403 {
-						t.Errorf("a user who is not an admin: %d, want 403", r.status)
+					// The queues are the installation's: only the admins of its first workspace
+					// (A's) see them; a user who is not an admin, and the admin of another
+					// workspace (B), get 403 and change nothing.
+					for who, c := range map[string]*http.Client{"a user who is not an admin": member, "another workspace's admin": f.b} {
+						tok := csrfMember
+						if c == f.b {
+							tok = csrfB
+						}
+						b, h := body(f.A, tok)
+						if r := e.azDo(c, rt.method, pathA, b, h...); r.status != 403 {
+							t.Errorf("%s: %d, want 403", who, r.status)
+						}
 					}
-					azSameSnapshot(t, "a request of a user who is not an admin", all, e.azSnapshot(0))
-					// Both users are their workspace's admin: the queues are the installation's
-					// and show job ids only. The positive control: the page answers.
+					azSameSnapshot(t, "requests of users who are not the installation's admins", all, e.azSnapshot(0))
 					if azSafe(rt.method) {
-						if r := e.azDo(f.b, rt.method, pathA, nil); r.status != 200 {
-							t.Errorf("admin: %d", r.status)
+						if r := e.azDo(f.a, rt.method, pathA, nil); r.status != 200 {
+							t.Errorf("the installation's admin: %d", r.status)
 						}
 					}
 					return
@@ -880,6 +888,32 @@ func TestAuthorisationOfEveryRoute(t *testing.T) {
 			}
 		})
 	}
+	// The queues are the installation's: A (the first workspace, its operator) starts a bulk
+	// deletion whose filter names its customers; the admin of another workspace neither sees
+	// the task nor acts on it.
+	t.Run("queues of another workspace", func(t *testing.T) {
+		b, h := azForm(url.Values{"_csrf": {csrfA}})
+		if r := e.azDo(f.a, "POST", "/conversations/bulk-delete?q="+f.A.convMark, b, h...); r.status != 303 {
+			t.Fatalf("A's bulk deletion: %d %s", r.status, r.body)
+		}
+		if r := e.azDo(f.a, "GET", "/queues/default?state=pending", nil); r.status != 200 || !strings.Contains(r.body, f.A.convMark) {
+			t.Errorf("the operator sees the task: %d", r.status)
+		}
+		r := e.azDo(f.b, "GET", "/queues/default?state=pending", nil)
+		azNoLeak(t, "another workspace's queue page", r.body, f.A)
+		if r.status != 403 {
+			t.Errorf("another workspace's admin on the queues: %d, want 403", r.status)
+		}
+		// Nor pause the queue that runs everyone's jobs.
+		b, h = azForm(url.Values{"_csrf": {csrfB}})
+		if r := e.azDo(f.b, "POST", "/queues/default/pause", b, h...); r.status != 403 {
+			t.Errorf("another workspace's admin pausing a queue: %d, want 403", r.status)
+		}
+		if qi, err := asynq.NewInspectorFromRedisClient(e.App.Redis).GetQueueInfo("default"); err != nil || qi.Paused {
+			t.Errorf("the queue: %+v %v", qi, err)
+		}
+	})
+
 	// The positive controls of unsafe routes, destructive ones last: each route really acts on
 	// the object it was given, so that its 404 for B was about the workspace.
 	for _, c := range controls {

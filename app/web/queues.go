@@ -36,10 +36,23 @@ var queueStates = []struct{ State, Label string }{
 
 func isAdmin(cur *Current) bool { return cur != nil && cur.User != nil && cur.User.Role == RoleAdmin }
 
-// requireAdmin lets admins through; other users get 403 and nothing runs.
+// isOperator reports an admin of the installation's first workspace (the one /setup creates).
+// The queues hold every workspace's jobs, whose payloads name conversations and filters, and
+// their actions affect everyone: the admins of other workspaces neither see nor touch them.
+func (s *Server) isOperator(c echo.Context) bool {
+	cur := current(c)
+	if !isAdmin(cur) {
+		return false
+	}
+	first, err := s.Store.FirstWorkspace(c.Request().Context())
+	return err == nil && cur.Workspace != nil && first.ID == cur.Workspace.ID
+}
+
+// requireAdmin lets the installation's admins through (isOperator); other users get 403 and
+// nothing runs.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if !isAdmin(current(c)) {
+		if !s.isOperator(c) {
 			return echo.NewHTTPError(http.StatusForbidden, "The Queues page is for admins only. Ask an admin of your workspace if you need to see the background jobs.")
 		}
 		return next(c)
