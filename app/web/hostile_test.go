@@ -12,12 +12,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/widget"
 )
 
 // The hostile-string corpus: strings an attacker (or an unlucky customer) sends through every
@@ -302,6 +304,39 @@ func hsSetup(t *testing.T) *hsFix {
 		}
 	}
 	f.hsMessages(t, f.widget, "user", func(s string) (string, bool) { return hsText(s, 4000) })
+
+	// ---- the widget's iframe: the same messages as form posts, answered with HTML ----
+	st, out, raw = e.hsJSON("POST", "/api/widget/v1/sessions", `{"assistant":"`+bot.PublicKey+`","visitor_id":"visitor-corpus-02","variables":{"email":"v@shop.test"}}`)
+	if st != 201 {
+		t.Fatalf("widget session: %d %s", st, raw)
+	}
+	frameConv, _ := strconv.ParseInt(out["conversation_id"].(string), 10, 64)
+	cv, err := e.App.Store.GetConversation(ctx, f.ws.ID, frameConv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frameTok := widget.SessionToken(e.App.Keys.Signing, cv, time.Now())
+	for _, it := range hsCorpus {
+		before := e.hsCount("messages", f.ws.ID)
+		res := e.postForm(e.client(), "/widget/"+bot.PublicKey+"/messages", url.Values{"token": {frameTok}, "text": {it.s}}, "HX-Request", "true")
+		b := body(t, res)
+		if _, ok := hsText(it.s, 4000); !ok {
+			if res.StatusCode != 400 || !strings.HasPrefix(b, "text: ") || e.hsCount("messages", f.ws.ID) != before {
+				t.Errorf("widget frame message %s: %d %.200q, want 400 and nothing stored", it.name, res.StatusCode, b)
+			}
+			continue
+		}
+		// The fragment shows the message escaped: none of the corpus's markup survives.
+		for _, markup := range []string{"<script>alert", "<img src=x", `<div hx-get="/logout"`, ` hx-post="/conversations/bulk-delete"`} {
+			if strings.Contains(b, markup) {
+				t.Errorf("widget frame message %s: the fragment holds %q unescaped", it.name, markup)
+			}
+		}
+		if res.StatusCode != 200 {
+			t.Errorf("widget frame message %s: %d %.300s", it.name, res.StatusCode, b)
+		}
+	}
+	f.hsMessages(t, frameConv, "user", func(s string) (string, bool) { return hsText(s, 4000) })
 
 	// ---- Test Chat: pre-chat form and messages, as forms ----
 	tc := e.csrf(f.c, "/test-chat?assistant="+itoa(bot.ID))
