@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -229,7 +230,9 @@ func Split(body []byte) ([]Event, error) {
 	if err := dec.Decode(&w); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if dec.More() {
+	// Anything but spaces after the object (another value, a stray } or ]) is malformed;
+	// dec.More() would miss a closing bracket.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
 	}
 	seen := map[string]bool{}
@@ -242,6 +245,9 @@ func Split(body []byte) ([]Event, error) {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
+		// Raw parts keep the bytes Meta sent; invalid UTF-8 inside a string would make the
+		// database refuse the row (and the delivery fail forever): replace it.
+		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
 		seen[id] = true
 		evs = append(evs, Event{Kind: kind, ProviderID: id, Payload: b})
 		return nil
@@ -268,7 +274,7 @@ func Split(body []byte) ([]Event, error) {
 				}
 				_ = json.Unmarshal(raw, &m) // a message that is not an object is stored as it is
 				id := m.ID
-				if id == "" {
+				if !storableID(id) {
 					id = "message:" + hashOf(string(raw))
 				}
 				p := base
@@ -285,7 +291,7 @@ func Split(body []byte) ([]Event, error) {
 				}
 				_ = json.Unmarshal(raw, &st)
 				id := st.ID + ":" + st.Status
-				if st.ID == "" {
+				if !storableID(st.ID) || !storableID(st.Status) && st.Status != "" {
 					id = "status:" + hashOf(string(raw))
 				}
 				p := base
@@ -298,6 +304,13 @@ func Split(body []byte) ([]Event, error) {
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].ProviderID < evs[j].ProviderID })
 	return evs, nil
+}
+
+// storableID reports an id that can be the provider id of a stored event as it is: not empty,
+// short enough for the unique index, no NUL (refused by PostgreSQL text). Others are replaced
+// by a hash of the raw part.
+func storableID(id string) bool {
+	return id != "" && len(id) <= 200 && !strings.ContainsRune(id, 0)
 }
 
 // contactFor picks the contact of the sender: the one whose wa_id is from, or the only one.
