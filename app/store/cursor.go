@@ -30,7 +30,8 @@ func (c Cursor) Encode() string {
 	return base64.RawURLEncoding.EncodeToString([]byte(c.Sort + "." + key + "." + strconv.FormatInt(c.ID, 10)))
 }
 
-// DecodeCursor parses an encoded cursor.
+// DecodeCursor parses an encoded cursor. Only what Encode gives decodes: any other string
+// (tampered, re-spelt, or naming a time outside years 1 to 9999) is ErrBadCursor.
 func DecodeCursor(s string) (Cursor, error) {
 	if s == "" || len(s) > 100 {
 		return Cursor{}, ErrBadCursor
@@ -54,8 +55,22 @@ func DecodeCursor(s string) (Cursor, error) {
 		c.Cost = key
 	case "last", "msg":
 		c.Time = time.UnixMicro(key).UTC()
+		if c.Time.Before(minCursorTime) || c.Time.After(maxCursorTime) {
+			return Cursor{}, ErrBadCursor // no row has such a time, and PostgreSQL cannot compare it
+		}
 	default:
+		return Cursor{}, ErrBadCursor
+	}
+	// Only the exact form Encode gives is a cursor: "+5", "05", "-0" or base64 with stray
+	// trailing bits would be another spelling of a position, accepted silently.
+	if c.Encode() != s {
 		return Cursor{}, ErrBadCursor
 	}
 	return c, nil
 }
+
+// The times a time cursor may name: years 1 to 9999.
+var (
+	minCursorTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxCursorTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+)
