@@ -237,19 +237,26 @@ func paramName(v url.Values, base string) string {
 	return base
 }
 
-// parseDate reads YYYY-MM-DD (a whole day; as an upper bound, the end of that day) or RFC 3339.
+// parseDate reads YYYY-MM-DD (a whole day; as an upper bound, the end of that day) or RFC 3339,
+// in years 1 to 9999 (year 0, or a time before year 1 in UTC, is no date PostgreSQL takes).
 func parseDate(s string, upper bool) (time.Time, error) {
-	if t, err := time.Parse("2006-01-02", s); err == nil {
+	t, err := time.Parse("2006-01-02", s)
+	if err == nil {
 		if upper {
 			t = t.AddDate(0, 0, 1)
 		}
-		return t.UTC(), nil
+	} else if t, err = time.Parse(time.RFC3339, s); err != nil {
+		return time.Time{}, fmt.Errorf("must be a date (YYYY-MM-DD) or an RFC 3339 time")
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
+	t = t.UTC()
+	if t.Year() < 1 || t.After(maxDate) {
+		return time.Time{}, fmt.Errorf("must be a date from 0001-01-01 to 9999-12-31")
 	}
-	return time.Time{}, fmt.Errorf("must be a date (YYYY-MM-DD) or an RFC 3339 time")
+	return t, nil
 }
+
+// maxDate is the end of the last day a filter may name.
+var maxDate = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Values encodes the query back into URL parameters (without the cursor), for links such as
 // "Load more", the export and the pushed URL.
