@@ -192,6 +192,9 @@ func onlyFields(obj map[string]json.RawMessage, allowed ...string) error {
 		return nil
 	}
 	sort.Strings(unknown)
+	if unknown[0] == "" {
+		return invalidField(`""`, "unknown field (a field with an empty name)")
+	}
 	return invalidField(unknown[0], "unknown field")
 }
 
@@ -349,7 +352,11 @@ func (s *Server) apiWidgetSessionCreate(c echo.Context) error {
 		sort.Strings(names)
 		es := make(assistants.Errors, 0, len(names))
 		for _, k := range names {
-			es = append(es, assistants.FieldError{Field: "variables." + k, Msg: fe[k]})
+			name, msg := k, fe[k]
+			if name == "" { // {"variables": {"": ...}}
+				name, msg = `""`, "a variable with an empty name is not a field of this form."
+			}
+			es = append(es, assistants.FieldError{Field: "variables." + name, Msg: msg})
 		}
 		return apiFieldErrors(c, es)
 	}

@@ -44,7 +44,7 @@ func checkWidgetRefusal(t *testing.T, rec *httptest.ResponseRecorder, allowed ma
 	code, msg := apiError(t, rec)
 	if rec.Code == http.StatusBadRequest && code == "invalid_field" {
 		field, rest, ok := strings.Cut(msg, ": ")
-		if !ok || field == "" || strings.TrimSpace(rest) == "" {
+		if !ok || field == "" || strings.HasSuffix(field, ".") || strings.TrimSpace(rest) == "" || strings.HasPrefix(rest, " ") {
 			t.Fatalf("field error does not name its field: %q", msg)
 		}
 	}
@@ -60,7 +60,7 @@ func FuzzWidgetSessionCreate(f *testing.F) {
 		`{"assistant":"$KEY","variables":{"email":"not-an-email"}}`,
 		`{"assistant":"$KEY","variables":{"email":"a@b.co","company":"ACME"}}`,
 		`{"assistant":"$KEY","variables":{"email":"a@b.co\u0000"}}`,
-		`{"assistant":"$KEY","variables":{"email":"x","zip":"1"}}`,
+		`{"assistant":"$KEY","variables":{"email":"x","zip":"1"}}`, `{"assistant":"$KEY","variables":{"email":"a@b.co","":"x"}}`,
 		`{"assistant":"$KEY","colour":"red"}`, `{"assistant":12}`, `{"assistant":"pa_unknown"}`,
 		`{"assistant":" $KEY "}`, `{}`, `[1]`, `null`, `"x"`, `{"assistant":"x"}{}`, `{"assistant":"$KEY"} ]`,
 		`assistant=x`, ``, `{`,
