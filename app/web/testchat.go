@@ -201,13 +201,8 @@ func (s *Server) testChatReply(c echo.Context) error {
 		return nil
 	}
 	var reply chat.Reply
-	lock := "parley:replylock:" + reqID
-	ok, err := s.Redis.SetNX(ctx, lock, "1", 3*time.Minute).Result()
-	if err != nil {
-		return nil
-	}
-	if ok {
-		defer s.Redis.Del(context.WithoutCancel(ctx), lock)
+	if held, release := s.replyLock(ctx, reqID); held {
+		defer release()
 		// The reply is produced and stored even when the tab closes mid-stream.
 		reply, err = s.Chat.Reply(context.WithoutCancel(ctx), conv, a, reqID, onDelta)
 		if err != nil {

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/widget"
 )
 
@@ -506,5 +508,50 @@ func TestWidgetAPIIdleSessionEnds(t *testing.T) {
 	id2, _ := e.wSession(a, "visitor-0001")
 	if id2 == id {
 		t.Fatal("a new conversation starts")
+	}
+}
+
+// Redis down: a visitor's message still gets its reply, JSON and streamed. The reply lock is
+// an economy, not a condition: without Redis the reply is produced and stored once.
+func TestWidgetAPIRepliesWhileRedisIsDown(t *testing.T) {
+	m := miniredis.NewMiniRedis()
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e := whEnv(t, testkit.ConfigFor(t, testkit.NewDB(t), "redis://"+m.Addr()+"/0"))
+	ws := e.user("ana@example.com", "correct-horse")
+	a := e.wAssistant(ws, wOrigin)
+	id, tok := e.wSession(a, "visitor-redis-down")
+	m.Close()
+	res, out := e.wJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Are you open on Sunday?"},
+		"Authorization", "Bearer "+tok)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("send with Redis down: %d %v", res.StatusCode, out)
+	}
+	r, _ := out["reply"].(map[string]any)
+	if r == nil || r["role"] != "assistant" || r["content"] == "" {
+		t.Fatalf("reply %v", out)
+	}
+	// Streamed: the reply arrives as events and ends with the stored message.
+	req, _ := http.NewRequest("POST", e.URL+"/api/widget/v1/sessions/"+id+"/messages", strings.NewReader(`{"text":"And on Monday?"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	sres, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(sres.Body)
+	sres.Body.Close()
+	if sres.StatusCode != http.StatusOK || strings.Contains(string(raw), "event: error") || !strings.Contains(string(raw), "assistant") {
+		t.Fatalf("stream with Redis down: %d %s", sres.StatusCode, raw)
+	}
+	conv, _ := strconv.ParseInt(id, 10, 64)
+	if n := e.wCount("messages", "conversation_id = ? AND role = 'assistant'", conv); n != 3 {
+		t.Fatalf("%d assistant messages (first message and two replies expected)", n)
+	}
+	if n := e.wCount("usage_ledger", "conversation_id = ?", conv); n != 2 {
+		t.Fatalf("%d ledger rows, want 2", n)
 	}
 }
