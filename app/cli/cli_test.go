@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -41,6 +42,8 @@ func TestConfigErrorsExitTwoNamingTheVariable(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir) // the embedded default database lives in the working directory
 	code, out, _ := run(t, nil, "--help")
 	if code != 0 {
 		t.Fatalf("--help exit %d", code)
@@ -66,6 +69,10 @@ func TestUsage(t *testing.T) {
 	code, _, stderr = run(t, nil, "migrate", "sideways")
 	if code != 2 || !strings.Contains(stderr, "unknown migrate action") {
 		t.Fatalf("bad migrate action: %d %q", code, stderr)
+	}
+	// Usage errors and --help touch no database: no SQLite file appears.
+	if _, err := os.Stat(filepath.Join(dir, "parley.db")); !os.IsNotExist(err) {
+		t.Fatalf("a usage error created the database file: %v", err)
 	}
 }
 

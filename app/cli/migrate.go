@@ -13,6 +13,12 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 	if len(args) != 1 {
 		return &usageError{"say up, down or status"}
 	}
+	switch args[0] {
+	case "up", "down", "status":
+	default:
+		// Checked before the database is opened: a typo must not create a SQLite file.
+		return &usageError{fmt.Sprintf("unknown migrate action %q: say up, down or status", args[0])}
+	}
 	cfg, err := config.Load(env.Getenv)
 	if err != nil {
 		return err
