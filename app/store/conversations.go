@@ -60,11 +60,30 @@ func (s *Store) FindOrCreateWhatsAppConversation(ctx context.Context, c *Convers
 	return err == nil, err
 }
 
+// lockConversation takes the conversation's row lock (FOR UPDATE, PostgreSQL) at the start of
+// a transaction that adds rows referring to the conversation (messages, variables, ledger rows)
+// and then updates the conversation. Without it, the foreign-key checks of those inserts take a
+// KEY SHARE lock on the row first, and two such transactions that later upgrade to an update
+// deadlock (seen under load: a reply and an extraction on one conversation). Taking the
+// strongest lock first orders them. SQLite serialises writers already.
+func (s *Store) lockConversation(ctx context.Context, tx bun.IDB, workspaceID, conversationID int64) error {
+	sel := tx.NewSelect().Model((*Conversation)(nil)).Column("id").
+		Where("id = ? AND workspace_id = ?", conversationID, workspaceID)
+	if s.Dialect == Postgres {
+		sel = sel.For("UPDATE")
+	}
+	var id int64
+	return notFound(sel.Scan(ctx, &id))
+}
+
 // AddMessage stores a message and updates the conversation's stored list fields (preview,
 // counts, last activity, tokens and cost) in the same transaction. A message whose
 // provider_message_id is already stored is not inserted again: inserted=false.
 func (s *Store) AddMessage(ctx context.Context, m *Message) (inserted bool, err error) {
 	err = s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.lockConversation(ctx, tx, m.WorkspaceID, m.ConversationID); err != nil {
+			return err
+		}
 		inserted, err = s.addMessage(ctx, tx, m)
 		return err
 	})
@@ -140,7 +159,12 @@ func Preview(s string) string {
 // SetVariable stores (or replaces) a conversation variable and refreshes the conversation's
 // variables object used by the list, in one transaction.
 func (s *Store) SetVariable(ctx context.Context, v *ConversationVariable) error {
-	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error { return s.setVariable(ctx, tx, v) })
+	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.lockConversation(ctx, tx, v.WorkspaceID, v.ConversationID); err != nil {
+			return err
+		}
+		return s.setVariable(ctx, tx, v)
+	})
 }
 
 func (s *Store) setVariable(ctx context.Context, tx bun.IDB, v *ConversationVariable) error {

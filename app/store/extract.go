@@ -88,10 +88,8 @@ func (s *Store) ApplyExtraction(ctx context.Context, u ExtractionUpdate) (Extrac
 	var out ExtractionOutcome
 	err := s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		out = ExtractionOutcome{}
-		var id int64
-		if err := tx.NewSelect().Model((*Conversation)(nil)).Column("id").
-			Where("id = ? AND workspace_id = ?", u.ConversationID, u.WorkspaceID).Scan(ctx, &id); err != nil {
-			return notFound(err)
+		if err := s.lockConversation(ctx, tx, u.WorkspaceID, u.ConversationID); err != nil {
+			return err
 		}
 		t := now()
 		llmCalls := 0

@@ -32,6 +32,11 @@ func (s *Store) InsertUsage(ctx context.Context, e *UsageEntry) (inserted bool, 
 // its message (AddMessage or AddMessageWithUsage).
 func (s *Store) InsertUsageAddingToConversation(ctx context.Context, e *UsageEntry) (inserted bool, err error) {
 	err = s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if e.ConversationID != nil {
+			if err := s.lockConversation(ctx, tx, e.WorkspaceID, *e.ConversationID); err != nil {
+				return err
+			}
+		}
 		inserted, err = insertUsage(ctx, tx, e)
 		if err != nil || !inserted || e.ConversationID == nil {
 			return err
@@ -56,6 +61,9 @@ func (s *Store) InsertUsageAddingToConversation(ctx context.Context, e *UsageEnt
 // cost go to the conversation's totals) and the ledger row points at it.
 func (s *Store) AddMessageWithUsage(ctx context.Context, m *Message, e *UsageEntry) (inserted bool, err error) {
 	err = s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.lockConversation(ctx, tx, m.WorkspaceID, m.ConversationID); err != nil {
+			return err
+		}
 		inserted, err = insertUsage(ctx, tx, e)
 		if err != nil {
 			return err

@@ -254,3 +254,60 @@ func TestUsageRejectsIncompleteEntries(t *testing.T) {
 		}
 	}
 }
+
+// Replies, variables, extraction ledger rows and plain messages written concurrently on one
+// conversation: each transaction takes the conversation's row lock first, so none of them
+// deadlocks (PostgreSQL reported "deadlock detected" for a reply racing an extraction when the
+// foreign-key checks' KEY SHARE locks were upgraded to the conversation's update), and the
+// totals add up.
+func TestConcurrentWritersOnOneConversationDoNotDeadlock(t *testing.T) {
+	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := ugSetup(t, s)
+		const n = 12
+		var wg sync.WaitGroup
+		errs := make(chan error, 4*n)
+		for i := 0; i < n; i++ {
+			wg.Add(4)
+			go func() {
+				defer wg.Done()
+				// The message carries no tokens here (usage.RecordReply copies them); the
+				// extraction rows below add theirs to the totals.
+				m := &store.Message{WorkspaceID: f.ws, ConversationID: f.conv, Role: "assistant", Content: "reply"}
+				_, err := s.AddMessageWithUsage(ctx, m, ugEntry(f, fmt.Sprintf("dl-reply-%d", i)))
+				errs <- err
+			}()
+			go func() {
+				defer wg.Done()
+				errs <- s.SetVariable(ctx, &store.ConversationVariable{WorkspaceID: f.ws, ConversationID: f.conv,
+					Name: fmt.Sprintf("v%d", i), Value: "x", Source: "api"})
+			}()
+			go func() {
+				defer wg.Done()
+				e := ugEntry(f, fmt.Sprintf("dl-extract-%d", i))
+				e.Purpose = store.PurposeExtraction
+				_, err := s.InsertUsageAddingToConversation(ctx, e)
+				errs <- err
+			}()
+			go func() {
+				defer wg.Done()
+				_, err := s.AddMessage(ctx, &store.Message{WorkspaceID: f.ws, ConversationID: f.conv, Role: "user", Content: "hello"})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := s.GetConversation(ctx, f.ws, f.conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.MessageCount != 2*n || c.UserMessageCount != n || c.PromptTokens != n*1234 || c.CostNanos != n*525300 {
+			t.Fatalf("totals: messages %d (user %d), prompt tokens %d, cost %d", c.MessageCount, c.UserMessageCount, c.PromptTokens, c.CostNanos)
+		}
+	})
+}
