@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parleyhq/parley/app"
@@ -30,7 +31,12 @@ func openApp(ctx context.Context, env *Env, migrate bool) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := app.Open(ctx, cfg, app.Options{Logger: app.NewLogger(cfg, env.Stderr), SkipMigrate: !migrate && !cfg.Embedded()})
+	log := app.NewLogger(cfg, env.Stderr)
+	// go-redis prints its own lines ("failed to dial after 5 attempts") to stderr in its own
+	// format; they go through our logger instead, at debug level: the failures they describe are
+	// logged where they matter (asynq's dequeue errors, the webhook's "stored but not enqueued").
+	redis.SetLogger(redisLog{log})
+	a, err := app.Open(ctx, cfg, app.Options{Logger: log, SkipMigrate: !migrate && !cfg.Embedded()})
 	if err != nil {
 		return nil, err
 	}
@@ -233,3 +239,10 @@ func (l asynqLogger) Error(args ...any) {
 	l.l.Error(msg)
 }
 func (l asynqLogger) Fatal(args ...any) { l.l.Error(fmt.Sprint(args...)); panic(fmt.Sprint(args...)) }
+
+// redisLog routes go-redis' internal log lines to slog.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+}
