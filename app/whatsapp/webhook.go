@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Provider is the provider name of WhatsApp's raw inbound events.
@@ -246,8 +247,11 @@ func Split(body []byte) ([]Event, error) {
 			return fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 		// Raw parts keep the bytes Meta sent; invalid UTF-8 inside a string would make the
-		// database refuse the row (and the delivery fail forever): replace it.
-		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+		// database refuse the row (and the delivery fail forever): each invalid byte becomes
+		// U+FFFD, as encoding/json does for the other channels.
+		if !utf8.Valid(b) {
+			b = []byte(strings.Map(func(r rune) rune { return r }, string(b)))
+		}
 		seen[id] = true
 		evs = append(evs, Event{Kind: kind, ProviderID: id, Payload: b})
 		return nil
