@@ -969,3 +969,60 @@ func TestWhatsAppTaskConstructors(t *testing.T) {
 		t.Fatal("message required")
 	}
 }
+
+// Ids and times a database cannot keep, or a window must not trust: a message id with a NUL
+// (PostgreSQL text refuses it), a timestamp a century ahead (the window would stay open until
+// then) and one before the year 2000 are stored, once, with the event's id and the time of
+// receipt; processing them again stores nothing twice.
+func TestWhatsAppHostileIDsAndTimes(t *testing.T) {
+	e := newWAEnv(t, 24*time.Hour)
+	ctx := context.Background()
+	before := time.Now().Add(-time.Second)
+	body := `{"entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"` + waPhoneID + `"},
+		"contacts":[{"profile":{"name":"Nul\u0000Name"},"wa_id":"` + waCust + `"}],
+		"messages":[
+		 {"from":"` + waCust + `","id":"wamid.NUL\u0000ID","timestamp":"1749416700","type":"text","text":{"body":"nul id"}},
+		 {"from":"` + waCust + `","id":"wamid.FUTURE","timestamp":"4102444800","type":"text","text":{"body":"from 2100"}},
+		 {"from":"` + waCust + `","id":"wamid.ANCIENT","timestamp":"1","type":"text","text":{"body":"from 1970"}}
+		]}}]}]}`
+	e.post([]byte(body))
+	for id, err := range e.run() {
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	after := time.Now().Add(time.Second)
+	c := e.conv()
+	c, _ = e.a.Store.GetConversation(ctx, c.WorkspaceID, c.ID)
+	msgs := e.messages(c)
+	if len(msgs) != 3 || c.MessageCount != 3 {
+		t.Fatalf("%d messages (count %d), want 3", len(msgs), c.MessageCount)
+	}
+	byContent := map[string]store.Message{}
+	for _, m := range msgs {
+		byContent[m.Content] = m
+	}
+	if m := byContent["nul id"]; m.ProviderMessageID == nil || strings.ContainsRune(*m.ProviderMessageID, 0) || *m.ProviderMessageID == "" {
+		t.Fatalf("the NUL id was stored as %q", *m.ProviderMessageID)
+	}
+	for _, content := range []string{"from 2100", "from 1970"} {
+		if at := byContent[content].CreatedAt; at.Before(before) || at.After(after) {
+			t.Errorf("%q stored at %v, want the time of receipt", content, at)
+		}
+	}
+	if c.WindowExpiresAt == nil || c.WindowExpiresAt.After(after.Add(24*time.Hour)) {
+		t.Fatalf("window deadline %v: a future timestamp must not hold it open", c.WindowExpiresAt)
+	}
+	if strings.ContainsRune(c.CustomerName, 0) {
+		t.Fatalf("customer name %q keeps the NUL", c.CustomerName)
+	}
+	for _, ev := range e.events() {
+		ev := ev
+		if err := e.wa.Process(ctx, &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.messages(c); len(got) != 3 {
+		t.Fatalf("reprocessing stored %d messages", len(got))
+	}
+}

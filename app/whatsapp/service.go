@@ -134,8 +134,14 @@ func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerI
 	if waID == "" {
 		return nil, fmt.Errorf("%w: message without a sender", ErrBadEvent)
 	}
+	if len(waID) > 64 {
+		return nil, fmt.Errorf("%w: sender id of %d bytes", ErrBadEvent, len(waID))
+	}
+	waID = Clean(waID) // a NUL or invalid UTF-8 would make the database refuse the row
 	at, ok := ParseTimestamp(m.Timestamp)
-	if !ok {
+	if !ok || at.After(receivedAt.Add(MaxClockSkew)) {
+		// No time, or one in the future (a window would stay open until then): the time we
+		// received it.
 		at = receivedAt.UTC()
 	}
 	at = at.Truncate(time.Microsecond)
@@ -166,7 +172,7 @@ func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerI
 	}
 
 	id := m.ID
-	if id == "" {
+	if !storableID(id) { // empty, overlong or with a NUL: the event's id (a hash of it)
 		id = providerID
 	}
 	content, ctype := Content(&m)

@@ -340,10 +340,16 @@ func hashOf(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
+// MaxClockSkew is how far in the future a message's WhatsApp timestamp may be (clocks differ);
+// a later one is replaced by the time the message was received.
+const MaxClockSkew = 5 * time.Minute
+
 // ParseTimestamp reads Meta's Unix-seconds string; ok=false when it is missing or invalid.
 func ParseTimestamp(s string) (time.Time, bool) {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n <= 0 {
+	// Years 2000 to 9999: Meta's times are Unix seconds of now; others are not times the
+	// databases (or the window) can use.
+	if err != nil || n < 946684800 || n > 253402300799 {
 		return time.Time{}, false
 	}
 	return time.Unix(n, 0).UTC(), true
