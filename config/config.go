@@ -53,6 +53,9 @@ type Config struct {
 	// Operations.
 	MetricsToken string // PARLEY_METRICS_TOKEN: the bearer token of /metrics on the web address; empty: /metrics there is 404
 	MetricsAddr  string // PARLEY_METRICS_ADDR: a separate listen address serving /metrics without a token, in every role
+	// TrustedProxies (PARLEY_TRUSTED_PROXIES): the networks of the reverse proxies whose
+	// X-Forwarded-For names the client; empty: the connection's peer address is the client.
+	TrustedProxies []*net.IPNet
 }
 
 // LLM defaults.
@@ -99,6 +102,7 @@ var Vars = []Var{
 	{"PARLEY_WIDGET_RATE_SESSIONS", "30", "New web widget sessions allowed per minute for one client IP and assistant; more are answered 429 with Retry-After."},
 	{"PARLEY_WIDGET_RATE_MESSAGES", "60", "Web widget messages allowed per minute for one client IP and assistant; more are answered 429 with Retry-After."},
 	{"PARLEY_METRICS_TOKEN", "unset: `/metrics` on the web address answers 404", "When set, `GET /metrics` on the web address serves Prometheus metrics to requests carrying `Authorization: Bearer <token>` (401 otherwise). At least 16 characters (try: openssl rand -hex 16)."},
+	{"PARLEY_TRUSTED_PROXIES", "unset: the client is the connection's address; X-Forwarded-For is ignored", "Comma-separated addresses or CIDR ranges of your reverse proxies or load balancer (for example `10.0.0.0/8,127.0.0.1`). Only a request from one of them has its client address (used by the widget's rate limits and the logs) taken from `X-Forwarded-For`; anyone else could forge that header."},
 	{"PARLEY_METRICS_ADDR", "unset: no separate metrics listener", "A listen address such as `127.0.0.1:9090` or `:9090` where every role (web, worker, scheduler, all-in-one) serves `/metrics` without a token: keep it off the public network. This is how a separate worker process is scraped."},
 }
 
@@ -133,6 +137,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		PricesFile:    strings.TrimSpace(getenv("PARLEY_PRICES_FILE")),
 		MetricsToken:  strings.TrimSpace(getenv("PARLEY_METRICS_TOKEN")),
 		MetricsAddr:   strings.TrimSpace(getenv("PARLEY_METRICS_ADDR")),
+	}
+	if tp, err := parseTrustedProxies(getenv("PARLEY_TRUSTED_PROXIES")); err != nil {
+		return nil, err
+	} else {
+		c.TrustedProxies = tp
 	}
 	if c.Addr == "" {
 		if p := getenv("PORT"); p != "" {
@@ -295,6 +304,35 @@ func (c *Config) validateWhatsApp() error {
 		return &Error{"PARLEY_WHATSAPP_WINDOW", fmt.Sprintf("%s is outside 1s to 24h (Meta closes the window after 24 hours)", c.WhatsAppWindow)}
 	}
 	return nil
+}
+
+// parseTrustedProxies reads PARLEY_TRUSTED_PROXIES: addresses or CIDR ranges, comma-separated.
+func parseTrustedProxies(raw string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			ip := net.ParseIP(part)
+			if ip == nil {
+				return nil, &Error{"PARLEY_TRUSTED_PROXIES", fmt.Sprintf("%q is not an IP address or CIDR range (for example 10.0.0.0/8)", part)}
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(part)
+		if err != nil {
+			return nil, &Error{"PARLEY_TRUSTED_PROXIES", fmt.Sprintf("%q is not an IP address or CIDR range (for example 10.0.0.0/8)", part)}
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // validateMetrics checks the /metrics token and listen address.

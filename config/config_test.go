@@ -51,6 +51,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		want string
 	}{
 		{"bad addr", map[string]string{"PARLEY_ADDR": "nonsense"}, "PARLEY_ADDR"},
+		{"bad proxy", map[string]string{"PARLEY_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, "PARLEY_TRUSTED_PROXIES"},
+		{"bad proxy range", map[string]string{"PARLEY_TRUSTED_PROXIES": "10.0.0.0/33"}, "PARLEY_TRUSTED_PROXIES"},
 		{"bad port", map[string]string{"PARLEY_ADDR": ":99999"}, "PARLEY_ADDR"},
 		{"bad PORT", map[string]string{"PORT": "abc"}, "PARLEY_ADDR"},
 		{"bad database scheme", map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
@@ -294,5 +296,24 @@ func TestLoadWidgetVariables(t *testing.T) {
 				t.Fatalf("want an error naming %s, got %v", tc.wantErr, err)
 			}
 		})
+	}
+}
+
+func TestLoadTrustedProxies(t *testing.T) {
+	c, err := Load(func(k string) string {
+		return map[string]string{"PARLEY_TRUSTED_PROXIES": " 10.0.0.0/8, 127.0.0.1 ,::1,"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range c.TrustedProxies {
+		got = append(got, n.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 127.0.0.1/32 ::1/128" {
+		t.Fatalf("trusted proxies %v", got)
+	}
+	if c, _ := Load(func(string) string { return "" }); len(c.TrustedProxies) != 0 {
+		t.Fatalf("default trusted proxies %v", c.TrustedProxies)
 	}
 }

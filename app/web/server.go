@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -104,6 +105,7 @@ func (s *Server) build() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = clientIP(s.Config.TrustedProxies)
 
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(middleware.RequestID())
@@ -193,4 +195,19 @@ func (s *Server) csrfMiddleware() echo.MiddlewareFunc {
 			return echo.NewHTTPError(http.StatusForbidden, "Missing or invalid CSRF token: reload the page and try again.")
 		},
 	})
+}
+
+// clientIP says who the client is (c.RealIP: widget rate limits, logs). Without trusted proxies
+// it is the connection's peer: X-Forwarded-For and X-Real-IP are ignored, since anyone can send
+// them. With PARLEY_TRUSTED_PROXIES, X-Forwarded-For is read from the right, skipping those
+// proxies, and only when the connection comes from one of them.
+func clientIP(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }

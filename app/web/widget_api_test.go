@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -553,5 +555,43 @@ func TestWidgetAPIRepliesWhileRedisIsDown(t *testing.T) {
 	}
 	if n := e.wCount("usage_ledger", "conversation_id = ?", conv); n != 2 {
 		t.Fatalf("%d ledger rows, want 2", n)
+	}
+}
+
+// The widget's rate limits count the client: without trusted proxies that is the connection's
+// address, whatever X-Forwarded-For says (a visitor could otherwise pick a new address per
+// request); behind a trusted proxy it is the address the proxy forwards.
+func TestWidgetRateLimitClientAddress(t *testing.T) {
+	start := func(e *env, a *store.Assistant, xff string) int {
+		res, _ := e.wJSON("POST", "/api/widget/v1/sessions", map[string]any{"assistant": a.PublicKey, "visitor_id": fmt.Sprintf("visitor-%x", xff),
+			"variables": map[string]string{"email": "buyer@shop.test"}}, "X-Forwarded-For", xff, "X-Real-IP", xff)
+		return res.StatusCode
+	}
+	cfg := testkit.Config(t)
+	cfg.WidgetRateSessions = 1
+	e := whEnv(t, cfg)
+	a := e.wAssistant(e.user("ana@example.com", "correct-horse"), wOrigin)
+	if c := start(e, a, "203.0.113.1"); c != http.StatusCreated {
+		t.Fatalf("first session: %d", c)
+	}
+	if c := start(e, a, "203.0.113.2"); c != http.StatusTooManyRequests {
+		t.Fatalf("a forged X-Forwarded-For escaped the limit: %d", c)
+	}
+
+	cfg = testkit.Config(t)
+	cfg.WidgetRateSessions = 1
+	_, lo, _ := net.ParseCIDR("127.0.0.0/8")
+	_, v6, _ := net.ParseCIDR("::1/128")
+	cfg.TrustedProxies = []*net.IPNet{lo, v6}
+	e = whEnv(t, cfg)
+	a = e.wAssistant(e.user("ana@example.com", "correct-horse"), wOrigin)
+	if c := start(e, a, "203.0.113.1"); c != http.StatusCreated {
+		t.Fatalf("behind a trusted proxy, first client: %d", c)
+	}
+	if c := start(e, a, "203.0.113.2"); c != http.StatusCreated {
+		t.Fatalf("behind a trusted proxy, another client shares the first one's limit: %d", c)
+	}
+	if c := start(e, a, "203.0.113.1"); c != http.StatusTooManyRequests {
+		t.Fatalf("behind a trusted proxy, the first client again: %d", c)
 	}
 }
