@@ -154,3 +154,48 @@ func (quiet) Info(...any)  {}
 func (quiet) Warn(...any)  {}
 func (quiet) Error(...any) {}
 func (quiet) Fatal(...any) {}
+
+// Events that keep failing do not starve the ones that never ran: a batch takes the fewest
+// attempts first, and carries the webhook's request id.
+func TestSweepPrefersEventsThatNeverRan(t *testing.T) {
+	a := testkit.App(t, testkit.Config(t))
+	ctx := context.Background()
+	h := &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Second, SweepBatch: 2}
+	old := time.Now().Add(-time.Hour).UTC()
+	for i, id := range []string{"f1", "f2", "f3"} {
+		ev := &store.InboundEvent{Provider: "test", ProviderID: id, Payload: `"fail"`, ReceivedAt: old.Add(time.Duration(i) * time.Second)}
+		if _, err := a.Store.InsertInboundEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if err := a.Store.MarkEventFailed(ctx, ev.ID, "provider said no"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	lost := &store.InboundEvent{Provider: "test", ProviderID: "lost", Payload: `"ok"`, ReceivedAt: old.Add(time.Minute), RequestID: "req-lost"}
+	if _, err := a.Store.InsertInboundEvent(ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.HandleSweep(ctx, workers.NewInboundSweepTask()); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := asynq.NewInspectorFromRedisClient(a.Redis).ListPendingTasks(workers.QueueCritical)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, ti := range pending {
+		var p workers.InboundProcessPayload
+		_ = json.Unmarshal(ti.Payload, &p)
+		if p.EventID == lost.ID {
+			found = true
+			if p.RequestID != "req-lost" {
+				t.Fatalf("swept without the webhook's request id: %+v", p)
+			}
+		}
+	}
+	if len(pending) != 2 || !found {
+		t.Fatalf("a batch of 2 swept %d tasks, the never-run event among them: %v", len(pending), found)
+	}
+}

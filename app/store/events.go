@@ -26,12 +26,14 @@ func (s *Store) InsertInboundEvent(ctx context.Context, ev *InboundEvent) (inser
 }
 
 // UnprocessedEvents returns up to limit events not yet processed that were received before
-// olderThan, oldest first.
+// olderThan: fewest attempts first, then oldest.
 func (s *Store) UnprocessedEvents(ctx context.Context, olderThan time.Time, limit int) ([]InboundEvent, error) {
 	var evs []InboundEvent
-	err := s.DB.NewSelect().Model(&evs).Column("id", "provider", "provider_id", "kind", "received_at", "attempts").
+	// Fewest attempts first: events that never ran (their task was lost with Redis) come before
+	// events that keep failing, so a pile of failing events cannot starve them out of a batch.
+	err := s.DB.NewSelect().Model(&evs).Column("id", "provider", "provider_id", "kind", "received_at", "attempts", "request_id").
 		Where("processed_at IS NULL").Where("received_at < ?", olderThan.UTC()).
-		Order("received_at ASC", "id ASC").Limit(int64(limit)).Scan(ctx)
+		Order("attempts ASC", "received_at ASC", "id ASC").Limit(int64(limit)).Scan(ctx)
 	return evs, err
 }
 
