@@ -45,7 +45,7 @@ func init() {
 	register(command{"apikey", "create an API key and print it", "create --name NAME [--workspace ID]", runAPIKey})
 	register(command{"seed", "fill the database with demo data, or with a large data set for benchmarks", "--demo | --bulk --conversations N --messages-per-conversation M", runSeed})
 	register(command{"doctor", "check configuration, database, migrations, Redis, queues, the LLM endpoint and WhatsApp; change nothing", "[--json]", runDoctor})
-	register(command{"bench", "measure server time of the Conversations pages (list, filters, search, detail)", "conversations [--workspace ID] [--runs N] [--only TEXT]", runBench})
+	register(command{"bench", "load tools: server time of the Conversations pages, or signed WhatsApp webhooks at a fixed rate", "conversations [--workspace ID] [--runs N] [--only TEXT] | whatsapp --url URL --secret S [--rate R] [--duration D]", runBench})
 }
 
 // usageError is a wrong command line: printed with the usage, exit code 2.
@@ -159,6 +159,12 @@ Run exactly one.
           after W warm-up runs (default 2), the statements each page ran, EXPLAIN (ANALYZE,
           BUFFERS) of each store query on PostgreSQL, and a Markdown table for BENCHMARKS.md.
           Meant for a scratch database filled by ` + "`parley seed --bulk`" + `.
+  whatsapp --url URL --secret SECRET [--rate 100] [--duration 10s] [--concurrency 256]
+          [--customers 500] [--phone-number-id ID] [--check] [--wait 2m]
+          signed text-message webhooks at a fixed rate to a server on this machine (its
+          PARLEY_WHATSAPP_APP_SECRET; an assistant connected to the phone number id), with the
+          acknowledgement latency p50/p95/p99/max; then, with DATABASE_URL or --check, waits
+          for the workers and checks that every acknowledged message is stored exactly once.
 `,
 }
 

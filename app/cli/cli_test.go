@@ -59,6 +59,9 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%s --help: %d %q", cmd, code, out)
 		}
 	}
+	if code, out, _ := run(t, nil, "bench", "--help"); code != 0 || !strings.Contains(out, "conversations") || !strings.Contains(out, "whatsapp --url") {
+		t.Errorf("bench --help names both load tools: %d %q", code, out)
+	}
 	if code, _, _ := run(t, nil, "--help"); code != 0 {
 		t.Fatal("no-argument --help")
 	}
