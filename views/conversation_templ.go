@@ -1283,6 +1283,12 @@ func DetailUpdate(msgs []MsgView, d *ConvDetail, total int64, haveTotal bool) te
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
+			if d.WA != nil && d.WA.OOB {
+				templ_7745c5c3_Err = WhatsAppPanel(*d.WA).Render(ctx, templ_7745c5c3_Buffer)
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			}
 		}
 		if haveTotal {
 			templ_7745c5c3_Err = NavCount(total, true).Render(ctx, templ_7745c5c3_Buffer)

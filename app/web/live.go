@@ -15,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/views"
 )
 
@@ -138,6 +139,10 @@ func (s *Server) conversationEvents(c echo.Context) error {
 		return err
 	}
 	ws, id := conv.WorkspaceID, conv.ID
+	// The WhatsApp panel as the page shows it: replaced only when what it offers changes (the
+	// window opened or closed, AI switched), so that a reply being typed is not wiped by every
+	// message that arrives.
+	open, ai := whatsapp.WindowOpen(conv, store.Now()), conv.AIEnabled
 	return s.sseStream(c, func(ctx context.Context, ev events.Event) (templ.Component, error) {
 		if ev.Kind == events.CountsChanged {
 			counts, err := s.Store.ConversationCounts(ctx, ws)
@@ -159,6 +164,10 @@ func (s *Server) conversationEvents(c echo.Context) error {
 		d, err := s.detailData(c, cur, false)
 		if err != nil {
 			return nil, err
+		}
+		if d.WA != nil && (d.WA.Open != open || d.WA.AIEnabled != ai) {
+			d.WA.OOB = true
+			open, ai = d.WA.Open, d.WA.AIEnabled
 		}
 		var msgs []views.MsgView
 		if ev.Kind == events.MessageAdded && ev.MessageID > 0 {

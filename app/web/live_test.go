@@ -134,3 +134,55 @@ func TestLiveUpdatesStayInTheirWorkspaceAndReleaseOnClose(t *testing.T) {
 	closeDetail()
 	waitSubscribers(t, e, 0)
 }
+
+// The WhatsApp panel of an open detail page follows the window: a message that changes nothing
+// leaves the panel (and a reply being typed) alone; the window closing swaps in the panel
+// that offers templates only.
+func TestLiveUpdateSwapsTheWhatsAppPanelWhenTheWindowCloses(t *testing.T) {
+	e := newEnv(t)
+	ana := e.fixture("ana@example.com")
+	c := e.client()
+	e.login(c, "ana@example.com", "correct-horse")
+	conv := ana.convs["whatsapp"]
+	ctx := context.Background()
+	open := time.Now().Add(time.Hour).UTC()
+	if _, err := e.App.Store.DB.NewUpdate().Table("conversations").Set("window_expires_at = ?", open).Set("window_closed_at = NULL").
+		Where("id = ?", conv.ID).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	detail, closeDetail := e.stream(c, "/conversations/"+itoa(conv.ID)+"/events")
+	defer closeDetail()
+	waitSubscribers(t, e, 1)
+	next := func() string {
+		t.Helper()
+		select {
+		case d := <-detail:
+			return d
+		case <-time.After(20 * time.Second):
+			t.Fatal("no live update")
+		}
+		return ""
+	}
+	m := &store.Message{WorkspaceID: ana.ws.ID, ConversationID: conv.ID, Role: "assistant", Content: "still open"}
+	if _, err := e.App.Conversations.AddMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if d := next(); !strings.Contains(d, "still open") || strings.Contains(d, `id="wa-panel"`) {
+		t.Fatalf("a message with the window still open: %s", d)
+	}
+	past := time.Now().Add(-time.Minute).UTC()
+	if _, err := e.App.Store.DB.NewUpdate().Table("conversations").Set("window_expires_at = ?", past).Set("window_closed_at = ?", past).
+		Where("id = ?", conv.ID).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.App.Events.Publish(ctx, events.Event{Kind: events.ConversationChanged, WorkspaceID: ana.ws.ID, ConversationID: conv.ID})
+	d := next()
+	if !strings.Contains(d, `id="wa-panel"`) || !strings.Contains(d, `hx-swap-oob="true"`) || !strings.Contains(d, `id="wa-closed"`) {
+		t.Fatalf("the window closed, the panel was not swapped: %s", d)
+	}
+	// Nothing changed since: the next update leaves the panel alone again.
+	e.App.Events.Publish(ctx, events.Event{Kind: events.ConversationChanged, WorkspaceID: ana.ws.ID, ConversationID: conv.ID})
+	if d := next(); strings.Contains(d, `id="wa-panel"`) {
+		t.Fatalf("an update without a change swapped the panel: %s", d)
+	}
+}
