@@ -435,7 +435,13 @@ func TestWidgetAPIStreamsTheReply(t *testing.T) {
 }
 
 func TestWidgetRateLimits(t *testing.T) {
-	e := newEnv(t)
+	// The test client stands behind a trusted proxy on loopback, whose X-Forwarded-For names
+	// the visitors (see TestWidgetRateLimitClientAddress for the untrusted case).
+	cfg := testkit.Config(t)
+	_, lo, _ := net.ParseCIDR("127.0.0.0/8")
+	_, v6, _ := net.ParseCIDR("::1/128")
+	cfg.TrustedProxies = []*net.IPNet{lo, v6}
+	e := whEnv(t, cfg)
 	e.App.Config.WidgetRateSessions = 2
 	e.App.Config.WidgetRateMessages = 3
 	ws := e.user("ana@example.com", "correct-horse")
