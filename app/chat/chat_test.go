@@ -150,3 +150,37 @@ func TestRequestCarriesContext(t *testing.T) {
 		t.Fatalf("offline context: %+v", req)
 	}
 }
+
+// A session is started in one transaction: its pre-chat answers and first message are there
+// with it, and when one of them cannot be stored nothing is (no conversation without its
+// answers, no count bumped).
+func TestStartSessionIsAllOrNothing(t *testing.T) {
+	_, st, _, a := setup(t, nil)
+	ctx := context.Background()
+	svc := &conversations.Service{Store: st}
+	before, err := st.ConversationCounts(ctx, a.WorkspaceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := chat.StartSession(ctx, st, svc, a, store.TypeWidget, "visitor-2", map[string]string{"email": "a@b.co", "name": "Ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.GetConversation(ctx, a.WorkspaceID, conv.ID)
+	if got.MessageCount != 1 || got.LastMessagePreview != "Hello!" || got.Variables != `{"email":"a@b.co","name":"Ana"}` {
+		t.Fatalf("started: %d messages, preview %q, variables %s", got.MessageCount, got.LastMessagePreview, got.Variables)
+	}
+	// The second answer cannot be stored (a NUL byte: refused by both databases, and by
+	// ValidatePrechat before this point in real requests).
+	if _, err := chat.StartSession(ctx, st, svc, a, store.TypeWidget, "visitor-3", map[string]string{"a": "fine", "b": "bad\x00value"}); err == nil {
+		t.Fatal("a session whose answer cannot be stored was started")
+	}
+	n, err := st.DB.NewSelect().Model((*store.Conversation)(nil)).Where("customer = ?", "visitor-3").Count(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("%d conversations left behind (%v)", n, err)
+	}
+	after, _ := st.ConversationCounts(ctx, a.WorkspaceID)
+	if after.Total != before.Total+1 {
+		t.Fatalf("count %d, want %d", after.Total, before.Total+1)
+	}
+}

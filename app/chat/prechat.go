@@ -115,24 +115,22 @@ func ValidateMessage(text string) (string, error) {
 func StartSession(ctx context.Context, st *store.Store, svc *conversations.Service, a *store.Assistant, typ, customer string, vars map[string]string) (*store.Conversation, error) {
 	aid := a.ID
 	conv := &store.Conversation{WorkspaceID: a.WorkspaceID, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != store.TypeTest, AIEnabled: true}
-	if err := svc.Create(ctx, conv); err != nil {
-		return nil, err
-	}
 	names := make([]string, 0, len(vars))
 	for k := range vars {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	vs := make([]store.ConversationVariable, 0, len(names))
 	for _, k := range names {
-		if err := st.SetVariable(ctx, &store.ConversationVariable{WorkspaceID: a.WorkspaceID, ConversationID: conv.ID, Name: k, Value: vars[k], Source: "prechat"}); err != nil {
-			return nil, err
-		}
+		vs = append(vs, store.ConversationVariable{Name: k, Value: vars[k], Source: "prechat"})
 	}
+	var first *store.Message
 	if strings.TrimSpace(a.FirstMessage) != "" {
-		m := &store.Message{WorkspaceID: a.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: a.FirstMessage}
-		if _, err := svc.AddMessage(ctx, m); err != nil {
-			return nil, err
-		}
+		first = &store.Message{Role: "assistant", Content: a.FirstMessage}
+	}
+	// One transaction: a visitor never leaves a conversation without its pre-chat answers.
+	if err := svc.Start(ctx, conv, vs, first); err != nil {
+		return nil, err
 	}
 	return conv, nil
 }

@@ -27,6 +27,20 @@ func (s *Service) Create(ctx context.Context, c *store.Conversation) error {
 	return nil
 }
 
+// Start creates a conversation with its first variables and first message (optional) in one
+// transaction, and publishes them.
+func (s *Service) Start(ctx context.Context, c *store.Conversation, vars []store.ConversationVariable, first *store.Message) error {
+	if err := s.Store.StartConversation(ctx, c, vars, first); err != nil {
+		return err
+	}
+	s.publish(ctx, events.Event{Kind: events.ConversationChanged, WorkspaceID: c.WorkspaceID, ConversationID: c.ID})
+	s.publish(ctx, events.Event{Kind: events.CountsChanged, WorkspaceID: c.WorkspaceID})
+	if first != nil {
+		s.publish(ctx, events.Event{Kind: events.MessageAdded, WorkspaceID: c.WorkspaceID, ConversationID: c.ID, MessageID: first.ID})
+	}
+	return nil
+}
+
 // AddMessage stores a message (once per provider id) and publishes it.
 func (s *Service) AddMessage(ctx context.Context, m *store.Message) (bool, error) {
 	ok, err := s.Store.AddMessage(ctx, m)

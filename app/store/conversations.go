@@ -20,6 +20,31 @@ func (s *Store) CreateConversation(ctx context.Context, c *Conversation) error {
 	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error { return s.createConversation(ctx, tx, c) })
 }
 
+// StartConversation creates a conversation with its first variables and its first message
+// (each optional) in one transaction: a failure leaves nothing behind, never a conversation
+// without the pre-chat answers it was started with.
+func (s *Store) StartConversation(ctx context.Context, c *Conversation, vars []ConversationVariable, first *Message) error {
+	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.createConversation(ctx, tx, c); err != nil {
+			return err
+		}
+		for i := range vars {
+			v := &vars[i]
+			v.WorkspaceID, v.ConversationID = c.WorkspaceID, c.ID
+			if err := s.setVariable(ctx, tx, v); err != nil {
+				return err
+			}
+		}
+		if first != nil {
+			first.WorkspaceID, first.ConversationID = c.WorkspaceID, c.ID
+			if _, err := s.addMessage(ctx, tx, first); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (s *Store) createConversation(ctx context.Context, tx bun.IDB, c *Conversation) error {
 	t := now()
 	if c.StartedAt.IsZero() {
