@@ -94,6 +94,18 @@ func TestMigrateAndAPIKeyCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "pending") {
 		t.Fatalf("status before: %d %q %q", code, out, stderr)
 	}
+	if testkit.PostgresURL() == "" {
+		// status reads: on a new database it creates not even bun's migration tables.
+		st, err := store.Open(context.Background(), "", db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := st.DB.NewSelect().TableExpr("sqlite_master").Where("name LIKE 'bun_migration%'").Count(context.Background())
+		st.Close()
+		if err != nil || n != 0 {
+			t.Fatalf("migrate status created %d migration tables (%v)", n, err)
+		}
+	}
 	code, out, _ = run(t, env, "migrate", "up")
 	if code != 0 || !strings.Contains(out, "applied 20261125000001_schema") {
 		t.Fatalf("up: %d %q", code, out)

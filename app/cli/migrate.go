@@ -52,7 +52,7 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintln(env.Stdout, "rolled back", n)
 		}
 	case "status":
-		st, err := s.MigrationStatuses(ctx)
+		st, err := s.InspectMigrations(ctx) // read-only: status creates no table
 		if err != nil {
 			return err
 		}

@@ -3,9 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"io/fs"
-
-	"github.com/uptrace/bun/migrate"
 )
 
 // Read-only queries for `parley doctor`: none of them writes, creates a table or takes a lock.
@@ -32,12 +29,8 @@ func (s *Store) InspectMigrations(ctx context.Context) ([]MigrationStatus, error
 	if ok {
 		return s.MigrationStatuses(ctx)
 	}
-	sub, err := fs.Sub(migrationFiles, "migrations/"+s.dialectDir())
+	ms, err := s.migrations()
 	if err != nil {
-		return nil, err
-	}
-	ms := migrate.NewMigrations()
-	if err := ms.Discover(sub); err != nil {
 		return nil, err
 	}
 	var out []MigrationStatus

@@ -144,13 +144,22 @@ func Now() time.Time { return now() }
 
 // ---- migrations ----
 
-func (s *Store) migrator() (*migrate.Migrator, error) {
+// migrations are the embedded migrations of the store's dialect.
+func (s *Store) migrations() (*migrate.Migrations, error) {
 	sub, err := fs.Sub(migrationFiles, "migrations/"+s.dialectDir())
 	if err != nil {
 		return nil, err
 	}
 	ms := migrate.NewMigrations()
 	if err := ms.Discover(sub); err != nil {
+		return nil, err
+	}
+	return ms, nil
+}
+
+func (s *Store) migrator() (*migrate.Migrator, error) {
+	ms, err := s.migrations()
+	if err != nil {
 		return nil, err
 	}
 	return migrate.NewMigrator(s.DB, ms, migrate.WithMarkAppliedOnSuccess(true)), nil
