@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -59,14 +60,26 @@ func Open(ctx context.Context, databaseURL, sqliteFile string) (*Store, error) {
 	return OpenSQLite(ctx, sqliteFile)
 }
 
+// postgresMaxConns bounds one process's pool, so that a few web and worker processes stay
+// within PostgreSQL's default max_connections (100).
+const postgresMaxConns = 20
+
 // OpenPostgres opens a PostgreSQL pool.
 func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
-	sqldb, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	sqldb.SetMaxOpenConns(20)
-	sqldb.SetMaxIdleConns(10)
+	// bun writes every argument into the SQL text, so no two statements share a text and pgx's
+	// default (prepare each new text, cache it, deallocate the oldest) cost an extra round trip
+	// and a server-side plan per query. The simple protocol sends the text once.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	sqldb := stdlib.OpenDB(*cfg)
+	// As many idle connections as open ones: with fewer, every burst past the idle limit closes
+	// connections on release and opens new ones (a PostgreSQL backend fork each) on the next
+	// request; under webhook load that churn took most of the database's CPU.
+	sqldb.SetMaxOpenConns(postgresMaxConns)
+	sqldb.SetMaxIdleConns(postgresMaxConns)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	db := bun.NewDB(sqldb, pgdialect.New())
 	s := &Store{DB: db, Dialect: Postgres, URL: dsn}
