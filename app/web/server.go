@@ -48,6 +48,8 @@ type Server struct {
 	Metrics     *metrics.Metrics
 	metricsOnce sync.Once
 	metricsHTTP http.Handler
+	// inbound stores webhook deliveries, many in one statement under load (webhooks.go).
+	inbound *store.InboundBatcher
 
 	echo *echo.Echo
 	// closing ends long-lived responses (event streams) when the server shuts down, since
@@ -63,6 +65,7 @@ func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
 func New(a *app.App) *Server {
 	s := &Server{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Ready: a.Ready, Conversations: a.Conversations, Chat: a.Chat, Metrics: a.Metrics}
 	s.closing = make(chan struct{})
+	s.inbound = store.NewInboundBatcher(a.Store)
 	s.echo = s.build()
 	return s
 }
@@ -146,7 +149,7 @@ func (s *Server) build() *echo.Echo {
 		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 	}))
 	e.Use(varyHX)
-	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Skipper: isStreaming, MinLength: 1024}))
+	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Skipper: noGzip, MinLength: 1024}))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: s.Config.BodyLimit, Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") }})) // webhooks have their own limit
 
 	cookies := sessions.NewCookieStore(s.Keys.SessionHash, s.Keys.SessionBlock)
@@ -162,6 +165,13 @@ func hstsAge(c *config.Config) int {
 		return 31536000
 	}
 	return 0
+}
+
+// noGzip skips compression for streams and for webhooks: a webhook's answer is empty, and
+// preparing a gzip writer for it (two resets of the compressor's tables) was the costliest
+// step of an acknowledgement.
+func noGzip(c echo.Context) bool {
+	return isStreaming(c) || strings.HasPrefix(c.Request().URL.Path, "/webhooks/")
 }
 
 // isStreaming reports routes that must not be buffered (server-sent events, streamed exports).

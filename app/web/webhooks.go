@@ -35,7 +35,8 @@ func (s *Server) whatsappVerify(c echo.Context) error {
 // whatsappWebhook stores a delivery of Meta's webhook and acknowledges it. The raw body is
 // read (3 MB at most: 413), its X-Hub-Signature-256 checked before anything is parsed (401,
 // nothing stored), then every message, status and other change becomes a raw inbound event,
-// all stored by one statement (database down: 503, so Meta delivers again). The new events are
+// all stored by one statement, shared with the deliveries that arrive meanwhile (database down:
+// 503, so Meta delivers again). The new events are
 // then enqueued for processing; a failed enqueue is logged and still acknowledged, since the
 // sweep enqueues what is left. No per-message work happens here.
 func (s *Server) whatsappWebhook(c echo.Context) error {
@@ -75,7 +76,7 @@ func (s *Server) whatsappWebhook(c echo.Context) error {
 		rows[i] = &store.InboundEvent{Provider: whatsapp.Provider, ProviderID: ev.ProviderID, Kind: ev.Kind, Payload: string(ev.Payload), RequestID: reqID}
 	}
 	ctx := r.Context()
-	inserted, err := s.Store.InsertInboundEvents(ctx, rows)
+	inserted, err := s.inbound.Insert(ctx, rows)
 	if err != nil {
 		s.Log.Error("WhatsApp webhook not stored: answering 503 so that Meta delivers it again", "err", err, "request_id", reqID, "events", len(rows))
 		return reject(metrics.RejectDatabaseDown, apiErr(http.StatusServiceUnavailable, "unavailable", "The event could not be stored; deliver it again later."))
