@@ -77,8 +77,19 @@ func TestScenario1WorkerKill9(t *testing.T) {
 		d.worker.start(t)
 		lastRestart = time.Now()
 	}
-	// One more kill right after a tally was scheduled (it runs every minute): wait for one to be
-	// active, if the machine lets us see it.
+	// One more kill in the middle of a tally. A tally takes milliseconds, so it is caught by
+	// holding usage_daily locked (as the rollup repair does): the next tally (every minute)
+	// claims its ledger rows, then waits for the lock inside its transaction; the worker is
+	// killed there, and its transaction must roll back, leaving the rows for the next tally.
+	tallyKilled := false
+	lockCtx, unlock := context.WithTimeout(ctx, 2*time.Minute)
+	lockTx, err := d.st.DB.BeginTx(lockCtx, nil)
+	if err != nil {
+		t.Fatalf("begin the lock transaction: %v", err)
+	}
+	if _, err := lockTx.ExecContext(lockCtx, "LOCK TABLE usage_daily IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		t.Fatalf("lock usage_daily: %v", err)
+	}
 	if waitFor(75*time.Second, func() bool {
 		for _, ty := range activeTypes(fmt.Sprintf("127.0.0.1:%d", d.redis.port)) {
 			if ty == "usage:tally" {
@@ -87,15 +98,23 @@ func TestScenario1WorkerKill9(t *testing.T) {
 		}
 		return false
 	}) {
+		time.Sleep(500 * time.Millisecond) // into its transaction, blocked on the lock
 		inflight["usage:tally"]++
-		killNotes = append(killNotes, "kill 5: during usage:tally")
-		t.Log("kill 5: a usage:tally task was active")
+		killNotes = append(killNotes, "kill 5: during usage:tally, blocked inside its transaction")
+		t.Log("kill 5: a usage:tally task was active, waiting on usage_daily inside its transaction")
 		d.worker.signal(syscall.SIGKILL, 0)
+		tallyKilled = true
+	}
+	if err := lockTx.Rollback(); err != nil {
+		t.Errorf("release the usage_daily lock: %v", err)
+	}
+	unlock()
+	if !tallyKilled {
+		t.Error("no usage:tally task became active within 75s while usage_daily was locked: the tally kill did not happen")
+	} else {
 		time.Sleep(time.Second)
 		d.worker.start(t)
 		lastRestart = time.Now()
-	} else {
-		t.Log("no usage:tally task was seen active within 75s: the fifth kill was skipped")
 	}
 	res := <-loadDone
 	if res == nil {
