@@ -46,6 +46,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/usage"
 )
 
 // The workspace and user created when the database has no workspace yet.
@@ -54,6 +55,9 @@ const (
 	DemoEmail         = "demo@parley.local"
 	DemoPassword      = "parley-demo"
 )
+
+// demoDays is how far back the demo conversations go.
+const demoDays = 90
 
 // DemoModel is the model the demo assistants use; costs follow its prices
 // ($0.15 per 1M prompt tokens, $0.60 per 1M completion tokens).
@@ -166,10 +170,25 @@ func Demo(ctx context.Context, s *store.Store, workspaceID int64, now time.Time)
 			return false, err
 		}
 	}
+	prices := usage.Default()
 	for _, c := range planDemo(workspaceID, sales.ID, support.ID, now) {
-		if err := writeDemoConversation(ctx, s, c); err != nil {
+		if err := writeDemoConversation(ctx, s, prices, c); err != nil {
 			return true, fmt.Errorf("demo conversation: %w", err)
 		}
+	}
+	// The daily rollups behind Analytics: the ledger rows tallied, and the activity figures of
+	// the whole demo range (the worker refreshes only the last days by itself).
+	for {
+		res, err := s.TallyUsage(ctx, store.TallyOptions{Batch: 500})
+		if err != nil {
+			return true, fmt.Errorf("demo usage tally: %w", err)
+		}
+		if res.Rows == 0 {
+			break
+		}
+	}
+	if _, err := s.RefreshActivityRollups(ctx, workspaceID, store.Day(now.AddDate(0, 0, -demoDays-1)), store.Day(now.AddDate(0, 0, 2))); err != nil {
+		return true, fmt.Errorf("demo activity rollups: %w", err)
 	}
 	return true, nil
 }
@@ -665,7 +684,7 @@ func asciiEmail(s string) string {
 	return strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", "ú", "u", "ü", "ue", "ö", "oe", "ä", "ae").Replace(s)
 }
 
-func writeDemoConversation(ctx context.Context, s *store.Store, c demoConversation) error {
+func writeDemoConversation(ctx context.Context, s *store.Store, prices *usage.Table, c demoConversation) error {
 	conv := c.conv
 	if err := s.CreateConversation(ctx, &conv); err != nil {
 		return err
@@ -677,10 +696,26 @@ func writeDemoConversation(ctx context.Context, s *store.Store, c demoConversati
 			return err
 		}
 	}
-	for _, dm := range c.msgs {
+	for i, dm := range c.msgs {
 		m := dm.Message
 		m.ConversationID = conv.ID
-		if _, err := s.AddMessage(ctx, &m); err != nil {
+		if m.Role == "assistant" && (m.PromptTokens > 0 || m.CompletionTokens > 0) {
+			// A reply was an LLM call: its ledger row, as the reply path writes it, so that the
+			// ledger, the rollups and the Analytics page agree with the conversations.
+			e, _, err := usage.Entry(prices, usage.Call{
+				WorkspaceID: conv.WorkspaceID, ConversationID: &conv.ID, AssistantID: conv.AssistantID,
+				ConversationType: conv.Type, RequestID: fmt.Sprintf("demo:%d:%d", conv.ID, i),
+				Purpose: usage.PurposeReply, Model: DemoModel,
+				Tokens: usage.Tokens{Prompt: m.PromptTokens, Completion: m.CompletionTokens},
+			})
+			if err != nil {
+				return err
+			}
+			e.CreatedAt = m.CreatedAt
+			if _, err := s.AddMessageWithUsage(ctx, &m, &e); err != nil {
+				return err
+			}
+		} else if _, err := s.AddMessage(ctx, &m); err != nil {
 			return err
 		}
 		for _, name := range dm.reveals {

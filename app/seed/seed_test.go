@@ -229,6 +229,36 @@ func TestDemo(t *testing.T) {
 		t.Errorf("oldest conversation started %v", oldest)
 	}
 
+	// Every reply is an LLM call in the ledger, tallied into the rollups, which also count
+	// every demo conversation: the Analytics page agrees with the conversations.
+	var replies, ledger, untallied int
+	var convCost, ledgerCost, rollupCost, rollupConvs int64
+	for q, dst := range map[string]any{
+		"SELECT COUNT(*) FROM messages WHERE workspace_id = ? AND role = 'assistant' AND (prompt_tokens > 0 OR completion_tokens > 0)": &replies,
+		"SELECT COUNT(*) FROM usage_ledger WHERE workspace_id = ? AND purpose = 'reply'":                                               &ledger,
+		"SELECT COUNT(*) FROM usage_ledger WHERE workspace_id = ? AND tallied_at IS NULL":                                              &untallied,
+		"SELECT COALESCE(SUM(cost_nanos), 0) FROM conversations WHERE workspace_id = ?":                                                &convCost,
+		"SELECT COALESCE(SUM(cost_nanos), 0) FROM usage_ledger WHERE workspace_id = ?":                                                 &ledgerCost,
+		"SELECT COALESCE(SUM(cost_nanos), 0) FROM usage_daily WHERE workspace_id = ?":                                                  &rollupCost,
+		"SELECT COALESCE(SUM(conversations), 0) FROM usage_daily WHERE workspace_id = ?":                                               &rollupConvs,
+	} {
+		if err := s.DB.NewRaw(q, wsID).Scan(ctx, dst); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if replies == 0 || ledger != replies || untallied != 0 {
+		t.Errorf("ledger: %d reply rows for %d replies with tokens, %d untallied", ledger, replies, untallied)
+	}
+	if convCost == 0 || ledgerCost != convCost || rollupCost != convCost {
+		t.Errorf("cost: conversations %d, ledger %d, rollups %d nano-dollars", convCost, ledgerCost, rollupCost)
+	}
+	if rollupConvs != int64(convs) {
+		t.Errorf("rollups count %d conversations, want %d", rollupConvs, convs)
+	}
+	if drift, err := s.LedgerRollupDrift(ctx, store.Day(now.AddDate(0, 0, -100)), store.Day(now.AddDate(0, 0, 2))); err != nil || len(drift) != 0 {
+		t.Errorf("ledger and rollups drift: %v %v", drift, err)
+	}
+
 	// A second run adds nothing.
 	created, err = seed.Demo(ctx, s, wsID, now)
 	if err != nil || created {
