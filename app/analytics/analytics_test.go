@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,32 @@ func TestSVGIsWellFormedAndAccessible(t *testing.T) {
 	w, _ := empty.Chart(ChartWindows)
 	if !strings.Contains(w.SVG(), "No data in this range") {
 		t.Fatal("an empty chart says so")
+	}
+}
+
+// Counts get whole ticks: a chart whose tallest day is 5 conversations is labelled 0, 2, 4,
+// 6, 8, not 1.25 and 3.75.
+func TestCountTicksAreWhole(t *testing.T) {
+	tick := regexp.MustCompile(`text-anchor="end" fill="#5b6475">([^<]*)</text>`)
+	for _, tc := range []struct {
+		unit Unit
+		max  int64
+		want []string
+	}{
+		{UnitCount, 5, []string{"0", "2", "4", "6", "8"}},
+		{UnitCount, 3, []string{"0", "1", "2", "3", "4"}},
+		{UnitCount, 1, []string{"0", "1", "2", "3", "4"}},
+		{UnitCount, 90, []string{"0", "25", "50", "75", "100"}},
+		{UnitTokens, 62276, []string{"0", "20k", "40k", "60k", "80k"}},
+	} {
+		c := &Chart{ID: "c", Title: "t", Unit: tc.unit, Days: []string{"2026-11-24", "2026-11-25"},
+			Series: []Series{{Key: "a", Label: "A", Values: []int64{1, tc.max}}}}
+		var got []string
+		for _, m := range tick.FindAllStringSubmatch(c.SVG(), -1) {
+			got = append(got, m[1])
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s up to %d: ticks %v, want %v", tc.unit, tc.max, got, tc.want)
+		}
 	}
 }

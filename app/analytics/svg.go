@@ -67,6 +67,21 @@ func niceMax(v float64) float64 {
 	return 10 * p
 }
 
+// wholeStep rounds a tick step up to a whole 1, 2, 2.5 or 5 times a power of ten (2.5 only
+// from 25 up), at least 1.
+func wholeStep(v float64) float64 {
+	if v <= 1 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if m*p >= v && (m != 2.5 || p >= 10) {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
 // axisLabel writes a tick value for the y axis.
 func (c *Chart) axisLabel(v float64) string {
 	switch c.Unit {
@@ -177,7 +192,11 @@ func (c *Chart) SVG() string {
 	if c.Unit == UnitPercent {
 		maxV = 10000
 	}
-	maxV = niceMax(maxV)
+	if c.Unit == UnitCount || c.Unit == UnitTokens {
+		maxV = 4 * wholeStep(maxV/4) // whole numbers of conversations, messages or tokens on every tick
+	} else {
+		maxV = niceMax(maxV)
+	}
 	yOf := func(v float64) float64 { return float64(top) + float64(plotHeight)*(1-v/maxV) }
 	// Grid and y ticks.
 	for k := 0; k <= 4; k++ {
