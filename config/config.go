@@ -31,7 +31,10 @@ type Config struct {
 	LogLevel      string        // PARLEY_LOG_LEVEL: debug, info, warn, error
 	BodyLimit     string        // PARLEY_BODY_LIMIT, e.g. 1M
 	SweepInterval time.Duration // PARLEY_SWEEP_INTERVAL
-	SecureCookies bool          // derived from BaseURL's scheme
+	// WorkerConcurrency (PARLEY_WORKER_CONCURRENCY) is how many jobs one worker process runs at
+	// once. Jobs mostly wait on the LLM, the Graph API and the database.
+	WorkerConcurrency int
+	SecureCookies     bool // derived from BaseURL's scheme
 
 	LLMBaseURL string        // PARLEY_LLM_BASE_URL: an OpenAI-compatible API (OpenAI, Ollama, vLLM, llama.cpp)
 	LLMAPIKey  string        // PARLEY_LLM_API_KEY; empty selects the built-in offline provider
@@ -89,6 +92,7 @@ var Vars = []Var{
 	{"PARLEY_LOG_LEVEL", "info", "`debug`, `info`, `warn` or `error`."},
 	{"PARLEY_BODY_LIMIT", "1M", "Largest request body the web server accepts (routes with their own limit excepted)."},
 	{"PARLEY_SWEEP_INTERVAL", "1m", "How often the scheduler sweeps for unprocessed inbound events."},
+	{"PARLEY_WORKER_CONCURRENCY", "10", "How many jobs one worker process runs at once (1 to 1000). Replies and extractions mostly wait on the LLM: with a provider that takes seconds per answer, raise it (or run more workers); each running job may hold one of the process's 20 database connections while it writes."},
 	{"PARLEY_LLM_BASE_URL", DefaultLLMBaseURL, "An OpenAI-compatible chat-completions API: OpenAI, or a local server such as Ollama (`http://localhost:11434/v1`), vLLM or llama.cpp (`http://localhost:8000/v1`)."},
 	{"PARLEY_LLM_API_KEY", "unset: the built-in offline provider answers", "The API key of PARLEY_LLM_BASE_URL. Servers that need no key (Ollama, llama.cpp) accept any value, such as `local`. When unset, a built-in offline provider greets with the assistant's first message and asks for the missing variables, so everything works without a network."},
 	{"PARLEY_LLM_MODEL", DefaultLLMModel, "The model used by assistants that do not name one."},
@@ -187,6 +191,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if err := c.loadWidget(getenv); err != nil {
 		return nil, err
+	}
+	c.WorkerConcurrency = DefaultWorkerConcurrency
+	if s := strings.TrimSpace(getenv("PARLEY_WORKER_CONCURRENCY")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, &Error{"PARLEY_WORKER_CONCURRENCY", fmt.Sprintf("%q is not a whole number of jobs from 1 to 1000", s)}
+		}
+		c.WorkerConcurrency = n
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -478,6 +490,9 @@ func ParseBytes(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
+
+// DefaultWorkerConcurrency is how many jobs a worker process runs at once by default.
+const DefaultWorkerConcurrency = 10
 
 // Web widget defaults.
 const (

@@ -281,6 +281,11 @@ func TestLoadWidgetVariables(t *testing.T) {
 		{"session rate zero", map[string]string{"PARLEY_WIDGET_RATE_SESSIONS": "0"}, nil, "PARLEY_WIDGET_RATE_SESSIONS"},
 		{"message rate", map[string]string{"PARLEY_WIDGET_RATE_MESSAGES": " 120 "}, func(c *Config) bool { return c.WidgetRateMessages == 120 }, ""},
 		{"message rate not a number", map[string]string{"PARLEY_WIDGET_RATE_MESSAGES": "60/m"}, nil, "PARLEY_WIDGET_RATE_MESSAGES"},
+		{"worker concurrency default", nil, func(c *Config) bool { return c.WorkerConcurrency == 10 }, ""},
+		{"worker concurrency", map[string]string{"PARLEY_WORKER_CONCURRENCY": " 64 "}, func(c *Config) bool { return c.WorkerConcurrency == 64 }, ""},
+		{"worker concurrency zero", map[string]string{"PARLEY_WORKER_CONCURRENCY": "0"}, nil, "PARLEY_WORKER_CONCURRENCY"},
+		{"worker concurrency too many", map[string]string{"PARLEY_WORKER_CONCURRENCY": "1001"}, nil, "PARLEY_WORKER_CONCURRENCY"},
+		{"worker concurrency not a number", map[string]string{"PARLEY_WORKER_CONCURRENCY": "ten"}, nil, "PARLEY_WORKER_CONCURRENCY"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -189,7 +189,7 @@ func Handlers(a *app.App) workers.Handlers {
 // finish (up to asynq's shutdown timeout; unfinished ones are re-queued by asynq).
 func serveWorker(ctx context.Context, a *app.App) error {
 	srv := asynq.NewServerFromRedisClient(a.Redis, asynq.Config{
-		Concurrency:     10,
+		Concurrency:     a.Config.WorkerConcurrency,
 		Queues:          workers.QueuePriorities,
 		Logger:          asynqLogger{a.Log.With("role", "worker")},
 		ShutdownTimeout: 20 * time.Second,
@@ -199,7 +199,7 @@ func serveWorker(ctx context.Context, a *app.App) error {
 	if err := srv.Start(workers.NewMux(Handlers(a))); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	a.Log.Info("worker started", "queues", workers.QueuePriorities)
+	a.Log.Info("worker started", "queues", workers.QueuePriorities, "concurrency", a.Config.WorkerConcurrency)
 	<-ctx.Done()
 	srv.Shutdown()
 	return nil

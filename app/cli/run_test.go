@@ -34,10 +34,11 @@ func TestAllInOneStartsAndStopsOnSIGTERM(t *testing.T) {
 	l.Close()
 	dir := t.TempDir()
 	env := map[string]string{
-		"DATABASE_URL":          "sqlite://" + filepath.Join(dir, "parley.db"),
-		"PARLEY_ADDR":           addr,
-		"PARLEY_ADMIN_EMAIL":    "admin@example.com",
-		"PARLEY_ADMIN_PASSWORD": "admin-password",
+		"DATABASE_URL":              "sqlite://" + filepath.Join(dir, "parley.db"),
+		"PARLEY_ADDR":               addr,
+		"PARLEY_ADMIN_EMAIL":        "admin@example.com",
+		"PARLEY_ADMIN_PASSWORD":     "admin-password",
+		"PARLEY_WORKER_CONCURRENCY": "7",
 	}
 	var out, errb syncBuf
 	done := make(chan int, 1)
@@ -84,7 +85,7 @@ func TestAllInOneStartsAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatal("did not stop on SIGTERM")
 	}
 	logs := errb.String()
-	for _, want := range []string{"migration applied", "first admin created", "in-process Redis", "worker started", "scheduler started", "web server listening"} {
+	for _, want := range []string{"migration applied", "first admin created", "in-process Redis", "worker started", "concurrency=7", "scheduler started", "web server listening"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
