@@ -54,28 +54,19 @@ func esc(s string) string { return html.EscapeString(s) }
 func f1(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
 
 // niceMax rounds a maximum up to 1, 2, 2.5 or 5 times a power of ten.
-func niceMax(v float64) float64 {
+func niceMax(v float64) float64 { return nice(v, false) }
+
+// wholeStep rounds a tick step up in the same way to a whole number: at least 1, and 2.5
+// times a power of ten only from 25 up.
+func wholeStep(v float64) float64 { return max(1, nice(v, true)) }
+
+func nice(v float64, whole bool) float64 {
 	if v <= 0 {
 		return 1
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {
-		if m*p >= v {
-			return m * p
-		}
-	}
-	return 10 * p
-}
-
-// wholeStep rounds a tick step up to a whole 1, 2, 2.5 or 5 times a power of ten (2.5 only
-// from 25 up), at least 1.
-func wholeStep(v float64) float64 {
-	if v <= 1 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
-		if m*p >= v && (m != 2.5 || p >= 10) {
+		if m*p >= v && !(whole && m == 2.5 && p < 10) {
 			return m * p
 		}
 	}
