@@ -192,13 +192,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	if err := c.loadWidget(getenv); err != nil {
 		return nil, err
 	}
-	c.WorkerConcurrency = DefaultWorkerConcurrency
-	if s := strings.TrimSpace(getenv("PARLEY_WORKER_CONCURRENCY")); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			return nil, &Error{"PARLEY_WORKER_CONCURRENCY", fmt.Sprintf("%q is not a whole number of jobs from 1 to 1000", s)}
-		}
-		c.WorkerConcurrency = n
+	var err error
+	if c.WorkerConcurrency, err = intVar(getenv, "PARLEY_WORKER_CONCURRENCY", DefaultWorkerConcurrency, 1000, "jobs"); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -511,21 +507,24 @@ func (c *Config) loadWidget(getenv func(string) string) error {
 		}
 		c.WidgetIdle = d
 	}
-	rate := func(name string, def int) (int, error) {
-		s := strings.TrimSpace(getenv(name))
-		if s == "" {
-			return def, nil
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000000 {
-			return 0, &Error{name, fmt.Sprintf("%q is not a whole number of requests per minute from 1 to 1000000", s)}
-		}
-		return n, nil
-	}
 	var err error
-	if c.WidgetRateSessions, err = rate("PARLEY_WIDGET_RATE_SESSIONS", DefaultWidgetRateSessions); err != nil {
+	if c.WidgetRateSessions, err = intVar(getenv, "PARLEY_WIDGET_RATE_SESSIONS", DefaultWidgetRateSessions, 1000000, "requests per minute"); err != nil {
 		return err
 	}
-	c.WidgetRateMessages, err = rate("PARLEY_WIDGET_RATE_MESSAGES", DefaultWidgetRateMessages)
+	c.WidgetRateMessages, err = intVar(getenv, "PARLEY_WIDGET_RATE_MESSAGES", DefaultWidgetRateMessages, 1000000, "requests per minute")
 	return err
+}
+
+// intVar reads a whole number from 1 to most (def when unset); anything else is an error
+// naming the variable and the unit.
+func intVar(getenv func(string) string, name string, def, most int, unit string) (int, error) {
+	s := strings.TrimSpace(getenv(name))
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > most {
+		return 0, &Error{name, fmt.Sprintf("%q is not a whole number of %s from 1 to %d", s, unit, most)}
+	}
+	return n, nil
 }
