@@ -712,6 +712,7 @@ func writeDemoConversation(ctx context.Context, s *store.Store, prices *usage.Ta
 				return err
 			}
 			e.CreatedAt = m.CreatedAt
+			m.CostNanos = e.CostNanos // the price table decides, as on the reply path
 			if _, err := s.AddMessageWithUsage(ctx, &m, &e); err != nil {
 				return err
 			}
