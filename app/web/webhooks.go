@@ -35,10 +35,10 @@ func (s *Server) whatsappVerify(c echo.Context) error {
 // whatsappWebhook stores a delivery of Meta's webhook and acknowledges it. The raw body is
 // read (3 MB at most: 413), its X-Hub-Signature-256 checked before anything is parsed (401,
 // nothing stored), then every message, status and other change becomes a raw inbound event,
-// all stored by one statement, shared with the deliveries that arrive meanwhile (database down:
-// 503, so Meta delivers again). The new events are
-// then enqueued for processing; a failed enqueue is logged and still acknowledged, since the
-// sweep enqueues what is left. No per-message work happens here.
+// all stored by one statement, shared with the deliveries that arrive meanwhile (database
+// down: 503, so Meta delivers again). The new events are then enqueued for processing; a
+// failed enqueue is logged and still acknowledged, since the sweep enqueues what is left. No
+// per-message work happens here.
 func (s *Server) whatsappWebhook(c echo.Context) error {
 	r := c.Request()
 	reject := func(reason string, err error) error {
