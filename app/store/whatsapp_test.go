@@ -59,13 +59,7 @@ func waMsg(t *testing.T, s *store.Store, c *store.Conversation, role, pid string
 func TestInsertInboundEventsOnceEach(t *testing.T) {
 	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		mk := func(ids ...string) []*store.InboundEvent {
-			var evs []*store.InboundEvent
-			for _, id := range ids {
-				evs = append(evs, &store.InboundEvent{Provider: "whatsapp", ProviderID: id, Kind: "message", Payload: `{"id":"` + id + `"}`})
-			}
-			return evs
-		}
+		mk := batchEvents
 		got, err := s.InsertInboundEvents(ctx, mk("a", "b"))
 		if err != nil || len(got) != 2 || got[0].ID == 0 || got[1].ID == 0 || got[0].ID == got[1].ID {
 			t.Fatalf("first insert: %v %+v", err, got)
