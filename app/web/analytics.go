@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/app/analytics"
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/views"
 )
 
@@ -98,15 +99,15 @@ func (s *Server) analyticsPage(c echo.Context) error {
 		return err
 	}
 	d := analyticsView(rep, rangeErr)
-	if isFragment(c) {
+	if htmx.IsFragment(c) {
 		c.Response().Header().Set("HX-Push-Url", "/analytics?range="+d.Range)
-		return render(c, http.StatusOK, views.AnalyticsResults(d))
+		return htmx.Render(c, http.StatusOK, views.AnalyticsResults(d))
 	}
 	p, err := s.page(c, "Analytics", "analytics")
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.AnalyticsPage(p, d))
+	return htmx.Render(c, http.StatusOK, views.AnalyticsPage(p, d))
 }
 
 // analyticsCSV serves one chart's numbers (the same cells as its table) as CSV.

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/web/apierr"
 )
 
 // apiMe answers the key's workspace.
@@ -20,5 +22,5 @@ func (s *Server) apiMe(c echo.Context) error {
 }
 
 func (s *Server) apiNotFound(c echo.Context) error {
-	return apiErr(http.StatusNotFound, "not_found", "No API route %s %s.", c.Request().Method, c.Request().URL.Path)
+	return apierr.New(http.StatusNotFound, "not_found", "No API route %s %s.", c.Request().Method, c.Request().URL.Path)
 }

@@ -1,21 +1,17 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"reflect"
-	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/apierr"
+	"github.com/parleyhq/parley/app/web/jsonbody"
 )
 
 // apiAssistant is an assistant as the API shows it. The WhatsApp access token is write-only:
@@ -69,12 +65,12 @@ func toAPIAssistant(row *store.Assistant) (apiAssistant, error) {
 	return out, nil
 }
 
-func errAPIAssistantNotFound() *APIError {
-	return apiErr(http.StatusNotFound, "not_found", "No such assistant.")
+func errAPIAssistantNotFound() *apierr.Error {
+	return apierr.New(http.StatusNotFound, "not_found", "No such assistant.")
 }
 
-func errAPIPhoneTaken() *APIError {
-	return apiErr(http.StatusConflict, "conflict", "whatsapp_phone_number_id: is already connected to another assistant")
+func errAPIPhoneTaken() *apierr.Error {
+	return apierr.New(http.StatusConflict, "conflict", "whatsapp_phone_number_id: is already connected to another assistant")
 }
 
 // apiFieldErrors answers 400 invalid_field: the message names the first invalid field, and
@@ -93,10 +89,6 @@ func apiFieldErrors(c echo.Context, es assistants.Errors) error {
 	}})
 }
 
-func invalidField(field, format string, args ...any) *APIError {
-	return apiErr(http.StatusBadRequest, "invalid_field", "%s: %s", field, fmt.Sprintf(format, args...))
-}
-
 // ---- strict decoding ----
 
 // assistantPatch is a request body: each field is nil when absent.
@@ -113,175 +105,64 @@ type assistantPatch struct {
 // decodeAssistantBody decodes a JSON object strictly: an unknown field, a field of the wrong
 // type, or anything after the object is a 400 naming it.
 func decodeAssistantBody(c echo.Context) (*assistantPatch, error) {
-	ct := c.Request().Header.Get(echo.HeaderContentType)
-	if ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
-		return nil, apiErr(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.")
-	}
-	raw, err := io.ReadAll(c.Request().Body)
+	obj, err := jsonbody.Object(c, false)
 	if err != nil {
-		return nil, err // the body limit's 413, or the client went away
+		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	var obj map[string]json.RawMessage
-	if err := dec.Decode(&obj); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) || errors.Is(err, io.EOF) {
-			return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must be a JSON object.")
-		}
-		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body is not valid JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if obj == nil {
-		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must be a JSON object.")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must hold a single JSON object.")
-	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := jsonbody.Keys(obj)
 	p := &assistantPatch{}
 	for _, k := range keys {
 		v := obj[k]
 		var err error
 		switch k {
 		case "name":
-			p.Name, err = decodeString(k, v)
+			p.Name, err = jsonbody.String(k, v)
 		case "system_prompt":
-			p.SystemPrompt, err = decodeString(k, v)
+			p.SystemPrompt, err = jsonbody.String(k, v)
 		case "first_message":
-			p.FirstMessage, err = decodeString(k, v)
+			p.FirstMessage, err = jsonbody.String(k, v)
 		case "model":
-			p.Model, err = decodeString(k, v)
+			p.Model, err = jsonbody.String(k, v)
 		case "title":
-			p.Title, err = decodeString(k, v)
+			p.Title, err = jsonbody.String(k, v)
 		case "color":
-			p.Color, err = decodeString(k, v)
+			p.Color, err = jsonbody.String(k, v)
 		case "whatsapp_access_token":
-			p.AccessToken, err = decodeString(k, v)
+			p.AccessToken, err = jsonbody.String(k, v)
 		case "whatsapp_phone_number_id":
-			if isNull(v) {
+			if jsonbody.IsNull(v) {
 				empty := ""
 				p.PhoneNumberID = &empty
 			} else {
-				p.PhoneNumberID, err = decodeString(k, v)
+				p.PhoneNumberID, err = jsonbody.String(k, v)
 			}
 		case "temperature":
 			var t float64
-			if isNull(v) || json.Unmarshal(v, &t) != nil {
-				err = invalidField(k, "must be a number from 0 to 2")
+			if jsonbody.IsNull(v) || json.Unmarshal(v, &t) != nil {
+				err = apierr.InvalidField(k, "must be a number from 0 to 2")
 			} else {
 				p.Temperature = &t
 			}
 		case "variables":
 			var vs []assistants.Variable
-			vs, err = decodeObjects[assistants.Variable](k, v)
+			vs, err = jsonbody.Objects[assistants.Variable](k, v)
 			p.Variables = &vs
 		case "prechat_fields":
 			var fs []assistants.PrechatField
-			fs, err = decodeObjects[assistants.PrechatField](k, v)
+			fs, err = jsonbody.Objects[assistants.PrechatField](k, v)
 			p.PrechatFields = &fs
 		case "allowed_origins":
 			var os []string
-			os, err = decodeStrings(k, v)
+			os, err = jsonbody.Strings(k, v)
 			p.AllowedOrigins = &os
 		default:
-			err = invalidField(k, "unknown field")
+			err = apierr.InvalidField(k, "unknown field")
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
-}
-
-func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
-
-func decodeString(field string, v json.RawMessage) (*string, error) {
-	var s string
-	if isNull(v) || json.Unmarshal(v, &s) != nil {
-		return nil, invalidField(field, "must be a string")
-	}
-	return &s, nil
-}
-
-func decodeStrings(field string, v json.RawMessage) ([]string, error) {
-	var items []json.RawMessage
-	if isNull(v) || json.Unmarshal(v, &items) != nil {
-		return nil, invalidField(field, "must be a list of strings")
-	}
-	out := make([]string, len(items))
-	for i, it := range items {
-		s, err := decodeString(field+"["+strconv.Itoa(i)+"]", it)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = *s
-	}
-	return out, nil
-}
-
-// decodeObjects decodes a list of objects, each strictly: the error names the element and its
-// field, like variables[2].required.
-func decodeObjects[T any](field string, v json.RawMessage) ([]T, error) {
-	var items []json.RawMessage
-	if isNull(v) || json.Unmarshal(v, &items) != nil {
-		return nil, invalidField(field, "must be a list of objects")
-	}
-	out := make([]T, len(items))
-	for i, it := range items {
-		path := field + "[" + strconv.Itoa(i) + "]"
-		if t := bytes.TrimSpace(it); len(t) == 0 || t[0] != '{' {
-			return nil, invalidField(path, "must be an object")
-		}
-		dec := json.NewDecoder(bytes.NewReader(it))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&out[i]); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
-				return nil, invalidField(path+"."+te.Field, "must be %s", kindName(fieldType[T](te.Field, te.Type)))
-			}
-			if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				if n, err := strconv.Unquote(name); err == nil {
-					name = n
-				}
-				return nil, invalidField(path+"."+name, "unknown field")
-			}
-			return nil, invalidField(path, "%s", strings.TrimPrefix(err.Error(), "json: "))
-		}
-	}
-	return out, nil
-}
-
-// fieldType is the type of T's field with JSON name name (a type error inside a list names the
-// list's field but the element's type), or fallback.
-func fieldType[T any](name string, fallback reflect.Type) reflect.Type {
-	t := reflect.TypeFor[T]()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
-			return f.Type
-		}
-	}
-	return fallback
-}
-
-func kindName(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Slice:
-		if t.Elem().Kind() == reflect.String {
-			return "a list of strings"
-		}
-		return "a list"
-	case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int64:
-		return "a number"
-	}
-	return "of type " + t.String()
 }
 
 // apply lays the patch over u (the current settings, or a new assistant's defaults).

@@ -15,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/apierr"
 )
 
 // apiDefaultLimit is the page size of GET /api/v1/conversations without a limit parameter.
@@ -151,7 +152,7 @@ func (s *Server) apiConversations(c echo.Context) error {
 func apiParamErr(err error) error {
 	var fe *conversations.FieldError
 	if errors.As(err, &fe) {
-		return apiErr(http.StatusBadRequest, "invalid_parameter", "%s", fe.Error())
+		return apierr.New(http.StatusBadRequest, "invalid_parameter", "%s", fe.Error())
 	}
 	return err
 }
@@ -166,8 +167,8 @@ func apiConversationID(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-func errConversationNotFound() *APIError {
-	return apiErr(http.StatusNotFound, "not_found", "No such conversation.")
+func errConversationNotFound() *apierr.Error {
+	return apierr.New(http.StatusNotFound, "not_found", "No such conversation.")
 }
 
 // toAPIMessage is a message as the API shows it.

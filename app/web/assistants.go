@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/views"
 )
 
@@ -54,14 +55,14 @@ func (s *Server) assistantsList(c echo.Context) error {
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	if isFragment(c) {
-		return render(c, http.StatusOK, views.AssistantsBody(d))
+	if htmx.IsFragment(c) {
+		return htmx.Render(c, http.StatusOK, views.AssistantsBody(d))
 	}
 	p, err := s.page(c, "Assistants", "assistants")
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.Assistants(p, d))
+	return htmx.Render(c, http.StatusOK, views.Assistants(p, d))
 }
 
 // ---- form <-> view ----
@@ -236,7 +237,7 @@ func (s *Server) invalidForm(c echo.Context, id int64, row *store.Assistant, sub
 	}
 	withErrors(&f, es)
 	status := http.StatusBadRequest
-	if isFragment(c) {
+	if htmx.IsFragment(c) {
 		status = http.StatusOK
 	}
 	return s.renderAssistant(c, status, f)
@@ -244,15 +245,15 @@ func (s *Server) invalidForm(c echo.Context, id int64, row *store.Assistant, sub
 
 func (s *Server) renderAssistant(c echo.Context, status int, f views.AssistantForm) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
-	if isFragment(c) {
-		return render(c, status, views.AssistantBody(f))
+	if htmx.IsFragment(c) {
+		return htmx.Render(c, status, views.AssistantBody(f))
 	}
 	title := f.Heading
 	p, err := s.page(c, title, "assistants")
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.AssistantPage(p, f))
+	return htmx.Render(c, status, views.AssistantPage(p, f))
 }
 
 // editForm is the form of a stored assistant.
@@ -296,7 +297,7 @@ func (s *Server) assistantCreate(c echo.Context) error {
 		return err
 	}
 	to := views.AssistantURL(row.ID)
-	if !isFragment(c) {
+	if !htmx.IsFragment(c) {
 		// Without htmx the browser follows the redirect; the page still says "Saved".
 		return c.Redirect(http.StatusSeeOther, to+"?saved=1")
 	}
@@ -363,7 +364,7 @@ func (s *Server) assistantUpdate(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	if !isFragment(c) {
+	if !htmx.IsFragment(c) {
 		return c.Redirect(http.StatusSeeOther, views.AssistantURL(id)+"?saved=1")
 	}
 	f, err := s.editForm(c, row)
@@ -406,7 +407,7 @@ func (s *Server) assistantVariableRow(c echo.Context) error {
 	if c.QueryParam("remove") != "" {
 		return c.NoContent(http.StatusOK)
 	}
-	return render(c, http.StatusOK, views.AssistantVariableRowView(views.AssistantVariableRow{
+	return htmx.Render(c, http.StatusOK, views.AssistantVariableRowView(views.AssistantVariableRow{
 		Key: rowKey(), Type: assistants.TypeText, Types: assistants.VariableTypes, Index: -1,
 	}))
 }
@@ -425,5 +426,5 @@ func (s *Server) assistantPrechatRow(c echo.Context) error {
 		}
 	}
 	r := prechatRow(assistants.PrechatField{Type: assistants.TypeText}, -1, names)
-	return render(c, http.StatusOK, views.AssistantPrechatRowView(r))
+	return htmx.Render(c, http.StatusOK, views.AssistantPrechatRowView(r))
 }

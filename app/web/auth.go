@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/views"
 )
@@ -36,7 +37,7 @@ func (s *Server) loginPage(c echo.Context) error {
 	} else if setup {
 		return c.Redirect(http.StatusSeeOther, "/setup")
 	}
-	return render(c, http.StatusOK, views.Login(views.LoginForm{CSRF: csrfToken(c), Next: c.QueryParam("next")}))
+	return htmx.Render(c, http.StatusOK, views.Login(views.LoginForm{CSRF: csrfToken(c), Next: c.QueryParam("next")}))
 }
 
 // login checks form fields email and password.
@@ -45,10 +46,10 @@ func (s *Server) login(c echo.Context) error {
 	pw := c.FormValue("password")
 	next := c.FormValue("next")
 	fail := func(msg string) error {
-		return render(c, http.StatusUnauthorized, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
+		return htmx.Render(c, http.StatusUnauthorized, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
 	}
 	if email == "" || pw == "" {
-		return render(c, http.StatusBadRequest, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: "Enter your email and password."}))
+		return htmx.Render(c, http.StatusBadRequest, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: "Enter your email and password."}))
 	}
 	u, err := s.Store.UserByEmail(c.Request().Context(), email)
 	if errors.Is(err, store.ErrNotFound) {
@@ -97,7 +98,7 @@ func (s *Server) setupPage(c echo.Context) error {
 	} else if !setup {
 		return c.Redirect(http.StatusSeeOther, "/login")
 	}
-	return render(c, http.StatusOK, views.Setup(views.SetupForm{CSRF: csrfToken(c), Workspace: "My workspace"}))
+	return htmx.Render(c, http.StatusOK, views.Setup(views.SetupForm{CSRF: csrfToken(c), Workspace: "My workspace"}))
 }
 
 // setup creates the first admin; it works once, while no user exists.
@@ -124,7 +125,7 @@ func (s *Server) setup(c echo.Context) error {
 		f.Errors["password_confirm"] = "The two passwords differ."
 	}
 	if len(f.Errors) > 0 {
-		return render(c, http.StatusBadRequest, views.Setup(f))
+		return htmx.Render(c, http.StatusBadRequest, views.Setup(f))
 	}
 	hash, err := auth.HashPassword(pw)
 	if err != nil {

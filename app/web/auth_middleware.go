@@ -12,6 +12,8 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/apierr"
+	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/views"
 )
 
@@ -59,7 +61,7 @@ func (s *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		target := "/login"
-		if c.Request().Method == http.MethodGet && !isFragment(c) {
+		if c.Request().Method == http.MethodGet && !htmx.IsFragment(c) {
 			target += "?next=" + url.QueryEscape(c.Request().URL.RequestURI())
 		}
 		if c.Request().Header.Get("HX-Request") == "true" {
@@ -107,16 +109,16 @@ func (s *Server) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
 		scheme, key, ok := strings.Cut(h, " ")
 		if h == "" {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
-			return apiErr(http.StatusUnauthorized, "missing_api_key", "Send an API key as `Authorization: Bearer <key>`; create one in Settings.")
+			return apierr.New(http.StatusUnauthorized, "missing_api_key", "Send an API key as `Authorization: Bearer <key>`; create one in Settings.")
 		}
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
-			return apiErr(http.StatusUnauthorized, "invalid_authorization", "The Authorization header must be `Bearer <key>`.")
+			return apierr.New(http.StatusUnauthorized, "invalid_authorization", "The Authorization header must be `Bearer <key>`.")
 		}
 		k, err := s.Store.APIKeyByHash(c.Request().Context(), auth.HashAPIKey(key))
 		if errors.Is(err, store.ErrNotFound) {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
-			return apiErr(http.StatusUnauthorized, "invalid_api_key", "The API key is unknown or has been revoked.")
+			return apierr.New(http.StatusUnauthorized, "invalid_api_key", "The API key is unknown or has been revoked.")
 		}
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/views"
 	"github.com/parleyhq/parley/workers"
 )
@@ -44,8 +45,8 @@ func (s *Server) bulkDelete(c echo.Context) error {
 		return err
 	}
 	j := views.BulkJobView{ID: id, State: "queued", Total: total}
-	if isFragment(c) {
-		return render(c, http.StatusAccepted, views.BulkStatus(j))
+	if htmx.IsFragment(c) {
+		return htmx.Render(c, http.StatusAccepted, views.BulkStatus(j))
 	}
 	return c.Redirect(http.StatusSeeOther, "/conversations/bulk-delete/"+id)
 }
@@ -59,12 +60,12 @@ func (s *Server) bulkDeleteStatus(c echo.Context) error {
 		return err
 	}
 	v := views.BulkJobView{ID: j.ID, State: j.State, Deleted: j.Deleted, Total: j.Total, Error: j.Error}
-	if isFragment(c) {
-		return render(c, http.StatusOK, views.BulkStatus(v))
+	if htmx.IsFragment(c) {
+		return htmx.Render(c, http.StatusOK, views.BulkStatus(v))
 	}
 	p, err := s.page(c, "Bulk deletion", "conversations")
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.BulkPage(p, v))
+	return htmx.Render(c, http.StatusOK, views.BulkPage(p, v))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/extract"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/views"
 	"github.com/parleyhq/parley/workers"
 )
@@ -119,13 +120,13 @@ func (s *Server) conversationsList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if isFragment(c) {
+	if htmx.IsFragment(c) {
 		if c.QueryParam("rows") == "1" && c.QueryParam("cursor") != "" {
-			return render(c, http.StatusOK, views.ConvRows(d.Rows, d.MoreURL, d.MoreHXURL))
+			return htmx.Render(c, http.StatusOK, views.ConvRows(d.Rows, d.MoreURL, d.MoreHXURL))
 		}
 		// Push the canonical URL (no empty fields), so that history and shared links stay clean.
 		c.Response().Header().Set("HX-Push-Url", "/conversations"+queryPrefix(d.QueryString))
-		return render(c, http.StatusOK, views.ConvResults(d))
+		return htmx.Render(c, http.StatusOK, views.ConvResults(d))
 	}
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
@@ -143,7 +144,7 @@ func (s *Server) conversationsList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.ConversationsPage(p, d))
+	return htmx.Render(c, http.StatusOK, views.ConversationsPage(p, d))
 }
 
 // conversationID reads :id; anything but a positive integer is a 404.
@@ -240,7 +241,7 @@ func (s *Server) conversationShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.ConversationPage(p, d))
+	return htmx.Render(c, http.StatusOK, views.ConversationPage(p, d))
 }
 
 // conversationMessages serves older messages: a fragment for htmx, else the page of messages
@@ -265,8 +266,8 @@ func (s *Server) conversationMessages(c echo.Context) error {
 	if page.HasOlder {
 		older = "/conversations/" + strconv.FormatInt(conv.ID, 10) + "/messages?before=" + url.QueryEscape(page.OlderCursor)
 	}
-	if isFragment(c) {
-		return render(c, http.StatusOK, views.OlderMessages(msgs, older))
+	if htmx.IsFragment(c) {
+		return htmx.Render(c, http.StatusOK, views.OlderMessages(msgs, older))
 	}
 	d, err := s.detailData(c, conv, false)
 	if err != nil {
@@ -277,7 +278,7 @@ func (s *Server) conversationMessages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.ConversationPage(p, d))
+	return htmx.Render(c, http.StatusOK, views.ConversationPage(p, d))
 }
 
 // conversationExtract queues a rerun of the conversation's variable extraction: the model

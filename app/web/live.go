@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -15,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/views"
 )
@@ -32,13 +31,8 @@ func (s *Server) sseStream(c echo.Context, render func(ctx context.Context, ev e
 	// stream open is missed.
 	ch, release := s.Events.Subscribe(ws)
 	defer release()
-	h := c.Response().Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	c.Response().WriteHeader(http.StatusOK)
-	fmt.Fprint(c.Response(), "retry: 3000\n\n")
-	c.Response().Flush()
+	stream := sse.Start(c)
+	_ = stream.Raw("retry: 3000\n\n")
 
 	tick := time.NewTicker(sseKeepAlive)
 	defer tick.Stop()
@@ -49,10 +43,9 @@ func (s *Server) sseStream(c echo.Context, render func(ctx context.Context, ev e
 		case <-s.closing:
 			return nil
 		case <-tick.C:
-			if _, err := fmt.Fprint(c.Response(), ": keep-alive\n\n"); err != nil {
+			if err := stream.Raw(": keep-alive\n\n"); err != nil {
 				return nil
 			}
-			c.Response().Flush()
 		case ev, ok := <-ch:
 			if !ok {
 				return nil
@@ -72,27 +65,11 @@ func (s *Server) sseStream(c echo.Context, render func(ctx context.Context, ev e
 			if err := comp.Render(ctx, &buf); err != nil {
 				continue
 			}
-			if err := writeSSE(c.Response(), "update", buf.String()); err != nil {
+			if err := stream.Send("update", buf.String()); err != nil {
 				return nil
 			}
-			c.Response().Flush()
 		}
 	}
-}
-
-func writeSSE(w http.ResponseWriter, event, data string) error {
-	var b strings.Builder
-	b.WriteString("event: ")
-	b.WriteString(event)
-	b.WriteByte('\n')
-	for _, line := range strings.Split(data, "\n") {
-		b.WriteString("data: ")
-		b.WriteString(strings.TrimRight(line, "\r"))
-		b.WriteByte('\n')
-	}
-	b.WriteByte('\n')
-	_, err := w.Write([]byte(b.String()))
-	return err
 }
 
 // conversationsEvents streams list updates for the filters in the URL: changed rows move to

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/logctx"
+	"github.com/parleyhq/parley/app/web/apierr"
 )
 
 // observe puts the request id Echo assigned into the request's context, so that log lines
@@ -29,7 +30,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			// Not written yet: the error handler answers after the middleware returns.
 			code = http.StatusInternalServerError
 			var he *echo.HTTPError
-			var ae *APIError
+			var ae *apierr.Error
 			switch {
 			case errors.As(err, &he):
 				code = he.Code
@@ -53,7 +54,7 @@ func (s *Server) metricsEndpoint(c echo.Context) error {
 	got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) != 1 {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
-		return apiErr(http.StatusUnauthorized, "unauthorized", "Send Authorization: Bearer <PARLEY_METRICS_TOKEN>.")
+		return apierr.New(http.StatusUnauthorized, "unauthorized", "Send Authorization: Bearer <PARLEY_METRICS_TOKEN>.")
 	}
 	// The server's gzip middleware compresses; promhttp must not compress again.
 	s.metricsOnce.Do(func() { s.metricsHTTP = s.Metrics.Handler(s.Log, false) })

@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/views"
 	"github.com/parleyhq/parley/workers"
 )
@@ -135,14 +136,14 @@ func (s *Server) queuesList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if isFragment(c) {
-		return render(c, http.StatusOK, views.QueuesCounts(d))
+	if htmx.IsFragment(c) {
+		return htmx.Render(c, http.StatusOK, views.QueuesCounts(d))
 	}
 	p, err := s.page(c, "Queues", "queues")
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.QueuesPage(p, d))
+	return htmx.Render(c, http.StatusOK, views.QueuesPage(p, d))
 }
 
 // knownQueue returns the queue named in the path, or 404.
@@ -285,14 +286,14 @@ func (s *Server) queueShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if isFragment(c) {
-		return render(c, http.StatusOK, views.QueueTasks(d))
+	if htmx.IsFragment(c) {
+		return htmx.Render(c, http.StatusOK, views.QueueTasks(d))
 	}
 	p, err := s.page(c, "Queue "+queue, "queues")
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.QueueTasksPage(p, d))
+	return htmx.Render(c, http.StatusOK, views.QueueTasksPage(p, d))
 }
 
 // queueTaskAction is POST /queues/:queue/{run,archive,delete} with the task id in the form:
@@ -348,7 +349,7 @@ func (s *Server) queueTaskAction(action string) echo.HandlerFunc {
 			return err
 		}
 		s.Log.Info("queue task action", "action", action, "queue", queue, "task_id", id, "type", ti.Type, "user_id", current(c).User.ID)
-		if !isFragment(c) {
+		if !htmx.IsFragment(c) {
 			return c.Redirect(http.StatusSeeOther, "/queues/"+url.PathEscape(queue)+"?state="+state+"&page="+strconv.Itoa(page))
 		}
 		d, err := s.queueTasksData(c, in, queue, state, page)
@@ -361,7 +362,7 @@ func (s *Server) queueTaskAction(action string) echo.HandlerFunc {
 			}
 		}
 		d.Flash = flash
-		return render(c, http.StatusOK, views.QueueTasks(d))
+		return htmx.Render(c, http.StatusOK, views.QueueTasks(d))
 	}
 }
 
@@ -396,13 +397,13 @@ func (s *Server) queuePause(pause bool) echo.HandlerFunc {
 			}
 			s.Log.Info("queue paused", "queue", queue, "paused", pause, "user_id", current(c).User.ID)
 		}
-		if !isFragment(c) {
+		if !htmx.IsFragment(c) {
 			return c.Redirect(http.StatusSeeOther, "/queues")
 		}
 		d, err := s.queuesData(c, flash)
 		if err != nil {
 			return err
 		}
-		return render(c, http.StatusOK, views.QueuesCounts(d))
+		return htmx.Render(c, http.StatusOK, views.QueuesCounts(d))
 	}
 }

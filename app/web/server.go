@@ -26,6 +26,8 @@ import (
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/workers"
 )
@@ -148,7 +150,7 @@ func (s *Server) build() *echo.Echo {
 		ReferrerPolicy:        "same-origin",
 		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 	}))
-	e.Use(varyHX)
+	e.Use(htmx.Vary)
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Skipper: noGzip, MinLength: 1024}))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: s.Config.BodyLimit, Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") }})) // webhooks have their own limit
 
@@ -177,16 +179,7 @@ func noGzip(c echo.Context) bool {
 // isStreaming reports routes that must not be buffered (server-sent events, streamed exports).
 func isStreaming(c echo.Context) bool {
 	r := c.Request()
-	return strings.Contains(r.Header.Get("Accept"), "text/event-stream") || strings.HasSuffix(r.URL.Path, "/events")
-}
-
-// varyHX sets Vary: HX-Request on every response: the same URL answers a fragment to htmx
-// and a full page otherwise, and caches must keep them apart.
-func varyHX(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		c.Response().Header().Add("Vary", "HX-Request")
-		return next(c)
-	}
+	return sse.Wanted(c) || strings.HasSuffix(r.URL.Path, "/events")
 }
 
 // csrfMiddleware checks the token on every unsafe dashboard request (htmx sends it in the

@@ -15,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/views"
 )
 
@@ -48,14 +49,14 @@ func (s *Server) settingsData(c echo.Context) (views.SettingsData, error) {
 }
 
 func (s *Server) renderSettings(c echo.Context, status int, d views.SettingsData) error {
-	if isFragment(c) {
-		return render(c, status, views.SettingsBody(d))
+	if htmx.IsFragment(c) {
+		return htmx.Render(c, status, views.SettingsBody(d))
 	}
 	p, err := s.page(c, "Settings", "settings")
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.Settings(p, d))
+	return htmx.Render(c, status, views.Settings(p, d))
 }
 
 func (s *Server) settingsPage(c echo.Context) error {
@@ -108,7 +109,7 @@ func (s *Server) apiKeyRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !isFragment(c) {
+	if !htmx.IsFragment(c) {
 		return c.Redirect(http.StatusSeeOther, "/settings")
 	}
 	d, err := s.settingsData(c)
@@ -157,7 +158,7 @@ func (s *Server) retentionSave(c echo.Context) error {
 	if err := s.Store.SetWorkspaceSettings(ctx, ws, string(b)); err != nil {
 		return err
 	}
-	if !isFragment(c) {
+	if !htmx.IsFragment(c) {
 		return c.Redirect(http.StatusSeeOther, "/settings")
 	}
 	d.RetentionSaved = true
@@ -210,7 +211,7 @@ func (s *Server) pricesSave(c echo.Context) error {
 		}
 		d.PricesJSON, d.PricesErr = text, "Not saved: "+perr.Error()
 		status := http.StatusOK
-		if !isFragment(c) {
+		if !htmx.IsFragment(c) {
 			status = http.StatusBadRequest
 		}
 		return s.renderSettings(c, status, d)
@@ -232,7 +233,7 @@ func (s *Server) pricesSave(c echo.Context) error {
 	if err := s.Store.SetWorkspaceSettings(ctx, ws, string(b)); err != nil {
 		return err
 	}
-	if !isFragment(c) {
+	if !htmx.IsFragment(c) {
 		return c.Redirect(http.StatusSeeOther, "/settings")
 	}
 	d, err := s.settingsData(c)

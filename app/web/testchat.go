@@ -14,6 +14,8 @@ import (
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/views"
 )
 
@@ -61,7 +63,7 @@ func (s *Server) renderTestChatStart(c echo.Context, status int, chosen string, 
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.TestChatStartPage(p, d))
+	return htmx.Render(c, status, views.TestChatStartPage(p, d))
 }
 
 // testChatCreate starts a session: a conversation of type test, its pre-chat variables, and
@@ -136,7 +138,7 @@ func (s *Server) testChatShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.TestChatPage(p, d))
+	return htmx.Render(c, http.StatusOK, views.TestChatPage(p, d))
 }
 
 // testChatSend stores the customer's message and answers with it and a pending reply that
@@ -154,10 +156,10 @@ func (s *Server) testChatSend(c echo.Context) error {
 	if _, err := s.Conversations.AddMessage(c.Request().Context(), m); err != nil {
 		return err
 	}
-	if !isFragment(c) {
+	if !htmx.IsFragment(c) {
 		return c.Redirect(http.StatusSeeOther, "/test-chat/"+strconv.FormatInt(conv.ID, 10))
 	}
-	return render(c, http.StatusOK, views.SentMessage(msgView(m), conv.ID))
+	return htmx.Render(c, http.StatusOK, views.SentMessage(msgView(m), conv.ID))
 }
 
 // testChatReply streams the reply to one user message: "delta" events carry the text as it
@@ -180,12 +182,7 @@ func (s *Server) testChatReply(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h := c.Response().Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	c.Response().WriteHeader(http.StatusOK)
-	c.Response().Flush()
+	stream := sse.Start(c)
 
 	reqID := chat.RequestID(conv.ID, userMsg)
 	gone := false
@@ -193,11 +190,9 @@ func (s *Server) testChatReply(c echo.Context) error {
 		if gone {
 			return nil
 		}
-		if err := writeSSE(c.Response(), "delta", html.EscapeString(d)); err != nil {
+		if err := stream.Send("delta", html.EscapeString(d)); err != nil {
 			gone = true
-			return nil
 		}
-		c.Response().Flush()
 		return nil
 	}
 	var reply chat.Reply
@@ -207,7 +202,7 @@ func (s *Server) testChatReply(c echo.Context) error {
 		reply, err = s.Chat.Reply(context.WithoutCancel(ctx), conv, a, reqID, onDelta)
 		if err != nil {
 			s.Log.Error("test chat reply", "err", err, "conversation_id", conv.ID)
-			_ = writeSSE(c.Response(), "done", `<div class="error">The reply could not be stored; reload to try again.</div>`)
+			_ = stream.Send("done", `<div class="error">The reply could not be stored; reload to try again.</div>`)
 			return nil
 		}
 	} else {
@@ -220,8 +215,7 @@ func (s *Server) testChatReply(c echo.Context) error {
 	if err := views.ReplyDone(msgView(reply.Message), userMsg).Render(ctx, &buf); err != nil {
 		return err
 	}
-	_ = writeSSE(c.Response(), "done", buf.String())
-	c.Response().Flush()
+	_ = stream.Send("done", buf.String())
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/workers"
 )
@@ -61,14 +62,14 @@ func (s *Server) whatsappWebhook(c echo.Context) error {
 	}
 	if s.Config.WhatsAppAppSecret == "" {
 		s.Log.ErrorContext(r.Context(), "WhatsApp webhook refused: PARLEY_WHATSAPP_APP_SECRET is not set")
-		return reject(metrics.RejectNotConfigured, apiErr(http.StatusServiceUnavailable, "not_configured", "WhatsApp webhooks are not configured on this server."))
+		return reject(metrics.RejectNotConfigured, apierr.New(http.StatusServiceUnavailable, "not_configured", "WhatsApp webhooks are not configured on this server."))
 	}
 	if err := whatsapp.VerifySignature(s.Config.WhatsAppAppSecret, body, r.Header.Get(whatsapp.SignatureHeader)); err != nil {
-		return reject(metrics.RejectBadSignature, apiErr(http.StatusUnauthorized, "bad_signature", "Missing or invalid X-Hub-Signature-256."))
+		return reject(metrics.RejectBadSignature, apierr.New(http.StatusUnauthorized, "bad_signature", "Missing or invalid X-Hub-Signature-256."))
 	}
 	evs, err := whatsapp.Split(body)
 	if err != nil {
-		return reject(metrics.RejectMalformed, apiErr(http.StatusBadRequest, "malformed", "The body is not a WhatsApp webhook JSON object."))
+		return reject(metrics.RejectMalformed, apierr.New(http.StatusBadRequest, "malformed", "The body is not a WhatsApp webhook JSON object."))
 	}
 	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
 	rows := make([]*store.InboundEvent, len(evs))
@@ -79,7 +80,7 @@ func (s *Server) whatsappWebhook(c echo.Context) error {
 	inserted, err := s.inbound.Insert(ctx, rows)
 	if err != nil {
 		s.Log.Error("WhatsApp webhook not stored: answering 503 so that Meta delivers it again", "err", err, "request_id", reqID, "events", len(rows))
-		return reject(metrics.RejectDatabaseDown, apiErr(http.StatusServiceUnavailable, "unavailable", "The event could not be stored; deliver it again later."))
+		return reject(metrics.RejectDatabaseDown, apierr.New(http.StatusServiceUnavailable, "unavailable", "The event could not be stored; deliver it again later."))
 	}
 	s.Metrics.Webhook(whatsapp.Provider, metrics.WebhookReceived, len(rows))
 	s.Metrics.Webhook(whatsapp.Provider, metrics.WebhookStored, len(inserted))

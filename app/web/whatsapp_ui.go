@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/views"
 )
@@ -95,7 +96,7 @@ func (s *Server) renderWAPanel(c echo.Context, status int, id int64, edit func(p
 	if err != nil {
 		return err
 	}
-	if isFragment(c) {
+	if htmx.IsFragment(c) {
 		if status >= 400 {
 			// htmx does not swap error answers: reload the page, which shows the window's state.
 			c.Response().Header().Set("HX-Refresh", "true")
@@ -109,7 +110,7 @@ func (s *Server) renderWAPanel(c echo.Context, status int, id int64, edit func(p
 			return err
 		}
 		edit(p)
-		return render(c, status, views.WhatsAppPanel(*p))
+		return htmx.Render(c, status, views.WhatsAppPanel(*p))
 	}
 	if status < 400 {
 		return c.Redirect(http.StatusSeeOther, "/conversations/"+strconv.FormatInt(id, 10))
@@ -125,7 +126,7 @@ func (s *Server) renderWAPanel(c echo.Context, status int, id int64, edit func(p
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.ConversationPage(pg, d))
+	return htmx.Render(c, status, views.ConversationPage(pg, d))
 }
 
 func (s *Server) loadWhatsAppConversation(c echo.Context) (*store.Conversation, error) {
@@ -421,7 +422,7 @@ func (s *Server) waTemplateDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !isFragment(c) {
+	if !htmx.IsFragment(c) {
 		return c.Redirect(http.StatusSeeOther, "/settings#wa-templates")
 	}
 	d, err := s.settingsData(c)

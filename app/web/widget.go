@@ -17,6 +17,9 @@ import (
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/apierr"
+	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/widget"
 	"github.com/parleyhq/parley/views"
 )
@@ -87,8 +90,8 @@ func (s *Server) widgetAssistant(ctx context.Context, key string) (*store.Assist
 	return row, a, nil
 }
 
-func errWidgetAssistant() *APIError {
-	return apiErr(http.StatusNotFound, "assistant_not_found", "This chat is not available: no enabled assistant has this key.")
+func errWidgetAssistant() *apierr.Error {
+	return apierr.New(http.StatusNotFound, "assistant_not_found", "This chat is not available: no enabled assistant has this key.")
 }
 
 // widgetRateLimit counts one event; over the limit it sets Retry-After and returns a 429. A
@@ -108,7 +111,7 @@ func (s *Server) widgetRateLimit(c echo.Context, lim widget.Limit, assistantID i
 	if lim.Name == "messages" {
 		what = "messages"
 	}
-	return apiErr(http.StatusTooManyRequests, "rate_limited", "Too many %s from your network: at most %d a minute. Try again in %d seconds.", what, lim.Max, secs)
+	return apierr.New(http.StatusTooManyRequests, "rate_limited", "Too many %s from your network: at most %d a minute. Try again in %d seconds.", what, lim.Max, secs)
 }
 
 // idleText says how long a widget conversation may be quiet, for messages.
@@ -129,8 +132,8 @@ func plural(n int, unit string) string {
 	return strconv.Itoa(n) + " " + unit + "s"
 }
 
-func (s *Server) errWidgetEnded() *APIError {
-	return apiErr(http.StatusGone, "session_ended", "This chat has ended (no message for %s). Reload the page to start a new one.", idleText(s.Config.WidgetIdle))
+func (s *Server) errWidgetEnded() *apierr.Error {
+	return apierr.New(http.StatusGone, "session_ended", "This chat has ended (no message for %s). Reload the page to start a new one.", idleText(s.Config.WidgetIdle))
 }
 
 // widgetMessageFor checks and stores a visitor's message: the rate limit, the text (not
@@ -143,7 +146,7 @@ func (s *Server) widgetMessageFor(c echo.Context, a *store.Assistant, conv *stor
 	}
 	t, err := chat.ValidateMessage(text)
 	if err != nil {
-		return nil, apiErr(http.StatusBadRequest, "invalid_field", "text: %s.", err.Error())
+		return nil, apierr.New(http.StatusBadRequest, "invalid_field", "text: %s.", err.Error())
 	}
 	ctx := c.Request().Context()
 	if err := s.widgetSessions().Check(ctx, conv); errors.Is(err, widget.ErrEnded) {
@@ -226,9 +229,9 @@ func (s *Server) widgetFrameAssistant(c echo.Context) (*store.Assistant, *assist
 	row, a, err := s.widgetAssistant(c.Request().Context(), c.Param("key"))
 	setWidgetCSP(c, a)
 	if err != nil {
-		var ae *APIError
-		if errors.As(err, &ae) && a != nil && !isFragment(c) {
-			return nil, nil, render(c, ae.Status, views.WidgetErrorPage(widgetFrame(a), "This chat is not available at the moment."))
+		var ae *apierr.Error
+		if errors.As(err, &ae) && a != nil && !htmx.IsFragment(c) {
+			return nil, nil, htmx.Render(c, ae.Status, views.WidgetErrorPage(widgetFrame(a), "This chat is not available at the moment."))
 		}
 		return nil, nil, err
 	}
@@ -250,7 +253,7 @@ func (s *Server) widgetPage(c echo.Context) error {
 	}
 	visitor := c.QueryParam("visitor")
 	if !widget.ValidVisitorID(visitor) {
-		return render(c, http.StatusBadRequest, views.WidgetErrorPage(widgetFrame(a), "This chat must be opened through the website's chat button."))
+		return htmx.Render(c, http.StatusBadRequest, views.WidgetErrorPage(widgetFrame(a), "This chat must be opened through the website's chat button."))
 	}
 	conv, err := s.widgetSessions().Resume(c.Request().Context(), row, visitor)
 	switch {
@@ -273,7 +276,7 @@ func (s *Server) renderWidgetStart(c echo.Context, status int, row *store.Assist
 		}
 		d.Fields = append(d.Fields, views.WidgetField{Name: f.Name, Label: lbl, Type: f.Type, Required: f.Required, Value: values[f.Name], Error: errs[f.Name]})
 	}
-	return render(c, status, views.WidgetStartPage(d))
+	return htmx.Render(c, status, views.WidgetStartPage(d))
 }
 
 func (s *Server) renderWidgetChat(c echo.Context, row *store.Assistant, a *assistants.Assistant, conv *store.Conversation) error {
@@ -299,7 +302,7 @@ func (s *Server) renderWidgetChat(c echo.Context, row *store.Assistant, a *assis
 	if !conv.AIEnabled {
 		d.Notice = "A person from our team will answer here."
 	}
-	return render(c, http.StatusOK, views.WidgetChatPage(d))
+	return htmx.Render(c, http.StatusOK, views.WidgetChatPage(d))
 }
 
 // widgetStart starts a session from the page's form: the pre-chat answers (validated, errors
@@ -314,7 +317,7 @@ func (s *Server) widgetStart(c echo.Context) error {
 	ctx := c.Request().Context()
 	claims, err := widget.Verify(s.Keys.Signing, c.FormValue("start_token"), widget.KindStart, time.Now())
 	if err != nil || claims.AssistantID != row.ID || claims.WorkspaceID != row.WorkspaceID {
-		return render(c, http.StatusForbidden, views.WidgetErrorPage(widgetFrame(a), "This form has expired. Reload the page to start the chat."))
+		return htmx.Render(c, http.StatusForbidden, views.WidgetErrorPage(widgetFrame(a), "This form has expired. Reload the page to start the chat."))
 	}
 	visitor := claims.Visitor
 	if conv, err := s.widgetSessions().Resume(ctx, row, visitor); err == nil {
@@ -373,7 +376,7 @@ func (s *Server) widgetStart(c echo.Context) error {
 }
 
 func (s *Server) widgetStartError(c echo.Context, row *store.Assistant, a *assistants.Assistant, visitor string, answers map[string]string, text string, err error) error {
-	var ae *APIError
+	var ae *apierr.Error
 	if !errors.As(err, &ae) {
 		return err
 	}
@@ -395,17 +398,17 @@ func findField(fs []assistants.PrechatField, name string) (assistants.PrechatFie
 func (s *Server) widgetFrameConversation(c echo.Context, row *store.Assistant, token, kind string) (*store.Conversation, widget.Claims, error) {
 	claims, err := widget.Verify(s.Keys.Signing, token, kind, time.Now())
 	if errors.Is(err, widget.ErrTokenExpired) {
-		return nil, claims, apiErr(http.StatusUnauthorized, "token_expired", "This chat page has expired. Reload the page to continue.")
+		return nil, claims, apierr.New(http.StatusUnauthorized, "token_expired", "This chat page has expired. Reload the page to continue.")
 	}
 	if err != nil {
-		return nil, claims, apiErr(http.StatusUnauthorized, "invalid_token", "This chat page is not valid any more. Reload the page to continue.")
+		return nil, claims, apierr.New(http.StatusUnauthorized, "invalid_token", "This chat page is not valid any more. Reload the page to continue.")
 	}
 	if claims.AssistantID != row.ID || claims.WorkspaceID != row.WorkspaceID {
-		return nil, claims, apiErr(http.StatusNotFound, "not_found", "No such chat.")
+		return nil, claims, apierr.New(http.StatusNotFound, "not_found", "No such chat.")
 	}
 	conv, err := s.Store.WidgetConversation(c.Request().Context(), row.WorkspaceID, row.ID, claims.ConversationID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, claims, apiErr(http.StatusNotFound, "not_found", "No such chat.")
+		return nil, claims, apierr.New(http.StatusNotFound, "not_found", "No such chat.")
 	}
 	return conv, claims, err
 }
@@ -425,11 +428,11 @@ func (s *Server) widgetSend(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !isFragment(c) {
+	if !htmx.IsFragment(c) {
 		return c.Redirect(http.StatusSeeOther, widgetChatURL(row.PublicKey, conv.Customer))
 	}
 	tok := widget.ReplyToken(s.Keys.Signing, conv, m.ID, time.Now())
-	return render(c, http.StatusOK, views.WidgetSent(widgetMsgView(m, widget.Title(a)), row.PublicKey, tok, conv.AIEnabled))
+	return htmx.Render(c, http.StatusOK, views.WidgetSent(widgetMsgView(m, widget.Title(a)), row.PublicKey, tok, conv.AIEnabled))
 }
 
 // widgetReply streams the reply to one visitor message as server-sent events: "delta" events
@@ -456,12 +459,7 @@ func (s *Server) widgetReply(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h := c.Response().Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	c.Response().WriteHeader(http.StatusOK)
-	c.Response().Flush()
+	stream := sse.Start(c)
 
 	title := widget.Title(a)
 	done := func(m *store.Message, errText string) {
@@ -472,8 +470,7 @@ func (s *Server) widgetReply(c echo.Context) error {
 		}
 		var buf strings.Builder
 		if err := views.WidgetReplyDone(mv, userMsg, errText).Render(ctx, &buf); err == nil {
-			_ = writeSSE(c.Response(), "done", buf.String())
-			c.Response().Flush()
+			_ = stream.Send("done", buf.String())
 		}
 	}
 	if !conv.AIEnabled {
@@ -485,11 +482,9 @@ func (s *Server) widgetReply(c echo.Context) error {
 		if gone {
 			return nil
 		}
-		if err := writeSSE(c.Response(), "delta", html.EscapeString(d)); err != nil {
+		if err := stream.Send("delta", html.EscapeString(d)); err != nil {
 			gone = true
-			return nil
 		}
-		c.Response().Flush()
 		return nil
 	}
 	reply, err := s.widgetReplyOnce(ctx, conv, row, userMsg, onDelta)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -16,6 +15,9 @@ import (
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/apierr"
+	"github.com/parleyhq/parley/app/web/jsonbody"
+	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/widget"
 )
 
@@ -83,7 +85,7 @@ func widgetCORS(c echo.Context, a *assistants.Assistant) error {
 		return nil
 	}
 	if a == nil || !widget.OriginAllowed(a, origin) {
-		return apiErr(http.StatusForbidden, "origin_not_allowed", "The origin %s is not in this assistant's allowed origins.", truncateForMessage(origin))
+		return apierr.New(http.StatusForbidden, "origin_not_allowed", "The origin %s is not in this assistant's allowed origins.", truncateForMessage(origin))
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Access-Control-Expose-Headers", "Retry-After")
@@ -136,7 +138,7 @@ func (s *Server) apiWidgetPreflight(c echo.Context) error {
 		}
 	}
 	if !allowed {
-		return apiErr(http.StatusForbidden, "origin_not_allowed", "This origin may not call the widget API.")
+		return apierr.New(http.StatusForbidden, "origin_not_allowed", "This origin may not call the widget API.")
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
@@ -146,57 +148,6 @@ func (s *Server) apiWidgetPreflight(c echo.Context) error {
 }
 
 // ---- strict bodies ----
-
-// decodeWidgetBody reads a JSON object into its fields, strictly: not JSON, not an object, or
-// more than one value is a 400.
-func decodeWidgetBody(c echo.Context) (map[string]json.RawMessage, error) {
-	ct := c.Request().Header.Get(echo.HeaderContentType)
-	if !strings.Contains(strings.ToLower(ct), "json") {
-		return nil, apiErr(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.")
-	}
-	raw, err := io.ReadAll(c.Request().Body)
-	if err != nil {
-		return nil, err // the body limit's 413, or the client went away
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	var obj map[string]json.RawMessage
-	if err := dec.Decode(&obj); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) || errors.Is(err, io.EOF) {
-			return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must be a JSON object.")
-		}
-		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body is not valid JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if obj == nil {
-		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must be a JSON object.")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, apiErr(http.StatusBadRequest, "invalid_json", "The body must hold a single JSON object.")
-	}
-	return obj, nil
-}
-
-// onlyFields refuses any field not in allowed, naming the first (in sorted order).
-func onlyFields(obj map[string]json.RawMessage, allowed ...string) error {
-	var unknown []string
-	for k := range obj {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || k == a
-		}
-		if !ok {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	sort.Strings(unknown)
-	if unknown[0] == "" {
-		return invalidField(`""`, "unknown field (a field with an empty name)")
-	}
-	return invalidField(unknown[0], "unknown field")
-}
 
 // ---- authentication ----
 
@@ -209,21 +160,21 @@ func (s *Server) widgetSession(c echo.Context) (*store.Assistant, *assistants.As
 	scheme, tok, _ := strings.Cut(hdr, " ")
 	if hdr == "" {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley-widget"`)
-		return nil, nil, nil, apiErr(http.StatusUnauthorized, "missing_token", "Send the session's token as `Authorization: Bearer <token>` (POST /api/widget/v1/sessions returns it).")
+		return nil, nil, nil, apierr.New(http.StatusUnauthorized, "missing_token", "Send the session's token as `Authorization: Bearer <token>` (POST /api/widget/v1/sessions returns it).")
 	}
 	if !strings.EqualFold(scheme, "Bearer") {
-		return nil, nil, nil, apiErr(http.StatusUnauthorized, "invalid_token", "The Authorization header must be `Bearer <token>`.")
+		return nil, nil, nil, apierr.New(http.StatusUnauthorized, "invalid_token", "The Authorization header must be `Bearer <token>`.")
 	}
 	claims, err := widget.Verify(s.Keys.Signing, tok, widget.KindSession, time.Now())
 	if errors.Is(err, widget.ErrTokenExpired) {
-		return nil, nil, nil, apiErr(http.StatusUnauthorized, "token_expired", "The session token has expired: start a new session.")
+		return nil, nil, nil, apierr.New(http.StatusUnauthorized, "token_expired", "The session token has expired: start a new session.")
 	}
 	if err != nil {
-		return nil, nil, nil, apiErr(http.StatusUnauthorized, "invalid_token", "The session token is not valid.")
+		return nil, nil, nil, apierr.New(http.StatusUnauthorized, "invalid_token", "The session token is not valid.")
 	}
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id != claims.ConversationID {
-		return nil, nil, nil, apiErr(http.StatusNotFound, "not_found", "No conversation %s for this token.", truncateForMessage(c.Param("id")))
+		return nil, nil, nil, apierr.New(http.StatusNotFound, "not_found", "No conversation %s for this token.", truncateForMessage(c.Param("id")))
 	}
 	ctx := c.Request().Context()
 	row, err := s.Store.AssistantByID(ctx, claims.WorkspaceID, claims.AssistantID)
@@ -242,7 +193,7 @@ func (s *Server) widgetSession(c echo.Context) (*store.Assistant, *assistants.As
 	}
 	conv, err := s.Store.WidgetConversation(ctx, row.WorkspaceID, row.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil, apiErr(http.StatusNotFound, "not_found", "No conversation %d for this token.", id)
+		return nil, nil, nil, apierr.New(http.StatusNotFound, "not_found", "No conversation %d for this token.", id)
 	}
 	if err != nil {
 		return nil, nil, nil, err
@@ -282,16 +233,16 @@ func (s *Server) apiWidgetAssistant(c echo.Context) error {
 func (s *Server) apiWidgetSessionCreate(c echo.Context) error {
 	ctx := c.Request().Context()
 	addVary(c.Response().Header(), "Origin")
-	obj, err := decodeWidgetBody(c)
+	obj, err := jsonbody.Object(c, true)
 	if err != nil {
 		return err
 	}
 	// The assistant first, so that every later error carries the CORS headers its page needs.
 	rawKey, ok := obj["assistant"]
 	if !ok {
-		return invalidField("assistant", "is required: the assistant's public key")
+		return apierr.InvalidField("assistant", "is required: the assistant's public key")
 	}
-	key, err := decodeString("assistant", rawKey)
+	key, err := jsonbody.String("assistant", rawKey)
 	if err != nil {
 		return err
 	}
@@ -302,28 +253,28 @@ func (s *Server) apiWidgetSessionCreate(c echo.Context) error {
 	if err := widgetCORS(c, a); err != nil {
 		return err
 	}
-	if err := onlyFields(obj, "assistant", "visitor_id", "variables"); err != nil {
+	if err := jsonbody.Only(obj, "assistant", "visitor_id", "variables"); err != nil {
 		return err
 	}
 	visitor := ""
-	if v, ok := obj["visitor_id"]; ok && !isNull(v) {
-		p, err := decodeString("visitor_id", v)
+	if v, ok := obj["visitor_id"]; ok && !jsonbody.IsNull(v) {
+		p, err := jsonbody.String("visitor_id", v)
 		if err != nil {
 			return err
 		}
 		visitor = *p
 		if !widget.ValidVisitorID(visitor) {
-			return invalidField("visitor_id", "must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+			return apierr.InvalidField("visitor_id", "must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
 		}
 	}
 	if visitor == "" {
 		visitor = widget.NewVisitorID()
 	}
 	answers := map[string]string{}
-	if v, ok := obj["variables"]; ok && !isNull(v) {
+	if v, ok := obj["variables"]; ok && !jsonbody.IsNull(v) {
 		var fields map[string]json.RawMessage
 		if t := bytes.TrimSpace(v); len(t) == 0 || t[0] != '{' || json.Unmarshal(v, &fields) != nil {
-			return invalidField("variables", "must be an object of strings")
+			return apierr.InvalidField("variables", "must be an object of strings")
 		}
 		names := make([]string, 0, len(fields))
 		for k := range fields {
@@ -331,7 +282,7 @@ func (s *Server) apiWidgetSessionCreate(c echo.Context) error {
 		}
 		sort.Strings(names)
 		for _, k := range names {
-			p, err := decodeString("variables."+k, fields[k])
+			p, err := jsonbody.String("variables."+k, fields[k])
 			if err != nil {
 				return err
 			}
@@ -408,7 +359,7 @@ func (s *Server) apiWidgetHistory(c echo.Context) error {
 	}
 	page, err := s.widgetAPIHistory(c.Request().Context(), conv, c.QueryParam("before"))
 	if errors.Is(err, store.ErrBadCursor) {
-		return invalidField("before", "is not a cursor from older_cursor")
+		return apierr.InvalidField("before", "is not a cursor from older_cursor")
 	}
 	if err != nil {
 		return err
@@ -429,18 +380,18 @@ func (s *Server) apiWidgetSend(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	obj, err := decodeWidgetBody(c)
+	obj, err := jsonbody.Object(c, true)
 	if err != nil {
 		return err
 	}
-	if err := onlyFields(obj, "text"); err != nil {
+	if err := jsonbody.Only(obj, "text"); err != nil {
 		return err
 	}
 	raw, ok := obj["text"]
 	if !ok {
-		return invalidField("text", "is required")
+		return apierr.InvalidField("text", "is required")
 	}
-	text, err := decodeString("text", raw)
+	text, err := jsonbody.String("text", raw)
 	if err != nil {
 		return err
 	}
@@ -449,7 +400,7 @@ func (s *Server) apiWidgetSend(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if !strings.Contains(c.Request().Header.Get("Accept"), "text/event-stream") {
+	if !sse.Wanted(c) {
 		var reply any
 		if conv.AIEnabled {
 			r, err := s.widgetReplyOnce(ctx, conv, row, m.ID, nil)
@@ -461,18 +412,10 @@ func (s *Server) apiWidgetSend(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"message": widgetAPIMsg(m), "reply": reply})
 	}
 
-	h := c.Response().Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	c.Response().WriteHeader(http.StatusOK)
+	stream := sse.Start(c)
 	send := func(event string, v any) bool {
 		b, _ := json.Marshal(v)
-		if writeSSE(c.Response(), event, string(b)) != nil {
-			return false
-		}
-		c.Response().Flush()
-		return true
+		return stream.Send(event, string(b)) == nil
 	}
 	send("message", widgetAPIMsg(m))
 	if !conv.AIEnabled {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/widget"
