@@ -4,15 +4,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo-contrib/session"
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
-	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/views"
 )
@@ -89,42 +86,4 @@ func (s *Server) page(c echo.Context, title, active string) (views.Page, error) 
 func csrfToken(c echo.Context) string {
 	t, _ := c.Get("csrf").(string)
 	return t
-}
-
-// APIPrincipal is the workspace an API key belongs to.
-type APIPrincipal struct {
-	Key         *store.APIKey
-	WorkspaceID int64
-}
-
-func apiPrincipal(c echo.Context) *APIPrincipal {
-	p, _ := c.Get("api").(*APIPrincipal)
-	return p
-}
-
-// requireAPIKey authenticates `Authorization: Bearer <key>`; 401 with a JSON error otherwise.
-func (s *Server) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Request().Header.Get("Authorization")
-		scheme, key, ok := strings.Cut(h, " ")
-		if h == "" {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
-			return apierr.New(http.StatusUnauthorized, "missing_api_key", "Send an API key as `Authorization: Bearer <key>`; create one in Settings.")
-		}
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
-			return apierr.New(http.StatusUnauthorized, "invalid_authorization", "The Authorization header must be `Bearer <key>`.")
-		}
-		k, err := s.Store.APIKeyByHash(c.Request().Context(), auth.HashAPIKey(key))
-		if errors.Is(err, store.ErrNotFound) {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
-			return apierr.New(http.StatusUnauthorized, "invalid_api_key", "The API key is unknown or has been revoked.")
-		}
-		if err != nil {
-			return err
-		}
-		_ = s.Store.TouchAPIKey(c.Request().Context(), k.ID)
-		c.Set("api", &APIPrincipal{Key: k, WorkspaceID: k.WorkspaceID})
-		return next(c)
-	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/convjson"
 )
 
 // exportBatch is how many conversations an export holds in memory at a time.
@@ -142,15 +143,15 @@ func (s *Server) exportJSONL(c echo.Context) error {
 	n := 0
 	err = s.Store.EachConversation(ctx, ws, f, exportBatch, func(cv *store.Conversation) error {
 		obj := struct {
-			apiConversation
-			CustomerName  string       `json:"customer_name"`
-			AssistantName string       `json:"assistant_name"`
-			Messages      []apiMessage `json:"messages,omitempty"`
-		}{apiConversation: toAPIConversation(cv, now), CustomerName: cv.CustomerName, AssistantName: cv.AssistantName}
+			convjson.Conversation
+			CustomerName  string             `json:"customer_name"`
+			AssistantName string             `json:"assistant_name"`
+			Messages      []convjson.Message `json:"messages,omitempty"`
+		}{Conversation: convjson.ToConversation(cv, now), CustomerName: cv.CustomerName, AssistantName: cv.AssistantName}
 		if withMessages {
-			obj.Messages = []apiMessage{}
+			obj.Messages = []convjson.Message{}
 			if err := s.Store.AllMessages(ctx, ws, cv.ID, func(m *store.Message) error {
-				obj.Messages = append(obj.Messages, toAPIMessage(m))
+				obj.Messages = append(obj.Messages, convjson.ToMessage(m))
 				return nil
 			}); err != nil {
 				return err
@@ -184,5 +185,5 @@ func (s *Server) exportConversation(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="conversation-`+strconv.FormatInt(id, 10)+`.json"`)
-	return s.writeConversationJSON(c, ws, id)
+	return convjson.Write(c, s.Store, s.Log, ws, id)
 }

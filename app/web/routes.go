@@ -11,8 +11,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/readyz", s.readyz).Name = "readyz"
 	e.GET("/metrics", s.metricsEndpoint).Name = "metrics" // bearer PARLEY_METRICS_TOKEN; 404 without one (metrics.go)
 	e.GET("/static/*", s.static).Name = "static"
-	e.GET("/webhooks/whatsapp", s.whatsappVerify).Name = "webhooks.whatsapp.verify"
-	e.POST("/webhooks/whatsapp", s.whatsappWebhook).Name = "webhooks.whatsapp"
+	s.webhooks.Mount(e)
 
 	// Web widget (widget.go, widget_api.go): public, outside CSRF and the API-key group; a
 	// signed token per visitor and conversation protects them. The iframe pages set their own
@@ -93,18 +92,5 @@ func (s *Server) routes(e *echo.Echo) {
 	q.POST("/:queue/pause", s.queuePause(true)).Name = "queue.pause"
 	q.POST("/:queue/resume", s.queuePause(false)).Name = "queue.resume"
 
-	// JSON API.
-	api := e.Group("/api/v1", s.requireAPIKey)
-	api.GET("/me", s.apiMe).Name = "api.me"
-	// conversations API (api_conversations.go)
-	api.GET("/conversations", s.apiConversations).Name = "api.conversations"
-	api.GET("/conversations/:id", s.apiConversation).Name = "api.conversation"
-	api.DELETE("/conversations/:id", s.apiConversationDelete).Name = "api.conversation.delete"
-	// assistants API (api_assistants.go)
-	api.GET("/assistants", s.apiAssistants).Name = "api.assistants"
-	api.POST("/assistants", s.apiAssistantCreate).Name = "api.assistants.create"
-	api.GET("/assistants/:id", s.apiAssistant).Name = "api.assistant"
-	api.PATCH("/assistants/:id", s.apiAssistantUpdate).Name = "api.assistant.update"
-	api.DELETE("/assistants/:id", s.apiAssistantDelete).Name = "api.assistant.delete"
-	e.Any("/api/*", s.apiNotFound)
+	s.api.Mount(e)
 }

@@ -26,8 +26,10 @@ import (
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/api"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/sse"
+	"github.com/parleyhq/parley/app/web/webhooks"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/workers"
 )
@@ -50,8 +52,9 @@ type Server struct {
 	Metrics     *metrics.Metrics
 	metricsOnce sync.Once
 	metricsHTTP http.Handler
-	// inbound stores webhook deliveries, many in one statement under load (webhooks.go).
-	inbound *store.InboundBatcher
+	// the surfaces
+	webhooks *webhooks.Handler
+	api      *api.Handler
 
 	echo *echo.Echo
 	// closing ends long-lived responses (event streams) when the server shuts down, since
@@ -67,7 +70,8 @@ func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
 func New(a *app.App) *Server {
 	s := &Server{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Ready: a.Ready, Conversations: a.Conversations, Chat: a.Chat, Metrics: a.Metrics}
 	s.closing = make(chan struct{})
-	s.inbound = store.NewInboundBatcher(a.Store)
+	s.webhooks = &webhooks.Handler{Config: a.Config, Log: a.Log, Queue: a.Queue, Metrics: a.Metrics, Inbound: store.NewInboundBatcher(a.Store)}
+	s.api = &api.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Events: a.Events}
 	s.echo = s.build()
 	return s
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
+	"github.com/parleyhq/parley/app/web/convjson"
 	"github.com/parleyhq/parley/app/web/jsonbody"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/widget"
@@ -68,7 +69,7 @@ type widgetAPIAssistant struct {
 }
 
 func widgetAPIMsg(m *store.Message) widgetAPIMessage {
-	return widgetAPIMessage{ID: strconv.FormatInt(m.ID, 10), Role: m.Role, Content: m.Content, CreatedAt: apiTime(m.CreatedAt)}
+	return widgetAPIMessage{ID: strconv.FormatInt(m.ID, 10), Role: m.Role, Content: m.Content, CreatedAt: convjson.Time(m.CreatedAt)}
 }
 
 // ---- CORS ----
@@ -309,7 +310,7 @@ func (s *Server) apiWidgetSessionCreate(c echo.Context) error {
 			}
 			es = append(es, assistants.FieldError{Field: "variables." + name, Msg: msg})
 		}
-		return apiFieldErrors(c, es)
+		return apierr.Fields(c, es)
 	}
 	if err != nil {
 		return err
@@ -322,7 +323,7 @@ func (s *Server) apiWidgetSessionCreate(c echo.Context) error {
 	return c.JSON(http.StatusCreated, map[string]any{
 		"conversation_id": strconv.FormatInt(conv.ID, 10),
 		"token":           widget.SessionToken(s.Keys.Signing, conv, now),
-		"expires_at":      apiTime(now.Add(widget.SessionTTL).Truncate(time.Second)),
+		"expires_at":      convjson.Time(now.Add(widget.SessionTTL).Truncate(time.Second)),
 		"visitor_id":      visitor,
 		"messages":        msgs.Messages,
 	})

@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/assistants"
 )
 
 // Error is the JSON error body of the API: {"error": {"code": "...", "message": "..."}}.
@@ -47,4 +51,20 @@ func CodeOf(status int) string {
 		return code
 	}
 	return strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
+}
+
+// Fields answers 400 invalid_field: the message names the first invalid field, and
+// "fields" lists every one.
+func Fields(c echo.Context, es assistants.Errors) error {
+	type fe struct {
+		Field   string `json:"field"`
+		Message string `json:"message"`
+	}
+	fields := make([]fe, len(es))
+	for i, e := range es {
+		fields[i] = fe{e.Field, e.Msg}
+	}
+	return c.JSON(http.StatusBadRequest, map[string]any{"error": map[string]any{
+		"code": "invalid_field", "message": es[0].Error(), "fields": fields,
+	}})
 }

@@ -110,3 +110,23 @@ func AddRoot(e *echo.Echo, name string, h echo.HandlerFunc) *echo.Route {
 	rt.Name = name
 	return rt
 }
+
+// ParamID reads a path parameter that is a row id: anything but a positive integer is false
+// (a row that does not exist).
+func ParamID(c echo.Context, name string) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// Named pairs a route name with its handler.
+type Named struct {
+	Name    string
+	Handler echo.HandlerFunc
+}
+
+// AddAll registers the named routes on g (prefix as in Add), in order.
+func AddAll(g *echo.Group, prefix string, routes ...Named) {
+	for _, r := range routes {
+		Add(g, prefix, r.Name, r.Handler)
+	}
+}

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"encoding/json"
@@ -11,7 +11,9 @@ import (
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
+	"github.com/parleyhq/parley/app/web/convjson"
 	"github.com/parleyhq/parley/app/web/jsonbody"
+	"github.com/parleyhq/parley/app/web/routenames"
 )
 
 // apiAssistant is an assistant as the API shows it. The WhatsApp access token is write-only:
@@ -53,7 +55,7 @@ func toAPIAssistant(row *store.Assistant) (apiAssistant, error) {
 		ID: a.ID, Name: a.Name, SystemPrompt: a.SystemPrompt, FirstMessage: a.FirstMessage, Model: a.Model,
 		Temperature: a.Temperature, Variables: a.Variables, PrechatFields: make([]apiPrechatField, 0, len(a.PrechatFields)),
 		AllowedOrigins: a.AllowedOrigins, Title: a.Widget.Title, Color: a.Widget.Color, PublicKey: a.PublicKey,
-		WhatsAppConnected: a.WhatsAppConnected, CreatedAt: apiTime(a.CreatedAt), UpdatedAt: apiTime(a.UpdatedAt),
+		WhatsAppConnected: a.WhatsAppConnected, CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
 	}
 	for _, p := range a.PrechatFields {
 		out.PrechatFields = append(out.PrechatFields, apiPrechatField{Name: p.Name, Label: p.Label, Type: p.Type, Variable: p.Fills(), Required: p.Required})
@@ -71,22 +73,6 @@ func errAPIAssistantNotFound() *apierr.Error {
 
 func errAPIPhoneTaken() *apierr.Error {
 	return apierr.New(http.StatusConflict, "conflict", "whatsapp_phone_number_id: is already connected to another assistant")
-}
-
-// apiFieldErrors answers 400 invalid_field: the message names the first invalid field, and
-// "fields" lists every one.
-func apiFieldErrors(c echo.Context, es assistants.Errors) error {
-	type fe struct {
-		Field   string `json:"field"`
-		Message string `json:"message"`
-	}
-	fields := make([]fe, len(es))
-	for i, e := range es {
-		fields[i] = fe{e.Field, e.Msg}
-	}
-	return c.JSON(http.StatusBadRequest, map[string]any{"error": map[string]any{
-		"code": "invalid_field", "message": es[0].Error(), "fields": fields,
-	}})
 }
 
 // ---- strict decoding ----
@@ -197,7 +183,7 @@ func (p *assistantPatch) apply(u *assistants.Update) {
 // ---- handlers ----
 
 func apiAssistantID(c echo.Context) (int64, error) {
-	id, ok := assistantID(c)
+	id, ok := routenames.ParamID(c, "id")
 	if !ok {
 		return 0, errAPIAssistantNotFound()
 	}
@@ -205,7 +191,7 @@ func apiAssistantID(c echo.Context) (int64, error) {
 }
 
 // apiAssistants lists the key's workspace's assistants by name.
-func (s *Server) apiAssistants(c echo.Context) error {
+func (s *Handler) apiAssistants(c echo.Context) error {
 	rows, err := s.Store.Assistants(c.Request().Context(), apiPrincipal(c).WorkspaceID)
 	if err != nil {
 		return err
@@ -223,7 +209,7 @@ func (s *Server) apiAssistants(c echo.Context) error {
 	}{data})
 }
 
-func (s *Server) apiAssistant(c echo.Context) error {
+func (s *Handler) apiAssistant(c echo.Context) error {
 	id, err := apiAssistantID(c)
 	if err != nil {
 		return err
@@ -243,15 +229,15 @@ func (s *Server) apiAssistant(c echo.Context) error {
 }
 
 // apiAssistantCreate creates an assistant: 201 with its Location.
-func (s *Server) apiAssistantCreate(c echo.Context) error {
+func (s *Handler) apiAssistantCreate(c echo.Context) error {
 	p, err := decodeAssistantBody(c)
 	if err != nil {
 		return err
 	}
-	u := assistants.Update{Settings: assistants.NewSettings(s.defaultModel())}
+	u := assistants.Update{Settings: assistants.NewSettings(s.Config.LLMModel)}
 	p.apply(&u)
 	if es := u.Validate(false); len(es) > 0 {
-		return apiFieldErrors(c, es)
+		return apierr.Fields(c, es)
 	}
 	row := &store.Assistant{WorkspaceID: apiPrincipal(c).WorkspaceID}
 	if err := u.Apply(row, s.Keys); err != nil {
@@ -274,7 +260,7 @@ func (s *Server) apiAssistantCreate(c echo.Context) error {
 
 // apiAssistantUpdate changes only the fields given; the result is validated as a whole and
 // written in one UPDATE.
-func (s *Server) apiAssistantUpdate(c echo.Context) error {
+func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 	id, err := apiAssistantID(c)
 	if err != nil {
 		return err
@@ -301,7 +287,7 @@ func (s *Server) apiAssistantUpdate(c echo.Context) error {
 	case errors.Is(err, store.ErrNotFound):
 		return errAPIAssistantNotFound()
 	case invalid != nil:
-		return apiFieldErrors(c, invalid)
+		return apierr.Fields(c, invalid)
 	case errors.Is(err, store.ErrPhoneNumberTaken):
 		return errAPIPhoneTaken()
 	case err != nil:
@@ -315,7 +301,7 @@ func (s *Server) apiAssistantUpdate(c echo.Context) error {
 }
 
 // apiAssistantDelete deletes an assistant; its conversations stay, without an assistant.
-func (s *Server) apiAssistantDelete(c echo.Context) error {
+func (s *Handler) apiAssistantDelete(c echo.Context) error {
 	id, err := apiAssistantID(c)
 	if err != nil {
 		return err

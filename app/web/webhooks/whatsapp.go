@@ -1,4 +1,4 @@
-package web
+package webhooks
 
 import (
 	"context"
@@ -23,7 +23,7 @@ var webhookEnqueueTimeout = 2 * time.Second
 
 // whatsappVerify answers Meta's webhook handshake: hub.mode=subscribe and the configured
 // verify token give 200 with hub.challenge; anything else 403.
-func (s *Server) whatsappVerify(c echo.Context) error {
+func (s *Handler) whatsappVerify(c echo.Context) error {
 	q := c.QueryParams()
 	token := s.Config.WhatsAppVerifyToken
 	if token == "" || q.Get("hub.mode") != "subscribe" ||
@@ -40,7 +40,7 @@ func (s *Server) whatsappVerify(c echo.Context) error {
 // down: 503, so Meta delivers again). The new events are then enqueued for processing; a
 // failed enqueue is logged and still acknowledged, since the sweep enqueues what is left. No
 // per-message work happens here.
-func (s *Server) whatsappWebhook(c echo.Context) error {
+func (s *Handler) whatsappWebhook(c echo.Context) error {
 	r := c.Request()
 	reject := func(reason string, err error) error {
 		s.Metrics.WebhookRejected(whatsapp.Provider, reason)
@@ -77,7 +77,7 @@ func (s *Server) whatsappWebhook(c echo.Context) error {
 		rows[i] = &store.InboundEvent{Provider: whatsapp.Provider, ProviderID: ev.ProviderID, Kind: ev.Kind, Payload: string(ev.Payload), RequestID: reqID}
 	}
 	ctx := r.Context()
-	inserted, err := s.inbound.Insert(ctx, rows)
+	inserted, err := s.Inbound.Insert(ctx, rows)
 	if err != nil {
 		s.Log.Error("WhatsApp webhook not stored: answering 503 so that Meta delivers it again", "err", err, "request_id", reqID, "events", len(rows))
 		return reject(metrics.RejectDatabaseDown, apierr.New(http.StatusServiceUnavailable, "unavailable", "The event could not be stored; deliver it again later."))

@@ -1,0 +1,94 @@
+// Package api is the JSON API v1 surface (/api/v1/...): conversations and assistants of the
+// workspace an API key belongs to. It owns its routes, the API-key authentication and the
+// JSON answers (errors included: never an HTML page), and the 404 of any unknown /api/ path.
+// It calls the store and the feature services; it may not import another surface
+// (dashboard, widget, webhooks), sessions or CSRF.
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/apierr"
+	"github.com/parleyhq/parley/app/web/routenames"
+	"github.com/parleyhq/parley/config"
+)
+
+// Handler holds what the JSON API needs.
+type Handler struct {
+	Config *config.Config
+	Log    *slog.Logger
+	Store  *store.Store
+	Keys   *auth.Keys
+	Events *events.Bus
+}
+
+// Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
+// every other /api/ path.
+func (s *Handler) Mount(e *echo.Echo) {
+	const prefix = "/api/v1"
+	g := e.Group(prefix, s.requireAPIKey)
+	routenames.AddAll(g, prefix, []routenames.Named{
+		{Name: routenames.APIMe, Handler: s.apiMe},
+		// conversations (conversations.go)
+		{Name: routenames.APIConversations, Handler: s.apiConversations},
+		{Name: routenames.APIConversation, Handler: s.apiConversation},
+		{Name: routenames.APIConversationDelete, Handler: s.apiConversationDelete},
+		// assistants (assistants.go)
+		{Name: routenames.APIAssistants, Handler: s.apiAssistants},
+		{Name: routenames.APIAssistantsCreate, Handler: s.apiAssistantCreate},
+		{Name: routenames.APIAssistant, Handler: s.apiAssistant},
+		{Name: routenames.APIAssistantUpdate, Handler: s.apiAssistantUpdate},
+		{Name: routenames.APIAssistantDelete, Handler: s.apiAssistantDelete},
+	}...)
+	e.Any("/api/*", s.apiNotFound)
+}
+
+// APIPrincipal is the workspace an API key belongs to.
+type APIPrincipal struct {
+	Key         *store.APIKey
+	WorkspaceID int64
+}
+
+func apiPrincipal(c echo.Context) *APIPrincipal {
+	p, _ := c.Get("api").(*APIPrincipal)
+	return p
+}
+
+// requireAPIKey authenticates `Authorization: Bearer <key>`; 401 with a JSON error otherwise.
+func (s *Handler) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get("Authorization")
+		scheme, key, ok := strings.Cut(h, " ")
+		if h == "" {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
+			return apierr.New(http.StatusUnauthorized, "missing_api_key", "Send an API key as `Authorization: Bearer <key>`; create one in Settings.")
+		}
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
+			return apierr.New(http.StatusUnauthorized, "invalid_authorization", "The Authorization header must be `Bearer <key>`.")
+		}
+		k, err := s.Store.APIKeyByHash(c.Request().Context(), auth.HashAPIKey(key))
+		if errors.Is(err, store.ErrNotFound) {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
+			return apierr.New(http.StatusUnauthorized, "invalid_api_key", "The API key is unknown or has been revoked.")
+		}
+		if err != nil {
+			return err
+		}
+		_ = s.Store.TouchAPIKey(c.Request().Context(), k.ID)
+		c.Set("api", &APIPrincipal{Key: k, WorkspaceID: k.WorkspaceID})
+		return next(c)
+	}
+}
+
+func (s *Handler) apiNotFound(c echo.Context) error {
+	return apierr.New(http.StatusNotFound, "not_found", "No API route %s %s.", c.Request().Method, c.Request().URL.Path)
+}
