@@ -13,22 +13,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/static/*", s.static).Name = "static"
 	s.webhooks.Mount(e)
 
-	// Web widget (widget.go, widget_api.go): public, outside CSRF and the API-key group; a
-	// signed token per visitor and conversation protects them. The iframe pages set their own
-	// frame-ancestors from the assistant's allowed origins; the API answers CORS for them.
-	wf := e.Group("/widget", widgetBodyLimit, widgetFrameHeaders)
-	wf.GET("/:key", s.widgetPage).Name = "widget.page"
-	wf.POST("/:key/session", s.widgetStart).Name = "widget.start"
-	wf.POST("/:key/messages", s.widgetSend).Name = "widget.send"
-	wf.GET("/:key/reply/:msg", s.widgetReply).Name = "widget.reply"
-	wapi := e.Group("/api/widget/v1", widgetBodyLimit)
-	wapi.GET("/assistants/:key", s.apiWidgetAssistant).Name = "api.widget.assistant"
-	wapi.OPTIONS("/assistants/:key", s.apiWidgetPreflight).Name = "api.widget.assistant.preflight"
-	wapi.POST("/sessions", s.apiWidgetSessionCreate).Name = "api.widget.sessions.create"
-	wapi.OPTIONS("/sessions", s.apiWidgetPreflight).Name = "api.widget.sessions.preflight"
-	wapi.GET("/sessions/:id/messages", s.apiWidgetHistory).Name = "api.widget.messages"
-	wapi.POST("/sessions/:id/messages", s.apiWidgetSend).Name = "api.widget.send"
-	wapi.OPTIONS("/sessions/:id/messages", s.apiWidgetPreflight).Name = "api.widget.messages.preflight"
+	s.widget.Mount(e)
 
 	// Pages without a login, with CSRF.
 	pub := e.Group("", s.csrfMiddleware())

@@ -30,6 +30,7 @@ import (
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/web/webhooks"
+	"github.com/parleyhq/parley/app/web/widget"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/workers"
 )
@@ -55,6 +56,7 @@ type Server struct {
 	// the surfaces
 	webhooks *webhooks.Handler
 	api      *api.Handler
+	widget   *widget.Handler
 
 	echo *echo.Echo
 	// closing ends long-lived responses (event streams) when the server shuts down, since
@@ -71,6 +73,7 @@ func New(a *app.App) *Server {
 	s := &Server{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Ready: a.Ready, Conversations: a.Conversations, Chat: a.Chat, Metrics: a.Metrics}
 	s.closing = make(chan struct{})
 	s.webhooks = &webhooks.Handler{Config: a.Config, Log: a.Log, Queue: a.Queue, Metrics: a.Metrics, Inbound: store.NewInboundBatcher(a.Store)}
+	s.widget = &widget.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat}
 	s.api = &api.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Events: a.Events}
 	s.echo = s.build()
 	return s
@@ -146,7 +149,7 @@ func (s *Server) build() *echo.Echo {
 	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
 		// The widget's iframe pages are framed by the assistant's allowed origins: they send
 		// their own frame-ancestors and no X-Frame-Options (widget.go).
-		Skipper:               isWidgetFrame,
+		Skipper:               widget.IsFrame,
 		XSSProtection:         "0",
 		ContentTypeNosniff:    "nosniff",
 		XFrameOptions:         "DENY",

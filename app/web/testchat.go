@@ -15,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/replyonce"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/views"
 )
@@ -196,7 +197,7 @@ func (s *Server) testChatReply(c echo.Context) error {
 		return nil
 	}
 	var reply chat.Reply
-	if held, release := s.replyLock(ctx, reqID); held {
+	if held, release := replyonce.Lock(ctx, s.Redis, s.Log, reqID); held {
 		defer release()
 		// The reply is produced and stored even when the tab closes mid-stream.
 		reply, err = s.Chat.Reply(context.WithoutCancel(ctx), conv, a, reqID, onDelta)
@@ -206,7 +207,7 @@ func (s *Server) testChatReply(c echo.Context) error {
 			return nil
 		}
 	} else {
-		reply, err = s.waitForReply(ctx, conv.WorkspaceID, reqID)
+		reply, err = replyonce.Wait(ctx, s.Store, conv.WorkspaceID, reqID)
 		if err != nil {
 			return nil
 		}
@@ -217,23 +218,4 @@ func (s *Server) testChatReply(c echo.Context) error {
 	}
 	_ = stream.Send("done", buf.String())
 	return nil
-}
-
-// waitForReply waits for another stream's reply to be stored.
-func (s *Server) waitForReply(ctx context.Context, ws int64, reqID string) (chat.Reply, error) {
-	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
-		if e, err := s.Store.UsageByRequestID(ctx, ws, reqID); err == nil && e.MessageID != nil {
-			m, err := s.Store.MessageByID(ctx, ws, *e.MessageID)
-			if err == nil {
-				return chat.Reply{Message: m, Replayed: true}, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return chat.Reply{}, ctx.Err()
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-	return chat.Reply{}, errors.New("timed out waiting for the reply")
 }

@@ -1,4 +1,4 @@
-package web
+package widget
 
 import (
 	"bytes"
@@ -113,7 +113,7 @@ func truncateForMessage(s string) string {
 }
 
 // apiWidgetPreflight answers CORS preflights of the widget API.
-func (s *Server) apiWidgetPreflight(c echo.Context) error {
+func (s *Handler) apiWidgetPreflight(c echo.Context) error {
 	h := c.Response().Header()
 	addVary(h, "Origin")
 	addVary(h, "Access-Control-Request-Method")
@@ -155,7 +155,7 @@ func (s *Server) apiWidgetPreflight(c echo.Context) error {
 // widgetSession resolves the bearer token and the conversation id in the path: the token must
 // name this very conversation (404 otherwise), of an enabled assistant, and the origin must
 // be allowed.
-func (s *Server) widgetSession(c echo.Context) (*store.Assistant, *assistants.Assistant, *store.Conversation, error) {
+func (s *Handler) widgetSession(c echo.Context) (*store.Assistant, *assistants.Assistant, *store.Conversation, error) {
 	addVary(c.Response().Header(), "Origin")
 	hdr := c.Request().Header.Get("Authorization")
 	scheme, tok, _ := strings.Cut(hdr, " ")
@@ -205,7 +205,7 @@ func (s *Server) widgetSession(c echo.Context) (*store.Assistant, *assistants.As
 // ---- handlers ----
 
 // apiWidgetAssistant answers what a widget needs to show itself.
-func (s *Server) apiWidgetAssistant(c echo.Context) error {
+func (s *Handler) apiWidgetAssistant(c echo.Context) error {
 	_, a, err := s.widgetAssistant(c.Request().Context(), c.Param("key"))
 	addVary(c.Response().Header(), "Origin")
 	if err != nil {
@@ -231,7 +231,7 @@ func (s *Server) apiWidgetAssistant(c echo.Context) error {
 // apiWidgetSessionCreate starts a widget conversation: the pre-chat variables are validated
 // against the assistant's form (only its fields, required ones present, emails and phones
 // well formed); nothing is stored when anything is wrong.
-func (s *Server) apiWidgetSessionCreate(c echo.Context) error {
+func (s *Handler) apiWidgetSessionCreate(c echo.Context) error {
 	ctx := c.Request().Context()
 	addVary(c.Response().Header(), "Origin")
 	obj, err := jsonbody.Object(c, true)
@@ -337,7 +337,7 @@ type widgetAPIPage struct {
 
 const widgetHistoryPage = 100
 
-func (s *Server) widgetAPIHistory(ctx context.Context, conv *store.Conversation, before string) (widgetAPIPage, error) {
+func (s *Handler) widgetAPIHistory(ctx context.Context, conv *store.Conversation, before string) (widgetAPIPage, error) {
 	page, err := s.Store.Messages(ctx, conv.WorkspaceID, conv.ID, before, widgetHistoryPage)
 	if err != nil {
 		return widgetAPIPage{}, err
@@ -353,7 +353,7 @@ func (s *Server) widgetAPIHistory(ctx context.Context, conv *store.Conversation,
 
 // apiWidgetHistory answers a conversation's messages, oldest first (the newest 100, or the
 // 100 before ?before=).
-func (s *Server) apiWidgetHistory(c echo.Context) error {
+func (s *Handler) apiWidgetHistory(c echo.Context) error {
 	_, _, conv, err := s.widgetSession(c)
 	if err != nil {
 		return err
@@ -376,7 +376,7 @@ func (s *Server) apiWidgetHistory(c echo.Context) error {
 
 // apiWidgetSend stores the visitor's message and answers it with the assistant's reply (null
 // when a person has taken the conversation over).
-func (s *Server) apiWidgetSend(c echo.Context) error {
+func (s *Handler) apiWidgetSend(c echo.Context) error {
 	row, _, conv, err := s.widgetSession(c)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package web
+package widget
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/replyonce"
+	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/widget"
 	"github.com/parleyhq/parley/views"
@@ -27,7 +29,7 @@ import (
 // The web widget's iframe pages (/widget/...). They are framed by other sites, so:
 //   - they answer Content-Security-Policy: frame-ancestors <the assistant's allowed origins>
 //     (frame-ancestors 'none' when there are none) and no X-Frame-Options; the global secure
-//     headers skip them (isWidgetFrame);
+//     headers skip them (IsFrame, used by the server's secure headers);
 //   - they cannot rely on the dashboard's cookies (a cross-site iframe may not send them):
 //     the page carries signed tokens instead (app/widget). A start token (hidden field of the
 //     pre-chat form) lets one visitor start a session from the page Parley served; a session
@@ -42,8 +44,8 @@ const widgetFrameCSP = "default-src 'self'; script-src 'self'; style-src 'self';
 // widgetBodyLimit bounds the widget's request bodies (a message is at most 4,000 characters).
 var widgetBodyLimit = middleware.BodyLimit("64K")
 
-// isWidgetFrame reports the iframe pages, which set their own framing headers.
-func isWidgetFrame(c echo.Context) bool {
+// IsFrame reports the iframe pages, which set their own framing headers.
+func IsFrame(c echo.Context) bool {
 	return strings.HasPrefix(c.Request().URL.Path, "/widget/")
 }
 
@@ -60,16 +62,16 @@ func widgetFrameHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) widgetSessions() *widget.Sessions {
+func (s *Handler) widgetSessions() *widget.Sessions {
 	return &widget.Sessions{Store: s.Store, Conversations: s.Conversations, Idle: s.Config.WidgetIdle}
 }
 
-func (s *Server) widgetLimits() (sessions, messages widget.Limit) {
+func (s *Handler) widgetLimits() (sessions, messages widget.Limit) {
 	return widget.PerMinute("sessions", s.Config.WidgetRateSessions), widget.PerMinute("messages", s.Config.WidgetRateMessages)
 }
 
 // widgetAssistant loads the enabled assistant of a public key.
-func (s *Server) widgetAssistant(ctx context.Context, key string) (*store.Assistant, *assistants.Assistant, error) {
+func (s *Handler) widgetAssistant(ctx context.Context, key string) (*store.Assistant, *assistants.Assistant, error) {
 	if key == "" || len(key) > 100 {
 		return nil, nil, errWidgetAssistant()
 	}
@@ -96,7 +98,7 @@ func errWidgetAssistant() *apierr.Error {
 
 // widgetRateLimit counts one event; over the limit it sets Retry-After and returns a 429. A
 // Redis failure lets the request through (and is logged): the chat keeps working.
-func (s *Server) widgetRateLimit(c echo.Context, lim widget.Limit, assistantID int64) error {
+func (s *Handler) widgetRateLimit(c echo.Context, lim widget.Limit, assistantID int64) error {
 	d, err := (&widget.Limiter{Redis: s.Redis}).Allow(c.Request().Context(), lim, assistantID, c.RealIP())
 	if err != nil {
 		s.Log.Warn("widget rate limit unavailable", "err", err)
@@ -132,14 +134,14 @@ func plural(n int, unit string) string {
 	return strconv.Itoa(n) + " " + unit + "s"
 }
 
-func (s *Server) errWidgetEnded() *apierr.Error {
+func (s *Handler) errWidgetEnded() *apierr.Error {
 	return apierr.New(http.StatusGone, "session_ended", "This chat has ended (no message for %s). Reload the page to start a new one.", idleText(s.Config.WidgetIdle))
 }
 
 // widgetMessageFor checks and stores a visitor's message: the rate limit, the text (not
 // empty, at most 4,000 characters), and that the conversation still takes messages (ending
 // it when it has idled out). Nothing is stored when any check fails.
-func (s *Server) widgetMessageFor(c echo.Context, a *store.Assistant, conv *store.Conversation, text string) (*store.Message, error) {
+func (s *Handler) widgetMessageFor(c echo.Context, a *store.Assistant, conv *store.Conversation, text string) (*store.Message, error) {
 	_, lim := s.widgetLimits()
 	if err := s.widgetRateLimit(c, lim, a.ID); err != nil {
 		return nil, err
@@ -165,32 +167,14 @@ func (s *Server) widgetMessageFor(c echo.Context, a *store.Assistant, conv *stor
 // Redis lock and asks the LLM (streaming to onDelta when not nil); a concurrent caller (a
 // reconnecting stream) waits for the stored reply. The reply is stored even when the visitor
 // goes away mid-stream.
-func (s *Server) widgetReplyOnce(ctx context.Context, conv *store.Conversation, a *store.Assistant, userMsg int64, onDelta func(string) error) (chat.Reply, error) {
+func (s *Handler) widgetReplyOnce(ctx context.Context, conv *store.Conversation, a *store.Assistant, userMsg int64, onDelta func(string) error) (chat.Reply, error) {
 	reqID := chat.RequestID(conv.ID, userMsg)
-	held, release := s.replyLock(ctx, reqID)
+	held, release := replyonce.Lock(ctx, s.Redis, s.Log, reqID)
 	if !held {
-		return s.waitForReply(ctx, conv.WorkspaceID, reqID)
+		return replyonce.Wait(ctx, s.Store, conv.WorkspaceID, reqID)
 	}
 	defer release()
 	return s.Chat.Reply(context.WithoutCancel(ctx), conv, a, reqID, onDelta)
-}
-
-// replyLock keeps two requests for the same reply (a retried POST, a second tab) from both
-// calling the LLM: the first holds the lock, the others wait for its stored reply. The lock is
-// only an economy: when Redis cannot be reached the reply goes ahead without it, and the
-// ledger's unique request id still keeps the stored reply single (at worst the LLM is asked
-// twice). A visitor never loses a reply because Redis is down.
-func (s *Server) replyLock(ctx context.Context, reqID string) (held bool, release func()) {
-	lock := "parley:replylock:" + reqID
-	ok, err := s.Redis.SetNX(ctx, lock, "1", 3*time.Minute).Result()
-	if err != nil {
-		s.Log.Warn("reply lock unavailable (Redis): replying without it", "err", err, "request_id", reqID)
-		return true, func() {}
-	}
-	if !ok {
-		return false, nil
-	}
-	return true, func() { s.Redis.Del(context.WithoutCancel(ctx), lock) }
 }
 
 // ---- view models ----
@@ -225,7 +209,7 @@ func setWidgetCSP(c echo.Context, a *assistants.Assistant) {
 }
 
 // widgetFrameAssistant loads the page's assistant and narrows frame-ancestors to it.
-func (s *Server) widgetFrameAssistant(c echo.Context) (*store.Assistant, *assistants.Assistant, error) {
+func (s *Handler) widgetFrameAssistant(c echo.Context) (*store.Assistant, *assistants.Assistant, error) {
 	row, a, err := s.widgetAssistant(c.Request().Context(), c.Param("key"))
 	setWidgetCSP(c, a)
 	if err != nil {
@@ -239,14 +223,14 @@ func (s *Server) widgetFrameAssistant(c echo.Context) (*store.Assistant, *assist
 }
 
 func widgetChatURL(key, visitor string) string {
-	return "/widget/" + url.PathEscape(key) + "?visitor=" + url.QueryEscape(visitor)
+	return routenames.URL(routenames.WidgetPage, key) + "?visitor=" + url.QueryEscape(visitor)
 }
 
 // ---- handlers ----
 
 // widgetPage is the iframe's page: the visitor's open conversation, or the pre-chat form (or
 // the first message and a composer, when the assistant has no form).
-func (s *Server) widgetPage(c echo.Context) error {
+func (s *Handler) widgetPage(c echo.Context) error {
 	row, a, err := s.widgetFrameAssistant(c)
 	if err != nil || row == nil {
 		return err
@@ -266,7 +250,7 @@ func (s *Server) widgetPage(c echo.Context) error {
 	}
 }
 
-func (s *Server) renderWidgetStart(c echo.Context, status int, row *store.Assistant, a *assistants.Assistant, visitor string, values, errs map[string]string, text, textErr, msg string) error {
+func (s *Handler) renderWidgetStart(c echo.Context, status int, row *store.Assistant, a *assistants.Assistant, visitor string, values, errs map[string]string, text, textErr, msg string) error {
 	d := views.WidgetStart{WidgetFrame: widgetFrame(a), StartToken: widget.StartToken(s.Keys.Signing, row, visitor, time.Now()),
 		FirstMessage: a.FirstMessage, Text: text, TextError: textErr, Error: msg}
 	for _, f := range a.PrechatFields {
@@ -279,7 +263,7 @@ func (s *Server) renderWidgetStart(c echo.Context, status int, row *store.Assist
 	return htmx.Render(c, status, views.WidgetStartPage(d))
 }
 
-func (s *Server) renderWidgetChat(c echo.Context, row *store.Assistant, a *assistants.Assistant, conv *store.Conversation) error {
+func (s *Handler) renderWidgetChat(c echo.Context, row *store.Assistant, a *assistants.Assistant, conv *store.Conversation) error {
 	page, err := s.Store.Messages(c.Request().Context(), conv.WorkspaceID, conv.ID, "", 200)
 	if err != nil {
 		return err
@@ -309,7 +293,7 @@ func (s *Server) renderWidgetChat(c echo.Context, row *store.Assistant, a *assis
 // beside their fields), or the visitor's first message when the assistant has no form. It
 // redirects to the chat. A visitor who already has an open conversation (a double submit, a
 // second tab) is sent to it.
-func (s *Server) widgetStart(c echo.Context) error {
+func (s *Handler) widgetStart(c echo.Context) error {
 	row, a, err := s.widgetFrameAssistant(c)
 	if err != nil || row == nil {
 		return err
@@ -375,7 +359,7 @@ func (s *Server) widgetStart(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, widgetChatURL(row.PublicKey, visitor))
 }
 
-func (s *Server) widgetStartError(c echo.Context, row *store.Assistant, a *assistants.Assistant, visitor string, answers map[string]string, text string, err error) error {
+func (s *Handler) widgetStartError(c echo.Context, row *store.Assistant, a *assistants.Assistant, visitor string, answers map[string]string, text string, err error) error {
 	var ae *apierr.Error
 	if !errors.As(err, &ae) {
 		return err
@@ -395,7 +379,7 @@ func findField(fs []assistants.PrechatField, name string) (assistants.PrechatFie
 // widgetFrameConversation resolves the token of an iframe request (a session token in the
 // form field "token", or a reply token in the query of a reply stream) to its conversation,
 // which must belong to the page's assistant.
-func (s *Server) widgetFrameConversation(c echo.Context, row *store.Assistant, token, kind string) (*store.Conversation, widget.Claims, error) {
+func (s *Handler) widgetFrameConversation(c echo.Context, row *store.Assistant, token, kind string) (*store.Conversation, widget.Claims, error) {
 	claims, err := widget.Verify(s.Keys.Signing, token, kind, time.Now())
 	if errors.Is(err, widget.ErrTokenExpired) {
 		return nil, claims, apierr.New(http.StatusUnauthorized, "token_expired", "This chat page has expired. Reload the page to continue.")
@@ -415,7 +399,7 @@ func (s *Server) widgetFrameConversation(c echo.Context, row *store.Assistant, t
 
 // widgetSend stores the visitor's message and answers with it and a pending reply that
 // streams from widgetReply. Errors are plain text that widget-frame.js shows.
-func (s *Server) widgetSend(c echo.Context) error {
+func (s *Handler) widgetSend(c echo.Context) error {
 	row, a, err := s.widgetFrameAssistant(c)
 	if err != nil || row == nil {
 		return err
@@ -438,7 +422,7 @@ func (s *Server) widgetSend(c echo.Context) error {
 // widgetReply streams the reply to one visitor message as server-sent events: "delta" events
 // carry the text as it is generated (HTML-escaped), "done" swaps in the stored message. A
 // second stream for the same message (a reconnect, a reload) waits for it and shows it.
-func (s *Server) widgetReply(c echo.Context) error {
+func (s *Handler) widgetReply(c echo.Context) error {
 	row, a, err := s.widgetFrameAssistant(c)
 	if err != nil || row == nil {
 		return err
