@@ -3,6 +3,8 @@ package views
 import (
 	"strconv"
 	"time"
+
+	"github.com/parleyhq/parley/app/web/routenames"
 )
 
 // KV is a variable chip.
@@ -80,7 +82,7 @@ func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func itoaInt(n int) string { return strconv.Itoa(n) }
 
-func convURL(id int64) string { return "/conversations/" + strconv.FormatInt(id, 10) }
+func convURL(id int64) string { return routenames.URL(routenames.Conversation, id) }
 
 func rowID(id int64) string { return "conv-" + strconv.FormatInt(id, 10) }
 

@@ -5,6 +5,8 @@ package views
 import (
 	"encoding/json"
 	"strconv"
+
+	"github.com/parleyhq/parley/app/web/routenames"
 )
 
 // Page is what the layout needs on every dashboard page.
@@ -28,11 +30,11 @@ type NavItem struct {
 
 // Nav is the side navigation, in order.
 var Nav = []NavItem{
-	{Key: "conversations", Label: "Conversations", Href: "/conversations"},
-	{Key: "test-chat", Label: "Test Chat", Href: "/test-chat"},
-	{Key: "assistants", Label: "Assistants", Href: "/assistants"},
-	{Key: "analytics", Label: "Analytics", Href: "/analytics"},
-	{Key: "settings", Label: "Settings", Href: "/settings"},
+	{Key: "conversations", Label: "Conversations", Href: routenames.URL(routenames.Conversations)},
+	{Key: "test-chat", Label: "Test Chat", Href: routenames.URL(routenames.TestChat)},
+	{Key: "assistants", Label: "Assistants", Href: routenames.URL(routenames.Assistants)},
+	{Key: "analytics", Label: "Analytics", Href: routenames.URL(routenames.Analytics)},
+	{Key: "settings", Label: "Settings", Href: routenames.URL(routenames.Settings)},
 }
 
 func csrfHeaders(token string) string {

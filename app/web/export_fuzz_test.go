@@ -11,7 +11,7 @@ import (
 
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
-	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/dashboard"
 )
 
 // storable is what the channels let into the database: valid UTF-8 (JSON and form text are
@@ -96,7 +96,7 @@ func FuzzExportCSV(f *testing.F) {
 			}
 		}
 		// encoding/csv reads a quoted CRLF as LF.
-		want := func(s string) string { return strings.ReplaceAll(web.CSVSafe(s), "\r\n", "\n") }
+		want := func(s string) string { return strings.ReplaceAll(dashboard.CSVSafe(s), "\r\n", "\n") }
 		for h, v := range map[string]string{"customer": customer, "customer_name": name, "var:email": value, "var:note": name,
 			"last_message": store.Preview(content)} {
 			i, ok := col[h]

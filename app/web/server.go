@@ -1,6 +1,10 @@
-// Package web is Parley's HTTP layer: Echo handlers (one file per resource), middleware, the
-// htmx helpers and the route table. Handlers bind and validate, call the store or a domain
-// package, and render a templ component into a buffer before writing anything.
+// Package web is Parley's HTTP server: Echo's setup and the global middleware (request id,
+// logging, metrics, recover, secure headers, Vary: HX-Request, gzip, body limit, sessions),
+// the one error handler, /healthz, /readyz, /metrics and /static, and the mount of the
+// surfaces, each a package with its own middleware stack and routes: dashboard, widget, api,
+// webhooks. It is the only package that imports the surfaces; it holds no product handler and
+// builds no service (the app container hands them over). Shared rules live in the kits
+// (htmx, sse, jsonbody, routenames, apierr, convjson), never in a surface.
 package web
 
 import (
@@ -17,46 +21,35 @@ import (
 	"github.com/labstack/echo-contrib/session"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/auth"
-	"github.com/parleyhq/parley/app/chat"
-	"github.com/parleyhq/parley/app/conversations"
-	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/api"
+	"github.com/parleyhq/parley/app/web/dashboard"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/web/webhooks"
 	"github.com/parleyhq/parley/app/web/widget"
 	"github.com/parleyhq/parley/config"
-	"github.com/parleyhq/parley/workers"
 )
 
-// Server holds what the handlers need.
+// Server is the Echo server with its surfaces mounted.
 type Server struct {
 	Config *config.Config
 	Log    *slog.Logger
-	Store  *store.Store
 	Keys   *auth.Keys
-	Queue  workers.Enqueuer
-	Events *events.Bus
-	Redis  redis.UniversalClient
 	Ready  func(ctx context.Context) map[string]error
-	// Conversations changes conversations and publishes live updates.
-	Conversations *conversations.Service
-	// Chat produces assistant replies.
-	Chat *chat.Responder
 	// Metrics counts requests and webhook events and serves /metrics (metrics.go).
 	Metrics     *metrics.Metrics
 	metricsOnce sync.Once
 	metricsHTTP http.Handler
-	// the surfaces
-	webhooks *webhooks.Handler
-	api      *api.Handler
-	widget   *widget.Handler
+	// the surfaces, each holding only what it needs
+	webhooks  *webhooks.Handler
+	api       *api.Handler
+	widget    *widget.Handler
+	dashboard *dashboard.Handler
 
 	echo *echo.Echo
 	// closing ends long-lived responses (event streams) when the server shuts down, since
@@ -70,10 +63,11 @@ func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // New builds the Echo server of an App.
 func New(a *app.App) *Server {
-	s := &Server{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Ready: a.Ready, Conversations: a.Conversations, Chat: a.Chat, Metrics: a.Metrics}
+	s := &Server{Config: a.Config, Log: a.Log, Keys: a.Keys, Ready: a.Ready, Metrics: a.Metrics}
 	s.closing = make(chan struct{})
 	s.webhooks = &webhooks.Handler{Config: a.Config, Log: a.Log, Queue: a.Queue, Metrics: a.Metrics, Inbound: store.NewInboundBatcher(a.Store)}
 	s.widget = &widget.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat}
+	s.dashboard = &dashboard.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat, Closing: s.closing}
 	s.api = &api.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Events: a.Events}
 	s.echo = s.build()
 	return s
@@ -187,24 +181,6 @@ func noGzip(c echo.Context) bool {
 func isStreaming(c echo.Context) bool {
 	r := c.Request()
 	return sse.Wanted(c) || strings.HasSuffix(r.URL.Path, "/events")
-}
-
-// csrfMiddleware checks the token on every unsafe dashboard request (htmx sends it in the
-// X-CSRF-Token header, plain forms in the _csrf field); a missing or wrong token is 403.
-func (s *Server) csrfMiddleware() echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
-		CookieName:     "parley_csrf",
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   s.Config.SecureCookies,
-		CookieSameSite: http.SameSiteLaxMode,
-		CookieMaxAge:   7 * 24 * 3600,
-		ContextKey:     "csrf",
-		ErrorHandler: func(err error, c echo.Context) error {
-			return echo.NewHTTPError(http.StatusForbidden, "Missing or invalid CSRF token: reload the page and try again.")
-		},
-	})
 }
 
 // clientIP says who the client is (c.RealIP: widget rate limits, logs). Without trusted proxies

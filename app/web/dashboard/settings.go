@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"encoding/json"
@@ -16,10 +16,11 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views"
 )
 
-func (s *Server) settingsData(c echo.Context) (views.SettingsData, error) {
+func (s *Handler) settingsData(c echo.Context) (views.SettingsData, error) {
 	keys, err := s.Store.APIKeys(c.Request().Context(), current(c).Workspace.ID)
 	if err != nil {
 		return views.SettingsData{}, err
@@ -48,7 +49,7 @@ func (s *Server) settingsData(c echo.Context) (views.SettingsData, error) {
 	return d, nil
 }
 
-func (s *Server) renderSettings(c echo.Context, status int, d views.SettingsData) error {
+func (s *Handler) renderSettings(c echo.Context, status int, d views.SettingsData) error {
 	if htmx.IsFragment(c) {
 		return htmx.Render(c, status, views.SettingsBody(d))
 	}
@@ -59,7 +60,7 @@ func (s *Server) renderSettings(c echo.Context, status int, d views.SettingsData
 	return htmx.Render(c, status, views.Settings(p, d))
 }
 
-func (s *Server) settingsPage(c echo.Context) error {
+func (s *Handler) settingsPage(c echo.Context) error {
 	d, err := s.settingsData(c)
 	if err != nil {
 		return err
@@ -68,7 +69,7 @@ func (s *Server) settingsPage(c echo.Context) error {
 }
 
 // apiKeyCreate creates a key and shows it once.
-func (s *Server) apiKeyCreate(c echo.Context) error {
+func (s *Handler) apiKeyCreate(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
 	cur := current(c)
 	if name == "" || len(name) > 100 {
@@ -97,7 +98,7 @@ func (s *Server) apiKeyCreate(c echo.Context) error {
 	return s.renderSettings(c, http.StatusOK, d)
 }
 
-func (s *Server) apiKeyRevoke(c echo.Context) error {
+func (s *Handler) apiKeyRevoke(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, "No such API key.")
@@ -110,7 +111,7 @@ func (s *Server) apiKeyRevoke(c echo.Context) error {
 		return err
 	}
 	if !htmx.IsFragment(c) {
-		return c.Redirect(http.StatusSeeOther, "/settings")
+		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Settings))
 	}
 	d, err := s.settingsData(c)
 	if err != nil {
@@ -121,7 +122,7 @@ func (s *Server) apiKeyRevoke(c echo.Context) error {
 
 // retentionSave validates and stores the retention per type; nothing is saved when any field
 // is wrong.
-func (s *Server) retentionSave(c echo.Context) error {
+func (s *Handler) retentionSave(c echo.Context) error {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	d, err := s.settingsData(c)
@@ -159,7 +160,7 @@ func (s *Server) retentionSave(c echo.Context) error {
 		return err
 	}
 	if !htmx.IsFragment(c) {
-		return c.Redirect(http.StatusSeeOther, "/settings")
+		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Settings))
 	}
 	d.RetentionSaved = true
 	return s.renderSettings(c, http.StatusOK, d)
@@ -167,7 +168,7 @@ func (s *Server) retentionSave(c echo.Context) error {
 
 // pricesData fills the prices section: the workspace's effective table, its own entries and
 // the models that had no price lately.
-func (s *Server) pricesData(c echo.Context, d *views.SettingsData, raw string) error {
+func (s *Handler) pricesData(c echo.Context, d *views.SettingsData, raw string) error {
 	own, err := usage.SettingsPrices(raw)
 	if err != nil {
 		d.PricesErr = "The stored price entries are invalid: " + err.Error()
@@ -192,7 +193,7 @@ func (s *Server) pricesData(c echo.Context, d *views.SettingsData, raw string) e
 }
 
 // pricesSave validates and stores the workspace's price entries (all or nothing).
-func (s *Server) pricesSave(c echo.Context) error {
+func (s *Handler) pricesSave(c echo.Context) error {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	text := strings.TrimSpace(c.FormValue("prices"))
@@ -234,7 +235,7 @@ func (s *Server) pricesSave(c echo.Context) error {
 		return err
 	}
 	if !htmx.IsFragment(c) {
-		return c.Redirect(http.StatusSeeOther, "/settings")
+		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Settings))
 	}
 	d, err := s.settingsData(c)
 	if err != nil {

@@ -1,10 +1,9 @@
-package web
+package dashboard
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views"
 	"github.com/parleyhq/parley/workers"
 )
@@ -40,7 +40,7 @@ func isAdmin(cur *Current) bool { return cur != nil && cur.User != nil && cur.Us
 // isOperator reports an admin of the installation's first workspace (the one /setup creates).
 // The queues hold every workspace's jobs, whose payloads name conversations and filters, and
 // their actions affect everyone: the admins of other workspaces neither see nor touch them.
-func (s *Server) isOperator(c echo.Context) bool {
+func (s *Handler) isOperator(c echo.Context) bool {
 	cur := current(c)
 	if !isAdmin(cur) {
 		return false
@@ -51,7 +51,7 @@ func (s *Server) isOperator(c echo.Context) bool {
 
 // requireAdmin lets the installation's admins through (isOperator); other users get 403 and
 // nothing runs.
-func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Handler) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !s.isOperator(c) {
 			return echo.NewHTTPError(http.StatusForbidden, "The Queues page is for admins only. Ask an admin of your workspace if you need to see the background jobs.")
@@ -60,7 +60,7 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) inspector() *asynq.Inspector { return asynq.NewInspectorFromRedisClient(s.Redis) }
+func (s *Handler) inspector() *asynq.Inspector { return asynq.NewInspectorFromRedisClient(s.Redis) }
 
 // queueNames is our queues (critical, default, low) and any other queue Redis knows, by
 // priority then name.
@@ -113,7 +113,7 @@ func formatLatency(d time.Duration) string {
 	}
 }
 
-func (s *Server) queuesData(c echo.Context, flash string) (views.QueuesData, error) {
+func (s *Handler) queuesData(c echo.Context, flash string) (views.QueuesData, error) {
 	in := s.inspector()
 	names, err := queueNames(in)
 	if err != nil {
@@ -131,7 +131,7 @@ func (s *Server) queuesData(c echo.Context, flash string) (views.QueuesData, err
 }
 
 // queuesList is GET /queues: every queue's counts; htmx polling gets the table alone.
-func (s *Server) queuesList(c echo.Context) error {
+func (s *Handler) queuesList(c echo.Context) error {
 	d, err := s.queuesData(c, "")
 	if err != nil {
 		return err
@@ -183,7 +183,7 @@ func parseQueuePage(s string) (int, error) {
 }
 
 // queueTasksData lists one page of a queue's tasks in one state.
-func (s *Server) queueTasksData(c echo.Context, in *asynq.Inspector, queue, state string, page int) (views.QueueTasksData, error) {
+func (s *Handler) queueTasksData(c echo.Context, in *asynq.Inspector, queue, state string, page int) (views.QueueTasksData, error) {
 	row, err := queueRow(in, queue)
 	if err != nil {
 		return views.QueueTasksData{}, err
@@ -268,7 +268,7 @@ func taskRow(t *asynq.TaskInfo) views.QueueTaskRow {
 
 // queueShow is GET /queues/:queue?state=retry&page=2; htmx (state tabs, pager) gets the task
 // section alone.
-func (s *Server) queueShow(c echo.Context) error {
+func (s *Handler) queueShow(c echo.Context) error {
 	in := s.inspector()
 	queue, err := knownQueue(c, in)
 	if err != nil {
@@ -299,7 +299,7 @@ func (s *Server) queueShow(c echo.Context) error {
 // queueTaskAction is POST /queues/:queue/{run,archive,delete} with the task id in the form:
 // run a scheduled, retry or archived task now; archive a retry task; delete an archived one.
 // The task's state is checked first, so a task that moved meanwhile gets a precise 409.
-func (s *Server) queueTaskAction(action string) echo.HandlerFunc {
+func (s *Handler) queueTaskAction(action string) echo.HandlerFunc {
 	allowed := map[string][]asynq.TaskState{
 		"run":     {asynq.TaskStateScheduled, asynq.TaskStateRetry, asynq.TaskStateArchived},
 		"archive": {asynq.TaskStateRetry},
@@ -350,7 +350,7 @@ func (s *Server) queueTaskAction(action string) echo.HandlerFunc {
 		}
 		s.Log.Info("queue task action", "action", action, "queue", queue, "task_id", id, "type", ti.Type, "user_id", current(c).User.ID)
 		if !htmx.IsFragment(c) {
-			return c.Redirect(http.StatusSeeOther, "/queues/"+url.PathEscape(queue)+"?state="+state+"&page="+strconv.Itoa(page))
+			return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Queue, queue)+"?state="+state+"&page="+strconv.Itoa(page))
 		}
 		d, err := s.queueTasksData(c, in, queue, state, page)
 		if err != nil {
@@ -368,7 +368,7 @@ func (s *Server) queueTaskAction(action string) echo.HandlerFunc {
 
 // queuePause is POST /queues/:queue/pause and /resume: workers stop (or resume) taking tasks
 // from the queue. Pausing a paused queue, or resuming a running one, changes nothing.
-func (s *Server) queuePause(pause bool) echo.HandlerFunc {
+func (s *Handler) queuePause(pause bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		in := s.inspector()
 		queue, err := knownQueue(c, in)
@@ -398,7 +398,7 @@ func (s *Server) queuePause(pause bool) echo.HandlerFunc {
 			s.Log.Info("queue paused", "queue", queue, "paused", pause, "user_id", current(c).User.ID)
 		}
 		if !htmx.IsFragment(c) {
-			return c.Redirect(http.StatusSeeOther, "/queues")
+			return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Queues))
 		}
 		d, err := s.queuesData(c, flash)
 		if err != nil {

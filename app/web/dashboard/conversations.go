@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"encoding/json"
@@ -15,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/app/extract"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views"
 	"github.com/parleyhq/parley/workers"
 )
@@ -65,7 +66,7 @@ func roleLabel(role string) string {
 }
 
 // listData loads one page of the list for the request's filters.
-func (s *Server) listData(c echo.Context) (views.ConvList, conversations.Query, error) {
+func (s *Handler) listData(c echo.Context) (views.ConvList, conversations.Query, error) {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	now := time.Now()
@@ -93,7 +94,7 @@ func (s *Server) listData(c echo.Context) (views.ConvList, conversations.Query, 
 	vals := q.Values()
 	d.QueryString = vals.Encode()
 	d.Filtered = q.Active()
-	d.EventsURL = "/conversations/events?" + d.QueryString
+	d.EventsURL = routenames.URL(routenames.ConversationsEvents) + "?" + d.QueryString
 	rows, next, err := s.Store.ListConversations(ctx, ws, f, q.Cursor, listPage)
 	if errors.Is(err, store.ErrBadCursor) {
 		d.Filters.Error = "This page link is out of date; showing the first page."
@@ -108,14 +109,14 @@ func (s *Server) listData(c echo.Context) (views.ConvList, conversations.Query, 
 	if next != "" {
 		mv := q.Values()
 		mv.Set("cursor", next)
-		d.MoreURL = "/conversations?" + mv.Encode()
+		d.MoreURL = routenames.URL(routenames.Conversations) + "?" + mv.Encode()
 		mv.Set("rows", "1")
-		d.MoreHXURL = "/conversations?" + mv.Encode()
+		d.MoreHXURL = routenames.URL(routenames.Conversations) + "?" + mv.Encode()
 	}
 	return d, q, nil
 }
 
-func (s *Server) conversationsList(c echo.Context) error {
+func (s *Handler) conversationsList(c echo.Context) error {
 	d, _, err := s.listData(c)
 	if err != nil {
 		return err
@@ -125,7 +126,7 @@ func (s *Server) conversationsList(c echo.Context) error {
 			return htmx.Render(c, http.StatusOK, views.ConvRows(d.Rows, d.MoreURL, d.MoreHXURL))
 		}
 		// Push the canonical URL (no empty fields), so that history and shared links stay clean.
-		c.Response().Header().Set("HX-Push-Url", "/conversations"+queryPrefix(d.QueryString))
+		c.Response().Header().Set("HX-Push-Url", routenames.URL(routenames.Conversations)+queryPrefix(d.QueryString))
 		return htmx.Render(c, http.StatusOK, views.ConvResults(d))
 	}
 	ctx := c.Request().Context()
@@ -169,7 +170,7 @@ func msgView(m *store.Message) views.MsgView {
 
 var sourceLabels = map[string]string{"prechat": "Pre-chat form", "extracted": "Extracted by AI", "api": "API"}
 
-func (s *Server) detailData(c echo.Context, conv *store.Conversation, withMessages bool) (views.ConvDetail, error) {
+func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessages bool) (views.ConvDetail, error) {
 	ctx := c.Request().Context()
 	now := time.Now()
 	d := views.ConvDetail{
@@ -179,7 +180,7 @@ func (s *Server) detailData(c echo.Context, conv *store.Conversation, withMessag
 		CostCents: conversations.FormatCents(conv.CostNanos), CostExact: conversations.FormatUSD(conv.CostNanos), Charged: conv.Charged,
 		StartedAt: conv.StartedAt, LastAt: conv.LastMessageAt, Window: windowView(conv, now), WindowClosedAt: conv.WindowClosedAt,
 		LastError: conv.LastError, CSRF: csrfToken(c),
-		EventsURL: "/conversations/" + strconv.FormatInt(conv.ID, 10) + "/events",
+		EventsURL: routenames.URL(routenames.ConversationEvents, conv.ID),
 	}
 	vars, err := s.Store.Variables(ctx, conv.WorkspaceID, conv.ID)
 	if err != nil {
@@ -206,13 +207,13 @@ func (s *Server) detailData(c echo.Context, conv *store.Conversation, withMessag
 			d.Messages = append(d.Messages, msgView(&page.Messages[i]))
 		}
 		if page.HasOlder {
-			d.OlderURL = "/conversations/" + strconv.FormatInt(conv.ID, 10) + "/messages?before=" + url.QueryEscape(page.OlderCursor)
+			d.OlderURL = routenames.URL(routenames.ConversationMessages, conv.ID) + "?before=" + url.QueryEscape(page.OlderCursor)
 		}
 	}
 	return d, nil
 }
 
-func (s *Server) loadConversation(c echo.Context) (*store.Conversation, error) {
+func (s *Handler) loadConversation(c echo.Context) (*store.Conversation, error) {
 	id, err := conversationID(c)
 	if err != nil {
 		return nil, err
@@ -224,7 +225,7 @@ func (s *Server) loadConversation(c echo.Context) (*store.Conversation, error) {
 	return conv, err
 }
 
-func (s *Server) conversationShow(c echo.Context) error {
+func (s *Handler) conversationShow(c echo.Context) error {
 	conv, err := s.loadConversation(c)
 	if err != nil {
 		return err
@@ -246,7 +247,7 @@ func (s *Server) conversationShow(c echo.Context) error {
 
 // conversationMessages serves older messages: a fragment for htmx, else the page of messages
 // as a full conversation page would be too large, so a plain HTML list.
-func (s *Server) conversationMessages(c echo.Context) error {
+func (s *Handler) conversationMessages(c echo.Context) error {
 	conv, err := s.loadConversation(c)
 	if err != nil {
 		return err
@@ -264,7 +265,7 @@ func (s *Server) conversationMessages(c echo.Context) error {
 	}
 	older := ""
 	if page.HasOlder {
-		older = "/conversations/" + strconv.FormatInt(conv.ID, 10) + "/messages?before=" + url.QueryEscape(page.OlderCursor)
+		older = routenames.URL(routenames.ConversationMessages, conv.ID) + "?before=" + url.QueryEscape(page.OlderCursor)
 	}
 	if htmx.IsFragment(c) {
 		return htmx.Render(c, http.StatusOK, views.OlderMessages(msgs, older))
@@ -283,7 +284,7 @@ func (s *Server) conversationMessages(c echo.Context) error {
 
 // conversationExtract queues a rerun of the conversation's variable extraction: the model
 // is asked again (under a request id of its own) and the variables update when it is done.
-func (s *Server) conversationExtract(c echo.Context) error {
+func (s *Handler) conversationExtract(c echo.Context) error {
 	conv, err := s.loadConversation(c)
 	if err != nil {
 		return err
@@ -299,10 +300,10 @@ func (s *Server) conversationExtract(c echo.Context) error {
 	if c.Request().Header.Get("HX-Request") == "true" {
 		return c.HTML(http.StatusOK, "Extraction queued: the variables update in a few seconds.")
 	}
-	return c.Redirect(http.StatusSeeOther, "/conversations/"+strconv.FormatInt(conv.ID, 10))
+	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversation, conv.ID))
 }
 
-func (s *Server) conversationDelete(c echo.Context) error {
+func (s *Handler) conversationDelete(c echo.Context) error {
 	id, err := conversationID(c)
 	if err != nil {
 		return err
@@ -315,10 +316,10 @@ func (s *Server) conversationDelete(c echo.Context) error {
 		return err
 	}
 	if c.Request().Header.Get("HX-Request") == "true" {
-		c.Response().Header().Set("HX-Redirect", "/conversations")
+		c.Response().Header().Set(htmx.HeaderRedirect, routenames.URL(routenames.Conversations))
 		return c.NoContent(http.StatusOK)
 	}
-	return c.Redirect(http.StatusSeeOther, "/conversations")
+	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversations))
 }
 
 func queryPrefix(qs string) string {

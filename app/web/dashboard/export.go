@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"encoding/csv"
@@ -58,7 +58,7 @@ var csvHeader = []string{"id", "type", "assistant_id", "assistant", "customer", 
 	"message_count", "user_message_count", "prompt_tokens", "completion_tokens", "cost_usd", "window_expires_at", "last_message"}
 
 // exportCSV streams one row per conversation matching the filters, its variables as columns.
-func (s *Server) exportCSV(c echo.Context) error {
+func (s *Handler) exportCSV(c echo.Context) error {
 	f, err := exportFilter(c)
 	if err != nil {
 		return err
@@ -123,7 +123,7 @@ func prefixed(p string, names []string) []string {
 
 // exportJSONL streams one JSON object per conversation (the API's shape); with messages=1
 // each object carries its full message list.
-func (s *Server) exportJSONL(c echo.Context) error {
+func (s *Handler) exportJSONL(c echo.Context) error {
 	f, err := exportFilter(c)
 	if err != nil {
 		return err
@@ -173,7 +173,7 @@ func (s *Server) exportJSONL(c echo.Context) error {
 }
 
 // exportConversation downloads one conversation as JSON: the API's detail document.
-func (s *Server) exportConversation(c echo.Context) error {
+func (s *Handler) exportConversation(c echo.Context) error {
 	id, err := conversationID(c)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ var sseKeepAlive = 25 * time.Second
 
 // sseStream writes server-sent events until the browser goes away. Each workspace event is
 // turned into HTML by render (nil: nothing to send).
-func (s *Server) sseStream(c echo.Context, render func(ctx context.Context, ev events.Event) (templ.Component, error)) error {
+func (s *Handler) sseStream(c echo.Context, render func(ctx context.Context, ev events.Event) (templ.Component, error)) error {
 	ws := current(c).Workspace.ID
 	ctx := c.Request().Context()
 	// Subscribe before answering, so that nothing published after the browser sees the
@@ -40,7 +40,7 @@ func (s *Server) sseStream(c echo.Context, render func(ctx context.Context, ev e
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.closing:
+		case <-s.Closing:
 			return nil
 		case <-tick.C:
 			if err := stream.Raw(": keep-alive\n\n"); err != nil {
@@ -75,7 +75,7 @@ func (s *Server) sseStream(c echo.Context, render func(ctx context.Context, ev e
 // conversationsEvents streams list updates for the filters in the URL: changed rows move to
 // the top (or update in place when sorted by cost), rows that match no more disappear,
 // deleted ones are removed, and the nav badge follows the counts.
-func (s *Server) conversationsEvents(c echo.Context) error {
+func (s *Handler) conversationsEvents(c echo.Context) error {
 	ws := current(c).Workspace.ID
 	_, f, err := conversations.ParseQuery(c.QueryParams(), time.Now())
 	if err != nil {
@@ -110,7 +110,7 @@ func (s *Server) conversationsEvents(c echo.Context) error {
 }
 
 // conversationEvents streams one conversation's new messages and changed information.
-func (s *Server) conversationEvents(c echo.Context) error {
+func (s *Handler) conversationEvents(c echo.Context) error {
 	conv, err := s.loadConversation(c)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"context"
@@ -16,16 +16,17 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/replyonce"
+	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/views"
 )
 
 // testChatStart shows the assistants to test and the chosen one's pre-chat form.
-func (s *Server) testChatStart(c echo.Context) error {
+func (s *Handler) testChatStart(c echo.Context) error {
 	return s.renderTestChatStart(c, http.StatusOK, c.QueryParam("assistant"), nil, nil, "")
 }
 
-func (s *Server) renderTestChatStart(c echo.Context, status int, chosen string, values, errs map[string]string, msg string) error {
+func (s *Handler) renderTestChatStart(c echo.Context, status int, chosen string, values, errs map[string]string, msg string) error {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	as, err := s.Store.Assistants(ctx, ws)
@@ -69,7 +70,7 @@ func (s *Server) renderTestChatStart(c echo.Context, status int, chosen string, 
 
 // testChatCreate starts a session: a conversation of type test, its pre-chat variables, and
 // the assistant's first message.
-func (s *Server) testChatCreate(c echo.Context) error {
+func (s *Handler) testChatCreate(c echo.Context) error {
 	ctx := c.Request().Context()
 	cur := current(c)
 	id, err := strconv.ParseInt(c.FormValue("assistant_id"), 10, 64)
@@ -102,11 +103,11 @@ func (s *Server) testChatCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/test-chat/"+strconv.FormatInt(conv.ID, 10))
+	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.TestChatSession, conv.ID))
 }
 
 // loadTestConversation loads a test conversation of the workspace and its assistant.
-func (s *Server) loadTestConversation(c echo.Context) (*store.Conversation, *store.Assistant, error) {
+func (s *Handler) loadTestConversation(c echo.Context) (*store.Conversation, *store.Assistant, error) {
 	conv, err := s.loadConversation(c)
 	if err != nil {
 		return nil, nil, err
@@ -121,7 +122,7 @@ func (s *Server) loadTestConversation(c echo.Context) (*store.Conversation, *sto
 	return conv, a, err
 }
 
-func (s *Server) testChatShow(c echo.Context) error {
+func (s *Handler) testChatShow(c echo.Context) error {
 	conv, a, err := s.loadTestConversation(c)
 	if err != nil {
 		return err
@@ -144,7 +145,7 @@ func (s *Server) testChatShow(c echo.Context) error {
 
 // testChatSend stores the customer's message and answers with it and a pending reply that
 // streams from testChatReply.
-func (s *Server) testChatSend(c echo.Context) error {
+func (s *Handler) testChatSend(c echo.Context) error {
 	conv, _, err := s.loadTestConversation(c)
 	if err != nil {
 		return err
@@ -158,7 +159,7 @@ func (s *Server) testChatSend(c echo.Context) error {
 		return err
 	}
 	if !htmx.IsFragment(c) {
-		return c.Redirect(http.StatusSeeOther, "/test-chat/"+strconv.FormatInt(conv.ID, 10))
+		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.TestChatSession, conv.ID))
 	}
 	return htmx.Render(c, http.StatusOK, views.SentMessage(msgView(m), conv.ID))
 }
@@ -166,7 +167,7 @@ func (s *Server) testChatSend(c echo.Context) error {
 // testChatReply streams the reply to one user message: "delta" events carry the text as it
 // is generated (escaped), "done" the stored message with its tokens and cost. The reply is
 // produced once per user message: a second stream (a reload) waits for it and shows it.
-func (s *Server) testChatReply(c echo.Context) error {
+func (s *Handler) testChatReply(c echo.Context) error {
 	conv, a, err := s.loadTestConversation(c)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"errors"
@@ -9,15 +9,16 @@ import (
 
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views"
 	"github.com/parleyhq/parley/workers"
 )
 
-func (s *Server) jobs() conversations.BulkJobs { return conversations.BulkJobs{Redis: s.Redis} }
+func (s *Handler) jobs() conversations.BulkJobs { return conversations.BulkJobs{Redis: s.Redis} }
 
 // bulkDelete starts a background deletion of every conversation matching the filters in the
 // URL. It refuses an empty filter: deleting everything takes a filter that says so (a type).
-func (s *Server) bulkDelete(c echo.Context) error {
+func (s *Handler) bulkDelete(c echo.Context) error {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	now := time.Now()
@@ -48,10 +49,10 @@ func (s *Server) bulkDelete(c echo.Context) error {
 	if htmx.IsFragment(c) {
 		return htmx.Render(c, http.StatusAccepted, views.BulkStatus(j))
 	}
-	return c.Redirect(http.StatusSeeOther, "/conversations/bulk-delete/"+id)
+	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.ConversationsBulkDeleteStatus, id))
 }
 
-func (s *Server) bulkDeleteStatus(c echo.Context) error {
+func (s *Handler) bulkDeleteStatus(c echo.Context) error {
 	j, err := s.jobs().Get(c.Request().Context(), current(c).Workspace.ID, c.Param("job"))
 	if errors.Is(err, conversations.ErrNoJob) {
 		return echo.NewHTTPError(http.StatusNotFound, "No such deletion (they are kept for a day).")

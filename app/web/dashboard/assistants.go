@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"crypto/rand"
@@ -14,15 +14,16 @@ import (
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views"
 )
 
 // defaultModel is the model a new assistant starts with: PARLEY_LLM_MODEL
 // (assistants.NewSettings falls back to assistants.DefaultModel when it is empty).
-func (s *Server) defaultModel() string { return s.Config.LLMModel }
+func (s *Handler) defaultModel() string { return s.Config.LLMModel }
 
 // widgetSnippet is the HTML a site pastes to load the widget of an assistant.
-func (s *Server) widgetSnippet(publicKey string) string {
+func (s *Handler) widgetSnippet(publicKey string) string {
 	return `<script src="` + s.Config.BaseURL + `/static/widget.js" data-assistant="` + publicKey + `" async></script>`
 }
 
@@ -39,7 +40,7 @@ func assistantID(c echo.Context) (int64, bool) {
 
 // ---- list ----
 
-func (s *Server) assistantsList(c echo.Context) error {
+func (s *Handler) assistantsList(c echo.Context) error {
 	rows, err := s.Store.Assistants(c.Request().Context(), current(c).Workspace.ID)
 	if err != nil {
 		return err
@@ -74,7 +75,7 @@ func rowKey() string {
 }
 
 // assistantForm is the view of settings as stored (or as submitted, after validation).
-func (s *Server) assistantForm(c echo.Context, set assistants.Settings) views.AssistantForm {
+func (s *Handler) assistantForm(c echo.Context, set assistants.Settings) views.AssistantForm {
 	f := views.AssistantForm{
 		CSRF: csrfToken(c), Heading: "New assistant",
 		Name: set.Name, SystemPrompt: set.SystemPrompt, FirstMessage: set.FirstMessage, Model: set.Model,
@@ -225,7 +226,7 @@ func parseAssistantForm(c echo.Context) (*submitted, error) {
 
 // invalidForm re-renders the submitted form with its errors beside the fields: 200 for htmx
 // (which swaps only successful responses), 400 otherwise.
-func (s *Server) invalidForm(c echo.Context, id int64, row *store.Assistant, sub *submitted, es assistants.Errors) error {
+func (s *Handler) invalidForm(c echo.Context, id int64, row *store.Assistant, sub *submitted, es assistants.Errors) error {
 	f := s.assistantForm(c, sub.upd.Settings)
 	f.Temperature, f.AllowedOrigins, f.RemoveWhatsApp = sub.temperature, sub.origins, sub.remove
 	if sub.remove && row != nil && row.WhatsAppPhoneNumberID != nil {
@@ -243,7 +244,7 @@ func (s *Server) invalidForm(c echo.Context, id int64, row *store.Assistant, sub
 	return s.renderAssistant(c, status, f)
 }
 
-func (s *Server) renderAssistant(c echo.Context, status int, f views.AssistantForm) error {
+func (s *Handler) renderAssistant(c echo.Context, status int, f views.AssistantForm) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if htmx.IsFragment(c) {
 		return htmx.Render(c, status, views.AssistantBody(f))
@@ -257,7 +258,7 @@ func (s *Server) renderAssistant(c echo.Context, status int, f views.AssistantFo
 }
 
 // editForm is the form of a stored assistant.
-func (s *Server) editForm(c echo.Context, row *store.Assistant) (views.AssistantForm, error) {
+func (s *Handler) editForm(c echo.Context, row *store.Assistant) (views.AssistantForm, error) {
 	a, err := assistants.Decode(row)
 	if err != nil {
 		return views.AssistantForm{}, err
@@ -272,11 +273,11 @@ var errPhoneTaken = assistants.Errors{{Field: "whatsapp_phone_number_id", Msg: "
 
 // ---- new / create ----
 
-func (s *Server) assistantNew(c echo.Context) error {
+func (s *Handler) assistantNew(c echo.Context) error {
 	return s.renderAssistant(c, http.StatusOK, s.assistantForm(c, assistants.NewSettings(s.defaultModel())))
 }
 
-func (s *Server) assistantCreate(c echo.Context) error {
+func (s *Handler) assistantCreate(c echo.Context) error {
 	sub, err := parseAssistantForm(c)
 	if err != nil {
 		return err
@@ -312,7 +313,7 @@ func (s *Server) assistantCreate(c echo.Context) error {
 
 // ---- show / update ----
 
-func (s *Server) assistantShow(c echo.Context) error {
+func (s *Handler) assistantShow(c echo.Context) error {
 	id, ok := assistantID(c)
 	if !ok {
 		return errAssistantNotFound()
@@ -334,7 +335,7 @@ func (s *Server) assistantShow(c echo.Context) error {
 
 // assistantUpdate validates the whole form and writes it in one UPDATE; with any error
 // nothing is written.
-func (s *Server) assistantUpdate(c echo.Context) error {
+func (s *Handler) assistantUpdate(c echo.Context) error {
 	id, ok := assistantID(c)
 	if !ok {
 		return errAssistantNotFound()
@@ -377,7 +378,7 @@ func (s *Server) assistantUpdate(c echo.Context) error {
 
 // ---- delete ----
 
-func (s *Server) assistantDelete(c echo.Context) error {
+func (s *Handler) assistantDelete(c echo.Context) error {
 	id, ok := assistantID(c)
 	if !ok {
 		return errAssistantNotFound()
@@ -391,7 +392,7 @@ func (s *Server) assistantDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	to := "/assistants?deleted=1"
+	to := routenames.URL(routenames.Assistants) + "?deleted=1"
 	if c.Request().Header.Get("HX-Request") == "true" {
 		c.Response().Header().Set("HX-Redirect", to)
 		return c.NoContent(http.StatusOK)
@@ -403,7 +404,7 @@ func (s *Server) assistantDelete(c echo.Context) error {
 
 // assistantVariableRow answers a blank variable row ("Add variable"); with remove=1 an empty
 // body, for the "Remove" buttons that delete their row.
-func (s *Server) assistantVariableRow(c echo.Context) error {
+func (s *Handler) assistantVariableRow(c echo.Context) error {
 	if c.QueryParam("remove") != "" {
 		return c.NoContent(http.StatusOK)
 	}
@@ -414,7 +415,7 @@ func (s *Server) assistantVariableRow(c echo.Context) error {
 
 // assistantPrechatRow answers a blank pre-chat row whose variable choice lists the variable
 // names sent along (var_name, the form's current names).
-func (s *Server) assistantPrechatRow(c echo.Context) error {
+func (s *Handler) assistantPrechatRow(c echo.Context) error {
 	if c.QueryParam("remove") != "" {
 		return c.NoContent(http.StatusOK)
 	}

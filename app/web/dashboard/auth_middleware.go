@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views"
 )
 
@@ -39,7 +40,7 @@ func getSession(c echo.Context) *sessions.Session {
 
 // requireLogin loads the session's user; without one, it redirects to /login (htmx requests
 // get HX-Redirect, since a 302 would be followed and swapped into the page).
-func (s *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Handler) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		sess := getSession(c)
 		uid, _ := sess.Values["uid"].(int64)
@@ -57,12 +58,12 @@ func (s *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 				return err
 			}
 		}
-		target := "/login"
+		target := routenames.URL(routenames.Login)
 		if c.Request().Method == http.MethodGet && !htmx.IsFragment(c) {
 			target += "?next=" + url.QueryEscape(c.Request().URL.RequestURI())
 		}
 		if c.Request().Header.Get("HX-Request") == "true" {
-			c.Response().Header().Set("HX-Redirect", target)
+			c.Response().Header().Set(htmx.HeaderRedirect, target)
 			return c.NoContent(http.StatusUnauthorized)
 		}
 		return c.Redirect(http.StatusSeeOther, target)
@@ -70,7 +71,7 @@ func (s *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // page builds the layout model of a dashboard request.
-func (s *Server) page(c echo.Context, title, active string) (views.Page, error) {
+func (s *Handler) page(c echo.Context, title, active string) (views.Page, error) {
 	cur := current(c)
 	counts, err := s.Store.ConversationCounts(c.Request().Context(), cur.Workspace.ID)
 	if err != nil {

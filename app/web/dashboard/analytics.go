@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views"
 )
 
@@ -24,7 +25,7 @@ const topConversations = 10
 // cost index): the page costs the same with a hundred conversations or millions.
 // The range parameter's error (an invalid value shows the default range) is returned in
 // rangeErr.
-func (s *Server) analyticsReport(c echo.Context) (rep analytics.Report, rangeErr error, err error) {
+func (s *Handler) analyticsReport(c echo.Context) (rep analytics.Report, rangeErr error, err error) {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	rng, rangeErr := analytics.ParseRange(c.QueryParam("range"), time.Now())
@@ -48,7 +49,7 @@ func (s *Server) analyticsReport(c echo.Context) (rep analytics.Report, rangeErr
 }
 
 func csvURL(days int, chart string) string {
-	return "/analytics/export.csv?range=" + strconv.Itoa(days) + "&chart=" + chart
+	return routenames.URL(routenames.AnalyticsExportCSV) + "?range=" + strconv.Itoa(days) + "&chart=" + chart
 }
 
 func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
@@ -93,14 +94,14 @@ func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
 
 // analyticsPage shows the charts of a range: the full page, or for htmx (the range form) the
 // results fragment, with the canonical URL pushed.
-func (s *Server) analyticsPage(c echo.Context) error {
+func (s *Handler) analyticsPage(c echo.Context) error {
 	rep, rangeErr, err := s.analyticsReport(c)
 	if err != nil {
 		return err
 	}
 	d := analyticsView(rep, rangeErr)
 	if htmx.IsFragment(c) {
-		c.Response().Header().Set("HX-Push-Url", "/analytics?range="+d.Range)
+		c.Response().Header().Set("HX-Push-Url", routenames.URL(routenames.Analytics)+"?range="+d.Range)
 		return htmx.Render(c, http.StatusOK, views.AnalyticsResults(d))
 	}
 	p, err := s.page(c, "Analytics", "analytics")
@@ -111,7 +112,7 @@ func (s *Server) analyticsPage(c echo.Context) error {
 }
 
 // analyticsCSV serves one chart's numbers (the same cells as its table) as CSV.
-func (s *Server) analyticsCSV(c echo.Context) error {
+func (s *Handler) analyticsCSV(c echo.Context) error {
 	chart := c.QueryParam("chart")
 	known := false
 	for _, id := range analytics.ChartIDs {

@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"errors"
@@ -10,38 +10,39 @@ import (
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/views"
 )
 
-func (s *Server) home(c echo.Context) error {
-	return c.Redirect(http.StatusSeeOther, "/conversations")
+func (s *Handler) home(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversations))
 }
 
 // safeNext keeps only local paths, so ?next= cannot send a user to another site.
 func safeNext(next string) string {
 	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/conversations"
+		return routenames.URL(routenames.Conversations)
 	}
 	return next
 }
 
-func (s *Server) needsSetup(c echo.Context) (bool, error) {
+func (s *Handler) needsSetup(c echo.Context) (bool, error) {
 	n, err := s.Store.CountUsers(c.Request().Context())
 	return n == 0, err
 }
 
-func (s *Server) loginPage(c echo.Context) error {
+func (s *Handler) loginPage(c echo.Context) error {
 	if setup, err := s.needsSetup(c); err != nil {
 		return err
 	} else if setup {
-		return c.Redirect(http.StatusSeeOther, "/setup")
+		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Setup))
 	}
 	return htmx.Render(c, http.StatusOK, views.Login(views.LoginForm{CSRF: csrfToken(c), Next: c.QueryParam("next")}))
 }
 
 // login checks form fields email and password.
-func (s *Server) login(c echo.Context) error {
+func (s *Handler) login(c echo.Context) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	pw := c.FormValue("password")
 	next := c.FormValue("next")
@@ -69,7 +70,7 @@ func (s *Server) login(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, safeNext(next))
 }
 
-func (s *Server) startSession(c echo.Context, u *store.User) error {
+func (s *Handler) startSession(c echo.Context, u *store.User) error {
 	sess := getSession(c)
 	for k := range sess.Values { // a fresh session on login: no fixation
 		delete(sess.Values, k)
@@ -78,7 +79,7 @@ func (s *Server) startSession(c echo.Context, u *store.User) error {
 	return sess.Save(c.Request(), c.Response())
 }
 
-func (s *Server) logout(c echo.Context) error {
+func (s *Handler) logout(c echo.Context) error {
 	sess := getSession(c)
 	sess.Options.MaxAge = -1
 	sess.Values = map[any]any{}
@@ -86,23 +87,23 @@ func (s *Server) logout(c echo.Context) error {
 		return err
 	}
 	if c.Request().Header.Get("HX-Request") == "true" {
-		c.Response().Header().Set("HX-Redirect", "/login")
+		c.Response().Header().Set(htmx.HeaderRedirect, routenames.URL(routenames.Login))
 		return c.NoContent(http.StatusOK)
 	}
-	return c.Redirect(http.StatusSeeOther, "/login")
+	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Login))
 }
 
-func (s *Server) setupPage(c echo.Context) error {
+func (s *Handler) setupPage(c echo.Context) error {
 	if setup, err := s.needsSetup(c); err != nil {
 		return err
 	} else if !setup {
-		return c.Redirect(http.StatusSeeOther, "/login")
+		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Login))
 	}
 	return htmx.Render(c, http.StatusOK, views.Setup(views.SetupForm{CSRF: csrfToken(c), Workspace: "My workspace"}))
 }
 
 // setup creates the first admin; it works once, while no user exists.
-func (s *Server) setup(c echo.Context) error {
+func (s *Handler) setup(c echo.Context) error {
 	f := views.SetupForm{
 		CSRF:      csrfToken(c),
 		Workspace: strings.TrimSpace(c.FormValue("workspace")),
@@ -142,5 +143,5 @@ func (s *Server) setup(c echo.Context) error {
 	if err := s.startSession(c, u); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/conversations")
+	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversations))
 }

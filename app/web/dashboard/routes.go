@@ -1,0 +1,81 @@
+package dashboard
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/web/routenames"
+)
+
+// Mount registers the dashboard: the pages without a login (with CSRF), the logged-in
+// product (CSRF and a login), and the queues (admins only).
+func (s *Handler) Mount(e *echo.Echo) {
+	pub := e.Group("", s.csrfMiddleware())
+	routenames.AddAll(pub, "", []routenames.Named{
+		// Pages without a login, with CSRF.
+		{Name: routenames.Home, Handler: s.home},
+		{Name: routenames.Login, Handler: s.loginPage},
+		{Name: routenames.LoginSubmit, Handler: s.login},
+		{Name: routenames.Logout, Handler: s.logout},
+		{Name: routenames.Setup, Handler: s.setupPage},
+		{Name: routenames.SetupSubmit, Handler: s.setup},
+	}...)
+
+	d := e.Group("", s.csrfMiddleware(), s.requireLogin)
+	routenames.AddAll(d, "", []routenames.Named{
+		// Dashboard.
+		{Name: routenames.Conversations, Handler: s.conversationsList},
+		{Name: routenames.ConversationsEvents, Handler: s.conversationsEvents},
+		{Name: routenames.ConversationsExportCSV, Handler: s.exportCSV},
+		{Name: routenames.ConversationsExportJSONL, Handler: s.exportJSONL},
+		{Name: routenames.ConversationsBulkDelete, Handler: s.bulkDelete},
+		{Name: routenames.ConversationsBulkDeleteStatus, Handler: s.bulkDeleteStatus},
+		{Name: routenames.Conversation, Handler: s.conversationShow},
+		{Name: routenames.ConversationMessages, Handler: s.conversationMessages},
+		{Name: routenames.ConversationEvents, Handler: s.conversationEvents},
+		{Name: routenames.ConversationDelete, Handler: s.conversationDelete},
+		// WhatsApp composer, AI switch and templates (whatsapp_ui.go)
+		{Name: routenames.ConversationWhatsAppSend, Handler: s.waSend},
+		{Name: routenames.ConversationAI, Handler: s.waAI},
+		{Name: routenames.SettingsWhatsAppTemplatesCreate, Handler: s.waTemplateCreate},
+		{Name: routenames.SettingsWhatsAppTemplatesWABA, Handler: s.waWABASave},
+		{Name: routenames.SettingsWhatsAppTemplatesFetch, Handler: s.waTemplatesFetch},
+		{Name: routenames.SettingsWhatsAppTemplatesDelete, Handler: s.waTemplateDelete},
+		{Name: routenames.ConversationExport, Handler: s.exportConversation},
+		{Name: routenames.TestChat, Handler: s.testChatStart},
+		{Name: routenames.TestChatCreate, Handler: s.testChatCreate},
+		{Name: routenames.TestChatSession, Handler: s.testChatShow},
+		{Name: routenames.TestChatSend, Handler: s.testChatSend},
+		{Name: routenames.TestChatReply, Handler: s.testChatReply},
+		{Name: routenames.Settings, Handler: s.settingsPage},
+		// background intelligence (analytics.go; conversations.go: conversationExtract)
+		{Name: routenames.Analytics, Handler: s.analyticsPage},
+		{Name: routenames.AnalyticsExportCSV, Handler: s.analyticsCSV},
+		{Name: routenames.ConversationExtract, Handler: s.conversationExtract},
+		{Name: routenames.APIKeysCreate, Handler: s.apiKeyCreate},
+		{Name: routenames.SettingsRetention, Handler: s.retentionSave},
+		{Name: routenames.SettingsPrices, Handler: s.pricesSave},
+		// assistants (assistants.go)
+		{Name: routenames.Assistants, Handler: s.assistantsList},
+		{Name: routenames.AssistantsNew, Handler: s.assistantNew},
+		{Name: routenames.AssistantsCreate, Handler: s.assistantCreate},
+		{Name: routenames.AssistantsVariableRow, Handler: s.assistantVariableRow},
+		{Name: routenames.AssistantsPrechatRow, Handler: s.assistantPrechatRow},
+		{Name: routenames.Assistant, Handler: s.assistantShow},
+		{Name: routenames.AssistantUpdate, Handler: s.assistantUpdate},
+		{Name: routenames.AssistantDelete, Handler: s.assistantDelete},
+		{Name: routenames.APIKeysRevoke, Handler: s.apiKeyRevoke},
+	}...)
+
+	// asynq queues, admins only (queues.go)
+	q := d.Group("/queues", s.requireAdmin)
+	routenames.AddAll(q, "/queues", []routenames.Named{
+		// asynq queues, admins only (queues.go)
+		{Name: routenames.Queues, Handler: s.queuesList},
+		{Name: routenames.Queue, Handler: s.queueShow},
+		{Name: routenames.QueueTaskRun, Handler: s.queueTaskAction("run")},
+		{Name: routenames.QueueTaskArchive, Handler: s.queueTaskAction("archive")},
+		{Name: routenames.QueueTaskDelete, Handler: s.queueTaskAction("delete")},
+		{Name: routenames.QueuePause, Handler: s.queuePause(true)},
+		{Name: routenames.QueueResume, Handler: s.queuePause(false)},
+	}...)
+}
