@@ -17,7 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/logctx"
@@ -38,7 +38,7 @@ type App struct {
 	Events *events.Bus
 	Keys   *auth.Keys
 	// Conversations changes conversations and publishes live updates.
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	// LLM answers; Prices prices its calls; Chat produces replies with both.
 	LLM    llm.Provider
 	Prices *usage.Table
@@ -98,7 +98,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	}
 	a.Metrics.WatchQueues(asynq.NewInspectorFromRedisClient(a.Redis), queues)
 	a.Events = events.NewBus(a.Redis, log)
-	a.Conversations = &conversations.Service{Store: a.Store, Events: a.Events}
+	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Queue: a.Queue, Log: log}).OnUserMessage // debounced variable extraction
 	if a.Prices, err = usage.Load(cfg); err != nil {
 		a.Close()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -51,8 +51,8 @@ func NewRetentionTask() *asynq.Task {
 // Maintenance deletes conversations in bulk and by retention.
 type Maintenance struct {
 	Store         *store.Store
-	Conversations *conversations.Service
-	Jobs          conversations.BulkJobs
+	Conversations *conversation.Service
+	Jobs          conversation.BulkJobs
 	Log           *slog.Logger
 	Batch         int
 }
@@ -99,7 +99,7 @@ func (h *Maintenance) HandleDeleteMatching(ctx context.Context, t *asynq.Task) e
 	if asked.IsZero() {
 		asked = time.Now()
 	}
-	_, f, err := conversations.ParseQuery(vals, asked)
+	_, f, err := conversation.ParseQuery(vals, asked)
 	if err != nil {
 		_ = h.Jobs.Progress(ctx, p.WorkspaceID, p.JobID, 0, "failed", err.Error())
 		return fmt.Errorf("conversations:delete: %v: %w", err, asynq.SkipRetry)
@@ -130,12 +130,12 @@ func (h *Maintenance) HandleRetention(ctx context.Context, _ *asynq.Task) error 
 		if err != nil {
 			return err
 		}
-		var st conversations.WorkspaceSettings
+		var st conversation.WorkspaceSettings
 		if json.Unmarshal([]byte(raw), &st) != nil {
 			continue
 		}
 		for typ, days := range st.RetentionDays {
-			if days <= 0 || !conversations.ValidType(typ) {
+			if days <= 0 || !conversation.ValidType(typ) {
 				continue
 			}
 			cutoff := now.AddDate(0, 0, -days)

@@ -12,7 +12,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
@@ -23,7 +23,7 @@ type Responder struct {
 	Store         *store.Store
 	LLM           llm.Provider
 	Prices        *usage.Table
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	Log           *slog.Logger
 	// Meter counts the LLM calls, tokens and cost (app/metrics); nil counts nothing.
 	Meter usage.Meter

@@ -12,7 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -99,12 +99,12 @@ func toAPIConversation(c *store.Conversation, now time.Time) apiConversation {
 		UserMessageCount: c.UserMessageCount,
 		PromptTokens:     c.PromptTokens,
 		CompletionTokens: c.CompletionTokens,
-		CostUSD:          conversations.FormatUSD(c.CostNanos),
+		CostUSD:          conversation.FormatUSD(c.CostNanos),
 		Variables:        apiVariables(c.Variables),
 		StartedAt:        apiTime(c.StartedAt),
 		LastMessageAt:    apiTime(c.LastMessageAt),
 	}
-	if w := conversations.WindowOf(c, now); w.Applies {
+	if w := conversation.WindowOf(c, now); w.Applies {
 		out.apiWindow = &apiWindow{WindowOpen: w.Open}
 		if w.Known {
 			s := apiTime(w.ExpiresAt)
@@ -118,7 +118,7 @@ func toAPIConversation(c *store.Conversation, now time.Time) apiConversation {
 // cost), one keyset page at a time.
 func (s *Server) apiConversations(c echo.Context) error {
 	v := c.QueryParams()
-	q, f, err := conversations.ParseQuery(v, time.Now())
+	q, f, err := conversation.ParseQuery(v, time.Now())
 	if err != nil {
 		return apiParamErr(err)
 	}
@@ -128,7 +128,7 @@ func (s *Server) apiConversations(c echo.Context) error {
 	}
 	rows, next, err := s.Store.ListConversations(c.Request().Context(), apiPrincipal(c).WorkspaceID, f, q.Cursor, limit)
 	if errors.Is(err, store.ErrBadCursor) {
-		return apiParamErr(&conversations.FieldError{Param: "cursor", Msg: "is not a cursor of this list (start again without it)"})
+		return apiParamErr(&conversation.FieldError{Param: "cursor", Msg: "is not a cursor of this list (start again without it)"})
 	}
 	if err != nil {
 		return err
@@ -149,7 +149,7 @@ func (s *Server) apiConversations(c echo.Context) error {
 }
 
 func apiParamErr(err error) error {
-	var fe *conversations.FieldError
+	var fe *conversation.FieldError
 	if errors.As(err, &fe) {
 		return apiErr(http.StatusBadRequest, "invalid_parameter", "%s", fe.Error())
 	}
@@ -174,7 +174,7 @@ func errConversationNotFound() *APIError {
 func toAPIMessage(m *store.Message) apiMessage {
 	return apiMessage{
 		ID: m.ID, Role: m.Role, Content: m.Content, CreatedAt: apiTime(m.CreatedAt), Status: m.Status,
-		PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, CostUSD: conversations.FormatUSD(m.CostNanos),
+		PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, CostUSD: conversation.FormatUSD(m.CostNanos),
 	}
 }
 

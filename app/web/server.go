@@ -22,7 +22,7 @@ import (
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
@@ -41,7 +41,7 @@ type Server struct {
 	Redis  redis.UniversalClient
 	Ready  func(ctx context.Context) map[string]error
 	// Conversations changes conversations and publishes live updates.
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	// Chat produces assistant replies.
 	Chat *chat.Responder
 	// Metrics counts requests and webhook events and serves /metrics (metrics.go).

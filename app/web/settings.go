@@ -12,7 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/auth"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/views"
@@ -34,7 +34,7 @@ func (s *Server) settingsData(c echo.Context) (views.SettingsData, error) {
 	if d.Templates, err = s.templatesData(c); err != nil { // whatsapp_ui.go
 		return d, err
 	}
-	var st conversations.WorkspaceSettings
+	var st conversation.WorkspaceSettings
 	_ = json.Unmarshal([]byte(raw), &st)
 	for typ, days := range st.RetentionDays {
 		if days > 0 {
@@ -127,16 +127,16 @@ func (s *Server) retentionSave(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ret := conversations.Retention{}
-	for _, ti := range conversations.Types {
+	ret := conversation.Retention{}
+	for _, ti := range conversation.Types {
 		v := strings.TrimSpace(c.FormValue(ti.Key))
 		d.Retention[ti.Key] = v
 		if v == "" {
 			continue
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > conversations.MaxRetentionDays {
-			d.RetentionErrs[ti.Key] = fmt.Sprintf("Enter a number of days from 1 to %d, or leave empty.", conversations.MaxRetentionDays)
+		if err != nil || n < 1 || n > conversation.MaxRetentionDays {
+			d.RetentionErrs[ti.Key] = fmt.Sprintf("Enter a number of days from 1 to %d, or leave empty.", conversation.MaxRetentionDays)
 			continue
 		}
 		ret[ti.Key] = n

@@ -17,7 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -140,7 +140,7 @@ var ErrEnded = errors.New("this chat has ended")
 // Sessions finds, starts and ends widget conversations.
 type Sessions struct {
 	Store         *store.Store
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	// Idle is PARLEY_WIDGET_IDLE.
 	Idle time.Duration
 	// Now is the clock (time.Now when nil).

@@ -1,7 +1,7 @@
-// Package conversations holds the rules of the Conversations pages and API: types and their
+// Package conversation holds the rules of the Conversations pages and API: types and their
 // badges, the filter that URLs and API parameters describe, the WhatsApp window state, and
 // money formatting. It knows nothing of HTTP or templates.
-package conversations
+package conversation
 
 import (
 	"fmt"
