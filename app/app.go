@@ -24,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/app/workspace"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/workers"
 )
@@ -43,6 +44,8 @@ type App struct {
 	LLM    llm.Provider
 	Prices *usage.Table
 	Chat   *chat.Responder
+	// Workspace reads and atomically changes workspace settings.
+	Workspace *workspace.Service
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
 
@@ -98,6 +101,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	}
 	a.Metrics.WatchQueues(asynq.NewInspectorFromRedisClient(a.Redis), queues)
 	a.Events = events.NewBus(a.Redis, log)
+	a.Workspace = &workspace.Service{Store: a.Store}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Queue: a.Queue, Log: log}).OnUserMessage // debounced variable extraction
 	if a.Prices, err = usage.Load(cfg); err != nil {
