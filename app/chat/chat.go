@@ -11,8 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
@@ -29,6 +33,12 @@ type Responder struct {
 	Meter usage.Meter
 	// History is how many recent messages go into the context (default 40).
 	History int
+	// Redis holds ReplyOnce's locks; nil: no lock (the ledger still stores one reply).
+	Redis redis.UniversalClient
+	// Events wakes ReplyOnce's waiters when a reply is stored; nil: they look every 300 ms.
+	Events *events.Bus
+	// WaitRecheck is how often a waiter looks without an event (default 15 s with Events).
+	WaitRecheck time.Duration
 }
 
 // Reply is the outcome of one reply.
