@@ -115,7 +115,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	if a.LLM.Offline() {
 		log.Info("PARLEY_LLM_API_KEY is not set: the built-in offline provider answers (it greets and asks for the missing variables)")
 	}
-	a.Chat = &chat.Responder{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
+	a.Chat = &chat.Responder{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics, Redis: a.Redis, Events: a.Events}
 	return a, nil
 }
 

@@ -177,7 +177,7 @@ func Handlers(a *app.App) workers.Handlers {
 		// An event left unenqueued (Redis down) is re-enqueued by the next sweep once it is one
 		// sweep period old (30 s at most): recovery takes at most two sweep periods.
 		Inbound:     &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: a.Log, SweepAge: min(a.Config.SweepInterval, 30*time.Second), Processors: map[string]workers.Processor{whatsapp.Provider: wa.Process}},
-		Maintenance: &workers.Maintenance{Store: a.Store, Conversations: a.Conversations, Jobs: conversation.BulkJobs{Redis: a.Redis}, Log: a.Log},
+		Maintenance: &workers.Maintenance{Conversations: a.Conversations, Jobs: conversation.BulkJobs{Redis: a.Redis}, Log: a.Log},
 		Extract:     &workers.Extract{Queue: a.Queue, Log: a.Log, Extractor: &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: a.Log, Meter: a.Metrics}},
 		Tally:       &workers.Tally{Store: a.Store, Log: a.Log},
 		Metrics:     a.Metrics,

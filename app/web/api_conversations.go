@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/conversation"
-	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -261,17 +259,13 @@ func (s *Server) apiConversationDelete(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	ws := apiPrincipal(c).WorkspaceID
-	err = s.Store.DeleteConversation(ctx, ws, id)
+	// The service tells the dashboards even if the client has gone away meanwhile.
+	err = s.Conversations.Delete(ctx, ws, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return errConversationNotFound()
 	}
 	if err != nil {
 		return err
 	}
-	// The deletion is done: tell the dashboards even if the client has gone away meanwhile.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	s.Events.Publish(pctx, events.Event{Kind: events.ConversationDeleted, WorkspaceID: ws, ConversationID: id})
-	s.Events.Publish(pctx, events.Event{Kind: events.CountsChanged, WorkspaceID: ws})
 	return c.NoContent(http.StatusNoContent)
 }

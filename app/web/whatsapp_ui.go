@@ -220,10 +220,9 @@ func (s *Server) waAI(c echo.Context) error {
 		return err
 	}
 	on := c.FormValue("enabled") == "1"
-	if err := s.Store.SetAIEnabled(c.Request().Context(), conv.WorkspaceID, conv.ID, on); err != nil {
+	if err := s.Conversations.SetAIEnabled(c.Request().Context(), conv.WorkspaceID, conv.ID, on); err != nil {
 		return err
 	}
-	s.Conversations.Changed(c.Request().Context(), conv.WorkspaceID, conv.ID)
 	return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *views.WAPanel) {
 		if on {
 			p.Notice = "AI replies are on."

@@ -185,12 +185,11 @@ func (s *Sessions) Check(ctx context.Context, conv *store.Conversation) error {
 
 // End ends a conversation and tells the dashboard.
 func (s *Sessions) End(ctx context.Context, conv *store.Conversation) error {
-	if err := s.Store.EndConversation(ctx, conv.WorkspaceID, conv.ID); err != nil {
+	if err := s.Conversations.End(ctx, conv.WorkspaceID, conv.ID); err != nil {
 		return err
 	}
 	t := store.Now()
 	conv.EndedAt = &t
-	s.Conversations.Changed(ctx, conv.WorkspaceID, conv.ID)
 	return nil
 }
 
