@@ -1,7 +1,11 @@
 // Package chat produces an assistant's reply to a conversation: it builds the context from
 // the stored messages, asks the LLM (streaming when asked), stores the reply together with its
 // usage-ledger row, and falls back to a polite message when the provider fails. Test Chat,
-// the web widget and WhatsApp all reply through it.
+// the web widget and WhatsApp all reply through it; ReplyOnce (a Redis lock, waiters woken by
+// the event bus) keeps concurrent requests for one reply to one LLM call.
+//
+// It may use app/store, app/llm, app/usage, app/events and app/conversation; it never imports
+// app/web, views or workers.
 package chat
 
 import (

@@ -135,7 +135,10 @@ func TestReplyOnceWaiterStopsWithItsRequest(t *testing.T) {
 	p := &heldLLM{asked: make(chan struct{}, 2), release: make(chan struct{})}
 	r, _, conv, a, userMsg := onceSetup(t, p)
 	first := make(chan outcome, 1)
-	go func() { rep, err := r.ReplyOnce(context.Background(), conv, a, userMsg, nil); first <- outcome{rep, err} }()
+	go func() {
+		rep, err := r.ReplyOnce(context.Background(), conv, a, userMsg, nil)
+		first <- outcome{rep, err}
+	}()
 	defer func() { close(p.release); <-first }()
 	<-p.asked
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

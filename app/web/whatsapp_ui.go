@@ -30,12 +30,7 @@ import (
 // widget_settings JSON (fetching templates from Meta needs it).
 const WABASettingKey = "whatsapp_business_account_id"
 
-func (s *Server) waService() *whatsapp.Service {
-	return &whatsapp.Service{
-		Store: s.Store, Conversations: s.Conversations, Client: whatsapp.NewClient(s.Config.WhatsAppGraphURL),
-		Decrypt: s.Keys.Decrypt, Window: s.Config.WhatsAppWindow, Log: s.Log,
-	}
-}
+func (s *Server) waService() *whatsapp.Service { return s.WhatsApp }
 
 func newSendKey() string {
 	b := make([]byte, 16)

@@ -64,6 +64,8 @@ type Service struct {
 	// is sent again: 0 means 1 minute, a negative value no wait.
 	ResendGrace time.Duration
 	Log         *slog.Logger
+	// Replier writes AI replies (ReplyIfDue); nil: no AI reply is sent.
+	Replier Replier
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
