@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -140,12 +141,17 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 
 func (a *App) openRedis(ctx context.Context) error {
 	if a.Config.RedisURL == "" {
+		// The in-process Redis listens on loopback, where every local user can reach it: it
+		// answers only with a password drawn afresh at each start, which never leaves this
+		// process (anyone else could otherwise enqueue a bulk delete for any workspace).
+		password := rand.Text()
 		m := miniredis.NewMiniRedis()
+		m.RequireAuth(password)
 		if err := m.StartAddr("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("start in-process redis: %w", err)
 		}
 		a.mini = m
-		a.Redis = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		a.Redis = redis.NewClient(&redis.Options{Addr: m.Addr(), Password: password})
 		a.Log.Warn("REDIS_URL is not set: using an in-process Redis; queued jobs do not survive a restart (the database does, and the sweeps re-enqueue what was not processed)", "addr", m.Addr())
 		return nil
 	}

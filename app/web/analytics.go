@@ -80,7 +80,7 @@ func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
 		ch := &rep.Charts[i]
 		tb := ch.Table()
 		d.Charts = append(d.Charts, views.ChartView{ID: ch.ID, Title: ch.Title, Description: ch.Description, Summary: ch.Summary,
-			SVG: ch.SVG(), Head: tb.Head, Rows: tb.Rows, Foot: tb.Foot, CSVURL: csvURL(rep.Range.Days, ch.ID)})
+			Plot: ch.Plot(), Head: tb.Head, Rows: tb.Rows, Foot: tb.Foot, CSVURL: csvURL(rep.Range.Days, ch.ID)})
 	}
 	for _, c := range rep.Top {
 		d.Top = append(d.Top, views.TopConvView{ID: c.ID, Customer: c.Customer, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),

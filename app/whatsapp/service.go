@@ -242,7 +242,8 @@ func (s *Service) ReceiveStatus(ctx context.Context, p *EventPayload) (note stri
 		if ok, aerr := s.Store.AttachProviderMessageID(ctx, ws, st.CallbackData, st.ID); aerr != nil {
 			return "", aerr
 		} else if ok {
-			ref, moved, err = s.Store.UpdateMessageStatus(ctx, ws, st.ID, st.Status, errText, at)
+			// Attaching the id changed the message, whether or not the status moves it further.
+			ref, _, err = s.Store.UpdateMessageStatus(ctx, ws, st.ID, st.Status, errText, at)
 			moved = true
 		}
 	}
