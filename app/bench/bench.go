@@ -33,7 +33,7 @@ import (
 
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/auth"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web"
 )
@@ -416,7 +416,7 @@ func (r *Runner) cases(ctx context.Context) ([]benchCase, error) {
 // deepCursor walks the filtered list in pages of 10,000 through the store (the real keyset
 // code) and returns the cursor after row DeepAt, or after half the rows when there are fewer.
 func (r *Runner) deepCursor(ctx context.Context, v url.Values) (string, int, error) {
-	_, f, err := conversations.ParseQuery(v, time.Now())
+	_, f, err := conversation.ParseQuery(v, time.Now())
 	if err != nil {
 		return "", 0, err
 	}
@@ -458,7 +458,7 @@ func (r *Runner) run(ctx context.Context, c benchCase) (Result, error) {
 			res.URL += "?" + c.values.Encode()
 		}
 		storeCall = func() (int, error) {
-			q, f, err := conversations.ParseQuery(c.values, time.Now())
+			q, f, err := conversation.ParseQuery(c.values, time.Now())
 			if err != nil {
 				return 0, err
 			}
@@ -466,7 +466,7 @@ func (r *Runner) run(ctx context.Context, c benchCase) (Result, error) {
 			return len(rows), err
 		}
 		if r.Opts.Count {
-			if _, f, err := conversations.ParseQuery(c.values, time.Now()); err == nil {
+			if _, f, err := conversation.ParseQuery(c.values, time.Now()); err == nil {
 				cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 				n, err := r.s.CountMatching(cctx, r.ws.ID, f)
 				cancel()

@@ -14,7 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/auth"
-	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -27,7 +27,8 @@ type Handler struct {
 	Log    *slog.Logger
 	Store  *store.Store
 	Keys   *auth.Keys
-	Events *events.Bus
+	// Conversations deletes conversations and tells the dashboards.
+	Conversations *conversation.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for

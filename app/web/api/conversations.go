@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -10,8 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
-	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/convjson"
@@ -24,7 +22,7 @@ const apiDefaultLimit = 20
 // cost), one keyset page at a time.
 func (s *Handler) apiConversations(c echo.Context) error {
 	v := c.QueryParams()
-	q, f, err := conversations.ParseQuery(v, time.Now())
+	q, f, err := conversation.ParseQuery(v, time.Now())
 	if err != nil {
 		return apiParamErr(err)
 	}
@@ -34,7 +32,7 @@ func (s *Handler) apiConversations(c echo.Context) error {
 	}
 	rows, next, err := s.Store.ListConversations(c.Request().Context(), apiPrincipal(c).WorkspaceID, f, q.Cursor, limit)
 	if errors.Is(err, store.ErrBadCursor) {
-		return apiParamErr(&conversations.FieldError{Param: "cursor", Msg: "is not a cursor of this list (start again without it)"})
+		return apiParamErr(&conversation.FieldError{Param: "cursor", Msg: "is not a cursor of this list (start again without it)"})
 	}
 	if err != nil {
 		return err
@@ -55,7 +53,7 @@ func (s *Handler) apiConversations(c echo.Context) error {
 }
 
 func apiParamErr(err error) error {
-	var fe *conversations.FieldError
+	var fe *conversation.FieldError
 	if errors.As(err, &fe) {
 		return apierr.New(http.StatusBadRequest, "invalid_parameter", "%s", fe.Error())
 	}
@@ -91,17 +89,13 @@ func (s *Handler) apiConversationDelete(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	ws := apiPrincipal(c).WorkspaceID
-	err = s.Store.DeleteConversation(ctx, ws, id)
+	// The service tells the dashboards even if the client has gone away meanwhile.
+	err = s.Conversations.Delete(ctx, ws, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return convjson.ErrNotFound()
 	}
 	if err != nil {
 		return err
 	}
-	// The deletion is done: tell the dashboards even if the client has gone away meanwhile.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	s.Events.Publish(pctx, events.Event{Kind: events.ConversationDeleted, WorkspaceID: ws, ConversationID: id})
-	s.Events.Publish(pctx, events.Event{Kind: events.CountsChanged, WorkspaceID: ws})
 	return c.NoContent(http.StatusNoContent)
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 )
@@ -99,12 +99,12 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 		UserMessageCount: c.UserMessageCount,
 		PromptTokens:     c.PromptTokens,
 		CompletionTokens: c.CompletionTokens,
-		CostUSD:          conversations.FormatUSD(c.CostNanos),
+		CostUSD:          conversation.FormatUSD(c.CostNanos),
 		Variables:        Variables(c.Variables),
 		StartedAt:        Time(c.StartedAt),
 		LastMessageAt:    Time(c.LastMessageAt),
 	}
-	if w := conversations.WindowOf(c, now); w.Applies {
+	if w := conversation.WindowOf(c, now); w.Applies {
 		out.Window = &Window{WindowOpen: w.Open}
 		if w.Known {
 			s := Time(w.ExpiresAt)
@@ -118,7 +118,7 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 func ToMessage(m *store.Message) Message {
 	return Message{
 		ID: m.ID, Role: m.Role, Content: m.Content, CreatedAt: Time(m.CreatedAt), Status: m.Status,
-		PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, CostUSD: conversations.FormatUSD(m.CostNanos),
+		PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, CostUSD: conversation.FormatUSD(m.CostNanos),
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/analytics"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -85,8 +85,8 @@ func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
 			Plot: ch.Plot(), Head: tb.Head, Rows: tb.Rows, Foot: tb.Foot, CSVURL: csvURL(rep.Range.Days, ch.ID)})
 	}
 	for _, c := range rep.Top {
-		d.Top = append(d.Top, views.TopConvView{ID: c.ID, Customer: c.Customer, Type: c.Type, TypeLabel: conversations.TypeLabel(c.Type),
-			Assistant: c.Assistant, Cost: conversations.FormatCents(c.CostNanos), CostExact: conversations.FormatUSD(c.CostNanos),
+		d.Top = append(d.Top, views.TopConvView{ID: c.ID, Customer: c.Customer, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),
+			Assistant: c.Assistant, Cost: conversation.FormatCents(c.CostNanos), CostExact: conversation.FormatUSD(c.CostNanos),
 			Messages: c.Messages, LastAt: c.LastAt})
 	}
 	return d

@@ -11,7 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/extract"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
@@ -28,10 +28,10 @@ const timelinePage = 100
 
 func rowOf(c *store.Conversation, now time.Time) views.ConvRow {
 	r := views.ConvRow{
-		ID: c.ID, Type: c.Type, TypeLabel: conversations.TypeLabel(c.Type),
+		ID: c.ID, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),
 		Customer: c.Customer, CustomerName: c.CustomerName,
 		Preview: c.LastMessagePreview, PreviewRole: roleLabel(c.LastMessageRole),
-		MessageCount: c.MessageCount, CostCents: conversations.FormatCents(c.CostNanos), CostExact: conversations.FormatUSD(c.CostNanos),
+		MessageCount: c.MessageCount, CostCents: conversation.FormatCents(c.CostNanos), CostExact: conversation.FormatUSD(c.CostNanos),
 		Tokens: c.PromptTokens + c.CompletionTokens, Assistant: c.AssistantName,
 		StartedAt: c.StartedAt, LastAt: c.LastMessageAt, Window: windowView(c, now), Charged: c.Charged,
 	}
@@ -45,8 +45,8 @@ func rowOf(c *store.Conversation, now time.Time) views.ConvRow {
 }
 
 func windowView(c *store.Conversation, now time.Time) views.WindowView {
-	w := conversations.WindowOf(c, now)
-	return views.WindowView{Applies: w.Applies, Known: w.Known, Open: w.Open, ExpiresAt: w.ExpiresAt, Remaining: conversations.Remaining(w.ExpiresAt.Sub(now))}
+	w := conversation.WindowOf(c, now)
+	return views.WindowView{Applies: w.Applies, Known: w.Known, Open: w.Open, ExpiresAt: w.ExpiresAt, Remaining: conversation.Remaining(w.ExpiresAt.Sub(now))}
 }
 
 func roleLabel(role string) string {
@@ -66,11 +66,11 @@ func roleLabel(role string) string {
 }
 
 // listData loads one page of the list for the request's filters.
-func (s *Handler) listData(c echo.Context) (views.ConvList, conversations.Query, error) {
+func (s *Handler) listData(c echo.Context) (views.ConvList, conversation.Query, error) {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	now := time.Now()
-	q, f, ferr := conversations.ParseQuery(c.QueryParams(), now)
+	q, f, ferr := conversation.ParseQuery(c.QueryParams(), now)
 	d := views.ConvList{CSRF: csrfToken(c)}
 	counts, err := s.Store.ConversationCounts(ctx, ws)
 	if err != nil {
@@ -82,13 +82,13 @@ func (s *Handler) listData(c echo.Context) (views.ConvList, conversations.Query,
 		d.Filters.Assistant = strconv.FormatInt(q.Assistant, 10)
 	}
 	if ferr != nil {
-		var fe *conversations.FieldError
+		var fe *conversation.FieldError
 		if errors.As(ferr, &fe) {
 			d.Filters.Error, d.Filters.ErrorParam = "Filter "+fe.Param+" "+fe.Msg+".", fe.Param
 		} else {
 			return d, q, ferr
 		}
-		q = conversations.Query{}
+		q = conversation.Query{}
 		f = store.Filter{}
 	}
 	vals := q.Values()
@@ -160,7 +160,7 @@ func conversationID(c echo.Context) (int64, error) {
 func msgView(m *store.Message) views.MsgView {
 	v := views.MsgView{ID: m.ID, Role: m.Role, RoleLabel: roleLabel(m.Role), Content: m.Content, ContentType: m.ContentType,
 		CreatedAt: m.CreatedAt, Status: m.Status, StatusError: m.StatusError, PromptTokens: m.PromptTokens,
-		CompletionTokens: m.CompletionTokens, CostExact: conversations.FormatUSD(m.CostNanos), Error: m.Error}
+		CompletionTokens: m.CompletionTokens, CostExact: conversation.FormatUSD(m.CostNanos), Error: m.Error}
 	v.ShowUsage = m.Role == "assistant" && (m.PromptTokens > 0 || m.CompletionTokens > 0 || m.CostNanos > 0)
 	if m.ContentType != "" && m.ContentType != "text" && m.Content == "" {
 		v.Content = "unsupported message (" + m.ContentType + ")"
@@ -174,10 +174,10 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 	ctx := c.Request().Context()
 	now := time.Now()
 	d := views.ConvDetail{
-		ID: conv.ID, Type: conv.Type, TypeLabel: conversations.TypeLabel(conv.Type), Assistant: conv.AssistantName,
+		ID: conv.ID, Type: conv.Type, TypeLabel: conversation.TypeLabel(conv.Type), Assistant: conv.AssistantName,
 		Customer: conv.Customer, CustomerName: conv.CustomerName, MessageCount: conv.MessageCount, UserMessageCount: conv.UserMessageCount,
 		PromptTokens: conv.PromptTokens, CompletionTokens: conv.CompletionTokens, CachedTokens: conv.CachedTokens,
-		CostCents: conversations.FormatCents(conv.CostNanos), CostExact: conversations.FormatUSD(conv.CostNanos), Charged: conv.Charged,
+		CostCents: conversation.FormatCents(conv.CostNanos), CostExact: conversation.FormatUSD(conv.CostNanos), Charged: conv.Charged,
 		StartedAt: conv.StartedAt, LastAt: conv.LastMessageAt, Window: windowView(conv, now), WindowClosedAt: conv.WindowClosedAt,
 		LastError: conv.LastError, CSRF: csrfToken(c),
 		EventsURL: routenames.URL(routenames.ConversationEvents, conv.ID),

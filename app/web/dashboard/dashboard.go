@@ -17,9 +17,11 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/whatsapp"
+	"github.com/parleyhq/parley/app/workspace"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/workers"
 )
@@ -33,8 +35,12 @@ type Handler struct {
 	Queue         workers.Enqueuer
 	Events        *events.Bus
 	Redis         redis.UniversalClient
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	Chat          *chat.Responder
+	// Workspace reads and atomically changes workspace settings.
+	Workspace *workspace.Service
+	// WhatsApp sends and receives WhatsApp messages (built once by the container).
+	WhatsApp *whatsapp.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/convjson"
 )
@@ -22,7 +22,7 @@ const exportBatch = 500
 // exportFilter parses the list's filters for an export; a bad filter is a 400, never a
 // silently unfiltered export.
 func exportFilter(c echo.Context) (store.Filter, error) {
-	_, f, err := conversations.ParseQuery(c.QueryParams(), time.Now())
+	_, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
 	if err != nil {
 		return f, echo.NewHTTPError(http.StatusBadRequest, "Bad filter: "+err.Error())
 	}
@@ -92,7 +92,7 @@ func (s *Handler) exportCSV(c echo.Context) error {
 		row := []string{strconv.FormatInt(cv.ID, 10), cv.Type, aid, CSVSafe(cv.AssistantName), CSVSafe(cv.Customer), CSVSafe(cv.CustomerName),
 			cv.StartedAt.UTC().Format(time.RFC3339), cv.LastMessageAt.UTC().Format(time.RFC3339),
 			strconv.Itoa(cv.MessageCount), strconv.Itoa(cv.UserMessageCount), strconv.FormatInt(cv.PromptTokens, 10),
-			strconv.FormatInt(cv.CompletionTokens, 10), conversations.FormatUSD(cv.CostNanos), exp, CSVSafe(cv.LastMessagePreview)}
+			strconv.FormatInt(cv.CompletionTokens, 10), conversation.FormatUSD(cv.CostNanos), exp, CSVSafe(cv.LastMessagePreview)}
 		for _, name := range varNames {
 			row = append(row, CSVSafe(vars[name]))
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/sse"
@@ -77,7 +77,7 @@ func (s *Handler) sseStream(c echo.Context, render func(ctx context.Context, ev 
 // deleted ones are removed, and the nav badge follows the counts.
 func (s *Handler) conversationsEvents(c echo.Context) error {
 	ws := current(c).Workspace.ID
-	_, f, err := conversations.ParseQuery(c.QueryParams(), time.Now())
+	_, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"context"
 	"errors"
 	"html"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
-	"github.com/parleyhq/parley/app/web/replyonce"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/views"
@@ -186,7 +184,6 @@ func (s *Handler) testChatReply(c echo.Context) error {
 	}
 	stream := sse.Start(c)
 
-	reqID := chat.RequestID(conv.ID, userMsg)
 	gone := false
 	onDelta := func(d string) error {
 		if gone {
@@ -197,21 +194,16 @@ func (s *Handler) testChatReply(c echo.Context) error {
 		}
 		return nil
 	}
-	var reply chat.Reply
-	if held, release := replyonce.Lock(ctx, s.Redis, s.Log, reqID); held {
-		defer release()
-		// The reply is produced and stored even when the tab closes mid-stream.
-		reply, err = s.Chat.Reply(context.WithoutCancel(ctx), conv, a, reqID, onDelta)
-		if err != nil {
-			s.Log.Error("test chat reply", "err", err, "conversation_id", conv.ID)
-			_ = stream.Send("done", `<div class="error">The reply could not be stored; reload to try again.</div>`)
-			return nil
-		}
-	} else {
-		reply, err = replyonce.Wait(ctx, s.Store, conv.WorkspaceID, reqID)
-		if err != nil {
-			return nil
-		}
+	// The reply is produced once and stored even when the tab closes mid-stream; a second
+	// tab waits for it on the event bus.
+	reply, err := s.Chat.ReplyOnce(ctx, conv, a, userMsg, onDelta)
+	if ctx.Err() != nil || errors.Is(err, chat.ErrWaitTimedOut) {
+		return nil
+	}
+	if err != nil {
+		s.Log.Error("test chat reply", "err", err, "conversation_id", conv.ID)
+		_ = stream.Send("done", `<div class="error">The reply could not be stored; reload to try again.</div>`)
+		return nil
 	}
 	var buf strings.Builder
 	if err := views.ReplyDone(msgView(reply.Message), userMsg).Render(ctx, &buf); err != nil {

@@ -19,7 +19,6 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/htmx"
-	"github.com/parleyhq/parley/app/web/replyonce"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/widget"
@@ -168,13 +167,7 @@ func (s *Handler) widgetMessageFor(c echo.Context, a *store.Assistant, conv *sto
 // reconnecting stream) waits for the stored reply. The reply is stored even when the visitor
 // goes away mid-stream.
 func (s *Handler) widgetReplyOnce(ctx context.Context, conv *store.Conversation, a *store.Assistant, userMsg int64, onDelta func(string) error) (chat.Reply, error) {
-	reqID := chat.RequestID(conv.ID, userMsg)
-	held, release := replyonce.Lock(ctx, s.Redis, s.Log, reqID)
-	if !held {
-		return replyonce.Wait(ctx, s.Store, conv.WorkspaceID, reqID)
-	}
-	defer release()
-	return s.Chat.Reply(context.WithoutCancel(ctx), conv, a, reqID, onDelta)
+	return s.Chat.ReplyOnce(ctx, conv, a, userMsg, onDelta)
 }
 
 // ---- view models ----

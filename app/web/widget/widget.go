@@ -14,7 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/config"
@@ -27,7 +27,7 @@ type Handler struct {
 	Store         *store.Store
 	Keys          *auth.Keys
 	Redis         redis.UniversalClient
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	Chat          *chat.Responder
 }
 
