@@ -290,7 +290,7 @@ func CheckWhatsApp(ctx context.Context, st *store.Store, ids []string, wait time
 				N  int    `bun:"n"`
 			}
 			q := st.DB.NewSelect().TableExpr(table).ColumnExpr(col+" AS id").ColumnExpr("count(*) AS n").
-				Where(col+" IN (?)", bun.In(ids[i:j])).GroupExpr(col)
+				Where(col+" IN (?)", bun.List(ids[i:j])).GroupExpr(col)
 			if extra != "" {
 				q = q.Where(extra)
 			}

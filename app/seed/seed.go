@@ -126,7 +126,7 @@ const (
 func Demo(ctx context.Context, s *store.Store, workspaceID int64, now time.Time) (created bool, err error) {
 	salesKey, supportKey := DemoPublicKeys(workspaceID)
 	n, err := s.DB.NewSelect().Model((*store.Assistant)(nil)).
-		Where("workspace_id = ? AND public_key IN (?)", workspaceID, bun.In([]string{salesKey, supportKey})).Count(ctx)
+		Where("workspace_id = ? AND public_key IN (?)", workspaceID, bun.List([]string{salesKey, supportKey})).Count(ctx)
 	if err != nil {
 		return false, err
 	}

@@ -31,6 +31,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/config"
 )
 
@@ -42,7 +43,7 @@ const (
 )
 
 // NanosPerUSD is how many nano-dollars make one dollar.
-const NanosPerUSD = 1_000_000_000
+const NanosPerUSD = model.NanosPerUSD
 
 // tokensPerPrice is the number of tokens a price is given for.
 const tokensPerPrice = 1_000_000
@@ -250,22 +251,6 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// FormatUSD writes nano-dollars as exact dollars: at least two decimals, more only when they
-// are not zero (525300 gives "$0.0005253", 1_500_000_000 gives "$1.50").
-func FormatUSD(nanos int64) string {
-	sign := ""
-	u := uint64(nanos)
-	if nanos < 0 {
-		sign, u = "-", uint64(-(nanos+1))+1
-	}
-	whole, frac := u/NanosPerUSD, u%NanosPerUSD
-	fs := strings.TrimRight(fmt.Sprintf("%09d", frac), "0")
-	for len(fs) < 2 {
-		fs += "0"
-	}
-	return fmt.Sprintf("%s$%d.%s", sign, whole, fs)
 }
 
 // With returns a new table with prices as its top layer, tagged with source. The receiver

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -99,7 +100,7 @@ func toAPIConversation(c *store.Conversation, now time.Time) apiConversation {
 		UserMessageCount: c.UserMessageCount,
 		PromptTokens:     c.PromptTokens,
 		CompletionTokens: c.CompletionTokens,
-		CostUSD:          conversations.FormatUSD(c.CostNanos),
+		CostUSD:          model.Money(c.CostNanos).Exact(),
 		Variables:        apiVariables(c.Variables),
 		StartedAt:        apiTime(c.StartedAt),
 		LastMessageAt:    apiTime(c.LastMessageAt),
@@ -174,7 +175,7 @@ func errConversationNotFound() *APIError {
 func toAPIMessage(m *store.Message) apiMessage {
 	return apiMessage{
 		ID: m.ID, Role: m.Role, Content: m.Content, CreatedAt: apiTime(m.CreatedAt), Status: m.Status,
-		PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, CostUSD: conversations.FormatUSD(m.CostNanos),
+		PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, CostUSD: model.Money(m.CostNanos).Exact(),
 	}
 }
 

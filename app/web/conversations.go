@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/app/conversations"
 	"github.com/parleyhq/parley/app/extract"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/views"
 	"github.com/parleyhq/parley/workers"
@@ -29,7 +30,7 @@ func rowOf(c *store.Conversation, now time.Time) views.ConvRow {
 		ID: c.ID, Type: c.Type, TypeLabel: conversations.TypeLabel(c.Type),
 		Customer: c.Customer, CustomerName: c.CustomerName,
 		Preview: c.LastMessagePreview, PreviewRole: roleLabel(c.LastMessageRole),
-		MessageCount: c.MessageCount, CostCents: conversations.FormatCents(c.CostNanos), CostExact: conversations.FormatUSD(c.CostNanos),
+		MessageCount: c.MessageCount, CostCents: model.Money(c.CostNanos).Cents(), CostExact: model.Money(c.CostNanos).Exact(),
 		Tokens: c.PromptTokens + c.CompletionTokens, Assistant: c.AssistantName,
 		StartedAt: c.StartedAt, LastAt: c.LastMessageAt, Window: windowView(c, now), Charged: c.Charged,
 	}
@@ -158,7 +159,7 @@ func conversationID(c echo.Context) (int64, error) {
 func msgView(m *store.Message) views.MsgView {
 	v := views.MsgView{ID: m.ID, Role: m.Role, RoleLabel: roleLabel(m.Role), Content: m.Content, ContentType: m.ContentType,
 		CreatedAt: m.CreatedAt, Status: m.Status, StatusError: m.StatusError, PromptTokens: m.PromptTokens,
-		CompletionTokens: m.CompletionTokens, CostExact: conversations.FormatUSD(m.CostNanos), Error: m.Error}
+		CompletionTokens: m.CompletionTokens, CostExact: model.Money(m.CostNanos).Exact(), Error: m.Error}
 	v.ShowUsage = m.Role == "assistant" && (m.PromptTokens > 0 || m.CompletionTokens > 0 || m.CostNanos > 0)
 	if m.ContentType != "" && m.ContentType != "text" && m.Content == "" {
 		v.Content = "unsupported message (" + m.ContentType + ")"
@@ -175,7 +176,7 @@ func (s *Server) detailData(c echo.Context, conv *store.Conversation, withMessag
 		ID: conv.ID, Type: conv.Type, TypeLabel: conversations.TypeLabel(conv.Type), Assistant: conv.AssistantName,
 		Customer: conv.Customer, CustomerName: conv.CustomerName, MessageCount: conv.MessageCount, UserMessageCount: conv.UserMessageCount,
 		PromptTokens: conv.PromptTokens, CompletionTokens: conv.CompletionTokens, CachedTokens: conv.CachedTokens,
-		CostCents: conversations.FormatCents(conv.CostNanos), CostExact: conversations.FormatUSD(conv.CostNanos), Charged: conv.Charged,
+		CostCents: model.Money(conv.CostNanos).Cents(), CostExact: model.Money(conv.CostNanos).Exact(), Charged: conv.Charged,
 		StartedAt: conv.StartedAt, LastAt: conv.LastMessageAt, Window: windowView(conv, now), WindowClosedAt: conv.WindowClosedAt,
 		LastError: conv.LastError, CSRF: csrfToken(c),
 		EventsURL: "/conversations/" + strconv.FormatInt(conv.ID, 10) + "/events",
