@@ -49,9 +49,11 @@ func RequestID(conversationID, userMessageID int64) string {
 
 // Variables decodes an assistant's variable definitions.
 func Variables(a *store.Assistant) []llm.VariableSpec {
-	var vs []llm.VariableSpec
-	_ = json.Unmarshal([]byte(a.Variables), &vs)
-	return vs
+	var out []llm.VariableSpec
+	for _, v := range a.VariableList() {
+		out = append(out, llm.VariableSpec(v))
+	}
+	return out
 }
 
 // Request builds the LLM request for a conversation: the system prompt, what the assistant

@@ -109,12 +109,10 @@ func RequestID(conversationID, lastMessageID int64, token string) string {
 
 // Variables decodes an assistant's declared variables.
 func Variables(a *store.Assistant) []llm.VariableSpec {
-	var vs []llm.VariableSpec
-	_ = json.Unmarshal([]byte(a.Variables), &vs)
-	out := vs[:0]
-	for _, v := range vs {
+	var out []llm.VariableSpec
+	for _, v := range a.VariableList() {
 		if strings.TrimSpace(v.Name) != "" {
-			out = append(out, v)
+			out = append(out, llm.VariableSpec(v))
 		}
 	}
 	return out
