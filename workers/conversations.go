@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -126,13 +127,12 @@ func (h *Maintenance) HandleRetention(ctx context.Context, _ *asynq.Task) error 
 	}
 	now := time.Now().UTC()
 	for _, ws := range ids {
-		raw, err := h.Store.WorkspaceSettings(ctx, ws)
+		st, err := h.Store.WorkspaceSettings(ctx, ws)
+		if errors.Is(err, store.ErrBadSettings) {
+			continue
+		}
 		if err != nil {
 			return err
-		}
-		var st conversations.WorkspaceSettings
-		if json.Unmarshal([]byte(raw), &st) != nil {
-			continue
 		}
 		for typ, days := range st.RetentionDays {
 			if days <= 0 || !conversations.ValidType(typ) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/views"
@@ -24,18 +25,19 @@ func (s *Server) settingsData(c echo.Context) (views.SettingsData, error) {
 		return views.SettingsData{}, err
 	}
 	d := views.SettingsData{BaseURL: s.Config.BaseURL, Retention: map[string]string{}, RetentionErrs: map[string]string{}}
-	raw, err := s.Store.WorkspaceSettings(c.Request().Context(), current(c).Workspace.ID)
-	if err != nil {
+	st, err := s.Store.WorkspaceSettings(c.Request().Context(), current(c).Workspace.ID)
+	if err != nil && !errors.Is(err, store.ErrBadSettings) {
 		return d, err
 	}
-	if err := s.pricesData(c, &d, raw); err != nil {
+	if err != nil {
+		d.PricesErr = "The stored price entries are invalid: " + err.Error()
+	}
+	if err := s.pricesData(c, &d, st); err != nil {
 		return d, err
 	}
 	if d.Templates, err = s.templatesData(c); err != nil { // whatsapp_ui.go
 		return d, err
 	}
-	var st conversations.WorkspaceSettings
-	_ = json.Unmarshal([]byte(raw), &st)
 	for typ, days := range st.RetentionDays {
 		if days > 0 {
 			d.Retention[typ] = strconv.Itoa(days)
@@ -127,7 +129,7 @@ func (s *Server) retentionSave(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ret := conversations.Retention{}
+	ret := map[string]int{}
 	for _, ti := range conversations.Types {
 		v := strings.TrimSpace(c.FormValue(ti.Key))
 		d.Retention[ti.Key] = v
@@ -144,17 +146,10 @@ func (s *Server) retentionSave(c echo.Context) error {
 	if len(d.RetentionErrs) > 0 {
 		return s.renderSettings(c, http.StatusOK, d)
 	}
-	raw, err := s.Store.WorkspaceSettings(ctx, ws)
-	if err != nil {
-		return err
-	}
-	var st map[string]any
-	if json.Unmarshal([]byte(raw), &st) != nil || st == nil {
-		st = map[string]any{}
-	}
-	st["retention_days"] = ret
-	b, _ := json.Marshal(st)
-	if err := s.Store.SetWorkspaceSettings(ctx, ws, string(b)); err != nil {
+	if err := s.Store.ModifyWorkspaceSettings(ctx, ws, func(st *model.Settings) error {
+		st.RetentionDays = ret
+		return nil
+	}); err != nil {
 		return err
 	}
 	if !isFragment(c) {
@@ -166,8 +161,8 @@ func (s *Server) retentionSave(c echo.Context) error {
 
 // pricesData fills the prices section: the workspace's effective table, its own entries and
 // the models that had no price lately.
-func (s *Server) pricesData(c echo.Context, d *views.SettingsData, raw string) error {
-	own, err := usage.SettingsPrices(raw)
+func (s *Server) pricesData(c echo.Context, d *views.SettingsData, st model.Settings) error {
+	own, err := usage.SettingsPrices(st)
 	if err != nil {
 		d.PricesErr = "The stored price entries are invalid: " + err.Error()
 	}
@@ -175,7 +170,7 @@ func (s *Server) pricesData(c echo.Context, d *views.SettingsData, raw string) e
 		b, _ := json.MarshalIndent(own, "", "  ")
 		d.PricesJSON = string(b)
 	}
-	table, err := usage.WorkspacePrices(s.Chat.Prices, raw)
+	table, err := usage.WorkspacePrices(s.Chat.Prices, st)
 	if err != nil {
 		table = s.Chat.Prices
 	}
@@ -215,21 +210,17 @@ func (s *Server) pricesSave(c echo.Context) error {
 		}
 		return s.renderSettings(c, status, d)
 	}
-	raw, err := s.Store.WorkspaceSettings(ctx, ws)
-	if err != nil {
-		return err
-	}
-	var st map[string]any
-	if json.Unmarshal([]byte(raw), &st) != nil || st == nil {
-		st = map[string]any{}
-	}
-	if len(prices) == 0 {
-		delete(st, "prices")
-	} else {
-		st["prices"] = prices
-	}
-	b, _ := json.Marshal(st)
-	if err := s.Store.SetWorkspaceSettings(ctx, ws, string(b)); err != nil {
+	if err := s.Store.ModifyWorkspaceSettings(ctx, ws, func(st *model.Settings) error {
+		st.Prices = nil
+		if len(prices) > 0 {
+			b, err := json.Marshal(prices)
+			if err != nil {
+				return err
+			}
+			st.Prices = b
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	if !isFragment(c) {
