@@ -5,6 +5,10 @@
 //
 // Everything is computed from the rollups (one indexed range read of usage_daily, whatever
 // the number of conversations) plus the top conversations by cost (a walk of the cost index).
+//
+// It owns the charts, their tables and CSV; money is written by model.Money and every CSV cell
+// goes through model.CSVCell. It reads through the store and may not import web, views or
+// workers.
 package analytics
 
 import (

@@ -1,4 +1,8 @@
-// Package bench measures the server time of the Conversations pages against the configured
+// Package bench is the load tools that BENCHMARKS.md quotes. It owns their cases and their
+// output; it builds no SQL (its probes and query recorder are in app/store's bulk.go) and
+// changes nothing in the product.
+//
+// Conversations measures the server time of the Conversations pages against the configured
 // database: each store call alone, and the full HTTP handler in-process (routing, session,
 // middleware, queries, templ rendering), for the list (first page, a deep cursor, every
 // filter, both sorts), full-text search and the detail page. On PostgreSQL it also prints

@@ -6,7 +6,6 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,8 +66,7 @@ func (r *Responder) Request(ctx context.Context, conv *store.Conversation, a *st
 	if err != nil {
 		return llm.Request{}, err
 	}
-	collected := map[string]string{}
-	_ = json.Unmarshal([]byte(conv.Variables), &collected)
+	collected := conv.VariableMap()
 	vars := Variables(a)
 	req := llm.Request{
 		Model: a.Model, FirstMessage: a.FirstMessage, Variables: vars, Collected: collected,

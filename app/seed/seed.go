@@ -1,5 +1,7 @@
 // Package seed fills a database with data: believable demo data for a newcomer (Demo), and a
-// large generated data set for benchmarks (Bulk).
+// large generated data set for benchmarks (Bulk). It owns the demo script (demo.go,
+// demo_script.go) and the generator (bulk.go); it builds no SQL: Demo goes through the
+// store's ordinary functions and Bulk through the store's bulk load (app/store/bulk.go).
 //
 // Demo goes through the store's functions (CreateAssistant, CreateConversation, AddMessage,
 // SetVariable), so every stored list field and count is kept by the same code as in

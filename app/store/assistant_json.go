@@ -85,3 +85,17 @@ func (a *Assistant) VariableList() []model.Variable {
 	vs, _ := DecodeVariables(a.Variables)
 	return vs
 }
+
+// VariableMap decodes the conversation's variables column (name -> value, kept current for
+// the list chips); a column that does not decode gives an empty map.
+func (c *Conversation) VariableMap() map[string]string {
+	return decodeVariableMap(c.Variables)
+}
+
+func decodeVariableMap(raw string) map[string]string {
+	vars := map[string]string{}
+	if err := json.Unmarshal([]byte(raw), &vars); err != nil || vars == nil {
+		return map[string]string{}
+	}
+	return vars
+}

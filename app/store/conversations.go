@@ -214,8 +214,7 @@ func (s *Store) setVariable(ctx context.Context, tx bun.IDB, v *ConversationVari
 	if err := sel.Scan(ctx, &raw); err != nil {
 		return notFound(err)
 	}
-	vars := map[string]string{}
-	_ = json.Unmarshal([]byte(raw), &vars)
+	vars := decodeVariableMap(raw)
 	vars[v.Name] = v.Value
 	b, _ := json.Marshal(vars)
 	_, err := tx.NewUpdate().Model((*Conversation)(nil)).Set("variables = ?", string(b)).Set("updated_at = ?", t).

@@ -15,6 +15,10 @@
 // digits converts to that exactly). The sum is rounded once, half up to the nano-dollar.
 // A model without a price costs 0 with a "no price for model X" warning (Cost.Found false):
 // never a silent zero.
+//
+// It owns the price table and the ledger rows' pricing; the workspace's own entries come from
+// model.Settings as the store decoded them, and money is written by model.Money. It may not
+// import web, views or workers.
 package usage
 
 import (

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -34,8 +33,7 @@ func rowOf(c *store.Conversation, now time.Time) views.ConvRow {
 		Tokens: c.PromptTokens + c.CompletionTokens, Assistant: c.AssistantName,
 		StartedAt: c.StartedAt, LastAt: c.LastMessageAt, Window: windowView(c, now), Charged: c.Charged,
 	}
-	vars := map[string]string{}
-	_ = json.Unmarshal([]byte(c.Variables), &vars)
+	vars := c.VariableMap()
 	for k, v := range vars {
 		r.Vars = append(r.Vars, views.KV{Name: k, Value: v})
 	}

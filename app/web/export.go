@@ -66,8 +66,7 @@ func (s *Server) exportCSV(c echo.Context) error {
 	}
 	n := 0
 	err = s.Store.EachConversation(ctx, ws, f, exportBatch, func(cv *store.Conversation) error {
-		vars := map[string]string{}
-		_ = json.Unmarshal([]byte(cv.Variables), &vars)
+		vars := cv.VariableMap()
 		aid := ""
 		if cv.AssistantID != nil {
 			aid = strconv.FormatInt(*cv.AssistantID, 10)
