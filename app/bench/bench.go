@@ -29,6 +29,7 @@ import (
 
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -165,7 +166,7 @@ func Conversations(ctx context.Context, a *app.App, opts Options, out io.Writer)
 		return nil, err
 	}
 	fmt.Fprintf(out, "# Conversations benchmark: workspace %d (%s), %s, %d conversations (%d test, %d widget, %d WhatsApp)\n",
-		r.ws.ID, r.ws.Name, r.s.Dialect, counts.Total, counts.ByType[store.TypeTest], counts.ByType[store.TypeWidget], counts.ByType[store.TypeWhatsApp])
+		r.ws.ID, r.ws.Name, r.s.Dialect, counts.Total, counts.ByType[model.TypeTest], counts.ByType[model.TypeWidget], counts.ByType[model.TypeWhatsApp])
 	fmt.Fprintf(out, "# %d warm-up + %d measured runs per case and mode; times are server time (store call; handler ServeHTTP)\n", opts.Warmup, opts.Runs)
 	fmt.Fprintf(out, "# load average at the start: %s\n\n", loadAverage())
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -61,10 +62,10 @@ func (r *Runner) cases(ctx context.Context) ([]benchCase, error) {
 	if err := deep("list: deep cursor", vals()); err != nil {
 		return nil, err
 	}
-	for _, t := range []string{store.TypeTest, store.TypeWidget, store.TypeWhatsApp} {
+	for _, t := range []string{model.TypeTest, model.TypeWidget, model.TypeWhatsApp} {
 		add("type="+t, vals("type", t))
 	}
-	if err := deep("type=whatsapp: deep cursor", vals("type", store.TypeWhatsApp)); err != nil {
+	if err := deep("type=whatsapp: deep cursor", vals("type", model.TypeWhatsApp)); err != nil {
 		return nil, err
 	}
 	as, err := r.s.Assistants(ctx, ws)
@@ -89,7 +90,7 @@ func (r *Runner) cases(ctx context.Context) ([]benchCase, error) {
 	// decreasing selectivity, a WhatsApp country code, and one whole identifier.
 	prefixes := map[string]bool{}
 	var any string
-	for _, t := range []string{store.TypeWidget, store.TypeWhatsApp, store.TypeTest} {
+	for _, t := range []string{model.TypeWidget, model.TypeWhatsApp, model.TypeTest} {
 		c, err := r.s.FirstCustomerOfType(ctx, ws, t)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
@@ -99,12 +100,12 @@ func (r *Runner) cases(ctx context.Context) ([]benchCase, error) {
 		}
 		any = c
 		switch {
-		case t == store.TypeWidget && len(c) > 8:
+		case t == model.TypeWidget && len(c) > 8:
 			for _, n := range []int{3, 6, 7} {
 				prefixes[c[:n]] = true
 			}
 			prefixes[c] = true
-		case t == store.TypeWhatsApp && len(c) > 8:
+		case t == model.TypeWhatsApp && len(c) > 8:
 			// A country code, and all but the last five digits (in the bulk data, where the
 			// number ends with the id: some thousands of a million).
 			prefixes[c[:3]] = true
@@ -147,7 +148,7 @@ func (r *Runner) cases(ctx context.Context) ([]benchCase, error) {
 	if err := deep("sort=cost: deep cursor", vals("sort", "cost")); err != nil {
 		return nil, err
 	}
-	add("type=whatsapp range=30 var=email", vals("type", store.TypeWhatsApp, "range", "30", "var", "email"))
+	add("type=whatsapp range=30 var=email", vals("type", model.TypeWhatsApp, "range", "30", "var", "email"))
 
 	for _, w := range r.Opts.Words {
 		add("search q="+w, vals("q", w))
@@ -164,7 +165,7 @@ func (r *Runner) cases(ctx context.Context) ([]benchCase, error) {
 				add(name, vals("q", w, "cursor", next))
 			}
 		}
-		add("search q="+w+" type=widget", vals("q", w, "type", store.TypeWidget))
+		add("search q="+w+" type=widget", vals("q", w, "type", model.TypeWidget))
 		add("search q="+w+" range=30", vals("q", w, "range", "30"))
 	}
 	add("search q=zanzibar lisbon (two words)", vals("q", "zanzibar lisbon"))

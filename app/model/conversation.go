@@ -68,3 +68,6 @@ func (s Status) Rank() int {
 
 // StatusRank is Status(s).Rank() for a string.
 func StatusRank(s string) int { return Status(s).Rank() }
+
+// ReplyRoles are the roles that answer the customer: the assistant and a human operator.
+var ReplyRoles = []string{RoleAssistant, RoleHuman}

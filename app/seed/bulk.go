@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -287,18 +288,18 @@ func (g *generator) fill(b *batch, index, first, n int, convBase, msgBase int64)
 		c.AssistantID = &asst
 		switch x := r.IntN(10); {
 		case x < 2:
-			c.Type = store.TypeTest
+			c.Type = model.TypeTest
 			c.Customer = fmt.Sprintf("test_%08x", uint32(mix(uint64(id))))
 		case x < 6:
-			c.Type = store.TypeWidget
+			c.Type = model.TypeWidget
 			c.Customer = fmt.Sprintf("sess_%012x", mix(uint64(id))&0xffffffffffff)
 		default:
-			c.Type = store.TypeWhatsApp
+			c.Type = model.TypeWhatsApp
 			c.Customer = []string{"+4915", "+4917", "+447", "+1415", "+3361", "+3462", "+3161"}[r.IntN(7)] + fmt.Sprintf("%09d", id%1_000_000_000)
 		}
-		c.Charged = c.Type != store.TypeTest
+		c.Charged = c.Type != model.TypeTest
 		fn, ln := bulkFirst[r.IntN(len(bulkFirst))], bulkLast[r.IntN(len(bulkLast))]
-		if c.Type == store.TypeWhatsApp || r.IntN(10) < 4 {
+		if c.Type == model.TypeWhatsApp || r.IntN(10) < 4 {
 			c.CustomerName = fn + " " + ln
 		}
 		// Variables: email (30%) and order number (10%).
@@ -335,7 +336,7 @@ func (g *generator) fill(b *batch, index, first, n int, convBase, msgBase int64)
 			m := store.Message{ID: msgBase + int64(i*g.m+j), WorkspaceID: g.workspaceID, ConversationID: id,
 				ContentType: "text", CreatedAt: at}
 			if j%2 == 0 {
-				m.Role = "user"
+				m.Role = model.RoleUser
 				switch {
 				case j == 0 && k%1000 == 0:
 					m.Content = bulkRare
@@ -353,7 +354,7 @@ func (g *generator) fill(b *batch, index, first, n int, convBase, msgBase int64)
 				c.UserMessageCount++
 				lastInbound = m.CreatedAt
 			} else {
-				m.Role = "assistant"
+				m.Role = model.RoleAssistant
 				m.Content = fillText(bulkBot[r.IntN(len(bulkBot))])
 				if r.IntN(20) == 0 { // a few long answers
 					m.Content += " " + fillText(bulkBot[r.IntN(len(bulkBot))]) + " " + fillText(bulkBot[r.IntN(len(bulkBot))])
@@ -361,7 +362,7 @@ func (g *generator) fill(b *batch, index, first, n int, convBase, msgBase int64)
 				m.PromptTokens = 300 + 40*j + r.IntN(50)
 				m.CompletionTokens = 20 + r.IntN(180)
 				m.CostNanos = Cost(m.PromptTokens, m.CompletionTokens)
-				if c.Type == store.TypeWhatsApp {
+				if c.Type == model.TypeWhatsApp {
 					m.Status = "read"
 					if j >= g.m-2 && r.IntN(2) == 0 {
 						m.Status = "delivered"
@@ -370,7 +371,7 @@ func (g *generator) fill(b *batch, index, first, n int, convBase, msgBase int64)
 					m.StatusUpdatedAt = &su
 				}
 			}
-			if c.Type == store.TypeWhatsApp {
+			if c.Type == model.TypeWhatsApp {
 				pid := "wamid.bulk." + strconv.FormatInt(m.ID, 10)
 				m.ProviderMessageID = &pid
 			}
@@ -385,7 +386,7 @@ func (g *generator) fill(b *batch, index, first, n int, convBase, msgBase int64)
 		c.LastMessagePreview = store.Preview(lastMsg.Content)
 		c.LastMessageRole = lastMsg.Role
 		c.LastInboundAt = &lastInbound // message 0 is always the user's
-		if c.Type == store.TypeWhatsApp {
+		if c.Type == model.TypeWhatsApp {
 			exp := lastInbound.Add(24 * time.Hour)
 			c.WindowExpiresAt = &exp
 			if exp.Before(g.now) && r.IntN(2) == 0 {
@@ -409,7 +410,7 @@ func (g *generator) fill(b *batch, index, first, n int, convBase, msgBase int64)
 				if name == "order_number" {
 					at = orderAt
 				}
-				if c.Type == store.TypeWidget && name == "email" {
+				if c.Type == model.TypeWidget && name == "email" {
 					v.Source = "prechat" // the widget's pre-chat form
 				} else {
 					mid := b.Msgs[firstMsg+at].ID

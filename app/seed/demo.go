@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 )
@@ -124,13 +125,13 @@ func planDemo(workspaceID, salesID, supportID int64, now time.Time) []demoConver
 	now = now.UTC().Truncate(time.Microsecond)
 	var types []string
 	for i := 0; i < demoTest; i++ {
-		types = append(types, store.TypeTest)
+		types = append(types, model.TypeTest)
 	}
 	for i := 0; i < demoWidget; i++ {
-		types = append(types, store.TypeWidget)
+		types = append(types, model.TypeWidget)
 	}
 	for i := 0; i < demoWhatsApp; i++ {
-		types = append(types, store.TypeWhatsApp)
+		types = append(types, model.TypeWhatsApp)
 	}
 	usedPhones := map[string]bool{}
 	var out []demoConversation
@@ -139,7 +140,7 @@ func planDemo(workspaceID, salesID, supportID int64, now time.Time) []demoConver
 		p := personas[r.IntN(len(personas))]
 		isSales := r.IntN(100) < 55
 		var c demoConversation
-		c.conv = store.Conversation{WorkspaceID: workspaceID, Type: typ, Charged: typ != store.TypeTest, AIEnabled: true}
+		c.conv = store.Conversation{WorkspaceID: workspaceID, Type: typ, Charged: typ != model.TypeTest, AIEnabled: true}
 		asst := supportID
 		if isSales {
 			asst = salesID
@@ -161,15 +162,15 @@ func planDemo(workspaceID, salesID, supportID int64, now time.Time) []demoConver
 		}
 
 		switch typ {
-		case store.TypeTest:
+		case model.TypeTest:
 			c.conv.Customer = "test_" + randHex(r, 8)
-		case store.TypeWidget:
+		case model.TypeWidget:
 			c.conv.Customer = "sess_" + randHex(r, 12)
 			if isSales { // the sales widget has a pre-chat form: name and email
 				c.prechat = []string{"name", "email"}
 				c.conv.CustomerName = c.values["name"]
 			}
-		case store.TypeWhatsApp:
+		case model.TypeWhatsApp:
 			c.conv.Customer = phone
 			c.conv.CustomerName = p.first + " " + p.last
 			if r.IntN(4) == 0 {
@@ -187,7 +188,7 @@ func planDemo(workspaceID, salesID, supportID int64, now time.Time) []demoConver
 			if len(c.prechat) > 0 {
 				names = []string{"company", "phone"}
 			}
-			if typ == store.TypeWhatsApp {
+			if typ == model.TypeWhatsApp {
 				names = []string{"company", "email"}
 			}
 			r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
@@ -222,7 +223,7 @@ func planDemo(workspaceID, salesID, supportID int64, now time.Time) []demoConver
 		// WhatsApp windows: the first 7 are open, 3 closed with a failed follow-up, 2 closed
 		// and marked by the sweep, the rest simply expired.
 		waKind := ""
-		if typ == store.TypeWhatsApp {
+		if typ == model.TypeWhatsApp {
 			switch {
 			case waIndex < 7:
 				waKind = "open"
@@ -251,7 +252,7 @@ func planDemo(workspaceID, salesID, supportID int64, now time.Time) []demoConver
 		for i := 1; i < n; i++ {
 			if i%2 == 1 { // the assistant answers within seconds
 				gaps[i] = between(r, 2*time.Second, 14*time.Second)
-			} else if typ == store.TypeWhatsApp && r.IntN(10) < 3 {
+			} else if typ == model.TypeWhatsApp && r.IntN(10) < 3 {
 				gaps[i] = between(r, time.Hour, 7*time.Hour)
 			} else {
 				gaps[i] = between(r, 25*time.Second, 6*time.Minute)
@@ -291,12 +292,12 @@ func planDemo(workspaceID, salesID, supportID int64, now time.Time) []demoConver
 		for i := 0; i < n; i++ {
 			at = at.Add(gaps[i])
 			ex := script[i/2]
-			m := demoMessage{Message: store.Message{WorkspaceID: workspaceID, Role: "user", CreatedAt: at}}
+			m := demoMessage{Message: store.Message{WorkspaceID: workspaceID, Role: model.RoleUser, CreatedAt: at}}
 			if i%2 == 0 {
 				m.Content = rep.Replace(ex.user)
 				m.reveals = ex.reveals
 			} else {
-				m.Role = "assistant"
+				m.Role = model.RoleAssistant
 				m.Content = rep.Replace(ex.bot)
 				m.PromptTokens = 380 + chars/4 + r.IntN(40)
 				m.CompletionTokens = len(m.Content)/4 + 3 + r.IntN(12)
@@ -307,17 +308,17 @@ func planDemo(workspaceID, salesID, supportID int64, now time.Time) []demoConver
 		}
 		lastUser := start
 		for _, m := range c.msgs {
-			if m.Role == "user" {
+			if m.Role == model.RoleUser {
 				lastUser = m.CreatedAt
 			}
 		}
-		if typ == store.TypeWhatsApp {
+		if typ == model.TypeWhatsApp {
 			exp := lastUser.Add(24 * time.Hour)
 			c.conv.WindowExpiresAt = &exp
 			if waKind == "failed" {
 				at := lastUser.Add(between(r, 26*time.Hour, 47*time.Hour))
 				content := fmt.Sprintf("Hi %s, just following up on our chat. Do you have any other questions? I'm happy to help.", p.first)
-				m := demoMessage{Message: store.Message{WorkspaceID: workspaceID, Role: "assistant", CreatedAt: at, Content: content}}
+				m := demoMessage{Message: store.Message{WorkspaceID: workspaceID, Role: model.RoleAssistant, CreatedAt: at, Content: content}}
 				m.PromptTokens = 380 + chars/4 + r.IntN(40)
 				m.CompletionTokens = len(content)/4 + 3
 				m.CostNanos = Cost(m.PromptTokens, m.CompletionTokens)
@@ -334,7 +335,7 @@ func planDemo(workspaceID, salesID, supportID int64, now time.Time) []demoConver
 				m := &c.msgs[i]
 				id := fmt.Sprintf("wamid.demo%d.%02d.%02d", workspaceID, ci, i)
 				m.ProviderMessageID = &id
-				if m.Role == "assistant" && m.Status == "" {
+				if m.Role == model.RoleAssistant && m.Status == "" {
 					m.Status = "read"
 					lastAssistant = i
 				}
@@ -373,7 +374,7 @@ func writeDemoConversation(ctx context.Context, s *store.Store, prices *usage.Ta
 	for i, dm := range c.msgs {
 		m := dm.Message
 		m.ConversationID = conv.ID
-		if m.Role == "assistant" && (m.PromptTokens > 0 || m.CompletionTokens > 0) {
+		if m.Role == model.RoleAssistant && (m.PromptTokens > 0 || m.CompletionTokens > 0) {
 			// A reply was an LLM call: its ledger row, as the reply path writes it, so that the
 			// ledger, the rollups and the Analytics page agree with the conversations.
 			e, _, err := usage.Entry(prices, usage.Call{

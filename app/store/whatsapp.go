@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/parleyhq/parley/app/model"
 )
 
@@ -290,7 +292,7 @@ func (s *Store) MarkMessagePending(ctx context.Context, workspaceID, id int64) e
 func (s *Store) LatestUserMessage(ctx context.Context, workspaceID, conversationID int64) (*Message, error) {
 	m := new(Message)
 	err := s.DB.NewSelect().Model(m).
-		Where("workspace_id = ? AND conversation_id = ? AND role = 'user'", workspaceID, conversationID).
+		Where("workspace_id = ? AND conversation_id = ? AND role = ?", workspaceID, conversationID, model.RoleUser).
 		Order("created_at DESC", "id DESC").Limit(1).Scan(ctx)
 	if err != nil {
 		return nil, notFound(err)
@@ -306,7 +308,7 @@ func (s *Store) LatestUserMessage(ctx context.Context, workspaceID, conversation
 // a reply job that died in between finishes it.
 func (s *Store) AnsweredAfter(ctx context.Context, workspaceID, conversationID int64, m *Message) (bool, error) {
 	return s.DB.NewSelect().Model((*Message)(nil)).
-		Where("workspace_id = ? AND conversation_id = ? AND role IN ('assistant', 'human')", workspaceID, conversationID).
+		Where("workspace_id = ? AND conversation_id = ? AND role IN (?)", workspaceID, conversationID, bun.List(model.ReplyRoles)).
 		Where("provider_message_id IS NOT NULL").
 		Where("id > ? AND created_at >= ?", m.ID, m.CreatedAt.UTC()).
 		Exists(ctx)
