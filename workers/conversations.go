@@ -3,7 +3,6 @@ package workers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -127,12 +126,13 @@ func (h *Maintenance) HandleRetention(ctx context.Context, _ *asynq.Task) error 
 	}
 	now := time.Now().UTC()
 	for _, ws := range ids {
-		st, err := h.Store.WorkspaceSettings(ctx, ws)
-		if errors.Is(err, store.ErrBadSettings) {
-			continue
-		}
+		raw, err := h.Store.WorkspaceSettings(ctx, ws)
 		if err != nil {
 			return err
+		}
+		var st conversations.WorkspaceSettings
+		if json.Unmarshal([]byte(raw), &st) != nil {
+			continue
 		}
 		for typ, days := range st.RetentionDays {
 			if days <= 0 || !conversations.ValidType(typ) {

@@ -119,25 +119,3 @@ func TestWindowAt(t *testing.T) {
 		t.Errorf("Deadline default: %v", d)
 	}
 }
-
-func TestSettingsRoundTripKeepsUnknownKeys(t *testing.T) {
-	in := `{"future":{"a":1},"prices":[{"match":"x"}],"retention_days":{"widget":30}}`
-	var s Settings
-	if err := s.UnmarshalJSON([]byte(in)); err != nil {
-		t.Fatal(err)
-	}
-	if s.RetentionDays["widget"] != 30 || string(s.Prices) != `[{"match":"x"}]` || string(s.Extra["future"]) != `{"a":1}` {
-		t.Fatalf("%+v", s)
-	}
-	out, err := s.MarshalJSON()
-	if err != nil || string(out) != in {
-		t.Fatalf("%s %v", out, err)
-	}
-	s = Settings{RetentionDays: map[string]int{}}
-	if out, _ := s.MarshalJSON(); string(out) != `{"retention_days":{}}` {
-		t.Fatalf("%s", out)
-	}
-	if out, _ := (Settings{}).MarshalJSON(); string(out) != `{}` {
-		t.Fatalf("%s", out)
-	}
-}

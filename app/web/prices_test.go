@@ -30,7 +30,7 @@ func TestPricesInSettings(t *testing.T) {
 			t.Errorf("%s: no error shown", bad)
 		}
 	}
-	if raw, _ := e.App.Store.WorkspaceSettingsJSON(ctx, ws.ID); strings.Contains(raw, "prices") {
+	if raw, _ := e.App.Store.WorkspaceSettings(ctx, ws.ID); strings.Contains(raw, "prices") {
 		t.Fatalf("a refused table was stored: %s", raw)
 	}
 	good := `[{"match":"offline","input_per_1m":"1000","output_per_1m":"2000"}]`

@@ -13,7 +13,6 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversations"
-	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/views"
@@ -25,19 +24,18 @@ func (s *Server) settingsData(c echo.Context) (views.SettingsData, error) {
 		return views.SettingsData{}, err
 	}
 	d := views.SettingsData{BaseURL: s.Config.BaseURL, Retention: map[string]string{}, RetentionErrs: map[string]string{}}
-	st, err := s.Store.WorkspaceSettings(c.Request().Context(), current(c).Workspace.ID)
-	if err != nil && !errors.Is(err, store.ErrBadSettings) {
+	raw, err := s.Store.WorkspaceSettings(c.Request().Context(), current(c).Workspace.ID)
+	if err != nil {
 		return d, err
 	}
-	if err != nil {
-		d.PricesErr = "The stored price entries are invalid: " + err.Error()
-	}
-	if err := s.pricesData(c, &d, st); err != nil {
+	if err := s.pricesData(c, &d, raw); err != nil {
 		return d, err
 	}
 	if d.Templates, err = s.templatesData(c); err != nil { // whatsapp_ui.go
 		return d, err
 	}
+	var st conversations.WorkspaceSettings
+	_ = json.Unmarshal([]byte(raw), &st)
 	for typ, days := range st.RetentionDays {
 		if days > 0 {
 			d.Retention[typ] = strconv.Itoa(days)
@@ -129,7 +127,7 @@ func (s *Server) retentionSave(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ret := map[string]int{}
+	ret := conversations.Retention{}
 	for _, ti := range conversations.Types {
 		v := strings.TrimSpace(c.FormValue(ti.Key))
 		d.Retention[ti.Key] = v
@@ -146,10 +144,17 @@ func (s *Server) retentionSave(c echo.Context) error {
 	if len(d.RetentionErrs) > 0 {
 		return s.renderSettings(c, http.StatusOK, d)
 	}
-	if err := s.Store.ModifyWorkspaceSettings(ctx, ws, func(st *model.Settings) error {
-		st.RetentionDays = ret
-		return nil
-	}); err != nil {
+	raw, err := s.Store.WorkspaceSettings(ctx, ws)
+	if err != nil {
+		return err
+	}
+	var st map[string]any
+	if json.Unmarshal([]byte(raw), &st) != nil || st == nil {
+		st = map[string]any{}
+	}
+	st["retention_days"] = ret
+	b, _ := json.Marshal(st)
+	if err := s.Store.SetWorkspaceSettings(ctx, ws, string(b)); err != nil {
 		return err
 	}
 	if !isFragment(c) {
@@ -161,8 +166,8 @@ func (s *Server) retentionSave(c echo.Context) error {
 
 // pricesData fills the prices section: the workspace's effective table, its own entries and
 // the models that had no price lately.
-func (s *Server) pricesData(c echo.Context, d *views.SettingsData, st model.Settings) error {
-	own, err := usage.SettingsPrices(st)
+func (s *Server) pricesData(c echo.Context, d *views.SettingsData, raw string) error {
+	own, err := usage.SettingsPrices(raw)
 	if err != nil {
 		d.PricesErr = "The stored price entries are invalid: " + err.Error()
 	}
@@ -170,7 +175,7 @@ func (s *Server) pricesData(c echo.Context, d *views.SettingsData, st model.Sett
 		b, _ := json.MarshalIndent(own, "", "  ")
 		d.PricesJSON = string(b)
 	}
-	table, err := usage.WorkspacePrices(s.Chat.Prices, st)
+	table, err := usage.WorkspacePrices(s.Chat.Prices, raw)
 	if err != nil {
 		table = s.Chat.Prices
 	}
@@ -210,17 +215,21 @@ func (s *Server) pricesSave(c echo.Context) error {
 		}
 		return s.renderSettings(c, status, d)
 	}
-	if err := s.Store.ModifyWorkspaceSettings(ctx, ws, func(st *model.Settings) error {
-		st.Prices = nil
-		if len(prices) > 0 {
-			b, err := json.Marshal(prices)
-			if err != nil {
-				return err
-			}
-			st.Prices = b
-		}
-		return nil
-	}); err != nil {
+	raw, err := s.Store.WorkspaceSettings(ctx, ws)
+	if err != nil {
+		return err
+	}
+	var st map[string]any
+	if json.Unmarshal([]byte(raw), &st) != nil || st == nil {
+		st = map[string]any{}
+	}
+	if len(prices) == 0 {
+		delete(st, "prices")
+	} else {
+		st["prices"] = prices
+	}
+	b, _ := json.Marshal(st)
+	if err := s.Store.SetWorkspaceSettings(ctx, ws, string(b)); err != nil {
 		return err
 	}
 	if !isFragment(c) {
