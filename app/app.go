@@ -1,9 +1,13 @@
-// Package app wires Parley's parts together: configuration, database, Redis, the job queue
-// and the live-update bus. The roles (web, worker, scheduler) are started from app/cli.
+// Package app is the container: it wires Parley's parts together (configuration, database,
+// Redis, the job queue, the live-update bus) and builds every feature service once
+// (Conversations, Workspace, Chat, WhatsApp, Extractor); the web server and the task handlers
+// receive them from here instead of building their own. The roles (web, worker, scheduler)
+// are started from app/cli.
 package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -17,13 +21,16 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/extract"
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/logctx"
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/app/whatsapp"
+	"github.com/parleyhq/parley/app/workspace"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/workers"
 )
@@ -38,11 +45,17 @@ type App struct {
 	Events *events.Bus
 	Keys   *auth.Keys
 	// Conversations changes conversations and publishes live updates.
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	// LLM answers; Prices prices its calls; Chat produces replies with both.
 	LLM    llm.Provider
 	Prices *usage.Table
 	Chat   *chat.Responder
+	// Workspace reads and atomically changes workspace settings.
+	Workspace *workspace.Service
+	// WhatsApp receives WhatsApp events, sends through Meta's Graph API and replies with Chat.
+	WhatsApp *whatsapp.Service
+	// Extractor fills conversation variables (the debounced extraction task).
+	Extractor *extract.Extractor
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
 
@@ -98,7 +111,8 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	}
 	a.Metrics.WatchQueues(asynq.NewInspectorFromRedisClient(a.Redis), queues)
 	a.Events = events.NewBus(a.Redis, log)
-	a.Conversations = &conversations.Service{Store: a.Store, Events: a.Events}
+	a.Workspace = &workspace.Service{Store: a.Store}
+	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Queue: a.Queue, Log: log}).OnUserMessage // debounced variable extraction
 	if a.Prices, err = usage.Load(cfg); err != nil {
 		a.Close()
@@ -111,18 +125,33 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	if a.LLM.Offline() {
 		log.Info("PARLEY_LLM_API_KEY is not set: the built-in offline provider answers (it greets and asks for the missing variables)")
 	}
-	a.Chat = &chat.Responder{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
+	a.Chat = &chat.Responder{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics, Redis: a.Redis, Events: a.Events}
+	graph := whatsapp.NewClient(cfg.WhatsAppGraphURL)
+	graph.URL = func() string { return a.Config.WhatsAppGraphURL }
+	a.WhatsApp = &whatsapp.Service{Store: a.Store, Conversations: a.Conversations, Client: graph, Decrypt: a.Keys.Decrypt, Window: cfg.WhatsAppWindow, Log: log,
+		// AI replies come from the chat responder: it stores the reply with its usage row once per
+		// request id, and the service sends that message (or the polite fallback) through Meta.
+		Replier: whatsapp.ReplierFunc(func(ctx context.Context, c *store.Conversation, as *store.Assistant, id string) (*store.Message, error) {
+			r, err := a.Chat.Reply(ctx, c, as, id, nil)
+			return r.Message, err
+		})}
+	a.Extractor = &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
 	return a, nil
 }
 
 func (a *App) openRedis(ctx context.Context) error {
 	if a.Config.RedisURL == "" {
+		// The in-process Redis listens on loopback, where every local user can reach it: it
+		// answers only with a password drawn afresh at each start, which never leaves this
+		// process (anyone else could otherwise enqueue a bulk delete for any workspace).
+		password := rand.Text()
 		m := miniredis.NewMiniRedis()
+		m.RequireAuth(password)
 		if err := m.StartAddr("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("start in-process redis: %w", err)
 		}
 		a.mini = m
-		a.Redis = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		a.Redis = redis.NewClient(&redis.Options{Addr: m.Addr(), Password: password})
 		a.Log.Warn("REDIS_URL is not set: using an in-process Redis; queued jobs do not survive a restart (the database does, and the sweeps re-enqueue what was not processed)", "addr", m.Addr())
 		return nil
 	}

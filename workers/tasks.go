@@ -1,5 +1,8 @@
 // Package workers holds Parley's background work: asynq task types, their payloads and
-// constructors, the handlers, the mux and the periodic schedule.
+// constructors, the handlers, the mux and the periodic schedule. A handler decodes its
+// payload, makes one feature-service call and maps the error to asynq.SkipRetry or a retry;
+// the rules live in the feature packages (app/whatsapp, app/conversation, ...), which never
+// import this one.
 package workers
 
 import (

@@ -100,27 +100,11 @@ func NewWhatsAppReplyTask(p WhatsAppReplyPayload, debounce time.Duration) (*asyn
 	), nil
 }
 
-// WhatsAppReplier is the hook of the AI reply: it writes the assistant's answer to a
-// WhatsApp conversation. It may store the message itself (the LLM layer stores replies with
-// their usage) and return it with its ID, or return an unsaved message (ID 0), which the
-// worker stores. requestID is the same on every retry of one reply; a Replier that stores
-// must return the same message when called again with it. A nil message means "nothing to
-// say". A nil Replier on WhatsApp means no AI replies.
-//
-// Plugging in app/chat's Responder is one line:
-//
-//	wa.Replier = workers.WhatsAppReplierFunc(func(ctx context.Context, c *store.Conversation, a *store.Assistant, id string) (*store.Message, error) { r, err := responder.Reply(ctx, c, a, id, nil); return r.Message, err })
-type WhatsAppReplier interface {
-	Reply(ctx context.Context, conv *store.Conversation, assistant *store.Assistant, requestID string) (*store.Message, error)
-}
+// WhatsAppReplier is whatsapp.Replier (kept under its old name for the tools and tests).
+type WhatsAppReplier = whatsapp.Replier
 
-// WhatsAppReplierFunc adapts a function to WhatsAppReplier.
-type WhatsAppReplierFunc func(ctx context.Context, conv *store.Conversation, assistant *store.Assistant, requestID string) (*store.Message, error)
-
-// Reply calls f.
-func (f WhatsAppReplierFunc) Reply(ctx context.Context, conv *store.Conversation, a *store.Assistant, requestID string) (*store.Message, error) {
-	return f(ctx, conv, a, requestID)
-}
+// WhatsAppReplierFunc is whatsapp.ReplierFunc.
+type WhatsAppReplierFunc = whatsapp.ReplierFunc
 
 // WhatsApp processes WhatsApp's inbound events (its Process is the "whatsapp" Processor of
 // Inbound), closes windows at their deadline, and replies.
@@ -128,8 +112,6 @@ type WhatsApp struct {
 	Service *whatsapp.Service
 	Queue   Enqueuer
 	Log     *slog.Logger
-	// Replier writes AI replies; nil: no AI reply is sent (the reply task does nothing).
-	Replier WhatsAppReplier
 	// Debounce is how long the reply waits for more customer messages (default 2s).
 	Debounce time.Duration
 	// SweepBatch bounds one window sweep round (default 1000).
@@ -169,11 +151,11 @@ func (h *WhatsApp) Process(ctx context.Context, ev *store.InboundEvent) error {
 			return final(err)
 		}
 		if note != "" {
-			return h.Service.Store.MarkEventProcessedNote(ctx, ev.ID, note)
+			return h.Service.Keep(ctx, ev, note)
 		}
 		return nil
 	default: // other webhook fields: stored for the record
-		return h.Service.Store.MarkEventProcessedNote(ctx, ev.ID, "kept: "+ev.Kind+" "+p.Field)
+		return h.Service.Keep(ctx, ev, "kept: "+ev.Kind+" "+p.Field)
 	}
 }
 
@@ -209,11 +191,11 @@ func (h *WhatsApp) processMessage(ctx context.Context, ev *store.InboundEvent, p
 	if !conv.AIEnabled {
 		return nil
 	}
-	latest, err := h.Service.Store.LatestUserMessage(ctx, conv.WorkspaceID, conv.ID)
+	latest, err := h.Service.LatestCustomerMessage(ctx, conv)
 	if err != nil {
 		return err
 	}
-	rt, err := NewWhatsAppReplyTask(WhatsAppReplyPayload{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, MessageID: latest.ID, RequestID: reqID}, h.debounce())
+	rt, err := NewWhatsAppReplyTask(WhatsAppReplyPayload{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, MessageID: latest, RequestID: reqID}, h.debounce())
 	if err != nil {
 		return err
 	}
@@ -230,16 +212,13 @@ func (h *WhatsApp) HandleWindowExpire(ctx context.Context, t *asynq.Task) error 
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.WorkspaceID <= 0 || p.ConversationID <= 0 {
 		return fmt.Errorf("%s: bad payload %q: %w", TypeWhatsAppWindowExpire, t.Payload(), asynq.SkipRetry)
 	}
-	closed, err := h.Service.Store.CloseExpiredWindow(ctx, p.WorkspaceID, p.ConversationID, store.Now())
+	closed, err := h.Service.CloseWindow(ctx, p.WorkspaceID, p.ConversationID)
 	if err != nil {
 		return err
 	}
 	if closed {
 		h.Metrics.Window(metrics.WindowClosed, 1)
 		h.log().InfoContext(ctx, "whatsapp window closed", "conversation_id", p.ConversationID)
-		if h.Service.Conversations != nil {
-			h.Service.Conversations.Changed(ctx, p.WorkspaceID, p.ConversationID)
-		}
 	}
 	return nil
 }
@@ -252,18 +231,13 @@ func (h *WhatsApp) HandleWindowSweep(ctx context.Context, _ *asynq.Task) error {
 	}
 	total := 0
 	for {
-		closed, err := h.Service.Store.CloseExpiredWindows(ctx, store.Now(), batch)
+		closed, err := h.Service.CloseExpiredWindows(ctx, batch)
+		total += closed
+		h.Metrics.Window(metrics.WindowClosed, closed)
 		if err != nil {
 			return err
 		}
-		for _, c := range closed {
-			if h.Service.Conversations != nil {
-				h.Service.Conversations.Changed(ctx, c.WorkspaceID, c.ID)
-			}
-		}
-		total += len(closed)
-		h.Metrics.Window(metrics.WindowClosed, len(closed))
-		if len(closed) < batch {
+		if closed < batch {
 			break
 		}
 	}
@@ -273,88 +247,16 @@ func (h *WhatsApp) HandleWindowSweep(ctx context.Context, _ *asynq.Task) error {
 	return nil
 }
 
-// HandleReply answers a conversation once for a burst of customer messages: only when the
-// named message is still the latest customer message, nobody answered it yet, AI replies are
-// on, and a Replier is set. The send checks the window in the database and never sends one
-// reply twice (its key is the task's).
+// HandleReply answers a conversation once for a burst of customer messages, when the reply
+// is still due (whatsapp.Service.ReplyIfDue decides). A send that failed for good is not
+// retried.
 func (h *WhatsApp) HandleReply(ctx context.Context, t *asynq.Task) error {
 	var p WhatsAppReplyPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.WorkspaceID <= 0 || p.ConversationID <= 0 || p.MessageID <= 0 {
 		return fmt.Errorf("%s: bad payload %q: %w", TypeWhatsAppReply, t.Payload(), asynq.SkipRetry)
 	}
-	if h.Replier == nil {
-		return nil
-	}
-	st := h.Service.Store
-	conv, err := st.GetConversation(ctx, p.WorkspaceID, p.ConversationID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // deleted meanwhile
-	}
-	if err != nil {
-		return err
-	}
-	if !conv.AIEnabled || conv.AssistantID == nil {
-		return nil
-	}
-	key := whatsapp.ReplyKey(conv.ID, p.MessageID)
-	if m, err := st.MessageByProviderID(ctx, conv.WorkspaceID, key); err == nil {
-		// A previous run stored the reply and may have died before sending it: resume.
-		return h.send(ctx, conv, whatsapp.Outgoing{Key: key, Role: "assistant", Stored: m})
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	latest, err := st.LatestUserMessage(ctx, conv.WorkspaceID, conv.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if latest.ID != p.MessageID {
-		return nil // a newer customer message has its own reply task
-	}
-	if answered, err := st.AnsweredAfter(ctx, conv.WorkspaceID, conv.ID, latest); err != nil || answered {
-		return err
-	}
-	if !whatsapp.WindowOpen(conv, store.Now()) {
-		// Say why instead of writing a reply that cannot be sent.
-		return st.SetConversationError(ctx, conv.WorkspaceID, conv.ID, "AI reply not sent: "+whatsapp.WindowClosedReason)
-	}
-	a, err := st.AssistantByID(ctx, conv.WorkspaceID, *conv.AssistantID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if a.Disabled {
-		return nil
-	}
-	requestID := fmt.Sprintf("reply:%d:%d", conv.ID, p.MessageID)
-	started := store.Now()
-	m, err := h.Replier.Reply(ctx, conv, a, requestID)
-	if err != nil {
-		return err
-	}
-	if m == nil || (m.ID == 0 && m.Content == "") {
-		return nil
-	}
-	if m.ID == 0 && m.CreatedAt.IsZero() {
-		// The reply's place in the timeline is when it was asked for, so a customer message
-		// that arrives while the model is writing comes after it and gets its own reply.
-		m.CreatedAt = started
-	}
-	return h.send(ctx, conv, whatsapp.Outgoing{Key: key, Role: "assistant", Stored: m})
-}
-
-func (h *WhatsApp) send(ctx context.Context, conv *store.Conversation, out whatsapp.Outgoing) error {
-	_, err := h.Service.Send(ctx, conv, out)
-	if err == nil {
-		h.log().InfoContext(ctx, "whatsapp reply sent", "conversation_id", conv.ID, "key", out.Key)
-		return nil
-	}
-	if !whatsapp.Retryable(err) {
-		h.log().InfoContext(ctx, "whatsapp reply not sent", "conversation_id", conv.ID, "reason", err)
+	err := h.Service.ReplyIfDue(ctx, p.WorkspaceID, p.ConversationID, p.MessageID)
+	if err != nil && !whatsapp.Retryable(err) {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	return err

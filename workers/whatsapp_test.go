@@ -147,7 +147,7 @@ func newWAEnv(t *testing.T, window time.Duration) *waEnv {
 	e.wa = &workers.WhatsApp{Queue: a.Queue, Log: testkit.Logger(t), Debounce: 50 * time.Millisecond,
 		Service: &whatsapp.Service{Store: a.Store, Conversations: a.Conversations, Client: whatsapp.NewClient(cfg.WhatsAppGraphURL),
 			Decrypt: a.Keys.Decrypt, Window: cfg.WhatsAppWindow, Log: testkit.Logger(t)}}
-	e.wa.Replier = workers.WhatsAppReplierFunc(func(ctx context.Context, c *store.Conversation, as *store.Assistant, id string) (*store.Message, error) {
+	e.wa.Service.Replier = workers.WhatsAppReplierFunc(func(ctx context.Context, c *store.Conversation, as *store.Assistant, id string) (*store.Message, error) {
 		e.replies.Add(1)
 		e.mu.Lock()
 		e.asked = append(e.asked, id)
@@ -668,7 +668,7 @@ func TestWhatsAppReplyBurst(t *testing.T) {
 
 func TestWhatsAppNoReplier(t *testing.T) {
 	e := newWAEnv(t, 24*time.Hour)
-	e.wa.Replier = nil
+	e.wa.Service.Replier = nil
 	e.post(textWebhook("wamid.N1", "Ada", "hi", time.Now()))
 	e.run()
 	for id, err := range e.runScheduled(workers.TypeWhatsAppReply) {
@@ -860,7 +860,7 @@ func TestWhatsAppReplierThatStores(t *testing.T) {
 	ctx := context.Background()
 	stored := map[string]*store.Message{}
 	var calls atomic.Int32
-	e.wa.Replier = workers.WhatsAppReplierFunc(func(ctx context.Context, c *store.Conversation, a *store.Assistant, id string) (*store.Message, error) {
+	e.wa.Service.Replier = workers.WhatsAppReplierFunc(func(ctx context.Context, c *store.Conversation, a *store.Assistant, id string) (*store.Message, error) {
 		calls.Add(1)
 		if m := stored[id]; m != nil {
 			return m, nil // replayed: the same request id answers the same message

@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -241,7 +241,7 @@ func Build(rng Range, rows []store.UsageDaily, assistantNames map[int64]string, 
 	}
 	typeSeries := func(m map[string][]int64) []Series {
 		var out []Series
-		for _, ti := range conversations.Types {
+		for _, ti := range conversation.Types {
 			out = append(out, Series{Key: ti.Key, Label: ti.Label, Values: get(m, ti.Key)})
 		}
 		keys := make([]string, 0, len(m))
@@ -250,7 +250,7 @@ func Build(rng Range, rows []store.UsageDaily, assistantNames map[int64]string, 
 		}
 		sort.Strings(keys)
 		for _, k := range keys { // a type the page does not know (calls without a conversation)
-			if v := m[k]; !conversations.ValidType(k) && sum(v) > 0 {
+			if v := m[k]; !conversation.ValidType(k) && sum(v) > 0 {
 				label := k
 				if label == "" {
 					label = "No conversation"
@@ -489,7 +489,7 @@ func (t Table) WriteCSV(w io.Writer) error {
 func (r *Report) TopTable(baseURL string) Table {
 	t := Table{Head: []string{"rank", "conversation_id", "customer", "type", "assistant", "cost_usd", "messages", "last_activity", "url"}}
 	for i, c := range r.Top {
-		t.Rows = append(t.Rows, []string{itoa(int64(i + 1)), itoa(c.ID), c.Customer, conversations.TypeLabel(c.Type), c.Assistant,
+		t.Rows = append(t.Rows, []string{itoa(int64(i + 1)), itoa(c.ID), c.Customer, conversation.TypeLabel(c.Type), c.Assistant,
 			model.Money(c.CostNanos).Exact(), strconv.Itoa(c.Messages), c.LastAt.UTC().Format(time.RFC3339),
 			strings.TrimRight(baseURL, "/") + "/conversations/" + itoa(c.ID)})
 	}

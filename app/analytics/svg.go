@@ -2,7 +2,6 @@ package analytics
 
 import (
 	"fmt"
-	"html"
 	"math"
 	"strconv"
 	"strings"
@@ -25,31 +24,6 @@ const (
 // palette is Okabe and Ito's colour-blind safe palette; every series also has its own fill
 // pattern, so that none is told apart by colour alone.
 var palette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"}
-
-// pattern writes series i's fill pattern: solid, diagonal stripes, dots, cross-hatch,
-// horizontal lines, vertical lines, reverse diagonal.
-func pattern(b *strings.Builder, id string, i int) {
-	c := palette[i%len(palette)]
-	bg := "#ffffff"
-	switch i % 7 {
-	case 0:
-		fmt.Fprintf(b, `<pattern id="%s" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="%s"/></pattern>`, id, c)
-	case 1:
-		fmt.Fprintf(b, `<pattern id="%s" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="%s"/><rect width="3" height="6" fill="%s"/></pattern>`, id, bg, c)
-	case 2:
-		fmt.Fprintf(b, `<pattern id="%s" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="%s"/><circle cx="3" cy="3" r="1.8" fill="%s"/></pattern>`, id, bg, c)
-	case 3:
-		fmt.Fprintf(b, `<pattern id="%s" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="%s"/><path d="M0 0L6 6M6 0L0 6" stroke="%s" stroke-width="1.4"/></pattern>`, id, bg, c)
-	case 4:
-		fmt.Fprintf(b, `<pattern id="%s" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="%s"/><rect width="6" height="3" fill="%s"/></pattern>`, id, bg, c)
-	case 5:
-		fmt.Fprintf(b, `<pattern id="%s" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="%s"/><rect width="3" height="6" fill="%s"/></pattern>`, id, bg, c)
-	default:
-		fmt.Fprintf(b, `<pattern id="%s" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)"><rect width="6" height="6" fill="%s"/><rect width="2" height="6" fill="%s"/></pattern>`, id, bg, c)
-	}
-}
-
-func esc(s string) string { return html.EscapeString(s) }
 
 func f1(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
 
@@ -123,25 +97,98 @@ func shortDay(day string) string {
 	return t.Format("Jan 2")
 }
 
-// SVG renders the chart: stacked bars (or a line for percentages) with y-axis ticks, day
+// Plot is a chart's drawing: every shape's position and every text, computed here and drawn
+// as SVG by the view (views' Chart component), which escapes every text. Coordinates are SVG
+// user units, written with one decimal; the SVG scales to its container.
+type Plot struct {
+	ID, Title, Desc string
+	TitleID, DescID string
+	Width, Height   int
+	Patterns        []PlotPattern
+	Legend          []PlotLegend
+	Grid            []PlotTick
+	// Axis is the x axis: from X1 to X2 at height Y.
+	AxisX1, AxisX2, AxisY int
+	DayLabels             []PlotText
+	// Empty says "No data in this range" at (EmptyX, EmptyY).
+	Empty          bool
+	EmptyX, EmptyY string
+	Bars           []PlotBar
+	Totals         []PlotText
+	Lines          []PlotLine
+	Points         []PlotPoint
+}
+
+// PlotPattern is a series' fill: a colour and one of seven shapes (solid, diagonal stripes,
+// dots, cross-hatch, horizontal lines, vertical lines, reverse diagonal), so that no series is
+// told apart by colour alone.
+type PlotPattern struct {
+	ID     string
+	Kind   int
+	Colour string
+}
+
+// PlotLegend is one legend entry: its swatch at (X, Y) and its label.
+type PlotLegend struct {
+	X, Y, TextX, TextY int
+	Fill, Label        string
+}
+
+// PlotTick is a y-axis grid line with its label.
+type PlotTick struct {
+	X1, X2, LabelX int
+	Y, LabelY      string
+	Label          string
+}
+
+// PlotText is a text at (X, Y).
+type PlotText struct {
+	X, Y, Text string
+}
+
+// PlotBar is one series' part of one day's stacked bar, with its tooltip.
+type PlotBar struct {
+	Day, Series string
+	Value       int64
+	X, Y, W, H  string
+	Fill, Tip   string
+}
+
+// PlotLine is one polyline of a line series (a gap in the data starts a new one).
+type PlotLine struct {
+	Colour, Points string
+}
+
+// PlotPoint is a line series' marker: a circle, a square or a triangle by series (a shape
+// per series, not only a colour).
+type PlotPoint struct {
+	Shape  int // 0 circle at (X, Y), 1 square from (X, Y), 2 triangle with path D
+	X, Y   string
+	D      string
+	Colour string
+	Tip    string
+}
+
+// Plot lays the chart out: stacked bars (or a line for percentages) with y-axis ticks, day
 // labels, a legend with each series' pattern, a tooltip on every bar and point, and a title
-// and description for screen readers. Every text is escaped.
-func (c *Chart) SVG() string {
-	var b strings.Builder
+// and description for screen readers.
+func (c *Chart) Plot() Plot {
 	n := len(c.Days)
-	// Legend layout: items in rows, about 7 units per character.
-	type item struct {
-		x, row int
-		label  string
+	p := Plot{ID: c.ID + "-chart", Title: c.Title, Desc: c.Description + " " + c.Summary,
+		TitleID: c.ID + "-chart-title", DescID: c.ID + "-chart-desc", Width: svgWidth}
+	fill := func(i int) string { return fmt.Sprintf("url(#%s-p%d)", c.ID, i) }
+	for i := range c.Series {
+		p.Patterns = append(p.Patterns, PlotPattern{ID: fmt.Sprintf("%s-p%d", c.ID, i), Kind: i % 7, Colour: palette[i%len(palette)]})
 	}
-	var items []item
+	// Legend layout: items in rows, about 7 units per character.
 	x, row := marginL, 0
-	for _, s := range c.Series {
+	for i, s := range c.Series {
 		w := 24 + 7*len([]rune(s.Label)) + 18
 		if x+w > svgWidth-marginR && x > marginL {
 			x, row = marginL, row+1
 		}
-		items = append(items, item{x, row, s.Label})
+		y := marginT + row*legendRow
+		p.Legend = append(p.Legend, PlotLegend{X: x, Y: y + 2, TextX: x + 22, TextY: y + 12, Fill: fill(i), Label: s.Label})
 		x += w
 	}
 	legendH := (row + 1) * legendRow
@@ -149,21 +196,7 @@ func (c *Chart) SVG() string {
 		legendH = 0
 	}
 	top := marginT + legendH
-	height := top + plotHeight + marginB
-	titleID, descID := c.ID+"-chart-title", c.ID+"-chart-desc"
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="%s-chart" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="%s %s" style="max-width:%dpx;height:auto;font-family:system-ui,sans-serif">`,
-		esc(c.ID), svgWidth, height, titleID, descID, svgWidth)
-	fmt.Fprintf(&b, `<title id="%s">%s</title><desc id="%s">%s %s</desc>`, titleID, esc(c.Title), descID, esc(c.Description), esc(c.Summary))
-	b.WriteString("<defs>")
-	for i := range c.Series {
-		pattern(&b, fmt.Sprintf("%s-p%d", c.ID, i), i)
-	}
-	b.WriteString("</defs>")
-	for i, it := range items {
-		y := marginT + it.row*legendRow
-		fmt.Fprintf(&b, `<g class="legend-item"><rect x="%d" y="%d" width="16" height="12" fill="url(#%s-p%d)" stroke="#1d2330" stroke-width="0.8"/><text x="%d" y="%d" font-size="12" fill="#1d2330">%s</text></g>`,
-			it.x, y+2, esc(c.ID), i, it.x+22, y+12, esc(it.label))
-	}
+	p.Height = top + plotHeight + marginB
 	plotW := float64(svgWidth - marginL - marginR)
 	// Scale.
 	var maxV float64
@@ -193,38 +226,34 @@ func (c *Chart) SVG() string {
 	for k := 0; k <= 4; k++ {
 		v := maxV * float64(k) / 4
 		y := yOf(v)
-		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%s" y2="%s" stroke="#e3e6eb" stroke-width="1"/>`, marginL, svgWidth-marginR, f1(y), f1(y))
-		fmt.Fprintf(&b, `<text x="%d" y="%s" font-size="11" text-anchor="end" fill="#5b6475">%s</text>`, marginL-6, f1(y+4), esc(c.axisLabel(v)))
+		p.Grid = append(p.Grid, PlotTick{X1: marginL, X2: svgWidth - marginR, LabelX: marginL - 6, Y: f1(y), LabelY: f1(y + 4), Label: c.axisLabel(v)})
 	}
-	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#5b6475" stroke-width="1"/>`, marginL, svgWidth-marginR, top+plotHeight, top+plotHeight)
+	p.AxisX1, p.AxisX2, p.AxisY = marginL, svgWidth-marginR, top+plotHeight
 	// Day labels: at most about ten.
 	step := max(1, (n+9)/10)
 	slot := plotW / float64(max(n, 1))
 	for i := 0; i < n; i += step {
 		cx := float64(marginL) + slot*(float64(i)+0.5)
-		fmt.Fprintf(&b, `<text x="%s" y="%d" font-size="11" text-anchor="middle" fill="#5b6475">%s</text>`, f1(cx), top+plotHeight+16, esc(shortDay(c.Days[i])))
+		p.DayLabels = append(p.DayLabels, PlotText{X: f1(cx), Y: strconv.Itoa(top + plotHeight + 16), Text: shortDay(c.Days[i])})
 	}
-	empty := true
+	p.Empty = true
 	for _, s := range c.Series {
 		for _, v := range s.Values {
 			if v > 0 || (c.Line && v == 0) {
-				empty = false
+				p.Empty = false
 			}
 		}
 	}
-	if empty {
-		fmt.Fprintf(&b, `<text x="%s" y="%d" font-size="14" text-anchor="middle" fill="#5b6475">No data in this range</text>`, f1(float64(marginL)+plotW/2), top+plotHeight/2)
-	}
+	p.EmptyX, p.EmptyY = f1(float64(marginL)+plotW/2), strconv.Itoa(top+plotHeight/2)
 	if c.Line {
-		c.lines(&b, slot, yOf)
+		c.lines(&p, slot, yOf)
 	} else {
-		c.bars(&b, slot, yOf)
+		c.bars(&p, slot, yOf, fill)
 	}
-	b.WriteString("</svg>")
-	return b.String()
+	return p
 }
 
-func (c *Chart) bars(b *strings.Builder, slot float64, yOf func(float64) float64) {
+func (c *Chart) bars(p *Plot, slot float64, yOf func(float64) float64, fill func(int) string) {
 	bw := math.Max(1, slot*0.78)
 	for i, day := range c.Days {
 		x := float64(marginL) + slot*float64(i) + (slot-bw)/2
@@ -238,35 +267,23 @@ func (c *Chart) bars(b *strings.Builder, slot float64, yOf func(float64) float64
 			total += v
 			y0, y1 := yOf(base), yOf(base+float64(v))
 			base += float64(v)
-			fmt.Fprintf(b, `<rect class="bar" data-day="%s" data-series="%s" data-value="%d" x="%s" y="%s" width="%s" height="%s" fill="url(#%s-p%d)" stroke="#1d2330" stroke-width="0.5"><title>%s · %s: %s</title></rect>`,
-				esc(day), esc(s.Key), v, f1(x), f1(y1), f1(bw), f1(math.Max(y0-y1, 0.5)), esc(c.ID), j, esc(day), esc(s.Label), esc(c.tipValue(v)))
+			p.Bars = append(p.Bars, PlotBar{Day: day, Series: s.Key, Value: v, X: f1(x), Y: f1(y1), W: f1(bw), H: f1(math.Max(y0-y1, 0.5)),
+				Fill: fill(j), Tip: day + " · " + s.Label + ": " + c.tipValue(v)})
 		}
 		// The day's total above its bar when there is room for it.
 		if total > 0 && len(c.Days) <= 14 {
-			fmt.Fprintf(b, `<text x="%s" y="%s" font-size="11" text-anchor="middle" fill="#1d2330">%s</text>`, f1(x+bw/2), f1(yOf(base)-4), esc(c.tipValue(total)))
+			p.Totals = append(p.Totals, PlotText{X: f1(x + bw/2), Y: f1(yOf(base) - 4), Text: c.tipValue(total)})
 		}
 	}
 }
 
-// markers are the point shapes of line series (a shape per series, not only a colour).
-func marker(b *strings.Builder, i int, x, y float64, colour, tip string) {
-	switch i % 3 {
-	case 0:
-		fmt.Fprintf(b, `<circle class="point" cx="%s" cy="%s" r="3.5" fill="%s"><title>%s</title></circle>`, f1(x), f1(y), colour, esc(tip))
-	case 1:
-		fmt.Fprintf(b, `<rect class="point" x="%s" y="%s" width="7" height="7" fill="%s"><title>%s</title></rect>`, f1(x-3.5), f1(y-3.5), colour, esc(tip))
-	default:
-		fmt.Fprintf(b, `<path class="point" d="M%s %sL%s %sL%s %sZ" fill="%s"><title>%s</title></path>`, f1(x), f1(y-4.5), f1(x+4.5), f1(y+3.5), f1(x-4.5), f1(y+3.5), colour, esc(tip))
-	}
-}
-
-func (c *Chart) lines(b *strings.Builder, slot float64, yOf func(float64) float64) {
+func (c *Chart) lines(p *Plot, slot float64, yOf func(float64) float64) {
 	for j, s := range c.Series {
 		colour := palette[j%len(palette)]
 		var seg []string
 		flush := func() {
 			if len(seg) > 1 {
-				fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, colour, strings.Join(seg, " "))
+				p.Lines = append(p.Lines, PlotLine{Colour: colour, Points: strings.Join(seg, " ")})
 			}
 			seg = seg[:0]
 		}
@@ -284,8 +301,17 @@ func (c *Chart) lines(b *strings.Builder, slot float64, yOf func(float64) float6
 			if v < 0 {
 				continue
 			}
-			x := float64(marginL) + slot*(float64(i)+0.5)
-			marker(b, j, x, yOf(float64(v)), colour, c.Days[i]+" · "+s.Label+": "+c.tipValue(v))
+			x, y := float64(marginL)+slot*(float64(i)+0.5), yOf(float64(v))
+			pt := PlotPoint{Shape: j % 3, Colour: colour, Tip: c.Days[i] + " · " + s.Label + ": " + c.tipValue(v)}
+			switch pt.Shape {
+			case 0:
+				pt.X, pt.Y = f1(x), f1(y)
+			case 1:
+				pt.X, pt.Y = f1(x-3.5), f1(y-3.5)
+			default:
+				pt.D = "M" + f1(x) + " " + f1(y-4.5) + "L" + f1(x+4.5) + " " + f1(y+3.5) + "L" + f1(x-4.5) + " " + f1(y+3.5) + "Z"
+			}
+			p.Points = append(p.Points, pt)
 		}
 	}
 }

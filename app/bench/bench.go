@@ -28,7 +28,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -211,7 +211,7 @@ func (r *Runner) run(ctx context.Context, c benchCase) (Result, error) {
 			res.URL += "?" + c.values.Encode()
 		}
 		storeCall = func() (int, error) {
-			q, f, err := conversations.ParseQuery(c.values, time.Now())
+			q, f, err := conversation.ParseQuery(c.values, time.Now())
 			if err != nil {
 				return 0, err
 			}
@@ -219,7 +219,7 @@ func (r *Runner) run(ctx context.Context, c benchCase) (Result, error) {
 			return len(rows), err
 		}
 		if r.Opts.Count {
-			if _, f, err := conversations.ParseQuery(c.values, time.Now()); err == nil {
+			if _, f, err := conversation.ParseQuery(c.values, time.Now()); err == nil {
 				cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 				n, err := r.s.CountMatching(cctx, r.ws.ID, f)
 				cancel()

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -187,7 +187,7 @@ func (r *Runner) cases(ctx context.Context) ([]benchCase, error) {
 // deepCursor walks the filtered list in pages of 10,000 through the store (the real keyset
 // code) and returns the cursor after row DeepAt, or after half the rows when there are fewer.
 func (r *Runner) deepCursor(ctx context.Context, v url.Values) (string, int, error) {
-	_, f, err := conversations.ParseQuery(v, time.Now())
+	_, f, err := conversation.ParseQuery(v, time.Now())
 	if err != nil {
 		return "", 0, err
 	}

@@ -56,7 +56,7 @@ func TestWhatsAppBenchInProcess(t *testing.T) {
 	defer srv.Close()
 
 	h := cli.Handlers(a)
-	h.WhatsApp.Replier = nil // ingestion only
+	h.WhatsApp.Service.Replier = nil // ingestion only
 	wk := asynq.NewServerFromRedisClient(a.Redis, asynq.Config{Concurrency: 4, Queues: workers.QueuePriorities, Logger: quiet{}})
 	if err := wk.Start(workers.NewMux(h)); err != nil {
 		t.Fatal(err)

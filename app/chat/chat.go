@@ -1,7 +1,11 @@
 // Package chat produces an assistant's reply to a conversation: it builds the context from
 // the stored messages, asks the LLM (streaming when asked), stores the reply together with its
 // usage-ledger row, and falls back to a polite message when the provider fails. Test Chat,
-// the web widget and WhatsApp all reply through it.
+// the web widget and WhatsApp all reply through it; ReplyOnce (a Redis lock, waiters woken by
+// the event bus) keeps concurrent requests for one reply to one LLM call.
+//
+// It may use app/store, app/llm, app/usage, app/events and app/conversation; it never imports
+// app/web, views or workers.
 package chat
 
 import (
@@ -10,8 +14,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
@@ -22,12 +30,18 @@ type Responder struct {
 	Store         *store.Store
 	LLM           llm.Provider
 	Prices        *usage.Table
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	Log           *slog.Logger
 	// Meter counts the LLM calls, tokens and cost (app/metrics); nil counts nothing.
 	Meter usage.Meter
 	// History is how many recent messages go into the context (default 40).
 	History int
+	// Redis holds ReplyOnce's locks; nil: no lock (the ledger still stores one reply).
+	Redis redis.UniversalClient
+	// Events wakes ReplyOnce's waiters when a reply is stored; nil: they look every 300 ms.
+	Events *events.Bus
+	// WaitRecheck is how often a waiter looks without an event (default 15 s with Events).
+	WaitRecheck time.Duration
 }
 
 // Reply is the outcome of one reply.

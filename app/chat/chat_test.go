@@ -10,7 +10,7 @@ import (
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
@@ -57,7 +57,7 @@ func setup(t *testing.T, provider llm.Provider) (*chat.Responder, *store.Store, 
 	if err := st.CreateAssistant(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	svc := &conversations.Service{Store: st}
+	svc := &conversation.Service{Store: st}
 	conv, err := chat.StartSession(ctx, st, svc, a, store.TypeWidget, "visitor-1", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestRequestCarriesContext(t *testing.T) {
 func TestStartSessionIsAllOrNothing(t *testing.T) {
 	_, st, _, a := setup(t, nil)
 	ctx := context.Background()
-	svc := &conversations.Service{Store: st}
+	svc := &conversation.Service{Store: st}
 	before, err := st.ConversationCounts(ctx, a.WorkspaceID)
 	if err != nil {
 		t.Fatal(err)

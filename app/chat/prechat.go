@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/app/assistants"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/config"
 )
@@ -112,7 +112,7 @@ func ValidateMessage(text string) (string, error) {
 
 // StartSession creates a conversation of the given type for an assistant, stores the
 // pre-chat variables, and adds the assistant's first message (which costs nothing).
-func StartSession(ctx context.Context, st *store.Store, svc *conversations.Service, a *store.Assistant, typ, customer string, vars map[string]string) (*store.Conversation, error) {
+func StartSession(ctx context.Context, st *store.Store, svc *conversation.Service, a *store.Assistant, typ, customer string, vars map[string]string) (*store.Conversation, error) {
 	aid := a.ID
 	conv := &store.Conversation{WorkspaceID: a.WorkspaceID, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != store.TypeTest, AIEnabled: true}
 	names := make([]string, 0, len(vars))

@@ -14,8 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/auth"
-	"github.com/parleyhq/parley/app/conversations"
-	"github.com/parleyhq/parley/app/extract"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -163,22 +162,16 @@ func serveMetrics(ctx context.Context, a *app.App) error {
 	return nil
 }
 
-// Handlers builds every task handler on an app.
+// Handlers builds every task handler on an app, from the services its container built.
 func Handlers(a *app.App) workers.Handlers {
-	wa := &workers.WhatsApp{Queue: a.Queue, Log: a.Log, Metrics: a.Metrics, Service: &whatsapp.Service{Store: a.Store, Conversations: a.Conversations, Client: whatsapp.NewClient(a.Config.WhatsAppGraphURL), Decrypt: a.Keys.Decrypt, Window: a.Config.WhatsAppWindow, Log: a.Log}}
-	// AI replies come from the chat responder: it stores the reply with its usage row once per
-	// request id, and the worker sends that message (or the polite fallback) through Meta.
-	wa.Replier = workers.WhatsAppReplierFunc(func(ctx context.Context, c *store.Conversation, as *store.Assistant, id string) (*store.Message, error) {
-		r, err := a.Chat.Reply(ctx, c, as, id, nil)
-		return r.Message, err
-	})
+	wa := &workers.WhatsApp{Queue: a.Queue, Log: a.Log, Metrics: a.Metrics, Service: a.WhatsApp}
 	return workers.Handlers{
 		WhatsApp: wa,
 		// An event left unenqueued (Redis down) is re-enqueued by the next sweep once it is one
 		// sweep period old (30 s at most): recovery takes at most two sweep periods.
 		Inbound:     &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: a.Log, SweepAge: min(a.Config.SweepInterval, 30*time.Second), Processors: map[string]workers.Processor{whatsapp.Provider: wa.Process}},
-		Maintenance: &workers.Maintenance{Store: a.Store, Conversations: a.Conversations, Jobs: conversations.BulkJobs{Redis: a.Redis}, Log: a.Log},
-		Extract:     &workers.Extract{Queue: a.Queue, Log: a.Log, Extractor: &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: a.Log, Meter: a.Metrics}},
+		Maintenance: &workers.Maintenance{Conversations: a.Conversations, Jobs: conversation.BulkJobs{Redis: a.Redis}, Log: a.Log},
+		Extract:     &workers.Extract{Queue: a.Queue, Log: a.Log, Extractor: a.Extractor},
 		Tally:       &workers.Tally{Store: a.Store, Log: a.Log},
 		Metrics:     a.Metrics,
 		Log:         a.Log,

@@ -31,7 +31,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
@@ -53,7 +53,7 @@ type Extractor struct {
 	LLM    llm.Provider
 	Prices *usage.Table
 	// Conversations, when set, tells open pages that variables changed.
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	Log           *slog.Logger
 	// Meter counts the LLM calls, tokens and cost (app/metrics); nil counts nothing.
 	Meter usage.Meter

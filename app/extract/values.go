@@ -121,7 +121,6 @@ func normalizeURL(s string) string {
 	case strings.HasPrefix(lower, "http://"), strings.HasPrefix(lower, "https://"):
 	default:
 		s = "https://" + s
-		lower = "https://" + lower
 	}
 	scheme, rest, _ := strings.Cut(s, "://")
 	host, path, hasPath := strings.Cut(rest, "/")

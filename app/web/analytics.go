@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/analytics"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/views"
 )
@@ -80,10 +80,10 @@ func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
 		ch := &rep.Charts[i]
 		tb := ch.Table()
 		d.Charts = append(d.Charts, views.ChartView{ID: ch.ID, Title: ch.Title, Description: ch.Description, Summary: ch.Summary,
-			SVG: ch.SVG(), Head: tb.Head, Rows: tb.Rows, Foot: tb.Foot, CSVURL: csvURL(rep.Range.Days, ch.ID)})
+			Plot: ch.Plot(), Head: tb.Head, Rows: tb.Rows, Foot: tb.Foot, CSVURL: csvURL(rep.Range.Days, ch.ID)})
 	}
 	for _, c := range rep.Top {
-		d.Top = append(d.Top, views.TopConvView{ID: c.ID, Customer: c.Customer, Type: c.Type, TypeLabel: conversations.TypeLabel(c.Type),
+		d.Top = append(d.Top, views.TopConvView{ID: c.ID, Customer: c.Customer, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),
 			Assistant: c.Assistant, Cost: model.Money(c.CostNanos).Cents(), CostExact: model.Money(c.CostNanos).Exact(),
 			Messages: c.Messages, LastAt: c.LastAt})
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -12,8 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
-	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -105,7 +103,7 @@ func toAPIConversation(c *store.Conversation, now time.Time) apiConversation {
 		StartedAt:        apiTime(c.StartedAt),
 		LastMessageAt:    apiTime(c.LastMessageAt),
 	}
-	if w := conversations.WindowOf(c, now); w.Applies {
+	if w := conversation.WindowOf(c, now); w.Applies {
 		out.apiWindow = &apiWindow{WindowOpen: w.Open}
 		if w.Known {
 			s := apiTime(w.ExpiresAt)
@@ -119,7 +117,7 @@ func toAPIConversation(c *store.Conversation, now time.Time) apiConversation {
 // cost), one keyset page at a time.
 func (s *Server) apiConversations(c echo.Context) error {
 	v := c.QueryParams()
-	q, f, err := conversations.ParseQuery(v, time.Now())
+	q, f, err := conversation.ParseQuery(v, time.Now())
 	if err != nil {
 		return apiParamErr(err)
 	}
@@ -129,7 +127,7 @@ func (s *Server) apiConversations(c echo.Context) error {
 	}
 	rows, next, err := s.Store.ListConversations(c.Request().Context(), apiPrincipal(c).WorkspaceID, f, q.Cursor, limit)
 	if errors.Is(err, store.ErrBadCursor) {
-		return apiParamErr(&conversations.FieldError{Param: "cursor", Msg: "is not a cursor of this list (start again without it)"})
+		return apiParamErr(&conversation.FieldError{Param: "cursor", Msg: "is not a cursor of this list (start again without it)"})
 	}
 	if err != nil {
 		return err
@@ -150,7 +148,7 @@ func (s *Server) apiConversations(c echo.Context) error {
 }
 
 func apiParamErr(err error) error {
-	var fe *conversations.FieldError
+	var fe *conversation.FieldError
 	if errors.As(err, &fe) {
 		return apiErr(http.StatusBadRequest, "invalid_parameter", "%s", fe.Error())
 	}
@@ -262,17 +260,13 @@ func (s *Server) apiConversationDelete(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	ws := apiPrincipal(c).WorkspaceID
-	err = s.Store.DeleteConversation(ctx, ws, id)
+	// The service tells the dashboards even if the client has gone away meanwhile.
+	err = s.Conversations.Delete(ctx, ws, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return errConversationNotFound()
 	}
 	if err != nil {
 		return err
 	}
-	// The deletion is done: tell the dashboards even if the client has gone away meanwhile.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	s.Events.Publish(pctx, events.Event{Kind: events.ConversationDeleted, WorkspaceID: ws, ConversationID: id})
-	s.Events.Publish(pctx, events.Event{Kind: events.CountsChanged, WorkspaceID: ws})
 	return c.NoContent(http.StatusNoContent)
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/auth"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
@@ -138,8 +138,8 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 	if err := e.App.Store.CreateWhatsAppTemplate(ctx, w.template); err != nil {
 		e.t.Fatal(err)
 	}
-	w.job = conversations.NewJobID()
-	if err := (conversations.BulkJobs{Redis: e.App.Redis}).Start(ctx, w.ws.ID, w.job, 3); err != nil {
+	w.job = conversation.NewJobID()
+	if err := (conversation.BulkJobs{Redis: e.App.Redis}).Start(ctx, w.ws.ID, w.job, 3); err != nil {
 		e.t.Fatal(err)
 	}
 	return w

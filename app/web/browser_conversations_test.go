@@ -9,7 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
@@ -111,7 +111,7 @@ func TestBrowserLiveUpdatesAndEscaping(t *testing.T) {
 	}
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	other := &conversations.Service{Store: e.App.Store, Events: events.NewBus(rdb, testkit.Logger(t))}
+	other := &conversation.Service{Store: e.App.Store, Events: events.NewBus(rdb, testkit.Logger(t))}
 
 	waitJS(t, ctx, `document.querySelector("#live") !== null`)
 	waitForSubscriber(t, e)

@@ -7,12 +7,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/views"
 	"github.com/parleyhq/parley/workers"
 )
 
-func (s *Server) jobs() conversations.BulkJobs { return conversations.BulkJobs{Redis: s.Redis} }
+func (s *Server) jobs() conversation.BulkJobs { return conversation.BulkJobs{Redis: s.Redis} }
 
 // bulkDelete starts a background deletion of every conversation matching the filters in the
 // URL. It refuses an empty filter: deleting everything takes a filter that says so (a type).
@@ -20,7 +20,7 @@ func (s *Server) bulkDelete(c echo.Context) error {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	now := time.Now()
-	q, f, err := conversations.ParseQuery(c.QueryParams(), now)
+	q, f, err := conversation.ParseQuery(c.QueryParams(), now)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "Bad filter: "+err.Error())
 	}
@@ -32,7 +32,7 @@ func (s *Server) bulkDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id := conversations.NewJobID()
+	id := conversation.NewJobID()
 	if err := s.jobs().Start(ctx, ws, id, total); err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (s *Server) bulkDelete(c echo.Context) error {
 
 func (s *Server) bulkDeleteStatus(c echo.Context) error {
 	j, err := s.jobs().Get(c.Request().Context(), current(c).Workspace.ID, c.Param("job"))
-	if errors.Is(err, conversations.ErrNoJob) {
+	if errors.Is(err, conversation.ErrNoJob) {
 		return echo.NewHTTPError(http.StatusNotFound, "No such deletion (they are kept for a day).")
 	}
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/extract"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
@@ -26,7 +26,7 @@ const timelinePage = 100
 
 func rowOf(c *store.Conversation, now time.Time) views.ConvRow {
 	r := views.ConvRow{
-		ID: c.ID, Type: c.Type, TypeLabel: conversations.TypeLabel(c.Type),
+		ID: c.ID, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),
 		Customer: c.Customer, CustomerName: c.CustomerName,
 		Preview: c.LastMessagePreview, PreviewRole: roleLabel(c.LastMessageRole),
 		MessageCount: c.MessageCount, CostCents: model.Money(c.CostNanos).Cents(), CostExact: model.Money(c.CostNanos).Exact(),
@@ -42,8 +42,8 @@ func rowOf(c *store.Conversation, now time.Time) views.ConvRow {
 }
 
 func windowView(c *store.Conversation, now time.Time) views.WindowView {
-	w := conversations.WindowOf(c, now)
-	return views.WindowView{Applies: w.Applies, Known: w.Known, Open: w.Open, ExpiresAt: w.ExpiresAt, Remaining: conversations.Remaining(w.ExpiresAt.Sub(now))}
+	w := conversation.WindowOf(c, now)
+	return views.WindowView{Applies: w.Applies, Known: w.Known, Open: w.Open, ExpiresAt: w.ExpiresAt, Remaining: conversation.Remaining(w.ExpiresAt.Sub(now))}
 }
 
 func roleLabel(role string) string {
@@ -63,11 +63,11 @@ func roleLabel(role string) string {
 }
 
 // listData loads one page of the list for the request's filters.
-func (s *Server) listData(c echo.Context) (views.ConvList, conversations.Query, error) {
+func (s *Server) listData(c echo.Context) (views.ConvList, conversation.Query, error) {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	now := time.Now()
-	q, f, ferr := conversations.ParseQuery(c.QueryParams(), now)
+	q, f, ferr := conversation.ParseQuery(c.QueryParams(), now)
 	d := views.ConvList{CSRF: csrfToken(c)}
 	counts, err := s.Store.ConversationCounts(ctx, ws)
 	if err != nil {
@@ -79,13 +79,13 @@ func (s *Server) listData(c echo.Context) (views.ConvList, conversations.Query, 
 		d.Filters.Assistant = strconv.FormatInt(q.Assistant, 10)
 	}
 	if ferr != nil {
-		var fe *conversations.FieldError
+		var fe *conversation.FieldError
 		if errors.As(ferr, &fe) {
 			d.Filters.Error, d.Filters.ErrorParam = "Filter "+fe.Param+" "+fe.Msg+".", fe.Param
 		} else {
 			return d, q, ferr
 		}
-		q = conversations.Query{}
+		q = conversation.Query{}
 		f = store.Filter{}
 	}
 	vals := q.Values()
@@ -171,7 +171,7 @@ func (s *Server) detailData(c echo.Context, conv *store.Conversation, withMessag
 	ctx := c.Request().Context()
 	now := time.Now()
 	d := views.ConvDetail{
-		ID: conv.ID, Type: conv.Type, TypeLabel: conversations.TypeLabel(conv.Type), Assistant: conv.AssistantName,
+		ID: conv.ID, Type: conv.Type, TypeLabel: conversation.TypeLabel(conv.Type), Assistant: conv.AssistantName,
 		Customer: conv.Customer, CustomerName: conv.CustomerName, MessageCount: conv.MessageCount, UserMessageCount: conv.UserMessageCount,
 		PromptTokens: conv.PromptTokens, CompletionTokens: conv.CompletionTokens, CachedTokens: conv.CachedTokens,
 		CostCents: model.Money(conv.CostNanos).Cents(), CostExact: model.Money(conv.CostNanos).Exact(), Charged: conv.Charged,

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app/auth"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -86,7 +86,7 @@ func FuzzConversationsQuery(f *testing.F) {
 		if rec := get("/conversations", raw, hdr...); rec.Code != http.StatusOK && rec.Code != http.StatusBadRequest {
 			t.Fatalf("GET /conversations?%s: %d %s", raw, rec.Code, rec.Body.String())
 		}
-		_, _, perr := conversations.ParseQuery(mustQuery(raw), time.Now())
+		_, _, perr := conversation.ParseQuery(mustQuery(raw), time.Now())
 		rec := get("/api/v1/conversations", raw, "Authorization", "Bearer "+key)
 		switch rec.Code {
 		case http.StatusOK:

@@ -11,7 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -22,7 +22,7 @@ const exportBatch = 500
 // exportFilter parses the list's filters for an export; a bad filter is a 400, never a
 // silently unfiltered export.
 func exportFilter(c echo.Context) (store.Filter, error) {
-	_, f, err := conversations.ParseQuery(c.QueryParams(), time.Now())
+	_, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
 	if err != nil {
 		return f, echo.NewHTTPError(http.StatusBadRequest, "Bad filter: "+err.Error())
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -100,7 +100,7 @@ func writeSSE(w http.ResponseWriter, event, data string) error {
 // deleted ones are removed, and the nav badge follows the counts.
 func (s *Server) conversationsEvents(c echo.Context) error {
 	ws := current(c).Workspace.ID
-	_, f, err := conversations.ParseQuery(c.QueryParams(), time.Now())
+	_, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}

@@ -22,10 +22,12 @@ import (
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/whatsapp"
+	"github.com/parleyhq/parley/app/workspace"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/workers"
 )
@@ -41,9 +43,13 @@ type Server struct {
 	Redis  redis.UniversalClient
 	Ready  func(ctx context.Context) map[string]error
 	// Conversations changes conversations and publishes live updates.
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	// Chat produces assistant replies.
 	Chat *chat.Responder
+	// Workspace reads and atomically changes workspace settings.
+	Workspace *workspace.Service
+	// WhatsApp sends and receives WhatsApp messages (built once by the container).
+	WhatsApp *whatsapp.Service
 	// Metrics counts requests and webhook events and serves /metrics (metrics.go).
 	Metrics     *metrics.Metrics
 	metricsOnce sync.Once
@@ -63,7 +69,7 @@ func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // New builds the Echo server of an App.
 func New(a *app.App) *Server {
-	s := &Server{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Ready: a.Ready, Conversations: a.Conversations, Chat: a.Chat, Metrics: a.Metrics}
+	s := &Server{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Ready: a.Ready, Conversations: a.Conversations, Chat: a.Chat, Workspace: a.Workspace, WhatsApp: a.WhatsApp, Metrics: a.Metrics}
 	s.closing = make(chan struct{})
 	s.inbound = store.NewInboundBatcher(a.Store)
 	s.echo = s.build()

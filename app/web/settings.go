@@ -12,9 +12,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/auth"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/app/workspace"
 	"github.com/parleyhq/parley/views"
 )
 
@@ -34,8 +35,7 @@ func (s *Server) settingsData(c echo.Context) (views.SettingsData, error) {
 	if d.Templates, err = s.templatesData(c); err != nil { // whatsapp_ui.go
 		return d, err
 	}
-	var st conversations.WorkspaceSettings
-	_ = json.Unmarshal([]byte(raw), &st)
+	st := workspace.Decode(raw)
 	for typ, days := range st.RetentionDays {
 		if days > 0 {
 			d.Retention[typ] = strconv.Itoa(days)
@@ -127,16 +127,16 @@ func (s *Server) retentionSave(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ret := conversations.Retention{}
-	for _, ti := range conversations.Types {
+	ret := conversation.Retention{}
+	for _, ti := range conversation.Types {
 		v := strings.TrimSpace(c.FormValue(ti.Key))
 		d.Retention[ti.Key] = v
 		if v == "" {
 			continue
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > conversations.MaxRetentionDays {
-			d.RetentionErrs[ti.Key] = fmt.Sprintf("Enter a number of days from 1 to %d, or leave empty.", conversations.MaxRetentionDays)
+		if err != nil || n < 1 || n > conversation.MaxRetentionDays {
+			d.RetentionErrs[ti.Key] = fmt.Sprintf("Enter a number of days from 1 to %d, or leave empty.", conversation.MaxRetentionDays)
 			continue
 		}
 		ret[ti.Key] = n
@@ -144,17 +144,7 @@ func (s *Server) retentionSave(c echo.Context) error {
 	if len(d.RetentionErrs) > 0 {
 		return s.renderSettings(c, http.StatusOK, d)
 	}
-	raw, err := s.Store.WorkspaceSettings(ctx, ws)
-	if err != nil {
-		return err
-	}
-	var st map[string]any
-	if json.Unmarshal([]byte(raw), &st) != nil || st == nil {
-		st = map[string]any{}
-	}
-	st["retention_days"] = ret
-	b, _ := json.Marshal(st)
-	if err := s.Store.SetWorkspaceSettings(ctx, ws, string(b)); err != nil {
+	if _, err := s.Workspace.Modify(ctx, ws, func(st *workspace.Settings) error { st.RetentionDays = ret; return nil }); err != nil {
 		return err
 	}
 	if !isFragment(c) {
@@ -215,21 +205,7 @@ func (s *Server) pricesSave(c echo.Context) error {
 		}
 		return s.renderSettings(c, status, d)
 	}
-	raw, err := s.Store.WorkspaceSettings(ctx, ws)
-	if err != nil {
-		return err
-	}
-	var st map[string]any
-	if json.Unmarshal([]byte(raw), &st) != nil || st == nil {
-		st = map[string]any{}
-	}
-	if len(prices) == 0 {
-		delete(st, "prices")
-	} else {
-		st["prices"] = prices
-	}
-	b, _ := json.Marshal(st)
-	if err := s.Store.SetWorkspaceSettings(ctx, ws, string(b)); err != nil {
+	if _, err := s.Workspace.Modify(ctx, ws, func(st *workspace.Settings) error { st.SetPrices(prices); return nil }); err != nil {
 		return err
 	}
 	if !isFragment(c) {

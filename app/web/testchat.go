@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"html"
 	"net/http"
@@ -187,7 +186,6 @@ func (s *Server) testChatReply(c echo.Context) error {
 	c.Response().WriteHeader(http.StatusOK)
 	c.Response().Flush()
 
-	reqID := chat.RequestID(conv.ID, userMsg)
 	gone := false
 	onDelta := func(d string) error {
 		if gone {
@@ -200,21 +198,16 @@ func (s *Server) testChatReply(c echo.Context) error {
 		c.Response().Flush()
 		return nil
 	}
-	var reply chat.Reply
-	if held, release := s.replyLock(ctx, reqID); held {
-		defer release()
-		// The reply is produced and stored even when the tab closes mid-stream.
-		reply, err = s.Chat.Reply(context.WithoutCancel(ctx), conv, a, reqID, onDelta)
-		if err != nil {
-			s.Log.Error("test chat reply", "err", err, "conversation_id", conv.ID)
-			_ = writeSSE(c.Response(), "done", `<div class="error">The reply could not be stored; reload to try again.</div>`)
-			return nil
-		}
-	} else {
-		reply, err = s.waitForReply(ctx, conv.WorkspaceID, reqID)
-		if err != nil {
-			return nil
-		}
+	// The reply is produced once and stored even when the tab closes mid-stream; a second
+	// tab waits for it on the event bus.
+	reply, err := s.Chat.ReplyOnce(ctx, conv, a, userMsg, onDelta)
+	if ctx.Err() != nil || errors.Is(err, chat.ErrWaitTimedOut) {
+		return nil
+	}
+	if err != nil {
+		s.Log.Error("test chat reply", "err", err, "conversation_id", conv.ID)
+		_ = writeSSE(c.Response(), "done", `<div class="error">The reply could not be stored; reload to try again.</div>`)
+		return nil
 	}
 	var buf strings.Builder
 	if err := views.ReplyDone(msgView(reply.Message), userMsg).Render(ctx, &buf); err != nil {
@@ -223,23 +216,4 @@ func (s *Server) testChatReply(c echo.Context) error {
 	_ = writeSSE(c.Response(), "done", buf.String())
 	c.Response().Flush()
 	return nil
-}
-
-// waitForReply waits for another stream's reply to be stored.
-func (s *Server) waitForReply(ctx context.Context, ws int64, reqID string) (chat.Reply, error) {
-	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
-		if e, err := s.Store.UsageByRequestID(ctx, ws, reqID); err == nil && e.MessageID != nil {
-			m, err := s.Store.MessageByID(ctx, ws, *e.MessageID)
-			if err == nil {
-				return chat.Reply{Message: m, Replayed: true}, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return chat.Reply{}, ctx.Err()
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-	return chat.Reply{}, errors.New("timed out waiting for the reply")
 }

@@ -30,12 +30,7 @@ import (
 // widget_settings JSON (fetching templates from Meta needs it).
 const WABASettingKey = "whatsapp_business_account_id"
 
-func (s *Server) waService() *whatsapp.Service {
-	return &whatsapp.Service{
-		Store: s.Store, Conversations: s.Conversations, Client: whatsapp.NewClient(s.Config.WhatsAppGraphURL),
-		Decrypt: s.Keys.Decrypt, Window: s.Config.WhatsAppWindow, Log: s.Log,
-	}
-}
+func (s *Server) waService() *whatsapp.Service { return s.WhatsApp }
 
 func newSendKey() string {
 	b := make([]byte, 16)
@@ -220,10 +215,9 @@ func (s *Server) waAI(c echo.Context) error {
 		return err
 	}
 	on := c.FormValue("enabled") == "1"
-	if err := s.Store.SetAIEnabled(c.Request().Context(), conv.WorkspaceID, conv.ID, on); err != nil {
+	if err := s.Conversations.SetAIEnabled(c.Request().Context(), conv.WorkspaceID, conv.ID, on); err != nil {
 		return err
 	}
-	s.Conversations.Changed(c.Request().Context(), conv.WorkspaceID, conv.ID)
 	return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *views.WAPanel) {
 		if on {
 			p.Notice = "AI replies are on."

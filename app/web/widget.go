@@ -163,31 +163,7 @@ func (s *Server) widgetMessageFor(c echo.Context, a *store.Assistant, conv *stor
 // reconnecting stream) waits for the stored reply. The reply is stored even when the visitor
 // goes away mid-stream.
 func (s *Server) widgetReplyOnce(ctx context.Context, conv *store.Conversation, a *store.Assistant, userMsg int64, onDelta func(string) error) (chat.Reply, error) {
-	reqID := chat.RequestID(conv.ID, userMsg)
-	held, release := s.replyLock(ctx, reqID)
-	if !held {
-		return s.waitForReply(ctx, conv.WorkspaceID, reqID)
-	}
-	defer release()
-	return s.Chat.Reply(context.WithoutCancel(ctx), conv, a, reqID, onDelta)
-}
-
-// replyLock keeps two requests for the same reply (a retried POST, a second tab) from both
-// calling the LLM: the first holds the lock, the others wait for its stored reply. The lock is
-// only an economy: when Redis cannot be reached the reply goes ahead without it, and the
-// ledger's unique request id still keeps the stored reply single (at worst the LLM is asked
-// twice). A visitor never loses a reply because Redis is down.
-func (s *Server) replyLock(ctx context.Context, reqID string) (held bool, release func()) {
-	lock := "parley:replylock:" + reqID
-	ok, err := s.Redis.SetNX(ctx, lock, "1", 3*time.Minute).Result()
-	if err != nil {
-		s.Log.Warn("reply lock unavailable (Redis): replying without it", "err", err, "request_id", reqID)
-		return true, func() {}
-	}
-	if !ok {
-		return false, nil
-	}
-	return true, func() { s.Redis.Del(context.WithoutCancel(ctx), lock) }
+	return s.Chat.ReplyOnce(ctx, conv, a, userMsg, onDelta)
 }
 
 // ---- view models ----

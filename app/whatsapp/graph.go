@@ -28,6 +28,9 @@ var rateLimitCodes = map[int]bool{4: true, 80007: true, 130429: true, 131048: tr
 type Client struct {
 	BaseURL string       // PARLEY_WHATSAPP_GRAPH_URL, e.g. https://graph.facebook.com/v21.0
 	HTTP    *http.Client // nil: a client with a 30 s timeout
+	// URL, when set, gives the base URL at each call instead of BaseURL: the container points
+	// it at the process's configuration, which it builds the one client from.
+	URL func() string
 }
 
 // NewClient returns a client of the Graph API at baseURL (DefaultGraphURL when empty).
@@ -154,6 +157,9 @@ func (c *Client) send(ctx context.Context, phoneNumberID, token string, msg any)
 		return "", err
 	}
 	base := c.BaseURL
+	if c.URL != nil {
+		base = c.URL()
+	}
 	if base == "" {
 		base = DefaultGraphURL
 	}

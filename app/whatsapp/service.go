@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -53,7 +53,7 @@ func Retryable(err error) bool {
 // decision (is the window open, was this message sent) is read from it.
 type Service struct {
 	Store         *store.Store
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	Client        *Client
 	// Decrypt opens the assistant's stored access token (app Keys.Decrypt). Nil: the stored
 	// value is used as it is.
@@ -64,6 +64,8 @@ type Service struct {
 	// is sent again: 0 means 1 minute, a negative value no wait.
 	ResendGrace time.Duration
 	Log         *slog.Logger
+	// Replier writes AI replies (ReplyIfDue); nil: no AI reply is sent.
+	Replier Replier
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -240,7 +242,8 @@ func (s *Service) ReceiveStatus(ctx context.Context, p *EventPayload) (note stri
 		if ok, aerr := s.Store.AttachProviderMessageID(ctx, ws, st.CallbackData, st.ID); aerr != nil {
 			return "", aerr
 		} else if ok {
-			ref, moved, err = s.Store.UpdateMessageStatus(ctx, ws, st.ID, st.Status, errText, at)
+			// Attaching the id changed the message, whether or not the status moves it further.
+			ref, _, err = s.Store.UpdateMessageStatus(ctx, ws, st.ID, st.Status, errText, at)
 			moved = true
 		}
 	}

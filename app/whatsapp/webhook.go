@@ -1,7 +1,11 @@
 // Package whatsapp holds the rules and wire formats of the WhatsApp Business Cloud API: the
 // webhook payload, its signature, the split of one delivery into raw inbound events, the
 // content of customer messages, the 24-hour customer-service window, the Graph API client
-// (text and template sends) and the Service that stores and sends outgoing messages.
+// (text and template sends) and the Service that stores inbound messages and statuses, sends
+// outgoing messages, closes windows and decides whether an AI reply is due (ReplyIfDue).
+//
+// It may use app/store and app/conversation (which publishes its changes); it never imports
+// app/web, views or workers: task handlers call its Service.
 // It has no HTTP server code: app/web receives the webhook, workers/ runs the processing.
 package whatsapp
 

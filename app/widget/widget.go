@@ -17,7 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -140,7 +140,7 @@ var ErrEnded = errors.New("this chat has ended")
 // Sessions finds, starts and ends widget conversations.
 type Sessions struct {
 	Store         *store.Store
-	Conversations *conversations.Service
+	Conversations *conversation.Service
 	// Idle is PARLEY_WIDGET_IDLE.
 	Idle time.Duration
 	// Now is the clock (time.Now when nil).
@@ -185,12 +185,11 @@ func (s *Sessions) Check(ctx context.Context, conv *store.Conversation) error {
 
 // End ends a conversation and tells the dashboard.
 func (s *Sessions) End(ctx context.Context, conv *store.Conversation) error {
-	if err := s.Store.EndConversation(ctx, conv.WorkspaceID, conv.ID); err != nil {
+	if err := s.Conversations.End(ctx, conv.WorkspaceID, conv.ID); err != nil {
 		return err
 	}
 	t := store.Now()
 	conv.EndedAt = &t
-	s.Conversations.Changed(ctx, conv.WorkspaceID, conv.ID)
 	return nil
 }
 

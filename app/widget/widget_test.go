@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/app/assistants"
-	"github.com/parleyhq/parley/app/conversations"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/widget"
@@ -159,7 +159,7 @@ func TestSessionsIdleRule(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Now()
-		s := &widget.Sessions{Store: st, Conversations: &conversations.Service{Store: st}, Idle: 30 * time.Minute, Now: func() time.Time { return now }}
+		s := &widget.Sessions{Store: st, Conversations: &conversation.Service{Store: st}, Idle: 30 * time.Minute, Now: func() time.Time { return now }}
 		if _, err := s.Resume(ctx, a, "visitor-0001"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("no session yet: %v", err)
 		}

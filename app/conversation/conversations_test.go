@@ -1,4 +1,4 @@
-package conversations
+package conversation
 
 import (
 	"net/url"

@@ -1,8 +1,13 @@
-// Package conversations holds the rules of the Conversations pages and API: types and their
-// badges, the filter that URLs and API parameters describe, and the WhatsApp window state
-// (whose rule is model.WindowAt). Money is formatted by model.Money. It knows nothing of HTTP
-// or templates.
-package conversations
+// Package conversation owns conversations' use cases and rules: its Service is the writer of
+// conversations and messages that publishes each change's live event itself (add message,
+// start, delete, bulk delete, retention, AI on/off, end, window close), so no caller publishes
+// after a write; beside it the types and their badges, the filter that URLs and API parameters
+// describe, and the WhatsApp window state (whose rule is model.WindowAt). Money is formatted by
+// model.Money.
+//
+// It may use app/store, app/events and app/workspace; it never imports app/web, views or
+// workers, and knows nothing of HTTP or templates.
+package conversation
 
 import (
 	"fmt"

@@ -1,7 +1,8 @@
-package conversations
+package conversation
 
 import (
 	"context"
+	"time"
 
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
@@ -81,6 +82,9 @@ func (s *Service) Changed(ctx context.Context, workspaceID, id int64) {
 
 func (s *Service) publish(ctx context.Context, ev events.Event) {
 	if s.Events != nil {
-		s.Events.Publish(context.WithoutCancel(ctx), ev)
+		// The write is done: tell the pages even if the caller has gone away meanwhile.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		s.Events.Publish(pctx, ev)
 	}
 }

@@ -1,4 +1,4 @@
-package conversations
+package conversation
 
 import (
 	"context"
@@ -87,11 +87,6 @@ func (j BulkJobs) Get(ctx context.Context, workspaceID int64, id string) (*BulkJ
 
 // Retention is how many days conversations of each type are kept (0 or absent: forever).
 type Retention map[string]int
-
-// WorkspaceSettings is the JSON kept on the workspace row.
-type WorkspaceSettings struct {
-	RetentionDays Retention `json:"retention_days,omitempty"`
-}
 
 // MaxRetentionDays bounds a retention setting (ten years).
 const MaxRetentionDays = 3650

@@ -1,0 +1,149 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/workspace"
+)
+
+// SetAIEnabled turns AI replies of a conversation on or off, and publishes the change.
+func (s *Service) SetAIEnabled(ctx context.Context, workspaceID, id int64, on bool) error {
+	if err := s.Store.SetAIEnabled(ctx, workspaceID, id, on); err != nil {
+		return err
+	}
+	s.Changed(ctx, workspaceID, id)
+	return nil
+}
+
+// End ends a conversation (a widget session closed) and publishes the change.
+func (s *Service) End(ctx context.Context, workspaceID, id int64) error {
+	if err := s.Store.EndConversation(ctx, workspaceID, id); err != nil {
+		return err
+	}
+	s.Changed(ctx, workspaceID, id)
+	return nil
+}
+
+// CloseExpiredWindow closes a WhatsApp conversation's window when its deadline has really
+// passed at time at (the database decides), and publishes the change; closed tells whether it
+// did.
+func (s *Service) CloseExpiredWindow(ctx context.Context, workspaceID, id int64, at time.Time) (closed bool, err error) {
+	closed, err = s.Store.CloseExpiredWindow(ctx, workspaceID, id, at)
+	if err != nil || !closed {
+		return closed, err
+	}
+	s.Changed(ctx, workspaceID, id)
+	return true, nil
+}
+
+// CloseExpiredWindows closes up to limit windows whose deadline passed before at and that are
+// still marked open (their expiry task was lost), publishing each; it returns how many.
+func (s *Service) CloseExpiredWindows(ctx context.Context, at time.Time, limit int) (int, error) {
+	closed, err := s.Store.CloseExpiredWindows(ctx, at, limit)
+	for _, c := range closed {
+		s.Changed(ctx, c.WorkspaceID, c.ID)
+	}
+	return len(closed), err
+}
+
+// DeleteMatching deletes a workspace's conversations matching f, batch by batch (each batch is
+// one transaction that keeps the counts right, so a crash loses nothing and a retry continues
+// where it stopped), publishing the counts and calling each (when not nil) after every batch.
+func (s *Service) DeleteMatching(ctx context.Context, workspaceID int64, f store.Filter, batch int, each func(n int) error) (int, error) {
+	if batch <= 0 {
+		batch = 500
+	}
+	total := 0
+	for {
+		n, err := s.Store.DeleteMatching(ctx, workspaceID, f, batch)
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			return total, nil
+		}
+		total += n
+		s.CountsChanged(ctx, workspaceID)
+		if each != nil {
+			if err := each(n); err != nil {
+				return total, err
+			}
+		}
+	}
+}
+
+// ErrBadBulkDelete is a bulk deletion that no retry can run (its filter does not parse).
+var ErrBadBulkDelete = errors.New("bulk deletion cannot run")
+
+// RunBulkDelete runs the bulk deletion jobID of a workspace: the list's filters as URL
+// parameters (query), evaluated at askedAt (so "last 7 days" means the same week when a retry
+// runs later), with its progress kept in jobs. A filter that does not parse fails the job and
+// returns an error wrapping ErrBadBulkDelete.
+func (s *Service) RunBulkDelete(ctx context.Context, jobs BulkJobs, workspaceID int64, jobID, query string, askedAt time.Time, batch int) (int, error) {
+	vals, err := url.ParseQuery(query)
+	if err != nil {
+		return 0, fmt.Errorf("%w: bad query: %v", ErrBadBulkDelete, err)
+	}
+	if askedAt.IsZero() {
+		askedAt = time.Now()
+	}
+	_, f, err := ParseQuery(vals, askedAt)
+	if err != nil {
+		_ = jobs.Progress(ctx, workspaceID, jobID, 0, "failed", err.Error())
+		return 0, fmt.Errorf("%w: %v", ErrBadBulkDelete, err)
+	}
+	f.Sort = ""
+	_ = jobs.Progress(ctx, workspaceID, jobID, 0, "running", "")
+	n, err := s.DeleteMatching(ctx, workspaceID, f, batch, func(n int) error {
+		return jobs.Progress(ctx, workspaceID, jobID, int64(n), "running", "")
+	})
+	if err != nil {
+		_ = jobs.Progress(context.WithoutCancel(ctx), workspaceID, jobID, 0, "running", "retrying after: "+err.Error())
+		return n, err
+	}
+	return n, jobs.Progress(ctx, workspaceID, jobID, 0, "done", "")
+}
+
+// Retained is what one retention pass deleted in a workspace for a type.
+type Retained struct {
+	WorkspaceID int64
+	Type        string
+	Days        int
+	Deleted     int
+}
+
+// ApplyRetention deletes, per workspace and type, conversations whose last activity is older
+// than the workspace's retention setting at time now, and returns what it deleted.
+func (s *Service) ApplyRetention(ctx context.Context, now time.Time, batch int) ([]Retained, error) {
+	ids, err := s.Store.WorkspaceIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Retained
+	for _, ws := range ids {
+		raw, err := s.Store.WorkspaceSettings(ctx, ws)
+		if err != nil {
+			return out, err
+		}
+		st := workspace.Decode(raw)
+		for typ, days := range st.RetentionDays {
+			if days <= 0 || !ValidType(typ) {
+				continue
+			}
+			cutoff := now.AddDate(0, 0, -days)
+			n, err := s.DeleteMatching(ctx, ws, store.Filter{Type: typ, To: &cutoff}, batch, nil)
+			if err != nil {
+				return out, err
+			}
+			if n > 0 {
+				out = append(out, Retained{WorkspaceID: ws, Type: typ, Days: days, Deleted: n})
+			}
+		}
+	}
+	return out, nil
+}
