@@ -170,7 +170,7 @@ func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *stor
 			r.Log.Warn("workspace prices are invalid; using the defaults", "workspace_id", conv.WorkspaceID, "err", err)
 		}
 	}
-	rec, err := usage.RecordReply(ctx, r.Store, prices, usage.Call{
+	rec, err := r.Conversations.AddReply(ctx, prices, usage.Call{
 		WorkspaceID: conv.WorkspaceID, ConversationID: &cid, AssistantID: aid, ConversationType: conv.Type,
 		RequestID: requestID, Purpose: usage.PurposeReply, Model: resp.Model,
 		Tokens: usage.Tokens{Prompt: resp.Usage.PromptTokens, Cached: resp.Usage.CachedTokens, Completion: resp.Usage.CompletionTokens},
@@ -180,10 +180,10 @@ func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *stor
 		return Reply{}, err
 	}
 	out := Reply{Message: m, Warning: rec.Warning(), Replayed: !rec.Inserted}
-	if rec.Inserted {
-		r.Conversations.Announce(ctx, m)
-	} else if stored, err := r.Store.MessageByID(ctx, conv.WorkspaceID, m.ID); err == nil {
-		out.Message = stored
+	if !rec.Inserted {
+		if stored, err := r.Store.MessageByID(ctx, conv.WorkspaceID, m.ID); err == nil {
+			out.Message = stored
+		}
 	}
 	switch {
 	case out.Warning != "":

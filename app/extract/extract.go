@@ -585,3 +585,9 @@ func attribute(value string, msgs []Message, last int64) int64 {
 	}
 	return last
 }
+
+// Pending lists up to limit conversations that ended since a time and whose last extraction
+// (if any) ran before they ended: the sweep enqueues one more extraction (ReasonEnded) of each.
+func (x *Extractor) Pending(ctx context.Context, since time.Time, limit int) ([]store.ConversationRef, error) {
+	return x.Store.EndedWithoutFinalExtraction(ctx, since, limit)
+}
