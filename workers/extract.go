@@ -171,7 +171,7 @@ func (h *Extract) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 	if batch <= 0 {
 		batch = 500
 	}
-	refs, err := h.Extractor.Store.EndedWithoutFinalExtraction(ctx, time.Now().Add(-back), batch)
+	refs, err := h.Extractor.Pending(ctx, time.Now().Add(-back), batch)
 	if err != nil {
 		return err
 	}

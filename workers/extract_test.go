@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/workers"
 )
 
@@ -230,7 +231,7 @@ func TestWorkerServerRunsExtractionAndTally(t *testing.T) {
 	}
 	h := workers.Handlers{
 		Extract: &workers.Extract{Queue: a.Queue, Log: testkit.Logger(t), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}},
-		Tally:   &workers.Tally{Store: a.Store, Log: testkit.Logger(t)},
+		Tally:   &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: testkit.Logger(t)}},
 	}
 	srv := asynq.NewServerFromRedisClient(a.Redis, asynq.Config{Concurrency: 2, Queues: workers.QueuePriorities, Logger: quiet{}})
 	if err := srv.Start(workers.NewMux(h)); err != nil {

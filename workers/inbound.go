@@ -6,16 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 
-	"github.com/parleyhq/parley/app/logctx"
+	"github.com/parleyhq/parley/app/inbound"
 	"github.com/parleyhq/parley/app/store"
 )
 
 // Processor handles one provider's raw inbound events (for example "whatsapp").
-type Processor func(ctx context.Context, ev *store.InboundEvent) error
+type Processor = inbound.Processor
 
 // Enqueuer is what the workers and the web layer need of the queue.
 type Enqueuer interface {
@@ -31,17 +32,34 @@ func Enqueue(ctx context.Context, q Enqueuer, t *asynq.Task, opts ...asynq.Optio
 	return err
 }
 
-// Inbound processes raw inbound events and sweeps for the ones left behind.
+// Inbound processes raw inbound events and sweeps for the ones left behind: the rules (once,
+// idempotently, marked processed or failed) are app/inbound's.
 type Inbound struct {
-	Store      *store.Store
-	Queue      Enqueuer
-	Log        *slog.Logger
-	Processors map[string]Processor
+	Service *inbound.Service
+	Queue   Enqueuer
+	Log     *slog.Logger
 	// SweepAge is how old an unprocessed event must be before the sweep re-enqueues it, so that
 	// a sweep does not race the webhook's own enqueue.
 	SweepAge time.Duration
 	// SweepBatch bounds one sweep.
 	SweepBatch int
+
+	// Store and Processors make the Service when it is nil. Deprecated: only the app/web tests
+	// still build the handler this way (they switch to Service after the web split); the
+	// container sets Service.
+	Store      *store.Store
+	Processors map[string]Processor
+
+	once sync.Once
+}
+
+func (h *Inbound) service() *inbound.Service {
+	h.once.Do(func() {
+		if h.Service == nil {
+			h.Service = &inbound.Service{Store: h.Store, Log: h.Log, Processors: h.Processors}
+		}
+	})
+	return h.Service
 }
 
 // HandleProcess runs the provider's processor on one event, at least once, idempotently: an
@@ -51,38 +69,11 @@ func (h *Inbound) HandleProcess(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.EventID <= 0 {
 		return fmt.Errorf("inbound:process: bad payload %q: %w", t.Payload(), asynq.SkipRetry)
 	}
-	ev, err := h.Store.InboundEventByID(ctx, p.EventID)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("inbound:process: event %d does not exist: %w", p.EventID, asynq.SkipRetry)
+	err := h.service().Process(ctx, p.EventID, p.RequestID)
+	if errors.Is(err, inbound.ErrNoEvent) || errors.Is(err, inbound.ErrNoProcessor) {
+		return fmt.Errorf("inbound:process: %w: %w", err, asynq.SkipRetry)
 	}
-	if err != nil {
-		return err
-	}
-	// The webhook request that stored the event: payloads queued before request ids were
-	// carried (or re-enqueued without one) take it from the event row.
-	ctx = logctx.WithRequestID(ctx, ev.RequestID)
-	if p.RequestID != "" {
-		ctx = logctx.WithRequestID(ctx, p.RequestID)
-	}
-	if ev.ProcessedAt != nil {
-		return nil
-	}
-	proc, ok := h.Processors[ev.Provider]
-	if !ok {
-		msg := fmt.Sprintf("no processor for provider %q", ev.Provider)
-		_ = h.Store.MarkEventFailed(ctx, ev.ID, msg)
-		return fmt.Errorf("inbound:process: %s: %w", msg, asynq.SkipRetry)
-	}
-	if err := proc(ctx, ev); err != nil {
-		_ = h.Store.MarkEventFailed(context.WithoutCancel(ctx), ev.ID, err.Error())
-		h.Log.WarnContext(ctx, "inbound event failed", "event_id", ev.ID, "provider", ev.Provider, "kind", ev.Kind, "err", err)
-		return err
-	}
-	if err := h.Store.MarkEventProcessed(ctx, ev.ID); err != nil {
-		return err
-	}
-	h.Log.InfoContext(ctx, "inbound event processed", "event_id", ev.ID, "provider", ev.Provider, "kind", ev.Kind)
-	return nil
+	return err
 }
 
 // HandleSweep re-enqueues events that are still unprocessed after SweepAge. Enqueueing an event
@@ -95,7 +86,7 @@ func (h *Inbound) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 	if batch <= 0 {
 		batch = 1000
 	}
-	evs, err := h.Store.UnprocessedEvents(ctx, time.Now().Add(-age), batch)
+	evs, err := h.service().Unprocessed(ctx, time.Now().Add(-age), batch)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/parleyhq/parley/app/inbound"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/workers"
@@ -19,14 +20,13 @@ func TestSweepReenqueuesAndWorkerProcessesOnce(t *testing.T) {
 	a := testkit.App(t, testkit.Config(t))
 	ctx := context.Background()
 	var calls atomic.Int32
-	h := &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Second,
-		Processors: map[string]workers.Processor{"test": func(ctx context.Context, ev *store.InboundEvent) error {
-			calls.Add(1)
-			if ev.Payload == `"fail"` {
-				return errors.New("provider said no")
-			}
-			return nil
-		}}}
+	h := &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{"test": func(ctx context.Context, ev *store.InboundEvent) error {
+		calls.Add(1)
+		if ev.Payload == `"fail"` {
+			return errors.New("provider said no")
+		}
+		return nil
+	}}}, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Second}
 
 	// Two events stored but never enqueued (Redis was down when they arrived), one fresh.
 	old := time.Now().Add(-time.Minute).UTC()
@@ -78,7 +78,7 @@ func TestSweepReenqueuesAndWorkerProcessesOnce(t *testing.T) {
 
 func TestInboundProcessBadPayloadsSkipRetry(t *testing.T) {
 	a := testkit.App(t, testkit.Config(t))
-	h := &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: testkit.Logger(t), Processors: map[string]workers.Processor{}}
+	h := &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{}}, Queue: a.Queue, Log: testkit.Logger(t)}
 	ctx := context.Background()
 	for _, payload := range []string{`nonsense`, `{"event_id":0}`, `{"event_id":999999}`} {
 		err := h.HandleProcess(ctx, asynq.NewTask(workers.TypeInboundProcess, []byte(payload)))
@@ -105,11 +105,10 @@ func TestWorkerServerRunsEnqueuedTask(t *testing.T) {
 	a := testkit.App(t, testkit.Config(t))
 	ctx := context.Background()
 	done := make(chan int64, 1)
-	h := &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: testkit.Logger(t),
-		Processors: map[string]workers.Processor{"test": func(ctx context.Context, ev *store.InboundEvent) error {
-			done <- ev.ID
-			return nil
-		}}}
+	h := &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{"test": func(ctx context.Context, ev *store.InboundEvent) error {
+		done <- ev.ID
+		return nil
+	}}}, Queue: a.Queue, Log: testkit.Logger(t)}
 	srv := asynq.NewServerFromRedisClient(a.Redis, asynq.Config{Concurrency: 2, Queues: workers.QueuePriorities, Logger: quiet{}})
 	if err := srv.Start(workers.NewMux(workers.Handlers{Inbound: h})); err != nil {
 		t.Fatal(err)
@@ -160,7 +159,7 @@ func (quiet) Fatal(...any) {}
 func TestSweepPrefersEventsThatNeverRan(t *testing.T) {
 	a := testkit.App(t, testkit.Config(t))
 	ctx := context.Background()
-	h := &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Second, SweepBatch: 2}
+	h := &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t)}, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Second, SweepBatch: 2}
 	old := time.Now().Add(-time.Hour).UTC()
 	for i, id := range []string{"f1", "f2", "f3"} {
 		ev := &store.InboundEvent{Provider: "test", ProviderID: id, Payload: `"fail"`, ReceivedAt: old.Add(time.Duration(i) * time.Second)}

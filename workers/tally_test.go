@@ -141,7 +141,7 @@ func TestThousandTallyJobsEqualTheLedger(t *testing.T) {
 			r := rand.New(rand.NewSource(int64(job*7 + delivery)))
 			jctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			h := &workers.Tally{Store: s, Log: testkit.Logger(t), Batch: 1 + r.Intn(25), MaxBatches: 1 + r.Intn(4), ActivityEvery: -1}
+			h := &workers.Tally{Tally: &usage.Tally{Store: s, Log: testkit.Logger(t), Batch: 1 + r.Intn(25), MaxBatches: 1 + r.Intn(4), ActivityEvery: -1}}
 			batches := 0
 			switch mode := r.Intn(100); {
 			case mode < 12: // fail before the commit of the first or the second batch (a first one stays)
@@ -216,7 +216,7 @@ func TestThousandTallyJobsEqualTheLedger(t *testing.T) {
 		t.Logf("%d deliveries of %d jobs: %d ok, %d failed, %d cancelled; %d calls recorded", deliveries, jobs, okRuns.Load(), failures.Load(), cancels.Load(), recorded.Load())
 
 		// The last (scheduled) tally drains what the failures left.
-		h := &workers.Tally{Store: s, Log: testkit.Logger(t), ActivityEvery: -1}
+		h := &workers.Tally{Tally: &usage.Tally{Store: s, Log: testkit.Logger(t), ActivityEvery: -1}}
 		if _, err := h.Run(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +273,7 @@ func TestReconcileRepairsDrift(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		h := &workers.Tally{Store: s, Log: testkit.Logger(t), ReconcileDays: 7}
+		h := &workers.Tally{Tally: &usage.Tally{Store: s, Log: testkit.Logger(t), ReconcileDays: 7}}
 		out, err := h.Run(ctx)
 		if err != nil || out.Rows != 40 || !out.ActivityFresh {
 			t.Fatalf("tally: %+v %v", out, err)
@@ -330,7 +330,7 @@ func BenchmarkTallyJob(b *testing.B) {
 			ctx := context.Background()
 			s := testkit.Store(b)
 			f := tySetup(b, s, 50)
-			h := &workers.Tally{Store: s, Log: testkit.Logger(b), ActivityEvery: -1}
+			h := &workers.Tally{Tally: &usage.Tally{Store: s, Log: testkit.Logger(b), ActivityEvery: -1}}
 			if c.activity {
 				h.ActivityEvery = time.Nanosecond
 			}

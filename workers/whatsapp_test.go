@@ -20,6 +20,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/parleyhq/parley/app"
+	"github.com/parleyhq/parley/app/inbound"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
@@ -154,8 +155,7 @@ func newWAEnv(t *testing.T, window time.Duration) *waEnv {
 		e.mu.Unlock()
 		return &store.Message{Role: "assistant", Content: "Yes: blue and green."}, nil
 	})
-	e.inbound = &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Nanosecond,
-		Processors: map[string]workers.Processor{whatsapp.Provider: e.wa.Process}}
+	e.inbound = &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{whatsapp.Provider: e.wa.Process}}, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Nanosecond}
 	e.mux = workers.NewMux(workers.Handlers{Inbound: e.inbound, WhatsApp: e.wa})
 
 	ctx := context.Background()

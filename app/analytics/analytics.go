@@ -5,6 +5,10 @@
 //
 // Everything is computed from the rollups (one indexed range read of usage_daily, whatever
 // the number of conversations) plus the top conversations by cost (a walk of the cost index).
+//
+// It owns the charts, their tables and CSV; money is written by model.Money and every CSV cell
+// goes through model.CSVCell. It reads through the store and may not import web, views or
+// workers.
 package analytics
 
 import (
@@ -17,8 +21,8 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
-	"github.com/parleyhq/parley/app/usage"
 )
 
 // Ranges are the offered ranges, in days; DefaultRange is the one without a choice.
@@ -274,7 +278,7 @@ func Build(rng Range, rows []store.UsageDaily, assistantNames map[int64]string, 
 	rep.Charts = append(rep.Charts, Chart{
 		ID: ChartCost, Title: "Cost per day by assistant", Unit: UnitUSD, Days: rng.Dates,
 		Description: "What the language-model calls cost each day, in US dollars at the price each call was charged, stacked by assistant.",
-		Series:      assistantSeries(costByAsst, assistantNames), Summary: usage.FormatUSD(t.CostNanos) + " in total",
+		Series:      assistantSeries(costByAsst, assistantNames), Summary: model.Money(t.CostNanos).Dollars() + " in total",
 	})
 	share := make([]int64, n)
 	for i := range share {
@@ -403,11 +407,12 @@ func groupDigits(n int64) string {
 }
 
 // Value writes one number of a chart as its table and CSV show it: counts and tokens as
-// integers, dollars exactly (nano-dollar precision, "0.0005253"), shares as percentages.
+// integers, dollars as every CSV export writes them (model.Money.Exact: "0.000525300"), shares
+// as percentages.
 func (c *Chart) Value(v int64) string {
 	switch c.Unit {
 	case UnitUSD:
-		return strings.TrimPrefix(usage.FormatUSD(v), "$")
+		return model.Money(v).Exact()
 	case UnitPercent:
 		return percent(v)
 	}
@@ -470,7 +475,7 @@ func (t Table) WriteCSV(w io.Writer) error {
 	for _, r := range rows {
 		safe := make([]string, len(r))
 		for i, c := range r {
-			safe[i] = csvSafe(c)
+			safe[i] = model.CSVCell(c)
 		}
 		if err := cw.Write(safe); err != nil {
 			return err
@@ -480,25 +485,12 @@ func (t Table) WriteCSV(w io.Writer) error {
 	return cw.Error()
 }
 
-// csvSafe defuses cells a spreadsheet would run as a formula (names are user input).
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	if s != "" && s[0] == '-' {
-		if _, err := strconv.ParseFloat(s, 64); err != nil {
-			return "'" + s
-		}
-	}
-	return s
-}
-
 // TopTable is the top conversations as a table (and CSV).
 func (r *Report) TopTable(baseURL string) Table {
 	t := Table{Head: []string{"rank", "conversation_id", "customer", "type", "assistant", "cost_usd", "messages", "last_activity", "url"}}
 	for i, c := range r.Top {
 		t.Rows = append(t.Rows, []string{itoa(int64(i + 1)), itoa(c.ID), c.Customer, conversation.TypeLabel(c.Type), c.Assistant,
-			strings.TrimPrefix(usage.FormatUSD(c.CostNanos), "$"), strconv.Itoa(c.Messages), c.LastAt.UTC().Format(time.RFC3339),
+			model.Money(c.CostNanos).Exact(), strconv.Itoa(c.Messages), c.LastAt.UTC().Format(time.RFC3339),
 			strings.TrimRight(baseURL, "/") + "/conversations/" + itoa(c.ID)})
 	}
 	return t

@@ -91,14 +91,13 @@ func TestBuildAndTables(t *testing.T) {
 }
 
 func TestCSVDefusesFormulas(t *testing.T) {
-	tb := Table{Head: []string{"name"}, Rows: [][]string{{"=HYPERLINK(\"x\")"}, {"+1"}, {"-5"}, {"-x"}, {"@a"}}}
+	tb := Table{Head: []string{"name"}, Rows: [][]string{{"=HYPERLINK(\"x\")"}, {"+1"}, {"-5"}, {"-x"}, {"@a"}, {"a;=1"}, {"+393473794633"}}}
 	var buf bytes.Buffer
 	if err := tb.WriteCSV(&buf); err != nil {
 		t.Fatal(err)
 	}
-	want := "name\n\"'=HYPERLINK(\"\"x\"\")\"\n'+1\n-5\n'-x\n'@a\n"
+	want := "name\n\"'=HYPERLINK(\"\"x\"\")\"\n+1\n-5\n'-x\n'@a\na;'=1\n+393473794633\n"
 	if buf.String() != want {
 		t.Fatalf("csv %q", buf.String())
 	}
 }
-

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/app/model"
 )
 
 // Chart geometry (SVG user units; the SVG scales to its container).
@@ -51,7 +51,7 @@ func nice(v float64, whole bool) float64 {
 func (c *Chart) axisLabel(v float64) string {
 	switch c.Unit {
 	case UnitUSD:
-		d := v / usage.NanosPerUSD
+		d := v / model.NanosPerUSD
 		switch {
 		case d == 0:
 			return "$0"
@@ -79,7 +79,7 @@ func (c *Chart) axisLabel(v float64) string {
 func (c *Chart) tipValue(v int64) string {
 	switch c.Unit {
 	case UnitUSD:
-		return usage.FormatUSD(v)
+		return model.Money(v).Dollars()
 	case UnitPercent:
 		if v < 0 {
 			return "no data"

@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -70,36 +71,13 @@ var VariableTypes = []string{TypeText, TypeEmail, TypePhone, TypeNumber, TypeDat
 var PrechatTypes = []string{TypeText, TypeEmail, TypePhone}
 
 // Variable is one piece of information the assistant must collect.
-type Variable struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Type        string   `json:"type"`
-	Required    bool     `json:"required"`
-	Options     []string `json:"options"` // enum only
-}
+type Variable = model.Variable
 
 // PrechatField is one input of the widget's pre-chat form; its value fills Variable.
-type PrechatField struct {
-	Name     string `json:"name"`
-	Label    string `json:"label"`
-	Type     string `json:"type"`
-	Variable string `json:"variable"` // the variable it fills; "" means the variable named Name
-	Required bool   `json:"required"`
-}
-
-// Fills is the name of the variable the field fills.
-func (f PrechatField) Fills() string {
-	if f.Variable != "" {
-		return f.Variable
-	}
-	return f.Name
-}
+type PrechatField = model.PrechatField
 
 // Widget is the look of the web widget.
-type Widget struct {
-	Title string `json:"title"`
-	Color string `json:"color"` // #rrggbb, "" for the default
-}
+type Widget = model.Widget
 
 // Settings are the editable fields of an assistant, apart from the WhatsApp access token,
 // which is write-only.
@@ -182,73 +160,18 @@ func Decode(row *store.Assistant) (*Assistant, error) {
 	return a, nil
 }
 
-// ParseVariables reads the variables column.
-func ParseVariables(raw string) ([]Variable, error) {
-	vs := []Variable{}
-	if strings.TrimSpace(raw) != "" {
-		if err := json.Unmarshal([]byte(raw), &vs); err != nil {
-			return nil, fmt.Errorf("variables: %w", err)
-		}
-	}
-	if vs == nil {
-		vs = []Variable{}
-	}
-	for i := range vs {
-		if vs[i].Type == "" {
-			vs[i].Type = TypeText
-		}
-		if vs[i].Options == nil {
-			vs[i].Options = []string{}
-		}
-	}
-	return vs, nil
-}
+// ParseVariables reads the variables column (store.DecodeVariables).
+func ParseVariables(raw string) ([]Variable, error) { return store.DecodeVariables(raw) }
 
-// ParsePrechatFields reads the prechat_fields column.
-func ParsePrechatFields(raw string) ([]PrechatField, error) {
-	fs := []PrechatField{}
-	if strings.TrimSpace(raw) != "" {
-		if err := json.Unmarshal([]byte(raw), &fs); err != nil {
-			return nil, fmt.Errorf("prechat_fields: %w", err)
-		}
-	}
-	if fs == nil {
-		fs = []PrechatField{}
-	}
-	for i := range fs {
-		if fs[i].Type == "" {
-			fs[i].Type = TypeText
-		}
-	}
-	return fs, nil
-}
+// ParsePrechatFields reads the prechat_fields column (store.DecodePrechatFields).
+func ParsePrechatFields(raw string) ([]PrechatField, error) { return store.DecodePrechatFields(raw) }
 
-// ParseOrigins reads the allowed_origins column.
-func ParseOrigins(raw string) ([]string, error) {
-	os := []string{}
-	if strings.TrimSpace(raw) != "" {
-		if err := json.Unmarshal([]byte(raw), &os); err != nil {
-			return nil, fmt.Errorf("allowed_origins: %w", err)
-		}
-	}
-	if os == nil {
-		os = []string{}
-	}
-	return os, nil
-}
+// ParseOrigins reads the allowed_origins column (store.DecodeOrigins).
+func ParseOrigins(raw string) ([]string, error) { return store.DecodeOrigins(raw) }
 
-// ParseWidget reads the widget_settings column (other keys it may hold are ignored here and
-// kept by Apply).
-func ParseWidget(raw string) (Widget, error) {
-	var w Widget
-	if strings.TrimSpace(raw) == "" {
-		return w, nil
-	}
-	if err := json.Unmarshal([]byte(raw), &w); err != nil {
-		return w, fmt.Errorf("widget_settings: %w", err)
-	}
-	return w, nil
-}
+// ParseWidget reads the widget_settings column (store.DecodeWidget; other keys it may hold
+// are kept by Apply).
+func ParseWidget(raw string) (Widget, error) { return store.DecodeWidget(raw) }
 
 // OriginAllowed reports whether a browser Origin header is one of the allowed origins
 // (compared after normalisation: scheme and host are case-insensitive).

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/whatsapp"
 )
@@ -281,25 +279,10 @@ func (c *WhatsAppCheck) OK() bool {
 // wait for the workers to process them, in messages exactly once.
 func CheckWhatsApp(ctx context.Context, st *store.Store, ids []string, wait time.Duration, w io.Writer) (*WhatsAppCheck, error) {
 	c := &WhatsAppCheck{IDs: len(ids)}
-	count := func(table, col string, extra string) (found, missing, dups int, err error) {
-		seen := map[string]int{}
-		for i := 0; i < len(ids); i += 1000 {
-			j := min(i+1000, len(ids))
-			var rows []struct {
-				ID string `bun:"id"`
-				N  int    `bun:"n"`
-			}
-			q := st.DB.NewSelect().TableExpr(table).ColumnExpr(col+" AS id").ColumnExpr("count(*) AS n").
-				Where(col+" IN (?)", bun.In(ids[i:j])).GroupExpr(col)
-			if extra != "" {
-				q = q.Where(extra)
-			}
-			if err := q.Scan(ctx, &rows); err != nil {
-				return 0, 0, 0, err
-			}
-			for _, r := range rows {
-				seen[r.ID] += r.N
-			}
+	count := func(events bool) (found, missing, dups int, err error) {
+		seen, err := st.CountByProviderID(ctx, events, ids)
+		if err != nil {
+			return 0, 0, 0, err
 		}
 		for _, id := range ids {
 			switch n := seen[id]; {
@@ -315,12 +298,12 @@ func CheckWhatsApp(ctx context.Context, st *store.Store, ids []string, wait time
 		return found, missing, dups, nil
 	}
 	var err error
-	if c.Events, c.EventsMissing, c.EvDups, err = count("inbound_events", "provider_id", "provider = 'whatsapp'"); err != nil {
+	if c.Events, c.EventsMissing, c.EvDups, err = count(true); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
 	for {
-		if c.Messages, c.MsgMissing, c.MsgDups, err = count("messages", "provider_message_id", ""); err != nil {
+		if c.Messages, c.MsgMissing, c.MsgDups, err = count(false); err != nil {
 			return nil, err
 		}
 		if c.MsgMissing == 0 || time.Since(t0) >= wait || ctx.Err() != nil {

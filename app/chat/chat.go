@@ -10,7 +10,6 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,9 +62,11 @@ func RequestID(conversationID, userMessageID int64) string {
 
 // Variables decodes an assistant's variable definitions.
 func Variables(a *store.Assistant) []llm.VariableSpec {
-	var vs []llm.VariableSpec
-	_ = json.Unmarshal([]byte(a.Variables), &vs)
-	return vs
+	var out []llm.VariableSpec
+	for _, v := range a.VariableList() {
+		out = append(out, llm.VariableSpec(v))
+	}
+	return out
 }
 
 // Request builds the LLM request for a conversation: the system prompt, what the assistant
@@ -79,8 +80,7 @@ func (r *Responder) Request(ctx context.Context, conv *store.Conversation, a *st
 	if err != nil {
 		return llm.Request{}, err
 	}
-	collected := map[string]string{}
-	_ = json.Unmarshal([]byte(conv.Variables), &collected)
+	collected := conv.VariableMap()
 	vars := Variables(a)
 	req := llm.Request{
 		Model: a.Model, FirstMessage: a.FirstMessage, Variables: vars, Collected: collected,
@@ -170,7 +170,7 @@ func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *stor
 			r.Log.Warn("workspace prices are invalid; using the defaults", "workspace_id", conv.WorkspaceID, "err", err)
 		}
 	}
-	rec, err := usage.RecordReply(ctx, r.Store, prices, usage.Call{
+	rec, err := r.Conversations.AddReply(ctx, prices, usage.Call{
 		WorkspaceID: conv.WorkspaceID, ConversationID: &cid, AssistantID: aid, ConversationType: conv.Type,
 		RequestID: requestID, Purpose: usage.PurposeReply, Model: resp.Model,
 		Tokens: usage.Tokens{Prompt: resp.Usage.PromptTokens, Cached: resp.Usage.CachedTokens, Completion: resp.Usage.CompletionTokens},
@@ -180,10 +180,10 @@ func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *stor
 		return Reply{}, err
 	}
 	out := Reply{Message: m, Warning: rec.Warning(), Replayed: !rec.Inserted}
-	if rec.Inserted {
-		r.Conversations.Announce(ctx, m)
-	} else if stored, err := r.Store.MessageByID(ctx, conv.WorkspaceID, m.ID); err == nil {
-		out.Message = stored
+	if !rec.Inserted {
+		if stored, err := r.Store.MessageByID(ctx, conv.WorkspaceID, m.ID); err == nil {
+			out.Message = stored
+		}
 	}
 	switch {
 	case out.Warning != "":

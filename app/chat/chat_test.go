@@ -3,7 +3,6 @@ package chat_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -70,11 +69,10 @@ func setup(t *testing.T, provider llm.Provider) (*chat.Responder, *store.Store, 
 }
 
 func TestReplyIsStoredOnceWithUsage(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"What is your email?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1234,"completion_tokens":567,"total_tokens":1801}}`))
-	}))
-	defer srv.Close()
+	srv := testkit.NewFakeLLM(t)
+	srv.Answer = func(int, testkit.LLMRequest) testkit.LLMAnswer {
+		return testkit.LLMAnswer{Content: "What is your email?", Model: "gpt-4o-mini", Usage: &testkit.LLMUsage{Prompt: 1234, Completion: 567}}
+	}
 	p, err := llm.NewOpenAI(llm.OpenAIOptions{BaseURL: srv.URL, APIKey: "k", DefaultModel: "gpt-4o-mini", Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -99,10 +97,10 @@ func TestReplyIsStoredOnceWithUsage(t *testing.T) {
 }
 
 func TestReplyFallsBackPolitely(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, `{"error":{"message":"boom","type":"server_error"}}`, http.StatusInternalServerError)
-	}))
-	defer srv.Close()
+	srv := testkit.NewFakeLLM(t)
+	srv.Answer = func(int, testkit.LLMRequest) testkit.LLMAnswer {
+		return testkit.LLMAnswer{Status: http.StatusInternalServerError, Message: "boom", Type: "server_error"}
+	}
 	p, _ := llm.NewOpenAI(llm.OpenAIOptions{BaseURL: srv.URL, APIKey: "k", DefaultModel: "gpt-4o-mini", Timeout: 5 * time.Second, MaxRetries: 0})
 	r, st, conv, a := setup(t, p)
 	rep, err := r.Reply(context.Background(), conv, a, "reply:test:2", nil)
@@ -119,11 +117,10 @@ func TestReplyFallsBackPolitely(t *testing.T) {
 }
 
 func TestUnknownModelWarns(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"id":"x","object":"chat.completion","created":1,"model":"mystery-9000","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}`))
-	}))
-	defer srv.Close()
+	srv := testkit.NewFakeLLM(t)
+	srv.Answer = func(int, testkit.LLMRequest) testkit.LLMAnswer {
+		return testkit.LLMAnswer{Content: "ok", Model: "mystery-9000", Usage: &testkit.LLMUsage{Prompt: 10, Completion: 5}}
+	}
 	p, _ := llm.NewOpenAI(llm.OpenAIOptions{BaseURL: srv.URL, APIKey: "k", DefaultModel: "mystery-9000", Timeout: 5 * time.Second})
 	r, st, conv, a := setup(t, p)
 	rep, err := r.Reply(context.Background(), conv, a, "reply:test:3", nil)

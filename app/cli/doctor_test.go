@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/hibiken/asynq"
@@ -22,59 +19,27 @@ import (
 
 const doctorSecret = "doctor-secret-key-0123456789abcdef0123456789"
 
-// fakeLLM is an OpenAI-compatible server: GET /v1/models with the right key lists models;
-// any other key gets OpenAI's 401 error body.
-func fakeLLM(t *testing.T, key string, models ...string) *httptest.Server {
+// fakeLLM is testkit's OpenAI-compatible server: GET /v1/models with the right key lists
+// models; any other key gets OpenAI's 401 error body.
+func fakeLLM(t *testing.T, key string, models ...string) *testkit.FakeLLM {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method != http.MethodGet || r.URL.Path != "/v1/models" {
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprintf(w, `{"error":{"message":"Invalid URL (%s %s)","type":"invalid_request_error","param":null,"code":null}}`, r.Method, r.URL.Path)
-			return
-		}
-		if r.Header.Get("Authorization") != "Bearer "+key {
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"error":{"message":"Incorrect API key provided: sk-b**ad. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`)
-			return
-		}
-		var data []string
-		for _, m := range models {
-			data = append(data, fmt.Sprintf(`{"id":%q,"object":"model","created":1715367049,"owned_by":"system"}`, m))
-		}
-		fmt.Fprintf(w, `{"object":"list","data":[%s]}`, strings.Join(data, ","))
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	l := testkit.NewFakeLLM(t)
+	l.Key, l.Models = key, models
+	return l
 }
 
-// fakeGraph is Meta's Graph API for GET /v21.0/{phone_number_id}: the good token reads the
-// number; any other gets the 190 OAuthException.
-type fakeGraph struct {
-	*httptest.Server
-	calls atomic.Int32
-}
+// fakeGraph is testkit's Graph API knowing one number: the good token reads it; any other
+// gets the 190 OAuthException.
+type fakeGraph struct{ *testkit.FakeGraph }
+
+func (g *fakeGraph) calls() int { return len(g.Requests()) }
 
 func newDoctorGraph(t *testing.T, pid, token string) *fakeGraph {
 	t.Helper()
-	g := &fakeGraph{}
-	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.calls.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method != http.MethodGet || r.URL.Path != "/v21.0/"+pid || r.URL.Query().Get("fields") != "display_phone_number,verified_name" {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":{"message":"Unsupported get request. Object with ID 'x' does not exist","type":"GraphMethodException","code":100,"error_subcode":33,"fbtrace_id":"A1"}}`)
-			return
-		}
-		if r.Header.Get("Authorization") != "Bearer "+token {
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190,"fbtrace_id":"AbCdEfGh123"}}`)
-			return
-		}
-		fmt.Fprintf(w, `{"display_phone_number":"+1 555-0100","verified_name":"Shop & Co","id":%q}`, pid)
-	}))
-	t.Cleanup(g.Close)
-	return g
+	g := testkit.NewFakeGraph(t)
+	g.Token = token
+	g.Numbers = map[string]testkit.FakeNumber{pid: {DisplayPhoneNumber: "+1 555-0100", VerifiedName: "Shop & Co"}}
+	return &fakeGraph{g}
 }
 
 type doctorCase struct {
@@ -226,8 +191,8 @@ func TestDoctorProviderErrors(t *testing.T) {
 	if strings.Contains(out, "EAAG") || strings.Contains(out, "sk-bad") {
 		t.Fatal("a secret is printed")
 	}
-	if g.calls.Load() != 1 {
-		t.Fatalf("graph calls: %d", g.calls.Load())
+	if g.calls() != 1 {
+		t.Fatalf("graph calls: %d", g.calls())
 	}
 
 	// The default model missing from the list, and an archived task: warnings, exit 0.

@@ -15,7 +15,9 @@ import (
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/inbound"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/web"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/config"
@@ -169,10 +171,10 @@ func Handlers(a *app.App) workers.Handlers {
 		WhatsApp: wa,
 		// An event left unenqueued (Redis down) is re-enqueued by the next sweep once it is one
 		// sweep period old (30 s at most): recovery takes at most two sweep periods.
-		Inbound:     &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: a.Log, SweepAge: min(a.Config.SweepInterval, 30*time.Second), Processors: map[string]workers.Processor{whatsapp.Provider: wa.Process}},
+		Inbound:     &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: a.Log, Processors: map[string]inbound.Processor{whatsapp.Provider: wa.Process}}, Queue: a.Queue, Log: a.Log, SweepAge: min(a.Config.SweepInterval, 30*time.Second)},
 		Maintenance: &workers.Maintenance{Conversations: a.Conversations, Jobs: conversation.BulkJobs{Redis: a.Redis}, Log: a.Log},
 		Extract:     &workers.Extract{Queue: a.Queue, Log: a.Log, Extractor: a.Extractor},
-		Tally:       &workers.Tally{Store: a.Store, Log: a.Log},
+		Tally:       &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: a.Log}},
 		Metrics:     a.Metrics,
 		Log:         a.Log,
 	}

@@ -2,7 +2,8 @@
 // conversations and messages that publishes each change's live event itself (add message,
 // start, delete, bulk delete, retention, AI on/off, end, window close), so no caller publishes
 // after a write; beside it the types and their badges, the filter that URLs and API parameters
-// describe, the WhatsApp window state, and money formatting.
+// describe, and the WhatsApp window state (whose rule is model.WindowAt). Money is formatted by
+// model.Money.
 //
 // It may use app/store, app/events and app/workspace; it never imports app/web, views or
 // workers, and knows nothing of HTTP or templates.
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -25,9 +27,9 @@ type TypeInfo struct {
 
 // Types in display order: Test (orange), Web widget (purple), WhatsApp (green).
 var Types = []TypeInfo{
-	{store.TypeTest, "Test", "test"},
-	{store.TypeWidget, "Web widget", "widget"},
-	{store.TypeWhatsApp, "WhatsApp", "whatsapp"},
+	{model.TypeTest, "Test", "test"},
+	{model.TypeWidget, "Web widget", "widget"},
+	{model.TypeWhatsApp, "WhatsApp", "whatsapp"},
 }
 
 // TypeLabel is a type's label.
@@ -50,42 +52,12 @@ func ValidType(t string) bool {
 	return false
 }
 
-// FormatUSD gives nano-dollars as a decimal string with 9 places: 525300 -> "0.000525300".
-func FormatUSD(nanos int64) string {
-	sign := ""
-	if nanos < 0 {
-		sign, nanos = "-", -nanos
-	}
-	return fmt.Sprintf("%s%d.%09d", sign, nanos/1_000_000_000, nanos%1_000_000_000)
-}
-
-// FormatCents gives nano-dollars in dollars to the cent, rounded half up: "$0.01".
-func FormatCents(nanos int64) string {
-	cents := (nanos + 5_000_000) / 10_000_000
-	return fmt.Sprintf("$%d.%02d", cents/100, cents%100)
-}
-
-// Window is a WhatsApp conversation's 24-hour customer-service window.
-type Window struct {
-	Applies   bool      // only WhatsApp conversations have one
-	Open      bool      // free-form messages allowed
-	ExpiresAt time.Time // when it closes (or closed)
-	Known     bool      // false when the customer never wrote
-}
+// Window is a WhatsApp conversation's 24-hour customer-service window (see model.WindowAt).
+type Window = model.Window
 
 // WindowOf computes the window of a conversation at time now.
 func WindowOf(c *store.Conversation, now time.Time) Window {
-	if c.Type != store.TypeWhatsApp {
-		return Window{}
-	}
-	w := Window{Applies: true}
-	if c.WindowExpiresAt == nil {
-		return w
-	}
-	w.Known = true
-	w.ExpiresAt = c.WindowExpiresAt.UTC()
-	w.Open = now.Before(w.ExpiresAt) && c.WindowClosedAt == nil
-	return w
+	return model.WindowAt(c.Type, c.WindowExpiresAt, c.WindowClosedAt, now)
 }
 
 // Remaining is "3h 12m" style time left.

@@ -8,19 +8,6 @@ import (
 	"github.com/parleyhq/parley/app/store"
 )
 
-func TestMoney(t *testing.T) {
-	for nanos, want := range map[int64]string{0: "0.000000000", 525300: "0.000525300", 1_000_000_000: "1.000000000", 12_345_678_901: "12.345678901", -5: "-0.000000005"} {
-		if got := FormatUSD(nanos); got != want {
-			t.Errorf("FormatUSD(%d) = %q, want %q", nanos, got, want)
-		}
-	}
-	for nanos, want := range map[int64]string{0: "$0.00", 4_999_999: "$0.00", 5_000_000: "$0.01", 1_234_567_890: "$1.23", 1_235_000_000: "$1.24"} {
-		if got := FormatCents(nanos); got != want {
-			t.Errorf("FormatCents(%d) = %q, want %q", nanos, got, want)
-		}
-	}
-}
-
 func TestWindow(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	exp := now.Add(90 * time.Minute)

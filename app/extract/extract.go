@@ -109,12 +109,10 @@ func RequestID(conversationID, lastMessageID int64, token string) string {
 
 // Variables decodes an assistant's declared variables.
 func Variables(a *store.Assistant) []llm.VariableSpec {
-	var vs []llm.VariableSpec
-	_ = json.Unmarshal([]byte(a.Variables), &vs)
-	out := vs[:0]
-	for _, v := range vs {
+	var out []llm.VariableSpec
+	for _, v := range a.VariableList() {
 		if strings.TrimSpace(v.Name) != "" {
-			out = append(out, v)
+			out = append(out, llm.VariableSpec(v))
 		}
 	}
 	return out
@@ -586,4 +584,10 @@ func attribute(value string, msgs []Message, last int64) int64 {
 		}
 	}
 	return last
+}
+
+// Pending lists up to limit conversations that ended since a time and whose last extraction
+// (if any) ran before they ended: the sweep enqueues one more extraction (ReasonEnded) of each.
+func (x *Extractor) Pending(ctx context.Context, since time.Time, limit int) ([]store.ConversationRef, error) {
+	return x.Store.EndedWithoutFinalExtraction(ctx, since, limit)
 }

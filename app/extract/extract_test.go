@@ -2,14 +2,10 @@ package extract_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,56 +18,44 @@ import (
 
 // openAIServer speaks the chat-completions wire format; each call is answered by reply(n)
 // (n counts from 1), which returns the status and the message content.
-type openAIServer struct {
-	t      *testing.T
-	srv    *httptest.Server
-	mu     sync.Mutex
-	bodies []map[string]any
-	ids    []string
-	reply  func(n int) (int, string)
-}
+type openAIServer struct{ *testkit.FakeLLM }
 
+// newOpenAIServer is testkit's fake OpenAI-compatible server answering the n-th call with
+// reply(n): a status other than 200 gets OpenAI's "overloaded" server_error.
 func newOpenAIServer(t *testing.T, reply func(n int) (int, string)) *openAIServer {
-	s := &openAIServer{t: t, reply: reply}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
-			http.Error(w, "not found", http.StatusNotFound)
-			return
-		}
-		raw, _ := io.ReadAll(r.Body)
-		var body map[string]any
-		_ = json.Unmarshal(raw, &body)
-		s.mu.Lock()
-		s.bodies = append(s.bodies, body)
-		s.ids = append(s.ids, r.Header.Get("X-Client-Request-Id"))
-		n := len(s.bodies)
-		s.mu.Unlock()
-		status, content := s.reply(n)
+	l := testkit.NewFakeLLM(t)
+	l.Usage = testkit.LLMUsage{Prompt: 500, Completion: 20}
+	l.Answer = func(n int, _ testkit.LLMRequest) testkit.LLMAnswer {
+		status, content := reply(n)
 		if status != http.StatusOK {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			fmt.Fprint(w, `{"error":{"message":"overloaded","type":"server_error"}}`)
-			return
+			return testkit.LLMAnswer{Status: status, Message: "overloaded", Type: "server_error"}
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"id": fmt.Sprintf("chatcmpl-%d", n), "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
-			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": content}}},
-			"usage":   map[string]any{"prompt_tokens": 500, "completion_tokens": 20, "total_tokens": 520},
-		})
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
+		return testkit.LLMAnswer{Content: content, Model: "gpt-4o-mini-2024-07-18"}
+	}
+	return &openAIServer{l}
 }
 
-func (s *openAIServer) calls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.bodies)
+func (s *openAIServer) calls() int { return s.Calls() }
+
+// ids are the X-Client-Request-Id of every call; bodies their JSON bodies.
+func (s *openAIServer) ids() []string {
+	var out []string
+	for _, r := range s.Requests() {
+		out = append(out, r.Header.Get("X-Client-Request-Id"))
+	}
+	return out
+}
+
+func (s *openAIServer) bodies() []map[string]any {
+	var out []map[string]any
+	for _, r := range s.Requests() {
+		out = append(out, r.Body)
+	}
+	return out
 }
 
 func (s *openAIServer) provider(t *testing.T) llm.Provider {
-	p, err := llm.NewOpenAI(llm.OpenAIOptions{BaseURL: s.srv.URL + "/v1", APIKey: "sk-test", DefaultModel: "gpt-4o-mini", Timeout: 5 * time.Second, MaxRetries: -1})
+	p, err := llm.NewOpenAI(llm.OpenAIOptions{BaseURL: s.URL + "/v1", APIKey: "sk-test", DefaultModel: "gpt-4o-mini", Timeout: 5 * time.Second, MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,10 +160,10 @@ func TestLLMPathStoresValuesAndUsage(t *testing.T) {
 	if strings.Join(res.Asked, ",") != "name,company,plan" {
 		t.Fatalf("asked the model about %v", res.Asked)
 	}
-	if srv.calls() != 1 || srv.ids[0] != extract.RequestID(f.conv.ID, last, "") || srv.ids[0] != fmt.Sprintf("extract:%d:%d", f.conv.ID, last) {
-		t.Fatalf("calls %d, request ids %v", srv.calls(), srv.ids)
+	if srv.calls() != 1 || srv.ids()[0] != extract.RequestID(f.conv.ID, last, "") || srv.ids()[0] != fmt.Sprintf("extract:%d:%d", f.conv.ID, last) {
+		t.Fatalf("calls %d, request ids %v", srv.calls(), srv.ids())
 	}
-	rf := srv.bodies[0]["response_format"].(map[string]any)
+	rf := srv.bodies()[0]["response_format"].(map[string]any)
 	js := rf["json_schema"].(map[string]any)
 	props := js["schema"].(map[string]any)["properties"].(map[string]any)
 	if rf["type"] != "json_schema" || js["strict"] != true || len(props) != 3 || props["name"] == nil || props["email"] != nil {
@@ -211,8 +195,8 @@ func TestLLMPathStoresValuesAndUsage(t *testing.T) {
 	}
 	// A rerun asks again, under a request id of its own.
 	res = f.run(t, x, f.conv, extract.ReasonRerun)
-	if srv.calls() != 2 || !strings.HasPrefix(srv.ids[1], fmt.Sprintf("extract:%d:%d:rerun:", f.conv.ID, last)) {
-		t.Fatalf("rerun: %+v %v", res, srv.ids)
+	if srv.calls() != 2 || !strings.HasPrefix(srv.ids()[1], fmt.Sprintf("extract:%d:%d:rerun:", f.conv.ID, last)) {
+		t.Fatalf("rerun: %+v %v", res, srv.ids())
 	}
 	c, _ = st.GetConversation(context.Background(), f.ws, f.conv.ID)
 	if c.CostNanos != 2*87_000 {

@@ -293,7 +293,7 @@ func (d *deployment) countBy(ctx context.Context, table, col string, ids []strin
 			N  int    `bun:"n"`
 		}
 		q := d.st.DB.NewSelect().TableExpr(table).ColumnExpr(col+" AS id").ColumnExpr("count(*) AS n").
-			Where(col+" IN (?)", bun.In(ids[i:j])).GroupExpr(col)
+			Where(col+" IN (?)", bun.List(ids[i:j])).GroupExpr(col)
 		if extra != "" {
 			q = q.Where(extra)
 		}

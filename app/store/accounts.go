@@ -174,3 +174,15 @@ func (s *Store) RevokeAPIKey(ctx context.Context, workspaceID, id int64) error {
 	}
 	return nil
 }
+
+// CreateUser inserts a user as it is (the load tools' throwaway login); u.ID is set.
+func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	_, err := s.DB.NewInsert().Model(u).Returning("id").Exec(ctx)
+	return err
+}
+
+// DeleteUser deletes a user.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	_, err := s.DB.NewDelete().TableExpr("users").Where("id = ?", id).Exec(ctx)
+	return err
+}

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/uptrace/bun"
+
+	"github.com/parleyhq/parley/app/model"
 )
 
 // PreviewLength is how many characters of the last message the list shows.
@@ -142,7 +144,7 @@ func (s *Store) addMessage(ctx context.Context, tx bun.IDB, m *Message) (bool, e
 		}
 	}
 	user := 0
-	if m.Role == "user" {
+	if m.Role == model.RoleUser {
 		user = 1
 	}
 	up := tx.NewUpdate().Model((*Conversation)(nil)).
@@ -158,7 +160,7 @@ func (s *Store) addMessage(ctx context.Context, tx bun.IDB, m *Message) (bool, e
 		Set("last_message_role = CASE WHEN ? >= last_message_at THEN ? ELSE last_message_role END", m.CreatedAt, m.Role).
 		Set("last_message_at = CASE WHEN ? > last_message_at THEN ? ELSE last_message_at END", m.CreatedAt, m.CreatedAt).
 		Where("id = ? AND workspace_id = ?", m.ConversationID, m.WorkspaceID)
-	if m.Role == "user" {
+	if m.Role == model.RoleUser {
 		up = up.Set("last_inbound_at = CASE WHEN last_inbound_at IS NULL OR ? > last_inbound_at THEN ? ELSE last_inbound_at END", m.CreatedAt, m.CreatedAt)
 	}
 	res, err = up.Exec(ctx)
@@ -214,8 +216,7 @@ func (s *Store) setVariable(ctx context.Context, tx bun.IDB, v *ConversationVari
 	if err := sel.Scan(ctx, &raw); err != nil {
 		return notFound(err)
 	}
-	vars := map[string]string{}
-	_ = json.Unmarshal([]byte(raw), &vars)
+	vars := decodeVariableMap(raw)
 	vars[v.Name] = v.Value
 	b, _ := json.Marshal(vars)
 	_, err := tx.NewUpdate().Model((*Conversation)(nil)).Set("variables = ?", string(b)).Set("updated_at = ?", t).

@@ -70,7 +70,7 @@ func (s *Store) applyFilter(q *bun.SelectQuery, workspaceID int64, f Filter) *bu
 		q = q.Where(s.missingRequiredSQL())
 	}
 	if len(f.IDs) > 0 {
-		q = q.Where("c.id IN (?)", bun.In(f.IDs))
+		q = q.Where("c.id IN (?)", bun.List(f.IDs))
 	}
 	if qs := strings.TrimSpace(f.Query); qs != "" {
 		q = s.applySearch(q, workspaceID, qs)
@@ -352,7 +352,7 @@ func (s *Store) DeleteMatching(ctx context.Context, workspaceID int64, f Filter,
 		var gone []struct {
 			Type string `bun:"type"`
 		}
-		if err := tx.NewDelete().Model((*Conversation)(nil)).Where("workspace_id = ? AND id IN (?)", workspaceID, bun.In(ids)).
+		if err := tx.NewDelete().Model((*Conversation)(nil)).Where("workspace_id = ? AND id IN (?)", workspaceID, bun.List(ids)).
 			Returning("type").Scan(ctx, &gone); err != nil {
 			return err
 		}

@@ -4,17 +4,19 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/parleyhq/parley/app/model"
 )
 
-// Conversation types.
+// Conversation types: the names are model's (model.TypeTest...).
 const (
-	TypeTest     = "test"
-	TypeWidget   = "widget"
-	TypeWhatsApp = "whatsapp"
+	TypeTest     = model.TypeTest
+	TypeWidget   = model.TypeWidget
+	TypeWhatsApp = model.TypeWhatsApp
 )
 
 // Types lists the conversation types in display order.
-var Types = []string{TypeTest, TypeWidget, TypeWhatsApp}
+var Types = model.Types
 
 type Workspace struct {
 	bun.BaseModel `bun:"table:workspaces"`

@@ -1,6 +1,17 @@
 // Package store is the only package that builds SQL. It opens PostgreSQL (pgx through bun's
 // pgdialect) or SQLite (bun's sqliteshim, pure Go), runs the embedded migrations, and keeps the
 // differences between the two dialects in this package.
+//
+// It owns every statement: one file per aggregate (accounts, workspace, assistants,
+// conversations and their list query, messages, variables, inbound events, the usage ledger,
+// the rollups, templates) plus the bulk load of app/seed and app/bench (bulk.go) and the test
+// databases of app/testkit (testdb.go). JSON columns are decoded here, once, into app/model
+// types (assistant_json.go, workspace.go). layout_test.go fails when a non-test file outside
+// this package imports a SQL package or calls a SQL method.
+//
+// It may import app/model and nothing else of Parley: no feature package, no web, no workers.
+// Rules (the window, the status rank, money) live in app/model; the store only writes them
+// in SQL where a query needs them.
 package store
 
 import (

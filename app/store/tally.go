@@ -464,7 +464,7 @@ func (s *Store) totalsDrift(ctx context.Context, db bun.IDB, ids []int64) ([]Tot
 	var out []TotalsDrift
 	const chunk = 500
 	for start := 0; start < len(ids); start += chunk {
-		part := bun.In(ids[start:min(start+chunk, len(ids))])
+		part := bun.List(ids[start:min(start+chunk, len(ids))])
 		var rows []totalsRow
 		if err := db.NewRaw(conversationTotalsSQL, part, part, part).Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, err

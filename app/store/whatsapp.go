@@ -4,39 +4,38 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/parleyhq/parley/app/model"
 )
 
-// WhatsApp message statuses, in the order they move: an outgoing message is "pending" when
-// stored, "sending" while a send is in flight, then Meta's "sent" < "delivered" < "read";
-// "failed" is final.
+// WhatsApp message statuses: the names and their order are model's.
 const (
-	StatusPending   = "pending"
-	StatusSending   = "sending"
-	StatusSent      = "sent"
-	StatusDelivered = "delivered"
-	StatusRead      = "read"
-	StatusFailed    = "failed"
+	StatusPending   = model.StatusPending
+	StatusSending   = model.StatusSending
+	StatusSent      = model.StatusSent
+	StatusDelivered = model.StatusDelivered
+	StatusRead      = model.StatusRead
+	StatusFailed    = model.StatusFailed
 )
 
-// StatusRank orders statuses: a status only replaces one of a lower rank. Unknown statuses
-// rank 0 (they never move a message).
-func StatusRank(status string) int {
-	switch status {
-	case StatusSent:
-		return 1
-	case StatusDelivered:
-		return 2
-	case StatusRead:
-		return 3
-	case StatusFailed:
-		return 4
-	}
-	return 0
-}
+// StatusRank is model.StatusRank.
+func StatusRank(status string) int { return model.StatusRank(status) }
 
-// statusRankSQL is StatusRank in SQL, over the messages.status column.
-const statusRankSQL = "(CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4 ELSE 0 END)"
+// statusRankSQL is model.Status.Rank in SQL, over the messages.status column.
+var statusRankSQL = func() string {
+	var b strings.Builder
+	b.WriteString("(CASE status")
+	for _, st := range model.RankedStatuses {
+		fmt.Fprintf(&b, " WHEN '%s' THEN %d", st, model.StatusRank(st))
+	}
+	b.WriteString(" ELSE 0 END)")
+	return b.String()
+}()
 
 // InsertInboundEvents stores a webhook delivery's events in one statement (so all or none
 // are stored) and returns the ones that were new; events already stored (same provider and
@@ -293,7 +292,7 @@ func (s *Store) MarkMessagePending(ctx context.Context, workspaceID, id int64) e
 func (s *Store) LatestUserMessage(ctx context.Context, workspaceID, conversationID int64) (*Message, error) {
 	m := new(Message)
 	err := s.DB.NewSelect().Model(m).
-		Where("workspace_id = ? AND conversation_id = ? AND role = 'user'", workspaceID, conversationID).
+		Where("workspace_id = ? AND conversation_id = ? AND role = ?", workspaceID, conversationID, model.RoleUser).
 		Order("created_at DESC", "id DESC").Limit(1).Scan(ctx)
 	if err != nil {
 		return nil, notFound(err)
@@ -309,7 +308,7 @@ func (s *Store) LatestUserMessage(ctx context.Context, workspaceID, conversation
 // a reply job that died in between finishes it.
 func (s *Store) AnsweredAfter(ctx context.Context, workspaceID, conversationID int64, m *Message) (bool, error) {
 	return s.DB.NewSelect().Model((*Message)(nil)).
-		Where("workspace_id = ? AND conversation_id = ? AND role IN ('assistant', 'human')", workspaceID, conversationID).
+		Where("workspace_id = ? AND conversation_id = ? AND role IN (?)", workspaceID, conversationID, bun.List(model.ReplyRoles)).
 		Where("provider_message_id IS NOT NULL").
 		Where("id > ? AND created_at >= ?", m.ID, m.CreatedAt.UTC()).
 		Exists(ctx)

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -23,7 +22,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/app"
@@ -97,36 +95,22 @@ func NewPostgresDB(t testing.TB) DB {
 		unavailable(t, "DATABASE_URL is not set to a postgres:// URL")
 	}
 	ctx := context.Background()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(pctx); err != nil {
+	if err := store.PingPostgres(ctx, base); err != nil {
 		unavailable(t, "PostgreSQL at DATABASE_URL does not answer: %v", err)
 	}
-	tpl, err := ensureTemplate(ctx, admin, base)
+	tpl, err := ensureTemplate(ctx, base)
 	if err != nil {
 		t.Fatalf("postgres template: %v", err)
 	}
 	name := "parley_t_" + randHex(8)
-	if _, err := admin.ExecContext(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, tpl)); err != nil {
+	if err := store.CreateDatabaseFromTemplate(ctx, base, name, tpl); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	t.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer a.Close()
-		_, _ = a.ExecContext(context.Background(), fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
-	})
-	return DB{Dialect: store.Postgres, DatabaseURL: withDBName(base, name)}
+	t.Cleanup(func() { _ = store.DropDatabase(context.Background(), base, name) })
+	return DB{Dialect: store.Postgres, DatabaseURL: store.WithDatabaseName(base, name)}
 }
 
-func ensureTemplate(ctx context.Context, admin *sql.DB, base string) (string, error) {
+func ensureTemplate(ctx context.Context, base string) (string, error) {
 	h := sha256.New()
 	_ = fs.WalkDir(store.MigrationFS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -142,50 +126,11 @@ func ensureTemplate(ctx context.Context, admin *sql.DB, base string) (string, er
 			return tpl, nil
 		}
 	}
-	conn, err := admin.Conn(ctx)
-	if err != nil {
+	if err := store.EnsureMigratedTemplate(ctx, base, tpl); err != nil {
 		return "", err
-	}
-	defer conn.Close()
-	// One creator across every test process: a session-level advisory lock.
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(4242002)`); err != nil {
-		return "", err
-	}
-	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(4242002)`) //nolint:errcheck
-	var exists bool
-	if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, tpl).Scan(&exists); err != nil {
-		return "", err
-	}
-	if !exists {
-		tmp := tpl + "_build"
-		_, _ = conn.ExecContext(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, tmp))
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE DATABASE %s`, tmp)); err != nil {
-			return "", err
-		}
-		s, err := store.OpenPostgres(ctx, withDBName(base, tmp))
-		if err != nil {
-			return "", err
-		}
-		_, merr := s.MigrateUp(ctx)
-		s.Close()
-		if merr != nil {
-			return "", merr
-		}
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`, tmp, tpl)); err != nil {
-			return "", err
-		}
 	}
 	tplOnce.Store(tpl, nil)
 	return tpl, nil
-}
-
-func withDBName(base, name string) string {
-	u, err := url.Parse(base)
-	if err != nil {
-		return base
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 func randHex(n int) string {

@@ -15,6 +15,10 @@
 // digits converts to that exactly). The sum is rounded once, half up to the nano-dollar.
 // A model without a price costs 0 with a "no price for model X" warning (Cost.Found false):
 // never a silent zero.
+//
+// It owns the price table and the ledger rows' pricing; the workspace's own entries come from
+// model.Settings as the store decoded them, and money is written by model.Money. It may not
+// import web, views or workers.
 package usage
 
 import (
@@ -31,6 +35,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/config"
 )
 
@@ -42,7 +47,7 @@ const (
 )
 
 // NanosPerUSD is how many nano-dollars make one dollar.
-const NanosPerUSD = 1_000_000_000
+const NanosPerUSD = model.NanosPerUSD
 
 // tokensPerPrice is the number of tokens a price is given for.
 const tokensPerPrice = 1_000_000
@@ -250,22 +255,6 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// FormatUSD writes nano-dollars as exact dollars: at least two decimals, more only when they
-// are not zero (525300 gives "$0.0005253", 1_500_000_000 gives "$1.50").
-func FormatUSD(nanos int64) string {
-	sign := ""
-	u := uint64(nanos)
-	if nanos < 0 {
-		sign, u = "-", uint64(-(nanos+1))+1
-	}
-	whole, frac := u/NanosPerUSD, u%NanosPerUSD
-	fs := strings.TrimRight(fmt.Sprintf("%09d", frac), "0")
-	for len(fs) < 2 {
-		fs += "0"
-	}
-	return fmt.Sprintf("%s$%d.%s", sign, whole, fs)
 }
 
 // With returns a new table with prices as its top layer, tagged with source. The receiver

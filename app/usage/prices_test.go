@@ -133,17 +133,6 @@ func TestParseUSD(t *testing.T) {
 	}
 }
 
-func TestFormatUSD(t *testing.T) {
-	for in, want := range map[int64]string{
-		525_300: "$0.0005253", 0: "$0.00", 1_500_000_000: "$1.50", 1: "$0.000000001", 12_345_678_900: "$12.3456789", -10_000_000: "-$0.01",
-		math.MinInt64: "-$9223372036.854775808",
-	} {
-		if got := FormatUSD(in); got != want {
-			t.Errorf("FormatUSD(%d) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestParsePricesValidates(t *testing.T) {
 	for name, data := range map[string]string{
 		"not an array":     `{"match":"x"}`,

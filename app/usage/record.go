@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -22,7 +23,7 @@ type Call struct {
 	ConversationID   *int64
 	MessageID        *int64 // the reply (or the message the extraction read), when known
 	AssistantID      *int64
-	ConversationType string // store.TypeTest, TypeWidget, TypeWhatsApp; test calls are not charged
+	ConversationType string // model.TypeTest, TypeWidget, TypeWhatsApp; test calls are not charged
 	// RequestID identifies the call for good (for example "reply:<conversation>:<message>"):
 	// recording the same id again writes nothing, so a retried job never counts twice.
 	RequestID string
@@ -97,7 +98,7 @@ func Entry(prices *Table, c Call) (store.UsageEntry, Cost, error) {
 		CompletionTokens: max(c.Tokens.Completion, 0),
 		CostNanos:        cost.Nanos,
 		PriceEntry:       priceJSON,
-		Charged:          c.ConversationType != store.TypeTest,
+		Charged:          c.ConversationType != model.TypeTest,
 	}, cost, nil
 }
 

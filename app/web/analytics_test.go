@@ -141,7 +141,7 @@ func TestAnalyticsPage(t *testing.T) {
 	if strings.Join(cost[0], "|") != "day|Sales <bot> (USD)|Support (USD)|total (USD)" {
 		t.Fatalf("cost head: %v", cost[0])
 	}
-	if got := strings.Join(dayRow(cost, f.today), "|"); got != f.today+"|1.234567891|0.0005253|1.235093191" {
+	if got := strings.Join(dayRow(cost, f.today), "|"); got != f.today+"|1.234567891|0.000525300|1.235093191" {
 		t.Fatalf("cost today: %s", got)
 	}
 	// Tokens are prompt + completion.
@@ -232,7 +232,7 @@ func TestAnalyticsCSVMatchesTheTables(t *testing.T) {
 	}
 	res := e.get(c, "/analytics/export.csv?range=7&chart=top")
 	recs, err := csv.NewReader(strings.NewReader(body(t, res))).ReadAll()
-	if err != nil || len(recs) != 3 || recs[0][1] != "conversation_id" || recs[1][5] != "2.50" || !strings.HasSuffix(recs[1][8], "/conversations/"+recs[1][1]) {
+	if err != nil || len(recs) != 3 || recs[0][1] != "conversation_id" || recs[1][5] != "2.500000000" || !strings.HasSuffix(recs[1][8], "/conversations/"+recs[1][1]) {
 		t.Fatalf("top CSV: %v %v", recs, err)
 	}
 	for _, bad := range []string{"/analytics/export.csv?range=7&chart=pie", "/analytics/export.csv?range=8&chart=cost"} {

@@ -48,7 +48,7 @@ func TestExportsFollowTheFilters(t *testing.T) {
 		col[h] = i
 	}
 	r := rows[1]
-	if r[col["type"]] != "whatsapp" || r[col["customer"]] != "'+4915112345678" || r[col["cost_usd"]] != "0.000525300" || r[col["message_count"]] != "2" {
+	if r[col["type"]] != "whatsapp" || r[col["customer"]] != "+4915112345678" || r[col["cost_usd"]] != "0.000525300" || r[col["message_count"]] != "2" {
 		t.Fatalf("csv row: %v", r)
 	}
 	if r[col["var:email"]] != "'=HYPERLINK(\"http://evil\")" {

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
@@ -464,8 +465,8 @@ func TestHostileCorpusStoredAndExportsNeutralised(t *testing.T) {
 	f := hsSetup(t)
 	e := f.e
 
-	// The conversations CSV: every cell that starts like a formula is neutralised with a quote
-	// (export.go's CSVSafe), and each value is there.
+	// The conversations CSV: every cell, and every part of one after a ';' or ',', that starts
+	// like a formula is neutralised with a quote (model.CSVCell), and each value is there.
 	csvCells := func(path string) [][]string {
 		t.Helper()
 		res := e.get(f.c, path)
@@ -486,37 +487,25 @@ func TestHostileCorpusStoredAndExportsNeutralised(t *testing.T) {
 	for i, row := range rows {
 		for j, cell := range row {
 			all[cell] = true
-			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+			if formulaCell(cell) {
 				t.Errorf("conversations CSV row %d column %q: %q is not neutralised", i, rows[0][j], cell)
 			}
 		}
 	}
 	for _, it := range hsCorpus {
-		v := strings.TrimSpace(hsWhatsApp(it.s)) // the WhatsApp profile names are in customer_name
-		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-			v = "'" + v
-		}
+		v := model.CSVCell(strings.TrimSpace(hsWhatsApp(it.s))) // the WhatsApp profile names are in customer_name
 		if !all[v] {
 			t.Errorf("conversations CSV: no cell %.80q", v)
 		}
 	}
 
-	// The analytics CSV: the same rule, except that a negative number stays a number
-	// (analytics.csvSafe).
+	// The analytics CSV: the same rule (model.CSVCell).
 	rows = csvCells("/analytics/export.csv?chart=top&range=30d")
 	named := 0
 	for i, row := range rows {
 		for _, cell := range row {
-			if cell == "" {
-				continue
-			}
-			if strings.ContainsRune("=+@\t\r", rune(cell[0])) {
+			if formulaCell(cell) {
 				t.Errorf("analytics CSV row %d: %q is not neutralised", i, cell)
-			}
-			if cell[0] == '-' {
-				if _, err := strconv.ParseFloat(cell, 64); err != nil {
-					t.Errorf("analytics CSV row %d: %q is not neutralised", i, cell)
-				}
 			}
 			if cell == `'=HYPERLINK("http://evil.example","click")` || cell == "'-2+3" || cell == "'@SUM(A1)" {
 				named++

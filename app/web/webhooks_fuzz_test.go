@@ -62,7 +62,7 @@ func FuzzWebhookHandler(f *testing.F) {
 				ids[i] = ev.ProviderID
 			}
 			n, err := st.DB.NewSelect().Table("inbound_events").
-				Where("provider = ? AND provider_id IN (?)", whatsapp.Provider, bun.In(ids)).Count(context.Background())
+				Where("provider = ? AND provider_id IN (?)", whatsapp.Provider, bun.List(ids)).Count(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -50,7 +50,15 @@ type APIError struct {
 	Message    string // Meta's message, e.g. "(#131047) Re-engagement message"
 	Details    string // error_data.details
 	FBTraceID  string
+	// Body is the answer's body on one line (at most 200 characters) when it was not Meta's
+	// error object (a proxy's page, a wrong PARLEY_WHATSAPP_GRAPH_URL).
+	Body string
+
+	meta bool
 }
+
+// Meta reports whether the answer was Meta's {"error":{...}} object.
+func (e *APIError) Meta() bool { return e.meta }
 
 func (e *APIError) Error() string {
 	s := fmt.Sprintf("whatsapp graph api: HTTP %d", e.HTTPStatus)
@@ -148,6 +156,69 @@ func (c *Client) SendTemplate(ctx context.Context, phoneNumberID, token, to stri
 	return c.send(ctx, phoneNumberID, token, msg)
 }
 
+// base is the Graph API's base URL without a trailing slash.
+func (c *Client) base() string {
+	base := c.BaseURL
+	if c.URL != nil {
+		base = c.URL()
+	}
+	if base == "" {
+		base = DefaultGraphURL
+	}
+	return strings.TrimRight(base, "/")
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// get reads GET u with the token and decodes Meta's 200 answer into out (leniently: a body
+// that is not the expected JSON leaves out as it was); any other status is an *APIError.
+func (c *Client) get(ctx context.Context, u, token string, limit int64, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := c.http().Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, limit))
+	if res.StatusCode != http.StatusOK {
+		return ParseError(res.StatusCode, raw)
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, out)
+}
+
+// PhoneNumber is what Meta says of a business phone number.
+type PhoneNumber struct {
+	DisplayPhoneNumber string `json:"display_phone_number"`
+	VerifiedName       string `json:"verified_name"`
+}
+
+// PhoneNumber reads GET {graph}/{phone_number_id}?fields=display_phone_number,verified_name:
+// whether the token can see the number, and the number's name. An answer other than 200 is
+// an *APIError; a 200 whose body is not the expected JSON gives an empty PhoneNumber.
+func (c *Client) PhoneNumber(ctx context.Context, phoneNumberID, token string) (PhoneNumber, error) {
+	var n PhoneNumber
+	u := c.base() + "/" + url.PathEscape(phoneNumberID) + "?fields=display_phone_number,verified_name"
+	err := c.get(ctx, u, token, 1<<20, &n)
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &se) || errors.As(err, &te) {
+		return PhoneNumber{}, nil
+	}
+	return n, err
+}
+
 func (c *Client) send(ctx context.Context, phoneNumberID, token string, msg any) (string, error) {
 	if phoneNumberID == "" || token == "" {
 		return "", errors.New("whatsapp: the assistant has no WhatsApp phone number id or access token")
@@ -156,25 +227,14 @@ func (c *Client) send(ctx context.Context, phoneNumberID, token string, msg any)
 	if err != nil {
 		return "", err
 	}
-	base := c.BaseURL
-	if c.URL != nil {
-		base = c.URL()
-	}
-	if base == "" {
-		base = DefaultGraphURL
-	}
-	u := strings.TrimRight(base, "/") + "/" + url.PathEscape(phoneNumberID) + "/messages"
+	u := c.base() + "/" + url.PathEscape(phoneNumberID) + "/messages"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	res, err := hc.Do(req)
+	res, err := c.http().Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -187,7 +247,7 @@ func (c *Client) send(ctx context.Context, phoneNumberID, token string, msg any)
 		return "", err // accepted or not: unknown
 	}
 	if res.StatusCode != http.StatusOK {
-		return "", parseAPIError(res.StatusCode, raw)
+		return "", ParseError(res.StatusCode, raw)
 	}
 	var ok struct {
 		Messages []struct {
@@ -200,7 +260,11 @@ func (c *Client) send(ctx context.Context, phoneNumberID, token string, msg any)
 	return ok.Messages[0].ID, nil
 }
 
-func parseAPIError(status int, raw []byte) *APIError {
+// ParseError reads an answer of the Graph API other than 200: Meta's
+// {"error":{"message","type","code","error_subcode","error_data","fbtrace_id"}}, or whatever
+// else came back (then Message is the status text and the body's beginning). It is the one
+// parser of Graph errors: sends, phone number lookups (doctor) and template calls use it.
+func ParseError(status int, raw []byte) *APIError {
 	var body struct {
 		Error struct {
 			Message      string `json:"message"`
@@ -217,10 +281,12 @@ func parseAPIError(status int, raw []byte) *APIError {
 	if json.Unmarshal(raw, &body) == nil && (body.Error.Message != "" || body.Error.Code != 0) {
 		e.Code, e.Subcode, e.Type = body.Error.Code, body.Error.ErrorSubcode, body.Error.Type
 		e.Message, e.Details, e.FBTraceID = body.Error.Message, body.Error.ErrorData.Details, body.Error.FBTraceID
+		e.meta = true
 		return e
 	}
 	e.Message = http.StatusText(status)
-	if s := snippet(raw); s != "" {
+	e.Body = snippet(raw)
+	if s := e.Body; s != "" {
 		e.Message += ": " + s
 	}
 	return e

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
+	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/whatsapp"
 )
 
@@ -18,21 +16,20 @@ type graphCall struct {
 	Body       map[string]any
 }
 
-// graph is a fake Graph API answering with status and body.
-func graph(t *testing.T, status int, body string) (*httptest.Server, *[]graphCall) {
+// graph is testkit's fake Graph API answering with status and body; calls lists what it saw.
+func graph(t *testing.T, status int, body string) (*testkit.FakeGraph, func() []graphCall) {
 	t.Helper()
-	var calls []graphCall
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		calls = append(calls, graphCall{Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: m})
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &calls
+	g := testkit.NewFakeGraph(t)
+	for range 4 {
+		g.Then(testkit.GraphAnswer{Status: status, Body: body})
+	}
+	return g, func() []graphCall {
+		var calls []graphCall
+		for _, r := range g.Requests() {
+			calls = append(calls, graphCall{Path: r.Path, Auth: r.Auth, Body: r.Body})
+		}
+		return calls
+	}
 }
 
 func TestSendTextWireFormat(t *testing.T) {
@@ -42,7 +39,7 @@ func TestSendTextWireFormat(t *testing.T) {
 	if err != nil || id != "wamid.SENT1" {
 		t.Fatalf("SendText = %q, %v", id, err)
 	}
-	got := (*calls)[0]
+	got := calls()[0]
 	if got.Path != "/v21.0/106540352242922/messages" || got.Auth != "Bearer tok-1" {
 		t.Fatalf("request: %+v", got)
 	}
@@ -61,7 +58,7 @@ func TestSendTemplateWireFormat(t *testing.T) {
 	if err != nil || id != "wamid.T" {
 		t.Fatalf("SendTemplate = %q, %v", id, err)
 	}
-	b, _ := json.Marshal((*calls)[0].Body)
+	b, _ := json.Marshal(calls()[0].Body)
 	want := `{"messaging_product":"whatsapp","recipient_type":"individual","template":{"components":[{"parameters":[{"text":"Ada","type":"text"},{"text":"#42","type":"text"}],"type":"body"}],"language":{"code":"en_US"},"name":"order_update"},"to":"111","type":"template"}`
 	if string(b) != want {
 		t.Fatalf("template body:\n%s\nwant\n%s", b, want)
@@ -119,12 +116,8 @@ func TestSendNetworkErrors(t *testing.T) {
 		t.Fatalf("refused connection: %v notSent=%v", err, whatsapp.NotSent(err))
 	}
 	// The server took the request and hung up: the outcome is unknown.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.ReadAll(r.Body)
-		conn, _, _ := w.(http.Hijacker).Hijack()
-		conn.Close()
-	}))
-	defer srv.Close()
+	srv := testkit.NewFakeGraph(t)
+	srv.Then(testkit.GraphAnswer{Hangup: true})
 	_, err = whatsapp.NewClient(srv.URL).SendText(context.Background(), "P", "tok", "1", "hi", "")
 	if err == nil || whatsapp.NotSent(err) {
 		t.Fatalf("hung up after the request: %v notSent=%v", err, whatsapp.NotSent(err))

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 )
@@ -99,7 +100,7 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 		UserMessageCount: c.UserMessageCount,
 		PromptTokens:     c.PromptTokens,
 		CompletionTokens: c.CompletionTokens,
-		CostUSD:          conversation.FormatUSD(c.CostNanos),
+		CostUSD:          model.Money(c.CostNanos).Exact(),
 		Variables:        Variables(c.Variables),
 		StartedAt:        Time(c.StartedAt),
 		LastMessageAt:    Time(c.LastMessageAt),
@@ -118,7 +119,7 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 func ToMessage(m *store.Message) Message {
 	return Message{
 		ID: m.ID, Role: m.Role, Content: m.Content, CreatedAt: Time(m.CreatedAt), Status: m.Status,
-		PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, CostUSD: conversation.FormatUSD(m.CostNanos),
+		PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, CostUSD: model.Money(m.CostNanos).Exact(),
 	}
 }
 

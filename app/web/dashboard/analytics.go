@@ -11,7 +11,7 @@ import (
 
 	"github.com/parleyhq/parley/app/analytics"
 	"github.com/parleyhq/parley/app/conversation"
-	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views"
@@ -74,7 +74,7 @@ func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
 		{ID: "messages", Label: "Messages", Value: strconv.FormatInt(t.Messages, 10)},
 		{ID: "calls", Label: "LLM calls", Value: strconv.FormatInt(t.LLMCalls, 10)},
 		{ID: "tokens", Label: "Tokens", Value: strconv.FormatInt(t.Tokens, 10)},
-		{ID: "cost", Label: "Cost", Value: usage.FormatUSD(t.CostNanos)},
+		{ID: "cost", Label: "Cost", Value: model.Money(t.CostNanos).Dollars()},
 		{ID: "complete", Label: "With all required variables", Value: share},
 		{ID: "windows", Label: "WhatsApp windows closed unanswered", Value: strconv.FormatInt(t.WindowsUnanswered, 10)},
 	}
@@ -86,7 +86,7 @@ func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
 	}
 	for _, c := range rep.Top {
 		d.Top = append(d.Top, views.TopConvView{ID: c.ID, Customer: c.Customer, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),
-			Assistant: c.Assistant, Cost: conversation.FormatCents(c.CostNanos), CostExact: conversation.FormatUSD(c.CostNanos),
+			Assistant: c.Assistant, Cost: model.Money(c.CostNanos).Cents(), CostExact: model.Money(c.CostNanos).Exact(),
 			Messages: c.Messages, LastAt: c.LastAt})
 	}
 	return d

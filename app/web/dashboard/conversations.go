@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/extract"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -31,12 +31,11 @@ func rowOf(c *store.Conversation, now time.Time) views.ConvRow {
 		ID: c.ID, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),
 		Customer: c.Customer, CustomerName: c.CustomerName,
 		Preview: c.LastMessagePreview, PreviewRole: roleLabel(c.LastMessageRole),
-		MessageCount: c.MessageCount, CostCents: conversation.FormatCents(c.CostNanos), CostExact: conversation.FormatUSD(c.CostNanos),
+		MessageCount: c.MessageCount, CostCents: model.Money(c.CostNanos).Cents(), CostExact: model.Money(c.CostNanos).Exact(),
 		Tokens: c.PromptTokens + c.CompletionTokens, Assistant: c.AssistantName,
 		StartedAt: c.StartedAt, LastAt: c.LastMessageAt, Window: windowView(c, now), Charged: c.Charged,
 	}
-	vars := map[string]string{}
-	_ = json.Unmarshal([]byte(c.Variables), &vars)
+	vars := c.VariableMap()
 	for k, v := range vars {
 		r.Vars = append(r.Vars, views.KV{Name: k, Value: v})
 	}
@@ -160,7 +159,7 @@ func conversationID(c echo.Context) (int64, error) {
 func msgView(m *store.Message) views.MsgView {
 	v := views.MsgView{ID: m.ID, Role: m.Role, RoleLabel: roleLabel(m.Role), Content: m.Content, ContentType: m.ContentType,
 		CreatedAt: m.CreatedAt, Status: m.Status, StatusError: m.StatusError, PromptTokens: m.PromptTokens,
-		CompletionTokens: m.CompletionTokens, CostExact: conversation.FormatUSD(m.CostNanos), Error: m.Error}
+		CompletionTokens: m.CompletionTokens, CostExact: model.Money(m.CostNanos).Exact(), Error: m.Error}
 	v.ShowUsage = m.Role == "assistant" && (m.PromptTokens > 0 || m.CompletionTokens > 0 || m.CostNanos > 0)
 	if m.ContentType != "" && m.ContentType != "text" && m.Content == "" {
 		v.Content = "unsupported message (" + m.ContentType + ")"
@@ -177,7 +176,7 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 		ID: conv.ID, Type: conv.Type, TypeLabel: conversation.TypeLabel(conv.Type), Assistant: conv.AssistantName,
 		Customer: conv.Customer, CustomerName: conv.CustomerName, MessageCount: conv.MessageCount, UserMessageCount: conv.UserMessageCount,
 		PromptTokens: conv.PromptTokens, CompletionTokens: conv.CompletionTokens, CachedTokens: conv.CachedTokens,
-		CostCents: conversation.FormatCents(conv.CostNanos), CostExact: conversation.FormatUSD(conv.CostNanos), Charged: conv.Charged,
+		CostCents: model.Money(conv.CostNanos).Cents(), CostExact: model.Money(conv.CostNanos).Exact(), Charged: conv.Charged,
 		StartedAt: conv.StartedAt, LastAt: conv.LastMessageAt, Window: windowView(conv, now), WindowClosedAt: conv.WindowClosedAt,
 		LastError: conv.LastError, CSRF: csrfToken(c),
 		EventsURL: routenames.URL(routenames.ConversationEvents, conv.ID),

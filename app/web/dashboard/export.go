@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/convjson"
 )
@@ -41,19 +42,6 @@ func exportName(ext string) string {
 	return "conversations-" + time.Now().UTC().Format("20060102-150405") + "." + ext
 }
 
-// CSVSafe neutralises a cell that a spreadsheet would run as a formula (=, +, -, @, tab, CR)
-// by prefixing a single quote.
-func CSVSafe(s string) string {
-	if s == "" {
-		return s
-	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + s
-	}
-	return s
-}
-
 var csvHeader = []string{"id", "type", "assistant_id", "assistant", "customer", "customer_name", "started_at", "last_message_at",
 	"message_count", "user_message_count", "prompt_tokens", "completion_tokens", "cost_usd", "window_expires_at", "last_message"}
 
@@ -79,8 +67,7 @@ func (s *Handler) exportCSV(c echo.Context) error {
 	}
 	n := 0
 	err = s.Store.EachConversation(ctx, ws, f, exportBatch, func(cv *store.Conversation) error {
-		vars := map[string]string{}
-		_ = json.Unmarshal([]byte(cv.Variables), &vars)
+		vars := cv.VariableMap()
 		aid := ""
 		if cv.AssistantID != nil {
 			aid = strconv.FormatInt(*cv.AssistantID, 10)
@@ -89,12 +76,12 @@ func (s *Handler) exportCSV(c echo.Context) error {
 		if cv.WindowExpiresAt != nil {
 			exp = cv.WindowExpiresAt.UTC().Format(time.RFC3339)
 		}
-		row := []string{strconv.FormatInt(cv.ID, 10), cv.Type, aid, CSVSafe(cv.AssistantName), CSVSafe(cv.Customer), CSVSafe(cv.CustomerName),
+		row := []string{strconv.FormatInt(cv.ID, 10), cv.Type, aid, model.CSVCell(cv.AssistantName), model.CSVCell(cv.Customer), model.CSVCell(cv.CustomerName),
 			cv.StartedAt.UTC().Format(time.RFC3339), cv.LastMessageAt.UTC().Format(time.RFC3339),
 			strconv.Itoa(cv.MessageCount), strconv.Itoa(cv.UserMessageCount), strconv.FormatInt(cv.PromptTokens, 10),
-			strconv.FormatInt(cv.CompletionTokens, 10), conversation.FormatUSD(cv.CostNanos), exp, CSVSafe(cv.LastMessagePreview)}
+			strconv.FormatInt(cv.CompletionTokens, 10), model.Money(cv.CostNanos).Exact(), exp, model.CSVCell(cv.LastMessagePreview)}
 		for _, name := range varNames {
-			row = append(row, CSVSafe(vars[name]))
+			row = append(row, model.CSVCell(vars[name]))
 		}
 		if err := w.Write(row); err != nil {
 			return err
