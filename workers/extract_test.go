@@ -29,7 +29,7 @@ func exSetup(t testing.TB, a *app.App, typ string) (int64, *store.Conversation) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Variables: exVars}
+	as := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Variables: exVarsList(t)}
 	if err := a.Store.CreateAssistant(ctx, as); err != nil {
 		t.Fatal(err)
 	}
@@ -275,4 +275,13 @@ func TestWorkerServerRunsExtractionAndTally(t *testing.T) {
 	if !types[workers.TypeUsageTally] || !types[workers.TypeUsageReconcile] || !types[workers.TypeExtractionSweep] {
 		t.Fatalf("schedule: %v", types)
 	}
+}
+
+// exVarsList decodes exVars as the store reads the column.
+func exVarsList(t testing.TB) store.Variables {
+	var vs store.Variables
+	if err := vs.Scan(exVars); err != nil {
+		t.Fatal(err)
+	}
+	return vs
 }

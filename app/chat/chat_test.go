@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/llm"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/usage"
 )
 
 func TestValidatePrechat(t *testing.T) {
-	fields := []assistants.PrechatField{
+	fields := []model.PrechatField{
 		{Name: "name", Label: "Your name", Type: "text", Required: true},
 		{Name: "mail", Label: "Email", Type: "email", Variable: "email", Required: true},
 		{Name: "phone", Label: "Phone", Type: "phone"},
@@ -52,7 +52,7 @@ func setup(t *testing.T, provider llm.Provider) (*chat.Responder, *store.Store, 
 		t.Fatal(err)
 	}
 	a := &store.Assistant{WorkspaceID: ws.ID, Name: "A", Model: "gpt-4o-mini", SystemPrompt: "Be brief.", FirstMessage: "Hello!",
-		Variables: `[{"name":"email","type":"email","required":true,"description":"email"}]`}
+		Variables: []model.Variable{{Name: "email", Type: "email", Required: true, Description: "email"}}}
 	if err := st.CreateAssistant(ctx, a); err != nil {
 		t.Fatal(err)
 	}

@@ -107,10 +107,10 @@ func RequestID(conversationID, lastMessageID int64, token string) string {
 	return id
 }
 
-// Variables decodes an assistant's declared variables.
+// Variables are an assistant's declared variables (with a name) as the LLM request lists them.
 func Variables(a *store.Assistant) []llm.VariableSpec {
 	var out []llm.VariableSpec
-	for _, v := range a.VariableList() {
+	for _, v := range a.Variables {
 		if strings.TrimSpace(v.Name) != "" {
 			out = append(out, llm.VariableSpec(v))
 		}

@@ -83,7 +83,10 @@ func setup(t *testing.T, st *store.Store, vars string, typ, customer string) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Model: "gpt-4o-mini", Variables: vars}
+	a := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Model: "gpt-4o-mini"}
+	if err := a.Variables.Scan(vars); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.CreateAssistant(ctx, a); err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func tlSetup(t *testing.T, s *store.Store) tlFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a1 := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Variables: tlVars}
+	a1 := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Variables: tlVarsList(t)}
 	a2 := &store.Assistant{WorkspaceID: w.ID, Name: "Support"}
 	for _, a := range []*store.Assistant{a1, a2} {
 		if err := s.CreateAssistant(ctx, a); err != nil {
@@ -347,4 +347,13 @@ func TestConversationTotalsVerification(t *testing.T) {
 			t.Fatalf("nothing left to repair: %v %v", fixed, err)
 		}
 	})
+}
+
+// tlVarsList decodes tlVars as the store reads the column.
+func tlVarsList(t *testing.T) store.Variables {
+	var vs store.Variables
+	if err := vs.Scan(tlVars); err != nil {
+		t.Fatal(err)
+	}
+	return vs
 }

@@ -33,10 +33,10 @@ func (s *Store) WidgetConversation(ctx context.Context, workspaceID, assistantID
 	return c, nil
 }
 
-// AllowedOriginLists returns the allowed_origins column of enabled assistants whose list may
-// hold origin (a text match on the JSON; the caller decodes and compares exactly). It answers
+// AllowedOriginLists returns the allowed origins of enabled assistants whose list may hold
+// origin (a text match on the JSON column; the caller compares exactly). It answers
 // CORS preflights that name no assistant.
-func (s *Store) AllowedOriginLists(ctx context.Context, origin string) ([]string, error) {
+func (s *Store) AllowedOriginLists(ctx context.Context, origin string) ([]Origins, error) {
 	// The column is written by json.Marshal, so the origin appears as json.Marshal writes it.
 	raw, err := json.Marshal(origin)
 	if err != nil {
@@ -44,7 +44,7 @@ func (s *Store) AllowedOriginLists(ctx context.Context, origin string) ([]string
 	}
 	b := string(raw)
 	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(b)
-	var lists []string
+	var lists []Origins
 	err = s.DB.NewSelect().Model((*Assistant)(nil)).Column("allowed_origins").
 		Where(`disabled = ? AND allowed_origins LIKE ? ESCAPE '\'`, false, "%"+esc+"%").
 		Limit(20).Scan(ctx, &lists)

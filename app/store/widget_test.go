@@ -68,9 +68,9 @@ func TestAllowedOriginLists(t *testing.T) {
 	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		ws := asWS(t, s, "Alpha")
-		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "A", AllowedOrigins: `["https://shop.example.com","http://localhost:3000"]`})
-		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "Off", AllowedOrigins: `["https://off.example.com"]`, Disabled: true})
-		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "Under", AllowedOrigins: `["https://a_b.example.com"]`})
+		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "A", AllowedOrigins: []string{"https://shop.example.com", "http://localhost:3000"}})
+		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "Off", AllowedOrigins: []string{"https://off.example.com"}, Disabled: true})
+		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "Under", AllowedOrigins: []string{"https://a_b.example.com"}})
 		cases := map[string]int{
 			"https://shop.example.com": 1,
 			"http://localhost:3000":    1,

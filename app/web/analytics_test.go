@@ -301,7 +301,7 @@ func TestMissingRequiredVariableFilter(t *testing.T) {
 	ctx := context.Background()
 	st := e.App.Store
 	if _, err := st.ModifyAssistant(ctx, f.ws.ID, f.assistant.ID, func(a *store.Assistant) error {
-		a.Variables = `[{"name":"email","type":"email","required":true}]`
+		a.Variables = fromJSON[store.Variables](t, `[{"name":"email","type":"email","required":true}]`)
 		return nil
 	}); err != nil {
 		t.Fatal(err)

@@ -179,7 +179,7 @@ func TestAPIAssistantsCRUD(t *testing.T) {
 		t.Fatalf("patch lost variables: %s", got)
 	}
 	after, _ := e.App.Store.AssistantByID(ctx, ws.ID, id)
-	if after.WhatsAppAccessTokenEnc != row.WhatsAppAccessTokenEnc || after.Variables != row.Variables || after.PrechatFields != row.PrechatFields {
+	if after.WhatsAppAccessTokenEnc != row.WhatsAppAccessTokenEnc || colJSON(t, after.Variables) != colJSON(t, row.Variables) || colJSON(t, after.PrechatFields) != colJSON(t, row.PrechatFields) {
 		t.Fatal("patch changed fields it was not given")
 	}
 
@@ -339,7 +339,7 @@ func TestAPIAssistantsStrictDecodingAndValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(as) != 1 || as[0].Name != "Keep" || as[0].Variables != `[{"name":"email","description":"","type":"email","required":false,"options":[]}]` {
+	if len(as) != 1 || as[0].Name != "Keep" || colJSON(t, as[0].Variables) != `[{"name":"email","description":"","type":"email","required":false,"options":[]}]` {
 		t.Fatalf("stored after invalid requests: %+v", as)
 	}
 }

@@ -64,9 +64,9 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 	pid := phoneID
 	w.assistant = &store.Assistant{WorkspaceID: w.ws.ID, Name: "Bot " + w.marker, SystemPrompt: "secret prompt " + w.marker,
 		FirstMessage: "Hello!", Model: "gpt-4o-mini", WhatsAppPhoneNumberID: &pid,
-		Variables:      `[{"name":"email","description":"email","type":"email","required":true},{"name":"note","description":"note","type":"text"}]`,
-		PrechatFields:  `[{"name":"email","label":"Your email","type":"email","required":true}]`,
-		AllowedOrigins: `["https://shop.example.com"]`, WidgetSettings: `{"title":"Help","color":"#0a7d5a"}`}
+		Variables:      fromJSON[store.Variables](e.t, `[{"name":"email","description":"email","type":"email","required":true},{"name":"note","description":"note","type":"text"}]`),
+		PrechatFields:  fromJSON[store.PrechatFields](e.t, `[{"name":"email","label":"Your email","type":"email","required":true}]`),
+		AllowedOrigins: []string{"https://shop.example.com"}, WidgetSettings: fromJSON[store.WidgetSettings](e.t, `{"title":"Help","color":"#0a7d5a"}`)}
 	if err := e.App.Store.CreateAssistant(ctx, w.assistant); err != nil {
 		e.t.Fatal(err)
 	}

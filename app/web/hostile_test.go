@@ -226,7 +226,7 @@ func hsSetup(t *testing.T) *hsFix {
 			t.Fatal(err)
 		}
 		var fields []struct{ Label string }
-		_ = json.Unmarshal([]byte(row.PrechatFields), &fields)
+		_ = json.Unmarshal([]byte(colJSON(t, row.PrechatFields)), &fields)
 		if row.Name != name || len(fields) != 1 || fields[0].Label != name {
 			t.Errorf("%s: stored name %q label %+v, want %q", it.name, row.Name, fields, name)
 		}

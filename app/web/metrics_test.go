@@ -453,7 +453,7 @@ func TestWebhookRequestIDFollowsTheEventIntoItsJobs(t *testing.T) {
 	}
 	pid := whPhoneID
 	if err := a.Store.CreateAssistant(ctx, &store.Assistant{WorkspaceID: w.ID, Name: "Shop", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: enc,
-		Variables: `[{"name":"company","description":"company name","type":"text"}]`}); err != nil {
+		Variables: fromJSON[store.Variables](t, `[{"name":"company","description":"company name","type":"text"}]`)}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -17,8 +17,8 @@ import (
 func (e *env) testAssistant(ws *store.Workspace) *store.Assistant {
 	e.t.Helper()
 	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Sales bot", FirstMessage: "Hi! I'm the sales bot.", Model: "gpt-4o-mini",
-		Variables:     `[{"name":"email","description":"the customer's email","type":"email","required":true},{"name":"company","description":"company name","type":"text","required":true}]`,
-		PrechatFields: `[{"name":"email","label":"Your email","type":"email","required":true}]`}
+		Variables:     fromJSON[store.Variables](e.t, `[{"name":"email","description":"the customer's email","type":"email","required":true},{"name":"company","description":"company name","type":"text","required":true}]`),
+		PrechatFields: fromJSON[store.PrechatFields](e.t, `[{"name":"email","label":"Your email","type":"email","required":true}]`)}
 	if err := e.App.Store.CreateAssistant(context.Background(), a); err != nil {
 		e.t.Fatal(err)
 	}

@@ -438,9 +438,9 @@ func TestWhatsAppTemplatesFetchFromMeta(t *testing.T) {
 	}
 	a, _ := u.App.Store.AssistantByID(ctx, u.ws.ID, u.as.ID)
 	var wset map[string]any
-	_ = json.Unmarshal([]byte(a.WidgetSettings), &wset)
+	_ = json.Unmarshal([]byte(colJSON(t, a.WidgetSettings)), &wset)
 	if wset["whatsapp_business_account_id"] != "102290129340398" {
-		t.Fatalf("widget_settings: %s", a.WidgetSettings)
+		t.Fatalf("widget_settings: %s", colJSON(t, a.WidgetSettings))
 	}
 	if len(u.g.Calls()) != 0 {
 		t.Fatal("saving the WABA id calls Meta")

@@ -29,14 +29,10 @@ const wOrigin = "https://shop.example.com"
 // and the given allowed origins.
 func (e *env) wAssistant(ws *store.Workspace, origins ...string) *store.Assistant {
 	e.t.Helper()
-	b, _ := json.Marshal(origins)
-	if origins == nil {
-		b = []byte("[]")
-	}
 	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Shop bot", FirstMessage: "Hi! How can I help?", Model: "gpt-4o-mini",
-		Variables:      `[{"name":"email","description":"email","type":"email","required":true},{"name":"name","description":"name","type":"text"},{"name":"company","description":"company","type":"text","required":true}]`,
-		PrechatFields:  `[{"name":"email","label":"Your email","type":"email","required":true},{"name":"name","label":"Your name","type":"text"}]`,
-		AllowedOrigins: string(b), WidgetSettings: `{"title":"Shop help","color":"#0a7d5a"}`}
+		Variables:      fromJSON[store.Variables](e.t, `[{"name":"email","description":"email","type":"email","required":true},{"name":"name","description":"name","type":"text"},{"name":"company","description":"company","type":"text","required":true}]`),
+		PrechatFields:  fromJSON[store.PrechatFields](e.t, `[{"name":"email","label":"Your email","type":"email","required":true},{"name":"name","label":"Your name","type":"text"}]`),
+		AllowedOrigins: origins, WidgetSettings: fromJSON[store.WidgetSettings](e.t, `{"title":"Shop help","color":"#0a7d5a"}`)}
 	if err := e.App.Store.CreateAssistant(context.Background(), a); err != nil {
 		e.t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
@@ -42,8 +41,7 @@ func (s *Handler) renderTestChatStart(c echo.Context, status int, chosen string,
 	}
 	if pick != nil {
 		d.Assistant = strconv.FormatInt(pick.ID, 10)
-		fields, _ := assistants.ParsePrechatFields(pick.PrechatFields)
-		for _, f := range fields {
+		for _, f := range pick.PrechatFields {
 			lbl := f.Label
 			if lbl == "" {
 				lbl = f.Name
@@ -92,8 +90,7 @@ func (s *Handler) testChatCreate(c echo.Context) error {
 			answers[name] = v[0]
 		}
 	}
-	fields, _ := assistants.ParsePrechatFields(a.PrechatFields)
-	vars, errs := chat.ValidatePrechat(fields, answers)
+	vars, errs := chat.ValidatePrechat(a.PrechatFields, answers)
 	if len(errs) > 0 {
 		return s.renderTestChatStart(c, http.StatusBadRequest, strconv.FormatInt(a.ID, 10), answers, errs, "")
 	}
