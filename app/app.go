@@ -3,6 +3,9 @@
 // (Conversations, Workspace, Chat, WhatsApp, Extractor); the web server and the task handlers
 // receive them from here instead of building their own. The roles (web, worker, scheduler)
 // are started from app/cli.
+//
+// It may import every feature package, the store, the adapters and workers' task constructors,
+// but never app/web or views (app/cli starts the roles); it holds no rule of its own.
 package app
 
 import (

@@ -1,5 +1,9 @@
 // Package cli implements Parley's subcommands. main.go only loads the configuration and calls
 // Run.
+//
+// It parses flags, opens the container (app.Open) and starts roles and tools; what a command
+// does is a call into a feature service, the store's bulk load (seed, bench) or doctor. It
+// builds no SQL and holds no product rule.
 package cli
 
 import (
