@@ -176,3 +176,32 @@ func TestReadyzNamesThePartWithoutItsError(t *testing.T) {
 		t.Fatalf("readyz: %d %+v", res.StatusCode, b)
 	}
 }
+
+// The widget's iframe page and public API are limited per client: the first 240 requests of
+// a minute pass, and a client that keeps going gets 429 with Retry-After, on the pages and the
+// API alike (the bucket refills 4 a second, far slower than this loop).
+func TestWidgetRequestsAreLimitedPerClient(t *testing.T) {
+	ts := newTrustServer(t)
+	for i := 0; i < 1000; i++ {
+		path := "/widget/pk_unknown"
+		if i%2 == 1 {
+			path = "/api/widget/v1/assistants/pk_unknown"
+		}
+		res := ts.do(t, "GET", path, nil)
+		res.Body.Close()
+		switch res.StatusCode {
+		case http.StatusNotFound:
+		case http.StatusTooManyRequests:
+			if i < 240 {
+				t.Fatalf("request %d limited: the first 240 of a minute pass", i)
+			}
+			if res.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+			return
+		default:
+			t.Fatalf("request %d: %d", i, res.StatusCode)
+		}
+	}
+	t.Fatal("1000 requests in a row were never limited")
+}
