@@ -71,10 +71,14 @@ func New(rdb redis.UniversalClient, log *slog.Logger) *Limiter {
 }
 
 // Allow counts one event of key against rule.
-func (l *Limiter) Allow(ctx context.Context, rule Rule, key string) Result { return l.do(ctx, rule, key, 1) }
+func (l *Limiter) Allow(ctx context.Context, rule Rule, key string) Result {
+	return l.do(ctx, rule, key, 1)
+}
 
 // Peek says whether one more event would be allowed, without counting one.
-func (l *Limiter) Peek(ctx context.Context, rule Rule, key string) Result { return l.do(ctx, rule, key, 0) }
+func (l *Limiter) Peek(ctx context.Context, rule Rule, key string) Result {
+	return l.do(ctx, rule, key, 0)
+}
 
 func (l *Limiter) do(ctx context.Context, rule Rule, key string, n int) Result {
 	if rule.Burst <= 0 || rule.Period <= 0 {

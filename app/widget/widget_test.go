@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
