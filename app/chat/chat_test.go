@@ -57,7 +57,7 @@ func setup(t *testing.T, provider llm.Provider) (*chat.Responder, *store.Store, 
 		t.Fatal(err)
 	}
 	svc := &conversation.Service{Store: st}
-	conv, err := chat.StartSession(ctx, st, svc, a, store.TypeWidget, "visitor-1", nil)
+	conv, err := chat.StartSession(ctx, st, svc, a, model.TypeWidget, "visitor-1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestStartSessionIsAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conv, err := chat.StartSession(ctx, st, svc, a, store.TypeWidget, "visitor-2", map[string]string{"email": "a@b.co", "name": "Ana"})
+	conv, err := chat.StartSession(ctx, st, svc, a, model.TypeWidget, "visitor-2", map[string]string{"email": "a@b.co", "name": "Ana"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestStartSessionIsAllOrNothing(t *testing.T) {
 	}
 	// The second answer cannot be stored (a NUL byte: refused by both databases, and by
 	// ValidatePrechat before this point in real requests).
-	if _, err := chat.StartSession(ctx, st, svc, a, store.TypeWidget, "visitor-3", map[string]string{"a": "fine", "b": "bad\x00value"}); err == nil {
+	if _, err := chat.StartSession(ctx, st, svc, a, model.TypeWidget, "visitor-3", map[string]string{"a": "fine", "b": "bad\x00value"}); err == nil {
 		t.Fatal("a session whose answer cannot be stored was started")
 	}
 	n, err := st.DB.NewSelect().Model((*store.Conversation)(nil)).Where("customer = ?", "visitor-3").Count(ctx)

@@ -115,7 +115,7 @@ func ValidateMessage(text string) (string, error) {
 // pre-chat variables, and adds the assistant's first message (which costs nothing).
 func StartSession(ctx context.Context, st *store.Store, svc *conversation.Service, a *store.Assistant, typ, customer string, vars map[string]string) (*store.Conversation, error) {
 	aid := a.ID
-	conv := &store.Conversation{WorkspaceID: a.WorkspaceID, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != store.TypeTest, AIEnabled: true}
+	conv := &store.Conversation{WorkspaceID: a.WorkspaceID, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != model.TypeTest, AIEnabled: true}
 	names := make([]string, 0, len(vars))
 	for k := range vars {
 		names = append(names, k)

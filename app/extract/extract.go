@@ -33,6 +33,7 @@ import (
 
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/llm"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 )
@@ -209,7 +210,7 @@ func (x *Extractor) Execute(ctx context.Context, r Run) (Result, error) {
 		}
 	}
 	opt := Options{}
-	if conv.Type == store.TypeWhatsApp {
+	if conv.Type == model.TypeWhatsApp {
 		opt.DefaultCallingCode = CountryCode(conv.Customer)
 	}
 	det := Deterministic(vars, msgs, opt)

@@ -91,7 +91,7 @@ func TestAssistantCRUDIsScoped(t *testing.T) {
 		}
 
 		// Delete: another workspace cannot; the owner can; conversations stay with no assistant.
-		conv := &store.Conversation{WorkspaceID: wsA, AssistantID: &a.ID, Type: store.TypeTest, Customer: "c"}
+		conv := &store.Conversation{WorkspaceID: wsA, AssistantID: &a.ID, Type: model.TypeTest, Customer: "c"}
 		if err := s.CreateConversation(ctx, conv); err != nil {
 			t.Fatal(err)
 		}

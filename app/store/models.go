@@ -4,19 +4,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-
-	"github.com/parleyhq/parley/app/model"
 )
-
-// Conversation types: the names are model's (model.TypeTest...).
-const (
-	TypeTest     = model.TypeTest
-	TypeWidget   = model.TypeWidget
-	TypeWhatsApp = model.TypeWhatsApp
-)
-
-// Types lists the conversation types in display order.
-var Types = model.Types
 
 type Workspace struct {
 	bun.BaseModel `bun:"table:workspaces"`

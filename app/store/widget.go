@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+
+	"github.com/parleyhq/parley/app/model"
 )
 
 // LiveWidgetConversation returns a visitor's newest widget conversation with an assistant
@@ -13,7 +15,7 @@ import (
 func (s *Store) LiveWidgetConversation(ctx context.Context, workspaceID, assistantID int64, visitor string) (*Conversation, error) {
 	c := new(Conversation)
 	err := s.DB.NewSelect().Model(c).
-		Where("workspace_id = ? AND customer = ? AND assistant_id = ? AND type = ? AND ended_at IS NULL", workspaceID, visitor, assistantID, TypeWidget).
+		Where("workspace_id = ? AND customer = ? AND assistant_id = ? AND type = ? AND ended_at IS NULL", workspaceID, visitor, assistantID, model.TypeWidget).
 		Order("last_message_at DESC", "id DESC").Limit(1).Scan(ctx)
 	if err != nil {
 		return nil, notFound(err)
@@ -26,7 +28,7 @@ func (s *Store) LiveWidgetConversation(ctx context.Context, workspaceID, assista
 func (s *Store) WidgetConversation(ctx context.Context, workspaceID, assistantID, id int64) (*Conversation, error) {
 	c := new(Conversation)
 	err := s.DB.NewSelect().Model(c).
-		Where("id = ? AND workspace_id = ? AND assistant_id = ? AND type = ?", id, workspaceID, assistantID, TypeWidget).Scan(ctx)
+		Where("id = ? AND workspace_id = ? AND assistant_id = ? AND type = ?", id, workspaceID, assistantID, model.TypeWidget).Scan(ctx)
 	if err != nil {
 		return nil, notFound(err)
 	}

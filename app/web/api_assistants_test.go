@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -231,7 +232,7 @@ func TestAPIAssistantsCRUD(t *testing.T) {
 	}
 
 	// DELETE: 204, then 404; conversations stay.
-	conv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &id, Type: store.TypeWidget, Customer: "v"}
+	conv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &id, Type: model.TypeWidget, Customer: "v"}
 	if err := e.App.Store.CreateConversation(ctx, conv); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/chromedp/chromedp"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -290,7 +291,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	}
 
 	// Delete: its conversations stay, without an assistant.
-	conv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &id, Type: store.TypeTest, Customer: "x"}
+	conv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &id, Type: model.TypeTest, Customer: "x"}
 	if err := e.App.Store.CreateConversation(ctx, conv); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
@@ -75,10 +76,10 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		e.t.Fatal(err)
 	}
 	base := time.Now().Add(-time.Hour).UTC()
-	for i, typ := range store.Types {
+	for i, typ := range model.Types {
 		c := &store.Conversation{WorkspaceID: w.ws.ID, AssistantID: &w.assistant.ID, Type: typ, Customer: "cust-" + typ + "-" + w.convMark,
-			CustomerName: "Name " + w.convMark, StartedAt: base, Charged: typ != store.TypeTest, AIEnabled: true}
-		if typ == store.TypeWhatsApp {
+			CustomerName: "Name " + w.convMark, StartedAt: base, Charged: typ != model.TypeTest, AIEnabled: true}
+		if typ == model.TypeWhatsApp {
 			c.Customer = "+49151" + strconv.Itoa(1000000+len(name)*10+i)
 		}
 		if err := e.App.Conversations.Create(ctx, c); err != nil {
@@ -148,7 +149,7 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 // azParams are the values of path parameters, naming w's objects.
 func azParams(w *azWS, owner string) map[string]string {
 	p := map[string]string{
-		"key": w.assistant.PublicKey, "job": w.job, "msg": strconv.FormatInt(w.userMsg[store.TypeTest], 10), "queue": "default",
+		"key": w.assistant.PublicKey, "job": w.job, "msg": strconv.FormatInt(w.userMsg[model.TypeTest], 10), "queue": "default",
 	}
 	switch owner {
 	case "conv:test", "conv:widget", "conv:whatsapp":
@@ -415,7 +416,7 @@ func azRoutes() map[string]azRoute {
 		}},
 		azKey("POST", "/widget/:key/messages"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
 			before := f.e.azSnapshot(0)
-			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[store.TypeWidget], time.Now())
+			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], time.Now())
 			for tok, want := range map[string]int{"": 401, "garbage": 401, bTok: 404} {
 				body, hdr := azForm(url.Values{"token": {tok}, "text": {"hijack"}})
 				r := f.e.azDo(nil, "POST", p, body, append(hdr, "HX-Request", "true")...)
@@ -427,9 +428,9 @@ func azRoutes() map[string]azRoute {
 			azSameSnapshot(t, "widget sends without a valid token", before, f.e.azSnapshot(0))
 		}},
 		azKey("GET", "/widget/:key/reply/:msg"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
-			msg := f.A.userMsg[store.TypeWidget]
+			msg := f.A.userMsg[model.TypeWidget]
 			p = "/widget/" + f.A.assistant.PublicKey + "/reply/" + strconv.FormatInt(msg, 10)
-			bTok := widget.ReplyToken(f.e.App.Keys.Signing, f.B.convs[store.TypeWidget], msg, time.Now())
+			bTok := widget.ReplyToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], msg, time.Now())
 			for tok, want := range map[string]int{"": 401, bTok: 404} {
 				r := f.e.azDo(nil, "GET", p+"?token="+url.QueryEscape(tok), nil)
 				if r.status != want {
@@ -460,7 +461,7 @@ func azRoutes() map[string]azRoute {
 			azSameSnapshot(t, "refused widget session", before, f.e.azSnapshot(0))
 		}},
 		azKey("GET", "/api/widget/v1/sessions/:id/messages"): {class: azPublic, owner: "conv:widget", check: func(t *testing.T, f *azFix, p string) {
-			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[store.TypeWidget], time.Now())
+			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], time.Now())
 			for tok, want := range map[string]int{"": 401, "garbage": 401, bTok: 404} {
 				hdr := []string{}
 				if tok != "" {
@@ -473,14 +474,14 @@ func azRoutes() map[string]azRoute {
 				azNoLeak(t, "widget history", r.body, f.A)
 			}
 			// The positive control: A's own token reads A's conversation.
-			aTok := widget.SessionToken(f.e.App.Keys.Signing, f.A.convs[store.TypeWidget], time.Now())
+			aTok := widget.SessionToken(f.e.App.Keys.Signing, f.A.convs[model.TypeWidget], time.Now())
 			if r := f.e.azDo(nil, "GET", p, nil, "Authorization", "Bearer "+aTok); r.status != 200 || !strings.Contains(r.body, f.A.convMark) {
 				t.Errorf("widget history with its own token: %d", r.status)
 			}
 		}},
 		azKey("POST", "/api/widget/v1/sessions/:id/messages"): {class: azPublic, owner: "conv:widget", check: func(t *testing.T, f *azFix, p string) {
 			before := f.e.azSnapshot(0)
-			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[store.TypeWidget], time.Now())
+			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], time.Now())
 			for tok, want := range map[string]int{"": 401, bTok: 404} {
 				hdr := []string{"Content-Type", "application/json"}
 				if tok != "" {

@@ -237,7 +237,7 @@ func hsSetup(t *testing.T) *hsFix {
 		if it.name == "hyperlink" || it.name == "minus" || it.name == "at" {
 			cost = 5000000
 		}
-		cv := &store.Conversation{WorkspaceID: f.ws.ID, AssistantID: &aid, Type: store.TypeWidget, Customer: "visitor-" + it.name, CostNanos: cost, MessageCount: 1}
+		cv := &store.Conversation{WorkspaceID: f.ws.ID, AssistantID: &aid, Type: model.TypeWidget, Customer: "visitor-" + it.name, CostNanos: cost, MessageCount: 1}
 		if err := e.App.Store.CreateConversation(ctx, cv); err != nil {
 			t.Fatal(err)
 		}
@@ -401,7 +401,7 @@ func hsSetup(t *testing.T) *hsFix {
 	}
 	whDrain(t, e.App, mux)
 	var waConvs []store.Conversation
-	if err := e.App.Store.DB.NewSelect().Model(&waConvs).Where("workspace_id = ? AND type = ?", f.ws.ID, store.TypeWhatsApp).Order("id").Scan(ctx); err != nil {
+	if err := e.App.Store.DB.NewSelect().Model(&waConvs).Where("workspace_id = ? AND type = ?", f.ws.ID, model.TypeWhatsApp).Order("id").Scan(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if len(waConvs) != len(hsCorpus) {

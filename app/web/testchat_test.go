@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -107,7 +108,7 @@ func TestTestChatSessionOverHTTP(t *testing.T) {
 	if d.Find("li.msg").Length() != 3 || !strings.Contains(d.Find("#conv-info").Text(), "not charged") {
 		t.Fatalf("conversation after reply: %d messages", d.Find("li.msg").Length())
 	}
-	rows, _, _ := e.App.Store.ListConversations(context.Background(), ws.ID, store.Filter{Type: store.TypeTest}, "", 10)
+	rows, _, _ := e.App.Store.ListConversations(context.Background(), ws.ID, store.Filter{Type: model.TypeTest}, "", 10)
 	if len(rows) != 1 || rows[0].CompletionTokens == 0 || rows[0].Charged {
 		t.Fatalf("test conversation totals: %+v", rows)
 	}

@@ -208,5 +208,5 @@ func (s *Sessions) Start(ctx context.Context, a *store.Assistant, visitor string
 	if len(errs) > 0 {
 		return nil, FieldErrors(errs)
 	}
-	return chat.StartSession(ctx, s.Store, s.Conversations, a, store.TypeWidget, visitor, vars)
+	return chat.StartSession(ctx, s.Store, s.Conversations, a, model.TypeWidget, visitor, vars)
 }

@@ -126,7 +126,7 @@ func TestSessionsIdleRule(t *testing.T) {
 			t.Fatalf("nothing stored: %d conversations", n)
 		}
 		conv, err := s.Start(ctx, a, "visitor-0001", map[string]string{"email": "a@b.co"})
-		if err != nil || conv.Type != store.TypeWidget || conv.Customer != "visitor-0001" {
+		if err != nil || conv.Type != model.TypeWidget || conv.Customer != "visitor-0001" {
 			t.Fatalf("start: %+v %v", conv, err)
 		}
 		vars, _ := st.Variables(ctx, ws.ID, conv.ID)

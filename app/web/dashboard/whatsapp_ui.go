@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -120,7 +121,7 @@ func (s *Handler) loadWhatsAppConversation(c echo.Context) (*store.Conversation,
 	if err != nil {
 		return nil, err
 	}
-	if conv.Type != store.TypeWhatsApp {
+	if conv.Type != model.TypeWhatsApp {
 		return nil, echo.NewHTTPError(http.StatusNotFound, "Not a WhatsApp conversation.")
 	}
 	return conv, nil
