@@ -26,6 +26,7 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/workers"
 )
@@ -198,17 +199,17 @@ func TestMetricsSeparateListener(t *testing.T) {
 // HTTP metrics are labelled with the route template, never the raw path.
 func TestHTTPMetricsUseRouteTemplates(t *testing.T) {
 	e := newEnv(t)
-	e.user("ana@example.com", "correct-horse")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	e.User("ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 	for _, id := range []string{"42", "43", "44"} {
-		res := e.get(c, "/conversations/"+id)
+		res := e.Get(c, "/conversations/"+id)
 		res.Body.Close()
 		if res.StatusCode != http.StatusNotFound {
 			t.Fatalf("/conversations/%s: %d", id, res.StatusCode)
 		}
 	}
-	res := e.get(c, "/no/such/page/9")
+	res := e.Get(c, "/no/such/page/9")
 	res.Body.Close()
 	reg := e.App.Metrics.Registry
 	if n := metricValue(t, reg, "parley_http_requests_total", map[string]string{"route": "/conversations/:id", "code": "404", "method": "GET"}); n != 3 {
@@ -229,32 +230,32 @@ func TestHTTPMetricsUseRouteTemplates(t *testing.T) {
 
 // Webhook deliveries move the stored, duplicated and rejected counters.
 func TestWebhookMetrics(t *testing.T) {
-	e := whEnv(t, testkit.Config(t))
+	e := webtest.WhEnv(t, testkit.Config(t))
 	reg := e.App.Metrics.Registry
 	count := func(outcome string) float64 {
 		return metricValue(t, reg, "parley_webhook_events_total", map[string]string{"provider": "whatsapp", "outcome": outcome})
 	}
-	body := whFixture(t, "text_message.json")
-	if code := whSigned(t, e, body); code != http.StatusOK {
+	body := webtest.WhFixture(t, "text_message.json")
+	if code := webtest.WhSigned(t, e, body); code != http.StatusOK {
 		t.Fatalf("signed: %d", code)
 	}
 	if count("received") != 1 || count("stored") != 1 || count("duplicated") != 0 || count("rejected") != 0 {
 		t.Fatalf("first delivery: received %v stored %v duplicated %v rejected %v", count("received"), count("stored"), count("duplicated"), count("rejected"))
 	}
-	if code := whSigned(t, e, body); code != http.StatusOK { // Meta delivers it again
+	if code := webtest.WhSigned(t, e, body); code != http.StatusOK { // Meta delivers it again
 		t.Fatalf("replay: %d", code)
 	}
 	if count("received") != 2 || count("stored") != 1 || count("duplicated") != 1 {
 		t.Fatalf("replay: received %v stored %v duplicated %v", count("received"), count("stored"), count("duplicated"))
 	}
-	if code, _ := whPost(t, e, body, "sha256="+strings.Repeat("0", 64)); code != http.StatusUnauthorized {
+	if code, _ := webtest.WhPost(t, e, body, "sha256="+strings.Repeat("0", 64)); code != http.StatusUnauthorized {
 		t.Fatalf("bad signature: %d", code)
 	}
-	if code, _ := whPost(t, e, []byte(`not json`), whatsapp.Sign(whSecret, []byte(`not json`))); code != http.StatusBadRequest {
+	if code, _ := webtest.WhPost(t, e, []byte(`not json`), whatsapp.Sign(webtest.WhSecret, []byte(`not json`))); code != http.StatusBadRequest {
 		t.Fatalf("malformed: %d", code)
 	}
 	big := bytes.Repeat([]byte("x"), whatsapp.MaxBodyBytes+1)
-	if code, _ := whPost(t, e, big, whatsapp.Sign(whSecret, big)); code != http.StatusRequestEntityTooLarge {
+	if code, _ := webtest.WhPost(t, e, big, whatsapp.Sign(webtest.WhSecret, big)); code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("too large: %d", code)
 	}
 	if count("rejected") != 3 || count("stored") != 1 || count("received") != 2 {
@@ -265,7 +266,7 @@ func TestWebhookMetrics(t *testing.T) {
 			t.Errorf("rejections for %s: %v, want %v", reason, n, want)
 		}
 	}
-	if n := whCount(t, e.App, (*store.InboundEvent)(nil)); n != 1 {
+	if n := webtest.WhCount(t, e.App, (*store.InboundEvent)(nil)); n != 1 {
 		t.Fatalf("events stored: %d", n)
 	}
 	if n := metricValue(t, reg, "parley_http_requests_total", map[string]string{"route": "/webhooks/whatsapp", "code": "401"}); n != 1 {
@@ -325,11 +326,11 @@ func TestLLMMetricsAfterAWidgetReply(t *testing.T) {
 	srv := httptest.NewServer(ws.Handler())
 	t.Cleanup(srv.Close)
 	t.Cleanup(ws.Close)
-	e := &env{t: t, App: a, Srv: srv, URL: srv.URL}
-	w := e.user("ana@example.com", "correct-horse")
-	as := e.wAssistant(w, wOrigin)
-	id, tok := e.wSession(as, "visitor-metrics")
-	res, out := e.wJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Hello, do you ship?"}, "Authorization", "Bearer "+tok)
+	e := &env{&webtest.Env{T: t, App: a, Srv: srv, URL: srv.URL}}
+	w := e.User("ana@example.com", "correct-horse")
+	as := e.WAssistant(w, webtest.WOrigin)
+	id, tok := e.WSession(as, "visitor-metrics")
+	res, out := e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Hello, do you ship?"}, "Authorization", "Bearer "+tok)
 	if res.StatusCode != http.StatusOK || out["reply"] == nil {
 		t.Fatalf("send: %d %v", res.StatusCode, out)
 	}
@@ -382,7 +383,7 @@ func TestLLMMetricsAfterAWidgetReply(t *testing.T) {
 	llmSrv.mu.Lock()
 	llmSrv.failFrom = llmSrv.calls + 1
 	llmSrv.mu.Unlock()
-	res, out = e.wJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Hello?"}, "Authorization", "Bearer "+tok)
+	res, out = e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Hello?"}, "Authorization", "Bearer "+tok)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("send: %d %v", res.StatusCode, out)
 	}
@@ -429,7 +430,7 @@ func TestWebhookRequestIDFollowsTheEventIntoItsJobs(t *testing.T) {
 	}))
 	t.Cleanup(graph.Close)
 	cfg := testkit.Config(t)
-	cfg.WhatsAppAppSecret = whSecret
+	cfg.WhatsAppAppSecret = webtest.WhSecret
 	cfg.WhatsAppGraphURL = graph.URL + "/v21.0"
 	cfg.LogFormat = "json"
 	logs := &syncBuf{}
@@ -451,7 +452,7 @@ func TestWebhookRequestIDFollowsTheEventIntoItsJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := whPhoneID
+	pid := webtest.WhPhoneID
 	if err := a.Store.CreateAssistant(ctx, &store.Assistant{WorkspaceID: w.ID, Name: "Shop", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: enc,
 		Variables: `[{"name":"company","description":"company name","type":"text"}]`}); err != nil {
 		t.Fatal(err)
@@ -465,10 +466,10 @@ func TestWebhookRequestIDFollowsTheEventIntoItsJobs(t *testing.T) {
 	t.Cleanup(wsrv.Shutdown)
 
 	// A message sent now, so that its window opens.
-	body := bytes.Replace(whFixture(t, "text_message.json"), []byte(`"timestamp": "1749416383"`),
+	body := bytes.Replace(webtest.WhFixture(t, "text_message.json"), []byte(`"timestamp": "1749416383"`),
 		[]byte(`"timestamp": "`+strconv.FormatInt(time.Now().Unix(), 10)+`"`), 1)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/whatsapp", bytes.NewReader(body))
-	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(whSecret, body))
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(webtest.WhSecret, body))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

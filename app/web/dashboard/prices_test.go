@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -9,23 +9,24 @@ import (
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 func TestPricesInSettings(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	ctx := context.Background()
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
-	tok := e.csrf(c, "/settings")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	tok := e.CSRF(c, "/settings")
 
-	d := doc(t, e.get(c, "/settings"))
+	d := webtest.Doc(t, e.Get(c, "/settings"))
 	if !strings.Contains(d.Find("#prices table").Text(), "gpt-4o-mini") {
 		t.Fatal("the effective table lists the built-in prices")
 	}
 	// Invalid JSON or prices: refused beside the field, nothing stored.
 	for _, bad := range []string{`not json`, `[{"match":"x","input_per_1m":"-1","output_per_1m":"1"}]`, `[{"match":"x","input_per_1m":"0","output_per_1m":"0"}]`} {
-		d = doc(t, e.postForm(c, "/settings/prices", url.Values{"_csrf": {tok}, "prices": {bad}}, "HX-Request", "true"))
+		d = webtest.Doc(t, e.PostForm(c, "/settings/prices", url.Values{"_csrf": {tok}, "prices": {bad}}, "HX-Request", "true"))
 		if d.Find("#prices .field-error").Length() != 1 {
 			t.Errorf("%s: no error shown", bad)
 		}
@@ -34,7 +35,7 @@ func TestPricesInSettings(t *testing.T) {
 		t.Fatalf("a refused table was stored: %s", raw)
 	}
 	good := `[{"match":"offline","input_per_1m":"1000","output_per_1m":"2000"}]`
-	d = doc(t, e.postForm(c, "/settings/prices", url.Values{"_csrf": {tok}, "prices": {good}}, "HX-Request", "true"))
+	d = webtest.Doc(t, e.PostForm(c, "/settings/prices", url.Values{"_csrf": {tok}, "prices": {good}}, "HX-Request", "true"))
 	if d.Find("#prices .field-error").Length() != 0 || !strings.Contains(d.Find("#prices").Text(), "Prices saved") {
 		t.Fatalf("valid prices: %s", d.Find("#prices").Text())
 	}
@@ -68,7 +69,7 @@ func TestPricesInSettings(t *testing.T) {
 	if _, err := usage.Record(ctx, e.App.Store, e.App.Chat.Prices, usage.Call{WorkspaceID: ws.ID, RequestID: "x-1", Purpose: usage.PurposeReply, Model: "mystery-9000", Tokens: usage.Tokens{Prompt: 5}}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(doc(t, e.get(c, "/settings")).Find("#prices [role=alert]").Text(), "mystery-9000") {
+	if !strings.Contains(webtest.Doc(t, e.Get(c, "/settings")).Find("#prices [role=alert]").Text(), "mystery-9000") {
 		t.Fatal("no-price warning in Settings")
 	}
 }

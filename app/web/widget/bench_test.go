@@ -1,4 +1,4 @@
-package web_test
+package widget_test
 
 import (
 	"fmt"
@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // BenchmarkWidgetLoad measures widget messages per second and their latency through the
@@ -46,16 +47,16 @@ func BenchmarkWidgetLoad(b *testing.B) {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Close)
-	e := &env{t: b, App: a0, Srv: ts, URL: ts.URL}
-	ws := e.user("bench@example.com", "correct-horse")
-	as := e.wAssistant(ws, wOrigin)
+	e := &env{T: b, App: a0, Srv: ts, URL: ts.URL}
+	ws := e.User("bench@example.com", "correct-horse")
+	as := e.WAssistant(ws, webtest.WOrigin)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2}}
 	type sess struct{ id, tok string }
 	ss := make([]sess, sessions)
 	start := time.Now()
 	for i := range ss {
-		id, tok := e.wSession(as, fmt.Sprintf("bench-visitor-%05d", i))
+		id, tok := e.WSession(as, fmt.Sprintf("bench-visitor-%05d", i))
 		ss[i] = sess{id, tok}
 	}
 	sessDur := time.Since(start)

@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // Helpers of this file carry an "asst" prefix.
@@ -25,10 +26,10 @@ const asstPassword = "correct-horse"
 
 // asstLogin makes a workspace with a user and a logged-in client.
 func asstLogin(e *env, email string) (*store.Workspace, *http.Client) {
-	e.t.Helper()
-	ws := e.user(email, asstPassword)
-	c := e.client()
-	e.login(c, email, asstPassword)
+	e.T.Helper()
+	ws := e.User(email, asstPassword)
+	c := e.Client()
+	e.Login(c, email, asstPassword)
 	return ws, c
 }
 
@@ -103,7 +104,7 @@ func asstSame(a, b *store.Assistant) bool {
 // table).
 func asstRowDoc(t *testing.T, res *http.Response) *goquery.Document {
 	t.Helper()
-	d, err := goquery.NewDocumentFromReader(strings.NewReader("<table><tbody>" + body(t, res) + "</tbody></table>"))
+	d, err := goquery.NewDocumentFromReader(strings.NewReader("<table><tbody>" + webtest.Body(t, res) + "</tbody></table>"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,9 +116,9 @@ var asstIDRe = regexp.MustCompile(`^/assistants/(\d+)\?saved=1$`)
 // asstCreate creates an assistant through the page and returns its id.
 func asstCreate(t *testing.T, e *env, c *http.Client, form url.Values) int64 {
 	t.Helper()
-	res := e.postForm(c, "/assistants", form)
+	res := e.PostForm(c, "/assistants", form)
 	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("create: %d %s", res.StatusCode, body(t, res))
+		t.Fatalf("create: %d %s", res.StatusCode, webtest.Body(t, res))
 	}
 	res.Body.Close()
 	m := asstIDRe.FindStringSubmatch(res.Header.Get("Location"))
@@ -139,7 +140,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	ctx := context.Background()
 
 	// The nav links to the page; the empty list offers to create one.
-	d := doc(t, e.get(c, "/assistants"))
+	d := webtest.Doc(t, e.Get(c, "/assistants"))
 	if d.Find(`nav a.item[href="/assistants"][aria-current="page"]`).Length() != 1 {
 		t.Fatal("nav entry for assistants missing or not current")
 	}
@@ -148,7 +149,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	}
 
 	// The new form starts with the default model and temperature.
-	d = doc(t, e.get(c, "/assistants/new"))
+	d = webtest.Doc(t, e.Get(c, "/assistants/new"))
 	if v, _ := d.Find(`input[name="model"]`).Attr("value"); v != "gpt-4o-mini" {
 		t.Fatalf("default model %q", v)
 	}
@@ -204,8 +205,8 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	}
 
 	// The page: the snippet with the public key, "set", and never the token.
-	res := e.get(c, "/assistants/"+strconv.FormatInt(id, 10))
-	html := body(t, res)
+	res := e.Get(c, "/assistants/"+strconv.FormatInt(id, 10))
+	html := webtest.Body(t, res)
 	if strings.Contains(html, "very-secret") {
 		t.Fatal("the token is in the page")
 	}
@@ -231,7 +232,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	}
 
 	// The list.
-	d = doc(t, e.get(c, "/assistants"))
+	d = webtest.Doc(t, e.Get(c, "/assistants"))
 	tr := d.Find("tr.assistant")
 	if tr.Length() != 1 || tr.Find("td.name").Text() != "Sales bot" || tr.Find("td.model").Text() != "gpt-4o-mini" ||
 		tr.Find("td.vars").Text() != "2" || tr.Find("td.key").Text() != row.PublicKey || strings.TrimSpace(tr.Find("td.whatsapp").Text()) != "1234567890" {
@@ -246,11 +247,11 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	form.Set("whatsapp_access_token", "")
 	form.Set("var_required", "k2")
 	path := "/assistants/" + strconv.FormatInt(id, 10)
-	res = e.postForm(c, path, form, "HX-Request", "true", "X-CSRF-Token", tok)
+	res = e.PostForm(c, path, form, "HX-Request", "true", "X-CSRF-Token", tok)
 	if res.StatusCode != http.StatusOK {
-		t.Fatalf("htmx edit: %d %s", res.StatusCode, body(t, res))
+		t.Fatalf("htmx edit: %d %s", res.StatusCode, webtest.Body(t, res))
 	}
-	d = doc(t, res)
+	d = webtest.Doc(t, res)
 	if d.Find("section#assistant").Length() != 1 || d.Find("nav.side").Length() != 0 || d.Find("#saved").Length() != 1 {
 		t.Fatal("htmx edit did not answer the saved fragment")
 	}
@@ -264,7 +265,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 
 	// A new token replaces the old one.
 	form.Set("whatsapp_access_token", "EAAG-second")
-	res = e.postForm(c, path, form, "HX-Request", "true", "X-CSRF-Token", tok)
+	res = e.PostForm(c, path, form, "HX-Request", "true", "X-CSRF-Token", tok)
 	res.Body.Close()
 	after, _ = e.App.Store.AssistantByID(ctx, ws.ID, id)
 	if pt, _ := e.App.Keys.Decrypt(after.WhatsAppAccessTokenEnc); pt != "EAAG-second" {
@@ -274,7 +275,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	// Remove the WhatsApp connection (a plain form post: 303 back to the page).
 	form.Set("_csrf", tok)
 	form.Set("whatsapp_remove", "1")
-	res = e.postForm(c, path, form)
+	res = e.PostForm(c, path, form)
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != path+"?saved=1" {
 		t.Fatalf("plain edit: %d to %q", res.StatusCode, res.Header.Get("Location"))
@@ -283,7 +284,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	if after.WhatsAppPhoneNumberID != nil || after.WhatsAppAccessTokenEnc != "" {
 		t.Fatalf("connection not removed: %v %q", after.WhatsAppPhoneNumberID, after.WhatsAppAccessTokenEnc)
 	}
-	if doc(t, e.get(c, path+"?saved=1")).Find("#token-status").Text() != "not set" {
+	if webtest.Doc(t, e.Get(c, path+"?saved=1")).Find("#token-status").Text() != "not set" {
 		t.Fatal("token still shown as set")
 	}
 
@@ -292,7 +293,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	if err := e.App.Store.CreateConversation(ctx, conv); err != nil {
 		t.Fatal(err)
 	}
-	d = doc(t, e.get(c, path))
+	d = webtest.Doc(t, e.Get(c, path))
 	delForm := d.Find(`form[action="` + path + `/delete"]`)
 	if delForm.Length() != 1 {
 		t.Fatal("no delete form")
@@ -301,12 +302,12 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 		t.Fatal("delete without confirmation")
 	}
 	dtok, _ := delForm.Find(`input[name="_csrf"]`).Attr("value")
-	res = e.postForm(c, path+"/delete", url.Values{})
+	res = e.PostForm(c, path+"/delete", url.Values{})
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("delete without CSRF: %d", res.StatusCode)
 	}
-	res = e.postForm(c, path+"/delete", url.Values{"_csrf": {dtok}})
+	res = e.PostForm(c, path+"/delete", url.Values{"_csrf": {dtok}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/assistants?deleted=1" {
 		t.Fatalf("delete: %d to %q", res.StatusCode, res.Header.Get("Location"))
@@ -318,11 +319,11 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	if err != nil || got.AssistantID != nil {
 		t.Fatalf("conversation after delete: %+v %v", got, err)
 	}
-	d = doc(t, e.get(c, res.Header.Get("Location")))
+	d = webtest.Doc(t, e.Get(c, res.Header.Get("Location")))
 	if d.Find("#deleted").Length() != 1 || d.Find("tr.assistant").Length() != 0 {
 		t.Fatal("list after delete")
 	}
-	res = e.get(c, path)
+	res = e.Get(c, path)
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("deleted assistant page: %d", res.StatusCode)
@@ -330,7 +331,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 
 	// Through htmx the delete redirects with HX-Redirect.
 	id2 := asstCreate(t, e, c, asstForm(tok))
-	res = e.postForm(c, "/assistants/"+strconv.FormatInt(id2, 10)+"/delete", nil, "HX-Request", "true", "X-CSRF-Token", tok)
+	res = e.PostForm(c, "/assistants/"+strconv.FormatInt(id2, 10)+"/delete", nil, "HX-Request", "true", "X-CSRF-Token", tok)
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK || res.Header.Get("HX-Redirect") != "/assistants?deleted=1" {
 		t.Fatalf("htmx delete: %d %q", res.StatusCode, res.Header.Get("HX-Redirect"))
@@ -343,10 +344,10 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 func TestAssistantCreateThroughHTMXPushesTheURL(t *testing.T) {
 	e := newEnv(t)
 	ws, c := asstLogin(e, "ana@example.com")
-	tok := e.csrf(c, "/assistants/new")
+	tok := e.CSRF(c, "/assistants/new")
 	form := asstForm("")
 	form.Del("_csrf")
-	res := e.postForm(c, "/assistants", form, "HX-Request", "true", "X-CSRF-Token", tok)
+	res := e.PostForm(c, "/assistants", form, "HX-Request", "true", "X-CSRF-Token", tok)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("htmx create: %d", res.StatusCode)
 	}
@@ -355,7 +356,7 @@ func TestAssistantCreateThroughHTMXPushesTheURL(t *testing.T) {
 	if res.Header.Get("HX-Push-Url") != want {
 		t.Fatalf("HX-Push-Url %q, want %q", res.Header.Get("HX-Push-Url"), want)
 	}
-	d := doc(t, res)
+	d := webtest.Doc(t, res)
 	if act, _ := d.Find("#assistant-form").Attr("hx-post"); act != want {
 		t.Fatalf("the swapped form posts to %q", act)
 	}
@@ -367,7 +368,7 @@ func TestAssistantCreateThroughHTMXPushesTheURL(t *testing.T) {
 func TestAssistantValidationErrorsBesideFieldsAndNothingSaved(t *testing.T) {
 	e := newEnv(t)
 	ws, c := asstLogin(e, "ana@example.com")
-	tok := e.csrf(c, "/assistants/new")
+	tok := e.CSRF(c, "/assistants/new")
 
 	bad := asstForm(tok)
 	bad.Set("name", "")
@@ -433,21 +434,21 @@ func TestAssistantValidationErrorsBesideFieldsAndNothingSaved(t *testing.T) {
 	}
 
 	// Plain post: 400 with the full page.
-	res := e.postForm(c, "/assistants", bad)
+	res := e.PostForm(c, "/assistants", bad)
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("plain invalid create: %d", res.StatusCode)
 	}
-	d := doc(t, res)
+	d := webtest.Doc(t, res)
 	if d.Find("nav.side").Length() != 1 {
 		t.Fatal("plain invalid create is not a full page")
 	}
 	check(d)
 	// htmx: 200 (so that htmx swaps) with the fragment.
-	res = e.postForm(c, "/assistants", bad, "HX-Request", "true", "X-CSRF-Token", tok)
+	res = e.PostForm(c, "/assistants", bad, "HX-Request", "true", "X-CSRF-Token", tok)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("htmx invalid create: %d", res.StatusCode)
 	}
-	d = doc(t, res)
+	d = webtest.Doc(t, res)
 	if d.Find("nav.side").Length() != 0 || d.Find("section#assistant").Length() != 1 {
 		t.Fatal("htmx invalid create is not the fragment")
 	}
@@ -462,16 +463,16 @@ func TestAssistantValidationErrorsBesideFieldsAndNothingSaved(t *testing.T) {
 	path := "/assistants/" + strconv.FormatInt(id, 10)
 	bad.Del("whatsapp_access_token")
 	delete(want, "whatsapp_access_token")
-	res = e.postForm(c, path, bad, "HX-Request", "true", "X-CSRF-Token", tok)
+	res = e.PostForm(c, path, bad, "HX-Request", "true", "X-CSRF-Token", tok)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("htmx invalid edit: %d", res.StatusCode)
 	}
-	check(doc(t, res))
+	check(webtest.Doc(t, res))
 	after := asstOnly(t, e, ws.ID)
 	if !asstSame(after, before) {
 		t.Fatalf("invalid edit changed the assistant:\n%+v\n%+v", before, after)
 	}
-	res = e.postForm(c, path, bad)
+	res = e.PostForm(c, path, bad)
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("plain invalid edit: %d", res.StatusCode)
 	}
@@ -481,8 +482,8 @@ func TestAssistantValidationErrorsBesideFieldsAndNothingSaved(t *testing.T) {
 	one := asstForm(tok)
 	one.Set("name", "Renamed")
 	one.Set("color", "#12345")
-	res = e.postForm(c, path, one)
-	d = doc(t, res)
+	res = e.PostForm(c, path, one)
+	d = webtest.Doc(t, res)
 	if res.StatusCode != http.StatusBadRequest || asstFieldErr(d, "color") == "" {
 		t.Fatalf("one bad field: %d", res.StatusCode)
 	}
@@ -493,8 +494,8 @@ func TestAssistantValidationErrorsBesideFieldsAndNothingSaved(t *testing.T) {
 	// Connecting a number needs a token.
 	noTok := asstForm(tok)
 	noTok.Del("whatsapp_access_token")
-	res = e.postForm(c, "/assistants", noTok)
-	if d := doc(t, res); !strings.Contains(asstFieldErr(d, "whatsapp_access_token"), "required") {
+	res = e.PostForm(c, "/assistants", noTok)
+	if d := webtest.Doc(t, res); !strings.Contains(asstFieldErr(d, "whatsapp_access_token"), "required") {
 		t.Fatal("missing token not reported")
 	}
 }
@@ -503,16 +504,16 @@ func TestAssistantDuplicatePhoneNumberID(t *testing.T) {
 	e := newEnv(t)
 	wsA, cA := asstLogin(e, "ana@example.com")
 	wsB, cB := asstLogin(e, "bob@example.com")
-	tokA := e.csrf(cA, "/assistants/new")
-	tokB := e.csrf(cB, "/assistants/new")
+	tokA := e.CSRF(cA, "/assistants/new")
+	tokB := e.CSRF(cB, "/assistants/new")
 	asstCreate(t, e, cB, asstForm(tokB)) // B connects 1234567890
 
 	// A cannot connect the same number: the error is beside the field, nothing is stored.
-	res := e.postForm(cA, "/assistants", asstForm(tokA))
+	res := e.PostForm(cA, "/assistants", asstForm(tokA))
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("duplicate create: %d", res.StatusCode)
 	}
-	d := doc(t, res)
+	d := webtest.Doc(t, res)
 	if msg := asstFieldErr(d, "whatsapp_phone_number_id"); !strings.Contains(msg, "already connected") {
 		t.Fatalf("error beside the phone number id: %q", msg)
 	}
@@ -530,11 +531,11 @@ func TestAssistantDuplicatePhoneNumberID(t *testing.T) {
 	before := asstOnly(t, e, wsA.ID)
 	form.Set("whatsapp_phone_number_id", "1234567890")
 	form.Set("name", "Renamed")
-	res = e.postForm(cA, "/assistants/"+strconv.FormatInt(id, 10), form, "HX-Request", "true", "X-CSRF-Token", tokA)
+	res = e.PostForm(cA, "/assistants/"+strconv.FormatInt(id, 10), form, "HX-Request", "true", "X-CSRF-Token", tokA)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("duplicate edit: %d", res.StatusCode)
 	}
-	if msg := asstFieldErr(doc(t, res), "whatsapp_phone_number_id"); !strings.Contains(msg, "already connected") {
+	if msg := asstFieldErr(webtest.Doc(t, res), "whatsapp_phone_number_id"); !strings.Contains(msg, "already connected") {
 		t.Fatalf("error beside the phone number id on edit: %q", msg)
 	}
 	if after := asstOnly(t, e, wsA.ID); !asstSame(after, before) {
@@ -549,8 +550,8 @@ func TestAssistantOtherWorkspaceIs404(t *testing.T) {
 	e := newEnv(t)
 	_, cA := asstLogin(e, "ana@example.com")
 	wsB, cB := asstLogin(e, "bob@example.com")
-	tokA := e.csrf(cA, "/assistants/new")
-	idB := asstCreate(t, e, cB, asstForm(e.csrf(cB, "/assistants/new")))
+	tokA := e.CSRF(cA, "/assistants/new")
+	idB := asstCreate(t, e, cB, asstForm(e.CSRF(cB, "/assistants/new")))
 	before := asstOnly(t, e, wsB.ID)
 	path := "/assistants/" + strconv.FormatInt(idB, 10)
 
@@ -559,12 +560,12 @@ func TestAssistantOtherWorkspaceIs404(t *testing.T) {
 	}{{"GET", path}, {"POST", path}, {"POST", path + "/delete"}, {"GET", "/assistants/999999"}, {"GET", "/assistants/abc"}} {
 		var res *http.Response
 		if tc.method == "GET" {
-			res = e.get(cA, tc.path)
+			res = e.Get(cA, tc.path)
 		} else {
 			form := asstForm(tokA)
 			form.Set("whatsapp_phone_number_id", "")
 			form.Set("whatsapp_access_token", "")
-			res = e.postForm(cA, tc.path, form)
+			res = e.PostForm(cA, tc.path, form)
 		}
 		res.Body.Close()
 		if res.StatusCode != http.StatusNotFound {
@@ -574,7 +575,7 @@ func TestAssistantOtherWorkspaceIs404(t *testing.T) {
 	if after := asstOnly(t, e, wsB.ID); !asstSame(after, before) {
 		t.Fatal("another workspace changed the assistant")
 	}
-	if doc(t, e.get(cA, "/assistants")).Find("tr.assistant").Length() != 0 {
+	if webtest.Doc(t, e.Get(cA, "/assistants")).Find("tr.assistant").Length() != 0 {
 		t.Fatal("A's list shows B's assistant")
 	}
 }
@@ -582,13 +583,13 @@ func TestAssistantOtherWorkspaceIs404(t *testing.T) {
 func TestAssistantNamesAreEscaped(t *testing.T) {
 	e := newEnv(t)
 	_, c := asstLogin(e, "ana@example.com")
-	tok := e.csrf(c, "/assistants/new")
+	tok := e.CSRF(c, "/assistants/new")
 	form := asstForm(tok)
 	form.Set("name", `<script>alert("x")</script>`)
 	form.Set("first_message", `<img src=x onerror=alert(1)>`)
 	id := asstCreate(t, e, c, form)
 	for _, p := range []string{"/assistants", "/assistants/" + strconv.FormatInt(id, 10)} {
-		html := body(t, e.get(c, p))
+		html := webtest.Body(t, e.Get(c, p))
 		if strings.Contains(html, `<script>alert`) || strings.Contains(html, `<img src=x`) {
 			t.Fatalf("%s: unescaped name", p)
 		}
@@ -602,7 +603,7 @@ func TestAssistantRowFragments(t *testing.T) {
 	e := newEnv(t)
 	_, c := asstLogin(e, "ana@example.com")
 
-	res := e.get(c, "/assistants/variable-row", "HX-Request", "true")
+	res := e.Get(c, "/assistants/variable-row", "HX-Request", "true")
 	d := asstRowDoc(t, res)
 	row := d.Find("tr.var-row")
 	if row.Length() != 1 || d.Find("nav.side").Length() != 0 {
@@ -616,12 +617,12 @@ func TestAssistantRowFragments(t *testing.T) {
 		t.Fatal("variable types")
 	}
 	// Two rows never share a key.
-	key2, _ := asstRowDoc(t, e.get(c, "/assistants/variable-row", "HX-Request", "true")).Find(`input[name="var_key"]`).Attr("value")
+	key2, _ := asstRowDoc(t, e.Get(c, "/assistants/variable-row", "HX-Request", "true")).Find(`input[name="var_key"]`).Attr("value")
 	if key2 == key {
 		t.Fatal("row keys repeat")
 	}
 
-	res = e.get(c, "/assistants/prechat-row?var_name=email&var_name=Bad+Name&var_name=plan&var_name=email", "HX-Request", "true")
+	res = e.Get(c, "/assistants/prechat-row?var_name=email&var_name=Bad+Name&var_name=plan&var_name=email", "HX-Request", "true")
 	d = asstRowDoc(t, res)
 	var opts []string
 	d.Find(`select[name="pf_variable"] option`).Each(func(_ int, s *goquery.Selection) {
@@ -632,13 +633,13 @@ func TestAssistantRowFragments(t *testing.T) {
 		t.Fatalf("variable choices %q", opts)
 	}
 
-	res = e.get(c, "/assistants/variable-row?remove=1", "HX-Request", "true")
-	if b := body(t, res); res.StatusCode != http.StatusOK || b != "" {
+	res = e.Get(c, "/assistants/variable-row?remove=1", "HX-Request", "true")
+	if b := webtest.Body(t, res); res.StatusCode != http.StatusOK || b != "" {
 		t.Fatalf("remove: %d %q", res.StatusCode, b)
 	}
 
 	// The form's buttons point at these fragments.
-	d = doc(t, e.get(c, "/assistants/new"))
+	d = webtest.Doc(t, e.Get(c, "/assistants/new"))
 	if v, _ := d.Find("#add-variable").Attr("hx-get"); v != "/assistants/variable-row" {
 		t.Fatalf("add variable button: %q", v)
 	}
@@ -652,8 +653,8 @@ func TestAssistantRowFragments(t *testing.T) {
 
 func TestAssistantPagesNeedLogin(t *testing.T) {
 	e := newEnv(t)
-	c := e.client()
-	res := e.get(c, "/assistants")
+	c := e.Client()
+	res := e.Get(c, "/assistants")
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/login") {
 		t.Fatalf("anonymous: %d %q", res.StatusCode, res.Header.Get("Location"))
@@ -692,7 +693,7 @@ func asstRun(t *testing.T, ctx context.Context, actions ...chromedp.Action[chrom
 // swaps the errors in beside the field, a valid one saves and pushes the assistant's URL.
 func TestBrowserAssistantForm(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", asstPassword)
+	ws := e.User("ana@example.com", asstPassword)
 	ctx := testkit.Browser(t)
 	asstRun(t, ctx,
 		chromedp.Navigate(e.URL+"/login"),

@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"bufio"
@@ -12,43 +12,44 @@ import (
 
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 func (e *env) testAssistant(ws *store.Workspace) *store.Assistant {
-	e.t.Helper()
+	e.T.Helper()
 	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Sales bot", FirstMessage: "Hi! I'm the sales bot.", Model: "gpt-4o-mini",
 		Variables:     `[{"name":"email","description":"the customer's email","type":"email","required":true},{"name":"company","description":"company name","type":"text","required":true}]`,
 		PrechatFields: `[{"name":"email","label":"Your email","type":"email","required":true}]`}
 	if err := e.App.Store.CreateAssistant(context.Background(), a); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return a
 }
 
 func TestTestChatSessionOverHTTP(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	a := e.testAssistant(ws)
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 
-	d := doc(t, e.get(c, "/test-chat"))
+	d := webtest.Doc(t, e.Get(c, "/test-chat"))
 	if !strings.Contains(d.Find("#llm-provider").Text(), "offline") {
 		t.Fatalf("the offline provider is named: %q", d.Find("#llm-provider").Text())
 	}
 	tok := d.Find(`#start-session input[name=_csrf]`).AttrOr("value", "")
 	// The pre-chat form is validated.
-	res := e.postForm(c, "/test-chat/sessions", url.Values{"_csrf": {tok}, "assistant_id": {itoa(a.ID)}, "prechat.email": {"not-an-email"}})
-	if res.StatusCode != http.StatusBadRequest || !strings.Contains(doc(t, res).Find(".field-error").Text(), "email address") {
+	res := e.PostForm(c, "/test-chat/sessions", url.Values{"_csrf": {tok}, "assistant_id": {webtest.Itoa(a.ID)}, "prechat.email": {"not-an-email"}})
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(webtest.Doc(t, res).Find(".field-error").Text(), "email address") {
 		t.Fatalf("bad pre-chat email: %d", res.StatusCode)
 	}
-	res = e.postForm(c, "/test-chat/sessions", url.Values{"_csrf": {tok}, "assistant_id": {itoa(a.ID)}, "prechat.email": {"buyer@shop.test"}})
+	res = e.PostForm(c, "/test-chat/sessions", url.Values{"_csrf": {tok}, "assistant_id": {webtest.Itoa(a.ID)}, "prechat.email": {"buyer@shop.test"}})
 	res.Body.Close()
 	loc := res.Header.Get("Location")
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/test-chat/") {
 		t.Fatalf("start: %d %q", res.StatusCode, loc)
 	}
-	d = doc(t, e.get(c, loc))
+	d = webtest.Doc(t, e.Get(c, loc))
 	if got := d.Find("#timeline li.msg.assistant .content").First().Text(); got != "Hi! I'm the sales bot." {
 		t.Fatalf("first message: %q", got)
 	}
@@ -59,14 +60,14 @@ func TestTestChatSessionOverHTTP(t *testing.T) {
 	convPath := loc
 	// Empty and oversized messages are refused, nothing stored.
 	for _, bad := range []string{"   ", strings.Repeat("x", 4001)} {
-		res = e.postForm(c, convPath+"/messages", url.Values{"_csrf": {tok}, "text": {bad}}, "HX-Request", "true")
+		res = e.PostForm(c, convPath+"/messages", url.Values{"_csrf": {tok}, "text": {bad}}, "HX-Request", "true")
 		res.Body.Close()
 		if res.StatusCode != http.StatusBadRequest {
 			t.Fatalf("bad message: %d", res.StatusCode)
 		}
 	}
-	res = e.postForm(c, convPath+"/messages", url.Values{"_csrf": {tok}, "text": {"Hello, what does it cost?"}}, "HX-Request", "true")
-	d = doc(t, res)
+	res = e.PostForm(c, convPath+"/messages", url.Values{"_csrf": {tok}, "text": {"Hello, what does it cost?"}}, "HX-Request", "true")
+	d = webtest.Doc(t, res)
 	src := d.Find(".pending").AttrOr("sse-connect", "")
 	if !strings.Contains(src, "/reply/") {
 		t.Fatalf("pending reply: %q", src)
@@ -103,7 +104,7 @@ func TestTestChatSessionOverHTTP(t *testing.T) {
 	}
 	// Stored with usage, test conversations not charged, and the ledger has one row.
 	id := strings.TrimPrefix(convPath, "/test-chat/")
-	d = doc(t, e.get(c, "/conversations/"+id))
+	d = webtest.Doc(t, e.Get(c, "/conversations/"+id))
 	if d.Find("li.msg").Length() != 3 || !strings.Contains(d.Find("#conv-info").Text(), "not charged") {
 		t.Fatalf("conversation after reply: %d messages", d.Find("li.msg").Length())
 	}
@@ -121,7 +122,7 @@ func TestTestChatSessionOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := body(t, sres)
+	b := webtest.Body(t, sres)
 	if strings.Contains(b, "event: delta") || !strings.Contains(b, "event: done") {
 		t.Fatalf("replay: %s", b)
 	}
@@ -134,10 +135,10 @@ func TestTestChatSessionOverHTTP(t *testing.T) {
 // finds the session in the Conversations list with the Test badge.
 func TestBrowserTestChat(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	e.testAssistant(ws)
 	ctx := testkit.Browser(t)
-	browserLogin(t, ctx, e, "ana@example.com")
+	webtest.BrowserLogin(t, ctx, e.Env, "ana@example.com")
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(e.URL+"/test-chat"),
 		chromedp.WaitVisible(chromedp.CSS(`#start`)),
@@ -151,19 +152,19 @@ func TestBrowserTestChat(t *testing.T) {
 	}
 	// The reply streams in (the typing indicator is visible while it does) and ends as a stored
 	// message with its usage.
-	waitJS(t, ctx, `document.querySelectorAll("#timeline li.msg").length === 3 && !document.querySelector(".pending")`)
-	last := evalJS[string](t, ctx, `document.querySelector("#timeline li.msg:last-child .content").textContent`)
-	usage := evalJS[string](t, ctx, `document.querySelector("#timeline li.msg:last-child .usage").textContent`)
+	webtest.WaitJS(t, ctx, `document.querySelectorAll("#timeline li.msg").length === 3 && !document.querySelector(".pending")`)
+	last := webtest.EvalJS[string](t, ctx, `document.querySelector("#timeline li.msg:last-child .content").textContent`)
+	usage := webtest.EvalJS[string](t, ctx, `document.querySelector("#timeline li.msg:last-child .usage").textContent`)
 	if !strings.Contains(last, "company") || !strings.Contains(usage, "tokens · $") {
 		t.Fatalf("reply %q usage %q", last, usage)
 	}
-	if v := evalJS[string](t, ctx, `document.querySelector("#message").value`); v != "" {
+	if v := webtest.EvalJS[string](t, ctx, `document.querySelector("#message").value`); v != "" {
 		t.Fatalf("the composer is emptied after sending: %q", v)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+"/conversations"), chromedp.WaitVisible(chromedp.CSS(`tr.conv`))); err != nil {
 		t.Fatal(err)
 	}
-	badge := evalJS[string](t, ctx, `document.querySelector("tr.conv .badge").textContent`)
+	badge := webtest.EvalJS[string](t, ctx, `document.querySelector("tr.conv .badge").textContent`)
 	if badge != "Test" {
 		t.Fatalf("badge %q", badge)
 	}

@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"strings"
@@ -13,7 +13,7 @@ import (
 // the Conversations page with its navigation badge.
 func TestBrowserLoginShowsConversations(t *testing.T) {
 	e := newEnv(t)
-	e.user("ana@example.com", "correct-horse")
+	e.User("ana@example.com", "correct-horse")
 	ctx := testkit.Browser(t)
 
 	err := chromedp.Do(ctx,

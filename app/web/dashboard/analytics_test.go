@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/workers"
 )
 
@@ -35,16 +36,16 @@ type anFixture struct {
 }
 
 func (e *env) analyticsFixture(email string) *anFixture {
-	e.t.Helper()
+	e.T.Helper()
 	ctx := context.Background()
 	st := e.App.Store
-	ws := e.user(email, "correct-horse")
+	ws := e.User(email, "correct-horse")
 	f := &anFixture{ws: ws}
 	f.sales = &store.Assistant{WorkspaceID: ws.ID, Name: "Sales <bot>"}
 	f.support = &store.Assistant{WorkspaceID: ws.ID, Name: "Support"}
 	for _, a := range []*store.Assistant{f.sales, f.support} {
 		if err := st.CreateAssistant(ctx, a); err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 	}
 	now := time.Now().UTC()
@@ -61,15 +62,15 @@ func (e *env) analyticsFixture(email string) *anFixture {
 		{WorkspaceID: ws.ID, Day: old, AssistantID: f.sales.ID, Type: store.TypeWidget, Conversations: 1000, CostNanos: 999_000_000_000},
 	}
 	if err := st.InsertRollups(ctx, rows); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	mk := func(a *store.Assistant, typ, customer string, cost int64) *store.Conversation {
 		c := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &a.ID, Type: typ, Customer: customer, Charged: true}
 		if err := st.CreateConversation(ctx, c); err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		if _, err := st.AddMessage(ctx, &store.Message{WorkspaceID: ws.ID, ConversationID: c.ID, Role: "assistant", Content: "x", CostNanos: cost, PromptTokens: 10}); err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		return c
 	}
@@ -102,14 +103,14 @@ func TestAnalyticsPage(t *testing.T) {
 	e := newEnv(t)
 	f := e.analyticsFixture("ana@example.com")
 	e.analyticsFixture("bob@example.com") // another workspace: never in Ana's figures
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 
-	res := e.get(c, "/analytics?range=7")
+	res := e.Get(c, "/analytics?range=7")
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", res.StatusCode)
 	}
-	d := doc(t, res)
+	d := webtest.Doc(t, res)
 	if d.Find("h1").First().Text() != "Analytics" || d.Find(`nav.side a[href="/analytics"]`).AttrOr("aria-current", "") != "page" {
 		t.Fatal("the Analytics page is in the navigation and current")
 	}
@@ -173,7 +174,7 @@ func TestAnalyticsPage(t *testing.T) {
 	if bar := svg.Find(`rect.bar[data-day="` + f.today + `"][data-series="widget"]`); bar.AttrOr("data-value", "") != "5" || !strings.Contains(bar.Find("title").Text(), "Web widget: 5") {
 		t.Fatal("a bar says what it is")
 	}
-	if !strings.Contains(d.Find("svg#cost-chart").Text(), "Sales <bot>") || strings.Contains(body(t, e.get(c, "/analytics?range=7")), "Sales <bot>") {
+	if !strings.Contains(d.Find("svg#cost-chart").Text(), "Sales <bot>") || strings.Contains(webtest.Body(t, e.Get(c, "/analytics?range=7")), "Sales <bot>") {
 		t.Fatal("names are escaped in the SVG")
 	}
 	// Top conversations by cost, most expensive first, linking to them.
@@ -188,18 +189,18 @@ func TestAnalyticsPage(t *testing.T) {
 	}
 
 	// The range picker: htmx gets the fragment and the canonical URL.
-	res = e.get(c, "/analytics?range=30", "HX-Request", "true")
-	frag := body(t, res)
+	res = e.Get(c, "/analytics?range=30", "HX-Request", "true")
+	frag := webtest.Body(t, res)
 	if strings.Contains(frag, "<html") || !strings.Contains(frag, `id="analytics-results"`) || res.Header.Get("HX-Push-Url") != "/analytics?range=30" {
 		t.Fatalf("fragment: %s", res.Header.Get("HX-Push-Url"))
 	}
 	// 30 days include the older day.
-	d = doc(t, e.get(c, "/analytics?range=30"))
+	d = webtest.Doc(t, e.Get(c, "/analytics?range=30"))
 	if got := strings.TrimSpace(d.Find("#stat-conversations dd").Text()); got != "1008" {
 		t.Fatalf("30 days: %s conversations", got)
 	}
 	// A bad range says so and shows the default.
-	d = doc(t, e.get(c, "/analytics?range=365"))
+	d = webtest.Doc(t, e.Get(c, "/analytics?range=365"))
 	if !strings.Contains(d.Find("#analytics-error").Text(), "7, 30 or 90") || d.Find("#analytics-results").AttrOr("data-range", "") != "30" {
 		t.Fatal("bad range")
 	}
@@ -208,15 +209,15 @@ func TestAnalyticsPage(t *testing.T) {
 func TestAnalyticsCSVMatchesTheTables(t *testing.T) {
 	e := newEnv(t)
 	e.analyticsFixture("ana@example.com")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
-	d := doc(t, e.get(c, "/analytics?range=7"))
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	d := webtest.Doc(t, e.Get(c, "/analytics?range=7"))
 	for _, chart := range []string{"conversations", "messages", "tokens", "cost", "variables", "windows"} {
-		res := e.get(c, "/analytics/export.csv?range=7&chart="+chart)
+		res := e.Get(c, "/analytics/export.csv?range=7&chart="+chart)
 		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") || !strings.Contains(res.Header.Get("Content-Disposition"), "analytics-"+chart) {
 			t.Fatalf("%s: %d %q", chart, res.StatusCode, res.Header.Get("Content-Type"))
 		}
-		recs, err := csv.NewReader(strings.NewReader(body(t, res))).ReadAll()
+		recs, err := csv.NewReader(strings.NewReader(webtest.Body(t, res))).ReadAll()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,21 +231,21 @@ func TestAnalyticsCSVMatchesTheTables(t *testing.T) {
 			}
 		}
 	}
-	res := e.get(c, "/analytics/export.csv?range=7&chart=top")
-	recs, err := csv.NewReader(strings.NewReader(body(t, res))).ReadAll()
+	res := e.Get(c, "/analytics/export.csv?range=7&chart=top")
+	recs, err := csv.NewReader(strings.NewReader(webtest.Body(t, res))).ReadAll()
 	if err != nil || len(recs) != 3 || recs[0][1] != "conversation_id" || recs[1][5] != "2.500000000" || !strings.HasSuffix(recs[1][8], "/conversations/"+recs[1][1]) {
 		t.Fatalf("top CSV: %v %v", recs, err)
 	}
 	for _, bad := range []string{"/analytics/export.csv?range=7&chart=pie", "/analytics/export.csv?range=8&chart=cost"} {
-		if res := e.get(c, bad); res.StatusCode != http.StatusBadRequest {
+		if res := e.Get(c, bad); res.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: %d", bad, res.StatusCode)
 		}
 	}
 	// Login required.
-	if res := e.get(e.client(), "/analytics/export.csv?range=7&chart=cost"); res.StatusCode != http.StatusSeeOther {
+	if res := e.Get(e.Client(), "/analytics/export.csv?range=7&chart=cost"); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("anonymous export: %d", res.StatusCode)
 	}
-	if res := e.get(e.client(), "/analytics"); res.StatusCode != http.StatusSeeOther {
+	if res := e.Get(e.Client(), "/analytics"); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("anonymous page: %d", res.StatusCode)
 	}
 }
@@ -253,25 +254,25 @@ func TestRerunExtraction(t *testing.T) {
 	e := newEnv(t)
 	f := e.fixture("ana@example.com")
 	other := e.fixture("bob@example.com")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 	conv := f.convs["widget"]
 	path := "/conversations/" + strconv.FormatInt(conv.ID, 10)
-	d := doc(t, e.get(c, path))
+	d := webtest.Doc(t, e.Get(c, path))
 	form := d.Find("#rerun-extraction").Closest("form")
 	if form.AttrOr("action", "") != path+"/extract" {
 		t.Fatalf("re-run form: %q", form.AttrOr("action", ""))
 	}
 	tok := form.Find(`input[name="_csrf"]`).AttrOr("value", "")
-	if res := e.postForm(c, path+"/extract", url.Values{}); res.StatusCode != http.StatusForbidden {
+	if res := e.PostForm(c, path+"/extract", url.Values{}); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("without CSRF: %d", res.StatusCode)
 	}
-	res := e.postForm(c, path+"/extract", url.Values{"_csrf": {tok}})
+	res := e.PostForm(c, path+"/extract", url.Values{"_csrf": {tok}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != path {
 		t.Fatalf("re-run: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	res = e.postForm(c, path+"/extract", url.Values{"_csrf": {tok}}, "HX-Request", "true")
-	if b := body(t, res); res.StatusCode != http.StatusOK || !strings.Contains(b, "queued") {
+	res = e.PostForm(c, path+"/extract", url.Values{"_csrf": {tok}}, "HX-Request", "true")
+	if b := webtest.Body(t, res); res.StatusCode != http.StatusOK || !strings.Contains(b, "queued") {
 		t.Fatalf("htmx re-run: %d %s", res.StatusCode, b)
 	}
 	insp := asynq.NewInspectorFromRedisClient(e.App.Redis)
@@ -289,7 +290,7 @@ func TestRerunExtraction(t *testing.T) {
 		t.Fatalf("%d rerun tasks queued, want 2", n)
 	}
 	// Another workspace's conversation is not found.
-	res = e.postForm(c, "/conversations/"+strconv.FormatInt(other.convs["widget"].ID, 10)+"/extract", url.Values{"_csrf": {tok}})
+	res = e.PostForm(c, "/conversations/"+strconv.FormatInt(other.convs["widget"].ID, 10)+"/extract", url.Values{"_csrf": {tok}})
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("foreign conversation: %d", res.StatusCode)
 	}
@@ -309,9 +310,9 @@ func TestMissingRequiredVariableFilter(t *testing.T) {
 	if err := st.SetVariable(ctx, &store.ConversationVariable{WorkspaceID: f.ws.ID, ConversationID: f.convs["widget"].ID, Name: "email", Value: "a@example.com", Source: "prechat"}); err != nil {
 		t.Fatal(err)
 	}
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
-	d := doc(t, e.get(c, "/conversations?missing=1"))
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	d := webtest.Doc(t, e.Get(c, "/conversations?missing=1"))
 	if n := d.Find("tr.conv").Length(); n != 2 || d.Find("#conv-"+strconv.FormatInt(f.convs["widget"].ID, 10)).Length() != 0 {
 		t.Fatalf("missing a required variable: %d rows", n)
 	}
@@ -321,7 +322,7 @@ func TestMissingRequiredVariableFilter(t *testing.T) {
 	if href := d.Find("#export-csv").AttrOr("href", ""); !strings.Contains(href, "missing=1") {
 		t.Fatalf("the export keeps the filter: %q", href)
 	}
-	res := e.get(c, "/conversations?missing=1&type=test", "HX-Request", "true")
+	res := e.Get(c, "/conversations?missing=1&type=test", "HX-Request", "true")
 	if push := res.Header.Get("HX-Push-Url"); !strings.Contains(push, "missing=1") {
 		t.Fatalf("pushed URL %q", push)
 	}

@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // FuzzConversationsQuery sends a fuzzed query string (as raw as a client can send it) to the
@@ -21,11 +22,11 @@ import (
 // 500. The API answers 400 exactly when ParseQuery refuses the filter, with a JSON error.
 func FuzzConversationsQuery(f *testing.F) {
 	cfg := testkit.Config(f)
-	srv := newFuzzServer(f, cfg)
-	fx := srv.fixture("ana@example.com")
-	c := srv.client()
-	srv.login(c, "ana@example.com", "correct-horse")
-	cookie := srv.cookieHeader(c)
+	srv := webtest.NewFuzzServer(f, cfg)
+	fx := (&env{srv.Env}).fixture("ana@example.com")
+	c := srv.Client()
+	srv.Login(c, "ana@example.com", "correct-horse")
+	cookie := srv.CookieHeader(c)
 	key, prefix, hash, err := auth.NewAPIKey()
 	if err != nil {
 		f.Fatal(err)
@@ -76,7 +77,7 @@ func FuzzConversationsQuery(f *testing.F) {
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
-		return srv.serve(req)
+		return srv.Serve(req)
 	}
 	f.Fuzz(func(t *testing.T, raw string, fragment bool) {
 		hdr := []string{"Cookie", cookie}
@@ -94,7 +95,7 @@ func FuzzConversationsQuery(f *testing.F) {
 				t.Fatalf("API 200 for a filter ParseQuery refuses (%v): %s", perr, raw)
 			}
 		case http.StatusBadRequest:
-			apiError(t, rec)
+			webtest.APIError(t, rec)
 		default:
 			t.Fatalf("GET /api/v1/conversations?%s: %d %s", raw, rec.Code, rec.Body.String())
 		}

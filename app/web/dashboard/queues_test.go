@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // queueEnv is a server with an admin and a member of one workspace, and an inspector on the
@@ -28,7 +29,7 @@ type queueEnv struct {
 func newQueueEnv(t *testing.T) *queueEnv {
 	t.Helper()
 	e := newEnv(t)
-	ws := e.user("admin@example.com", "password-123")
+	ws := e.User("admin@example.com", "password-123")
 	h, err := auth.HashPassword("password-456")
 	if err != nil {
 		t.Fatal(err)
@@ -41,38 +42,38 @@ func newQueueEnv(t *testing.T) *queueEnv {
 }
 
 func (e *queueEnv) admin() *http.Client {
-	c := e.client()
-	e.login(c, "admin@example.com", "password-123")
+	c := e.Client()
+	e.Login(c, "admin@example.com", "password-123")
 	return c
 }
 
 func (e *queueEnv) member() *http.Client {
-	c := e.client()
-	e.login(c, "member@example.com", "password-456")
+	c := e.Client()
+	e.Login(c, "member@example.com", "password-456")
 	return c
 }
 
 func (e *queueEnv) enqueue(queue, typ string, payload string, opts ...asynq.Option) *asynq.TaskInfo {
-	e.t.Helper()
+	e.T.Helper()
 	ti, err := e.App.Queue.Enqueue(asynq.NewTask(typ, []byte(payload)), append([]asynq.Option{asynq.Queue(queue)}, opts...)...)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return ti
 }
 
 func (e *queueEnv) info(queue string) *asynq.QueueInfo {
-	e.t.Helper()
+	e.T.Helper()
 	qi, err := e.in.GetQueueInfo(queue)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return qi
 }
 
 // retryTask makes a task in the retry state the real way: a worker runs it and it fails.
 func (e *queueEnv) retryTask(queue string) *asynq.TaskInfo {
-	e.t.Helper()
+	e.T.Helper()
 	srv := asynq.NewServerFromRedisClient(e.App.Redis, asynq.Config{
 		Concurrency: 1, Queues: map[string]int{queue: 1}, Logger: quietLog{},
 		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return time.Hour },
@@ -82,7 +83,7 @@ func (e *queueEnv) retryTask(queue string) *asynq.TaskInfo {
 		return errors.New("the <b>provider</b> said no")
 	})
 	if err := srv.Start(mux); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	ti := e.enqueue(queue, "test:flaky", `{"n":1}`, asynq.MaxRetry(5))
 	deadline := time.Now().Add(20 * time.Second)
@@ -94,7 +95,7 @@ func (e *queueEnv) retryTask(queue string) *asynq.TaskInfo {
 		}
 		if time.Now().After(deadline) {
 			srv.Shutdown()
-			e.t.Fatalf("task %s did not reach the retry state: %+v %v", ti.ID, got, err)
+			e.T.Fatalf("task %s did not reach the retry state: %+v %v", ti.ID, got, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -130,12 +131,12 @@ func TestQueuesAccess(t *testing.T) {
 	}
 
 	// Anonymous: to the login page, like every dashboard page.
-	res := e.get(e.client(), "/queues")
+	res := e.Get(e.Client(), "/queues")
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login?next=%2Fqueues" {
 		t.Fatalf("anonymous: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	res = e.postForm(e.client(), "/queues/default/delete", url.Values{"id": {ti.ID}})
+	res = e.PostForm(e.Client(), "/queues/default/delete", url.Values{"id": {ti.ID}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("anonymous POST: %d", res.StatusCode)
@@ -143,24 +144,24 @@ func TestQueuesAccess(t *testing.T) {
 
 	// Member: 403 with a clear page, no nav link, actions refused and nothing changed.
 	mc := e.member()
-	res = e.get(mc, "/queues")
-	b := body(t, res)
+	res = e.Get(mc, "/queues")
+	b := webtest.Body(t, res)
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(b, "for admins only") {
 		t.Fatalf("member GET /queues: %d %s", res.StatusCode, b)
 	}
 	for _, p := range []string{"/queues/default?state=archived", "/queues/default"} {
-		res = e.get(mc, p)
+		res = e.Get(mc, p)
 		res.Body.Close()
 		if res.StatusCode != http.StatusForbidden {
 			t.Fatalf("member GET %s: %d", p, res.StatusCode)
 		}
 	}
-	if n := doc(t, e.get(mc, "/conversations")).Find(`nav.side a[href="/queues"]`).Length(); n != 0 {
+	if n := webtest.Doc(t, e.Get(mc, "/conversations")).Find(`nav.side a[href="/queues"]`).Length(); n != 0 {
 		t.Fatalf("member sees the Queues link")
 	}
-	tok := e.csrf(mc, "/conversations")
+	tok := e.CSRF(mc, "/conversations")
 	for _, a := range []string{"delete", "run", "pause"} {
-		res = e.postForm(mc, "/queues/default/"+a, url.Values{"_csrf": {tok}, "id": {ti.ID}, "state": {"archived"}})
+		res = e.PostForm(mc, "/queues/default/"+a, url.Values{"_csrf": {tok}, "id": {ti.ID}, "state": {"archived"}})
 		res.Body.Close()
 		if res.StatusCode != http.StatusForbidden {
 			t.Fatalf("member POST %s: %d", a, res.StatusCode)
@@ -172,14 +173,14 @@ func TestQueuesAccess(t *testing.T) {
 
 	// Admin: the page, the nav link.
 	ac := e.admin()
-	d := doc(t, e.get(ac, "/queues"))
+	d := webtest.Doc(t, e.Get(ac, "/queues"))
 	if d.Find(`nav.side a[href="/queues"][aria-current="page"]`).Length() != 1 {
 		t.Fatal("admin: no current Queues link on /queues")
 	}
 	if d.Find(`#queue-counts`).Length() != 1 {
 		t.Fatal("admin: no queue table")
 	}
-	if doc(t, e.get(ac, "/conversations")).Find(`nav.side a[href="/queues"]`).Length() != 1 {
+	if webtest.Doc(t, e.Get(ac, "/conversations")).Find(`nav.side a[href="/queues"]`).Length() != 1 {
 		t.Fatal("admin: no Queues link on /conversations")
 	}
 }
@@ -198,7 +199,7 @@ func TestQueuesCounts(t *testing.T) {
 	e.retryTask("flaky")
 
 	ac := e.admin()
-	d := doc(t, e.get(ac, "/queues"))
+	d := webtest.Doc(t, e.Get(ac, "/queues"))
 	want := map[string]map[string]string{
 		"critical": {"size": "1", "pending": "0", "archived": "1", "retry": "0", "state": "running"},
 		"default":  {"size": "3", "pending": "3", "active": "0", "scheduled": "0", "state": "running"},
@@ -221,19 +222,19 @@ func TestQueuesCounts(t *testing.T) {
 	}
 
 	// The polling fragment: the table alone, polling itself.
-	res := e.get(ac, "/queues", "HX-Request", "true")
-	fd := doc(t, res)
+	res := e.Get(ac, "/queues", "HX-Request", "true")
+	fd := webtest.Doc(t, res)
 	poll := fd.Find("#queue-counts")
 	if poll.AttrOr("hx-trigger", "") != "every 5s" || poll.AttrOr("hx-get", "") != "/queues" || fd.Find("nav.side").Length() != 0 {
 		t.Fatalf("fragment: %v %v", poll.AttrOr("hx-trigger", ""), fd.Find("nav.side").Length())
 	}
 	e.enqueue("default", "test:pending", `{"i":99}`)
-	if got := rowCounts(t, doc(t, e.get(ac, "/queues", "HX-Request", "true")), "default")["pending"]; got != "4" {
+	if got := rowCounts(t, webtest.Doc(t, e.Get(ac, "/queues", "HX-Request", "true")), "default")["pending"]; got != "4" {
 		t.Fatalf("after one more: pending %q", got)
 	}
 
 	// The retry task's page: retried/max, last error escaped, next process time.
-	d = doc(t, e.get(ac, "/queues/flaky?state=retry"))
+	d = webtest.Doc(t, e.Get(ac, "/queues/flaky?state=retry"))
 	rows := d.Find("#queue-tasks tr[data-task]")
 	if rows.Length() != 1 {
 		t.Fatalf("retry rows: %d", rows.Length())
@@ -250,7 +251,7 @@ func TestQueuesPagingAndErrors(t *testing.T) {
 		e.enqueue("default", "test:many", fmt.Sprintf(`{"i":%d}`, i))
 	}
 	ac := e.admin()
-	d := doc(t, e.get(ac, "/queues/default?state=pending"))
+	d := webtest.Doc(t, e.Get(ac, "/queues/default?state=pending"))
 	if n := d.Find("#queue-tasks tr[data-task]").Length(); n != 20 {
 		t.Fatalf("page 1: %d rows", n)
 	}
@@ -260,7 +261,7 @@ func TestQueuesPagingAndErrors(t *testing.T) {
 	first := map[string]bool{}
 	d.Find("#queue-tasks tr[data-task]").Each(func(_ int, s *goquery.Selection) { first[s.AttrOr("data-task", "")] = true })
 	// The htmx fragment of page 2: the section alone, the other 5 tasks.
-	fd := doc(t, e.get(ac, "/queues/default?state=pending&page=2", "HX-Request", "true"))
+	fd := webtest.Doc(t, e.Get(ac, "/queues/default?state=pending&page=2", "HX-Request", "true"))
 	rows := fd.Find("#queue-tasks tr[data-task]")
 	if rows.Length() != 5 || fd.Find("nav.side").Length() != 0 {
 		t.Fatalf("page 2: %d rows", rows.Length())
@@ -276,15 +277,15 @@ func TestQueuesPagingAndErrors(t *testing.T) {
 		"/queues/default?page=x":      http.StatusBadRequest,
 		"/queues/nosuchqueue":         http.StatusNotFound,
 	} {
-		res := e.get(ac, path)
+		res := e.Get(ac, path)
 		res.Body.Close()
 		if res.StatusCode != status {
 			t.Errorf("GET %s: %d, want %d", path, res.StatusCode, status)
 		}
 	}
 	// Empty known queue: a page, no error.
-	res := e.get(ac, "/queues/low?state=archived")
-	if b := body(t, res); res.StatusCode != http.StatusOK || !strings.Contains(b, "No archived task") {
+	res := e.Get(ac, "/queues/low?state=archived")
+	if b := webtest.Body(t, res); res.StatusCode != http.StatusOK || !strings.Contains(b, "No archived task") {
 		t.Fatalf("empty queue: %d", res.StatusCode)
 	}
 }
@@ -292,7 +293,7 @@ func TestQueuesPagingAndErrors(t *testing.T) {
 func TestQueuesActions(t *testing.T) {
 	e := newQueueEnv(t)
 	ac := e.admin()
-	tok := e.csrf(ac, "/queues")
+	tok := e.CSRF(ac, "/queues")
 
 	arch := e.enqueue("default", "test:dead", `{"a":1}`)
 	arch2 := e.enqueue("default", "test:dead", `{"a":2}`)
@@ -304,7 +305,7 @@ func TestQueuesActions(t *testing.T) {
 	sched := e.enqueue("low", "test:later", `{}`, asynq.ProcessIn(time.Hour))
 
 	// Without CSRF: 403 and nothing changes.
-	res := e.postForm(ac, "/queues/default/run", url.Values{"id": {arch.ID}, "state": {"archived"}})
+	res := e.PostForm(ac, "/queues/default/run", url.Values{"id": {arch.ID}, "state": {"archived"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("no CSRF: %d", res.StatusCode)
@@ -314,8 +315,8 @@ func TestQueuesActions(t *testing.T) {
 	}
 
 	// Run an archived task now (htmx): it is pending again; the section comes back.
-	res = e.postForm(ac, "/queues/default/run", url.Values{"_csrf": {tok}, "id": {arch.ID}, "state": {"archived"}, "page": {"1"}}, "HX-Request", "true")
-	d := doc(t, res)
+	res = e.PostForm(ac, "/queues/default/run", url.Values{"_csrf": {tok}, "id": {arch.ID}, "state": {"archived"}, "page": {"1"}}, "HX-Request", "true")
+	d := webtest.Doc(t, res)
 	if res.StatusCode != http.StatusOK || d.Find("#queue-tasks").Length() != 1 || !strings.Contains(d.Find(".notice").Text(), "pending again") {
 		t.Fatalf("run: %d %s", res.StatusCode, d.Text())
 	}
@@ -326,17 +327,17 @@ func TestQueuesActions(t *testing.T) {
 		t.Fatalf("after run: %+v", qi)
 	}
 	// Run it again: it is pending now, a precise 409.
-	res = e.postForm(ac, "/queues/default/run", url.Values{"_csrf": {tok}, "id": {arch.ID}, "state": {"archived"}})
-	if b := body(t, res); res.StatusCode != http.StatusConflict || !strings.Contains(b, "pending") {
+	res = e.PostForm(ac, "/queues/default/run", url.Values{"_csrf": {tok}, "id": {arch.ID}, "state": {"archived"}})
+	if b := webtest.Body(t, res); res.StatusCode != http.StatusConflict || !strings.Contains(b, "pending") {
 		t.Fatalf("run a pending task: %d %s", res.StatusCode, b)
 	}
 	// Delete refuses a pending task, deletes an archived one (plain form: 303 back).
-	res = e.postForm(ac, "/queues/default/delete", url.Values{"_csrf": {tok}, "id": {arch.ID}, "state": {"archived"}})
+	res = e.PostForm(ac, "/queues/default/delete", url.Values{"_csrf": {tok}, "id": {arch.ID}, "state": {"archived"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusConflict {
 		t.Fatalf("delete a pending task: %d", res.StatusCode)
 	}
-	res = e.postForm(ac, "/queues/default/delete", url.Values{"_csrf": {tok}, "id": {arch2.ID}, "state": {"archived"}})
+	res = e.PostForm(ac, "/queues/default/delete", url.Values{"_csrf": {tok}, "id": {arch2.ID}, "state": {"archived"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/queues/default?state=archived&page=1" {
 		t.Fatalf("delete: %d %q", res.StatusCode, res.Header.Get("Location"))
@@ -347,14 +348,14 @@ func TestQueuesActions(t *testing.T) {
 	if _, err := e.in.GetTaskInfo("default", arch2.ID); !errors.Is(err, asynq.ErrTaskNotFound) {
 		t.Fatalf("deleted task still there: %v", err)
 	}
-	res = e.postForm(ac, "/queues/default/delete", url.Values{"_csrf": {tok}, "id": {arch2.ID}})
+	res = e.PostForm(ac, "/queues/default/delete", url.Values{"_csrf": {tok}, "id": {arch2.ID}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("delete twice: %d", res.StatusCode)
 	}
 
 	// Run a scheduled task now.
-	res = e.postForm(ac, "/queues/low/run", url.Values{"_csrf": {tok}, "id": {sched.ID}, "state": {"scheduled"}})
+	res = e.PostForm(ac, "/queues/low/run", url.Values{"_csrf": {tok}, "id": {sched.ID}, "state": {"scheduled"}})
 	res.Body.Close()
 	if qi := e.info("low"); res.StatusCode != http.StatusSeeOther || qi.Scheduled != 0 || qi.Pending != 1 {
 		t.Fatalf("run scheduled: %d %+v", res.StatusCode, qi)
@@ -362,36 +363,36 @@ func TestQueuesActions(t *testing.T) {
 
 	// Archive a retry task; then run it from the archive.
 	rt := e.retryTask("flaky")
-	res = e.postForm(ac, "/queues/flaky/archive", url.Values{"_csrf": {tok}, "id": {rt.ID}, "state": {"retry"}}, "HX-Request", "true")
+	res = e.PostForm(ac, "/queues/flaky/archive", url.Values{"_csrf": {tok}, "id": {rt.ID}, "state": {"retry"}}, "HX-Request", "true")
 	res.Body.Close()
 	if qi := e.info("flaky"); res.StatusCode != http.StatusOK || qi.Retry != 0 || qi.Archived != 1 {
 		t.Fatalf("archive retry: %d %+v", res.StatusCode, qi)
 	}
-	res = e.postForm(ac, "/queues/flaky/archive", url.Values{"_csrf": {tok}, "id": {rt.ID}, "state": {"retry"}})
+	res = e.PostForm(ac, "/queues/flaky/archive", url.Values{"_csrf": {tok}, "id": {rt.ID}, "state": {"retry"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusConflict {
 		t.Fatalf("archive an archived task: %d", res.StatusCode)
 	}
 
 	// Pause and resume (htmx): the counts fragment comes back.
-	res = e.postForm(ac, "/queues/default/pause", url.Values{"_csrf": {tok}}, "HX-Request", "true")
-	d = doc(t, res)
+	res = e.PostForm(ac, "/queues/default/pause", url.Values{"_csrf": {tok}}, "HX-Request", "true")
+	d = webtest.Doc(t, res)
 	if !e.info("default").Paused || rowCounts(t, d, "default")["state"] != "paused" {
 		t.Fatalf("pause: %d", res.StatusCode)
 	}
-	res = e.postForm(ac, "/queues/default/pause", url.Values{"_csrf": {tok}}, "HX-Request", "true")
+	res = e.PostForm(ac, "/queues/default/pause", url.Values{"_csrf": {tok}}, "HX-Request", "true")
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK || !e.info("default").Paused {
 		t.Fatalf("pause twice: %d", res.StatusCode)
 	}
-	res = e.postForm(ac, "/queues/default/resume", url.Values{"_csrf": {tok}})
+	res = e.PostForm(ac, "/queues/default/resume", url.Values{"_csrf": {tok}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || e.info("default").Paused {
 		t.Fatalf("resume: %d", res.StatusCode)
 	}
 	// A queue that never had a task cannot be paused; an unknown one is 404.
 	for path, status := range map[string]int{"/queues/nosuch/pause": http.StatusNotFound, "/queues/default/run": http.StatusBadRequest} {
-		res = e.postForm(ac, path, url.Values{"_csrf": {tok}})
+		res = e.PostForm(ac, path, url.Values{"_csrf": {tok}})
 		res.Body.Close()
 		if res.StatusCode != status {
 			t.Errorf("POST %s: %d, want %d", path, res.StatusCode, status)
@@ -407,8 +408,8 @@ func TestQueuesPayloadEscaped(t *testing.T) {
 	e.enqueue("default", "test:long", long)
 	e.enqueue("default", "test:bin", "\xff\xfe\x00binary")
 	ac := e.admin()
-	res := e.get(ac, "/queues/default?state=pending")
-	b := body(t, res)
+	res := e.Get(ac, "/queues/default?state=pending")
+	b := webtest.Body(t, res)
 	if strings.Contains(b, "<script>alert") || strings.Contains(b, "<img src=x") {
 		t.Fatal("payload rendered as HTML")
 	}

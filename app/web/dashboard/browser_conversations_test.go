@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -13,44 +13,8 @@ import (
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
-
-// browserLogin logs a chromedp tab in through the login form.
-func browserLogin(t *testing.T, ctx context.Context, e *env, email string) {
-	t.Helper()
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(e.URL+"/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), email),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "correct-horse"),
-		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#results`)),
-	); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func evalJS[T any](t *testing.T, ctx context.Context, js string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("%s: %v", js, err)
-	}
-	return v
-}
-
-// waitJS polls a boolean expression until it holds.
-func waitJS(t *testing.T, ctx context.Context, js string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err == nil && ok {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", js)
-}
 
 func TestBrowserFilterSearchBackAndLoadMore(t *testing.T) {
 	e := newEnv(t)
@@ -64,44 +28,44 @@ func TestBrowserFilterSearchBackAndLoadMore(t *testing.T) {
 		}
 	}
 	ctx := testkit.Browser(t)
-	browserLogin(t, ctx, e, "ana@example.com")
-	if n := evalJS[int](t, ctx, `document.querySelectorAll("tr.conv").length`); n != 50 {
+	webtest.BrowserLogin(t, ctx, e.Env, "ana@example.com")
+	if n := webtest.EvalJS[int](t, ctx, `document.querySelectorAll("tr.conv").length`); n != 50 {
 		t.Fatalf("first page: %d rows", n)
 	}
 	// Load more appends the rest in place.
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#load-more a`))); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, `document.querySelectorAll("tr.conv").length === 63 && !document.querySelector("#load-more")`)
+	webtest.WaitJS(t, ctx, `document.querySelectorAll("tr.conv").length === 63 && !document.querySelector("#load-more")`)
 
 	// Filter by type: only WhatsApp badges, and the URL is pushed.
 	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`#f-type`), "whatsapp")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, `location.search.includes("type=whatsapp") && document.querySelectorAll("tr.conv").length === 1`)
-	badges := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll("tr.conv .badge")).map(b => b.textContent)`)
+	webtest.WaitJS(t, ctx, `location.search.includes("type=whatsapp") && document.querySelectorAll("tr.conv").length === 1`)
+	badges := webtest.EvalJS[[]string](t, ctx, `Array.from(document.querySelectorAll("tr.conv .badge")).map(b => b.textContent)`)
 	if len(badges) != 1 || badges[0] != "WhatsApp" {
 		t.Fatalf("badges after filter: %v", badges)
 	}
 
 	// Search, then go back to the type filter.
 	// Set both fields without events (as a person editing two fields then pressing Enter).
-	evalJS[bool](t, ctx, `document.querySelector("#f-type").value = ""; document.querySelector("#f-q").value = "widget"; document.querySelector("#filters").requestSubmit(); true`)
-	waitJS(t, ctx, `location.search.includes("q=widget") && document.querySelectorAll("tr.conv").length === 1 && document.querySelector("tr.conv").dataset.type === "widget"`)
-	if got := evalJS[string](t, ctx, `location.search`); got != "?q=widget" {
+	webtest.EvalJS[bool](t, ctx, `document.querySelector("#f-type").value = ""; document.querySelector("#f-q").value = "widget"; document.querySelector("#filters").requestSubmit(); true`)
+	webtest.WaitJS(t, ctx, `location.search.includes("q=widget") && document.querySelectorAll("tr.conv").length === 1 && document.querySelector("tr.conv").dataset.type === "widget"`)
+	if got := webtest.EvalJS[string](t, ctx, `location.search`); got != "?q=widget" {
 		t.Fatalf("pushed URL %q: empty fields are left out", got)
 	}
 	if err := chromedp.Do(ctx, chromedp.NavigateBack()); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, `location.search.includes("type=whatsapp") && !location.search.includes("q=") && document.querySelectorAll("tr.conv").length === 1 && document.querySelector("tr.conv").dataset.type === "whatsapp"`)
+	webtest.WaitJS(t, ctx, `location.search.includes("type=whatsapp") && !location.search.includes("q=") && document.querySelectorAll("tr.conv").length === 1 && document.querySelector("tr.conv").dataset.type === "whatsapp"`)
 }
 
 func TestBrowserLiveUpdatesAndEscaping(t *testing.T) {
 	e := newEnv(t)
 	f := e.fixture("ana@example.com")
 	ctx := testkit.Browser(t)
-	browserLogin(t, ctx, e, "ana@example.com")
+	webtest.BrowserLogin(t, ctx, e.Env, "ana@example.com")
 	conv := f.convs["widget"]
 
 	// "Another process": its own Redis connection and bus, writing to the shared database.
@@ -113,7 +77,7 @@ func TestBrowserLiveUpdatesAndEscaping(t *testing.T) {
 	defer rdb.Close()
 	other := &conversation.Service{Store: e.App.Store, Events: events.NewBus(rdb, testkit.Logger(t))}
 
-	waitJS(t, ctx, `document.querySelector("#live") !== null`)
+	webtest.WaitJS(t, ctx, `document.querySelector("#live") !== null`)
 	waitForSubscriber(t, e)
 	hostile := `<script>window.pwned=1</script><b hx-get="/x">bold</b><img src=x onerror="window.pwned=2">`
 	m := &store.Message{WorkspaceID: f.ws.ID, ConversationID: conv.ID, Role: "user", Content: hostile}
@@ -121,32 +85,32 @@ func TestBrowserLiveUpdatesAndEscaping(t *testing.T) {
 		t.Fatal(err)
 	}
 	rowSel := `document.querySelector("#conv-rows tr.conv")`
-	waitJS(t, ctx, rowSel+`.id === "conv-`+itoa(conv.ID)+`" && `+rowSel+`.querySelector(".preview").textContent.includes("<script>")`)
+	webtest.WaitJS(t, ctx, rowSel+`.id === "conv-`+webtest.Itoa(conv.ID)+`" && `+rowSel+`.querySelector(".preview").textContent.includes("<script>")`)
 	// A brand new conversation appears at the top, and the badge counts it.
 	nc := &store.Conversation{WorkspaceID: f.ws.ID, Type: store.TypeWhatsApp, Customer: "+15550001111"}
 	if err := other.Create(context.Background(), nc); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, rowSel+`.id === "conv-`+itoa(nc.ID)+`" && document.querySelector("#nav-count").textContent === "4"`)
+	webtest.WaitJS(t, ctx, rowSel+`.id === "conv-`+webtest.Itoa(nc.ID)+`" && document.querySelector("#nav-count").textContent === "4"`)
 
 	// The detail page appends a message that arrives while it is open.
-	if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+"/conversations/"+itoa(conv.ID)), chromedp.WaitVisible(chromedp.CSS(`#timeline`))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+"/conversations/"+webtest.Itoa(conv.ID)), chromedp.WaitVisible(chromedp.CSS(`#timeline`))); err != nil {
 		t.Fatal(err)
 	}
 	waitForSubscriber(t, e)
-	before := evalJS[int](t, ctx, `document.querySelectorAll("#timeline li.msg").length`)
+	before := webtest.EvalJS[int](t, ctx, `document.querySelectorAll("#timeline li.msg").length`)
 	m2 := &store.Message{WorkspaceID: f.ws.ID, ConversationID: conv.ID, Role: "assistant", Content: "live <i>reply</i>", PromptTokens: 10, CompletionTokens: 5, CostNanos: 4500}
 	if _, err := other.AddMessage(context.Background(), m2); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, `document.querySelectorAll("#timeline li.msg").length === `+strconv.Itoa(before+1)+` && document.querySelector("#timeline li.msg:last-child .content").textContent === "live <i>reply</i>"`)
-	waitJS(t, ctx, `document.querySelector("#info-messages").textContent === "`+strconv.Itoa(before+1)+`"`)
+	webtest.WaitJS(t, ctx, `document.querySelectorAll("#timeline li.msg").length === `+strconv.Itoa(before+1)+` && document.querySelector("#timeline li.msg:last-child .content").textContent === "live <i>reply</i>"`)
+	webtest.WaitJS(t, ctx, `document.querySelector("#info-messages").textContent === "`+strconv.Itoa(before+1)+`"`)
 	// The hostile message is shown as text, ran nothing, and htmx did not act on it.
-	txt := evalJS[string](t, ctx, `document.querySelector("#msg-`+itoa(m.ID)+` .content").textContent`)
+	txt := webtest.EvalJS[string](t, ctx, `document.querySelector("#msg-`+webtest.Itoa(m.ID)+` .content").textContent`)
 	if txt != hostile {
 		t.Fatalf("hostile content: %q", txt)
 	}
-	if pw := evalJS[bool](t, ctx, `window.pwned === undefined && document.querySelector("#timeline script, #timeline img, #timeline b") === null`); !pw {
+	if pw := webtest.EvalJS[bool](t, ctx, `window.pwned === undefined && document.querySelector("#timeline script, #timeline img, #timeline b") === null`); !pw {
 		t.Fatal("message content was interpreted as HTML")
 	}
 }

@@ -1,134 +1,30 @@
-package web_test
+package webhooks_test
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/hibiken/asynq"
 
-	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/app/whatsapp"
-	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/workers"
 )
 
-const (
-	whSecret  = "wh-app-secret"
-	whVerify  = "wh-verify-token"
-	whPhoneID = "106540352242922"
-)
-
-// whEnv is a server with WhatsApp configured, on the given configuration.
-func whEnv(t *testing.T, cfg *config.Config) *env {
-	t.Helper()
-	cfg.WhatsAppAppSecret = whSecret
-	cfg.WhatsAppVerifyToken = whVerify
-	a := testkit.App(t, cfg)
-	ws := web.New(a)
-	srv := httptest.NewServer(ws.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(ws.Close)
-	return &env{t: t, App: a, Srv: srv, URL: srv.URL}
-}
-
-func whFixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "whatsapp", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// whPost posts body with the given signature header ("" leaves it out).
-func whPost(t *testing.T, e *env, body []byte, sig string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.URL+"/webhooks/whatsapp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if sig != "" {
-		req.Header.Set(whatsapp.SignatureHeader, sig)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
-}
-
-func whSigned(t *testing.T, e *env, body []byte) int {
-	t.Helper()
-	code, _ := whPost(t, e, body, whatsapp.Sign(whSecret, body))
-	return code
-}
-
-func whCount(t *testing.T, a *app.App, model any) int64 {
-	t.Helper()
-	n, err := a.Store.DB.NewSelect().Model(model).Count(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func whPending(t *testing.T, a *app.App) []*asynq.TaskInfo {
-	t.Helper()
-	tis, err := asynq.NewInspectorFromRedisClient(a.Redis).ListPendingTasks(workers.QueueCritical)
-	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
-		t.Fatal(err)
-	}
-	return tis
-}
-
-// whWorker is the real inbound processing of the app, with an assistant on the fixtures' number.
-func whWorker(t *testing.T, a *app.App, workspaceID int64) *asynq.ServeMux {
-	t.Helper()
-	pid := whPhoneID
-	as := &store.Assistant{WorkspaceID: workspaceID, Name: "Shop", WhatsAppPhoneNumberID: &pid}
-	if err := a.Store.CreateAssistant(context.Background(), as); err != nil {
-		t.Fatal(err)
-	}
-	wa := &workers.WhatsApp{Queue: a.Queue, Log: testkit.Logger(t),
-		Service: &whatsapp.Service{Store: a.Store, Conversations: a.Conversations, Client: whatsapp.NewClient("http://127.0.0.1:1"), Decrypt: a.Keys.Decrypt}}
-	in := &workers.Inbound{Store: a.Store, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Nanosecond,
-		Processors: map[string]workers.Processor{whatsapp.Provider: wa.Process}}
-	return workers.NewMux(workers.Handlers{Inbound: in, WhatsApp: wa})
-}
-
-// whDrain runs the pending inbound tasks.
-func whDrain(t *testing.T, a *app.App, mux *asynq.ServeMux) int {
-	t.Helper()
-	insp := asynq.NewInspectorFromRedisClient(a.Redis)
-	n := 0
-	for _, ti := range whPending(t, a) {
-		_ = insp.DeleteTask(ti.Queue, ti.ID)
-		if err := mux.ProcessTask(context.Background(), asynq.NewTask(ti.Type, ti.Payload)); err != nil {
-			t.Fatalf("%s: %v", ti.ID, err)
-		}
-		n++
-	}
-	return n
-}
-
 func TestWhatsAppVerifyHandshake(t *testing.T) {
-	e := whEnv(t, testkit.Config(t))
+	e := webtest.WhEnv(t, testkit.Config(t))
 	get := func(q url.Values) (int, string, string) {
 		res, err := http.Get(e.URL + "/webhooks/whatsapp?" + q.Encode())
 		if err != nil {
@@ -138,14 +34,14 @@ func TestWhatsAppVerifyHandshake(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b), res.Header.Get("Content-Type")
 	}
-	code, b, ct := get(url.Values{"hub.mode": {"subscribe"}, "hub.verify_token": {whVerify}, "hub.challenge": {"1158201444"}})
+	code, b, ct := get(url.Values{"hub.mode": {"subscribe"}, "hub.verify_token": {webtest.WhVerify}, "hub.challenge": {"1158201444"}})
 	if code != 200 || b != "1158201444" || !strings.HasPrefix(ct, "text/plain") {
 		t.Fatalf("handshake: %d %q %q", code, b, ct)
 	}
 	for name, q := range map[string]url.Values{
 		"wrong token":   {"hub.mode": {"subscribe"}, "hub.verify_token": {"guess"}, "hub.challenge": {"1"}},
 		"no token":      {"hub.mode": {"subscribe"}, "hub.challenge": {"1"}},
-		"wrong mode":    {"hub.mode": {"unsubscribe"}, "hub.verify_token": {whVerify}, "hub.challenge": {"1"}},
+		"wrong mode":    {"hub.mode": {"unsubscribe"}, "hub.verify_token": {webtest.WhVerify}, "hub.challenge": {"1"}},
 		"no parameters": {},
 	} {
 		if code, b, _ := get(q); code != http.StatusForbidden || strings.Contains(b, "1158201444") {
@@ -165,9 +61,9 @@ func TestWhatsAppVerifyHandshake(t *testing.T) {
 }
 
 func TestWhatsAppWebhookRefusesWithoutStoring(t *testing.T) {
-	e := whEnv(t, testkit.Config(t))
-	body := whFixture(t, "text_message.json")
-	sig := whatsapp.Sign(whSecret, body)
+	e := webtest.WhEnv(t, testkit.Config(t))
+	body := webtest.WhFixture(t, "text_message.json")
+	sig := whatsapp.Sign(webtest.WhSecret, body)
 	oversized := append([]byte(`{"entry":[],"pad":"`), bytes.Repeat([]byte("x"), whatsapp.MaxBodyBytes)...)
 	oversized = append(oversized, '"', '}')
 	cases := []struct {
@@ -181,27 +77,27 @@ func TestWhatsAppWebhookRefusesWithoutStoring(t *testing.T) {
 		{"signed with another secret", body, whatsapp.Sign("other", body), http.StatusUnauthorized},
 		{"signature of another body", append([]byte(" "), body...), sig, http.StatusUnauthorized},
 		{"not hex", body, "sha256=nothex", http.StatusUnauthorized},
-		{"oversized", oversized, whatsapp.Sign(whSecret, oversized), http.StatusRequestEntityTooLarge},
-		{"malformed JSON", []byte(`{"entry":[{"id":`), whatsapp.Sign(whSecret, []byte(`{"entry":[{"id":`)), http.StatusBadRequest},
-		{"not an object", []byte(`[1]`), whatsapp.Sign(whSecret, []byte(`[1]`)), http.StatusBadRequest},
+		{"oversized", oversized, whatsapp.Sign(webtest.WhSecret, oversized), http.StatusRequestEntityTooLarge},
+		{"malformed JSON", []byte(`{"entry":[{"id":`), whatsapp.Sign(webtest.WhSecret, []byte(`{"entry":[{"id":`)), http.StatusBadRequest},
+		{"not an object", []byte(`[1]`), whatsapp.Sign(webtest.WhSecret, []byte(`[1]`)), http.StatusBadRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			code, b := whPost(t, e, tc.body, tc.sig)
+			code, b := webtest.WhPost(t, e, tc.body, tc.sig)
 			if code != tc.want {
 				t.Fatalf("%d %s, want %d", code, b, tc.want)
 			}
 			if !strings.Contains(b, `"error"`) {
 				t.Fatalf("JSON error body: %s", b)
 			}
-			if n := whCount(t, e.App, (*store.InboundEvent)(nil)); n != 0 {
+			if n := webtest.WhCount(t, e.App, (*store.InboundEvent)(nil)); n != 0 {
 				t.Fatalf("%d events stored", n)
 			}
 		})
 	}
 	// Chunked, without a Content-Length: the limit holds while reading.
 	req, _ := http.NewRequest(http.MethodPost, e.URL+"/webhooks/whatsapp", io.MultiReader(bytes.NewReader(oversized)))
-	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(whSecret, oversized))
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(webtest.WhSecret, oversized))
 	if res, err := http.DefaultClient.Do(req); err != nil {
 		t.Fatal(err)
 	} else if res.Body.Close(); res.StatusCode != http.StatusRequestEntityTooLarge || req.ContentLength > 0 {
@@ -209,10 +105,10 @@ func TestWhatsAppWebhookRefusesWithoutStoring(t *testing.T) {
 	}
 	// A body over the global 1M limit but under 3 MB is accepted: webhooks have their own limit.
 	big := []byte(strings.Replace(string(body), `"type": "text"`, `"type": "text", "padding": "`+strings.Repeat("y", 2<<20)+`"`, 1))
-	if code := whSigned(t, e, big); code != http.StatusOK {
+	if code := webtest.WhSigned(t, e, big); code != http.StatusOK {
 		t.Fatalf("2 MB delivery: %d", code)
 	}
-	if n := whCount(t, e.App, (*store.InboundEvent)(nil)); n != 1 {
+	if n := webtest.WhCount(t, e.App, (*store.InboundEvent)(nil)); n != 1 {
 		t.Fatalf("%d events", n)
 	}
 	// The global limit still applies elsewhere.
@@ -236,24 +132,24 @@ func TestWhatsAppWebhookRefusesWithoutStoring(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode == http.StatusOK || whCount(t, a, (*store.InboundEvent)(nil)) != 0 {
+	if res.StatusCode == http.StatusOK || webtest.WhCount(t, a, (*store.InboundEvent)(nil)) != 0 {
 		t.Fatalf("unconfigured secret: %d", res.StatusCode)
 	}
 }
 
 // The same delivery ten times at once: ten 200s, one event, one task, one message.
 func TestWhatsAppWebhookDuplicatesConcurrently(t *testing.T) {
-	e := whEnv(t, testkit.Config(t))
-	ws := e.user("owner@shop.test", "password123")
-	mux := whWorker(t, e.App, ws.ID)
-	body := whFixture(t, "text_message.json")
+	e := webtest.WhEnv(t, testkit.Config(t))
+	ws := e.User("owner@shop.test", "password123")
+	mux := webtest.WhWorker(t, e.App, ws.ID)
+	body := webtest.WhFixture(t, "text_message.json")
 	var wg sync.WaitGroup
 	codes := make([]int, 10)
 	for i := range codes {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			codes[i] = whSigned(t, e, body)
+			codes[i] = webtest.WhSigned(t, e, body)
 		}(i)
 	}
 	wg.Wait()
@@ -262,21 +158,21 @@ func TestWhatsAppWebhookDuplicatesConcurrently(t *testing.T) {
 			t.Fatalf("delivery %d: %d", i, c)
 		}
 	}
-	if n := whCount(t, e.App, (*store.InboundEvent)(nil)); n != 1 {
+	if n := webtest.WhCount(t, e.App, (*store.InboundEvent)(nil)); n != 1 {
 		t.Fatalf("%d events, want 1", n)
 	}
-	if n := whDrain(t, e.App, mux); n != 1 {
+	if n := webtest.WhDrain(t, e.App, mux); n != 1 {
 		t.Fatalf("%d tasks, want 1", n)
 	}
 	// Meta delivers it again later: still one.
-	if c := whSigned(t, e, body); c != http.StatusOK {
+	if c := webtest.WhSigned(t, e, body); c != http.StatusOK {
 		t.Fatal(c)
 	}
-	whDrain(t, e.App, mux)
-	if n := whCount(t, e.App, (*store.Message)(nil)); n != 1 {
+	webtest.WhDrain(t, e.App, mux)
+	if n := webtest.WhCount(t, e.App, (*store.Message)(nil)); n != 1 {
 		t.Fatalf("%d messages, want 1", n)
 	}
-	if n := whCount(t, e.App, (*store.Conversation)(nil)); n != 1 {
+	if n := webtest.WhCount(t, e.App, (*store.Conversation)(nil)); n != 1 {
 		t.Fatalf("%d conversations", n)
 	}
 }
@@ -284,9 +180,9 @@ func TestWhatsAppWebhookDuplicatesConcurrently(t *testing.T) {
 // One POST with several entries, changes, messages and statuses: every part is stored and
 // enqueued; the same batch again adds nothing.
 func TestWhatsAppWebhookBatch(t *testing.T) {
-	e := whEnv(t, testkit.Config(t))
+	e := webtest.WhEnv(t, testkit.Config(t))
 	body := []byte(`{"object":"whatsapp_business_account","entry":[
-	 {"id":"W1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"` + whPhoneID + `"},
+	 {"id":"W1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"` + webtest.WhPhoneID + `"},
 	   "contacts":[{"profile":{"name":"Ada"},"wa_id":"111"}],
 	   "messages":[
 	    {"from":"111","id":"wamid.M1","timestamp":"1749416383","type":"text","text":{"body":"one"}},
@@ -295,10 +191,10 @@ func TestWhatsAppWebhookBatch(t *testing.T) {
 	    {"id":"wamid.S","status":"delivered","timestamp":"1749416385","recipient_id":"111"},
 	    {"id":"wamid.S","status":"read","timestamp":"1749416386","recipient_id":"111"}]}},
 	  {"field":"account_update","value":{"event":"VERIFIED_ACCOUNT"}}]},
-	 {"id":"W2","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"` + whPhoneID + `"},
+	 {"id":"W2","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"` + webtest.WhPhoneID + `"},
 	   "contacts":[{"profile":{"name":"Bob"},"wa_id":"222"}],
 	   "messages":[{"from":"222","id":"wamid.M3","timestamp":"1749416387","type":"sticker","sticker":{"id":"5"}}]}}]}]}`)
-	if c := whSigned(t, e, body); c != http.StatusOK {
+	if c := webtest.WhSigned(t, e, body); c != http.StatusOK {
 		t.Fatal(c)
 	}
 	var evs []store.InboundEvent
@@ -316,47 +212,47 @@ func TestWhatsAppWebhookBatch(t *testing.T) {
 	if len(got) != 6 || strings.Join(got[1:], ",") != want || !strings.HasPrefix(got[0], "change change:") {
 		t.Fatalf("events:\n%s\nwant a change and %s", strings.Join(got, "\n"), want)
 	}
-	if n := len(whPending(t, e.App)); n != 6 {
+	if n := len(webtest.WhPending(t, e.App)); n != 6 {
 		t.Fatalf("%d tasks enqueued, want 6", n)
 	}
-	if c := whSigned(t, e, body); c != http.StatusOK {
+	if c := webtest.WhSigned(t, e, body); c != http.StatusOK {
 		t.Fatal(c)
 	}
-	if n := whCount(t, e.App, (*store.InboundEvent)(nil)); n != 6 {
+	if n := webtest.WhCount(t, e.App, (*store.InboundEvent)(nil)); n != 6 {
 		t.Fatalf("the same batch again: %d events", n)
 	}
-	if n := len(whPending(t, e.App)); n != 6 {
+	if n := len(webtest.WhPending(t, e.App)); n != 6 {
 		t.Fatalf("the same batch again: %d tasks", n)
 	}
 }
 
 // Unknown message types are stored with their type and shown as unsupported on the page.
 func TestWhatsAppWebhookUnsupportedTypesShown(t *testing.T) {
-	e := whEnv(t, testkit.Config(t))
-	ws := e.user("owner@shop.test", "password123")
-	mux := whWorker(t, e.App, ws.ID)
+	e := webtest.WhEnv(t, testkit.Config(t))
+	ws := e.User("owner@shop.test", "password123")
+	mux := webtest.WhWorker(t, e.App, ws.ID)
 	body := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{
-	  "metadata":{"phone_number_id":"` + whPhoneID + `"},"contacts":[{"profile":{"name":"Ada"},"wa_id":"111"}],
+	  "metadata":{"phone_number_id":"` + webtest.WhPhoneID + `"},"contacts":[{"profile":{"name":"Ada"},"wa_id":"111"}],
 	  "messages":[
 	   {"from":"111","id":"wamid.R","timestamp":"1749416383","type":"reaction","reaction":{"message_id":"wamid.X","emoji":"x"}},
 	   {"from":"111","id":"wamid.I","timestamp":"1749416384","type":"image","image":{"id":"1","mime_type":"image/jpeg"}},
 	   {"from":"111","id":"wamid.U","timestamp":"1749416385","type":"unsupported","errors":[{"code":131051}]},
 	   {"from":"111","id":"wamid.T","timestamp":"1749416386","type":"text","text":{"body":"<b>hi</b>"}}]}}]}]}`)
-	if c := whSigned(t, e, body); c != http.StatusOK {
+	if c := webtest.WhSigned(t, e, body); c != http.StatusOK {
 		t.Fatal(c)
 	}
-	whDrain(t, e.App, mux)
+	webtest.WhDrain(t, e.App, mux)
 	var conv store.Conversation
 	if err := e.App.Store.DB.NewSelect().Model(&conv).Limit(1).Scan(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c := e.client()
-	e.login(c, "owner@shop.test", "password123")
-	res := e.get(c, fmt.Sprintf("/conversations/%d", conv.ID))
+	c := e.Client()
+	e.Login(c, "owner@shop.test", "password123")
+	res := e.Get(c, fmt.Sprintf("/conversations/%d", conv.ID))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("page: %d", res.StatusCode)
 	}
-	text := doc(t, res).Text()
+	text := webtest.Doc(t, res).Text()
 	for _, want := range []string{"unsupported message (reaction)", "unsupported message (image)", "unsupported message (unsupported)", "<b>hi</b>", "+111"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("page does not show %q", want)
@@ -366,13 +262,13 @@ func TestWhatsAppWebhookUnsupportedTypesShown(t *testing.T) {
 
 // The database is down: 503, so that Meta delivers again; never 200 for an event not stored.
 func TestWhatsAppWebhookDatabaseDown(t *testing.T) {
-	e := whEnv(t, testkit.Config(t))
+	e := webtest.WhEnv(t, testkit.Config(t))
 	e.App.Store.DB.Close()
-	code, b := whPost(t, e, whFixture(t, "text_message.json"), whatsapp.Sign(whSecret, whFixture(t, "text_message.json")))
+	code, b := webtest.WhPost(t, e, webtest.WhFixture(t, "text_message.json"), whatsapp.Sign(webtest.WhSecret, webtest.WhFixture(t, "text_message.json")))
 	if code != http.StatusServiceUnavailable {
 		t.Fatalf("database down: %d %s", code, b)
 	}
-	if len(whPending(t, e.App)) != 0 {
+	if len(webtest.WhPending(t, e.App)) != 0 {
 		t.Fatal("a task was enqueued for an event that is not stored")
 	}
 }
@@ -384,12 +280,12 @@ func TestWhatsAppWebhookRedisDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	e := whEnv(t, testkit.ConfigFor(t, testkit.NewDB(t), "redis://"+m.Addr()+"/0"))
-	ws := e.user("owner@shop.test", "password123")
-	mux := whWorker(t, e.App, ws.ID)
+	e := webtest.WhEnv(t, testkit.ConfigFor(t, testkit.NewDB(t), "redis://"+m.Addr()+"/0"))
+	ws := e.User("owner@shop.test", "password123")
+	mux := webtest.WhWorker(t, e.App, ws.ID)
 	m.Close()
 	start := time.Now()
-	if c := whSigned(t, e, whFixture(t, "text_message.json")); c != http.StatusOK {
+	if c := webtest.WhSigned(t, e, webtest.WhFixture(t, "text_message.json")); c != http.StatusOK {
 		t.Fatalf("Redis down: %d", c)
 	}
 	if d := time.Since(start); d > 3*time.Second {
@@ -409,12 +305,12 @@ func TestWhatsAppWebhookRedisDown(t *testing.T) {
 	if err := in.HandleSweep(context.Background(), workers.NewInboundSweepTask()); err != nil {
 		t.Fatal(err)
 	}
-	tis := whPending(t, e.App)
+	tis := webtest.WhPending(t, e.App)
 	if len(tis) != 1 || tis[0].ID != fmt.Sprintf("inbound:%d", ev.ID) {
 		t.Fatalf("swept tasks: %v", tis)
 	}
-	whDrain(t, e.App, mux)
-	if n := whCount(t, e.App, (*store.Message)(nil)); n != 1 {
+	webtest.WhDrain(t, e.App, mux)
+	if n := webtest.WhCount(t, e.App, (*store.Message)(nil)); n != 1 {
 		t.Fatalf("%d messages after the sweep", n)
 	}
 }

@@ -1,4 +1,4 @@
-package web_test
+package webtest
 
 import (
 	"encoding/json"
@@ -13,14 +13,15 @@ import (
 	"github.com/parleyhq/parley/config"
 )
 
-// fuzzServer is one server for a whole fuzz run: a fresh database and Redis, and the app's
+// FuzzServer is one server for a whole fuzz run: a fresh database and Redis, and the app's
 // handler called in process (no sockets), so that each iteration costs only the request.
-type fuzzServer struct {
-	*env
+type FuzzServer struct {
+	*Env
 	h http.Handler
 }
 
-func newFuzzServer(f *testing.F, cfg *config.Config) *fuzzServer {
+// NewFuzzServer starts the server of a fuzz run on cfg.
+func NewFuzzServer(f *testing.F, cfg *config.Config) *FuzzServer {
 	f.Helper()
 	a := testkit.App(f, cfg)
 	ws := web.New(a)
@@ -28,25 +29,25 @@ func newFuzzServer(f *testing.F, cfg *config.Config) *fuzzServer {
 	srv := httptest.NewServer(h) // for the setup helpers that log in through the real forms
 	f.Cleanup(srv.Close)
 	f.Cleanup(ws.Close)
-	return &fuzzServer{env: &env{t: f, App: a, Srv: srv, URL: srv.URL}, h: h}
+	return &FuzzServer{Env: &Env{T: f, App: a, Srv: srv, URL: srv.URL}, h: h}
 }
 
-// with is the env for one fuzz iteration: helpers fail t, never the *testing.F.
-func (s *fuzzServer) with(t *testing.T) *env {
-	e := *s.env
-	e.t = t
+// With is the env for one fuzz iteration: helpers fail t, never the *testing.F.
+func (s *FuzzServer) With(t *testing.T) *Env {
+	e := *s.Env
+	e.T = t
 	return &e
 }
 
-// serve runs one request through the handler.
-func (s *fuzzServer) serve(req *http.Request) *httptest.ResponseRecorder {
+// Serve runs one request through the handler.
+func (s *FuzzServer) Serve(req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	s.h.ServeHTTP(rec, req)
 	return rec
 }
 
-// cookieHeader is the Cookie header of a logged-in client, for in-process requests.
-func (s *fuzzServer) cookieHeader(c *http.Client) string {
+// CookieHeader is the Cookie header of a logged-in client, for in-process requests.
+func (s *FuzzServer) CookieHeader(c *http.Client) string {
 	req, _ := http.NewRequest(http.MethodGet, s.URL+"/", nil)
 	var parts []string
 	for _, ck := range c.Jar.Cookies(req.URL) {
@@ -55,8 +56,8 @@ func (s *fuzzServer) cookieHeader(c *http.Client) string {
 	return strings.Join(parts, "; ")
 }
 
-// apiError reads the JSON error of an API answer: {"error": {"code", "message"}}.
-func apiError(t *testing.T, rec *httptest.ResponseRecorder) (code, msg string) {
+// APIError reads the JSON error of an API answer: {"error": {"code", "message"}}.
+func APIError(t *testing.T, rec *httptest.ResponseRecorder) (code, msg string) {
 	t.Helper()
 	if !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
 		t.Fatalf("%d answer is not JSON: %q %q", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())

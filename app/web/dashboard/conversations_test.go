@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // fixture is a workspace with conversations of every type.
@@ -22,12 +23,12 @@ type fixture struct {
 }
 
 func (e *env) fixture(email string) *fixture {
-	e.t.Helper()
+	e.T.Helper()
 	ctx := context.Background()
-	ws := e.user(email, "correct-horse")
+	ws := e.User(email, "correct-horse")
 	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Sales bot"}
 	if err := e.App.Store.CreateAssistant(ctx, a); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	f := &fixture{ws: ws, assistant: a, convs: map[string]*store.Conversation{}}
 	base := time.Now().Add(-time.Hour).UTC()
@@ -39,7 +40,7 @@ func (e *env) fixture(email string) *fixture {
 			c.WindowExpiresAt = &exp
 		}
 		if err := e.App.Store.CreateConversation(ctx, c); err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		for j, m := range []store.Message{
 			{Role: "user", Content: "hello from " + typ},
@@ -47,7 +48,7 @@ func (e *env) fixture(email string) *fixture {
 		} {
 			m.WorkspaceID, m.ConversationID, m.CreatedAt = ws.ID, c.ID, base.Add(time.Duration(i*10+j)*time.Minute)
 			if _, err := e.App.Store.AddMessage(ctx, &m); err != nil {
-				e.t.Fatal(err)
+				e.T.Fatal(err)
 			}
 		}
 		f.convs[typ] = c
@@ -59,11 +60,11 @@ func TestConversationListAndFilters(t *testing.T) {
 	e := newEnv(t)
 	f := e.fixture("ana@example.com")
 	e.fixture("bob@example.com") // another workspace, never shown to Ana
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 
-	res := e.get(c, "/conversations")
-	d := doc(t, res)
+	res := e.Get(c, "/conversations")
+	d := webtest.Doc(t, res)
 	if n := d.Find("tr.conv").Length(); n != 3 {
 		t.Fatalf("rows: %d, want 3", n)
 	}
@@ -75,7 +76,7 @@ func TestConversationListAndFilters(t *testing.T) {
 	if labels["test"] != "Test" || labels["widget"] != "Web widget" || labels["whatsapp"] != "WhatsApp" {
 		t.Fatalf("badges: %v", labels)
 	}
-	wa := d.Find("#conv-" + itoa(f.convs["whatsapp"].ID))
+	wa := d.Find("#conv-" + webtest.Itoa(f.convs["whatsapp"].ID))
 	if !strings.Contains(wa.Find(".window").Text(), "left") || wa.Find(".window").AttrOr("data-window", "") != "open" {
 		t.Fatalf("window state: %q", wa.Find(".window").Text())
 	}
@@ -87,39 +88,39 @@ func TestConversationListAndFilters(t *testing.T) {
 	}
 
 	// Filter by type: a full page when loaded directly, a fragment for htmx.
-	res = e.get(c, "/conversations?type=whatsapp")
-	d = doc(t, res)
+	res = e.Get(c, "/conversations?type=whatsapp")
+	d = webtest.Doc(t, res)
 	if d.Find("tr.conv").Length() != 1 || d.Find("tr.conv").AttrOr("data-type", "") != "whatsapp" {
 		t.Fatal("type filter")
 	}
 	if v, _ := d.Find(`#f-type option[selected]`).Attr("value"); v != "whatsapp" {
 		t.Fatalf("the form shows the active filter: %q", v)
 	}
-	frag := body(t, e.get(c, "/conversations?type=widget", "HX-Request", "true"))
+	frag := webtest.Body(t, e.Get(c, "/conversations?type=widget", "HX-Request", "true"))
 	if strings.Contains(frag, "<html") || !strings.Contains(frag, `id="results"`) || strings.Count(frag, `class="conv"`) != 1 {
 		t.Fatalf("htmx fragment: %s", frag)
 	}
 	// Search and customer filters.
-	if n := doc(t, e.get(c, "/conversations?q=hello+widget")).Find("tr.conv").Length(); n != 1 {
+	if n := webtest.Doc(t, e.Get(c, "/conversations?q=hello+widget")).Find("tr.conv").Length(); n != 1 {
 		t.Fatalf("search: %d rows", n)
 	}
-	if n := doc(t, e.get(c, "/conversations?customer=%2B49151")).Find("tr.conv").Length(); n != 1 {
+	if n := webtest.Doc(t, e.Get(c, "/conversations?customer=%2B49151")).Find("tr.conv").Length(); n != 1 {
 		t.Fatalf("customer prefix: %d rows", n)
 	}
 	// A bad filter says so and shows the unfiltered list.
-	d = doc(t, e.get(c, "/conversations?type=fax"))
+	d = webtest.Doc(t, e.Get(c, "/conversations?type=fax"))
 	if !strings.Contains(d.Find("#filter-error").Text(), "type") || d.Find("tr.conv").Length() != 3 {
 		t.Fatal("bad filter")
 	}
 	// Sort by cost.
-	if n := doc(t, e.get(c, "/conversations?sort=cost")).Find("tr.conv").Length(); n != 3 {
+	if n := webtest.Doc(t, e.Get(c, "/conversations?sort=cost")).Find("tr.conv").Length(); n != 3 {
 		t.Fatalf("cost sort: %d", n)
 	}
 }
 
 func TestConversationListPagination(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	ctx := context.Background()
 	base := time.Now().Add(-24 * time.Hour).UTC()
 	for i := range 120 {
@@ -128,10 +129,10 @@ func TestConversationListPagination(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 	seen := map[string]bool{}
-	d := doc(t, e.get(c, "/conversations"))
+	d := webtest.Doc(t, e.Get(c, "/conversations"))
 	pages := 0
 	for {
 		pages++
@@ -152,17 +153,17 @@ func TestConversationListPagination(t *testing.T) {
 			t.Fatalf("load more links: %q %q", href, hx)
 		}
 		// The htmx variant returns rows only.
-		frag := body(t, e.get(c, hx, "HX-Request", "true"))
+		frag := webtest.Body(t, e.Get(c, hx, "HX-Request", "true"))
 		if strings.Contains(frag, "<table") || !strings.Contains(frag, `class="conv"`) {
 			t.Fatalf("rows fragment: %.200s", frag)
 		}
-		d = doc(t, e.get(c, href)) // the real link underneath
+		d = webtest.Doc(t, e.Get(c, href)) // the real link underneath
 	}
 	if len(seen) != 120 || pages != 3 {
 		t.Fatalf("saw %d rows over %d pages", len(seen), pages)
 	}
 	// A forged cursor falls back to the first page with a message.
-	d = doc(t, e.get(c, "/conversations?cursor=bogus"))
+	d = webtest.Doc(t, e.Get(c, "/conversations?cursor=bogus"))
 	if d.Find("#filter-error").Length() == 0 || d.Find("tr.conv").Length() != 50 {
 		t.Fatal("bad cursor")
 	}
@@ -185,21 +186,21 @@ func TestConversationDetail(t *testing.T) {
 	if err := e.App.Store.SetVariable(ctx, &store.ConversationVariable{WorkspaceID: f.ws.ID, ConversationID: conv.ID, Name: "name", Value: "<i>Ana</i>", Source: "prechat"}); err != nil {
 		t.Fatal(err)
 	}
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
-	res := e.get(c, "/conversations/"+itoa(conv.ID))
-	raw := body(t, res)
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	res := e.Get(c, "/conversations/"+webtest.Itoa(conv.ID))
+	raw := webtest.Body(t, res)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("detail: %d", res.StatusCode)
 	}
 	if strings.Contains(raw, "<script>alert(1)") || strings.Contains(raw, `<b hx-get="/x">`) || strings.Contains(raw, "<i>Ana</i>") {
 		t.Fatal("message content and variables must be escaped")
 	}
-	d := doc(t, e.get(c, "/conversations/"+itoa(conv.ID)))
+	d := webtest.Doc(t, e.Get(c, "/conversations/"+webtest.Itoa(conv.ID)))
 	if d.Find("#timeline").AttrOr("hx-disable", "missing") == "missing" {
 		t.Fatal("the timeline carries hx-disable")
 	}
-	if got := d.Find("#msg-" + itoa(m.ID) + " .content").Text(); got != hostile {
+	if got := d.Find("#msg-" + webtest.Itoa(m.ID) + " .content").Text(); got != hostile {
 		t.Fatalf("content shown as text: %q", got)
 	}
 	if d.Find("li.msg").Length() != 3 || d.Find("#info-messages").Text() != "3" || d.Find("#info-user-messages").Text() != "2" {
@@ -208,20 +209,20 @@ func TestConversationDetail(t *testing.T) {
 	if !strings.Contains(d.Find("li.msg.assistant .usage").Text(), "1234 + 567 tokens · $0.000525300") {
 		t.Fatalf("usage per assistant message: %q", d.Find("li.msg.assistant .usage").Text())
 	}
-	if href := d.Find("#conv-vars a.var-source").AttrOr("href", ""); href != "#msg-"+itoa(m.ID) {
+	if href := d.Find("#conv-vars a.var-source").AttrOr("href", ""); href != "#msg-"+webtest.Itoa(m.ID) {
 		t.Fatalf("variable links to its message: %q", href)
 	}
 	if !strings.Contains(d.Find("#conv-vars").Text(), "Pre-chat form") || !strings.Contains(d.Find("#conv-vars").Text(), "Extracted by AI") {
 		t.Fatal("variable sources")
 	}
 	// WhatsApp detail shows the window.
-	d = doc(t, e.get(c, "/conversations/"+itoa(f.convs["whatsapp"].ID)))
+	d = webtest.Doc(t, e.Get(c, "/conversations/"+webtest.Itoa(f.convs["whatsapp"].ID)))
 	if d.Find("#window-state .window.open .countdown").Length() != 1 {
 		t.Fatal("whatsapp window with countdown")
 	}
 	// Another workspace's conversation is a 404, as is nonsense.
-	for _, p := range []string{"/conversations/" + itoa(other.convs["widget"].ID), "/conversations/abc", "/conversations/0"} {
-		res := e.get(c, p)
+	for _, p := range []string{"/conversations/" + webtest.Itoa(other.convs["widget"].ID), "/conversations/abc", "/conversations/0"} {
+		res := e.Get(c, p)
 		res.Body.Close()
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: %d", p, res.StatusCode)
@@ -231,7 +232,7 @@ func TestConversationDetail(t *testing.T) {
 
 func TestConversationLongThreadLoadsOlder(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	ctx := context.Background()
 	conv := &store.Conversation{WorkspaceID: ws.ID, Type: store.TypeTest, Customer: "long"}
 	if err := e.App.Store.CreateConversation(ctx, conv); err != nil {
@@ -244,9 +245,9 @@ func TestConversationLongThreadLoadsOlder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
-	d := doc(t, e.get(c, "/conversations/"+itoa(conv.ID)))
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	d := webtest.Doc(t, e.Get(c, "/conversations/"+webtest.Itoa(conv.ID)))
 	if n := d.Find("li.msg").Length(); n != 100 {
 		t.Fatalf("first load: %d messages", n)
 	}
@@ -256,7 +257,7 @@ func TestConversationLongThreadLoadsOlder(t *testing.T) {
 	got := 100
 	next := d.Find("#load-older").AttrOr("hx-get", "")
 	for next != "" {
-		fd := doc(t, e.get(c, next, "HX-Request", "true"))
+		fd := webtest.Doc(t, e.Get(c, next, "HX-Request", "true"))
 		got += fd.Find("li.msg").Length()
 		next = fd.Find("#load-older").AttrOr("hx-get", "")
 	}
@@ -269,24 +270,24 @@ func TestConversationDeleteFromDashboard(t *testing.T) {
 	e := newEnv(t)
 	f := e.fixture("ana@example.com")
 	other := e.fixture("bob@example.com")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 	id := f.convs["test"].ID
-	d := doc(t, e.get(c, "/conversations/"+itoa(id)))
+	d := webtest.Doc(t, e.Get(c, "/conversations/"+webtest.Itoa(id)))
 	tok := d.Find(`form[action$="/delete"] input[name=_csrf]`).AttrOr("value", "")
 	// Without CSRF: refused, nothing deleted.
-	res := e.postForm(c, "/conversations/"+itoa(id)+"/delete", url.Values{})
+	res := e.PostForm(c, "/conversations/"+webtest.Itoa(id)+"/delete", url.Values{})
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("delete without CSRF: %d", res.StatusCode)
 	}
 	// Another workspace's conversation: 404.
-	res = e.postForm(c, "/conversations/"+itoa(other.convs["test"].ID)+"/delete", url.Values{"_csrf": {tok}})
+	res = e.PostForm(c, "/conversations/"+webtest.Itoa(other.convs["test"].ID)+"/delete", url.Values{"_csrf": {tok}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("delete other workspace's: %d", res.StatusCode)
 	}
-	res = e.postForm(c, "/conversations/"+itoa(id)+"/delete", url.Values{"_csrf": {tok}})
+	res = e.PostForm(c, "/conversations/"+webtest.Itoa(id)+"/delete", url.Values{"_csrf": {tok}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("delete: %d", res.StatusCode)
@@ -298,7 +299,7 @@ func TestConversationDeleteFromDashboard(t *testing.T) {
 	if bc, _ := e.App.Store.ConversationCounts(context.Background(), other.ws.ID); bc.Total != 3 {
 		t.Fatal("the other workspace is untouched")
 	}
-	res = e.get(c, "/conversations/"+itoa(id))
+	res = e.Get(c, "/conversations/"+webtest.Itoa(id))
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("after delete: %d", res.StatusCode)

@@ -1,10 +1,12 @@
-package web_test
+package dashboard_test
 
 import (
 	"encoding/csv"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // TestBothCSVExportsPrintMoneyAlike: the conversations export and the analytics top-table
@@ -13,15 +15,15 @@ import (
 func TestBothCSVExportsPrintMoneyAlike(t *testing.T) {
 	e := newEnv(t)
 	e.analyticsFixture("ana@example.com")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 	read := func(path string) map[string]map[string]string {
 		t.Helper()
-		res := e.get(c, path)
+		res := e.Get(c, path)
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("%s: %d", path, res.StatusCode)
 		}
-		recs, err := csv.NewReader(strings.NewReader(body(t, res))).ReadAll()
+		recs, err := csv.NewReader(strings.NewReader(webtest.Body(t, res))).ReadAll()
 		if err != nil || len(recs) < 2 {
 			t.Fatalf("%s: %v %v", path, recs, err)
 		}

@@ -1,4 +1,4 @@
-package web_test
+package widget_test
 
 import (
 	"encoding/json"
@@ -9,29 +9,30 @@ import (
 
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // The widget API's JSON bodies, fuzzed on one in-process server: never a 5xx, and every
 // refusal a 4xx with a JSON error naming the problem. "$KEY" in a body stands for the
 // assistant's public key, so that the fuzzer gets past the assistant lookup.
 
-func widgetFuzzServer(f *testing.F) (*fuzzServer, *store.Assistant) {
+func widgetFuzzServer(f *testing.F) (*webtest.FuzzServer, *store.Assistant) {
 	cfg := testkit.Config(f)
 	cfg.WidgetRateSessions, cfg.WidgetRateMessages = 1000000, 1000000
-	srv := newFuzzServer(f, cfg)
-	ws := srv.user("ana@example.com", "correct-horse")
-	a := srv.wAssistant(ws, wOrigin)
+	srv := webtest.NewFuzzServer(f, cfg)
+	ws := srv.User("ana@example.com", "correct-horse")
+	a := srv.WAssistant(ws, webtest.WOrigin)
 	return srv, a
 }
 
 // widgetFuzzPost posts body as JSON (with the given extra headers).
-func widgetFuzzPost(srv *fuzzServer, path string, body []byte, hdr ...string) *httptest.ResponseRecorder {
+func widgetFuzzPost(srv *webtest.FuzzServer, path string, body []byte, hdr ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	return srv.serve(req)
+	return srv.Serve(req)
 }
 
 // checkWidgetRefusal checks a 4xx answer of the widget API: a JSON error whose code fits the
@@ -41,7 +42,7 @@ func checkWidgetRefusal(t *testing.T, rec *httptest.ResponseRecorder, allowed ma
 	if rec.Code >= 500 || !allowed[rec.Code] {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 	}
-	code, msg := apiError(t, rec)
+	code, msg := webtest.APIError(t, rec)
 	if rec.Code == http.StatusBadRequest && code == "invalid_field" {
 		field, rest, ok := strings.Cut(msg, ": ")
 		if !ok || field == "" || field == "variables." || strings.TrimSpace(rest) == "" {
@@ -104,7 +105,7 @@ func FuzzWidgetMessage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		// A new session every 100 messages keeps each reply's history short.
 		if sent%100 == 0 {
-			id, tok = srv.with(t).wSession(a, "visitor-fuzz")
+			id, tok = srv.With(t).WSession(a, "visitor-fuzz")
 		}
 		sent++
 		rec := widgetFuzzPost(srv, "/api/widget/v1/sessions/"+id+"/messages", body, "Authorization", "Bearer "+tok)

@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -6,40 +6,42 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 func TestLoginAndLogout(t *testing.T) {
 	e := newEnv(t)
-	e.user("ana@example.com", "correct-horse")
-	c := e.client()
+	e.User("ana@example.com", "correct-horse")
+	c := e.Client()
 
 	// Wrong password: 401, the form again with an error, and no session.
-	tok := e.csrf(c, "/login")
-	res := e.postForm(c, "/login", url.Values{"_csrf": {tok}, "email": {"ana@example.com"}, "password": {"wrong-password"}})
+	tok := e.CSRF(c, "/login")
+	res := e.PostForm(c, "/login", url.Values{"_csrf": {tok}, "email": {"ana@example.com"}, "password": {"wrong-password"}})
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %d", res.StatusCode)
 	}
-	if d := doc(t, res); !strings.Contains(d.Find(`[role=alert]`).Text(), "Wrong email or password") {
+	if d := webtest.Doc(t, res); !strings.Contains(d.Find(`[role=alert]`).Text(), "Wrong email or password") {
 		t.Fatal("the login page must say the credentials are wrong")
 	}
-	res = e.get(c, "/conversations")
+	res = e.Get(c, "/conversations")
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("still logged out: %d", res.StatusCode)
 	}
 	// Unknown user: the same answer.
-	res = e.postForm(c, "/login", url.Values{"_csrf": {tok}, "email": {"nobody@example.com"}, "password": {"whatever1"}})
+	res = e.PostForm(c, "/login", url.Values{"_csrf": {tok}, "email": {"nobody@example.com"}, "password": {"whatever1"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("unknown user: %d", res.StatusCode)
 	}
 
-	e.login(c, "ANA@example.com", "correct-horse")
-	res = e.get(c, "/conversations")
+	e.Login(c, "ANA@example.com", "correct-horse")
+	res = e.Get(c, "/conversations")
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("conversations after login: %d", res.StatusCode)
 	}
-	d := doc(t, res)
+	d := webtest.Doc(t, res)
 	if d.Find("h1").First().Text() != "Conversations" {
 		t.Fatal("the Conversations page has its heading")
 	}
@@ -56,12 +58,12 @@ func TestLoginAndLogout(t *testing.T) {
 	}
 	logoutTok, _ := d.Find(`form[action="/logout"] input[name=_csrf]`).Attr("value")
 
-	res = e.postForm(c, "/logout", url.Values{"_csrf": {logoutTok}})
+	res = e.PostForm(c, "/logout", url.Values{"_csrf": {logoutTok}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
 		t.Fatalf("logout: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	res = e.get(c, "/conversations")
+	res = e.Get(c, "/conversations")
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("after logout the dashboard needs a login again: %d", res.StatusCode)
@@ -70,11 +72,11 @@ func TestLoginAndLogout(t *testing.T) {
 
 func TestLoginNextStaysLocal(t *testing.T) {
 	e := newEnv(t)
-	e.user("ana@example.com", "correct-horse")
+	e.User("ana@example.com", "correct-horse")
 	for next, want := range map[string]string{"/settings": "/settings", "//evil.example.com": "/conversations", "https://evil.example.com": "/conversations", `/\evil.example.com`: "/conversations"} {
-		c := e.client()
-		tok := e.csrf(c, "/login")
-		res := e.postForm(c, "/login", url.Values{"_csrf": {tok}, "email": {"ana@example.com"}, "password": {"correct-horse"}, "next": {next}})
+		c := e.Client()
+		tok := e.CSRF(c, "/login")
+		res := e.PostForm(c, "/login", url.Values{"_csrf": {tok}, "email": {"ana@example.com"}, "password": {"correct-horse"}, "next": {next}})
 		res.Body.Close()
 		if got := res.Header.Get("Location"); got != want {
 			t.Errorf("next=%q redirected to %q, want %q", next, got, want)
@@ -84,24 +86,24 @@ func TestLoginNextStaysLocal(t *testing.T) {
 
 func TestAuthRedirects(t *testing.T) {
 	e := newEnv(t)
-	e.user("ana@example.com", "correct-horse")
-	c := e.client()
+	e.User("ana@example.com", "correct-horse")
+	c := e.Client()
 	for _, p := range []string{"/conversations", "/settings", "/conversations?type=whatsapp"} {
-		res := e.get(c, p)
+		res := e.Get(c, p)
 		res.Body.Close()
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login?next="+url.QueryEscape(p) {
 			t.Errorf("GET %s: %d to %q", p, res.StatusCode, res.Header.Get("Location"))
 		}
 	}
 	// htmx requests get HX-Redirect, not a redirect htmx would swap into the page.
-	res := e.get(c, "/conversations", "HX-Request", "true")
+	res := e.Get(c, "/conversations", "HX-Request", "true")
 	res.Body.Close()
 	if res.StatusCode != http.StatusUnauthorized || res.Header.Get("HX-Redirect") != "/login" {
 		t.Fatalf("htmx: %d HX-Redirect=%q", res.StatusCode, res.Header.Get("HX-Redirect"))
 	}
 	// Unsafe requests without a session are refused too (CSRF first, then the login).
-	tok := e.csrf(c, "/login")
-	res = e.postForm(c, "/settings/api-keys", url.Values{"_csrf": {tok}, "name": {"x"}})
+	tok := e.CSRF(c, "/login")
+	res = e.PostForm(c, "/settings/api-keys", url.Values{"_csrf": {tok}, "name": {"x"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST without session: %d", res.StatusCode)
@@ -113,7 +115,7 @@ func TestAuthRedirects(t *testing.T) {
 	// A tampered session cookie is no session.
 	u, _ := url.Parse(e.URL)
 	c.Jar.SetCookies(u, []*http.Cookie{{Name: "parley_session", Value: "forged", Path: "/"}})
-	res = e.get(c, "/settings")
+	res = e.Get(c, "/settings")
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("forged cookie: %d", res.StatusCode)
@@ -122,9 +124,9 @@ func TestAuthRedirects(t *testing.T) {
 
 func TestCSRFRejection(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 
 	cases := []struct {
 		name string
@@ -136,8 +138,8 @@ func TestCSRFRejection(t *testing.T) {
 		{"wrong header token", url.Values{"name": {"k"}}, []string{"X-CSRF-Token", "nope", "HX-Request", "true"}},
 	}
 	for _, tc := range cases {
-		res := e.postForm(c, "/settings/api-keys", tc.form, tc.hdr...)
-		b := body(t, res)
+		res := e.PostForm(c, "/settings/api-keys", tc.form, tc.hdr...)
+		b := webtest.Body(t, res)
 		if res.StatusCode != http.StatusForbidden {
 			t.Errorf("%s: status %d, want 403", tc.name, res.StatusCode)
 		}
@@ -146,7 +148,7 @@ func TestCSRFRejection(t *testing.T) {
 		}
 	}
 	// Login itself is protected.
-	res := e.postForm(e.client(), "/login", url.Values{"email": {"ana@example.com"}, "password": {"correct-horse"}})
+	res := e.PostForm(e.Client(), "/login", url.Values{"email": {"ana@example.com"}, "password": {"correct-horse"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("login without token: %d", res.StatusCode)
@@ -156,8 +158,8 @@ func TestCSRFRejection(t *testing.T) {
 		t.Fatalf("rejected requests created %d keys", len(keys))
 	}
 	// With the token in the htmx header it works.
-	tok := e.csrf(c, "/settings")
-	res = e.postForm(c, "/settings/api-keys", url.Values{"name": {"via header"}}, "X-CSRF-Token", tok, "HX-Request", "true")
+	tok := e.CSRF(c, "/settings")
+	res = e.PostForm(c, "/settings/api-keys", url.Values{"name": {"via header"}}, "X-CSRF-Token", tok, "HX-Request", "true")
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("with header token: %d", res.StatusCode)
@@ -170,45 +172,45 @@ func TestCSRFRejection(t *testing.T) {
 
 func TestFirstRunSetup(t *testing.T) {
 	e := newEnv(t)
-	c := e.client()
-	res := e.get(c, "/login")
+	c := e.Client()
+	res := e.Get(c, "/login")
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/setup" {
 		t.Fatalf("with no user, /login leads to setup: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	tok := e.csrf(c, "/setup")
+	tok := e.CSRF(c, "/setup")
 	// Bad input: every field's error beside it, nothing stored.
-	res = e.postForm(c, "/setup", url.Values{"_csrf": {tok}, "workspace": {""}, "email": {"nope"}, "password": {"short"}, "password_confirm": {"other"}})
+	res = e.PostForm(c, "/setup", url.Values{"_csrf": {tok}, "workspace": {""}, "email": {"nope"}, "password": {"short"}, "password_confirm": {"other"}})
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("bad setup: %d", res.StatusCode)
 	}
-	if n := doc(t, res).Find(".field-error").Length(); n != 4 {
+	if n := webtest.Doc(t, res).Find(".field-error").Length(); n != 4 {
 		t.Fatalf("want 4 field errors, got %d", n)
 	}
 	if n, _ := e.App.Store.CountUsers(context.Background()); n != 0 {
 		t.Fatal("a rejected setup stores nothing")
 	}
-	res = e.postForm(c, "/setup", url.Values{"_csrf": {tok}, "workspace": {"Acme"}, "email": {"boss@acme.test"}, "password": {"long-enough"}, "password_confirm": {"long-enough"}})
+	res = e.PostForm(c, "/setup", url.Values{"_csrf": {tok}, "workspace": {"Acme"}, "email": {"boss@acme.test"}, "password": {"long-enough"}, "password_confirm": {"long-enough"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/conversations" {
 		t.Fatalf("setup: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	res = e.get(c, "/conversations")
+	res = e.Get(c, "/conversations")
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("setup logs the admin in: %d", res.StatusCode)
 	}
-	if !strings.Contains(doc(t, res).Find(".who").Text(), "Acme") {
+	if !strings.Contains(webtest.Doc(t, res).Find(".who").Text(), "Acme") {
 		t.Fatal("the workspace is named as entered")
 	}
 	// One time only.
-	c2 := e.client()
-	res = e.get(c2, "/setup")
+	c2 := e.Client()
+	res = e.Get(c2, "/setup")
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
 		t.Fatalf("setup after the first admin: %d", res.StatusCode)
 	}
-	tok2 := e.csrf(c2, "/login")
-	res = e.postForm(c2, "/setup", url.Values{"_csrf": {tok2}, "workspace": {"Evil"}, "email": {"evil@x.test"}, "password": {"long-enough"}, "password_confirm": {"long-enough"}})
+	tok2 := e.CSRF(c2, "/login")
+	res = e.PostForm(c2, "/setup", url.Values{"_csrf": {tok2}, "workspace": {"Evil"}, "email": {"evil@x.test"}, "password": {"long-enough"}, "password_confirm": {"long-enough"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusConflict {
 		t.Fatalf("second setup: %d", res.StatusCode)

@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // storable is what the channels let into the database: valid UTF-8 (JSON and form text are
@@ -37,11 +38,11 @@ func FuzzExportCSV(f *testing.F) {
 		f.Add(s[0], s[1], s[2], s[3])
 	}
 	cfg := testkit.Config(f)
-	srv := newFuzzServer(f, cfg)
-	ws := srv.user("ana@example.com", "correct-horse")
-	c := srv.client()
-	srv.login(c, "ana@example.com", "correct-horse")
-	cookie := srv.cookieHeader(c)
+	srv := webtest.NewFuzzServer(f, cfg)
+	ws := srv.User("ana@example.com", "correct-horse")
+	c := srv.Client()
+	srv.Login(c, "ana@example.com", "correct-horse")
+	cookie := srv.CookieHeader(c)
 	ctx := context.Background()
 	st := srv.App.Store
 	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Sales bot"}
@@ -74,7 +75,7 @@ func FuzzExportCSV(f *testing.F) {
 
 		req := httptest.NewRequest(http.MethodGet, "/conversations/export.csv", nil)
 		req.Header.Set("Cookie", cookie)
-		rec := srv.serve(req)
+		rec := srv.Serve(req)
 		if rec.Code != http.StatusOK {
 			t.Fatalf("export: %d %s", rec.Code, rec.Body.String())
 		}
@@ -91,7 +92,7 @@ func FuzzExportCSV(f *testing.F) {
 		}
 		row := rows[1]
 		for i, cell := range row {
-			if formulaCell(cell) {
+			if webtest.FormulaCell(cell) {
 				t.Fatalf("column %s starts with %q: %q", rows[0][i], cell[0], cell)
 			}
 		}

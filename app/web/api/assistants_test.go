@@ -1,4 +1,4 @@
-package web_test
+package api_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // Helpers of this file carry an "asstAPI" prefix.
@@ -107,7 +108,7 @@ const asstAPIFull = `{
 
 func TestAPIAssistantsCRUD(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	key := asstAPIKey(t, e, ws.ID)
 	ctx := context.Background()
 
@@ -256,7 +257,7 @@ func TestAPIAssistantsCRUD(t *testing.T) {
 
 func TestAPIAssistantsStrictDecodingAndValidation(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	key := asstAPIKey(t, e, ws.ID)
 	cr := asstAPIDo(t, e, "POST", "/api/v1/assistants", key, `{"name":"Keep","variables":[{"name":"email","type":"email"}]}`)
 	if cr.Status != http.StatusCreated {
@@ -346,8 +347,8 @@ func TestAPIAssistantsStrictDecodingAndValidation(t *testing.T) {
 
 func TestAPIAssistantsPhoneNumberConflict(t *testing.T) {
 	e := newEnv(t)
-	wsA := e.user("ana@example.com", "correct-horse")
-	wsB := e.user("bob@example.com", "correct-horse")
+	wsA := e.User("ana@example.com", "correct-horse")
+	wsB := e.User("bob@example.com", "correct-horse")
 	keyA, keyB := asstAPIKey(t, e, wsA.ID), asstAPIKey(t, e, wsB.ID)
 	if r := asstAPIDo(t, e, "POST", "/api/v1/assistants", keyB, `{"name":"B","whatsapp_phone_number_id":"777","whatsapp_access_token":"t"}`); r.Status != http.StatusCreated {
 		t.Fatalf("B: %d %s", r.Status, r.Body)
@@ -379,8 +380,8 @@ func TestAPIAssistantsPhoneNumberConflict(t *testing.T) {
 
 func TestAPIAssistantsAreScopedToTheKeysWorkspace(t *testing.T) {
 	e := newEnv(t)
-	wsA := e.user("ana@example.com", "correct-horse")
-	wsB := e.user("bob@example.com", "correct-horse")
+	wsA := e.User("ana@example.com", "correct-horse")
+	wsB := e.User("bob@example.com", "correct-horse")
 	keyA, keyB := asstAPIKey(t, e, wsA.ID), asstAPIKey(t, e, wsB.ID)
 	r := asstAPIDo(t, e, "POST", "/api/v1/assistants", keyB, `{"name":"B's"}`)
 	if r.Status != http.StatusCreated {
@@ -414,16 +415,16 @@ func TestAPIAssistantsAreScopedToTheKeysWorkspace(t *testing.T) {
 
 func TestAPIAssistantDefaultModelIsConfigured(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	key := asstAPIKey(t, e, ws.ID)
 	e.App.Config.LLMModel = "llama3.1:8b" // PARLEY_LLM_MODEL
 	r := asstAPIDo(t, e, "POST", "/api/v1/assistants", key, `{"name":"Local"}`)
 	if r.Status != http.StatusCreated || r.obj(t)["model"] != "llama3.1:8b" {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
-	if v, _ := doc(t, e.get(c, "/assistants/new")).Find(`input[name="model"]`).Attr("value"); v != "llama3.1:8b" {
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	if v, _ := webtest.Doc(t, e.Get(c, "/assistants/new")).Find(`input[name="model"]`).Attr("value"); v != "llama3.1:8b" {
 		t.Fatalf("new form model %q", v)
 	}
 }

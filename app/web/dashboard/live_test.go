@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"bufio"
@@ -10,21 +10,22 @@ import (
 
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // stream opens an SSE URL with c's cookies and returns a channel of "data:" payloads (one
 // string per event) and a function that closes the stream.
 func (e *env) stream(c *http.Client, path string) (<-chan string, func()) {
-	e.t.Helper()
+	e.T.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+path, nil)
 	req.Header.Set("Accept", "text/event-stream")
 	res, err := c.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
-		e.t.Fatalf("stream %s: %d %q", path, res.StatusCode, res.Header.Get("Content-Type"))
+		e.T.Fatalf("stream %s: %d %q", path, res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	out := make(chan string, 16)
 	go func() {
@@ -61,18 +62,18 @@ func TestLiveUpdatesStayInTheirWorkspaceAndReleaseOnClose(t *testing.T) {
 	e := newEnv(t)
 	ana := e.fixture("ana@example.com")
 	bob := e.fixture("bob@example.com")
-	ca, cb := e.client(), e.client()
-	e.login(ca, "ana@example.com", "correct-horse")
-	e.login(cb, "bob@example.com", "correct-horse")
+	ca, cb := e.Client(), e.Client()
+	e.Login(ca, "ana@example.com", "correct-horse")
+	e.Login(cb, "bob@example.com", "correct-horse")
 
 	anaList, closeAna := e.stream(ca, "/conversations/events")
 	bobList, closeBob := e.stream(cb, "/conversations/events")
 	conv := ana.convs["widget"]
-	anaDetail, closeDetail := e.stream(ca, "/conversations/"+itoa(conv.ID)+"/events")
+	anaDetail, closeDetail := e.stream(ca, "/conversations/"+webtest.Itoa(conv.ID)+"/events")
 	waitSubscribers(t, e, 3)
 
 	// Bob cannot open a stream on Ana's conversation.
-	res := e.get(cb, "/conversations/"+itoa(conv.ID)+"/events")
+	res := e.Get(cb, "/conversations/"+webtest.Itoa(conv.ID)+"/events")
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("bob on ana's conversation stream: %d", res.StatusCode)
@@ -141,8 +142,8 @@ func TestLiveUpdatesStayInTheirWorkspaceAndReleaseOnClose(t *testing.T) {
 func TestLiveUpdateSwapsTheWhatsAppPanelWhenTheWindowCloses(t *testing.T) {
 	e := newEnv(t)
 	ana := e.fixture("ana@example.com")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 	conv := ana.convs["whatsapp"]
 	ctx := context.Background()
 	open := time.Now().Add(time.Hour).UTC()
@@ -150,7 +151,7 @@ func TestLiveUpdateSwapsTheWhatsAppPanelWhenTheWindowCloses(t *testing.T) {
 		Where("id = ?", conv.ID).Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	detail, closeDetail := e.stream(c, "/conversations/"+itoa(conv.ID)+"/events")
+	detail, closeDetail := e.stream(c, "/conversations/"+webtest.Itoa(conv.ID)+"/events")
 	defer closeDetail()
 	waitSubscribers(t, e, 1)
 	next := func() string {

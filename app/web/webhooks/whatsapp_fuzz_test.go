@@ -1,4 +1,4 @@
-package web_test
+package webhooks_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/app/whatsapp"
 )
 
@@ -20,7 +21,7 @@ import (
 // body Split refuses, nothing to store) or 413, never a 500 or a 503 (which would make Meta
 // deliver the same body again for days).
 func FuzzWebhookHandler(f *testing.F) {
-	paths, _ := filepath.Glob(filepath.Join("..", "whatsapp", "testdata", "*.json"))
+	paths, _ := filepath.Glob(filepath.Join("..", "..", "whatsapp", "testdata", "*.json"))
 	if len(paths) == 0 {
 		f.Fatal("no WhatsApp fixtures")
 	}
@@ -37,16 +38,16 @@ func FuzzWebhookHandler(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	cfg := testkit.Config(f)
-	cfg.WhatsAppAppSecret = whSecret
-	cfg.WhatsAppVerifyToken = whVerify
-	srv := newFuzzServer(f, cfg)
+	cfg.WhatsAppAppSecret = webtest.WhSecret
+	cfg.WhatsAppVerifyToken = webtest.WhVerify
+	srv := webtest.NewFuzzServer(f, cfg)
 	st := srv.App.Store
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/whatsapp", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(whSecret, body))
-		rec := srv.serve(req)
+		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(webtest.WhSecret, body))
+		rec := srv.Serve(req)
 		evs, splitErr := whatsapp.Split(body)
 		switch rec.Code {
 		case http.StatusOK:
@@ -73,7 +74,7 @@ func FuzzWebhookHandler(f *testing.F) {
 			if splitErr == nil {
 				t.Fatalf("400 for a body Split accepts (%d events): %s", len(evs), rec.Body.String())
 			}
-			if code, _ := apiError(t, rec); code != "malformed" {
+			if code, _ := webtest.APIError(t, rec); code != "malformed" {
 				t.Fatalf("400 with code %q", code)
 			}
 		case http.StatusRequestEntityTooLarge:

@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/app/cli"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/workers"
 )
 
@@ -65,7 +66,7 @@ func (g *fakeGraph) Calls() []graphReq {
 	return append([]graphReq(nil), g.calls...)
 }
 
-// waUI is a logged-in dashboard with an assistant on whPhoneID whose Graph API is fake.
+// waUI is a logged-in dashboard with an assistant on webtest.WhPhoneID whose Graph API is fake.
 type waUI struct {
 	*env
 	g  *fakeGraph
@@ -80,48 +81,48 @@ func newWAUI(t *testing.T) *waUI {
 	cfg := testkit.Config(t)
 	cfg.WhatsAppGraphURL = g.URL + "/v21.0"
 	cfg.WhatsAppWindow = time.Hour
-	e := whEnv(t, cfg)
-	ws := e.user("wa@example.com", "correct horse battery")
+	e := &env{webtest.WhEnv(t, cfg)}
+	ws := e.User("wa@example.com", "correct horse battery")
 	tok, err := e.App.Keys.Encrypt("tok-123")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := whPhoneID
+	pid := webtest.WhPhoneID
 	as := &store.Assistant{WorkspaceID: ws.ID, Name: "Shop", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: tok}
 	if err := e.App.Store.CreateAssistant(context.Background(), as); err != nil {
 		t.Fatal(err)
 	}
-	c := e.client()
-	e.login(c, "wa@example.com", "correct horse battery")
+	c := e.Client()
+	e.Login(c, "wa@example.com", "correct horse battery")
 	return &waUI{env: e, g: g, c: c, ws: ws, as: as}
 }
 
 // conversation stores a WhatsApp conversation whose window is open until expires (closed
 // when it is in the past).
 func (u *waUI) conversation(customer string, expires time.Time) *store.Conversation {
-	u.t.Helper()
+	u.T.Helper()
 	ctx := context.Background()
 	at := expires.Add(-time.Hour).UTC().Truncate(time.Microsecond)
 	c := &store.Conversation{WorkspaceID: u.ws.ID, AssistantID: &u.as.ID, Customer: customer, StartedAt: at, AIEnabled: true, Charged: true}
 	if _, err := u.App.Store.FindOrCreateWhatsAppConversation(ctx, c); err != nil {
-		u.t.Fatal(err)
+		u.T.Fatal(err)
 	}
 	if _, err := u.App.Store.OpenWhatsAppWindow(ctx, c.WorkspaceID, c.ID, at, expires.UTC().Truncate(time.Microsecond), at); err != nil {
-		u.t.Fatal(err)
+		u.T.Fatal(err)
 	}
 	if expires.Before(time.Now()) {
 		if _, err := u.App.Store.CloseExpiredWindow(ctx, c.WorkspaceID, c.ID, store.Now()); err != nil {
-			u.t.Fatal(err)
+			u.T.Fatal(err)
 		}
 	}
 	return c
 }
 
 func (u *waUI) messages(conv *store.Conversation) []store.Message {
-	u.t.Helper()
+	u.T.Helper()
 	var ms []store.Message
 	if err := u.App.Store.DB.NewSelect().Model(&ms).Where("conversation_id = ?", conv.ID).Order("id ASC").Scan(context.Background()); err != nil {
-		u.t.Fatal(err)
+		u.T.Fatal(err)
 	}
 	return ms
 }
@@ -131,7 +132,7 @@ func convPath(c *store.Conversation) string { return "/conversations/" + strconv
 func TestWhatsAppComposerOpenWindow(t *testing.T) {
 	u := newWAUI(t)
 	conv := u.conversation("+16505550001", time.Now().Add(30*time.Minute))
-	d := doc(t, u.get(u.c, convPath(conv)))
+	d := webtest.Doc(t, u.Get(u.c, convPath(conv)))
 	ta := d.Find("#wa-panel textarea#wa-text")
 	if ta.Length() != 1 {
 		t.Fatal("no composer on a WhatsApp conversation")
@@ -146,18 +147,18 @@ func TestWhatsAppComposerOpenWindow(t *testing.T) {
 	key, _ := d.Find(`#wa-compose input[name="key"]`).Attr("value")
 
 	// Without a CSRF token: refused, nothing sent.
-	res := u.postForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"mode": {"text"}, "content": {"hello"}})
+	res := u.PostForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"mode": {"text"}, "content": {"hello"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("send without CSRF: %d", res.StatusCode)
 	}
-	res = u.postForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "key": {key}, "mode": {"text"}, "content": {"Blue is in stock."}})
+	res = u.PostForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "key": {key}, "mode": {"text"}, "content": {"Blue is in stock."}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("send: %d", res.StatusCode)
 	}
 	calls := u.g.Calls()
-	if len(calls) != 1 || calls[0].Path != "/v21.0/"+whPhoneID+"/messages" || calls[0].Auth != "Bearer tok-123" || calls[0].Body["to"] != "16505550001" {
+	if len(calls) != 1 || calls[0].Path != "/v21.0/"+webtest.WhPhoneID+"/messages" || calls[0].Auth != "Bearer tok-123" || calls[0].Body["to"] != "16505550001" {
 		t.Fatalf("graph calls: %+v", calls)
 	}
 	if txt, _ := calls[0].Body["text"].(map[string]any); txt["body"] != "Blue is in stock." {
@@ -168,14 +169,14 @@ func TestWhatsAppComposerOpenWindow(t *testing.T) {
 		t.Fatalf("stored: %+v", ms)
 	}
 	// The page shows it, as a human's message.
-	d = doc(t, u.get(u.c, convPath(conv)))
+	d = webtest.Doc(t, u.Get(u.c, convPath(conv)))
 	if got := d.Find(`#timeline li[data-role="human"] .content`).Text(); got != "Blue is in stock." {
 		t.Fatalf("timeline: %q", got)
 	}
 	// htmx gets the panel back.
 	tok, _ = d.Find(`#wa-compose input[name="_csrf"]`).Attr("value")
-	res = u.postForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"text"}, "content": {"Anything else?"}}, "HX-Request", "true")
-	fd := doc(t, res)
+	res = u.PostForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"text"}, "content": {"Anything else?"}}, "HX-Request", "true")
+	fd := webtest.Doc(t, res)
 	if res.StatusCode != http.StatusOK || fd.Find("#wa-panel #wa-notice").Length() != 1 || fd.Find("html").Length() != 0 && fd.Find("nav").Length() != 0 {
 		t.Fatalf("htmx send: %d", res.StatusCode)
 	}
@@ -195,7 +196,7 @@ func TestWhatsAppComposerClosedWindow(t *testing.T) {
 	if err := u.App.Store.CreateWhatsAppTemplate(ctx, tpl); err != nil {
 		t.Fatal(err)
 	}
-	d := doc(t, u.get(u.c, convPath(conv)))
+	d := webtest.Doc(t, u.Get(u.c, convPath(conv)))
 	ta := d.Find("#wa-panel textarea#wa-text")
 	if _, disabled := ta.Attr("disabled"); !disabled {
 		t.Fatal("the textarea is enabled while the window is closed")
@@ -224,8 +225,8 @@ func TestWhatsAppComposerClosedWindow(t *testing.T) {
 		if hx {
 			hdr = []string{"HX-Request", "true"}
 		}
-		res := u.postForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"text"}, "content": {"hello?"}}, hdr...)
-		b := body(t, res)
+		res := u.PostForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"text"}, "content": {"hello?"}}, hdr...)
+		b := webtest.Body(t, res)
 		if res.StatusCode != http.StatusConflict || !strings.Contains(b, "window is closed") {
 			t.Fatalf("free text when closed (htmx %v): %d %s", hx, res.StatusCode, b)
 		}
@@ -237,13 +238,13 @@ func TestWhatsAppComposerClosedWindow(t *testing.T) {
 		t.Fatalf("a refused send stored %+v", ms)
 	}
 	// A missing parameter is refused too.
-	res := u.postForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"template"}, "template_id": {strconv.FormatInt(tpl.ID, 10)}, "p1": {"Ada"}})
+	res := u.PostForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"template"}, "template_id": {strconv.FormatInt(tpl.ID, 10)}, "p1": {"Ada"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusUnprocessableEntity || len(u.g.Calls()) != 0 {
 		t.Fatalf("template without {{2}}: %d", res.StatusCode)
 	}
 	// The template is sent.
-	res = u.postForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"template"}, "template_id": {strconv.FormatInt(tpl.ID, 10)}, "p1": {"Ada"}, "p2": {"#42"}})
+	res = u.PostForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"template"}, "template_id": {strconv.FormatInt(tpl.ID, 10)}, "p1": {"Ada"}, "p2": {"#42"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("template send: %d", res.StatusCode)
@@ -271,10 +272,10 @@ func TestWhatsAppComposerMetaErrorShownOnMessage(t *testing.T) {
 	u := newWAUI(t)
 	u.App.Config.WhatsAppGraphURL = g.URL
 	conv := u.conversation("+16505550003", time.Now().Add(30*time.Minute))
-	tok := u.csrf(u.c, convPath(conv))
-	res := u.postForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"text"}, "content": {"hi"}})
+	tok := u.CSRF(u.c, convPath(conv))
+	res := u.PostForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"text"}, "content": {"hi"}})
 	res.Body.Close()
-	d := doc(t, u.get(u.c, convPath(conv)))
+	d := webtest.Doc(t, u.Get(u.c, convPath(conv)))
 	st := d.Find(`#timeline li[data-role="human"] .status`)
 	if v, _ := st.Attr("data-status"); v != store.StatusFailed || !strings.Contains(st.Text(), "Message undeliverable") {
 		t.Fatalf("failed status on the message: %q %q", v, st.Text())
@@ -285,13 +286,13 @@ func TestWhatsAppAISwitch(t *testing.T) {
 	u := newWAUI(t)
 	ctx := context.Background()
 	conv := u.conversation("+16505550004", time.Now().Add(30*time.Minute))
-	d := doc(t, u.get(u.c, convPath(conv)))
+	d := webtest.Doc(t, u.Get(u.c, convPath(conv)))
 	if d.Find(`#wa-ai [data-ai="on"]`).Length() != 1 {
 		t.Fatal("AI replies are shown on")
 	}
 	tok, _ := d.Find(`#wa-ai input[name="_csrf"]`).Attr("value")
-	res := u.postForm(u.c, convPath(conv)+"/ai", url.Values{"_csrf": {tok}, "enabled": {"0"}}, "HX-Request", "true")
-	fd := doc(t, res)
+	res := u.PostForm(u.c, convPath(conv)+"/ai", url.Values{"_csrf": {tok}, "enabled": {"0"}}, "HX-Request", "true")
+	fd := webtest.Doc(t, res)
 	if res.StatusCode != http.StatusOK || fd.Find(`#wa-panel #wa-ai [data-ai="off"]`).Length() != 1 {
 		t.Fatalf("switch off: %d", res.StatusCode)
 	}
@@ -313,7 +314,7 @@ func TestWhatsAppAISwitch(t *testing.T) {
 	if len(u.g.Calls()) != 0 || len(u.messages(conv)) != 1 {
 		t.Fatalf("AI off, yet a reply: %d calls", len(u.g.Calls()))
 	}
-	res = u.postForm(u.c, convPath(conv)+"/ai", url.Values{"_csrf": {tok}, "enabled": {"1"}})
+	res = u.PostForm(u.c, convPath(conv)+"/ai", url.Values{"_csrf": {tok}, "enabled": {"1"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("switch on: %d", res.StatusCode)
@@ -326,10 +327,10 @@ func TestWhatsAppAISwitch(t *testing.T) {
 	if err := u.App.Store.CreateConversation(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	if doc(t, u.get(u.c, convPath(other))).Find("#wa-panel").Length() != 0 {
+	if webtest.Doc(t, u.Get(u.c, convPath(other))).Find("#wa-panel").Length() != 0 {
 		t.Fatal("a widget conversation has the WhatsApp panel")
 	}
-	res = u.postForm(u.c, convPath(other)+"/ai", url.Values{"_csrf": {tok}, "enabled": {"0"}})
+	res = u.PostForm(u.c, convPath(other)+"/ai", url.Values{"_csrf": {tok}, "enabled": {"0"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("AI switch on a widget conversation: %d", res.StatusCode)
@@ -339,7 +340,7 @@ func TestWhatsAppAISwitch(t *testing.T) {
 func TestWhatsAppTemplatesSettings(t *testing.T) {
 	u := newWAUI(t)
 	ctx := context.Background()
-	d := doc(t, u.get(u.c, "/settings"))
+	d := webtest.Doc(t, u.Get(u.c, "/settings"))
 	if d.Find(`#wa-templates .wa-number[data-assistant="`+strconv.FormatInt(u.as.ID, 10)+`"]`).Length() != 1 {
 		t.Fatal("the WhatsApp number is not listed")
 	}
@@ -365,8 +366,8 @@ func TestWhatsAppTemplatesSettings(t *testing.T) {
 		{"not a number", url.Values{"_csrf": {tok}, "assistant_id": {"999999"}, "name": {"a"}, "language": {"en"}, "category": {"UTILITY"}, "body": {"Hi"}}, "assistant_id"},
 	}
 	for _, tc := range bad {
-		res := u.postForm(u.c, "/settings/whatsapp-templates", tc.form)
-		d := doc(t, res)
+		res := u.PostForm(u.c, "/settings/whatsapp-templates", tc.form)
+		d := webtest.Doc(t, res)
 		if res.StatusCode != http.StatusUnprocessableEntity {
 			t.Fatalf("%s: %d", tc.name, res.StatusCode)
 		}
@@ -377,14 +378,14 @@ func TestWhatsAppTemplatesSettings(t *testing.T) {
 	if n, _ := u.App.Store.WhatsAppTemplates(ctx, u.ws.ID, 0); len(n) != 0 {
 		t.Fatalf("invalid templates stored: %+v", n)
 	}
-	res := u.postForm(u.c, "/settings/whatsapp-templates", form("order_update", "en_US", "UTILITY", "Hi {{1}}, order {{2}} shipped. {{1}}"), "HX-Request", "true")
-	d = doc(t, res)
+	res := u.PostForm(u.c, "/settings/whatsapp-templates", form("order_update", "en_US", "UTILITY", "Hi {{1}}, order {{2}} shipped. {{1}}"), "HX-Request", "true")
+	d = webtest.Doc(t, res)
 	if res.StatusCode != http.StatusOK || d.Find(`#wa-templates tr[data-template="order_update"]`).Length() != 1 {
 		t.Fatalf("create: %d %s", res.StatusCode, d.Find("#wa-templates").Text())
 	}
 	// The same name and language again: refused.
-	res = u.postForm(u.c, "/settings/whatsapp-templates", form("order_update", "en_US", "MARKETING", "Hello"))
-	b := body(t, res)
+	res = u.PostForm(u.c, "/settings/whatsapp-templates", form("order_update", "en_US", "MARKETING", "Hello"))
+	b := webtest.Body(t, res)
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(b, "already has a template") {
 		t.Fatalf("duplicate: %d", res.StatusCode)
 	}
@@ -393,16 +394,16 @@ func TestWhatsAppTemplatesSettings(t *testing.T) {
 		t.Fatalf("stored: %+v", ts)
 	}
 	// Another workspace cannot delete it.
-	other := u.env.client()
-	u.user("other@example.com", "correct horse battery")
-	u.login(other, "other@example.com", "correct horse battery")
-	otok := u.csrf(other, "/settings")
-	res = u.postForm(other, "/settings/whatsapp-templates/"+strconv.FormatInt(ts[0].ID, 10)+"/delete", url.Values{"_csrf": {otok}})
+	other := u.env.Client()
+	u.User("other@example.com", "correct horse battery")
+	u.Login(other, "other@example.com", "correct horse battery")
+	otok := u.CSRF(other, "/settings")
+	res = u.PostForm(other, "/settings/whatsapp-templates/"+strconv.FormatInt(ts[0].ID, 10)+"/delete", url.Values{"_csrf": {otok}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("delete from another workspace: %d", res.StatusCode)
 	}
-	res = u.postForm(u.c, "/settings/whatsapp-templates/"+strconv.FormatInt(ts[0].ID, 10)+"/delete", url.Values{"_csrf": {tok}})
+	res = u.PostForm(u.c, "/settings/whatsapp-templates/"+strconv.FormatInt(ts[0].ID, 10)+"/delete", url.Values{"_csrf": {tok}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("delete: %d", res.StatusCode)
@@ -421,18 +422,18 @@ func TestWhatsAppTemplatesFetchFromMeta(t *testing.T) {
 		{"name":"old","language":"en","category":"MARKETING","status":"REJECTED","components":[{"type":"BODY","text":"Old"}]},
 		{"name":"otp","language":"fr","category":"AUTHENTICATION","status":"APPROVED","components":[{"type":"BODY","text":"Code {{1}}"}]}
 	],"paging":{"cursors":{"before":"a","after":"b"}}}`
-	d := doc(t, u.get(u.c, "/settings"))
+	d := webtest.Doc(t, u.Get(u.c, "/settings"))
 	if d.Find(".wa-need-waba").Length() != 1 || d.Find(".wa-fetch-form").Length() != 0 {
 		t.Fatal("without a WABA id the page explains it and offers no fetch")
 	}
 	tok, _ := d.Find(`.wa-waba-form input[name="_csrf"]`).Attr("value")
 	aid := strconv.FormatInt(u.as.ID, 10)
-	res := u.postForm(u.c, "/settings/whatsapp-templates/waba", url.Values{"_csrf": {tok}, "assistant_id": {aid}, "waba_id": {"abc"}})
-	if b := body(t, res); !strings.Contains(b, "is a number") {
+	res := u.PostForm(u.c, "/settings/whatsapp-templates/waba", url.Values{"_csrf": {tok}, "assistant_id": {aid}, "waba_id": {"abc"}})
+	if b := webtest.Body(t, res); !strings.Contains(b, "is a number") {
 		t.Fatal("a bad WABA id is refused")
 	}
-	res = u.postForm(u.c, "/settings/whatsapp-templates/waba", url.Values{"_csrf": {tok}, "assistant_id": {aid}, "waba_id": {"102290129340398"}})
-	d = doc(t, res)
+	res = u.PostForm(u.c, "/settings/whatsapp-templates/waba", url.Values{"_csrf": {tok}, "assistant_id": {aid}, "waba_id": {"102290129340398"}})
+	d = webtest.Doc(t, res)
 	if d.Find(".wa-fetch-form button:not([disabled])").Length() != 1 {
 		t.Fatal("with a WABA id and a token, Fetch from Meta is offered")
 	}
@@ -446,8 +447,8 @@ func TestWhatsAppTemplatesFetchFromMeta(t *testing.T) {
 		t.Fatal("saving the WABA id calls Meta")
 	}
 	for i := 0; i < 2; i++ { // twice: the import is idempotent
-		res = u.postForm(u.c, "/settings/whatsapp-templates/fetch", url.Values{"_csrf": {tok}, "assistant_id": {aid}}, "HX-Request", "true")
-		d = doc(t, res)
+		res = u.PostForm(u.c, "/settings/whatsapp-templates/fetch", url.Values{"_csrf": {tok}, "assistant_id": {aid}}, "HX-Request", "true")
+		d = webtest.Doc(t, res)
 		if res.StatusCode != http.StatusOK || !strings.Contains(d.Text(), "Imported 2 approved template(s)") {
 			t.Fatalf("fetch: %d %s", res.StatusCode, d.Find("#wa-templates").Text())
 		}
@@ -468,8 +469,8 @@ func TestWhatsAppTemplatesFetchFromMeta(t *testing.T) {
 	}))
 	defer bad.Close()
 	u.App.Config.WhatsAppGraphURL = bad.URL
-	res = u.postForm(u.c, "/settings/whatsapp-templates/fetch", url.Values{"_csrf": {tok}, "assistant_id": {aid}})
-	if b := body(t, res); !strings.Contains(b, "Invalid OAuth access token.") {
+	res = u.PostForm(u.c, "/settings/whatsapp-templates/fetch", url.Values{"_csrf": {tok}, "assistant_id": {aid}})
+	if b := webtest.Body(t, res); !strings.Contains(b, "Invalid OAuth access token.") {
 		t.Fatal("Meta's refusal is shown")
 	}
 }
@@ -480,7 +481,7 @@ func waTextWebhook(msgID, from, text string) []byte {
 		"object": "whatsapp_business_account",
 		"entry": []any{map[string]any{"id": "102290129340398", "changes": []any{map[string]any{"field": "messages", "value": map[string]any{
 			"messaging_product": "whatsapp",
-			"metadata":          map[string]any{"display_phone_number": "15550783881", "phone_number_id": whPhoneID},
+			"metadata":          map[string]any{"display_phone_number": "15550783881", "phone_number_id": webtest.WhPhoneID},
 			"contacts":          []any{map[string]any{"profile": map[string]any{"name": "Sheena"}, "wa_id": from}},
 			"messages":          []any{map[string]any{"from": from, "id": msgID, "timestamp": strconv.FormatInt(time.Now().Unix(), 10), "type": "text", "text": map[string]any{"body": text}}},
 		}}}}},
@@ -499,7 +500,7 @@ func TestWhatsAppEndToEndRealResponder(t *testing.T) {
 	}
 	h := cli.Handlers(u.App) // the app's config points at the fake Graph API
 	h.WhatsApp.Debounce = time.Millisecond
-	if code := whSigned(t, u.env, waTextWebhook("wamid.E2E1", "16505559999", "Hello, do you ship to Lisbon?")); code != http.StatusOK {
+	if code := webtest.WhSigned(t, u.Env, waTextWebhook("wamid.E2E1", "16505559999", "Hello, do you ship to Lisbon?")); code != http.StatusOK {
 		t.Fatalf("webhook: %d", code)
 	}
 	insp := asynq.NewInspectorFromRedisClient(u.App.Redis)

@@ -1,4 +1,4 @@
-package web_test
+package api_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // apiConvFixture is two workspaces with an API key each: A holds five conversations of every
@@ -40,8 +41,8 @@ var apiConvBase = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
 func newAPIConvFixture(t *testing.T) *apiConvFixture {
 	t.Helper()
 	f := &apiConvFixture{e: newEnv(t)}
-	f.wsA = f.e.user("ana@example.com", "correct-horse")
-	f.wsB = f.e.user("bob@example.com", "correct-horse")
+	f.wsA = f.e.User("ana@example.com", "correct-horse")
+	f.wsB = f.e.User("bob@example.com", "correct-horse")
 	f.keyA = apiConvKey(t, f.e, f.wsA.ID)
 	f.keyB = apiConvKey(t, f.e, f.wsB.ID)
 	ctx := context.Background()
@@ -394,8 +395,8 @@ func TestAPIConversationsBadParameters(t *testing.T) {
 		t.Errorf("limit message %q", msg)
 	}
 	// Without a key: 401, on every route.
-	for _, r := range [][2]string{{http.MethodGet, "/api/v1/conversations"}, {http.MethodGet, "/api/v1/conversations/" + itoa(f.c1.ID)},
-		{http.MethodDelete, "/api/v1/conversations/" + itoa(f.c1.ID)}} {
+	for _, r := range [][2]string{{http.MethodGet, "/api/v1/conversations"}, {http.MethodGet, "/api/v1/conversations/" + webtest.Itoa(f.c1.ID)},
+		{http.MethodDelete, "/api/v1/conversations/" + webtest.Itoa(f.c1.ID)}} {
 		apiConvErr(t, f.e, r[0], r[1], "", http.StatusUnauthorized)
 		apiConvErr(t, f.e, r[0], r[1], "pk_live_wrong", http.StatusUnauthorized)
 	}
@@ -406,7 +407,7 @@ func TestAPIConversationsBadParameters(t *testing.T) {
 
 func TestAPIConversationsPagination(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	key := apiConvKey(t, e, ws.ID)
 	// 25 conversations; groups of three share their last activity, so the id breaks ties.
 	var want []int64 // newest first
@@ -497,7 +498,7 @@ func TestAPIConversationsPagination(t *testing.T) {
 
 func TestAPIConversationDetail(t *testing.T) {
 	f := newAPIConvFixture(t)
-	d := apiConvJSON(t, f.e, "/api/v1/conversations/"+itoa(f.c1.ID), f.keyA)
+	d := apiConvJSON(t, f.e, "/api/v1/conversations/"+webtest.Itoa(f.c1.ID), f.keyA)
 	for k, v := range map[string]any{
 		"id": float64(f.c1.ID), "type": "test", "assistant_id": float64(f.asst.ID), "customer": "alice@example.com",
 		"message_count": float64(2), "user_message_count": float64(1), "prompt_tokens": float64(100), "completion_tokens": float64(20),
@@ -530,14 +531,14 @@ func TestAPIConversationDetail(t *testing.T) {
 	}
 
 	// A WhatsApp conversation without messages or variables: empty arrays, the window.
-	d = apiConvJSON(t, f.e, "/api/v1/conversations/"+itoa(f.c3.ID), f.keyA)
+	d = apiConvJSON(t, f.e, "/api/v1/conversations/"+webtest.Itoa(f.c3.ID), f.keyA)
 	if !reflect.DeepEqual(d["messages"], []any{}) || !reflect.DeepEqual(d["variables_detail"], []any{}) {
 		t.Errorf("empty conversation: messages %#v, variables_detail %#v", d["messages"], d["variables_detail"])
 	}
 	if d["window_open"] != true || d["window_expires_at"] != rfc(*f.c3.WindowExpiresAt) || d["assistant_name"] != "Sales bot" {
 		t.Errorf("whatsapp detail: %v", d)
 	}
-	d = apiConvJSON(t, f.e, "/api/v1/conversations/"+itoa(f.c2.ID), f.keyA)
+	d = apiConvJSON(t, f.e, "/api/v1/conversations/"+webtest.Itoa(f.c2.ID), f.keyA)
 	if v, ok := d["assistant_id"]; !ok || v != nil || d["assistant_name"] != "" {
 		t.Errorf("no assistant: %v", d)
 	}
@@ -555,7 +556,7 @@ func TestAPIConversationDetail(t *testing.T) {
 // All messages, oldest first, across the store's batches of 500, with ties on created_at.
 func TestAPIConversationDetailManyMessages(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	key := apiConvKey(t, e, ws.ID)
 	c := apiConvCreate(t, e, &store.Conversation{WorkspaceID: ws.ID, Type: store.TypeWidget, Customer: "v", StartedAt: apiConvBase})
 	const n = 1003
@@ -565,7 +566,7 @@ func TestAPIConversationDetailManyMessages(t *testing.T) {
 			Content: fmt.Sprintf("message %d", i), CreatedAt: apiConvBase.Add(time.Duration(i/7) * time.Second)})
 		want = append(want, m.ID)
 	}
-	st, b, _ := apiConvDo(t, e, http.MethodGet, "/api/v1/conversations/"+itoa(c.ID), key)
+	st, b, _ := apiConvDo(t, e, http.MethodGet, "/api/v1/conversations/"+webtest.Itoa(c.ID), key)
 	if st != http.StatusOK {
 		t.Fatalf("%d %s", st, b)
 	}
@@ -607,7 +608,7 @@ func TestAPIConversationDelete(t *testing.T) {
 	}
 	msgs := ps.Channel()
 
-	status, b, _ := apiConvDo(t, f.e, http.MethodDelete, "/api/v1/conversations/"+itoa(f.c1.ID), f.keyA)
+	status, b, _ := apiConvDo(t, f.e, http.MethodDelete, "/api/v1/conversations/"+webtest.Itoa(f.c1.ID), f.keyA)
 	if status != http.StatusNoContent || len(b) != 0 {
 		t.Fatalf("DELETE: %d %q", status, b)
 	}
@@ -632,11 +633,11 @@ func TestAPIConversationDelete(t *testing.T) {
 		t.Fatalf("counts event %+v", ev)
 	}
 
-	code, _ := apiConvErr(t, f.e, http.MethodGet, "/api/v1/conversations/"+itoa(f.c1.ID), f.keyA, http.StatusNotFound)
+	code, _ := apiConvErr(t, f.e, http.MethodGet, "/api/v1/conversations/"+webtest.Itoa(f.c1.ID), f.keyA, http.StatusNotFound)
 	if code != "not_found" {
 		t.Fatalf("GET after DELETE: %q", code)
 	}
-	apiConvErr(t, f.e, http.MethodDelete, "/api/v1/conversations/"+itoa(f.c1.ID), f.keyA, http.StatusNotFound)
+	apiConvErr(t, f.e, http.MethodDelete, "/api/v1/conversations/"+webtest.Itoa(f.c1.ID), f.keyA, http.StatusNotFound)
 	after, err := st.ConversationCounts(ctx, f.wsA.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -664,7 +665,7 @@ func TestAPIConversationsWorkspaceIsolation(t *testing.T) {
 	ctx := context.Background()
 	countsA, _ := f.e.App.Store.ConversationCounts(ctx, f.wsA.ID)
 	for _, c := range []*store.Conversation{f.c1, f.c3} {
-		path := "/api/v1/conversations/" + itoa(c.ID)
+		path := "/api/v1/conversations/" + webtest.Itoa(c.ID)
 		if code, _ := apiConvErr(t, f.e, http.MethodGet, path, f.keyB, http.StatusNotFound); code != "not_found" {
 			t.Errorf("B GET A's conversation: %q", code)
 		}

@@ -1,4 +1,4 @@
-package web_test
+package widget_test
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/app/widget"
 )
 
@@ -55,12 +56,12 @@ func wStream(t *testing.T, c *http.Client, u string) (deltas, done string) {
 
 func TestWidgetFrameHeaders(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
-	a := e.wAssistant(ws, wOrigin, "http://localhost:3000")
-	none := e.wAssistant(ws)
+	ws := e.User("ana@example.com", "correct-horse")
+	a := e.WAssistant(ws, webtest.WOrigin, "http://localhost:3000")
+	none := e.WAssistant(ws)
 	c := wFrameClient()
 
-	res := e.get(c, wFramePath(a, "visitor-0001"))
+	res := e.Get(c, wFramePath(a, "visitor-0001"))
 	res.Body.Close()
 	csp := res.Header.Get("Content-Security-Policy")
 	if res.StatusCode != 200 || !strings.Contains(csp, "frame-ancestors https://shop.example.com http://localhost:3000") || res.Header.Get("X-Frame-Options") != "" {
@@ -70,40 +71,40 @@ func TestWidgetFrameHeaders(t *testing.T) {
 		t.Fatalf("iframe page headers %v", res.Header)
 	}
 	// Without allowed origins no site may frame it.
-	res = e.get(c, wFramePath(none, "visitor-0001"))
+	res = e.Get(c, wFramePath(none, "visitor-0001"))
 	res.Body.Close()
 	if !strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || res.Header.Get("X-Frame-Options") != "" {
 		t.Fatalf("no origins: %v", res.Header)
 	}
 	// Everything else keeps DENY and frame-ancestors 'none', the JSON API included.
 	for _, p := range []string{"/login", "/api/widget/v1/assistants/" + a.PublicKey} {
-		res = e.get(c, p)
+		res = e.Get(c, p)
 		res.Body.Close()
 		if res.Header.Get("X-Frame-Options") != "DENY" || !strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 			t.Fatalf("%s: %v", p, res.Header)
 		}
 	}
 	// Unknown assistant, missing visitor id.
-	res = e.get(c, "/widget/pa_unknown?visitor=visitor-0001")
+	res = e.Get(c, "/widget/pa_unknown?visitor=visitor-0001")
 	res.Body.Close()
 	if res.StatusCode != 404 || !strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 		t.Fatalf("unknown assistant: %d", res.StatusCode)
 	}
-	res = e.get(c, "/widget/"+a.PublicKey)
-	if res.StatusCode != 400 || !strings.Contains(doc(t, res).Find("#widget-unavailable").Text(), "chat button") {
+	res = e.Get(c, "/widget/"+a.PublicKey)
+	if res.StatusCode != 400 || !strings.Contains(webtest.Doc(t, res).Find("#widget-unavailable").Text(), "chat button") {
 		t.Fatalf("no visitor id: %d", res.StatusCode)
 	}
 }
 
 func TestWidgetFrameChatOverHTTP(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
-	a := e.wAssistant(ws, wOrigin)
+	ws := e.User("ana@example.com", "correct-horse")
+	a := e.WAssistant(ws, webtest.WOrigin)
 	c := wFrameClient()
 	ctx := context.Background()
 	page := wFramePath(a, "visitor-0001")
 
-	d := doc(t, e.get(c, page))
+	d := webtest.Doc(t, e.Get(c, page))
 	if d.Find("#widget-title").Text() != "Shop help" || d.Find("body").AttrOr("data-accent", "") != "#0a7d5a" {
 		t.Fatal("title and colour")
 	}
@@ -117,35 +118,35 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 	}
 	// A forged cross-site POST knows no token: refused, nothing stored.
 	for _, tok := range []string{"", "pw1.forged.token", widget.StartToken(e.App.Keys.Signing, &store.Assistant{ID: a.ID + 1, WorkspaceID: ws.ID}, "visitor-0001", time.Now())} {
-		res := e.postForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {tok}, "prechat.email": {"x@y.co"}})
+		res := e.PostForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {tok}, "prechat.email": {"x@y.co"}})
 		res.Body.Close()
 		if res.StatusCode != 403 {
 			t.Fatalf("forged start: %d", res.StatusCode)
 		}
 	}
 	// Errors beside the fields, answers kept, nothing stored.
-	res := e.postForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {startTok}, "prechat.email": {"not-an-email"}, "prechat.name": {"Ann"}})
+	res := e.PostForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {startTok}, "prechat.email": {"not-an-email"}, "prechat.name": {"Ann"}})
 	if res.StatusCode != 400 {
 		t.Fatalf("bad email: %d", res.StatusCode)
 	}
-	d = doc(t, res)
+	d = webtest.Doc(t, res)
 	if !strings.Contains(d.Find(`[data-field="email"] .field-error`).Text(), "must be an email address") || d.Find(`#pc-name`).AttrOr("value", "") != "Ann" {
 		t.Fatal("the error is beside its field and the answers are kept")
 	}
-	res = e.postForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {startTok}, "prechat.name": {"Ann"}})
-	if res.StatusCode != 400 || !strings.Contains(doc(t, res).Find(`[data-field="email"] .field-error`).Text(), "required") {
+	res = e.PostForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {startTok}, "prechat.name": {"Ann"}})
+	if res.StatusCode != 400 || !strings.Contains(webtest.Doc(t, res).Find(`[data-field="email"] .field-error`).Text(), "required") {
 		t.Fatal("a missing required field")
 	}
-	if n := e.wCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
+	if n := e.WCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
 		t.Fatalf("nothing stored: %d", n)
 	}
-	res = e.postForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {startTok}, "prechat.email": {"buyer@shop.test"}, "prechat.name": {"Ann"}})
+	res = e.PostForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {startTok}, "prechat.email": {"buyer@shop.test"}, "prechat.name": {"Ann"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != page {
 		t.Fatalf("start: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	// The chat: the first message, a composer with the session token.
-	d = doc(t, e.get(c, page))
+	d = webtest.Doc(t, e.Get(c, page))
 	if got := d.Find("#timeline li.msg.assistant .bubble").First().Text(); got != "Hi! How can I help?" {
 		t.Fatalf("first message %q", got)
 	}
@@ -155,20 +156,20 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 		t.Fatal("conversation, token and timestamps")
 	}
 	// A send without the token is refused (CSRF), nothing stored.
-	res = e.postForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"text": {"hello"}}, "HX-Request", "true")
-	if res.StatusCode != 401 || !strings.Contains(body(t, res), "Reload the page") {
+	res = e.PostForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"text": {"hello"}}, "HX-Request", "true")
+	if res.StatusCode != 401 || !strings.Contains(webtest.Body(t, res), "Reload the page") {
 		t.Fatalf("send without token: %d", res.StatusCode)
 	}
-	res = e.postForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"  "}}, "HX-Request", "true")
-	if res.StatusCode != 400 || !strings.Contains(body(t, res), "empty") {
+	res = e.PostForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"  "}}, "HX-Request", "true")
+	if res.StatusCode != 400 || !strings.Contains(webtest.Body(t, res), "empty") {
 		t.Fatalf("empty message: %d", res.StatusCode)
 	}
 	// The message and a pending reply that streams.
-	res = e.postForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"<b>Hello</b> there"}}, "HX-Request", "true")
+	res = e.PostForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"<b>Hello</b> there"}}, "HX-Request", "true")
 	if res.StatusCode != 200 {
 		t.Fatalf("send: %d", res.StatusCode)
 	}
-	d = doc(t, res)
+	d = webtest.Doc(t, res)
 	if d.Find("template li.msg.user .bubble").Text() != "<b>Hello</b> there" && !strings.Contains(d.Text(), "<b>Hello</b> there") {
 		t.Fatal("the message is echoed as text")
 	}
@@ -187,7 +188,7 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 	// token; and a reply token reads only its own message's reply.
 	base := strings.Split(src, "?")[0]
 	for _, bad := range []string{base, base + "?token=pw1.x.y", base + "?token=" + url.QueryEscape(tok)} {
-		res = e.get(c, bad, "Accept", "text/event-stream")
+		res = e.Get(c, bad, "Accept", "text/event-stream")
 		res.Body.Close()
 		if res.StatusCode != 401 {
 			t.Fatalf("stream without a valid token: %d", res.StatusCode)
@@ -199,31 +200,31 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 		t.Fatal("the sent message has an id")
 	}
 	other := strings.Replace(base, "/reply/"+strings.TrimPrefix(firstMsg, "msg-"), "/reply/1", 1)
-	res = e.get(c, other+"?token="+replyTok, "Accept", "text/event-stream")
+	res = e.Get(c, other+"?token="+replyTok, "Accept", "text/event-stream")
 	res.Body.Close()
 	if other == base || res.StatusCode != 404 {
 		t.Fatalf("a reply token on another message: %d", res.StatusCode)
 	}
 	// A reload resumes the same conversation with every message.
-	d = doc(t, e.get(c, page))
+	d = webtest.Doc(t, e.Get(c, page))
 	if d.Find("#widget-chat").AttrOr("data-conversation", "") != conv || d.Find("#timeline li.msg").Length() != 3 || d.Find(".pending").Length() != 0 {
 		t.Fatalf("resumed: %d messages", d.Find("#timeline li.msg").Length())
 	}
 	// A token of this conversation does not work on another assistant's page.
-	otherA := e.wAssistant(ws, wOrigin)
-	res = e.postForm(c, "/widget/"+otherA.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"hi"}}, "HX-Request", "true")
+	otherA := e.WAssistant(ws, webtest.WOrigin)
+	res = e.PostForm(c, "/widget/"+otherA.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"hi"}}, "HX-Request", "true")
 	res.Body.Close()
 	if res.StatusCode != 404 {
 		t.Fatalf("token on another assistant: %d", res.StatusCode)
 	}
 	// Rate limited: a 429 with a message the page shows, and Retry-After.
 	e.App.Config.WidgetRateMessages = 1
-	res = e.postForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"again"}}, "HX-Request", "true")
-	if txt := body(t, res); res.StatusCode != 429 || res.Header.Get("Retry-After") == "" || !strings.Contains(txt, "Too many messages") {
+	res = e.PostForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"again"}}, "HX-Request", "true")
+	if txt := webtest.Body(t, res); res.StatusCode != 429 || res.Header.Get("Retry-After") == "" || !strings.Contains(txt, "Too many messages") {
 		t.Fatalf("rate limited: %d %q", res.StatusCode, txt)
 	}
 	// The same visitor on another assistant has its own conversation.
-	d = doc(t, e.get(c, wFramePath(otherA, "visitor-0001")))
+	d = webtest.Doc(t, e.Get(c, wFramePath(otherA, "visitor-0001")))
 	if d.Find("#start-form").Length() != 1 {
 		t.Fatal("another assistant starts afresh")
 	}
@@ -233,11 +234,11 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.App.Config.WidgetRateMessages = 60
-	res = e.postForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"still there?"}}, "HX-Request", "true")
-	if txt := body(t, res); res.StatusCode != 410 || !strings.Contains(txt, "ended") {
+	res = e.PostForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"still there?"}}, "HX-Request", "true")
+	if txt := webtest.Body(t, res); res.StatusCode != 410 || !strings.Contains(txt, "ended") {
 		t.Fatalf("idle send: %d %q", res.StatusCode, txt)
 	}
-	d = doc(t, e.get(c, page))
+	d = webtest.Doc(t, e.Get(c, page))
 	if d.Find("#start-form").Length() != 1 {
 		t.Fatal("after the idle time the pre-chat form comes again")
 	}
@@ -245,31 +246,31 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 
 func TestWidgetFrameWithoutPrechatForm(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
 	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Simple", FirstMessage: "Hello there!", Model: "gpt-4o-mini", AllowedOrigins: `["https://shop.example.com"]`}
 	if err := e.App.Store.CreateAssistant(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	c := wFrameClient()
 	page := wFramePath(a, "visitor-0002")
-	d := doc(t, e.get(c, page))
+	d := webtest.Doc(t, e.Get(c, page))
 	if d.Find("#start-form li.msg.assistant").Text() != "Hello there!" || d.Find("#start-form textarea[name=text]").Length() != 1 {
 		t.Fatal("the first message and a composer")
 	}
 	tok := d.Find(`input[name="start_token"]`).AttrOr("value", "")
-	res := e.postForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {tok}, "text": {strings.Repeat("x", 4001)}})
-	if res.StatusCode != 400 || !strings.Contains(doc(t, res).Find(".field-error").Text(), "longer than 4000") {
+	res := e.PostForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {tok}, "text": {strings.Repeat("x", 4001)}})
+	if res.StatusCode != 400 || !strings.Contains(webtest.Doc(t, res).Find(".field-error").Text(), "longer than 4000") {
 		t.Fatal("a too long first message")
 	}
-	if n := e.wCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
+	if n := e.WCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
 		t.Fatalf("nothing stored: %d", n)
 	}
-	res = e.postForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {tok}, "text": {"Do you open on Sundays?"}})
+	res = e.PostForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {tok}, "text": {"Do you open on Sundays?"}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("start with a message: %d", res.StatusCode)
 	}
-	d = doc(t, e.get(c, page))
+	d = webtest.Doc(t, e.Get(c, page))
 	if d.Find("#timeline li.msg").Length() != 2 || d.Find("#timeline li.msg.user .bubble").Text() != "Do you open on Sundays?" || d.Find(".pending").Length() != 1 {
 		t.Fatalf("chat after the first message: %d messages", d.Find("#timeline li.msg").Length())
 	}

@@ -1,8 +1,7 @@
-package web_test
+package widget_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,112 +17,28 @@ import (
 
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/app/widget"
 )
 
 // Helpers of the widget tests carry a "w" prefix.
 
-const wOrigin = "https://shop.example.com"
-
-// wAssistant creates a widget assistant with a pre-chat form (email required, name optional)
-// and the given allowed origins.
-func (e *env) wAssistant(ws *store.Workspace, origins ...string) *store.Assistant {
-	e.t.Helper()
-	b, _ := json.Marshal(origins)
-	if origins == nil {
-		b = []byte("[]")
-	}
-	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Shop bot", FirstMessage: "Hi! How can I help?", Model: "gpt-4o-mini",
-		Variables:      `[{"name":"email","description":"email","type":"email","required":true},{"name":"name","description":"name","type":"text"},{"name":"company","description":"company","type":"text","required":true}]`,
-		PrechatFields:  `[{"name":"email","label":"Your email","type":"email","required":true},{"name":"name","label":"Your name","type":"text"}]`,
-		AllowedOrigins: string(b), WidgetSettings: `{"title":"Shop help","color":"#0a7d5a"}`}
-	if err := e.App.Store.CreateAssistant(context.Background(), a); err != nil {
-		e.t.Fatal(err)
-	}
-	return a
-}
-
-// wJSON sends a request with a JSON (or raw string) body and decodes a JSON answer.
-func (e *env) wJSON(method, path string, body any, hdr ...string) (*http.Response, map[string]any) {
-	e.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		raw, _ := json.Marshal(b)
-		r = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, e.URL+path, r)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		if hdr[i+1] == "" {
-			req.Header.Del(hdr[i])
-			continue
-		}
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	var out map[string]any
-	if len(raw) > 0 && strings.Contains(res.Header.Get("Content-Type"), "json") {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			e.t.Fatalf("%s %s: %v in %s", method, path, err, raw)
-		}
-	}
-	return res, out
-}
-
-func wErr(out map[string]any) (code, msg string) {
-	m, _ := out["error"].(map[string]any)
-	code, _ = m["code"].(string)
-	msg, _ = m["message"].(string)
-	return
-}
-
 // wWantErr checks an error answer: status, code, and a message naming the problem.
 func wWantErr(t *testing.T, res *http.Response, out map[string]any, status int, code, mentions string) {
 	t.Helper()
-	c, m := wErr(out)
+	c, m := webtest.WErr(out)
 	if res.StatusCode != status || c != code || !strings.Contains(m, mentions) {
 		t.Fatalf("got %d %s %q, want %d %s mentioning %q", res.StatusCode, c, m, status, code, mentions)
 	}
 }
 
-// wSession starts a session through the API.
-func (e *env) wSession(a *store.Assistant, visitor string, hdr ...string) (id, token string) {
-	e.t.Helper()
-	res, out := e.wJSON("POST", "/api/widget/v1/sessions", map[string]any{"assistant": a.PublicKey, "visitor_id": visitor,
-		"variables": map[string]string{"email": "buyer@shop.test"}}, hdr...)
-	if res.StatusCode != http.StatusCreated {
-		e.t.Fatalf("session: %d %v", res.StatusCode, out)
-	}
-	return out["conversation_id"].(string), out["token"].(string)
-}
-
-func (e *env) wCount(table, where string, args ...any) int {
-	e.t.Helper()
-	n, err := e.App.Store.DB.NewSelect().Table(table).Where(where, args...).Count(context.Background())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return int(n)
-}
-
 func TestWidgetAPIAssistantAndCORS(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
-	a := e.wAssistant(ws, wOrigin)
+	ws := e.User("ana@example.com", "correct-horse")
+	a := e.WAssistant(ws, webtest.WOrigin)
 	path := "/api/widget/v1/assistants/" + a.PublicKey
 
-	res, out := e.wJSON("GET", path, nil)
+	res, out := e.WJSON("GET", path, nil)
 	if res.StatusCode != 200 || out["title"] != "Shop help" || out["color"] != "#0a7d5a" || out["text_color"] != "#ffffff" || out["first_message"] != "Hi! How can I help?" {
 		t.Fatalf("assistant: %d %v", res.StatusCode, out)
 	}
@@ -136,13 +51,13 @@ func TestWidgetAPIAssistantAndCORS(t *testing.T) {
 	}
 
 	// An allowed origin gets its own origin back (never *), with Vary: Origin.
-	res, _ = e.wJSON("GET", path, nil, "Origin", wOrigin)
-	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != wOrigin || !strings.Contains(strings.Join(res.Header.Values("Vary"), ","), "Origin") {
+	res, _ = e.WJSON("GET", path, nil, "Origin", webtest.WOrigin)
+	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != webtest.WOrigin || !strings.Contains(strings.Join(res.Header.Values("Vary"), ","), "Origin") {
 		t.Fatalf("allowed origin: %d %v", res.StatusCode, res.Header)
 	}
 	// Any other origin is refused, and gets no CORS header.
 	for _, o := range []string{"https://evil.example.com", "https://shop.example.com.evil.test", "null", "http://shop.example.com"} {
-		res, out = e.wJSON("GET", path, nil, "Origin", o)
+		res, out = e.WJSON("GET", path, nil, "Origin", o)
 		wWantErr(t, res, out, 403, "origin_not_allowed", "allowed origins")
 		if res.Header.Get("Access-Control-Allow-Origin") != "" {
 			t.Fatalf("%s got a CORS header", o)
@@ -151,40 +66,40 @@ func TestWidgetAPIAssistantAndCORS(t *testing.T) {
 	// Preflights: per assistant for its route; for the session routes, an origin some enabled
 	// assistant allows.
 	for _, p := range []string{path, "/api/widget/v1/sessions", "/api/widget/v1/sessions/1/messages"} {
-		res, _ = e.wJSON("OPTIONS", p, nil, "Origin", wOrigin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization, content-type")
-		if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != wOrigin ||
+		res, _ = e.WJSON("OPTIONS", p, nil, "Origin", webtest.WOrigin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization, content-type")
+		if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != webtest.WOrigin ||
 			!strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "Authorization") || res.Header.Get("Access-Control-Allow-Credentials") != "" {
 			t.Fatalf("preflight %s: %d %v", p, res.StatusCode, res.Header)
 		}
-		res, _ = e.wJSON("OPTIONS", p, nil, "Origin", "https://evil.example.com", "Access-Control-Request-Method", "POST")
+		res, _ = e.WJSON("OPTIONS", p, nil, "Origin", "https://evil.example.com", "Access-Control-Request-Method", "POST")
 		if res.StatusCode != 403 || res.Header.Get("Access-Control-Allow-Origin") != "" {
 			t.Fatalf("preflight from a foreign origin %s: %d", p, res.StatusCode)
 		}
 	}
 
 	// Unknown and disabled assistants are 404 with a JSON error.
-	res, out = e.wJSON("GET", "/api/widget/v1/assistants/pa_nope", nil)
+	res, out = e.WJSON("GET", "/api/widget/v1/assistants/pa_nope", nil)
 	wWantErr(t, res, out, 404, "assistant_not_found", "no enabled assistant")
 	if _, err := e.App.Store.DB.NewUpdate().Table("assistants").Set("disabled = ?", true).Where("id = ?", a.ID).Exec(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	res, out = e.wJSON("GET", path, nil)
+	res, out = e.WJSON("GET", path, nil)
 	wWantErr(t, res, out, 404, "assistant_not_found", "no enabled assistant")
-	res, out = e.wJSON("POST", "/api/widget/v1/sessions", map[string]any{"assistant": a.PublicKey, "variables": map[string]string{"email": "a@b.co"}})
+	res, out = e.WJSON("POST", "/api/widget/v1/sessions", map[string]any{"assistant": a.PublicKey, "variables": map[string]string{"email": "a@b.co"}})
 	wWantErr(t, res, out, 404, "assistant_not_found", "no enabled assistant")
-	res, _ = e.wJSON("OPTIONS", "/api/widget/v1/sessions", nil, "Origin", wOrigin, "Access-Control-Request-Method", "POST")
+	res, _ = e.WJSON("OPTIONS", "/api/widget/v1/sessions", nil, "Origin", webtest.WOrigin, "Access-Control-Request-Method", "POST")
 	if res.StatusCode != 403 {
 		t.Fatalf("a disabled assistant's origin is not allowed any more: %d", res.StatusCode)
 	}
-	if n := e.wCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
+	if n := e.WCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
 		t.Fatalf("nothing stored: %d conversations", n)
 	}
 }
 
 func TestWidgetAPISessionErrors(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
-	a := e.wAssistant(ws, wOrigin)
+	ws := e.User("ana@example.com", "correct-horse")
+	a := e.WAssistant(ws, webtest.WOrigin)
 	ok := map[string]any{"assistant": a.PublicKey, "visitor_id": "visitor-0001", "variables": map[string]string{"email": "buyer@shop.test"}}
 	with := func(k string, v any) map[string]any {
 		m := map[string]any{}
@@ -230,15 +145,15 @@ func TestWidgetAPISessionErrors(t *testing.T) {
 			if tc.name == "no content type" {
 				body = "{}"
 			}
-			res, out := e.wJSON("POST", "/api/widget/v1/sessions", body, tc.hdr...)
+			res, out := e.WJSON("POST", "/api/widget/v1/sessions", body, tc.hdr...)
 			wWantErr(t, res, out, tc.status, tc.code, tc.mentions)
 		})
 	}
-	if n := e.wCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
+	if n := e.WCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
 		t.Fatalf("nothing stored: %d conversations", n)
 	}
 	// Field errors list every invalid field.
-	_, out := e.wJSON("POST", "/api/widget/v1/sessions", with("variables", map[string]any{"email": "x", "zip": "1"}))
+	_, out := e.WJSON("POST", "/api/widget/v1/sessions", with("variables", map[string]any{"email": "x", "zip": "1"}))
 	fs, _ := out["error"].(map[string]any)["fields"].([]any)
 	if len(fs) != 2 {
 		t.Fatalf("fields %v", out)
@@ -246,8 +161,8 @@ func TestWidgetAPISessionErrors(t *testing.T) {
 
 	// A good request: 201, the first message, the variables stored with their source, a
 	// widget conversation whose customer is the visitor id.
-	res, out := e.wJSON("POST", "/api/widget/v1/sessions", with("variables", map[string]any{"email": " buyer@shop.test ", "name": "Ann"}), "Origin", wOrigin)
-	if res.StatusCode != 201 || res.Header.Get("Access-Control-Allow-Origin") != wOrigin {
+	res, out := e.WJSON("POST", "/api/widget/v1/sessions", with("variables", map[string]any{"email": " buyer@shop.test ", "name": "Ann"}), "Origin", webtest.WOrigin)
+	if res.StatusCode != 201 || res.Header.Get("Access-Control-Allow-Origin") != webtest.WOrigin {
 		t.Fatalf("create: %d %v", res.StatusCode, out)
 	}
 	idStr, isString := out["conversation_id"].(string)
@@ -271,7 +186,7 @@ func TestWidgetAPISessionErrors(t *testing.T) {
 		t.Fatalf("variables %+v", vars)
 	}
 	// Without a visitor id, one is made.
-	res, out = e.wJSON("POST", "/api/widget/v1/sessions", with("visitor_id", nil))
+	res, out = e.WJSON("POST", "/api/widget/v1/sessions", with("visitor_id", nil))
 	if res.StatusCode != 201 || !widget.ValidVisitorID(out["visitor_id"].(string)) {
 		t.Fatalf("generated visitor id: %v", out)
 	}
@@ -279,16 +194,16 @@ func TestWidgetAPISessionErrors(t *testing.T) {
 
 func TestWidgetAPIMessagesAndTokens(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
-	a := e.wAssistant(ws, wOrigin)
-	idA, tokA := e.wSession(a, "visitor-000A")
-	idB, tokB := e.wSession(a, "visitor-000B")
+	ws := e.User("ana@example.com", "correct-horse")
+	a := e.WAssistant(ws, webtest.WOrigin)
+	idA, tokA := e.WSession(a, "visitor-000A")
+	idB, tokB := e.WSession(a, "visitor-000B")
 	send := func(id, tok string, body any, hdr ...string) (*http.Response, map[string]any) {
-		return e.wJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", body, append([]string{"Authorization", "Bearer " + tok}, hdr...)...)
+		return e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", body, append([]string{"Authorization", "Bearer " + tok}, hdr...)...)
 	}
 
-	res, out := send(idA, tokA, map[string]string{"text": "Hello, do you ship to Lisbon?"}, "Origin", wOrigin)
-	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != wOrigin {
+	res, out := send(idA, tokA, map[string]string{"text": "Hello, do you ship to Lisbon?"}, "Origin", webtest.WOrigin)
+	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != webtest.WOrigin {
 		t.Fatalf("send: %d %v", res.StatusCode, out)
 	}
 	m, r := out["message"].(map[string]any), out["reply"].(map[string]any)
@@ -299,13 +214,13 @@ func TestWidgetAPIMessagesAndTokens(t *testing.T) {
 		t.Fatalf("reply fields %v", r)
 	}
 	// The history has the first message, the visitor's and the reply.
-	res, out = e.wJSON("GET", "/api/widget/v1/sessions/"+idA+"/messages", nil, "Authorization", "Bearer "+tokA)
+	res, out = e.WJSON("GET", "/api/widget/v1/sessions/"+idA+"/messages", nil, "Authorization", "Bearer "+tokA)
 	if res.StatusCode != 200 || len(out["messages"].([]any)) != 3 || out["conversation_id"] != idA || out["ended"] != false {
 		t.Fatalf("history: %d %v", res.StatusCode, out)
 	}
 
 	convB, _ := strconv.ParseInt(idB, 10, 64)
-	before := e.wCount("messages", "conversation_id = ?", convB)
+	before := e.WCount("messages", "conversation_id = ?", convB)
 	expired := widget.Sign(e.App.Keys.Signing, widget.Claims{Kind: widget.KindSession, WorkspaceID: ws.ID, AssistantID: a.ID, ConversationID: convB, Expires: time.Now().Add(-time.Minute).Unix()})
 	testConv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &a.ID, Type: store.TypeTest, Customer: "test:ana"}
 	if err := e.App.Store.CreateConversation(context.Background(), testConv); err != nil {
@@ -335,22 +250,22 @@ func TestWidgetAPIMessagesAndTokens(t *testing.T) {
 	for _, tc := range misuse {
 		t.Run(tc.name, func(t *testing.T) {
 			hdr := []string{"Authorization", tc.auth}
-			res, out := e.wJSON("POST", "/api/widget/v1/sessions/"+tc.id+"/messages", map[string]string{"text": "let me in"}, hdr...)
+			res, out := e.WJSON("POST", "/api/widget/v1/sessions/"+tc.id+"/messages", map[string]string{"text": "let me in"}, hdr...)
 			wWantErr(t, res, out, tc.status, tc.code, "")
-			res, out = e.wJSON("GET", "/api/widget/v1/sessions/"+tc.id+"/messages", nil, hdr...)
+			res, out = e.WJSON("GET", "/api/widget/v1/sessions/"+tc.id+"/messages", nil, hdr...)
 			wWantErr(t, res, out, tc.status, tc.code, "")
 			if strings.Contains(fmtAny(out), "Hi! How can I help?") {
 				t.Fatal("no history leaks")
 			}
 		})
 	}
-	if n := e.wCount("messages", "conversation_id = ?", convB); n != before {
+	if n := e.WCount("messages", "conversation_id = ?", convB); n != before {
 		t.Fatalf("B changed: %d messages, was %d", n, before)
 	}
 
 	// Bad messages: 400 naming the problem, nothing stored.
 	convA, _ := strconv.ParseInt(idA, 10, 64)
-	beforeA := e.wCount("messages", "conversation_id = ?", convA)
+	beforeA := e.WCount("messages", "conversation_id = ?", convA)
 	bad := []struct {
 		name     string
 		body     any
@@ -366,7 +281,7 @@ func TestWidgetAPIMessagesAndTokens(t *testing.T) {
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			res, out := send(idA, tokA, tc.body)
-			c, msg := wErr(out)
+			c, msg := webtest.WErr(out)
 			if res.StatusCode != 400 || !strings.Contains(msg, tc.mentions) || (c != "invalid_field" && c != "invalid_json") {
 				t.Fatalf("%d %s %q", res.StatusCode, c, msg)
 			}
@@ -374,7 +289,7 @@ func TestWidgetAPIMessagesAndTokens(t *testing.T) {
 	}
 	res, out = send(idA, tokA, map[string]string{"text": "hi"}, "Origin", "https://evil.example.com")
 	wWantErr(t, res, out, 403, "origin_not_allowed", "evil")
-	if n := e.wCount("messages", "conversation_id = ?", convA); n != beforeA {
+	if n := e.WCount("messages", "conversation_id = ?", convA); n != beforeA {
 		t.Fatalf("bad messages stored: %d, was %d", n, beforeA)
 	}
 	// A 4,000-character message is fine.
@@ -387,20 +302,20 @@ func fmtAny(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestWidgetAPIStreamsTheReply(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
-	a := e.wAssistant(ws, wOrigin)
-	id, tok := e.wSession(a, "visitor-0001")
+	ws := e.User("ana@example.com", "correct-horse")
+	a := e.WAssistant(ws, webtest.WOrigin)
+	id, tok := e.WSession(a, "visitor-0001")
 	req, _ := http.NewRequest("POST", e.URL+"/api/widget/v1/sessions/"+id+"/messages", strings.NewReader(`{"text":"Hello"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Origin", wOrigin)
+	req.Header.Set("Origin", webtest.WOrigin)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" || res.Header.Get("Access-Control-Allow-Origin") != wOrigin {
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" || res.Header.Get("Access-Control-Allow-Origin") != webtest.WOrigin {
 		t.Fatalf("stream: %d %v", res.StatusCode, res.Header)
 	}
 	sc := bufio.NewScanner(res.Body)
@@ -442,79 +357,79 @@ func TestWidgetRateLimits(t *testing.T) {
 	_, lo, _ := net.ParseCIDR("127.0.0.0/8")
 	_, v6, _ := net.ParseCIDR("::1/128")
 	cfg.TrustedProxies = []*net.IPNet{lo, v6}
-	e := whEnv(t, cfg)
+	e := webtest.WhEnv(t, cfg)
 	e.App.Config.WidgetRateSessions = 2
 	e.App.Config.WidgetRateMessages = 3
-	ws := e.user("ana@example.com", "correct-horse")
-	a := e.wAssistant(ws, wOrigin)
-	b := e.wAssistant(ws, wOrigin)
+	ws := e.User("ana@example.com", "correct-horse")
+	a := e.WAssistant(ws, webtest.WOrigin)
+	b := e.WAssistant(ws, webtest.WOrigin)
 	body := func(as *store.Assistant) map[string]any {
 		return map[string]any{"assistant": as.PublicKey, "variables": map[string]string{"email": "a@b.co"}}
 	}
 	for i := range 2 {
-		if res, out := e.wJSON("POST", "/api/widget/v1/sessions", body(a)); res.StatusCode != 201 {
+		if res, out := e.WJSON("POST", "/api/widget/v1/sessions", body(a)); res.StatusCode != 201 {
 			t.Fatalf("session %d: %d %v", i, res.StatusCode, out)
 		}
 	}
-	res, out := e.wJSON("POST", "/api/widget/v1/sessions", body(a), "Origin", wOrigin)
+	res, out := e.WJSON("POST", "/api/widget/v1/sessions", body(a), "Origin", webtest.WOrigin)
 	wWantErr(t, res, out, 429, "rate_limited", "at most 2 a minute")
 	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
 		t.Fatalf("Retry-After %q", res.Header.Get("Retry-After"))
 	}
-	if res.Header.Get("Access-Control-Allow-Origin") != wOrigin || !strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "Retry-After") {
+	if res.Header.Get("Access-Control-Allow-Origin") != webtest.WOrigin || !strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "Retry-After") {
 		t.Fatal("a page can read the 429 and its Retry-After")
 	}
-	if n := e.wCount("conversations", "assistant_id = ?", a.ID); n != 2 {
+	if n := e.WCount("conversations", "assistant_id = ?", a.ID); n != 2 {
 		t.Fatalf("the refused session is not stored: %d", n)
 	}
 	// The limit is per (client IP, assistant).
-	if res, _ := e.wJSON("POST", "/api/widget/v1/sessions", body(b)); res.StatusCode != 201 {
+	if res, _ := e.WJSON("POST", "/api/widget/v1/sessions", body(b)); res.StatusCode != 201 {
 		t.Fatalf("another assistant: %d", res.StatusCode)
 	}
-	if res, _ := e.wJSON("POST", "/api/widget/v1/sessions", body(a), "X-Forwarded-For", "203.0.113.9"); res.StatusCode != 201 {
+	if res, _ := e.WJSON("POST", "/api/widget/v1/sessions", body(a), "X-Forwarded-For", "203.0.113.9"); res.StatusCode != 201 {
 		t.Fatalf("another client IP: %d", res.StatusCode)
 	}
 
-	id, tok := e.wSession(b, "visitor-0001", "X-Forwarded-For", "203.0.113.10")
+	id, tok := e.WSession(b, "visitor-0001", "X-Forwarded-For", "203.0.113.10")
 	conv, _ := strconv.ParseInt(id, 10, 64)
 	for i := range 3 {
-		res, out := e.wJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "hi " + strconv.Itoa(i)}, "Authorization", "Bearer "+tok)
+		res, out := e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "hi " + strconv.Itoa(i)}, "Authorization", "Bearer "+tok)
 		if res.StatusCode != 200 {
 			t.Fatalf("message %d: %d %v", i, res.StatusCode, out)
 		}
 	}
-	before := e.wCount("messages", "conversation_id = ?", conv)
-	res, out = e.wJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "one more"}, "Authorization", "Bearer "+tok)
+	before := e.WCount("messages", "conversation_id = ?", conv)
+	res, out = e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "one more"}, "Authorization", "Bearer "+tok)
 	wWantErr(t, res, out, 429, "rate_limited", "at most 3 a minute")
-	if res.Header.Get("Retry-After") == "" || e.wCount("messages", "conversation_id = ?", conv) != before {
+	if res.Header.Get("Retry-After") == "" || e.WCount("messages", "conversation_id = ?", conv) != before {
 		t.Fatal("429 with Retry-After, nothing stored")
 	}
 }
 
 func TestWidgetAPIIdleSessionEnds(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
-	a := e.wAssistant(ws, wOrigin)
-	id, tok := e.wSession(a, "visitor-0001")
+	ws := e.User("ana@example.com", "correct-horse")
+	a := e.WAssistant(ws, webtest.WOrigin)
+	id, tok := e.WSession(a, "visitor-0001")
 	conv, _ := strconv.ParseInt(id, 10, 64)
 	// The last message was 31 minutes ago (PARLEY_WIDGET_IDLE is 30m).
 	if _, err := e.App.Store.DB.NewUpdate().Table("conversations").Set("last_message_at = ?", time.Now().Add(-31*time.Minute).UTC()).Where("id = ?", conv).Exec(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	before := e.wCount("messages", "conversation_id = ?", conv)
-	res, out := e.wJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "still there?"}, "Authorization", "Bearer "+tok)
+	before := e.WCount("messages", "conversation_id = ?", conv)
+	res, out := e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "still there?"}, "Authorization", "Bearer "+tok)
 	wWantErr(t, res, out, 410, "session_ended", "30 minutes")
 	got, _ := e.App.Store.GetConversation(context.Background(), ws.ID, conv)
-	if got.EndedAt == nil || e.wCount("messages", "conversation_id = ?", conv) != before {
+	if got.EndedAt == nil || e.WCount("messages", "conversation_id = ?", conv) != before {
 		t.Fatal("the idle conversation is ended and nothing is stored")
 	}
 	// The history stays readable, marked ended.
-	res, out = e.wJSON("GET", "/api/widget/v1/sessions/"+id+"/messages", nil, "Authorization", "Bearer "+tok)
+	res, out = e.WJSON("GET", "/api/widget/v1/sessions/"+id+"/messages", nil, "Authorization", "Bearer "+tok)
 	if res.StatusCode != 200 || out["ended"] != true {
 		t.Fatalf("history of an ended session: %d %v", res.StatusCode, out)
 	}
 	// A session of the same visitor is a new conversation.
-	id2, _ := e.wSession(a, "visitor-0001")
+	id2, _ := e.WSession(a, "visitor-0001")
 	if id2 == id {
 		t.Fatal("a new conversation starts")
 	}
@@ -528,12 +443,12 @@ func TestWidgetAPIRepliesWhileRedisIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	e := whEnv(t, testkit.ConfigFor(t, testkit.NewDB(t), "redis://"+m.Addr()+"/0"))
-	ws := e.user("ana@example.com", "correct-horse")
-	a := e.wAssistant(ws, wOrigin)
-	id, tok := e.wSession(a, "visitor-redis-down")
+	e := webtest.WhEnv(t, testkit.ConfigFor(t, testkit.NewDB(t), "redis://"+m.Addr()+"/0"))
+	ws := e.User("ana@example.com", "correct-horse")
+	a := e.WAssistant(ws, webtest.WOrigin)
+	id, tok := e.WSession(a, "visitor-redis-down")
 	m.Close()
-	res, out := e.wJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Are you open on Sunday?"},
+	res, out := e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Are you open on Sunday?"},
 		"Authorization", "Bearer "+tok)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("send with Redis down: %d %v", res.StatusCode, out)
@@ -557,10 +472,10 @@ func TestWidgetAPIRepliesWhileRedisIsDown(t *testing.T) {
 		t.Fatalf("stream with Redis down: %d %s", sres.StatusCode, raw)
 	}
 	conv, _ := strconv.ParseInt(id, 10, 64)
-	if n := e.wCount("messages", "conversation_id = ? AND role = 'assistant'", conv); n != 3 {
+	if n := e.WCount("messages", "conversation_id = ? AND role = 'assistant'", conv); n != 3 {
 		t.Fatalf("%d assistant messages (first message and two replies expected)", n)
 	}
-	if n := e.wCount("usage_ledger", "conversation_id = ?", conv); n != 2 {
+	if n := e.WCount("usage_ledger", "conversation_id = ?", conv); n != 2 {
 		t.Fatalf("%d ledger rows, want 2", n)
 	}
 }
@@ -570,14 +485,14 @@ func TestWidgetAPIRepliesWhileRedisIsDown(t *testing.T) {
 // request); behind a trusted proxy it is the address the proxy forwards.
 func TestWidgetRateLimitClientAddress(t *testing.T) {
 	start := func(e *env, a *store.Assistant, xff string) int {
-		res, _ := e.wJSON("POST", "/api/widget/v1/sessions", map[string]any{"assistant": a.PublicKey, "visitor_id": fmt.Sprintf("visitor-%x", xff),
+		res, _ := e.WJSON("POST", "/api/widget/v1/sessions", map[string]any{"assistant": a.PublicKey, "visitor_id": fmt.Sprintf("visitor-%x", xff),
 			"variables": map[string]string{"email": "buyer@shop.test"}}, "X-Forwarded-For", xff, "X-Real-IP", xff)
 		return res.StatusCode
 	}
 	cfg := testkit.Config(t)
 	cfg.WidgetRateSessions = 1
-	e := whEnv(t, cfg)
-	a := e.wAssistant(e.user("ana@example.com", "correct-horse"), wOrigin)
+	e := webtest.WhEnv(t, cfg)
+	a := e.WAssistant(e.User("ana@example.com", "correct-horse"), webtest.WOrigin)
 	if c := start(e, a, "203.0.113.1"); c != http.StatusCreated {
 		t.Fatalf("first session: %d", c)
 	}
@@ -590,8 +505,8 @@ func TestWidgetRateLimitClientAddress(t *testing.T) {
 	_, lo, _ := net.ParseCIDR("127.0.0.0/8")
 	_, v6, _ := net.ParseCIDR("::1/128")
 	cfg.TrustedProxies = []*net.IPNet{lo, v6}
-	e = whEnv(t, cfg)
-	a = e.wAssistant(e.user("ana@example.com", "correct-horse"), wOrigin)
+	e = webtest.WhEnv(t, cfg)
+	a = e.WAssistant(e.User("ana@example.com", "correct-horse"), webtest.WOrigin)
 	if c := start(e, a, "203.0.113.1"); c != http.StatusCreated {
 		t.Fatalf("behind a trusted proxy, first client: %d", c)
 	}

@@ -1,4 +1,4 @@
-package web_test
+package widget_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // wHost serves a website on its own port that embeds the widget with the snippet the
@@ -92,10 +93,10 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 	}))
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, App: a0, Srv: ts, URL: ts.URL}
-	ws := e.user("ana@example.com", "correct-horse")
+	e := &env{T: t, App: a0, Srv: ts, URL: ts.URL}
+	ws := e.User("ana@example.com", "correct-horse")
 	// The host's port is known only once it listens: create the assistant, then allow it.
-	a := e.wAssistant(ws)
+	a := e.WAssistant(ws)
 	host := wHost(t, e.URL, a.PublicKey)
 	if _, err := e.App.Store.DB.NewUpdate().Table("assistants").Set("allowed_origins = ?", `["`+host+`"]`).Where("id = ?", a.ID).Exec(context.Background()); err != nil {
 		t.Fatal(err)
@@ -107,22 +108,22 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(host+"/")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, `document.querySelector(".parley-launcher") !== null`)
-	if got := evalJS[string](t, ctx, `document.querySelector(".parley-launcher").textContent`); got != "Shop help" {
+	webtest.WaitJS(t, ctx, `document.querySelector(".parley-launcher") !== null`)
+	if got := webtest.EvalJS[string](t, ctx, `document.querySelector(".parley-launcher").textContent`); got != "Shop help" {
 		t.Fatalf("launcher title %q", got)
 	}
-	if got := evalJS[string](t, ctx, `getComputedStyle(document.querySelector(".parley-launcher")).backgroundColor`); got != "rgb(10, 125, 90)" {
+	if got := webtest.EvalJS[string](t, ctx, `getComputedStyle(document.querySelector(".parley-launcher")).backgroundColor`); got != "rgb(10, 125, 90)" {
 		t.Fatalf("launcher colour %q", got)
 	}
-	if n := evalJS[int](t, ctx, `document.querySelectorAll("iframe").length`); n != 0 {
+	if n := webtest.EvalJS[int](t, ctx, `document.querySelectorAll("iframe").length`); n != 0 {
 		t.Fatal("the iframe loads when the visitor opens the chat")
 	}
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.parley-launcher`))); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, `document.querySelector(".parley-widget").dataset.parleyFrame === "ready" && getComputedStyle(document.querySelector(".parley-panel")).display === "block"`)
-	visitor := evalJS[string](t, ctx, `localStorage.getItem("parley:visitor:`+a.PublicKey+`")`)
-	if src := evalJS[string](t, ctx, `document.querySelector("iframe.parley-frame").src`); !strings.HasPrefix(src, frameURL+"?visitor="+visitor) || len(visitor) != 22 {
+	webtest.WaitJS(t, ctx, `document.querySelector(".parley-widget").dataset.parleyFrame === "ready" && getComputedStyle(document.querySelector(".parley-panel")).display === "block"`)
+	visitor := webtest.EvalJS[string](t, ctx, `localStorage.getItem("parley:visitor:`+a.PublicKey+`")`)
+	if src := webtest.EvalJS[string](t, ctx, `document.querySelector("iframe.parley-frame").src`); !strings.HasPrefix(src, frameURL+"?visitor="+visitor) || len(visitor) != 22 {
 		t.Fatalf("iframe %q visitor %q", src, visitor)
 	}
 
@@ -137,10 +138,10 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if got := evalJS[string](t, fctx, `document.querySelector("#timeline li.msg.assistant .bubble").textContent`); got != "Hi! How can I help?" {
+	if got := webtest.EvalJS[string](t, fctx, `document.querySelector("#timeline li.msg.assistant .bubble").textContent`); got != "Hi! How can I help?" {
 		t.Fatalf("first message %q", got)
 	}
-	conv := evalJS[string](t, fctx, `document.querySelector("#widget-chat").dataset.conversation`)
+	conv := webtest.EvalJS[string](t, fctx, `document.querySelector("#widget-chat").dataset.conversation`)
 	if err := chromedp.Do(fctx,
 		chromedp.SendKeys(chromedp.CSS(`#message`), "Hello there"),
 		chromedp.Click(chromedp.CSS(`#send`)),
@@ -148,16 +149,16 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The typing indicator shows while the reply streams in, then the stored reply replaces it.
-	waitJS(t, fctx, `document.querySelector(".pending .typing") !== null && getComputedStyle(document.querySelector(".pending .typing")).display !== "none" && document.querySelector(".pending .content").textContent.length > 0`)
-	waitJS(t, fctx, `document.querySelectorAll("#timeline li.msg").length === 3 && !document.querySelector(".pending")`)
-	reply := evalJS[string](t, fctx, `document.querySelector("#timeline li.msg:last-child .bubble").textContent`)
+	webtest.WaitJS(t, fctx, `document.querySelector(".pending .typing") !== null && getComputedStyle(document.querySelector(".pending .typing")).display !== "none" && document.querySelector(".pending .content").textContent.length > 0`)
+	webtest.WaitJS(t, fctx, `document.querySelectorAll("#timeline li.msg").length === 3 && !document.querySelector(".pending")`)
+	reply := webtest.EvalJS[string](t, fctx, `document.querySelector("#timeline li.msg:last-child .bubble").textContent`)
 	if !strings.Contains(reply, "company") {
 		t.Fatalf("reply %q", reply)
 	}
-	if v := evalJS[string](t, fctx, `document.querySelector("#message").value`); v != "" {
+	if v := webtest.EvalJS[string](t, fctx, `document.querySelector("#message").value`); v != "" {
 		t.Fatalf("the composer is emptied: %q", v)
 	}
-	if n := evalJS[int](t, fctx, `document.querySelectorAll("#timeline time").length`); n != 3 {
+	if n := webtest.EvalJS[int](t, fctx, `document.querySelectorAll("#timeline time").length`); n != 3 {
 		t.Fatalf("timestamps: %d", n)
 	}
 	// Offline: the send fails and the chat says so.
@@ -168,7 +169,7 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 	if err := chromedp.Do(fctx, chromedp.Click(chromedp.CSS(`#send`))); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, fctx, `!document.querySelector("#widget-error").hidden && document.querySelector("#widget-error").textContent.includes("offline")`)
+	webtest.WaitJS(t, fctx, `!document.querySelector("#widget-error").hidden && document.querySelector("#widget-error").textContent.includes("offline")`)
 	down.Store(false)
 
 	// A reload of the host page, and another page of the site, resume the same conversation
@@ -177,11 +178,11 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(host+p)); err != nil {
 			t.Fatal(err)
 		}
-		waitJS(t, ctx, `document.querySelector(".parley-widget") !== null && document.querySelector(".parley-widget").dataset.parleyFrame === "ready"`)
+		webtest.WaitJS(t, ctx, `document.querySelector(".parley-widget") !== null && document.querySelector(".parley-widget").dataset.parleyFrame === "ready"`)
 		skip := map[string]bool{first: true}
 		fctx, first = wFrameCtx(t, ctx, frameURL, skip)
-		waitJS(t, fctx, `document.querySelector("#widget-chat") !== null && document.querySelectorAll("#timeline li.msg").length === 3`)
-		if got := evalJS[string](t, fctx, `document.querySelector("#widget-chat").dataset.conversation`); got != conv {
+		webtest.WaitJS(t, fctx, `document.querySelector("#widget-chat") !== null && document.querySelectorAll("#timeline li.msg").length === 3`)
+		if got := webtest.EvalJS[string](t, fctx, `document.querySelector("#widget-chat").dataset.conversation`); got != conv {
 			t.Fatalf("page %d: conversation %s, want %s", i, got, conv)
 		}
 	}
@@ -189,18 +190,18 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 	if err := chromedp.Do(fctx, chromedp.Click(chromedp.CSS(`#widget-close`))); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, `getComputedStyle(document.querySelector(".parley-panel")).display === "none"`)
+	webtest.WaitJS(t, ctx, `getComputedStyle(document.querySelector(".parley-panel")).display === "none"`)
 
 	// The dashboard: the purple badge and the pre-chat variables.
-	browserLogin(t, ctx, e, "ana@example.com")
-	waitJS(t, ctx, `document.querySelector("tr.conv .badge.widget") !== null`)
-	if got := evalJS[string](t, ctx, `getComputedStyle(document.querySelector("tr.conv .badge.widget")).color`); got != "rgb(107, 63, 212)" {
+	webtest.BrowserLogin(t, ctx, e, "ana@example.com")
+	webtest.WaitJS(t, ctx, `document.querySelector("tr.conv .badge.widget") !== null`)
+	if got := webtest.EvalJS[string](t, ctx, `getComputedStyle(document.querySelector("tr.conv .badge.widget")).color`); got != "rgb(107, 63, 212)" {
 		t.Fatalf("badge colour %q", got)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+"/conversations/"+conv), chromedp.WaitVisible(chromedp.CSS(`#conv-vars`))); err != nil {
 		t.Fatal(err)
 	}
-	vars := evalJS[string](t, ctx, `document.querySelector("#conv-vars").textContent`)
+	vars := webtest.EvalJS[string](t, ctx, `document.querySelector("#conv-vars").textContent`)
 	if !strings.Contains(vars, "buyer@shop.test") || !strings.Contains(vars, "Ann") || !strings.Contains(vars, "Pre-chat form") {
 		t.Fatalf("variables %q", vars)
 	}
@@ -211,21 +212,21 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(evil+"/")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, `document.querySelector("script[data-assistant]").dataset.parleyState === "unavailable"`)
-	if n := evalJS[int](t, ctx, `document.querySelectorAll(".parley-launcher, iframe").length`); n != 0 {
+	webtest.WaitJS(t, ctx, `document.querySelector("script[data-assistant]").dataset.parleyState === "unavailable"`)
+	if n := webtest.EvalJS[int](t, ctx, `document.querySelectorAll(".parley-launcher, iframe").length`); n != 0 {
 		t.Fatal("no widget on a foreign site")
 	}
 	// The allowed site's chat page runs in a frame (the control) ...
 	if err := chromedp.Do(ctx, chromedp.Navigate(host+"/manual")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, `window.__parleyReady === true`)
+	webtest.WaitJS(t, ctx, `window.__parleyReady === true`)
 	// ... the foreign site's never does.
 	if err := chromedp.Do(ctx, chromedp.Navigate(evil+"/manual")); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second)
-	if evalJS[bool](t, ctx, `window.__parleyReady === true`) {
+	if webtest.EvalJS[bool](t, ctx, `window.__parleyReady === true`) {
 		t.Fatal("a foreign site framed the chat page")
 	}
 }

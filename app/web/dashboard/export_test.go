@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"bufio"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/app/cli"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/workers"
 )
 
@@ -27,10 +28,10 @@ func TestExportsFollowTheFilters(t *testing.T) {
 	if err := e.App.Store.SetVariable(ctx, &store.ConversationVariable{WorkspaceID: f.ws.ID, ConversationID: wa.ID, Name: "email", Value: "=HYPERLINK(\"http://evil\")", Source: "extracted"}); err != nil {
 		t.Fatal(err)
 	}
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 
-	res := e.get(c, "/conversations/export.csv?type=whatsapp")
+	res := e.Get(c, "/conversations/export.csv?type=whatsapp")
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") ||
 		!strings.Contains(res.Header.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("csv: %d %v", res.StatusCode, res.Header)
@@ -55,7 +56,7 @@ func TestExportsFollowTheFilters(t *testing.T) {
 		t.Fatalf("formula not neutralised: %q", r[col["var:email"]])
 	}
 
-	res = e.get(c, "/conversations/export.jsonl?q=hello")
+	res = e.Get(c, "/conversations/export.jsonl?q=hello")
 	sc := bufio.NewScanner(res.Body)
 	n := 0
 	for sc.Scan() {
@@ -72,7 +73,7 @@ func TestExportsFollowTheFilters(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("jsonl lines: %d", n)
 	}
-	res = e.get(c, "/conversations/export.jsonl?messages=1&type=widget")
+	res = e.Get(c, "/conversations/export.jsonl?messages=1&type=widget")
 	var obj struct {
 		Type     string
 		Messages []struct{ Role, Content string }
@@ -85,13 +86,13 @@ func TestExportsFollowTheFilters(t *testing.T) {
 		t.Fatalf("jsonl with messages: %+v", obj)
 	}
 	// A bad filter is refused rather than exporting everything.
-	res = e.get(c, "/conversations/export.csv?type=fax")
+	res = e.Get(c, "/conversations/export.csv?type=fax")
 	res.Body.Close()
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("bad filter export: %d", res.StatusCode)
 	}
 	// One conversation as JSON.
-	res = e.get(c, "/conversations/"+itoa(wa.ID)+"/export.json")
+	res = e.Get(c, "/conversations/"+webtest.Itoa(wa.ID)+"/export.json")
 	var one struct {
 		ID       int64
 		Messages []any
@@ -107,18 +108,18 @@ func TestBulkDeleteRunsInTheBackground(t *testing.T) {
 	e := newEnv(t)
 	f := e.fixture("ana@example.com")
 	other := e.fixture("bob@example.com")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
-	tok := e.csrf(c, "/settings")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	tok := e.CSRF(c, "/settings")
 
 	// No filter: refused.
-	res := e.postForm(c, "/conversations/bulk-delete", url.Values{"_csrf": {tok}}, "HX-Request", "true")
+	res := e.PostForm(c, "/conversations/bulk-delete", url.Values{"_csrf": {tok}}, "HX-Request", "true")
 	res.Body.Close()
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("unfiltered bulk delete: %d", res.StatusCode)
 	}
-	res = e.postForm(c, "/conversations/bulk-delete?type=widget", url.Values{"_csrf": {tok}}, "HX-Request", "true")
-	d := doc(t, res)
+	res = e.PostForm(c, "/conversations/bulk-delete?type=widget", url.Values{"_csrf": {tok}}, "HX-Request", "true")
+	d := webtest.Doc(t, res)
 	if res.StatusCode != http.StatusAccepted {
 		t.Fatalf("bulk delete: %d", res.StatusCode)
 	}
@@ -136,7 +137,7 @@ func TestBulkDeleteRunsInTheBackground(t *testing.T) {
 	if err := h.Maintenance.HandleDeleteMatching(context.Background(), asynq.NewTask(pending[0].Type, pending[0].Payload)); err != nil {
 		t.Fatal(err)
 	}
-	d = doc(t, e.get(c, poll, "HX-Request", "true"))
+	d = webtest.Doc(t, e.Get(c, poll, "HX-Request", "true"))
 	if d.Find("#bulk-progress").AttrOr("data-state", "") != "done" || !strings.Contains(d.Text(), "Deleted 1 conversations") {
 		t.Fatalf("status after: %q", d.Text())
 	}
@@ -148,9 +149,9 @@ func TestBulkDeleteRunsInTheBackground(t *testing.T) {
 		t.Fatal("another workspace is untouched")
 	}
 	// Bob cannot read Ana's job.
-	cb := e.client()
-	e.login(cb, "bob@example.com", "correct-horse")
-	res = e.get(cb, poll, "HX-Request", "true")
+	cb := e.Client()
+	e.Login(cb, "bob@example.com", "correct-horse")
+	res = e.Get(cb, poll, "HX-Request", "true")
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("another workspace's job: %d", res.StatusCode)
@@ -165,14 +166,14 @@ func TestRetentionSettingsAndJob(t *testing.T) {
 	if err := e.App.Store.CreateConversation(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
-	tok := e.csrf(c, "/settings")
-	d := doc(t, e.postForm(c, "/settings/retention", url.Values{"_csrf": {tok}, "test": {"0"}, "widget": {"abc"}}, "HX-Request", "true"))
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	tok := e.CSRF(c, "/settings")
+	d := webtest.Doc(t, e.PostForm(c, "/settings/retention", url.Values{"_csrf": {tok}, "test": {"0"}, "widget": {"abc"}}, "HX-Request", "true"))
 	if d.Find("#retention .field-error").Length() != 2 {
 		t.Fatal("bad retention values are refused beside their fields")
 	}
-	d = doc(t, e.postForm(c, "/settings/retention", url.Values{"_csrf": {tok}, "test": {"7"}, "widget": {""}, "whatsapp": {""}}, "HX-Request", "true"))
+	d = webtest.Doc(t, e.PostForm(c, "/settings/retention", url.Values{"_csrf": {tok}, "test": {"7"}, "widget": {""}, "whatsapp": {""}}, "HX-Request", "true"))
 	if d.Find("#ret-test").AttrOr("value", "") != "7" {
 		t.Fatal("saved value shown")
 	}
