@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -278,48 +279,20 @@ func TestWebhookMetrics(t *testing.T) {
 	}
 }
 
-// fakeOpenAI answers chat completions with fixed usage; calls after failFrom fail with 500.
-type fakeOpenAI struct {
-	mu       sync.Mutex
-	calls    int
-	failFrom int
-	srv      *httptest.Server
-}
-
-func newFakeOpenAI(t *testing.T) *fakeOpenAI {
-	f := &fakeOpenAI{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
-			http.Error(w, "not found", http.StatusNotFound)
-			return
-		}
-		_, _ = io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.calls++
-		n, fail := f.calls, f.failFrom > 0 && f.calls >= f.failFrom
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if fail {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":{"message":"bad request","type":"invalid_request_error"}}`)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"id": fmt.Sprintf("chatcmpl-%d", n), "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
-			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": "Which company are you with?"}}},
-			"usage":   map[string]any{"prompt_tokens": 500, "completion_tokens": 20, "total_tokens": 520},
-		})
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
 // A widget reply moves the LLM call, token and cost counters once; a replay of its request id
 // moves nothing; a failed call counts as an error.
 func TestLLMMetricsAfterAWidgetReply(t *testing.T) {
-	llmSrv := newFakeOpenAI(t)
+	// The provider answers with fixed usage; calls from failFrom on fail with 400.
+	llmSrv := testkit.NewFakeLLM(t)
+	var failFrom atomic.Int64
+	llmSrv.Answer = func(n int, _ testkit.LLMRequest) testkit.LLMAnswer {
+		if f := failFrom.Load(); f > 0 && int64(n) >= f {
+			return testkit.LLMAnswer{Status: http.StatusBadRequest, Message: "bad request", Type: "invalid_request_error"}
+		}
+		return testkit.LLMAnswer{Content: "Which company are you with?", Model: "gpt-4o-mini-2024-07-18", Usage: &testkit.LLMUsage{Prompt: 500, Completion: 20}}
+	}
 	cfg := testkit.Config(t)
-	cfg.LLMBaseURL = llmSrv.srv.URL + "/v1"
+	cfg.LLMBaseURL = llmSrv.URL + "/v1"
 	cfg.LLMAPIKey = "sk-test"
 	a := testkit.App(t, cfg)
 	ws := web.New(a)
@@ -380,9 +353,7 @@ func TestLLMMetricsAfterAWidgetReply(t *testing.T) {
 	check("after a replay")
 
 	// A provider failure is an error call; tokens and cost stay.
-	llmSrv.mu.Lock()
-	llmSrv.failFrom = llmSrv.calls + 1
-	llmSrv.mu.Unlock()
+	failFrom.Store(int64(llmSrv.Calls() + 1))
 	res, out = e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Hello?"}, "Authorization", "Bearer "+tok)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("send: %d %v", res.StatusCode, out)
@@ -424,11 +395,7 @@ func (s *syncBuf) lines(t *testing.T) []map[string]any {
 // jobs it causes (inbound processing, reply, window expiry, extraction), with the task's
 // type and id; the worker's metrics count the tasks and the window.
 func TestWebhookRequestIDFollowsTheEventIntoItsJobs(t *testing.T) {
-	graph := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"messaging_product":"whatsapp","contacts":[{"input":"16505551234","wa_id":"16505551234"}],"messages":[{"id":"wamid.OUT1"}]}`)
-	}))
-	t.Cleanup(graph.Close)
+	graph := testkit.NewFakeGraph(t)
 	cfg := testkit.Config(t)
 	cfg.WhatsAppAppSecret = webtest.WhSecret
 	cfg.WhatsAppGraphURL = graph.URL + "/v21.0"

@@ -3,14 +3,10 @@ package dashboard_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,53 +19,11 @@ import (
 	"github.com/parleyhq/parley/workers"
 )
 
-// fakeGraph is a Graph API that records every request: sends answer a new wamid, template
-// lists answer list.
-type fakeGraph struct {
-	*httptest.Server
-	mu    sync.Mutex
-	calls []graphReq
-	list  string
-}
-
-type graphReq struct {
-	Method, Path, Query, Auth string
-	Body                      map[string]any
-}
-
-func newFakeGraph(t *testing.T) *fakeGraph {
-	t.Helper()
-	g := &fakeGraph{}
-	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		g.mu.Lock()
-		g.calls = append(g.calls, graphReq{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: m})
-		n := len(g.calls)
-		list := g.list
-		g.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if strings.HasSuffix(r.URL.Path, "/message_templates") {
-			_, _ = io.WriteString(w, list)
-			return
-		}
-		fmt.Fprintf(w, `{"messaging_product":"whatsapp","messages":[{"id":"wamid.FAKE%d"}]}`, n)
-	}))
-	t.Cleanup(g.Close)
-	return g
-}
-
-func (g *fakeGraph) Calls() []graphReq {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]graphReq(nil), g.calls...)
-}
-
-// waUI is a logged-in dashboard with an assistant on webtest.WhPhoneID whose Graph API is fake.
+// waUI is a logged-in dashboard with an assistant on webtest.WhPhoneID whose Graph API is
+// testkit's fake.
 type waUI struct {
 	*env
-	g  *fakeGraph
+	g  *testkit.FakeGraph
 	c  *http.Client
 	ws *store.Workspace
 	as *store.Assistant
@@ -77,7 +31,7 @@ type waUI struct {
 
 func newWAUI(t *testing.T) *waUI {
 	t.Helper()
-	g := newFakeGraph(t)
+	g := testkit.NewFakeGraph(t)
 	cfg := testkit.Config(t)
 	cfg.WhatsAppGraphURL = g.URL + "/v21.0"
 	cfg.WhatsAppWindow = time.Hour
@@ -157,7 +111,7 @@ func TestWhatsAppComposerOpenWindow(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("send: %d", res.StatusCode)
 	}
-	calls := u.g.Calls()
+	calls := u.g.Requests()
 	if len(calls) != 1 || calls[0].Path != "/v21.0/"+webtest.WhPhoneID+"/messages" || calls[0].Auth != "Bearer tok-123" || calls[0].Body["to"] != "16505550001" {
 		t.Fatalf("graph calls: %+v", calls)
 	}
@@ -165,7 +119,7 @@ func TestWhatsAppComposerOpenWindow(t *testing.T) {
 		t.Fatalf("sent body: %v", calls[0].Body)
 	}
 	ms := u.messages(conv)
-	if len(ms) != 1 || ms[0].Role != "human" || ms[0].Status != store.StatusSent || ms[0].ProviderMessageID == nil || *ms[0].ProviderMessageID != "wamid.FAKE1" {
+	if len(ms) != 1 || ms[0].Role != "human" || ms[0].Status != store.StatusSent || ms[0].ProviderMessageID == nil || *ms[0].ProviderMessageID != "wamid.FAKE00000001" {
 		t.Fatalf("stored: %+v", ms)
 	}
 	// The page shows it, as a human's message.
@@ -180,8 +134,8 @@ func TestWhatsAppComposerOpenWindow(t *testing.T) {
 	if res.StatusCode != http.StatusOK || fd.Find("#wa-panel #wa-notice").Length() != 1 || fd.Find("html").Length() != 0 && fd.Find("nav").Length() != 0 {
 		t.Fatalf("htmx send: %d", res.StatusCode)
 	}
-	if len(u.g.Calls()) != 2 {
-		t.Fatalf("second send: %d calls", len(u.g.Calls()))
+	if len(u.g.Requests()) != 2 {
+		t.Fatalf("second send: %d calls", len(u.g.Requests()))
 	}
 }
 
@@ -231,7 +185,7 @@ func TestWhatsAppComposerClosedWindow(t *testing.T) {
 			t.Fatalf("free text when closed (htmx %v): %d %s", hx, res.StatusCode, b)
 		}
 	}
-	if n := len(u.g.Calls()); n != 0 {
+	if n := len(u.g.Requests()); n != 0 {
 		t.Fatalf("Meta called %d times for a refused send", n)
 	}
 	if ms := u.messages(conv); len(ms) != 0 {
@@ -240,7 +194,7 @@ func TestWhatsAppComposerClosedWindow(t *testing.T) {
 	// A missing parameter is refused too.
 	res := u.PostForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"template"}, "template_id": {strconv.FormatInt(tpl.ID, 10)}, "p1": {"Ada"}})
 	res.Body.Close()
-	if res.StatusCode != http.StatusUnprocessableEntity || len(u.g.Calls()) != 0 {
+	if res.StatusCode != http.StatusUnprocessableEntity || len(u.g.Requests()) != 0 {
 		t.Fatalf("template without {{2}}: %d", res.StatusCode)
 	}
 	// The template is sent.
@@ -249,7 +203,7 @@ func TestWhatsAppComposerClosedWindow(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("template send: %d", res.StatusCode)
 	}
-	calls := u.g.Calls()
+	calls := u.g.Requests()
 	if len(calls) != 1 || calls[0].Body["type"] != "template" {
 		t.Fatalf("graph calls: %+v", calls)
 	}
@@ -264,13 +218,8 @@ func TestWhatsAppComposerClosedWindow(t *testing.T) {
 }
 
 func TestWhatsAppComposerMetaErrorShownOnMessage(t *testing.T) {
-	g := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = io.WriteString(w, `{"error":{"message":"(#131026) Message undeliverable","code":131026}}`)
-	}))
-	defer g.Close()
 	u := newWAUI(t)
-	u.App.Config.WhatsAppGraphURL = g.URL
+	u.g.Fail(1, testkit.GraphUndeliverable)
 	conv := u.conversation("+16505550003", time.Now().Add(30*time.Minute))
 	tok := u.CSRF(u.c, convPath(conv))
 	res := u.PostForm(u.c, convPath(conv)+"/whatsapp/send", url.Values{"_csrf": {tok}, "mode": {"text"}, "content": {"hi"}})
@@ -311,8 +260,8 @@ func TestWhatsAppAISwitch(t *testing.T) {
 	if err := h.WhatsApp.HandleReply(ctx, task); err != nil {
 		t.Fatal(err)
 	}
-	if len(u.g.Calls()) != 0 || len(u.messages(conv)) != 1 {
-		t.Fatalf("AI off, yet a reply: %d calls", len(u.g.Calls()))
+	if len(u.g.Requests()) != 0 || len(u.messages(conv)) != 1 {
+		t.Fatalf("AI off, yet a reply: %d calls", len(u.g.Requests()))
 	}
 	res = u.PostForm(u.c, convPath(conv)+"/ai", url.Values{"_csrf": {tok}, "enabled": {"1"}})
 	res.Body.Close()
@@ -416,7 +365,7 @@ func TestWhatsAppTemplatesSettings(t *testing.T) {
 func TestWhatsAppTemplatesFetchFromMeta(t *testing.T) {
 	u := newWAUI(t)
 	ctx := context.Background()
-	u.g.list = `{"data":[
+	list := `{"data":[
 		{"name":"order_update","language":"en_US","category":"UTILITY","status":"APPROVED","id":"1","components":[{"type":"HEADER","format":"TEXT","text":"Order"},{"type":"BODY","text":"Hi {{1}}, order {{2}} shipped."}]},
 		{"name":"promo","language":"en","category":"MARKETING","status":"PENDING","components":[{"type":"BODY","text":"Sale!"}]},
 		{"name":"old","language":"en","category":"MARKETING","status":"REJECTED","components":[{"type":"BODY","text":"Old"}]},
@@ -443,9 +392,10 @@ func TestWhatsAppTemplatesFetchFromMeta(t *testing.T) {
 	if wset["whatsapp_business_account_id"] != "102290129340398" {
 		t.Fatalf("widget_settings: %s", a.WidgetSettings)
 	}
-	if len(u.g.Calls()) != 0 {
+	if len(u.g.Requests()) != 0 {
 		t.Fatal("saving the WABA id calls Meta")
 	}
+	u.g.Then(testkit.GraphAnswer{Status: http.StatusOK, Body: list}, testkit.GraphAnswer{Status: http.StatusOK, Body: list})
 	for i := 0; i < 2; i++ { // twice: the import is idempotent
 		res = u.PostForm(u.c, "/settings/whatsapp-templates/fetch", url.Values{"_csrf": {tok}, "assistant_id": {aid}}, "HX-Request", "true")
 		d = webtest.Doc(t, res)
@@ -453,7 +403,7 @@ func TestWhatsAppTemplatesFetchFromMeta(t *testing.T) {
 			t.Fatalf("fetch: %d %s", res.StatusCode, d.Find("#wa-templates").Text())
 		}
 	}
-	calls := u.g.Calls()
+	calls := u.g.Requests()
 	if len(calls) != 2 || calls[0].Method != http.MethodGet || calls[0].Path != "/v21.0/102290129340398/message_templates" || calls[0].Auth != "Bearer tok-123" {
 		t.Fatalf("graph calls: %+v", calls)
 	}
@@ -462,13 +412,7 @@ func TestWhatsAppTemplatesFetchFromMeta(t *testing.T) {
 		t.Fatalf("imported: %+v", ts)
 	}
 	// Meta refuses: the error is shown, nothing changes.
-	u.g.list = `{"error":{"message":"Invalid OAuth access token.","code":190}}`
-	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = io.WriteString(w, `{"error":{"message":"Invalid OAuth access token.","code":190}}`)
-	}))
-	defer bad.Close()
-	u.App.Config.WhatsAppGraphURL = bad.URL
+	u.g.Fail(1, testkit.GraphInvalidToken)
 	res = u.PostForm(u.c, "/settings/whatsapp-templates/fetch", url.Values{"_csrf": {tok}, "assistant_id": {aid}})
 	if b := webtest.Body(t, res); !strings.Contains(b, "Invalid OAuth access token.") {
 		t.Fatal("Meta's refusal is shown")
@@ -544,14 +488,14 @@ func TestWhatsAppEndToEndRealResponder(t *testing.T) {
 		t.Fatalf("messages: %+v", ms)
 	}
 	reply := ms[1]
-	calls := u.g.Calls()
+	calls := u.g.Requests()
 	if len(calls) != 1 || calls[0].Body["type"] != "text" || calls[0].Body["to"] != "16505559999" {
 		t.Fatalf("graph calls: %+v", calls)
 	}
 	if txt, _ := calls[0].Body["text"].(map[string]any); reply.Content == "" || txt["body"] != reply.Content {
 		t.Fatalf("sent %v, stored reply %q", calls[0].Body["text"], reply.Content)
 	}
-	if reply.Status != store.StatusSent || reply.ProviderMessageID == nil || *reply.ProviderMessageID != "wamid.FAKE1" {
+	if reply.Status != store.StatusSent || reply.ProviderMessageID == nil || *reply.ProviderMessageID != "wamid.FAKE00000001" {
 		t.Fatalf("reply: %+v", reply)
 	}
 	if reply.PromptTokens <= 0 || reply.CompletionTokens <= 0 {
@@ -569,7 +513,7 @@ func TestWhatsAppEndToEndRealResponder(t *testing.T) {
 	if err := h.WhatsApp.HandleReply(ctx, task); err != nil {
 		t.Fatal(err)
 	}
-	if len(u.g.Calls()) != 1 {
-		t.Fatalf("a second run sent again: %d calls", len(u.g.Calls()))
+	if len(u.g.Requests()) != 1 {
+		t.Fatalf("a second run sent again: %d calls", len(u.g.Requests()))
 	}
 }
