@@ -427,9 +427,9 @@ func azRoutes() map[string]azRoute {
 			}
 			azSameSnapshot(t, "widget sends without a valid token", before, f.e.azSnapshot(0))
 		}},
-		azKey("GET", "/widget/:key/reply/:msg"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+		azKey("GET", "/widget/:key/reply/:msg"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
 			msg := f.A.userMsg[store.TypeWidget]
-			p = "/widget/" + f.A.assistant.PublicKey + "/reply/" + strconv.FormatInt(msg, 10)
+			p := "/widget/" + f.A.assistant.PublicKey + "/reply/" + strconv.FormatInt(msg, 10)
 			bTok := widget.ReplyToken(f.e.App.Keys.Signing, f.B.convs[store.TypeWidget], msg, time.Now())
 			for tok, want := range map[string]int{"": 401, bTok: 404} {
 				r := f.e.azDo(nil, "GET", p+"?token="+url.QueryEscape(tok), nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/parleyhq/parley/app/inbound"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
@@ -301,7 +302,7 @@ func TestWhatsAppWebhookRedisDown(t *testing.T) {
 	if err := m.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	in := &workers.Inbound{Store: e.App.Store, Queue: e.App.Queue, Log: testkit.Logger(t), SweepAge: time.Nanosecond}
+	in := &workers.Inbound{Service: &inbound.Service{Store: e.App.Store, Log: testkit.Logger(t)}, Queue: e.App.Queue, Log: testkit.Logger(t), SweepAge: time.Nanosecond}
 	if err := in.HandleSweep(context.Background(), workers.NewInboundSweepTask()); err != nil {
 		t.Fatal(err)
 	}
