@@ -15,6 +15,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/inbound"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
@@ -23,6 +24,15 @@ import (
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/workers"
 )
+
+func whCount(t *testing.T, a *app.App, model any) int64 {
+	t.Helper()
+	n, err := a.Store.DB.NewSelect().Model(model).Count(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
 
 func TestWhatsAppVerifyHandshake(t *testing.T) {
 	e := webtest.WhEnv(t, testkit.Config(t))
@@ -91,7 +101,7 @@ func TestWhatsAppWebhookRefusesWithoutStoring(t *testing.T) {
 			if !strings.Contains(b, `"error"`) {
 				t.Fatalf("JSON error body: %s", b)
 			}
-			if n := webtest.WhCount(t, e.App, (*store.InboundEvent)(nil)); n != 0 {
+			if n := whCount(t, e.App, (*store.InboundEvent)(nil)); n != 0 {
 				t.Fatalf("%d events stored", n)
 			}
 		})
@@ -109,7 +119,7 @@ func TestWhatsAppWebhookRefusesWithoutStoring(t *testing.T) {
 	if code := webtest.WhSigned(t, e, big); code != http.StatusOK {
 		t.Fatalf("2 MB delivery: %d", code)
 	}
-	if n := webtest.WhCount(t, e.App, (*store.InboundEvent)(nil)); n != 1 {
+	if n := whCount(t, e.App, (*store.InboundEvent)(nil)); n != 1 {
 		t.Fatalf("%d events", n)
 	}
 	// The global limit still applies elsewhere.
@@ -133,7 +143,7 @@ func TestWhatsAppWebhookRefusesWithoutStoring(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode == http.StatusOK || webtest.WhCount(t, a, (*store.InboundEvent)(nil)) != 0 {
+	if res.StatusCode == http.StatusOK || whCount(t, a, (*store.InboundEvent)(nil)) != 0 {
 		t.Fatalf("unconfigured secret: %d", res.StatusCode)
 	}
 }
@@ -159,7 +169,7 @@ func TestWhatsAppWebhookDuplicatesConcurrently(t *testing.T) {
 			t.Fatalf("delivery %d: %d", i, c)
 		}
 	}
-	if n := webtest.WhCount(t, e.App, (*store.InboundEvent)(nil)); n != 1 {
+	if n := whCount(t, e.App, (*store.InboundEvent)(nil)); n != 1 {
 		t.Fatalf("%d events, want 1", n)
 	}
 	if n := webtest.WhDrain(t, e.App, mux); n != 1 {
@@ -170,10 +180,10 @@ func TestWhatsAppWebhookDuplicatesConcurrently(t *testing.T) {
 		t.Fatal(c)
 	}
 	webtest.WhDrain(t, e.App, mux)
-	if n := webtest.WhCount(t, e.App, (*store.Message)(nil)); n != 1 {
+	if n := whCount(t, e.App, (*store.Message)(nil)); n != 1 {
 		t.Fatalf("%d messages, want 1", n)
 	}
-	if n := webtest.WhCount(t, e.App, (*store.Conversation)(nil)); n != 1 {
+	if n := whCount(t, e.App, (*store.Conversation)(nil)); n != 1 {
 		t.Fatalf("%d conversations", n)
 	}
 }
@@ -219,7 +229,7 @@ func TestWhatsAppWebhookBatch(t *testing.T) {
 	if c := webtest.WhSigned(t, e, body); c != http.StatusOK {
 		t.Fatal(c)
 	}
-	if n := webtest.WhCount(t, e.App, (*store.InboundEvent)(nil)); n != 6 {
+	if n := whCount(t, e.App, (*store.InboundEvent)(nil)); n != 6 {
 		t.Fatalf("the same batch again: %d events", n)
 	}
 	if n := len(webtest.WhPending(t, e.App)); n != 6 {
@@ -311,7 +321,7 @@ func TestWhatsAppWebhookRedisDown(t *testing.T) {
 		t.Fatalf("swept tasks: %v", tis)
 	}
 	webtest.WhDrain(t, e.App, mux)
-	if n := webtest.WhCount(t, e.App, (*store.Message)(nil)); n != 1 {
+	if n := whCount(t, e.App, (*store.Message)(nil)); n != 1 {
 		t.Fatalf("%d messages after the sweep", n)
 	}
 }

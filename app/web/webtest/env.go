@@ -7,7 +7,8 @@
 // It owns test helpers only. It may import app/web (to build the whole server) and is imported
 // only by _test files: app/web's non-test code and the surfaces' non-test code never import it
 // (app/web/imports_test.go checks). Surface tests that import it are external test packages
-// (package dashboard_test, ...), so that there is no import cycle.
+// (package dashboard_test, ...), so that there is no import cycle. Being non-test code, it
+// builds no SQL (app/store's layout test): the tests that count rows do it in their own files.
 package webtest
 
 import (

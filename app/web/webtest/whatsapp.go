@@ -73,16 +73,6 @@ func WhSigned(t *testing.T, e *Env, body []byte) int {
 	return code
 }
 
-// WhCount counts the rows of model's table.
-func WhCount(t *testing.T, a *app.App, model any) int64 {
-	t.Helper()
-	n, err := a.Store.DB.NewSelect().Model(model).Count(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // WhPending is the pending tasks of the critical queue (inbound processing).
 func WhPending(t *testing.T, a *app.App) []*asynq.TaskInfo {
 	t.Helper()

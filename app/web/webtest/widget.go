@@ -89,13 +89,3 @@ func (e *Env) WSession(a *store.Assistant, visitor string, hdr ...string) (id, t
 	}
 	return out["conversation_id"].(string), out["token"].(string)
 }
-
-// WCount counts the rows of table matching where.
-func (e *Env) WCount(table, where string, args ...any) int {
-	e.T.Helper()
-	n, err := e.App.Store.DB.NewSelect().Table(table).Where(where, args...).Count(context.Background())
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	return int(n)
-}

@@ -32,6 +32,15 @@ func wWantErr(t *testing.T, res *http.Response, out map[string]any, status int, 
 	}
 }
 
+func (e *env) wCount(table, where string, args ...any) int {
+	e.T.Helper()
+	n, err := e.App.Store.DB.NewSelect().Table(table).Where(where, args...).Count(context.Background())
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return int(n)
+}
+
 func TestWidgetAPIAssistantAndCORS(t *testing.T) {
 	e := newEnv(t)
 	ws := e.User("ana@example.com", "correct-horse")
@@ -91,7 +100,7 @@ func TestWidgetAPIAssistantAndCORS(t *testing.T) {
 	if res.StatusCode != 403 {
 		t.Fatalf("a disabled assistant's origin is not allowed any more: %d", res.StatusCode)
 	}
-	if n := e.WCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
+	if n := e.wCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
 		t.Fatalf("nothing stored: %d conversations", n)
 	}
 }
@@ -149,7 +158,7 @@ func TestWidgetAPISessionErrors(t *testing.T) {
 			wWantErr(t, res, out, tc.status, tc.code, tc.mentions)
 		})
 	}
-	if n := e.WCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
+	if n := e.wCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
 		t.Fatalf("nothing stored: %d conversations", n)
 	}
 	// Field errors list every invalid field.
@@ -220,7 +229,7 @@ func TestWidgetAPIMessagesAndTokens(t *testing.T) {
 	}
 
 	convB, _ := strconv.ParseInt(idB, 10, 64)
-	before := e.WCount("messages", "conversation_id = ?", convB)
+	before := e.wCount("messages", "conversation_id = ?", convB)
 	expired := widget.Sign(e.App.Keys.Signing, widget.Claims{Kind: widget.KindSession, WorkspaceID: ws.ID, AssistantID: a.ID, ConversationID: convB, Expires: time.Now().Add(-time.Minute).Unix()})
 	testConv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &a.ID, Type: store.TypeTest, Customer: "test:ana"}
 	if err := e.App.Store.CreateConversation(context.Background(), testConv); err != nil {
@@ -259,13 +268,13 @@ func TestWidgetAPIMessagesAndTokens(t *testing.T) {
 			}
 		})
 	}
-	if n := e.WCount("messages", "conversation_id = ?", convB); n != before {
+	if n := e.wCount("messages", "conversation_id = ?", convB); n != before {
 		t.Fatalf("B changed: %d messages, was %d", n, before)
 	}
 
 	// Bad messages: 400 naming the problem, nothing stored.
 	convA, _ := strconv.ParseInt(idA, 10, 64)
-	beforeA := e.WCount("messages", "conversation_id = ?", convA)
+	beforeA := e.wCount("messages", "conversation_id = ?", convA)
 	bad := []struct {
 		name     string
 		body     any
@@ -289,7 +298,7 @@ func TestWidgetAPIMessagesAndTokens(t *testing.T) {
 	}
 	res, out = send(idA, tokA, map[string]string{"text": "hi"}, "Origin", "https://evil.example.com")
 	wWantErr(t, res, out, 403, "origin_not_allowed", "evil")
-	if n := e.WCount("messages", "conversation_id = ?", convA); n != beforeA {
+	if n := e.wCount("messages", "conversation_id = ?", convA); n != beforeA {
 		t.Fatalf("bad messages stored: %d, was %d", n, beforeA)
 	}
 	// A 4,000-character message is fine.
@@ -357,7 +366,7 @@ func TestWidgetRateLimits(t *testing.T) {
 	_, lo, _ := net.ParseCIDR("127.0.0.0/8")
 	_, v6, _ := net.ParseCIDR("::1/128")
 	cfg.TrustedProxies = []*net.IPNet{lo, v6}
-	e := webtest.WhEnv(t, cfg)
+	e := &env{webtest.WhEnv(t, cfg)}
 	e.App.Config.WidgetRateSessions = 2
 	e.App.Config.WidgetRateMessages = 3
 	ws := e.User("ana@example.com", "correct-horse")
@@ -379,7 +388,7 @@ func TestWidgetRateLimits(t *testing.T) {
 	if res.Header.Get("Access-Control-Allow-Origin") != webtest.WOrigin || !strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "Retry-After") {
 		t.Fatal("a page can read the 429 and its Retry-After")
 	}
-	if n := e.WCount("conversations", "assistant_id = ?", a.ID); n != 2 {
+	if n := e.wCount("conversations", "assistant_id = ?", a.ID); n != 2 {
 		t.Fatalf("the refused session is not stored: %d", n)
 	}
 	// The limit is per (client IP, assistant).
@@ -398,10 +407,10 @@ func TestWidgetRateLimits(t *testing.T) {
 			t.Fatalf("message %d: %d %v", i, res.StatusCode, out)
 		}
 	}
-	before := e.WCount("messages", "conversation_id = ?", conv)
+	before := e.wCount("messages", "conversation_id = ?", conv)
 	res, out = e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "one more"}, "Authorization", "Bearer "+tok)
 	wWantErr(t, res, out, 429, "rate_limited", "at most 3 a minute")
-	if res.Header.Get("Retry-After") == "" || e.WCount("messages", "conversation_id = ?", conv) != before {
+	if res.Header.Get("Retry-After") == "" || e.wCount("messages", "conversation_id = ?", conv) != before {
 		t.Fatal("429 with Retry-After, nothing stored")
 	}
 }
@@ -416,11 +425,11 @@ func TestWidgetAPIIdleSessionEnds(t *testing.T) {
 	if _, err := e.App.Store.DB.NewUpdate().Table("conversations").Set("last_message_at = ?", time.Now().Add(-31*time.Minute).UTC()).Where("id = ?", conv).Exec(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	before := e.WCount("messages", "conversation_id = ?", conv)
+	before := e.wCount("messages", "conversation_id = ?", conv)
 	res, out := e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "still there?"}, "Authorization", "Bearer "+tok)
 	wWantErr(t, res, out, 410, "session_ended", "30 minutes")
 	got, _ := e.App.Store.GetConversation(context.Background(), ws.ID, conv)
-	if got.EndedAt == nil || e.WCount("messages", "conversation_id = ?", conv) != before {
+	if got.EndedAt == nil || e.wCount("messages", "conversation_id = ?", conv) != before {
 		t.Fatal("the idle conversation is ended and nothing is stored")
 	}
 	// The history stays readable, marked ended.
@@ -443,7 +452,7 @@ func TestWidgetAPIRepliesWhileRedisIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	e := webtest.WhEnv(t, testkit.ConfigFor(t, testkit.NewDB(t), "redis://"+m.Addr()+"/0"))
+	e := &env{webtest.WhEnv(t, testkit.ConfigFor(t, testkit.NewDB(t), "redis://"+m.Addr()+"/0"))}
 	ws := e.User("ana@example.com", "correct-horse")
 	a := e.WAssistant(ws, webtest.WOrigin)
 	id, tok := e.WSession(a, "visitor-redis-down")
@@ -472,10 +481,10 @@ func TestWidgetAPIRepliesWhileRedisIsDown(t *testing.T) {
 		t.Fatalf("stream with Redis down: %d %s", sres.StatusCode, raw)
 	}
 	conv, _ := strconv.ParseInt(id, 10, 64)
-	if n := e.WCount("messages", "conversation_id = ? AND role = 'assistant'", conv); n != 3 {
+	if n := e.wCount("messages", "conversation_id = ? AND role = 'assistant'", conv); n != 3 {
 		t.Fatalf("%d assistant messages (first message and two replies expected)", n)
 	}
-	if n := e.WCount("usage_ledger", "conversation_id = ?", conv); n != 2 {
+	if n := e.wCount("usage_ledger", "conversation_id = ?", conv); n != 2 {
 		t.Fatalf("%d ledger rows, want 2", n)
 	}
 }
@@ -491,7 +500,7 @@ func TestWidgetRateLimitClientAddress(t *testing.T) {
 	}
 	cfg := testkit.Config(t)
 	cfg.WidgetRateSessions = 1
-	e := webtest.WhEnv(t, cfg)
+	e := &env{webtest.WhEnv(t, cfg)}
 	a := e.WAssistant(e.User("ana@example.com", "correct-horse"), webtest.WOrigin)
 	if c := start(e, a, "203.0.113.1"); c != http.StatusCreated {
 		t.Fatalf("first session: %d", c)
@@ -505,7 +514,7 @@ func TestWidgetRateLimitClientAddress(t *testing.T) {
 	_, lo, _ := net.ParseCIDR("127.0.0.0/8")
 	_, v6, _ := net.ParseCIDR("::1/128")
 	cfg.TrustedProxies = []*net.IPNet{lo, v6}
-	e = webtest.WhEnv(t, cfg)
+	e = &env{webtest.WhEnv(t, cfg)}
 	a = e.WAssistant(e.User("ana@example.com", "correct-horse"), webtest.WOrigin)
 	if c := start(e, a, "203.0.113.1"); c != http.StatusCreated {
 		t.Fatalf("behind a trusted proxy, first client: %d", c)

@@ -47,7 +47,7 @@ func BenchmarkWidgetLoad(b *testing.B) {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Close)
-	e := &env{T: b, App: a0, Srv: ts, URL: ts.URL}
+	e := &env{&webtest.Env{T: b, App: a0, Srv: ts, URL: ts.URL}}
 	ws := e.User("bench@example.com", "correct-horse")
 	as := e.WAssistant(ws, webtest.WOrigin)
 

@@ -93,7 +93,7 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 	}))
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Close)
-	e := &env{T: t, App: a0, Srv: ts, URL: ts.URL}
+	e := &env{&webtest.Env{T: t, App: a0, Srv: ts, URL: ts.URL}}
 	ws := e.User("ana@example.com", "correct-horse")
 	// The host's port is known only once it listens: create the assistant, then allow it.
 	a := e.WAssistant(ws)
@@ -193,7 +193,7 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 	webtest.WaitJS(t, ctx, `getComputedStyle(document.querySelector(".parley-panel")).display === "none"`)
 
 	// The dashboard: the purple badge and the pre-chat variables.
-	webtest.BrowserLogin(t, ctx, e, "ana@example.com")
+	webtest.BrowserLogin(t, ctx, e.Env, "ana@example.com")
 	webtest.WaitJS(t, ctx, `document.querySelector("tr.conv .badge.widget") !== null`)
 	if got := webtest.EvalJS[string](t, ctx, `getComputedStyle(document.querySelector("tr.conv .badge.widget")).color`); got != "rgb(107, 63, 212)" {
 		t.Fatalf("badge colour %q", got)

@@ -137,7 +137,7 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 	if res.StatusCode != 400 || !strings.Contains(webtest.Doc(t, res).Find(`[data-field="email"] .field-error`).Text(), "required") {
 		t.Fatal("a missing required field")
 	}
-	if n := e.WCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
+	if n := e.wCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
 		t.Fatalf("nothing stored: %d", n)
 	}
 	res = e.PostForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {startTok}, "prechat.email": {"buyer@shop.test"}, "prechat.name": {"Ann"}})
@@ -262,7 +262,7 @@ func TestWidgetFrameWithoutPrechatForm(t *testing.T) {
 	if res.StatusCode != 400 || !strings.Contains(webtest.Doc(t, res).Find(".field-error").Text(), "longer than 4000") {
 		t.Fatal("a too long first message")
 	}
-	if n := e.WCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
+	if n := e.wCount("conversations", "workspace_id = ?", ws.ID); n != 0 {
 		t.Fatalf("nothing stored: %d", n)
 	}
 	res = e.PostForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {tok}, "text": {"Do you open on Sundays?"}})
