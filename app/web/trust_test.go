@@ -205,3 +205,40 @@ func TestWidgetRequestsAreLimitedPerClient(t *testing.T) {
 	}
 	t.Fatal("1000 requests in a row were never limited")
 }
+
+// Sign-in is throttled: after 10 failures for an account, the next attempt, with the right
+// password, answers 429 with Retry-After and says why on the login page.
+func TestSignInIsThrottled(t *testing.T) {
+	ts := newTrustServer(t)
+	jar, _ := cookiejar.New(nil)
+	ts.client = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res := ts.do(t, "GET", "/login", nil)
+	d, err := goquery.NewDocumentFromReader(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := d.Find(`input[name="_csrf"]`).AttrOr("value", "")
+	try := func(pw string) *http.Response {
+		return ts.do(t, "POST", "/login", url.Values{"_csrf": {tok}, "email": {"admin@example.com"}, "password": {pw}})
+	}
+	for i := 0; i < 10; i++ {
+		res := try("wrong")
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, res.StatusCode)
+		}
+	}
+	res = try("correct horse battery")
+	d, err = goquery.NewDocumentFromReader(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || res.Header.Get("Location") != "" {
+		t.Fatalf("right password while throttled: %d Retry-After %q Location %q", res.StatusCode, res.Header.Get("Retry-After"), res.Header.Get("Location"))
+	}
+	if msg := d.Find(`[role="alert"]`).Text(); !strings.Contains(msg, "Too many failed sign-ins") || !strings.Contains(msg, "Try again in") {
+		t.Fatalf("the page does not say why: %q", msg)
+	}
+}

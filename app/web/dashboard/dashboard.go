@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/parleyhq/parley/app/account"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversation"
@@ -41,6 +42,8 @@ type Handler struct {
 	Workspace *workspace.Service
 	// WhatsApp sends and receives WhatsApp messages (built once by the container).
 	WhatsApp *whatsapp.Service
+	// Accounts signs people in, with throttling.
+	Accounts *account.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
 }
