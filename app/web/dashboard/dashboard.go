@@ -21,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
 	"github.com/parleyhq/parley/config"
@@ -46,6 +47,9 @@ type Handler struct {
 	Accounts *account.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
+
+	// streams caps each user's open live streams (live.go).
+	streams sse.Cap
 }
 
 // csrfMiddleware checks the token on every unsafe dashboard request (htmx sends it in the
