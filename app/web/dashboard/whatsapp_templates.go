@@ -54,13 +54,6 @@ func (s *Handler) templatesData(c echo.Context) (views.TemplatesData, error) {
 	return d, nil
 }
 
-// waNumber returns the workspace's assistant named by the form's assistant_id when it is
-// connected to a WhatsApp number (store.ErrNotFound otherwise).
-func (s *Handler) waNumber(c echo.Context) (*store.Assistant, error) {
-	id, _ := strconv.ParseInt(c.FormValue("assistant_id"), 10, 64)
-	return s.WhatsApp.Number(c.Request().Context(), current(c).Workspace.ID, id)
-}
-
 func (s *Handler) waTemplateCreate(c echo.Context) error {
 	f := views.TemplateForm{
 		Name: strings.TrimSpace(c.FormValue("name")), Language: strings.TrimSpace(c.FormValue("language")),
