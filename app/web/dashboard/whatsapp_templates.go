@@ -20,7 +20,7 @@ import (
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/whatsapp"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 )
 
 // WhatsApp templates in Settings: Meta's rules for them, the list per WhatsApp number, and
@@ -75,7 +75,7 @@ func fillTemplate(body string, params []string) string {
 }
 
 // validateTemplate checks a template as entered; the errors are per form field.
-func validateTemplate(f *views.TemplateForm) map[string]string {
+func validateTemplate(f *pages.TemplateForm) map[string]string {
 	errs := map[string]string{}
 	if !templateNameRe.MatchString(f.Name) {
 		errs["name"] = "Use 1 to 512 lowercase letters, digits and underscores, as in order_update."
@@ -124,10 +124,10 @@ func wabaID(a *store.Assistant) string {
 
 // templatesData is the Settings section: every assistant connected to a WhatsApp number with
 // its templates.
-func (s *Handler) templatesData(c echo.Context) (views.TemplatesData, error) {
+func (s *Handler) templatesData(c echo.Context) (pages.TemplatesData, error) {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
-	d := views.TemplatesData{CSRF: csrfToken(c), Errs: map[string]string{}}
+	d := pages.TemplatesData{CSRF: csrfToken(c), Errs: map[string]string{}}
 	as, err := s.Store.Assistants(ctx, ws)
 	if err != nil {
 		return d, err
@@ -136,16 +136,16 @@ func (s *Handler) templatesData(c echo.Context) (views.TemplatesData, error) {
 	if err != nil {
 		return d, err
 	}
-	by := map[int64][]views.TemplateRow{}
+	by := map[int64][]pages.TemplateRow{}
 	for _, t := range ts {
-		by[t.AssistantID] = append(by[t.AssistantID], views.TemplateRow{ID: t.ID, Name: t.Name, Language: t.Language, Category: t.Category, Body: t.Body, Params: t.Params, Source: t.Source})
+		by[t.AssistantID] = append(by[t.AssistantID], pages.TemplateRow{ID: t.ID, Name: t.Name, Language: t.Language, Category: t.Category, Body: t.Body, Params: t.Params, Source: t.Source})
 	}
 	for i := range as {
 		a := &as[i]
 		if a.WhatsAppPhoneNumberID == nil || *a.WhatsAppPhoneNumberID == "" {
 			continue
 		}
-		d.Numbers = append(d.Numbers, views.WANumber{
+		d.Numbers = append(d.Numbers, pages.WANumber{
 			AssistantID: a.ID, Name: a.Name, PhoneNumberID: *a.WhatsAppPhoneNumberID, WABAID: wabaID(a),
 			HasToken: a.WhatsAppAccessTokenEnc != "", Templates: by[a.ID],
 		})
@@ -168,7 +168,7 @@ func (s *Handler) waNumber(c echo.Context) (*store.Assistant, error) {
 }
 
 func (s *Handler) waTemplateCreate(c echo.Context) error {
-	f := views.TemplateForm{
+	f := pages.TemplateForm{
 		Name: strings.TrimSpace(c.FormValue("name")), Language: strings.TrimSpace(c.FormValue("language")),
 		Category: strings.ToUpper(strings.TrimSpace(c.FormValue("category"))), Body: strings.TrimSpace(c.FormValue("body")),
 		Params: strings.TrimSpace(c.FormValue("params")),
@@ -305,7 +305,7 @@ func (s *Handler) waTemplatesFetch(c echo.Context) error {
 		var imp []store.WhatsAppTemplate
 		skipped := 0
 		for _, t := range got {
-			f := views.TemplateForm{Name: t.Name, Language: t.Language, Category: strings.ToUpper(t.Category), Body: t.Body}
+			f := pages.TemplateForm{Name: t.Name, Language: t.Language, Category: strings.ToUpper(t.Category), Body: t.Body}
 			if !strings.EqualFold(t.Status, "APPROVED") || len(validateTemplate(&f)) > 0 {
 				skipped++
 				continue
