@@ -3,6 +3,9 @@
 // (Conversations, Workspace, Chat, WhatsApp, Extractor); the web server and the task handlers
 // receive them from here instead of building their own. The roles (web, worker, scheduler)
 // are started from app/cli.
+//
+// It may import every feature package, the store, the adapters and workers' task constructors,
+// but never app/web or views (app/cli starts the roles); it holds no rule of its own.
 package app
 
 import (
@@ -27,6 +30,7 @@ import (
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/logctx"
 	"github.com/parleyhq/parley/app/metrics"
+	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -56,6 +60,9 @@ type App struct {
 	WhatsApp *whatsapp.Service
 	// Extractor fills conversation variables (the debounced extraction task).
 	Extractor *extract.Extractor
+	// RateLimit counts requests per client in Redis (in-process while Redis does not answer):
+	// the widget's limits and sign-in throttling.
+	RateLimit *ratelimit.Limiter
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
 
@@ -111,6 +118,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	}
 	a.Metrics.WatchQueues(asynq.NewInspectorFromRedisClient(a.Redis), queues)
 	a.Events = events.NewBus(a.Redis, log)
+	a.RateLimit = ratelimit.New(a.Redis, log)
 	a.Workspace = &workspace.Service{Store: a.Store}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Queue: a.Queue, Log: log}).OnUserMessage // debounced variable extraction

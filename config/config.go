@@ -1,4 +1,7 @@
-// Package config reads Parley's configuration from the environment and validates it.
+// Package config reads Parley's configuration from the environment and validates it: one
+// Config, Load from the environment, each variable with its default and a validation error
+// that names it (the README's variable table is checked against it). It imports nothing of
+// Parley and holds no product rule.
 package config
 
 import (

@@ -2,6 +2,9 @@
 // the dashboard script and the widget loader. Every file is served at a content-hashed path
 // (/static/h/<hash>/<name>, cached for a year) and at its plain path (/static/<name>, cached
 // briefly: the widget snippet that businesses paste points there).
+//
+// Front-end files come from the npm registry, pinned and vendored under vendor/; nothing is
+// loaded from a CDN. It imports nothing of Parley.
 package static
 
 import (

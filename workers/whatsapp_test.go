@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,84 +34,52 @@ const (
 	waCust    = "16505551234"
 )
 
-// fakeGraph is Meta's Graph API: it records every request and answers what the test asks,
-// in order, then 200 with a fresh message id.
-type fakeGraph struct {
-	srv      *httptest.Server
-	mu       sync.Mutex
-	attempts []map[string]any // every request that reached the server
-	accepted []map[string]any // the ones Meta took (answered 200, or accepted then hung up)
-	auth     []string
-	paths    []string
-	plan     []string // "ok", "131047", "429", "500", "400", "hangup", "accept-hangup"
-	n        int
-}
-
-func newFakeGraph(t *testing.T) *fakeGraph {
-	g := &fakeGraph{}
-	refusal, err := os.ReadFile(filepath.Join("..", "app", "whatsapp", "testdata", "send_error_131047.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var body map[string]any
-		_ = json.Unmarshal(b, &body)
-		g.mu.Lock()
-		g.attempts = append(g.attempts, body)
-		g.auth = append(g.auth, r.Header.Get("Authorization"))
-		g.paths = append(g.paths, r.URL.Path)
-		mode := "ok"
-		if len(g.plan) > 0 {
-			mode, g.plan = g.plan[0], g.plan[1:]
-		}
-		if mode == "ok" || mode == "accept-hangup" {
-			g.accepted = append(g.accepted, body)
-		}
-		g.n++
-		id := fmt.Sprintf("wamid.OUT%d", g.n)
-		g.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch mode {
-		case "ok":
-			fmt.Fprintf(w, `{"messaging_product":"whatsapp","contacts":[{"input":%q,"wa_id":%q}],"messages":[{"id":%q}]}`, body["to"], body["to"], id)
+// graphPlan maps the test's words onto the fake Graph API's answers: "ok" (Meta's success),
+// "131047" (Meta's refusal, its exact bytes from testdata), "429", "500", "400" (131026),
+// "hangup" (the connection breaks before Meta takes the message) and "accept-hangup" (Meta took
+// it, its answer was lost).
+func graphPlan(t *testing.T, modes ...string) []testkit.GraphAnswer {
+	t.Helper()
+	var out []testkit.GraphAnswer
+	for _, m := range modes {
+		var a testkit.GraphAnswer
+		switch m {
+		case "ok": // the zero answer: success
 		case "131047":
-			w.WriteHeader(400)
-			_, _ = w.Write(refusal)
+			a = testkit.GraphAnswer{Status: http.StatusBadRequest, Body: string(waFixture(t, "send_error_131047.json"))}
 		case "429":
-			w.WriteHeader(429)
-			_, _ = io.WriteString(w, `{"error":{"message":"(#80007) Rate limit issues","type":"OAuthException","code":80007}}`)
+			a = testkit.GraphAnswer{Error: &testkit.GraphRateLimited}
 		case "500":
-			w.WriteHeader(500)
-			_, _ = io.WriteString(w, `{"error":{"message":"An unknown error has occurred.","type":"OAuthException","code":1}}`)
+			a = testkit.GraphAnswer{Error: &testkit.GraphUnknown}
 		case "400":
-			w.WriteHeader(400)
-			_, _ = io.WriteString(w, `{"error":{"message":"(#131026) Message undeliverable","type":"OAuthException","code":131026}}`)
-		case "hangup", "accept-hangup":
-			conn, _, _ := w.(http.Hijacker).Hijack()
-			conn.Close()
+			a = testkit.GraphAnswer{Error: &testkit.GraphUndeliverable}
+		case "hangup":
+			a = testkit.GraphAnswer{Hangup: true}
+		case "accept-hangup":
+			a = testkit.GraphAnswer{Hangup: true, Accept: true}
+		default:
+			t.Fatalf("graph plan %q", m)
 		}
-	}))
-	t.Cleanup(g.srv.Close)
-	return g
+		out = append(out, a)
+	}
+	return out
 }
 
-func (g *fakeGraph) then(modes ...string) {
-	g.mu.Lock()
-	g.plan = append(g.plan, modes...)
-	g.mu.Unlock()
+// then queues Meta's answers for the next sends, in order (then success again).
+func (e *waEnv) then(modes ...string) {
+	e.t.Helper()
+	e.graph.Then(graphPlan(e.t, modes...)...)
 }
 
-func (g *fakeGraph) counts() (attempts, accepted int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.attempts), len(g.accepted)
+// counts is every request that reached Meta and the sends it took.
+func (e *waEnv) counts() (attempts, accepted int) {
+	return len(e.graph.Requests()), len(e.graph.Accepted())
 }
 
-func (g *fakeGraph) last() map[string]any {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.attempts[len(g.attempts)-1]
+// last is the body of the last request Meta saw.
+func (e *waEnv) last() map[string]any {
+	rs := e.graph.Requests()
+	return rs[len(rs)-1].Body
 }
 
 // waEnv is one test's running parts: the app, the real webhook handler over HTTP, the real
@@ -121,7 +88,7 @@ type waEnv struct {
 	t       *testing.T
 	a       *app.App
 	url     string
-	graph   *fakeGraph
+	graph   *testkit.FakeGraph
 	wa      *workers.WhatsApp
 	inbound *workers.Inbound
 	mux     *asynq.ServeMux
@@ -134,10 +101,10 @@ type waEnv struct {
 
 func newWAEnv(t *testing.T, window time.Duration) *waEnv {
 	t.Helper()
-	g := newFakeGraph(t)
+	g := testkit.NewFakeGraph(t)
 	cfg := testkit.Config(t)
 	cfg.WhatsAppAppSecret = waSecret
-	cfg.WhatsAppGraphURL = g.srv.URL + "/v21.0"
+	cfg.WhatsAppGraphURL = g.URL + "/v21.0"
 	cfg.WhatsAppWindow = window
 	a := testkit.App(t, cfg)
 	ws := web.New(a)
@@ -575,20 +542,22 @@ func TestWhatsAppWindowLifecycle(t *testing.T) {
 	}
 
 	e.post(textWebhook("wamid.FIRST", "Sheena", "Does it come in blue?", time.Now()))
-	waitFor("the reply to be sent", 10*time.Second, func() bool { _, acc := e.graph.counts(); return acc == 1 })
+	waitFor("the reply to be sent", 10*time.Second, func() bool { _, acc := e.counts(); return acc == 1 })
 	c := conv()
 	if !whatsapp.WindowOpen(c, time.Now()) {
 		t.Fatalf("window open after the customer wrote: %v %v", c.WindowExpiresAt, c.WindowClosedAt)
 	}
-	body := e.graph.last()
+	body := e.last()
 	text, _ := body["text"].(map[string]any)
-	if body["to"] != waCust || body["type"] != "text" || text["body"] != "Yes: blue and green." || e.graph.auth[0] != "Bearer "+waToken ||
-		e.graph.paths[0] != "/v21.0/"+waPhoneID+"/messages" || body["messaging_product"] != "whatsapp" || body["recipient_type"] != "individual" {
-		t.Fatalf("sent: %v %v %v", body, e.graph.auth, e.graph.paths)
+	first := e.graph.Requests()[0]
+	if body["to"] != waCust || body["type"] != "text" || text["body"] != "Yes: blue and green." || first.Auth != "Bearer "+waToken ||
+		first.Path != "/v21.0/"+waPhoneID+"/messages" || body["messaging_product"] != "whatsapp" || body["recipient_type"] != "individual" {
+		t.Fatalf("sent: %v %+v", body, first)
 	}
+	wamid := e.graph.Accepted()[0].WAMID // the id Meta gave the reply
 	waitFor("the reply's id to be stored", 5*time.Second, func() bool {
 		ms := e.messages(c)
-		return len(ms) == 2 && ms[1].Status == "sent" && *ms[1].ProviderMessageID == "wamid.OUT1"
+		return len(ms) == 2 && ms[1].Status == "sent" && *ms[1].ProviderMessageID == wamid
 	})
 	expires := *c.WindowExpiresAt
 
@@ -599,7 +568,7 @@ func TestWhatsAppWindowLifecycle(t *testing.T) {
 		t.Fatalf("closed early or moved: %v (was %v)", c.WindowExpiresAt, expires)
 	}
 
-	attempts, _ := e.graph.counts()
+	attempts, _ := e.counts()
 	m, err := e.wa.Service.Send(ctx, c, whatsapp.Outgoing{Key: "parley:test:free", Role: "human", Content: "Are you still there?"})
 	if !errors.Is(err, whatsapp.ErrWindowClosed) || whatsapp.Retryable(err) {
 		t.Fatalf("free-form send with the window closed: %v", err)
@@ -607,7 +576,7 @@ func TestWhatsAppWindowLifecycle(t *testing.T) {
 	if m.Status != "failed" || m.StatusError != whatsapp.WindowClosedReason {
 		t.Fatalf("refused message: %+v", m)
 	}
-	if a2, _ := e.graph.counts(); a2 != attempts {
+	if a2, _ := e.counts(); a2 != attempts {
 		t.Fatal("Meta was called for a free-form message outside the window")
 	}
 	m, err = e.wa.Service.Send(ctx, c, whatsapp.Outgoing{Key: "parley:test:tpl", Role: "human",
@@ -615,13 +584,13 @@ func TestWhatsAppWindowLifecycle(t *testing.T) {
 	if err != nil || m.Status != "sent" || m.ContentType != "template" {
 		t.Fatalf("template send: %v %+v", err, m)
 	}
-	if tpl, _ := e.graph.last()["template"].(map[string]any); tpl["name"] != "order_update" {
-		t.Fatalf("template request: %v", e.graph.last())
+	if tpl, _ := e.last()["template"].(map[string]any); tpl["name"] != "order_update" {
+		t.Fatalf("template request: %v", e.last())
 	}
 
 	e.post(textWebhook("wamid.SECOND", "Sheena", "Back again", time.Now()))
 	waitFor("the window to reopen", 10*time.Second, func() bool { return whatsapp.WindowOpen(conv(), time.Now()) })
-	waitFor("the second reply", 10*time.Second, func() bool { _, acc := e.graph.counts(); return acc == 3 })
+	waitFor("the second reply", 10*time.Second, func() bool { _, acc := e.counts(); return acc == 3 })
 	if n := e.replies.Load(); n != 2 {
 		t.Fatalf("replier called %d times, want 2", n)
 	}
@@ -644,7 +613,7 @@ func TestWhatsAppReplyBurst(t *testing.T) {
 			t.Fatalf("%s: %v", id, err)
 		}
 	}
-	if _, acc := e.graph.counts(); acc != 1 || e.replies.Load() != 1 {
+	if _, acc := e.counts(); acc != 1 || e.replies.Load() != 1 {
 		t.Fatalf("a burst got %d replies (%d LLM calls), want 1", acc, e.replies.Load())
 	}
 	c := e.conv()
@@ -661,7 +630,7 @@ func TestWhatsAppReplyBurst(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if a, _ := e.graph.counts(); a != 1 || e.replies.Load() != 1 {
+	if a, _ := e.counts(); a != 1 || e.replies.Load() != 1 {
 		t.Fatalf("running the reply tasks again sent %d", a)
 	}
 }
@@ -676,7 +645,7 @@ func TestWhatsAppNoReplier(t *testing.T) {
 			t.Fatalf("%s: %v", id, err)
 		}
 	}
-	if a, _ := e.graph.counts(); a != 0 {
+	if a, _ := e.counts(); a != 0 {
 		t.Fatal("no Replier: nothing is sent")
 	}
 	// AI replies switched off: no reply task at all.
@@ -710,7 +679,7 @@ func TestWhatsAppReplyGraphErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newWAEnv(t, 24*time.Hour)
-			e.graph.then(tc.plan...)
+			e.then(tc.plan...)
 			e.post(textWebhook("wamid.E1", "Ada", "hi", time.Now()))
 			e.run()
 			tasks := e.scheduled(workers.TypeWhatsAppReply)
@@ -742,7 +711,7 @@ func TestWhatsAppReplyGraphErrors(t *testing.T) {
 			if !tc.final && err != nil {
 				t.Fatalf("retries should end in success: %v", err)
 			}
-			attempts, accepted := e.graph.counts()
+			attempts, accepted := e.counts()
 			if attempts != len(tc.plan) {
 				t.Fatalf("%d calls to Meta, want %d", attempts, len(tc.plan))
 			}
@@ -764,7 +733,7 @@ func TestWhatsAppReplyGraphErrors(t *testing.T) {
 			}
 			// A final failure is not retried: running the task again calls Meta no more.
 			_ = e.mux.ProcessTask(context.Background(), task)
-			if a2, _ := e.graph.counts(); a2 != attempts {
+			if a2, _ := e.counts(); a2 != attempts {
 				t.Fatal("a final failure was sent again")
 			}
 		})
@@ -776,7 +745,7 @@ func TestWhatsAppReplyGraphErrors(t *testing.T) {
 func TestWhatsAppKilledMidReply(t *testing.T) {
 	t.Run("request never accepted", func(t *testing.T) {
 		e := newWAEnv(t, 24*time.Hour)
-		e.graph.then("hangup")
+		e.then("hangup")
 		e.post(textWebhook("wamid.K1", "Ada", "hi", time.Now()))
 		e.run()
 		tasks := e.scheduled(workers.TypeWhatsAppReply)
@@ -797,7 +766,7 @@ func TestWhatsAppKilledMidReply(t *testing.T) {
 		if err := e.mux.ProcessTask(context.Background(), task); !errors.Is(err, whatsapp.ErrSendInFlight) {
 			t.Fatalf("retry within the grace: %v", err)
 		}
-		if a, _ := e.graph.counts(); a != 1 {
+		if a, _ := e.counts(); a != 1 {
 			t.Fatalf("%d calls", a)
 		}
 		// No status came: after the grace the retry sends, once, the same stored reply.
@@ -808,7 +777,7 @@ func TestWhatsAppKilledMidReply(t *testing.T) {
 		if err := e.mux.ProcessTask(context.Background(), task); err != nil {
 			t.Fatal(err)
 		}
-		if _, acc := e.graph.counts(); acc != 1 || e.replies.Load() != 1 {
+		if _, acc := e.counts(); acc != 1 || e.replies.Load() != 1 {
 			t.Fatalf("accepted %d, LLM calls %d; want 1 and 1", acc, e.replies.Load())
 		}
 		if ms := e.messages(c); len(ms) != 2 || ms[1].Status != "sent" {
@@ -818,7 +787,7 @@ func TestWhatsAppKilledMidReply(t *testing.T) {
 	t.Run("accepted but the answer was lost", func(t *testing.T) {
 		e := newWAEnv(t, 24*time.Hour)
 		e.wa.Service.ResendGrace = -1 // even without a grace, the status settles it
-		e.graph.then("accept-hangup")
+		e.then("accept-hangup")
 		e.post(textWebhook("wamid.K2", "Ada", "hi", time.Now()))
 		e.run()
 		var task *asynq.Task
@@ -829,7 +798,7 @@ func TestWhatsAppKilledMidReply(t *testing.T) {
 			t.Fatal("lost answer: want an error")
 		}
 		// Meta's "sent" status carries the key we gave as callback data.
-		sent := e.graph.last()
+		sent := e.last()
 		key, _ := sent["biz_opaque_callback_data"].(string)
 		if !strings.HasPrefix(key, "parley:reply:") {
 			t.Fatalf("callback data: %v", sent)
@@ -843,7 +812,7 @@ func TestWhatsAppKilledMidReply(t *testing.T) {
 		if err := e.mux.ProcessTask(context.Background(), task); err != nil {
 			t.Fatal(err)
 		}
-		if a, acc := e.graph.counts(); a != 1 || acc != 1 {
+		if a, acc := e.counts(); a != 1 || acc != 1 {
 			t.Fatalf("Meta got %d requests, want exactly 1", a)
 		}
 		ms := e.messages(e.conv())
@@ -872,7 +841,7 @@ func TestWhatsAppReplierThatStores(t *testing.T) {
 		stored[id] = m
 		return nil, errors.New("worker killed after the reply was stored")
 	})
-	e.graph.then("500")
+	e.then("500")
 	e.post(textWebhook("wamid.S1", "Ada", "hi", time.Now()))
 	e.run()
 	var task *asynq.Task
@@ -885,12 +854,12 @@ func TestWhatsAppReplierThatStores(t *testing.T) {
 			t.Fatalf("run %d: %v", i, err)
 		}
 	}
-	if a, acc := e.graph.counts(); a != 2 || acc != 1 {
+	if a, acc := e.counts(); a != 2 || acc != 1 {
 		t.Fatalf("Meta got %d requests (%d accepted), want 2 and 1", a, acc)
 	}
 	ms := e.messages(e.conv())
 	if len(ms) != 2 || ms[1].ID != stored[fmt.Sprintf("reply:%d:%d", ms[0].ConversationID, ms[0].ID)].ID ||
-		ms[1].Status != "sent" || ms[1].CompletionTokens != 7 || *ms[1].ProviderMessageID != "wamid.OUT2" {
+		ms[1].Status != "sent" || ms[1].CompletionTokens != 7 || *ms[1].ProviderMessageID != e.graph.Accepted()[0].WAMID {
 		t.Fatalf("messages: %+v", ms)
 	}
 	if calls.Load() != 2 {

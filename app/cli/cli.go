@@ -1,5 +1,9 @@
 // Package cli implements Parley's subcommands. main.go only loads the configuration and calls
 // Run.
+//
+// It parses flags, opens the container (app.Open) and starts roles and tools; what a command
+// does is a call into a feature service, the store's bulk load (seed, bench) or doctor. It
+// builds no SQL and holds no product rule.
 package cli
 
 import (
@@ -142,7 +146,7 @@ Run exactly one.
 	"seed": `  --demo [--workspace ID]
           two assistants and 60 believable conversations (test, widget, WhatsApp) over the
           last 90 days; a second run adds nothing. Without any workspace it creates one with
-          the user demo@parley.local, password parley-demo.
+          the user demo@parley.local and a random password, printed once.
   --bulk --conversations N --messages-per-conversation M [--workspace ID] [--batch B] [--workers W]
           a large generated data set for benchmarks: COPY on PostgreSQL (W parallel writers,
           default 2), multi-row INSERTs on SQLite; B conversations per transaction (default

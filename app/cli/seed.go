@@ -69,13 +69,13 @@ func runSeed(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	ws, created, err := seed.Workspace(ctx, s, *wsID)
+	ws, password, err := seed.Workspace(ctx, s, *wsID)
 	if err != nil {
 		return err
 	}
-	if created {
-		fmt.Fprintf(env.Stdout, "created workspace %d %q; sign in as %s with password %s\n",
-			ws.ID, ws.Name, seed.DemoEmail, seed.DemoPassword)
+	if password != "" {
+		fmt.Fprintf(env.Stdout, "created workspace %d %q; sign in as %s with password %s (shown once: keep it)\n",
+			ws.ID, ws.Name, seed.DemoEmail, password)
 	}
 
 	if *demo {

@@ -1,12 +1,15 @@
 // Package conversation owns conversations' use cases and rules: its Service is the writer of
-// conversations and messages that publishes each change's live event itself (add message,
-// start, delete, bulk delete, retention, AI on/off, end, window close), so no caller publishes
-// after a write; beside it the types and their badges, the filter that URLs and API parameters
+// conversations and messages that publishes each change's live event itself (add message, add
+// reply with its usage row, start, delete, bulk delete, retention, AI on/off, end, window
+// close; the WhatsApp channel's thread, customer name, window, delivery statuses and send
+// outcomes; extraction runs), so no caller publishes after a write: publishing is private to
+// the package. Beside it the types and their badges, the filter that URLs and API parameters
 // describe, and the WhatsApp window state (whose rule is model.WindowAt). Money is formatted by
 // model.Money.
 //
-// It may use app/store, app/events and app/workspace; it never imports app/web, views or
-// workers, and knows nothing of HTTP or templates.
+// It may use app/store, app/events, app/usage and app/workspace; it never imports app/web,
+// views, workers or the channel packages (app/whatsapp, app/chat, app/extract call it), and
+// knows nothing of HTTP or templates.
 package conversation
 
 import (

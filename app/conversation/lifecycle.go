@@ -16,7 +16,7 @@ func (s *Service) SetAIEnabled(ctx context.Context, workspaceID, id int64, on bo
 	if err := s.Store.SetAIEnabled(ctx, workspaceID, id, on); err != nil {
 		return err
 	}
-	s.Changed(ctx, workspaceID, id)
+	s.changed(ctx, workspaceID, id)
 	return nil
 }
 
@@ -25,7 +25,7 @@ func (s *Service) End(ctx context.Context, workspaceID, id int64) error {
 	if err := s.Store.EndConversation(ctx, workspaceID, id); err != nil {
 		return err
 	}
-	s.Changed(ctx, workspaceID, id)
+	s.changed(ctx, workspaceID, id)
 	return nil
 }
 
@@ -37,7 +37,7 @@ func (s *Service) CloseExpiredWindow(ctx context.Context, workspaceID, id int64,
 	if err != nil || !closed {
 		return closed, err
 	}
-	s.Changed(ctx, workspaceID, id)
+	s.changed(ctx, workspaceID, id)
 	return true, nil
 }
 
@@ -46,7 +46,7 @@ func (s *Service) CloseExpiredWindow(ctx context.Context, workspaceID, id int64,
 func (s *Service) CloseExpiredWindows(ctx context.Context, at time.Time, limit int) (int, error) {
 	closed, err := s.Store.CloseExpiredWindows(ctx, at, limit)
 	for _, c := range closed {
-		s.Changed(ctx, c.WorkspaceID, c.ID)
+		s.changed(ctx, c.WorkspaceID, c.ID)
 	}
 	return len(closed), err
 }
@@ -68,7 +68,7 @@ func (s *Service) DeleteMatching(ctx context.Context, workspaceID int64, f store
 			return total, nil
 		}
 		total += n
-		s.CountsChanged(ctx, workspaceID)
+		s.countsChanged(ctx, workspaceID)
 		if each != nil {
 			if err := each(n); err != nil {
 				return total, err

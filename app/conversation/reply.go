@@ -16,7 +16,7 @@ func (s *Service) AddReply(ctx context.Context, prices *usage.Table, call usage.
 		return rec, err
 	}
 	if rec.Inserted {
-		s.Announce(ctx, m)
+		s.announce(ctx, m)
 	}
 	return rec, nil
 }

@@ -55,8 +55,8 @@ func (s *Service) AddMessage(ctx context.Context, m *store.Message) (bool, error
 	return true, nil
 }
 
-// Announce publishes a message stored by another path (a reply stored with its usage).
-func (s *Service) Announce(ctx context.Context, m *store.Message) {
+// announce publishes a message stored by another path (a reply stored with its usage).
+func (s *Service) announce(ctx context.Context, m *store.Message) {
 	s.publish(ctx, events.Event{Kind: events.MessageAdded, WorkspaceID: m.WorkspaceID, ConversationID: m.ConversationID, MessageID: m.ID})
 }
 
@@ -70,13 +70,13 @@ func (s *Service) Delete(ctx context.Context, workspaceID, id int64) error {
 	return nil
 }
 
-// CountsChanged announces that the workspace's counts moved (bulk deletions).
-func (s *Service) CountsChanged(ctx context.Context, workspaceID int64) {
+// countsChanged announces that the workspace's counts moved (bulk deletions, a new thread).
+func (s *Service) countsChanged(ctx context.Context, workspaceID int64) {
 	s.publish(ctx, events.Event{Kind: events.CountsChanged, WorkspaceID: workspaceID})
 }
 
-// Changed announces a change made elsewhere (variables, window, status).
-func (s *Service) Changed(ctx context.Context, workspaceID, id int64) {
+// changed announces a change of the conversation (variables, window, status).
+func (s *Service) changed(ctx context.Context, workspaceID, id int64) {
 	s.publish(ctx, events.Event{Kind: events.ConversationChanged, WorkspaceID: workspaceID, ConversationID: id})
 }
 

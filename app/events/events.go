@@ -1,5 +1,9 @@
 // Package events fans out live updates (a conversation changed, a message arrived, the counts
 // moved) from any process to every web process through Redis pub/sub.
+//
+// It owns the event types and the Redis channels. Feature services publish (each after its
+// own write, in the same call); web surfaces subscribe. It imports no feature package, no
+// store and no web package; losing an event loses no data (pages re-read the database).
 package events
 
 import (

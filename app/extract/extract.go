@@ -52,7 +52,8 @@ type Extractor struct {
 	Store  *store.Store
 	LLM    llm.Provider
 	Prices *usage.Table
-	// Conversations, when set, tells open pages that variables changed.
+	// Conversations stores each run and tells open pages when variables changed; nil: the
+	// same writes with nobody told.
 	Conversations *conversation.Service
 	Log           *slog.Logger
 	// Meter counts the LLM calls, tokens and cost (app/metrics); nil counts nothing.
@@ -61,6 +62,13 @@ type Extractor struct {
 	// last Transcript of them (default 60).
 	History    int
 	Transcript int
+}
+
+func (x *Extractor) conversations() *conversation.Service {
+	if x.Conversations != nil {
+		return x.Conversations
+	}
+	return &conversation.Service{Store: x.Store}
 }
 
 // Run names one extraction.
@@ -160,7 +168,7 @@ func (x *Extractor) Execute(ctx context.Context, r Run) (Result, error) {
 	apply := store.ExtractionUpdate{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, LastMessageID: last}
 	record := func(why string) (Result, error) {
 		res.Skipped = why
-		if _, err := x.Store.ApplyExtraction(ctx, apply); err != nil {
+		if _, err := x.conversations().ApplyExtraction(ctx, apply); err != nil {
 			return res, err
 		}
 		return res, nil
@@ -254,7 +262,7 @@ func (x *Extractor) Execute(ctx context.Context, r Run) (Result, error) {
 			apply.LastMessageID = done // not read yet: a retry asks again
 			res.Error = apply.Error
 			x.log().WarnContext(ctx, "extraction call failed", "conversation_id", conv.ID, "err", callErr)
-			if _, err := x.Store.ApplyExtraction(ctx, apply); err != nil {
+			if _, err := x.conversations().ApplyExtraction(ctx, apply); err != nil {
 				return res, err
 			}
 			if errors.As(callErr, &le) && le.Retryable {
@@ -273,7 +281,7 @@ func (x *Extractor) Execute(ctx context.Context, r Run) (Result, error) {
 			res.Error = vals.err
 		}
 	}
-	out, err := x.Store.ApplyExtraction(ctx, apply)
+	out, err := x.conversations().ApplyExtraction(ctx, apply)
 	if err != nil {
 		return res, err
 	}
@@ -282,9 +290,6 @@ func (x *Extractor) Execute(ctx context.Context, r Run) (Result, error) {
 	}
 	res.Replayed = out.Replayed
 	res.Changed = out.Changed
-	if len(out.Changed) > 0 && x.Conversations != nil {
-		x.Conversations.Changed(ctx, conv.WorkspaceID, conv.ID)
-	}
 	return res, nil
 }
 

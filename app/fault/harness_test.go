@@ -29,6 +29,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/testkit"
 )
 
 // The machine's PostgreSQL, where every scenario but one gets a fresh database.
@@ -384,7 +385,7 @@ type deployment struct {
 	dbURL   string
 	redis   *redisServer
 	graph   *fakeGraph
-	llm     *fakeLLM
+	llm     *testkit.FakeLLM
 	webPort int
 	webURL  string
 	env     []string
@@ -440,10 +441,10 @@ func deploy(t *testing.T, o deployOptions) *deployment {
 		"PARLEY_ADMIN_PASSWORD="+adminPassword,
 		"PARLEY_WHATSAPP_APP_SECRET="+appSecret,
 		"PARLEY_WHATSAPP_VERIFY_TOKEN="+verifyToken,
-		"PARLEY_WHATSAPP_GRAPH_URL="+d.graph.srv.URL+"/v21.0",
+		"PARLEY_WHATSAPP_GRAPH_URL="+d.graph.URL+"/v21.0",
 		"PARLEY_WHATSAPP_WINDOW="+o.window.String(),
 		"PARLEY_SWEEP_INTERVAL="+o.sweep.String(),
-		"PARLEY_LLM_BASE_URL="+d.llm.srv.URL+"/v1",
+		"PARLEY_LLM_BASE_URL="+d.llm.URL+"/v1",
 		"PARLEY_LLM_API_KEY=sk-fault-test",
 		"PARLEY_LLM_MODEL=gpt-4o-mini",
 		"PARLEY_LLM_TIMEOUT=60s",

@@ -64,12 +64,12 @@ func TestScenario1WorkerKill9(t *testing.T) {
 	for k := 0; k < kills; k++ {
 		time.Sleep(dur / (kills + 1))
 		// Kill when reply or extraction calls are in flight (the LLM answers after 1.5 s).
-		waitFor(3*time.Second, func() bool { return d.llm.inReplies.Load()+d.llm.inExtracted.Load() > 0 })
+		waitFor(3*time.Second, func() bool { return d.llm.Chat.InFlight.Load()+d.llm.Structured.InFlight.Load() > 0 })
 		types := activeTypes(fmt.Sprintf("127.0.0.1:%d", d.redis.port))
 		for _, ty := range types {
 			inflight[ty]++
 		}
-		note := fmt.Sprintf("kill %d: llm calls in flight reply=%d extraction=%d; tasks %v", k+1, d.llm.inReplies.Load(), d.llm.inExtracted.Load(), types)
+		note := fmt.Sprintf("kill %d: llm calls in flight reply=%d extraction=%d; tasks %v", k+1, d.llm.Chat.InFlight.Load(), d.llm.Structured.InFlight.Load(), types)
 		killNotes = append(killNotes, note)
 		t.Log(note)
 		d.worker.signal(syscall.SIGKILL, 0)
@@ -240,6 +240,6 @@ func TestScenario1WorkerKill9(t *testing.T) {
 		Scenario: "1 worker kill -9", Sent: res.Sent, Acked: res.OK, Stored: st.Stored, Processed: st.Processed,
 		Lost: lost, Duplicated: dup, Recovery: recovery,
 		Notes: fmt.Sprintf("%d kills; tasks killed in flight: %s; replies sent %d, Graph sends %d, LLM calls reply %d extraction %d",
-			len(killNotes), strings.Join(kinds, " "), replies, len(d.graph.all()), d.llm.replies.Load(), d.llm.extractions.Load()),
+			len(killNotes), strings.Join(kinds, " "), replies, len(d.graph.all()), d.llm.Chat.Answered.Load(), d.llm.Structured.Answered.Load()),
 	}.log(t)
 }

@@ -54,7 +54,7 @@ func TestScenario5GracefulShutdown(t *testing.T) {
 
 	time.Sleep(3 * time.Second)
 	active := activeTypes(fmt.Sprintf("127.0.0.1:%d", d.redis.port))
-	inflightLLM := d.llm.inReplies.Load() + d.llm.inExtracted.Load()
+	inflightLLM := d.llm.Chat.InFlight.Load() + d.llm.Structured.InFlight.Load()
 	exited, workerTook := d.worker.signal(syscall.SIGTERM, 40*time.Second)
 	if !exited {
 		t.Errorf("the worker did not exit within 40 s of SIGTERM")

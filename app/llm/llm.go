@@ -13,6 +13,9 @@
 //     when asked for structured output, and reports token counts computed with tiktoken.
 //
 // New picks one from the configuration.
+//
+// It is an adapter: it knows no conversation, store or price; app/chat, app/extract and
+// app/usage decide what to ask and what an answer costs.
 package llm
 
 import (

@@ -2,6 +2,8 @@
 // caused some work, and the task type and id of a background job. Handler adds them to every
 // record logged with that context (slog's *Context methods and LogAttrs), so that one webhook
 // can be followed from the web request into every job it causes.
+//
+// It is plumbing: it imports nothing of Parley and holds no rule.
 package logctx
 
 import (

@@ -28,6 +28,7 @@ package seed
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
@@ -35,11 +36,12 @@ import (
 	"github.com/parleyhq/parley/app/store"
 )
 
-// The workspace and user created when the database has no workspace yet.
+// The workspace and user created when the database has no workspace yet. The user's password
+// is drawn at random when it is created and printed once: a published demo password would let
+// anyone into an install that was seeded and then exposed.
 const (
 	DemoWorkspaceName = "Demo workspace"
 	DemoEmail         = "demo@parley.local"
-	DemoPassword      = "parley-demo"
 )
 
 // demoDays is how far back the demo conversations go.
@@ -60,34 +62,35 @@ func Cost(promptTokens, completionTokens int) int64 {
 const WhatsAppReengagementError = "(#131047) Re-engagement message: more than 24 hours have passed since the recipient last replied"
 
 // Workspace returns the workspace to seed: the one named by id, or the first one. When id is 0
-// and no workspace exists, it creates DemoWorkspaceName with the admin DemoEmail / DemoPassword
-// and reports created=true.
-func Workspace(ctx context.Context, s *store.Store, id int64) (ws *store.Workspace, created bool, err error) {
+// and no workspace exists, it creates DemoWorkspaceName with the admin DemoEmail and a random
+// password, which it returns (password is empty when nothing was created).
+func Workspace(ctx context.Context, s *store.Store, id int64) (ws *store.Workspace, password string, err error) {
 	if id > 0 {
 		ws, err = s.WorkspaceByID(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, false, fmt.Errorf("workspace %d does not exist", id)
+			return nil, "", fmt.Errorf("workspace %d does not exist", id)
 		}
-		return ws, false, err
+		return ws, "", err
 	}
 	ws, err = s.FirstWorkspace(ctx)
 	if !errors.Is(err, store.ErrNotFound) {
-		return ws, false, err
+		return ws, "", err
 	}
-	hash, err := auth.HashPassword(DemoPassword)
+	password = rand.Text()
+	hash, err := auth.HashPassword(password)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	ws, _, err = s.CreateFirstAdmin(ctx, DemoWorkspaceName, DemoEmail, hash)
 	if errors.Is(err, store.ErrSetupDone) || store.IsUniqueViolation(err) {
 		// Someone else set up the first workspace meanwhile.
 		ws, err = s.FirstWorkspace(ctx)
-		return ws, false, err
+		return ws, "", err
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
-	return ws, true, nil
+	return ws, password, nil
 }
 
 // DemoPublicKeys are the public keys of the demo assistants of a workspace; they mark the

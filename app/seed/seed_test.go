@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/cli"
 	"github.com/parleyhq/parley/app/seed"
 	"github.com/parleyhq/parley/app/store"
@@ -19,16 +20,19 @@ import (
 
 func workspace(t *testing.T, s *store.Store) int64 {
 	t.Helper()
-	ws, created, err := seed.Workspace(context.Background(), s, 0)
-	if err != nil || !created {
-		t.Fatalf("workspace: %v created=%v", err, created)
+	ws, password, err := seed.Workspace(context.Background(), s, 0)
+	if err != nil || len(password) < 20 {
+		t.Fatalf("workspace: %v, password %q", err, password)
 	}
 	u, err := s.UserByEmail(context.Background(), seed.DemoEmail)
 	if err != nil || u.WorkspaceID != ws.ID {
 		t.Fatalf("demo user: %v %+v", err, u)
 	}
-	if ws2, created, err := seed.Workspace(context.Background(), s, 0); err != nil || created || ws2.ID != ws.ID {
-		t.Fatalf("second Workspace: %v %v %v", ws2, created, err)
+	if !auth.CheckPassword(u.PasswordHash, password) || auth.CheckPassword(u.PasswordHash, "parley-demo") {
+		t.Fatal("the demo user signs in with the password returned, and no published one")
+	}
+	if ws2, pw2, err := seed.Workspace(context.Background(), s, 0); err != nil || pw2 != "" || ws2.ID != ws.ID {
+		t.Fatalf("second Workspace: %v %q %v", ws2, pw2, err)
 	}
 	return ws.ID
 }
@@ -423,11 +427,12 @@ func TestSeedCommand(t *testing.T) {
 		t.Errorf("seed --help: %d %q", code, out)
 	}
 	code, out, stderr := run("seed", "--demo")
-	if code != 0 || !strings.Contains(out, seed.DemoEmail) || !strings.Contains(out, seed.DemoPassword) || !strings.Contains(out, "added demo data") {
+	printed := regexp.MustCompile(`sign in as (\S+) with password (\S+) `).FindStringSubmatch(out)
+	if code != 0 || printed == nil || printed[1] != seed.DemoEmail || !strings.Contains(out, "added demo data") {
 		t.Fatalf("seed --demo: %d %q %q", code, out, stderr)
 	}
 	code, out, stderr = run("seed", "--demo")
-	if code != 0 || !strings.Contains(out, "demo data already present") || strings.Contains(out, seed.DemoPassword) {
+	if code != 0 || !strings.Contains(out, "demo data already present") || strings.Contains(out, printed[2]) {
 		t.Fatalf("second seed --demo: %d %q %q", code, out, stderr)
 	}
 	code, out, stderr = run("seed", "--bulk", "--conversations", "50", "--messages-per-conversation", "2", "--batch", "20")

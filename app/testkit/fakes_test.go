@@ -57,6 +57,34 @@ func TestFakeGraphSpeaksMeta(t *testing.T) {
 	if n := len(g.Accepted()); n != 2 {
 		t.Fatalf("accepted sends: %d", n)
 	}
+	// A success between failures (the zero answer), then success again.
+	g.Then(testkit.GraphAnswer{Error: &testkit.GraphRateLimited}, testkit.GraphAnswer{}, testkit.GraphAnswer{Error: &testkit.GraphUnknown})
+	for i, want := range []int{429, 200, 500, 200} {
+		_, err := c.SendText(ctx, "106540352242922", "tok", "1", "x", "")
+		if got := 200; errors.As(err, &ae) {
+			if got = ae.HTTPStatus; got != want {
+				t.Fatalf("send %d of the plan: %d, want %d", i, got, want)
+			}
+		} else if err != nil || want != 200 {
+			t.Fatalf("send %d of the plan: %v, want %d", i, err, want)
+		}
+	}
+	if n := len(g.Accepted()); n != 4 {
+		t.Fatalf("accepted sends: %d", n)
+	}
+	// Only known senders, when asked: another number gets Meta's "no such object".
+	strict := testkit.NewFakeGraph(t)
+	strict.Numbers, strict.SendersKnown, strict.WAMIDPrefix = g.Numbers, true, "wamid.STRICT"
+	sc := whatsapp.NewClient(strict.URL + "/v21.0")
+	if _, err := sc.SendText(ctx, "999", "tok", "1", "x", ""); !errors.As(err, &ae) || ae.Code != 100 || ae.Subcode != 33 {
+		t.Fatalf("unknown sender: %v", err)
+	}
+	if id, err := sc.SendText(ctx, "106540352242922", "tok", "1", "x", ""); err != nil || id != "wamid.STRICT00000001" {
+		t.Fatalf("known sender: %q %v", id, err)
+	}
+	if n := len(strict.Accepted()); n != 1 || len(strict.Sends()) != 2 {
+		t.Fatalf("accepted sends: %d of %d", n, len(strict.Sends()))
+	}
 
 	n, err := c.PhoneNumber(ctx, "106540352242922", "tok")
 	if err != nil || n.DisplayPhoneNumber != "+1 555-0100" || n.VerifiedName != "Shop" {
@@ -147,6 +175,60 @@ func TestFakeLLMAnswersLikeOpenAI(t *testing.T) {
 		"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}, "required": []string{"name"}, "additionalProperties": false}}})
 	if err != nil || res.Content != `{"name":"Ada"}` || l.Requests()[2].Schema == nil {
 		t.Fatalf("structured: %+v %v", res, err)
+	}
+}
+
+// The default answers' content and latency are set once; the counters tell replies from
+// extractions, in flight and answered.
+func TestFakeLLMDefaultsAndCounters(t *testing.T) {
+	l := testkit.NewFakeLLM(t)
+	l.Reply, l.Value, l.Delay = "Thanks!", "Tester", 300*time.Millisecond
+	p := fakeProvider(t, l)
+	msgs := []llm.Message{{Role: "user", Content: "hi"}}
+	schema := &llm.JSONSchema{Name: "vars", Schema: map[string]any{
+		"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}, "required": []string{"name"}, "additionalProperties": false}}
+	done := make(chan error, 2)
+	go func() {
+		res, err := p.Complete(context.Background(), llm.Request{Messages: msgs})
+		if err == nil && res.Content != "Thanks!" {
+			err = errors.New("reply: " + res.Content)
+		}
+		done <- err
+	}()
+	go func() {
+		res, err := p.Complete(context.Background(), llm.Request{Messages: msgs, JSONSchema: schema})
+		if err == nil && res.Content != `{"name":"Tester"}` {
+			err = errors.New("extraction: " + res.Content)
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Chat.InFlight.Load() != 1 || l.Structured.InFlight.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("in flight: %d replies, %d extractions", l.Chat.InFlight.Load(), l.Structured.InFlight.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l.InFlight.Load() != 2 || l.Chat.Answered.Load() != 0 {
+		t.Fatalf("in flight %d, answered %d", l.InFlight.Load(), l.Chat.Answered.Load())
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.Chat.Answered.Load() != 1 || l.Structured.Answered.Load() != 1 || l.InFlight.Load() != 0 {
+		t.Fatalf("answered %d replies, %d extractions; %d in flight", l.Chat.Answered.Load(), l.Structured.Answered.Load(), l.InFlight.Load())
+	}
+	// A call cut short by its caller is not answered.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Complete(ctx, llm.Request{Messages: msgs}); err == nil {
+		t.Fatal("the delay should outlast the deadline")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if l.Chat.Answered.Load() != 1 {
+		t.Fatalf("answered %d", l.Chat.Answered.Load())
 	}
 }
 

@@ -63,7 +63,8 @@ var (
 	GraphNoObject = GraphError{Status: 400, Message: "Unsupported get request. Object with ID 'x' does not exist", Type: "GraphMethodException", Code: 100, Subcode: 33}
 )
 
-// GraphAnswer is how the fake answers one request instead of Meta's success.
+// GraphAnswer is how the fake answers one request; the zero GraphAnswer is Meta's success
+// (so a plan can put a success between failures).
 type GraphAnswer struct {
 	Error *GraphError // Meta's error object with its status
 	// Status and Body: a raw answer (a proxy's page, Meta's exact bytes from testdata).
@@ -94,12 +95,17 @@ type FakeGraph struct {
 	// Token, when set, is the only access token accepted: any other gets GraphInvalidToken.
 	Token string
 	// Numbers are the phone numbers GET /{id} knows (any other gets GraphNoObject); a send
-	// from any number is taken.
+	// from any number is taken unless SendersKnown.
 	Numbers map[string]FakeNumber
+	// SendersKnown: only the Numbers may send; a send from another gets GraphNoObject, as
+	// from Meta.
+	SendersKnown bool
 	// Templates are the templates of each WhatsApp Business Account id; PageSize (default
 	// 100) is how many one page lists.
 	Templates map[string][]FakeTemplate
 	PageSize  int
+	// WAMIDPrefix starts the message ids Meta gives ("wamid.FAKE"), followed by 8 digits.
+	WAMIDPrefix string
 	// OnSend, when set, is called (in its own goroutine) for each send Meta took, e.g. to post
 	// the message's status webhook back.
 	OnSend func(to, wamid, callbackData string)
@@ -181,15 +187,27 @@ func (g *FakeGraph) handle(w http.ResponseWriter, r *http.Request) {
 		parts = parts[1:] // the version
 	}
 	send := r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "messages"
+	unknownSender := false
+	if send && g.SendersKnown {
+		_, known := g.Numbers[parts[0]]
+		unknownSender = !known
+	}
 
 	g.mu.Lock()
 	var ans *GraphAnswer
 	if len(g.plan) > 0 {
 		ans, g.plan = &g.plan[0], g.plan[1:]
+		if *ans == (GraphAnswer{}) {
+			ans = nil // success
+		}
 	}
-	if send && (ans == nil || ans.Hangup && ans.Accept) && g.tokenOK(req.Auth) {
+	if send && (ans == nil || ans.Hangup && ans.Accept) && g.tokenOK(req.Auth) && !unknownSender {
 		g.n++
-		req.Accepted, req.WAMID = true, fmt.Sprintf("wamid.FAKE%08d", g.n)
+		prefix := g.WAMIDPrefix
+		if prefix == "" {
+			prefix = "wamid.FAKE"
+		}
+		req.Accepted, req.WAMID = true, fmt.Sprintf("%s%08d", prefix, g.n)
 	}
 	g.reqs = append(g.reqs, req)
 	g.mu.Unlock()
@@ -212,6 +230,9 @@ func (g *FakeGraph) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	case !g.tokenOK(req.Auth):
 		writeJSON(w, GraphInvalidToken.Status, GraphInvalidToken.JSON())
+		return
+	case unknownSender:
+		writeJSON(w, GraphNoObject.Status, GraphNoObject.JSON())
 		return
 	}
 	switch {

@@ -49,11 +49,16 @@ type LLMAnswer struct {
 // fields before the first request.
 type FakeLLM struct {
 	*httptest.Server
-	// Answer answers the n-th chat completion (from 1). Nil: Content "Hello! How can I help?",
-	// and for a structured request a JSON object giving every property the value Value.
+	// Answer answers the n-th chat completion (from 1). Nil: Content Reply, and for a
+	// structured request a JSON object giving every property the value Value, after Delay.
 	Answer func(n int, r LLMRequest) LLMAnswer
+	// Reply is the default answer of a plain chat completion ("Hello! How can I help?").
+	Reply string
 	// Value fills structured answers by default ("Fake Value").
 	Value string
+	// Delay is the default answer's latency (so that a kill can land while calls are in
+	// flight).
+	Delay time.Duration
 	// Usage is reported when the answer has none (default 120 prompt, 24 completion tokens).
 	Usage LLMUsage
 	// Key, when set, is the only API key accepted: any other gets OpenAI's 401.
@@ -64,6 +69,15 @@ type FakeLLM struct {
 	mu       sync.Mutex
 	reqs     []LLMRequest
 	InFlight atomic.Int64 // chat completions being answered
+	// Chat counts the plain chat completions (replies), Structured those with a JSON schema
+	// (variable extraction).
+	Chat, Structured LLMCounter
+}
+
+// LLMCounter counts one kind of chat completion.
+type LLMCounter struct {
+	InFlight atomic.Int64 // being answered now
+	Answered atomic.Int64 // answered in full (not cut short by the caller)
 }
 
 // NewFakeLLM starts a fake OpenAI-compatible server, closed when the test ends. Its base URL
@@ -141,8 +155,14 @@ func (l *FakeLLM) handle(w http.ResponseWriter, r *http.Request) {
 	l.reqs = append(l.reqs, req)
 	n := len(l.reqs)
 	l.mu.Unlock()
+	kind := &l.Chat
+	if req.Schema != nil {
+		kind = &l.Structured
+	}
 	l.InFlight.Add(1)
 	defer l.InFlight.Add(-1)
+	kind.InFlight.Add(1)
+	defer kind.InFlight.Add(-1)
 
 	var a LLMAnswer
 	if l.Answer != nil {
@@ -190,6 +210,7 @@ func (l *FakeLLM) handle(w http.ResponseWriter, r *http.Request) {
 	if !req.Stream {
 		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"id":%q,"object":"chat.completion","created":%d,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":%s,"refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":%s}`,
 			id, time.Now().Unix(), model, content, usage))
+		kind.Answered.Add(1)
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -214,11 +235,16 @@ func (l *FakeLLM) handle(w http.ResponseWriter, r *http.Request) {
 	if fl != nil {
 		fl.Flush()
 	}
+	kind.Answered.Add(1)
 }
 
 func (l *FakeLLM) defaultAnswer(r LLMRequest) LLMAnswer {
 	if r.Schema == nil {
-		return LLMAnswer{Content: "Hello! How can I help?"}
+		c := l.Reply
+		if c == "" {
+			c = "Hello! How can I help?"
+		}
+		return LLMAnswer{Content: c, Delay: l.Delay}
 	}
 	v := l.Value
 	if v == "" {
@@ -229,5 +255,5 @@ func (l *FakeLLM) defaultAnswer(r LLMRequest) LLMAnswer {
 		vals[k] = v
 	}
 	b, _ := json.Marshal(vals)
-	return LLMAnswer{Content: string(b)}
+	return LLMAnswer{Content: string(b), Delay: l.Delay}
 }

@@ -2,6 +2,10 @@
 // or with DATABASE_URL a new PostgreSQL database cloned from a migrated template) and a Redis
 // (miniredis, or with REDIS_URL the real server on a database index of its own).
 // With PARLEY_REQUIRE_SERVICES=1 a missing server fails the test instead of skipping it.
+//
+// It also holds the one fake Graph API (graph.go) and the one fake OpenAI-compatible server
+// (llm.go) that every test uses, and the headless browser (browser.go). Only tests import it;
+// it builds no SQL of its own (app/store's testdb.go creates and drops test databases).
 package testkit
 
 import (

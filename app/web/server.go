@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -66,7 +67,7 @@ func New(a *app.App) *Server {
 	s := &Server{Config: a.Config, Log: a.Log, Keys: a.Keys, Ready: a.Ready, Metrics: a.Metrics}
 	s.closing = make(chan struct{})
 	s.webhooks = &webhooks.Handler{Config: a.Config, Log: a.Log, Queue: a.Queue, Metrics: a.Metrics, Inbound: store.NewInboundBatcher(a.Store)}
-	s.widget = &widget.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat}
+	s.widget = &widget.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat, Limits: a.RateLimit}
 	s.dashboard = &dashboard.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat, Workspace: a.Workspace, WhatsApp: a.WhatsApp, Closing: s.closing}
 	s.api = &api.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Conversations: a.Conversations}
 	s.echo = s.build()
@@ -114,6 +115,7 @@ func (s *Server) build() *echo.Echo {
 	e.IPExtractor = clientIP(s.Config.TrustedProxies)
 
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
+	e.Use(acceptRequestID)
 	e.Use(middleware.RequestID())
 	e.Use(s.observe) // request id into the context for the logs and jobs; HTTP metrics (metrics.go)
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
@@ -152,6 +154,7 @@ func (s *Server) build() *echo.Echo {
 		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 	}))
 	e.Use(htmx.Vary)
+	e.Use(noStore)
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Skipper: noGzip, MinLength: 1024}))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: s.Config.BodyLimit, Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") }})) // webhooks have their own limit
 
@@ -196,4 +199,31 @@ func clientIP(trusted []*net.IPNet) echo.IPExtractor {
 		opts = append(opts, echo.TrustIPRange(n))
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// requestIDPattern is what a client's X-Request-Id may be: it is written into every log line
+// and carried into jobs, so anything longer or with other characters (a log injection, a
+// megabyte of header) is replaced by a fresh id.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// acceptRequestID drops a client's X-Request-Id that does not match requestIDPattern, so that
+// the request id middleware after it generates one.
+func acceptRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if v := h.Get(echo.HeaderXRequestID); v != "" && !requestIDPattern.MatchString(v) {
+			h.Del(echo.HeaderXRequestID)
+		}
+		return next(c)
+	}
+}
+
+// noStore makes every answer uncacheable (Cache-Control: no-store) unless its handler says
+// otherwise: pages, fragments, exports and JSON answers carry a workspace's data, and a shared
+// or back-button cache must not keep them. Static files set their own caching.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+		return next(c)
+	}
 }

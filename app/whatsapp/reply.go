@@ -128,18 +128,11 @@ func (s *Service) Keep(ctx context.Context, ev *store.InboundEvent, note string)
 // CloseWindow closes a conversation's window if its deadline has really passed (the database
 // decides) and tells open pages; closed tells whether it did.
 func (s *Service) CloseWindow(ctx context.Context, workspaceID, conversationID int64) (bool, error) {
-	if s.Conversations == nil {
-		return s.Store.CloseExpiredWindow(ctx, workspaceID, conversationID, store.Now())
-	}
-	return s.Conversations.CloseExpiredWindow(ctx, workspaceID, conversationID, store.Now())
+	return s.conversations().CloseExpiredWindow(ctx, workspaceID, conversationID, store.Now())
 }
 
 // CloseExpiredWindows closes up to limit windows whose deadline passed and that are still
 // marked open (their expiry task was lost), telling open pages; it returns how many.
 func (s *Service) CloseExpiredWindows(ctx context.Context, limit int) (int, error) {
-	if s.Conversations == nil {
-		closed, err := s.Store.CloseExpiredWindows(ctx, store.Now(), limit)
-		return len(closed), err
-	}
-	return s.Conversations.CloseExpiredWindows(ctx, store.Now(), limit)
+	return s.conversations().CloseExpiredWindows(ctx, store.Now(), limit)
 }

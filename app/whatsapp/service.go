@@ -91,17 +91,13 @@ func (s *Service) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (s *Service) changed(ctx context.Context, workspaceID, conversationID int64) {
+// conversations writes conversations and messages and publishes each change; without
+// Conversations (tests), the same writes with nobody told.
+func (s *Service) conversations() *conversation.Service {
 	if s.Conversations != nil {
-		s.Conversations.Changed(ctx, workspaceID, conversationID)
+		return s.Conversations
 	}
-}
-
-func (s *Service) addMessage(ctx context.Context, m *store.Message) (bool, error) {
-	if s.Conversations != nil {
-		return s.Conversations.AddMessage(ctx, m)
-	}
-	return s.Store.AddMessage(ctx, m)
+	return &conversation.Service{Store: s.Store}
 }
 
 // Received is the outcome of one inbound customer message.
@@ -153,24 +149,16 @@ func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerI
 		WorkspaceID: a.WorkspaceID, AssistantID: &a.ID, Type: store.TypeWhatsApp,
 		Customer: "+" + waID, CustomerName: name, StartedAt: at, AIEnabled: true, Charged: true,
 	}
-	created, err := s.Store.FindOrCreateWhatsAppConversation(ctx, conv)
+	cs := s.conversations()
+	created, err := cs.FindOrCreateWhatsApp(ctx, conv)
 	if err != nil {
 		return nil, err
 	}
-	if created {
-		if s.Conversations != nil {
-			s.Conversations.CountsChanged(ctx, conv.WorkspaceID)
-		}
-		s.changed(ctx, conv.WorkspaceID, conv.ID)
-	} else if name != "" && conv.CustomerName != name {
-		ok, err := s.Store.SetCustomerName(ctx, conv.WorkspaceID, conv.ID, name)
-		if err != nil {
+	if !created && name != "" && conv.CustomerName != name {
+		if _, err := cs.SetCustomerName(ctx, conv.WorkspaceID, conv.ID, name); err != nil {
 			return nil, err
 		}
 		conv.CustomerName = name
-		if ok {
-			s.changed(ctx, conv.WorkspaceID, conv.ID)
-		}
 	}
 
 	id := m.ID
@@ -182,7 +170,7 @@ func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerI
 		WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "user",
 		Content: content, ContentType: ctype, CreatedAt: at, ProviderMessageID: &id,
 	}
-	inserted, err := s.addMessage(ctx, msg)
+	inserted, err := cs.AddMessage(ctx, msg)
 	if err != nil {
 		return nil, err
 	}
@@ -192,12 +180,8 @@ func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerI
 		}
 	}
 	deadline := Deadline(at, s.window())
-	moved, err := s.Store.OpenWhatsAppWindow(ctx, conv.WorkspaceID, conv.ID, at, deadline, s.now())
-	if err != nil {
+	if _, err := cs.OpenWindow(ctx, conv.WorkspaceID, conv.ID, at, deadline, s.now()); err != nil {
 		return nil, err
-	}
-	if moved {
-		s.changed(ctx, conv.WorkspaceID, conv.ID)
 	}
 	return &Received{Conversation: conv, Message: msg, Inserted: inserted, Deadline: deadline}, nil
 }
@@ -234,34 +218,19 @@ func (s *Service) ReceiveStatus(ctx context.Context, p *EventPayload) (note stri
 	if st.Status == store.StatusFailed && errText == "" {
 		errText = "failed (Meta gave no reason)"
 	}
-	ws := a.WorkspaceID
-	ref, moved, err := s.Store.UpdateMessageStatus(ctx, ws, st.ID, st.Status, errText, at)
-	if errors.Is(err, store.ErrNotFound) && strings.HasPrefix(st.CallbackData, KeyPrefix) {
-		// The send's answer was lost (the worker died after Meta accepted it): the key we gave
-		// as callback data names the message.
-		if ok, aerr := s.Store.AttachProviderMessageID(ctx, ws, st.CallbackData, st.ID); aerr != nil {
-			return "", aerr
-		} else if ok {
-			// Attaching the id changed the message, whether or not the status moves it further.
-			ref, _, err = s.Store.UpdateMessageStatus(ctx, ws, st.ID, st.Status, errText, at)
-			moved = true
-		}
+	ms := conversation.MessageStatus{WorkspaceID: a.WorkspaceID, ProviderMessageID: st.ID, Status: st.Status, Error: errText, At: at,
+		CloseWindow: st.Status == store.StatusFailed && windowClosed}
+	if strings.HasPrefix(st.CallbackData, KeyPrefix) {
+		// When the send's answer was lost (the worker died after Meta accepted it), the key we
+		// gave as callback data names the message.
+		ms.Key = st.CallbackData
 	}
+	_, err = s.conversations().ApplyStatus(ctx, ms)
 	if errors.Is(err, store.ErrNotFound) {
 		return "unknown message: " + st.ID + " (status " + st.Status + ")", nil
 	}
 	if err != nil {
 		return "", err
-	}
-	if st.Status == store.StatusFailed && windowClosed {
-		if ok, err := s.Store.CloseWindowAt(ctx, ws, ref.ConversationID, at); err != nil {
-			return "", err
-		} else if ok {
-			moved = true
-		}
-	}
-	if moved {
-		s.changed(ctx, ws, ref.ConversationID)
 	}
 	if store.StatusRank(st.Status) == 0 {
 		return "status " + st.Status + " ignored", nil
@@ -348,21 +317,21 @@ func (s *Service) storeOutgoing(ctx context.Context, conv *store.Conversation, o
 		}
 		m = &st
 	}
-	if _, err := s.addMessage(ctx, m); err != nil {
+	if _, err := s.conversations().AddMessage(ctx, m); err != nil {
 		return nil, err
 	}
 	return s.Store.MessageByProviderID(ctx, conv.WorkspaceID, key)
 }
 
-// fail marks the message failed for good and records why on the conversation.
-func (s *Service) fail(ctx context.Context, m *store.Message, reason string, cause error) error {
-	ctx = context.WithoutCancel(ctx)
-	if _, err := s.Store.MarkMessageFailed(ctx, m.WorkspaceID, m.ID, reason); err != nil {
+// fail marks the message failed for good and records why on the conversation; closeWindowAt,
+// when not zero, closes the window first (Meta said it is closed).
+func (s *Service) fail(ctx context.Context, m *store.Message, reason string, cause error, closeWindowAt time.Time) error {
+	if err := s.conversations().FailMessage(ctx, m, conversation.SendFailure{
+		Reason: reason, LastError: "WhatsApp message not sent: " + reason, CloseWindowAt: closeWindowAt,
+	}); err != nil {
 		return err
 	}
-	_ = s.Store.SetConversationError(ctx, m.WorkspaceID, m.ConversationID, "WhatsApp message not sent: "+reason)
 	m.Status, m.StatusError = store.StatusFailed, reason
-	s.changed(ctx, m.WorkspaceID, m.ConversationID)
 	return &SendError{Reason: reason, Err: cause}
 }
 
@@ -381,25 +350,25 @@ func (s *Service) deliver(ctx context.Context, conv *store.Conversation, m *stor
 		return err
 	}
 	if out.Template == nil && !WindowOpen(fresh, s.now()) {
-		return s.fail(ctx, m, WindowClosedReason, ErrWindowClosed)
+		return s.fail(ctx, m, WindowClosedReason, ErrWindowClosed, time.Time{})
 	}
 	if fresh.AssistantID == nil {
-		return s.fail(ctx, m, "the conversation has no assistant", nil)
+		return s.fail(ctx, m, "the conversation has no assistant", nil, time.Time{})
 	}
 	a, err := s.Store.AssistantByID(ctx, fresh.WorkspaceID, *fresh.AssistantID)
 	if errors.Is(err, store.ErrNotFound) {
-		return s.fail(ctx, m, "the conversation's assistant was deleted", err)
+		return s.fail(ctx, m, "the conversation's assistant was deleted", err, time.Time{})
 	} else if err != nil {
 		return err
 	}
 	token := a.WhatsAppAccessTokenEnc
 	if s.Decrypt != nil {
 		if token, err = s.Decrypt(a.WhatsAppAccessTokenEnc); err != nil {
-			return s.fail(ctx, m, "the assistant's WhatsApp access token cannot be read; enter it again", err)
+			return s.fail(ctx, m, "the assistant's WhatsApp access token cannot be read; enter it again", err, time.Time{})
 		}
 	}
 	if a.WhatsAppPhoneNumberID == nil || *a.WhatsAppPhoneNumberID == "" || token == "" {
-		return s.fail(ctx, m, "the assistant is not connected to WhatsApp (phone number id and access token)", nil)
+		return s.fail(ctx, m, "the assistant is not connected to WhatsApp (phone number id and access token)", nil, time.Time{})
 	}
 	if ok, err := s.Store.MarkMessageSending(ctx, m.WorkspaceID, m.ID, out.Key); err != nil {
 		return err
@@ -429,12 +398,9 @@ func (s *Service) deliver(ctx context.Context, conv *store.Conversation, m *stor
 	var ae *APIError
 	switch {
 	case errors.As(err, &ae) && ae.WindowClosed():
-		if _, cerr := s.Store.CloseWindowAt(context.WithoutCancel(ctx), m.WorkspaceID, m.ConversationID, s.now()); cerr != nil {
-			return cerr
-		}
-		return s.fail(ctx, m, ae.Text(), err)
+		return s.fail(ctx, m, ae.Text(), err, s.now())
 	case errors.As(err, &ae) && !ae.Retryable() && ae.HTTPStatus != 200:
-		return s.fail(ctx, m, ae.Text(), err)
+		return s.fail(ctx, m, ae.Text(), err, time.Time{})
 	case NotSent(err):
 		// Meta did not take it (429, 5xx, no connection): back to pending, retry later.
 		_ = s.Store.MarkMessagePending(context.WithoutCancel(ctx), m.WorkspaceID, m.ID)
@@ -450,9 +416,8 @@ func (s *Service) sent(ctx context.Context, m *store.Message, key, wamid string)
 	ctx = context.WithoutCancel(ctx)
 	var err error
 	for i := 0; i < 3; i++ {
-		if _, err = s.Store.MarkMessageSent(ctx, m.WorkspaceID, m.ID, key, wamid); err == nil {
+		if err = s.conversations().MarkSent(ctx, m, key, wamid); err == nil {
 			m.ProviderMessageID, m.Status = &wamid, store.StatusSent
-			s.changed(ctx, m.WorkspaceID, m.ConversationID)
 			return nil
 		}
 		time.Sleep(time.Duration(i+1) * 200 * time.Millisecond)

@@ -1,7 +1,7 @@
 // Package widget holds the rules of the web widget: the signed tokens that bind a visitor's
 // browser to one conversation, the visitor ids, the idle rule that ends a quiet conversation,
-// the rate limits per (client IP, assistant), and which origins may frame or call it. It knows
-// nothing of HTTP or templates.
+// and which origins may frame or call it (its rate limits are counted by app/ratelimit). It
+// knows nothing of HTTP or templates.
 package widget
 
 import (

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
@@ -95,53 +93,6 @@ func TestOriginsAndColours(t *testing.T) {
 	}
 	if widget.TextColor("#ffee00") == "#ffffff" || widget.TextColor("#6b3fd4") != "#ffffff" || widget.TextColor("bad") != "#ffffff" {
 		t.Fatal("text colour contrast")
-	}
-}
-
-func TestRateLimiterFixedWindow(t *testing.T) {
-	opts, err := redis.ParseURL(testkit.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
-	now := time.Date(2026, 5, 1, 12, 0, 10, 0, time.UTC)
-	l := &widget.Limiter{Redis: rdb, Now: func() time.Time { return now }}
-	lim := widget.PerMinute("messages", 3)
-	ctx := context.Background()
-	for i := 1; i <= 3; i++ {
-		d, err := l.Allow(ctx, lim, 1, "10.0.0.1")
-		if err != nil || !d.Allowed || d.Count != int64(i) {
-			t.Fatalf("event %d: %+v %v", i, d, err)
-		}
-	}
-	d, _ := l.Allow(ctx, lim, 1, "10.0.0.1")
-	if d.Allowed || d.RetryAfter != 50*time.Second || widget.RetryAfterSeconds(d.RetryAfter) != 50 {
-		t.Fatalf("over the limit: %+v", d)
-	}
-	// Another IP, another assistant, another limit: their own counts.
-	for _, c := range []struct {
-		lim widget.Limit
-		aid int64
-		ip  string
-	}{{lim, 1, "10.0.0.2"}, {lim, 2, "10.0.0.1"}, {widget.PerMinute("sessions", 3), 1, "10.0.0.1"}} {
-		if d, _ := l.Allow(ctx, c.lim, c.aid, c.ip); !d.Allowed {
-			t.Fatalf("%+v shares a count", c)
-		}
-	}
-	// The next window starts afresh; the key expires with its window.
-	now = now.Add(50 * time.Second)
-	if d, _ := l.Allow(ctx, lim, 1, "10.0.0.1"); !d.Allowed || d.Count != 1 {
-		t.Fatalf("next window: %+v", d)
-	}
-	keys, _ := rdb.Keys(ctx, "parley:widget:rate:*").Result()
-	for _, k := range keys {
-		if ttl, _ := rdb.TTL(ctx, k).Result(); ttl <= 0 || ttl > 2*time.Minute {
-			t.Fatalf("key %s ttl %s", k, ttl)
-		}
-	}
-	if widget.RetryAfterSeconds(100*time.Millisecond) != 1 {
-		t.Fatal("Retry-After is at least 1")
 	}
 }
 

@@ -3,7 +3,9 @@ package dashboard
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,12 +21,38 @@ func (s *Handler) home(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversations))
 }
 
-// safeNext keeps only local paths, so ?next= cannot send a user to another site.
+// safeNext keeps only a path on this site, so ?next= cannot send a user to another one. A
+// browser reads "//evil", "/\\evil" and "/<tab>/evil" (it drops tabs and newlines and turns
+// backslashes into slashes) as another host, and a percent-encoded copy of those may be decoded
+// on the way: anything with a backslash or a control character, before or after decoding, or
+// that is not a plain path, falls back to the conversations.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return routenames.URL(routenames.Conversations)
+	fallback := routenames.URL(routenames.Conversations)
+	if !localPath(next, false) {
+		return fallback
+	}
+	if dec, err := url.PathUnescape(next); err != nil || !localPath(dec, true) {
+		return fallback
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return fallback
 	}
 	return next
+}
+
+// localPath reports a string that every browser reads as a path on the current host: no
+// backslash, no control character, and no white space unless decoded (a %20 in a query).
+func localPath(p string, decoded bool) bool {
+	if len(p) > 2048 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return false
+	}
+	for _, r := range p {
+		if r == '\\' || r < 0x20 || r == 0x7f || (!decoded && unicode.IsSpace(r)) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Handler) needsSetup(c echo.Context) (bool, error) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
+	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/htmx"
@@ -67,8 +68,8 @@ func (s *Handler) widgetSessions() *widget.Sessions {
 	return &widget.Sessions{Store: s.Store, Conversations: s.Conversations, Idle: s.Config.WidgetIdle}
 }
 
-func (s *Handler) widgetLimits() (sessions, messages widget.Limit) {
-	return widget.PerMinute("sessions", s.Config.WidgetRateSessions), widget.PerMinute("messages", s.Config.WidgetRateMessages)
+func (s *Handler) widgetLimits() (sessions, messages ratelimit.Rule) {
+	return ratelimit.PerMinute(ruleSessions, s.Config.WidgetRateSessions), ratelimit.PerMinute(ruleMessages, s.Config.WidgetRateMessages)
 }
 
 // widgetAssistant loads the enabled assistant of a public key.
@@ -97,24 +98,21 @@ func errWidgetAssistant() *apierr.Error {
 	return apierr.New(http.StatusNotFound, "assistant_not_found", "This chat is not available: no enabled assistant has this key.")
 }
 
-// widgetRateLimit counts one event; over the limit it sets Retry-After and returns a 429. A
-// Redis failure lets the request through (and is logged): the chat keeps working.
-func (s *Handler) widgetRateLimit(c echo.Context, lim widget.Limit, assistantID int64) error {
-	d, err := (&widget.Limiter{Redis: s.Redis}).Allow(c.Request().Context(), lim, assistantID, c.RealIP())
-	if err != nil {
-		s.Log.Warn("widget rate limit unavailable", "err", err)
-		return nil
-	}
+// widgetRateLimit counts one event of this client (an IPv6 client by its /64) for this
+// assistant; over the limit it sets Retry-After and returns a 429. While Redis does not answer,
+// the in-process limiter counts instead: the limit never turns off.
+func (s *Handler) widgetRateLimit(c echo.Context, rule ratelimit.Rule, assistantID int64) error {
+	d := s.Limits.Allow(c.Request().Context(), rule, strconv.FormatInt(assistantID, 10)+":"+ratelimit.ClientKey(c.RealIP()))
 	if d.Allowed {
 		return nil
 	}
-	secs := widget.RetryAfterSeconds(d.RetryAfter)
+	secs := d.RetryAfterSeconds()
 	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 	what := "new chats"
-	if lim.Name == "messages" {
+	if rule.Name == ruleMessages {
 		what = "messages"
 	}
-	return apierr.New(http.StatusTooManyRequests, "rate_limited", "Too many %s from your network: at most %d a minute. Try again in %d seconds.", what, lim.Max, secs)
+	return apierr.New(http.StatusTooManyRequests, "rate_limited", "Too many %s from your network: at most %d a minute. Try again in %d seconds.", what, rule.Burst, secs)
 }
 
 // idleText says how long a widget conversation may be quiet, for messages.
