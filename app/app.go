@@ -22,6 +22,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/parleyhq/parley/app/account"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversation"
@@ -63,6 +64,8 @@ type App struct {
 	// RateLimit counts requests per client in Redis (in-process while Redis does not answer):
 	// the widget's limits and sign-in throttling.
 	RateLimit *ratelimit.Limiter
+	// Accounts signs people in (throttled per account and client address).
+	Accounts *account.Service
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
 
@@ -119,6 +122,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Metrics.WatchQueues(asynq.NewInspectorFromRedisClient(a.Redis), queues)
 	a.Events = events.NewBus(a.Redis, log)
 	a.RateLimit = ratelimit.New(a.Redis, log)
+	a.Accounts = &account.Service{Store: a.Store, Limits: a.RateLimit}
 	a.Workspace = &workspace.Service{Store: a.Store}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Queue: a.Queue, Log: log}).OnUserMessage // debounced variable extraction

@@ -6,17 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/parleyhq/parley/app/inbound"
-	"github.com/parleyhq/parley/app/store"
 )
-
-// Processor handles one provider's raw inbound events (for example "whatsapp").
-type Processor = inbound.Processor
 
 // Enqueuer is what the workers and the web layer need of the queue.
 type Enqueuer interface {
@@ -43,23 +38,6 @@ type Inbound struct {
 	SweepAge time.Duration
 	// SweepBatch bounds one sweep.
 	SweepBatch int
-
-	// Store and Processors make the Service when it is nil. Deprecated: only the app/web tests
-	// still build the handler this way (they switch to Service after the web split); the
-	// container sets Service.
-	Store      *store.Store
-	Processors map[string]Processor
-
-	once sync.Once
-}
-
-func (h *Inbound) service() *inbound.Service {
-	h.once.Do(func() {
-		if h.Service == nil {
-			h.Service = &inbound.Service{Store: h.Store, Log: h.Log, Processors: h.Processors}
-		}
-	})
-	return h.Service
 }
 
 // HandleProcess runs the provider's processor on one event, at least once, idempotently: an
@@ -69,7 +47,7 @@ func (h *Inbound) HandleProcess(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.EventID <= 0 {
 		return fmt.Errorf("inbound:process: bad payload %q: %w", t.Payload(), asynq.SkipRetry)
 	}
-	err := h.service().Process(ctx, p.EventID, p.RequestID)
+	err := h.Service.Process(ctx, p.EventID, p.RequestID)
 	if errors.Is(err, inbound.ErrNoEvent) || errors.Is(err, inbound.ErrNoProcessor) {
 		return fmt.Errorf("inbound:process: %w: %w", err, asynq.SkipRetry)
 	}
@@ -86,7 +64,7 @@ func (h *Inbound) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 	if batch <= 0 {
 		batch = 1000
 	}
-	evs, err := h.service().Unprocessed(ctx, time.Now().Add(-age), batch)
+	evs, err := h.Service.Unprocessed(ctx, time.Now().Add(-age), batch)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,12 +41,17 @@ var statusRankSQL = func() string {
 
 // InsertInboundEvents stores a webhook delivery's events in one statement (so all or none
 // are stored) and returns the ones that were new; events already stored (same provider and
-// provider_id) are left alone. Events should be sorted by provider id so that concurrent
-// deliveries lock rows in the same order.
+// provider_id) are left alone. The rows are written in (provider, provider_id) order, so that
+// concurrent statements with overlapping events (the batcher joins several deliveries in one)
+// take their row locks in the same order instead of deadlocking on PostgreSQL.
 func (s *Store) InsertInboundEvents(ctx context.Context, evs []*InboundEvent) ([]*InboundEvent, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
+	evs = slices.Clone(evs)
+	slices.SortStableFunc(evs, func(a, b *InboundEvent) int {
+		return cmp.Or(strings.Compare(a.Provider, b.Provider), strings.Compare(a.ProviderID, b.ProviderID))
+	})
 	t := now()
 	for _, ev := range evs {
 		if ev.ReceivedAt.IsZero() {

@@ -24,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/widget"
 )
@@ -56,11 +57,11 @@ type azWS struct {
 }
 
 func (e *env) azWorkspace(name, phoneID string) *azWS {
-	e.t.Helper()
+	e.T.Helper()
 	ctx := context.Background()
 	w := &azWS{email: strings.ToLower(name) + "@" + strings.ToLower(name) + ".test", marker: "AZMARK" + name + "Q", convMark: "AZCONV" + name + "Q",
 		convs: map[string]*store.Conversation{}, userMsg: map[string]int64{}}
-	w.ws = e.user(w.email, "correct-horse")
+	w.ws = e.User(w.email, "correct-horse")
 	pid := phoneID
 	w.assistant = &store.Assistant{WorkspaceID: w.ws.ID, Name: "Bot " + w.marker, SystemPrompt: "secret prompt " + w.marker,
 		FirstMessage: "Hello!", Model: "gpt-4o-mini", WhatsAppPhoneNumberID: &pid,
@@ -68,11 +69,11 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		PrechatFields:  `[{"name":"email","label":"Your email","type":"email","required":true}]`,
 		AllowedOrigins: `["https://shop.example.com"]`, WidgetSettings: `{"title":"Help","color":"#0a7d5a"}`}
 	if err := e.App.Store.CreateAssistant(ctx, w.assistant); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	w.spare = &store.Assistant{WorkspaceID: w.ws.ID, Name: "Spare " + w.marker, Model: "gpt-4o-mini"}
 	if err := e.App.Store.CreateAssistant(ctx, w.spare); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	base := time.Now().Add(-time.Hour).UTC()
 	for i, typ := range store.Types {
@@ -82,7 +83,7 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 			c.Customer = "+49151" + strconv.Itoa(1000000+len(name)*10+i)
 		}
 		if err := e.App.Conversations.Create(ctx, c); err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		for j, m := range []store.Message{
 			{Role: "user", Content: "question " + typ + " " + w.convMark},
@@ -91,7 +92,7 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		} {
 			m.WorkspaceID, m.ConversationID, m.CreatedAt = w.ws.ID, c.ID, base.Add(time.Duration(i*10+j)*time.Minute)
 			if _, err := e.App.Conversations.AddMessage(ctx, &m); err != nil {
-				e.t.Fatal(err)
+				e.T.Fatal(err)
 			}
 			if m.Role == "user" {
 				w.userMsg[typ] = m.ID
@@ -100,47 +101,47 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		for _, v := range []store.ConversationVariable{{Name: "email", Value: "buyer-" + strings.ToLower(w.convMark) + "@shop.test", Source: "prechat"}, {Name: "note", Value: "note " + w.convMark, Source: "extracted"}} {
 			v.WorkspaceID, v.ConversationID = w.ws.ID, c.ID
 			if err := e.App.Store.SetVariable(ctx, &v); err != nil {
-				e.t.Fatal(err)
+				e.T.Fatal(err)
 			}
 		}
 		cur, err := e.App.Store.GetConversation(ctx, w.ws.ID, c.ID)
 		if err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 		w.convs[typ] = cur
 	}
 	key, prefix, hash, err := auth.NewAPIKey()
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	k, err := e.App.Store.CreateAPIKey(ctx, w.ws.ID, "key "+w.marker, prefix, hash, nil)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	w.key, w.keyID = key, k.ID
 	rkey, rprefix, rhash, _ := auth.NewAPIKey()
 	rk, err := e.App.Store.CreateAPIKey(ctx, w.ws.ID, "old key "+w.marker, rprefix, rhash, nil)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	if err := e.App.Store.RevokeAPIKey(ctx, w.ws.ID, rk.ID); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	w.revoked = rkey
 	_, sprefix, shash, _ := auth.NewAPIKey()
 	sk, err := e.App.Store.CreateAPIKey(ctx, w.ws.ID, "spare key "+w.marker, sprefix, shash, nil)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	w.spareKeyID = sk.ID
 	w.template = &store.WhatsAppTemplate{WorkspaceID: w.ws.ID, AssistantID: w.assistant.ID, Name: "order_update", Language: "en",
 		Category: "UTILITY", Body: "Your order {{1}} " + w.marker, Params: "order", Source: "manual"}
 	if err := e.App.Store.CreateWhatsAppTemplate(ctx, w.template); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	w.job = conversation.NewJobID()
 	if err := (conversation.BulkJobs{Redis: e.App.Redis}).Start(ctx, w.ws.ID, w.job, 3); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return w
 }
@@ -191,12 +192,12 @@ var azVolatile = map[string]bool{"last_used_at": true, "last_login_at": true}
 // azSnapshot reads every row of azTables (only workspace ws's rows when ws > 0), each as a
 // canonical string, sorted.
 func (e *env) azSnapshot(ws int64) map[string][]string {
-	e.t.Helper()
+	e.T.Helper()
 	out := map[string][]string{}
 	for _, tb := range azTables {
 		var rows []map[string]any
 		if err := e.App.Store.DB.NewRaw("SELECT * FROM "+tb).Scan(context.Background(), &rows); err != nil {
-			e.t.Fatalf("snapshot %s: %v", tb, err)
+			e.T.Fatalf("snapshot %s: %v", tb, err)
 		}
 		var lines []string
 		for _, r := range rows {
@@ -250,7 +251,7 @@ type azResp struct {
 
 // azDo sends one request. A 200 event stream is not read (it never ends): its body is "".
 func (e *env) azDo(c *http.Client, method, path string, body io.Reader, hdr ...string) azResp {
-	e.t.Helper()
+	e.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, method, e.URL+path, body)
@@ -258,11 +259,11 @@ func (e *env) azDo(c *http.Client, method, path string, body io.Reader, hdr ...s
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	if c == nil {
-		c = e.client()
+		c = e.Client()
 	}
 	res, err := c.Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		e.T.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
 	r := azResp{status: res.StatusCode, header: res.Header}
@@ -271,7 +272,7 @@ func (e *env) azDo(c *http.Client, method, path string, body io.Reader, hdr ...s
 	}
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		e.t.Fatalf("%s %s: read: %v", method, path, err)
+		e.T.Fatalf("%s %s: read: %v", method, path, err)
 	}
 	r.body = string(b)
 	return r
@@ -426,9 +427,9 @@ func azRoutes() map[string]azRoute {
 			}
 			azSameSnapshot(t, "widget sends without a valid token", before, f.e.azSnapshot(0))
 		}},
-		azKey("GET", "/widget/:key/reply/:msg"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+		azKey("GET", "/widget/:key/reply/:msg"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
 			msg := f.A.userMsg[store.TypeWidget]
-			p = "/widget/" + f.A.assistant.PublicKey + "/reply/" + strconv.FormatInt(msg, 10)
+			p := "/widget/" + f.A.assistant.PublicKey + "/reply/" + strconv.FormatInt(msg, 10)
 			bTok := widget.ReplyToken(f.e.App.Keys.Signing, f.B.convs[store.TypeWidget], msg, time.Now())
 			for tok, want := range map[string]int{"": 401, bTok: 404} {
 				r := f.e.azDo(nil, "GET", p+"?token="+url.QueryEscape(tok), nil)
@@ -511,8 +512,8 @@ func azRoutes() map[string]azRoute {
 			if r := f.e.azDo(nil, "POST", p, body, hdr...); r.status != 403 || r.header.Get("Set-Cookie") != "" && strings.Contains(r.header.Get("Set-Cookie"), "parley_session") {
 				t.Errorf("login without CSRF: %d %q", r.status, r.header.Get("Set-Cookie"))
 			}
-			c := f.e.client()
-			tok := f.e.csrf(c, "/login")
+			c := f.e.Client()
+			tok := f.e.CSRF(c, "/login")
 			body, hdr = azForm(url.Values{"_csrf": {tok}, "email": {f.A.email}, "password": {"wrong-horse"}})
 			if r := f.e.azDo(c, "POST", p, body, hdr...); r.status != 401 {
 				t.Errorf("login with a wrong password: %d", r.status)
@@ -537,8 +538,8 @@ func azRoutes() map[string]azRoute {
 		}},
 		azKey("POST", "/setup"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
 			before := f.e.azSnapshot(0)
-			c := f.e.client()
-			tok := f.e.csrf(c, "/login")
+			c := f.e.Client()
+			tok := f.e.CSRF(c, "/login")
 			body, hdr := azForm(url.Values{"_csrf": {tok}, "workspace": {"Takeover"}, "email": {"mallory@evil.test"}, "password": {"12345678"}, "password_confirm": {"12345678"}})
 			if r := f.e.azDo(c, "POST", p, body, hdr...); r.status != 409 {
 				t.Errorf("setup once a user exists: %d", r.status)
@@ -635,20 +636,20 @@ func azEvilPreflight(t *testing.T, f *azFix, p string) {
 func azSafe(method string) bool { return method == "GET" || method == "HEAD" || method == "OPTIONS" }
 
 func TestAuthorisationOfEveryRoute(t *testing.T) {
-	e := whEnv(t, testkit.Config(t))
+	e := &env{webtest.WhEnv(t, testkit.Config(t))}
 	f := &azFix{e: e, A: e.azWorkspace("A", "1000001"), B: e.azWorkspace("B", "1000002")}
-	f.a, f.b = e.client(), e.client()
-	e.login(f.a, f.A.email, "correct-horse")
-	e.login(f.b, f.B.email, "correct-horse")
-	csrfA, csrfB := e.csrf(f.a, "/assistants/new"), e.csrf(f.b, "/assistants/new")
+	f.a, f.b = e.Client(), e.Client()
+	e.Login(f.a, f.A.email, "correct-horse")
+	e.Login(f.b, f.B.email, "correct-horse")
+	csrfA, csrfB := e.CSRF(f.a, "/assistants/new"), e.CSRF(f.b, "/assistants/new")
 	// A user who is not an admin.
-	e.user("carol@c.test", "correct-horse")
+	e.User("carol@c.test", "correct-horse")
 	if _, err := e.App.Store.DB.NewUpdate().Table("users").Set("role = ?", "member").Where("email = ?", "carol@c.test").Exec(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	member := e.client()
-	e.login(member, "carol@c.test", "correct-horse")
-	csrfMember := e.csrf(member, "/assistants/new")
+	member := e.Client()
+	e.Login(member, "carol@c.test", "correct-horse")
+	csrfMember := e.CSRF(member, "/assistants/new")
 
 	table := azRoutes()
 	type route struct {
@@ -747,8 +748,8 @@ func TestAuthorisationOfEveryRoute(t *testing.T) {
 						t.Errorf("no session, no CSRF: %d, want 403", r.status)
 					}
 					// With a CSRF token of its own (a visitor of the login page) but no session.
-					anon := e.client()
-					b, h = body(f.A, e.csrf(anon, "/login"))
+					anon := e.Client()
+					b, h = body(f.A, e.CSRF(anon, "/login"))
 					if r := e.azDo(anon, rt.method, pathA, b, h...); r.status != 303 || !strings.HasPrefix(r.header.Get("Location"), "/login") {
 						t.Errorf("no session, with a CSRF token: %d %q, want 303 to /login", r.status, r.header.Get("Location"))
 					}

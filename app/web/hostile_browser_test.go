@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
 )
 
 // hsInitScript runs before every page's own scripts: it counts the dialogs a script would
@@ -77,7 +78,7 @@ func TestBrowserHostileCorpusShownAsText(t *testing.T) {
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: hsInitScript}); err != nil {
 		t.Fatal(err)
 	}
-	browserLogin(t, ctx, f.e, "ana@example.com")
+	webtest.BrowserLogin(t, ctx, f.e.Env, "ana@example.com")
 
 	text := func(max int) []string {
 		var out []string
@@ -109,24 +110,24 @@ func TestBrowserHostileCorpusShownAsText(t *testing.T) {
 	}{
 		{"WhatsApp list", "/conversations?type=whatsapp", `document.querySelectorAll("tr.conv").length === 18`, waNames},
 		{"widget list", "/conversations?type=widget", `document.querySelectorAll("tr.conv").length > 10`, prechat},
-		{"WhatsApp detail", "/conversations/" + itoa(f.whatsapp), `document.querySelectorAll("#timeline .content").length >= 18`, waMessages},
-		{"widget detail", "/conversations/" + itoa(f.widget), `document.querySelectorAll("#timeline .content").length > 10`, append(text(4000), "<b>bold</b>")},
-		{"Test Chat", "/test-chat/" + itoa(f.test), `document.querySelectorAll(".content").length > 10`, text(4000)},
+		{"WhatsApp detail", "/conversations/" + webtest.Itoa(f.whatsapp), `document.querySelectorAll("#timeline .content").length >= 18`, waMessages},
+		{"widget detail", "/conversations/" + webtest.Itoa(f.widget), `document.querySelectorAll("#timeline .content").length > 10`, append(text(4000), "<b>bold</b>")},
+		{"Test Chat", "/test-chat/" + webtest.Itoa(f.test), `document.querySelectorAll(".content").length > 10`, text(4000)},
 		{"widget frame", "/widget/" + f.bot.PublicKey + "?visitor=" + f.visitor, `document.querySelectorAll(".bubble").length > 10`, text(4000)},
 		{"assistants", "/assistants", `document.querySelectorAll("main a").length > 10`, text(100)},
-		{"assistant", "/assistants/" + itoa(f.hostileA["img"]), `!!document.querySelector("#a-name")`, []string{img}},
+		{"assistant", "/assistants/" + webtest.Itoa(f.hostileA["img"]), `!!document.querySelector("#a-name")`, []string{img}},
 	}
 	for _, p := range pages {
 		if err := chromedp.Do(ctx, chromedp.Navigate(f.e.URL+p.path)); err != nil {
 			t.Fatalf("%s: %v", p.name, err)
 		}
-		waitJS(t, ctx, `document.readyState === "complete" && !!window.htmx && !!window.__hx && (`+p.ready+`)`)
+		webtest.WaitJS(t, ctx, `document.readyState === "complete" && !!window.htmx && !!window.__hx && (`+p.ready+`)`)
 		exp, _ := json.Marshal(p.expected)
-		if bad := evalJS[string](t, ctx, hsCheckScript+"("+string(exp)+")"); bad != "" {
+		if bad := webtest.EvalJS[string](t, ctx, hsCheckScript+"("+string(exp)+")"); bad != "" {
 			t.Errorf("%s (%s):\n%s", p.name, p.path, bad)
 		}
 		if p.name == "assistant" {
-			got := evalJS[string](t, ctx, `document.querySelector("#a-name").value + "|" + document.querySelector("input[name=pf_label]").value`)
+			got := webtest.EvalJS[string](t, ctx, `document.querySelector("#a-name").value + "|" + document.querySelector("input[name=pf_label]").value`)
 			if got != img+"|"+img {
 				t.Errorf("assistant form: %q, want the name and label %q", got, img)
 			}
@@ -140,8 +141,8 @@ func TestBrowserHostileCorpusShownAsText(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(f.e.URL+"/conversations")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, `document.readyState === "complete"`)
-	if loc := evalJS[string](t, ctx, `location.pathname`); loc != "/conversations" {
+	webtest.WaitJS(t, ctx, `document.readyState === "complete"`)
+	if loc := webtest.EvalJS[string](t, ctx, `location.pathname`); loc != "/conversations" {
 		t.Errorf("after the corpus the session is gone: at %s", loc)
 	}
 	if p := f.requests.seen("/logout"); len(p) > 0 {

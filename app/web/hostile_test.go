@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/app/widget"
 )
 
@@ -134,7 +135,7 @@ func (r *hsRecorder) seen(sub string) []string {
 func hsEnv(t *testing.T) (*env, *hsRecorder) {
 	t.Helper()
 	cfg := testkit.Config(t)
-	cfg.WhatsAppAppSecret, cfg.WhatsAppVerifyToken = whSecret, whVerify
+	cfg.WhatsAppAppSecret, cfg.WhatsAppVerifyToken = webtest.WhSecret, webtest.WhVerify
 	cfg.WidgetRateSessions, cfg.WidgetRateMessages = 1000, 1000
 	a := testkit.App(t, cfg)
 	ws := web.New(a)
@@ -148,12 +149,12 @@ func hsEnv(t *testing.T) (*env, *hsRecorder) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(ws.Close)
-	return &env{t: t, App: a, Srv: srv, URL: srv.URL}, rec
+	return &env{&webtest.Env{T: t, App: a, Srv: srv, URL: srv.URL}}, rec
 }
 
 // hsJSON sends a raw JSON body.
 func (e *env) hsJSON(method, path, body string, hdr ...string) (int, map[string]any, string) {
-	e.t.Helper()
+	e.T.Helper()
 	r := e.azDo(nil, method, path, strings.NewReader(body), append([]string{"Content-Type", "application/json"}, hdr...)...)
 	var out map[string]any
 	_ = json.Unmarshal([]byte(r.body), &out)
@@ -161,8 +162,12 @@ func (e *env) hsJSON(method, path, body string, hdr ...string) (int, map[string]
 }
 
 func (e *env) hsCount(table string, ws int64) int {
-	e.t.Helper()
-	return e.wCount(table, "workspace_id = ?", ws)
+	e.T.Helper()
+	n, err := e.App.Store.DB.NewSelect().Table(table).Where("workspace_id = ?", ws).Count(context.Background())
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return int(n)
 }
 
 // hsSetup pushes the corpus through every channel and checks what was stored.
@@ -170,9 +175,9 @@ func hsSetup(t *testing.T) *hsFix {
 	e, rec := hsEnv(t)
 	ctx := context.Background()
 	f := &hsFix{e: e, requests: rec, hostileA: map[string]int64{}}
-	f.ws = e.user("ana@example.com", "correct-horse")
-	f.c = e.client()
-	e.login(f.c, "ana@example.com", "correct-horse")
+	f.ws = e.User("ana@example.com", "correct-horse")
+	f.c = e.Client()
+	e.Login(f.c, "ana@example.com", "correct-horse")
 	key, prefix, hash, _ := auth.NewAPIKey()
 	if _, err := e.App.Store.CreateAPIKey(ctx, f.ws.ID, "corpus", prefix, hash, nil); err != nil {
 		t.Fatal(err)
@@ -198,7 +203,7 @@ func hsSetup(t *testing.T) *hsFix {
 		before := e.hsCount("assistants", f.ws.ID)
 		// A variable name is an identifier: every hostile string is refused, naming the field.
 		st, out, raw := e.hsJSON("POST", "/api/v1/assistants", `{"name":"x","model":"m","variables":[{"name":`+hsJSONString(it.s)+`,"type":"text"}]}`, bearer...)
-		if code, msg := wErr(out); st != 400 || code != "invalid_field" || !strings.Contains(msg, "variables[0].name") {
+		if code, msg := webtest.WErr(out); st != 400 || code != "invalid_field" || !strings.Contains(msg, "variables[0].name") {
 			t.Errorf("%s as a variable name: %d %s", it.name, st, raw)
 		}
 		// Names and pre-chat labels are free text: stored as sent (trimmed, valid UTF-8), or
@@ -208,7 +213,7 @@ func hsSetup(t *testing.T) *hsFix {
 		st, out, raw = e.hsJSON("POST", "/api/v1/assistants", body, bearer...)
 		name, okName := hsText(it.s, 100)
 		if !okName {
-			if code, msg := wErr(out); st != 400 || code != "invalid_field" || !strings.HasPrefix(msg, "name: ") {
+			if code, msg := webtest.WErr(out); st != 400 || code != "invalid_field" || !strings.HasPrefix(msg, "name: ") {
 				t.Errorf("%s as a name: %d %s, want 400 naming the name", it.name, st, raw)
 			}
 			if n := e.hsCount("assistants", f.ws.ID); n != before {
@@ -250,7 +255,7 @@ func hsSetup(t *testing.T) *hsFix {
 		st, out, raw := e.hsJSON("POST", "/api/widget/v1/sessions", body)
 		want, ok := hsText(it.s, 500)
 		if !ok {
-			if code, msg := wErr(out); st != 400 || code != "invalid_field" || !strings.Contains(msg, "variables.note") {
+			if code, msg := webtest.WErr(out); st != 400 || code != "invalid_field" || !strings.Contains(msg, "variables.note") {
 				t.Errorf("widget pre-chat %s: %d %s, want 400 naming variables.note", it.name, st, raw)
 			}
 			if it.name == "nul" && !strings.Contains(raw, "NUL") {
@@ -288,10 +293,10 @@ func hsSetup(t *testing.T) *hsFix {
 	tok := out["token"].(string)
 	for _, it := range hsCorpus {
 		before := e.hsCount("messages", f.ws.ID)
-		st, out, raw := e.hsJSON("POST", "/api/widget/v1/sessions/"+itoa(f.widget)+"/messages", `{"text":`+hsJSONString(it.s)+`}`, "Authorization", "Bearer "+tok)
+		st, out, raw := e.hsJSON("POST", "/api/widget/v1/sessions/"+webtest.Itoa(f.widget)+"/messages", `{"text":`+hsJSONString(it.s)+`}`, "Authorization", "Bearer "+tok)
 		want, ok := hsText(it.s, 4000)
 		if !ok {
-			if code, msg := wErr(out); st != 400 || code != "invalid_field" || !strings.HasPrefix(msg, "text") {
+			if code, msg := webtest.WErr(out); st != 400 || code != "invalid_field" || !strings.HasPrefix(msg, "text") {
 				t.Errorf("widget message %s: %d %.300s, want 400 naming text", it.name, st, raw)
 			}
 			if n := e.hsCount("messages", f.ws.ID); n != before {
@@ -319,8 +324,8 @@ func hsSetup(t *testing.T) *hsFix {
 	frameTok := widget.SessionToken(e.App.Keys.Signing, cv, time.Now())
 	for _, it := range hsCorpus {
 		before := e.hsCount("messages", f.ws.ID)
-		res := e.postForm(e.client(), "/widget/"+bot.PublicKey+"/messages", url.Values{"token": {frameTok}, "text": {it.s}}, "HX-Request", "true")
-		b := body(t, res)
+		res := e.PostForm(e.Client(), "/widget/"+bot.PublicKey+"/messages", url.Values{"token": {frameTok}, "text": {it.s}}, "HX-Request", "true")
+		b := webtest.Body(t, res)
 		if _, ok := hsText(it.s, 4000); !ok {
 			if res.StatusCode != 400 || !strings.HasPrefix(b, "text: ") || e.hsCount("messages", f.ws.ID) != before {
 				t.Errorf("widget frame message %s: %d %.200q, want 400 and nothing stored", it.name, res.StatusCode, b)
@@ -340,10 +345,10 @@ func hsSetup(t *testing.T) *hsFix {
 	f.hsMessages(t, frameConv, "user", func(s string) (string, bool) { return hsText(s, 4000) })
 
 	// ---- Test Chat: pre-chat form and messages, as forms ----
-	tc := e.csrf(f.c, "/test-chat?assistant="+itoa(bot.ID))
+	tc := e.CSRF(f.c, "/test-chat?assistant="+webtest.Itoa(bot.ID))
 	for _, it := range hsCorpus {
 		before := e.hsCount("conversations", f.ws.ID)
-		res := e.postForm(f.c, "/test-chat/sessions", url.Values{"_csrf": {tc}, "assistant_id": {itoa(bot.ID)}, "prechat.email": {"t@shop.test"}, "prechat.note": {it.s}})
+		res := e.PostForm(f.c, "/test-chat/sessions", url.Values{"_csrf": {tc}, "assistant_id": {webtest.Itoa(bot.ID)}, "prechat.email": {"t@shop.test"}, "prechat.note": {it.s}})
 		res.Body.Close()
 		want, ok := hsText(it.s, 500)
 		if !ok {
@@ -370,11 +375,11 @@ func hsSetup(t *testing.T) *hsFix {
 		}
 		f.test = id
 	}
-	tc = e.csrf(f.c, "/test-chat/"+itoa(f.test))
+	tc = e.CSRF(f.c, "/test-chat/"+webtest.Itoa(f.test))
 	for _, it := range hsCorpus {
 		before := e.hsCount("messages", f.ws.ID)
-		res := e.postForm(f.c, "/test-chat/"+itoa(f.test)+"/messages", url.Values{"_csrf": {tc}, "text": {it.s}}, "HX-Request", "true")
-		b := body(t, res)
+		res := e.PostForm(f.c, "/test-chat/"+webtest.Itoa(f.test)+"/messages", url.Values{"_csrf": {tc}, "text": {it.s}}, "HX-Request", "true")
+		b := webtest.Body(t, res)
 		if _, ok := hsText(it.s, 4000); !ok {
 			if res.StatusCode != 400 || !strings.HasPrefix(b, "Cannot send: ") || e.hsCount("messages", f.ws.ID) != before {
 				t.Errorf("test chat message %s: %d %.200q, want 400 and nothing stored", it.name, res.StatusCode, b)
@@ -388,18 +393,18 @@ func hsSetup(t *testing.T) *hsFix {
 	f.hsMessages(t, f.test, "user", func(s string) (string, bool) { return hsText(s, 4000) })
 
 	// ---- WhatsApp: signed webhooks, the text as the body and as the profile name ----
-	mux := whWorker(t, e.App, f.ws.ID)
+	mux := webtest.WhWorker(t, e.App, f.ws.ID)
 	for i, it := range hsCorpus {
 		wa := strconv.Itoa(4915100000 + i)
 		body := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{
-			"messaging_product":"whatsapp","metadata":{"phone_number_id":"` + whPhoneID + `"},
+			"messaging_product":"whatsapp","metadata":{"phone_number_id":"` + webtest.WhPhoneID + `"},
 			"contacts":[{"profile":{"name":` + hsJSONString(it.s) + `},"wa_id":"` + wa + `"}],
 			"messages":[{"from":"` + wa + `","id":"wamid.hs-` + it.name + `","timestamp":"1749416383","type":"text","text":{"body":` + hsJSONString(it.s) + `}}]}}]}]}`)
-		if c := whSigned(t, e, body); c != http.StatusOK {
+		if c := webtest.WhSigned(t, e.Env, body); c != http.StatusOK {
 			t.Errorf("webhook %s: %d", it.name, c)
 		}
 	}
-	whDrain(t, e.App, mux)
+	webtest.WhDrain(t, e.App, mux)
 	var waConvs []store.Conversation
 	if err := e.App.Store.DB.NewSelect().Model(&waConvs).Where("workspace_id = ? AND type = ?", f.ws.ID, store.TypeWhatsApp).Order("id").Scan(ctx); err != nil {
 		t.Fatal(err)
@@ -469,8 +474,8 @@ func TestHostileCorpusStoredAndExportsNeutralised(t *testing.T) {
 	// like a formula is neutralised with a quote (model.CSVCell), and each value is there.
 	csvCells := func(path string) [][]string {
 		t.Helper()
-		res := e.get(f.c, path)
-		b := body(t, res)
+		res := e.Get(f.c, path)
+		b := webtest.Body(t, res)
 		if res.StatusCode != 200 {
 			t.Fatalf("%s: %d", path, res.StatusCode)
 		}
@@ -487,7 +492,7 @@ func TestHostileCorpusStoredAndExportsNeutralised(t *testing.T) {
 	for i, row := range rows {
 		for j, cell := range row {
 			all[cell] = true
-			if formulaCell(cell) {
+			if webtest.FormulaCell(cell) {
 				t.Errorf("conversations CSV row %d column %q: %q is not neutralised", i, rows[0][j], cell)
 			}
 		}
@@ -504,7 +509,7 @@ func TestHostileCorpusStoredAndExportsNeutralised(t *testing.T) {
 	named := 0
 	for i, row := range rows {
 		for _, cell := range row {
-			if formulaCell(cell) {
+			if webtest.FormulaCell(cell) {
 				t.Errorf("analytics CSV row %d: %q is not neutralised", i, cell)
 			}
 			if cell == `'=HYPERLINK("http://evil.example","click")` || cell == "'-2+3" || cell == "'@SUM(A1)" {
@@ -517,8 +522,8 @@ func TestHostileCorpusStoredAndExportsNeutralised(t *testing.T) {
 	}
 
 	// The JSONL export: one valid JSON object a line, the strings intact.
-	res := e.get(f.c, "/conversations/export.jsonl?messages=1")
-	b := body(t, res)
+	res := e.Get(f.c, "/conversations/export.jsonl?messages=1")
+	b := webtest.Body(t, res)
 	if res.StatusCode != 200 {
 		t.Fatalf("jsonl: %d", res.StatusCode)
 	}
@@ -544,7 +549,7 @@ func TestHostileCorpusStoredAndExportsNeutralised(t *testing.T) {
 		}
 	}
 	// The API answers the same strings as JSON.
-	st, _, raw := e.hsJSON("GET", "/api/v1/conversations/"+itoa(f.whatsapp), "", "Authorization", "Bearer "+f.key)
+	st, _, raw := e.hsJSON("GET", "/api/v1/conversations/"+webtest.Itoa(f.whatsapp), "", "Authorization", "Bearer "+f.key)
 	if st != 200 || !json.Valid([]byte(raw)) || !strings.Contains(raw, `\u003cscript\u003ealert(1)\u003c/script\u003e`) {
 		t.Errorf("API conversation: %d %.300s", st, raw)
 	}

@@ -14,11 +14,16 @@ import (
 // package) may import them.
 var surfaces = []string{"dashboard", "widget", "api", "webhooks"}
 
-const webPkg = "github.com/parleyhq/parley/app/web"
+const (
+	webPkg  = "github.com/parleyhq/parley/app/web"
+	testPkg = webPkg + "/webtest"
+)
 
 // TestSurfaceImports fails when a package under app/web other than app/web itself imports a
 // surface it is not: one surface never imports another, and the kits (htmx, sse, jsonbody,
-// routenames, ...) import no surface. Test files count too, except app/web's own.
+// routenames, ...) import no surface. Test files count too, except app/web's own. Only
+// webtest, the test environment that builds the whole server, may import app/web, and only
+// test files import webtest.
 func TestSurfaceImports(t *testing.T) {
 	isSurface := map[string]bool{}
 	for _, s := range surfaces {
@@ -36,19 +41,31 @@ func TestSurfaceImports(t *testing.T) {
 			return nil
 		}
 		dir := filepath.ToSlash(filepath.Dir(path))
-		if !strings.HasSuffix(path, ".go") || dir == "." {
-			return nil // app/web mounts the surfaces
+		if !strings.HasSuffix(path, ".go") {
+			return nil
 		}
-		pkg := webPkg + "/" + dir
+		isTest := strings.HasSuffix(path, "_test.go")
 		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
 		if err != nil {
 			return err
 		}
+		if dir == "." { // app/web mounts the surfaces
+			for _, imp := range f.Imports {
+				if p, _ := strconv.Unquote(imp.Path.Value); p == testPkg && !isTest {
+					t.Errorf("%s imports webtest: only test files may", path)
+				}
+			}
+			return nil
+		}
+		pkg := webPkg + "/" + dir
 		checked++
 		for _, imp := range f.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
+			if p == testPkg && !isTest && pkg != testPkg {
+				t.Errorf("%s imports webtest: only test files may", path)
+			}
 			if p == webPkg {
-				if !strings.HasSuffix(path, "_test.go") {
+				if !isTest && pkg != testPkg {
 					t.Errorf("%s imports app/web: only the server may mount the surfaces", path)
 				}
 				continue

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/workers"
 )
@@ -115,6 +117,16 @@ func getWithAuth(t *testing.T, url, auth string) (int, http.Header, string) {
 
 // /metrics on the web address needs the bearer token; without a token configured it does
 // not exist.
+// whCount counts the rows of model's table.
+func whCount(t *testing.T, a *app.App, model any) int64 {
+	t.Helper()
+	n, err := a.Store.DB.NewSelect().Model(model).Count(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestMetricsEndpointNeedsTheToken(t *testing.T) {
 	cfg := testkit.Config(t)
 	cfg.MetricsToken = metricsToken
@@ -198,17 +210,17 @@ func TestMetricsSeparateListener(t *testing.T) {
 // HTTP metrics are labelled with the route template, never the raw path.
 func TestHTTPMetricsUseRouteTemplates(t *testing.T) {
 	e := newEnv(t)
-	e.user("ana@example.com", "correct-horse")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	e.User("ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 	for _, id := range []string{"42", "43", "44"} {
-		res := e.get(c, "/conversations/"+id)
+		res := e.Get(c, "/conversations/"+id)
 		res.Body.Close()
 		if res.StatusCode != http.StatusNotFound {
 			t.Fatalf("/conversations/%s: %d", id, res.StatusCode)
 		}
 	}
-	res := e.get(c, "/no/such/page/9")
+	res := e.Get(c, "/no/such/page/9")
 	res.Body.Close()
 	reg := e.App.Metrics.Registry
 	if n := metricValue(t, reg, "parley_http_requests_total", map[string]string{"route": "/conversations/:id", "code": "404", "method": "GET"}); n != 3 {
@@ -229,32 +241,32 @@ func TestHTTPMetricsUseRouteTemplates(t *testing.T) {
 
 // Webhook deliveries move the stored, duplicated and rejected counters.
 func TestWebhookMetrics(t *testing.T) {
-	e := whEnv(t, testkit.Config(t))
+	e := webtest.WhEnv(t, testkit.Config(t))
 	reg := e.App.Metrics.Registry
 	count := func(outcome string) float64 {
 		return metricValue(t, reg, "parley_webhook_events_total", map[string]string{"provider": "whatsapp", "outcome": outcome})
 	}
-	body := whFixture(t, "text_message.json")
-	if code := whSigned(t, e, body); code != http.StatusOK {
+	body := webtest.WhFixture(t, "text_message.json")
+	if code := webtest.WhSigned(t, e, body); code != http.StatusOK {
 		t.Fatalf("signed: %d", code)
 	}
 	if count("received") != 1 || count("stored") != 1 || count("duplicated") != 0 || count("rejected") != 0 {
 		t.Fatalf("first delivery: received %v stored %v duplicated %v rejected %v", count("received"), count("stored"), count("duplicated"), count("rejected"))
 	}
-	if code := whSigned(t, e, body); code != http.StatusOK { // Meta delivers it again
+	if code := webtest.WhSigned(t, e, body); code != http.StatusOK { // Meta delivers it again
 		t.Fatalf("replay: %d", code)
 	}
 	if count("received") != 2 || count("stored") != 1 || count("duplicated") != 1 {
 		t.Fatalf("replay: received %v stored %v duplicated %v", count("received"), count("stored"), count("duplicated"))
 	}
-	if code, _ := whPost(t, e, body, "sha256="+strings.Repeat("0", 64)); code != http.StatusUnauthorized {
+	if code, _ := webtest.WhPost(t, e, body, "sha256="+strings.Repeat("0", 64)); code != http.StatusUnauthorized {
 		t.Fatalf("bad signature: %d", code)
 	}
-	if code, _ := whPost(t, e, []byte(`not json`), whatsapp.Sign(whSecret, []byte(`not json`))); code != http.StatusBadRequest {
+	if code, _ := webtest.WhPost(t, e, []byte(`not json`), whatsapp.Sign(webtest.WhSecret, []byte(`not json`))); code != http.StatusBadRequest {
 		t.Fatalf("malformed: %d", code)
 	}
 	big := bytes.Repeat([]byte("x"), whatsapp.MaxBodyBytes+1)
-	if code, _ := whPost(t, e, big, whatsapp.Sign(whSecret, big)); code != http.StatusRequestEntityTooLarge {
+	if code, _ := webtest.WhPost(t, e, big, whatsapp.Sign(webtest.WhSecret, big)); code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("too large: %d", code)
 	}
 	if count("rejected") != 3 || count("stored") != 1 || count("received") != 2 {
@@ -277,59 +289,31 @@ func TestWebhookMetrics(t *testing.T) {
 	}
 }
 
-// fakeOpenAI answers chat completions with fixed usage; calls after failFrom fail with 500.
-type fakeOpenAI struct {
-	mu       sync.Mutex
-	calls    int
-	failFrom int
-	srv      *httptest.Server
-}
-
-func newFakeOpenAI(t *testing.T) *fakeOpenAI {
-	f := &fakeOpenAI{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
-			http.Error(w, "not found", http.StatusNotFound)
-			return
-		}
-		_, _ = io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.calls++
-		n, fail := f.calls, f.failFrom > 0 && f.calls >= f.failFrom
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if fail {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":{"message":"bad request","type":"invalid_request_error"}}`)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"id": fmt.Sprintf("chatcmpl-%d", n), "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
-			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": "Which company are you with?"}}},
-			"usage":   map[string]any{"prompt_tokens": 500, "completion_tokens": 20, "total_tokens": 520},
-		})
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
 // A widget reply moves the LLM call, token and cost counters once; a replay of its request id
 // moves nothing; a failed call counts as an error.
 func TestLLMMetricsAfterAWidgetReply(t *testing.T) {
-	llmSrv := newFakeOpenAI(t)
+	// The provider answers with fixed usage; calls from failFrom on fail with 400.
+	llmSrv := testkit.NewFakeLLM(t)
+	var failFrom atomic.Int64
+	llmSrv.Answer = func(n int, _ testkit.LLMRequest) testkit.LLMAnswer {
+		if f := failFrom.Load(); f > 0 && int64(n) >= f {
+			return testkit.LLMAnswer{Status: http.StatusBadRequest, Message: "bad request", Type: "invalid_request_error"}
+		}
+		return testkit.LLMAnswer{Content: "Which company are you with?", Model: "gpt-4o-mini-2024-07-18", Usage: &testkit.LLMUsage{Prompt: 500, Completion: 20}}
+	}
 	cfg := testkit.Config(t)
-	cfg.LLMBaseURL = llmSrv.srv.URL + "/v1"
+	cfg.LLMBaseURL = llmSrv.URL + "/v1"
 	cfg.LLMAPIKey = "sk-test"
 	a := testkit.App(t, cfg)
 	ws := web.New(a)
 	srv := httptest.NewServer(ws.Handler())
 	t.Cleanup(srv.Close)
 	t.Cleanup(ws.Close)
-	e := &env{t: t, App: a, Srv: srv, URL: srv.URL}
-	w := e.user("ana@example.com", "correct-horse")
-	as := e.wAssistant(w, wOrigin)
-	id, tok := e.wSession(as, "visitor-metrics")
-	res, out := e.wJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Hello, do you ship?"}, "Authorization", "Bearer "+tok)
+	e := &env{&webtest.Env{T: t, App: a, Srv: srv, URL: srv.URL}}
+	w := e.User("ana@example.com", "correct-horse")
+	as := e.WAssistant(w, webtest.WOrigin)
+	id, tok := e.WSession(as, "visitor-metrics")
+	res, out := e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Hello, do you ship?"}, "Authorization", "Bearer "+tok)
 	if res.StatusCode != http.StatusOK || out["reply"] == nil {
 		t.Fatalf("send: %d %v", res.StatusCode, out)
 	}
@@ -379,10 +363,8 @@ func TestLLMMetricsAfterAWidgetReply(t *testing.T) {
 	check("after a replay")
 
 	// A provider failure is an error call; tokens and cost stay.
-	llmSrv.mu.Lock()
-	llmSrv.failFrom = llmSrv.calls + 1
-	llmSrv.mu.Unlock()
-	res, out = e.wJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Hello?"}, "Authorization", "Bearer "+tok)
+	failFrom.Store(int64(llmSrv.Calls() + 1))
+	res, out = e.WJSON("POST", "/api/widget/v1/sessions/"+id+"/messages", map[string]string{"text": "Hello?"}, "Authorization", "Bearer "+tok)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("send: %d %v", res.StatusCode, out)
 	}
@@ -423,13 +405,9 @@ func (s *syncBuf) lines(t *testing.T) []map[string]any {
 // jobs it causes (inbound processing, reply, window expiry, extraction), with the task's
 // type and id; the worker's metrics count the tasks and the window.
 func TestWebhookRequestIDFollowsTheEventIntoItsJobs(t *testing.T) {
-	graph := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"messaging_product":"whatsapp","contacts":[{"input":"16505551234","wa_id":"16505551234"}],"messages":[{"id":"wamid.OUT1"}]}`)
-	}))
-	t.Cleanup(graph.Close)
+	graph := testkit.NewFakeGraph(t)
 	cfg := testkit.Config(t)
-	cfg.WhatsAppAppSecret = whSecret
+	cfg.WhatsAppAppSecret = webtest.WhSecret
 	cfg.WhatsAppGraphURL = graph.URL + "/v21.0"
 	cfg.LogFormat = "json"
 	logs := &syncBuf{}
@@ -451,7 +429,7 @@ func TestWebhookRequestIDFollowsTheEventIntoItsJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := whPhoneID
+	pid := webtest.WhPhoneID
 	if err := a.Store.CreateAssistant(ctx, &store.Assistant{WorkspaceID: w.ID, Name: "Shop", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: enc,
 		Variables: `[{"name":"company","description":"company name","type":"text"}]`}); err != nil {
 		t.Fatal(err)
@@ -465,10 +443,10 @@ func TestWebhookRequestIDFollowsTheEventIntoItsJobs(t *testing.T) {
 	t.Cleanup(wsrv.Shutdown)
 
 	// A message sent now, so that its window opens.
-	body := bytes.Replace(whFixture(t, "text_message.json"), []byte(`"timestamp": "1749416383"`),
+	body := bytes.Replace(webtest.WhFixture(t, "text_message.json"), []byte(`"timestamp": "1749416383"`),
 		[]byte(`"timestamp": "`+strconv.FormatInt(time.Now().Unix(), 10)+`"`), 1)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/whatsapp", bytes.NewReader(body))
-	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(whSecret, body))
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(webtest.WhSecret, body))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -14,18 +13,19 @@ import (
 
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
+	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/static"
 )
 
 func TestHealthAndReadiness(t *testing.T) {
 	e := newEnv(t)
-	c := e.client()
-	res := e.get(c, "/healthz")
+	c := e.Client()
+	res := e.Get(c, "/healthz")
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %d", res.StatusCode)
 	}
-	res = e.get(c, "/readyz")
+	res = e.Get(c, "/readyz")
 	var body struct {
 		Status string            `json:"status"`
 		Checks map[string]string `json:"checks"`
@@ -74,9 +74,9 @@ func TestReadyzFailsWhenRedisStops(t *testing.T) {
 
 func TestStaticAssets(t *testing.T) {
 	e := newEnv(t)
-	c := e.client()
-	res := e.get(c, static.Path(static.HTMX))
-	b := body(t, res)
+	c := e.Client()
+	res := e.Get(c, static.Path(static.HTMX))
+	b := webtest.Body(t, res)
 	if res.StatusCode != http.StatusOK || !strings.Contains(res.Header.Get("Cache-Control"), "immutable") || !strings.Contains(b, "htmx") {
 		t.Fatalf("hashed asset: %d %q", res.StatusCode, res.Header.Get("Cache-Control"))
 	}
@@ -84,18 +84,18 @@ func TestStaticAssets(t *testing.T) {
 		t.Fatalf("content type %q", res.Header.Get("Content-Type"))
 	}
 	// An old hash still serves, but not as immutable.
-	res = e.get(c, "/static/h/000000000000/app.css")
+	res = e.Get(c, "/static/h/000000000000/app.css")
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK || strings.Contains(res.Header.Get("Cache-Control"), "immutable") {
 		t.Fatalf("stale hash: %d %q", res.StatusCode, res.Header.Get("Cache-Control"))
 	}
-	res = e.get(c, "/static/app.css")
+	res = e.Get(c, "/static/app.css")
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "public, max-age=300" {
 		t.Fatalf("plain path: %d %q", res.StatusCode, res.Header.Get("Cache-Control"))
 	}
 	for _, p := range []string{"/static/nope.js", "/static/../config/config.go", "/static/h/abc/../../static.go"} {
-		res = e.get(c, p)
+		res = e.Get(c, p)
 		res.Body.Close()
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: %d", p, res.StatusCode)
@@ -116,13 +116,13 @@ func TestStaticAssets(t *testing.T) {
 
 func TestPagesVaryOnHXRequestAndSecureHeaders(t *testing.T) {
 	e := newEnv(t)
-	e.user("ana@example.com", "correct-horse")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
-	full := e.get(c, "/conversations")
-	fullBody := body(t, full)
-	frag := e.get(c, "/conversations", "HX-Request", "true")
-	fragBody := body(t, frag)
+	e.User("ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	full := e.Get(c, "/conversations")
+	fullBody := webtest.Body(t, full)
+	frag := e.Get(c, "/conversations", "HX-Request", "true")
+	fragBody := webtest.Body(t, frag)
 	for _, res := range []*http.Response{full, frag} {
 		if !strings.Contains(strings.Join(res.Header.Values("Vary"), ","), "HX-Request") {
 			t.Fatalf("Vary: %v", res.Header.Values("Vary"))
@@ -136,7 +136,7 @@ func TestPagesVaryOnHXRequestAndSecureHeaders(t *testing.T) {
 	}
 	// Boosted and history-restore requests get the full page.
 	for _, h := range [][]string{{"HX-Request", "true", "HX-Boosted", "true"}, {"HX-Request", "true", "HX-History-Restore-Request", "true"}} {
-		if b := body(t, e.get(c, "/conversations", h...)); !strings.Contains(b, "<html") {
+		if b := webtest.Body(t, e.Get(c, "/conversations", h...)); !strings.Contains(b, "<html") {
 			t.Fatalf("%v must get the full page", h)
 		}
 	}
@@ -145,7 +145,7 @@ func TestPagesVaryOnHXRequestAndSecureHeaders(t *testing.T) {
 func TestBodyLimit(t *testing.T) {
 	e := newEnv(t)
 	big := strings.Repeat("a", 2<<20)
-	res := e.postForm(e.client(), "/login", url.Values{"email": {big}})
+	res := e.PostForm(e.Client(), "/login", url.Values{"email": {big}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("2 MB body: %d", res.StatusCode)
@@ -154,26 +154,26 @@ func TestBodyLimit(t *testing.T) {
 
 func TestAPIKeysFromSettingsAndTheAPI(t *testing.T) {
 	e := newEnv(t)
-	ws := e.user("ana@example.com", "correct-horse")
-	e.user("bob@example.com", "correct-horse")
-	c := e.client()
-	e.login(c, "ana@example.com", "correct-horse")
+	ws := e.User("ana@example.com", "correct-horse")
+	e.User("bob@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
 
-	tok := e.csrf(c, "/settings")
+	tok := e.CSRF(c, "/settings")
 	// Empty name: the error beside the field, nothing created.
-	res := e.postForm(c, "/settings/api-keys", url.Values{"_csrf": {tok}, "name": {"  "}}, "HX-Request", "true")
-	d := doc(t, res)
+	res := e.PostForm(c, "/settings/api-keys", url.Values{"_csrf": {tok}, "name": {"  "}}, "HX-Request", "true")
+	d := webtest.Doc(t, res)
 	if d.Find(".field-error").Length() != 1 || d.Find("#new-api-key").Length() != 0 {
 		t.Fatal("an empty name is refused beside the field")
 	}
-	res = e.postForm(c, "/settings/api-keys", url.Values{"_csrf": {tok}, "name": {"CRM <script>"}}, "HX-Request", "true")
+	res = e.PostForm(c, "/settings/api-keys", url.Values{"_csrf": {tok}, "name": {"CRM <script>"}}, "HX-Request", "true")
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("create key: %d", res.StatusCode)
 	}
 	if res.Header.Get("Cache-Control") != "no-store" {
 		t.Fatal("a response holding a secret must not be cached")
 	}
-	d = doc(t, res)
+	d = webtest.Doc(t, res)
 	key := strings.TrimSpace(d.Find("#new-api-key").Text())
 	if !strings.HasPrefix(key, "pk_live_") {
 		t.Fatalf("new key not shown: %q", key)
@@ -182,7 +182,7 @@ func TestAPIKeysFromSettingsAndTheAPI(t *testing.T) {
 		t.Fatal("the key's name is shown as text")
 	}
 	// Shown once: the settings page does not contain it again.
-	if b := body(t, e.get(c, "/settings")); strings.Contains(b, key) {
+	if b := webtest.Body(t, e.Get(c, "/settings")); strings.Contains(b, key) {
 		t.Fatal("the key must not be shown twice")
 	}
 	stored, _ := e.App.Store.APIKeys(context.Background(), ws.ID)
@@ -229,7 +229,7 @@ func TestAPIKeysFromSettingsAndTheAPI(t *testing.T) {
 	}
 
 	// Revoke from Settings: the key stops working.
-	res = e.postForm(c, "/settings/api-keys/"+itoa(stored[0].ID)+"/revoke", url.Values{"_csrf": {tok}})
+	res = e.PostForm(c, "/settings/api-keys/"+webtest.Itoa(stored[0].ID)+"/revoke", url.Values{"_csrf": {tok}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke: %d", res.StatusCode)
@@ -238,14 +238,12 @@ func TestAPIKeysFromSettingsAndTheAPI(t *testing.T) {
 		t.Fatalf("revoked key: %d", st)
 	}
 	// Bob cannot revoke Ana's keys.
-	cb := e.client()
-	e.login(cb, "bob@example.com", "correct-horse")
-	tokB := e.csrf(cb, "/settings")
-	res = e.postForm(cb, "/settings/api-keys/"+itoa(stored[0].ID)+"/revoke", url.Values{"_csrf": {tokB}})
+	cb := e.Client()
+	e.Login(cb, "bob@example.com", "correct-horse")
+	tokB := e.CSRF(cb, "/settings")
+	res = e.PostForm(cb, "/settings/api-keys/"+webtest.Itoa(stored[0].ID)+"/revoke", url.Values{"_csrf": {tokB}})
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("another workspace's key: %d", res.StatusCode)
 	}
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

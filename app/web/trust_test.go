@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -204,4 +205,99 @@ func TestWidgetRequestsAreLimitedPerClient(t *testing.T) {
 		}
 	}
 	t.Fatal("1000 requests in a row were never limited")
+}
+
+// Sign-in is throttled: after 10 failures for an account, the next attempt, with the right
+// password, answers 429 with Retry-After and says why on the login page.
+func TestSignInIsThrottled(t *testing.T) {
+	ts := newTrustServer(t)
+	jar, _ := cookiejar.New(nil)
+	ts.client = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res := ts.do(t, "GET", "/login", nil)
+	d, err := goquery.NewDocumentFromReader(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := d.Find(`input[name="_csrf"]`).AttrOr("value", "")
+	try := func(pw string) *http.Response {
+		return ts.do(t, "POST", "/login", url.Values{"_csrf": {tok}, "email": {"admin@example.com"}, "password": {pw}})
+	}
+	for i := 0; i < 10; i++ {
+		res := try("wrong")
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, res.StatusCode)
+		}
+	}
+	res = try("correct horse battery")
+	d, err = goquery.NewDocumentFromReader(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || res.Header.Get("Location") != "" {
+		t.Fatalf("right password while throttled: %d Retry-After %q Location %q", res.StatusCode, res.Header.Get("Retry-After"), res.Header.Get("Location"))
+	}
+	if msg := d.Find(`[role="alert"]`).Text(); !strings.Contains(msg, "Too many failed sign-ins") || !strings.Contains(msg, "Try again in") {
+		t.Fatalf("the page does not say why: %q", msg)
+	}
+}
+
+// One user's live streams are capped at 8 per web process: the ninth ends the oldest.
+func TestLiveStreamsPerUserAreCapped(t *testing.T) {
+	ts := newTrustServer(t)
+	type stream struct {
+		res  *http.Response
+		done chan struct{}
+	}
+	open := func() stream {
+		req, _ := http.NewRequest("GET", ts.url+"/conversations/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		res, err := ts.client.Do(req)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("open stream: %v", err)
+		}
+		s := stream{res: res, done: make(chan struct{})}
+		go func() { // read until the server ends the stream
+			buf := make([]byte, 512)
+			for {
+				if _, err := res.Body.Read(buf); err != nil {
+					close(s.done)
+					return
+				}
+			}
+		}()
+		return s
+	}
+	var streams []stream
+	for i := 0; i < 8; i++ {
+		streams = append(streams, open())
+	}
+	defer func() {
+		for _, s := range streams {
+			s.res.Body.Close()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	for i, s := range streams {
+		select {
+		case <-s.done:
+			t.Fatalf("stream %d ended within the cap", i)
+		default:
+		}
+	}
+	streams = append(streams, open())
+	select {
+	case <-streams[0].done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the ninth stream did not end the oldest")
+	}
+	for i, s := range streams[1:] {
+		select {
+		case <-s.done:
+			t.Fatalf("stream %d ended too", i+1)
+		default:
+		}
+	}
 }

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/account"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
@@ -80,21 +82,21 @@ func (s *Handler) login(c echo.Context) error {
 	if email == "" || pw == "" {
 		return htmx.Render(c, http.StatusBadRequest, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: "Enter your email and password."}))
 	}
-	u, err := s.Store.UserByEmail(c.Request().Context(), email)
-	if errors.Is(err, store.ErrNotFound) {
-		auth.BurnPasswordCheck(pw)
+	u, err := s.Accounts.SignIn(c.Request().Context(), email, pw, c.RealIP())
+	var throttled *account.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		c.Response().Header().Set("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+		msg := "Too many failed sign-ins for this account or from your network. Try again in " + throttled.Minutes() + "."
+		return htmx.Render(c, http.StatusTooManyRequests, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
+	case errors.Is(err, account.ErrWrongCredentials):
 		return fail("Wrong email or password.")
-	}
-	if err != nil {
+	case err != nil:
 		return err
-	}
-	if !auth.CheckPassword(u.PasswordHash, pw) {
-		return fail("Wrong email or password.")
 	}
 	if err := s.startSession(c, u); err != nil {
 		return err
 	}
-	_ = s.Store.TouchLogin(c.Request().Context(), u.ID)
 	return c.Redirect(http.StatusSeeOther, safeNext(next))
 }
 
@@ -139,6 +141,11 @@ func (s *Handler) setup(c echo.Context) error {
 		Errors:    map[string]string{},
 	}
 	pw, pw2 := c.FormValue("password"), c.FormValue("password_confirm")
+	var throttled *account.ThrottledError
+	if err := s.Accounts.AttemptSetup(c.Request().Context(), c.RealIP()); errors.As(err, &throttled) {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many setup attempts from your network. Try again in "+throttled.Minutes()+".")
+	}
 	if f.Workspace == "" || len(f.Workspace) > 100 {
 		f.Errors["workspace"] = "Name the workspace (at most 100 characters)."
 	}

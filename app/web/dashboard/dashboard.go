@@ -15,11 +15,13 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/parleyhq/parley/app/account"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
 	"github.com/parleyhq/parley/config"
@@ -41,8 +43,13 @@ type Handler struct {
 	Workspace *workspace.Service
 	// WhatsApp sends and receives WhatsApp messages (built once by the container).
 	WhatsApp *whatsapp.Service
+	// Accounts signs people in, with throttling.
+	Accounts *account.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
+
+	// streams caps each user's open live streams (live.go).
+	streams sse.Cap
 }
 
 // csrfMiddleware checks the token on every unsafe dashboard request (htmx sends it in the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/a-h/templ"
@@ -23,11 +24,18 @@ import (
 // closed tab is noticed.
 var sseKeepAlive = 25 * time.Second
 
-// sseStream writes server-sent events until the browser goes away. Each workspace event is
-// turned into HTML by render (nil: nothing to send).
+// maxStreamsPerUser is how many live streams one user keeps open in one web process; a
+// newer one ends the oldest.
+const maxStreamsPerUser = 8
+
+// sseStream writes server-sent events until the browser goes away, or until the user opens
+// more than maxStreamsPerUser streams and this is the oldest. Each workspace event is turned
+// into HTML by render (nil: nothing to send).
 func (s *Handler) sseStream(c echo.Context, render func(ctx context.Context, ev events.Event) (templ.Component, error)) error {
 	ws := current(c).Workspace.ID
 	ctx := c.Request().Context()
+	pushedOut, done := s.streams.Open(strconv.FormatInt(current(c).User.ID, 10), maxStreamsPerUser)
+	defer done()
 	// Subscribe before answering, so that nothing published after the browser sees the
 	// stream open is missed.
 	ch, release := s.Events.Subscribe(ws)
@@ -42,6 +50,8 @@ func (s *Handler) sseStream(c echo.Context, render func(ctx context.Context, ev 
 		case <-ctx.Done():
 			return nil
 		case <-s.Closing:
+			return nil
+		case <-pushedOut:
 			return nil
 		case <-tick.C:
 			if err := stream.Raw(": keep-alive\n\n"); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 )
@@ -66,4 +67,46 @@ func Write(w http.ResponseWriter, event, data string) error {
 // Wanted reports a request that asks for an event stream.
 func Wanted(c echo.Context) bool {
 	return strings.Contains(c.Request().Header.Get("Accept"), "text/event-stream")
+}
+
+// Cap bounds the open streams of one key (a user) in this process: opening one more than the
+// limit ends the oldest, whose Open channel closes. A user with many tabs keeps the newest ones live
+// (a closed tab's stream ends anyway when its connection does); nobody can hold a web
+// process's connections open by the hundred.
+type Cap struct {
+	mu   sync.Mutex
+	open map[string][]*capped
+}
+
+type capped struct{ ended chan struct{} }
+
+// Open registers one stream of key; the returned channel closes when a newer stream of the
+// same key pushes this one out. Call release when the stream ends.
+func (c *Cap) Open(key string, limit int) (ended <-chan struct{}, release func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open == nil {
+		c.open = map[string][]*capped{}
+	}
+	me := &capped{ended: make(chan struct{})}
+	list := append(c.open[key], me)
+	for len(list) > max(limit, 1) {
+		close(list[0].ended)
+		list = list[1:]
+	}
+	c.open[key] = list
+	return me.ended, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		list := c.open[key]
+		for i, s := range list {
+			if s == me {
+				c.open[key] = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(c.open[key]) == 0 {
+			delete(c.open, key)
+		}
+	}
 }
