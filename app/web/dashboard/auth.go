@@ -88,7 +88,7 @@ func (s *Handler) login(c echo.Context) error {
 	case errors.As(err, &throttled):
 		c.Response().Header().Set("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
 		msg := "Too many failed sign-ins for this account or from your network. Try again in " + throttled.Minutes() + "."
-		return htmx.Render(c, http.StatusTooManyRequests, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
+		return htmx.Render(c, http.StatusTooManyRequests, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
 	case errors.Is(err, account.ErrWrongCredentials):
 		return fail("Wrong email or password.")
 	case err != nil:
