@@ -14,6 +14,7 @@ import (
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/extract"
 	"github.com/parleyhq/parley/app/llm"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/usage"
@@ -29,7 +30,7 @@ func exSetup(t testing.TB, a *app.App, typ string) (int64, *store.Conversation) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Variables: exVars}
+	as := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Variables: exVarsList(t)}
 	if err := a.Store.CreateAssistant(ctx, as); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestExtractionDebounce(t *testing.T) {
 	clock := time.Now().Add(time.Minute).Truncate(debounce).Add(200 * time.Millisecond)
 	sched := &workers.ExtractScheduler{Queue: a.Queue, Debounce: debounce, Now: func() time.Time { return clock }}
 	a.Conversations.OnUserMessage = sched.OnUserMessage
-	ws, conv := exSetup(t, a, store.TypeWidget)
+	ws, conv := exSetup(t, a, model.TypeWidget)
 	burst := []string{"hi", "I'm Jane", "jane@example.com", "we'd like", "the pro plan"}
 	for _, txt := range burst {
 		if _, err := a.Conversations.AddMessage(ctx, &store.Message{WorkspaceID: ws, ConversationID: conv.ID, Role: "user", Content: txt}); err != nil {
@@ -129,7 +130,7 @@ func TestExtractionSweepOfEndedConversations(t *testing.T) {
 	a := testkit.App(t, testkit.Config(t))
 	ctx := context.Background()
 	a.Conversations.OnUserMessage = nil
-	ws, conv := exSetup(t, a, store.TypeWidget)
+	ws, conv := exSetup(t, a, model.TypeWidget)
 	h := &workers.Extract{Queue: a.Queue, Log: testkit.Logger(t), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}}
 	if _, err := a.Conversations.AddMessage(ctx, &store.Message{WorkspaceID: ws, ConversationID: conv.ID, Role: "user", Content: "jane@example.com"}); err != nil {
 		t.Fatal(err)
@@ -185,7 +186,7 @@ func BenchmarkExtractJob(b *testing.B) {
 	ctx := context.Background()
 	h := &workers.Extract{Queue: a.Queue, Log: testkit.Logger(b), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(b)}}
 	name := llm.VariableSpec{Name: "name", Type: "text", Required: true}
-	ws, _ := exSetup(b, a, store.TypeWidget)
+	ws, _ := exSetup(b, a, model.TypeWidget)
 	as, err := a.Store.Assistants(ctx, ws)
 	if err != nil || len(as) != 1 {
 		b.Fatal(err)
@@ -193,7 +194,7 @@ func BenchmarkExtractJob(b *testing.B) {
 	lines := []string{"A:Hello! " + llm.AskFor(name), "Sure, my name is Jane Doe", "A:Thanks! And your email?", "jane@example.com", "A:Which plan?", "the pro plan please"}
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		conv := &store.Conversation{WorkspaceID: ws, AssistantID: &as[0].ID, Type: store.TypeWidget, Customer: fmt.Sprintf("bench-%d", i)}
+		conv := &store.Conversation{WorkspaceID: ws, AssistantID: &as[0].ID, Type: model.TypeWidget, Customer: fmt.Sprintf("bench-%d", i)}
 		if err := a.Store.CreateConversation(ctx, conv); err != nil {
 			b.Fatal(err)
 		}
@@ -221,7 +222,7 @@ func TestWorkerServerRunsExtractionAndTally(t *testing.T) {
 	a := testkit.App(t, testkit.Config(t))
 	ctx := context.Background()
 	a.Conversations.OnUserMessage = nil
-	ws, conv := exSetup(t, a, store.TypeWidget)
+	ws, conv := exSetup(t, a, model.TypeWidget)
 	name := llm.VariableSpec{Name: "name", Type: "text", Required: true}
 	for _, m := range []store.Message{{Role: "assistant", Content: "Hi! " + llm.AskFor(name)}, {Role: "user", Content: "Jane Doe, jane@example.com"}} {
 		m.WorkspaceID, m.ConversationID = ws, conv.ID
@@ -275,4 +276,13 @@ func TestWorkerServerRunsExtractionAndTally(t *testing.T) {
 	if !types[workers.TypeUsageTally] || !types[workers.TypeUsageReconcile] || !types[workers.TypeExtractionSweep] {
 		t.Fatalf("schedule: %v", types)
 	}
+}
+
+// exVarsList decodes exVars as the store reads the column.
+func exVarsList(t testing.TB) store.Variables {
+	var vs store.Variables
+	if err := vs.Scan(exVars); err != nil {
+		t.Fatal(err)
+	}
+	return vs
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/usage"
@@ -39,9 +40,9 @@ func tySetup(t testing.TB, s *store.Store, perType int) tyFixture {
 		as = append(as, a.ID)
 	}
 	for i := 0; i < perType; i++ {
-		for _, typ := range store.Types {
+		for _, typ := range model.Types {
 			aid := as[(i+len(typ))%len(as)]
-			c := &store.Conversation{WorkspaceID: w.ID, AssistantID: &aid, Type: typ, Customer: fmt.Sprintf("%s-%d", typ, i), Charged: typ != store.TypeTest}
+			c := &store.Conversation{WorkspaceID: w.ID, AssistantID: &aid, Type: typ, Customer: fmt.Sprintf("%s-%d", typ, i), Charged: typ != model.TypeTest}
 			if err := s.CreateConversation(ctx, c); err != nil {
 				t.Fatal(err)
 			}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/inbound"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
@@ -302,7 +303,7 @@ func TestWhatsAppInboundMessages(t *testing.T) {
 	}
 	c := e.conv()
 	c, _ = e.a.Store.GetConversation(ctx, c.WorkspaceID, c.ID)
-	if c.Type != store.TypeWhatsApp || c.Customer != "+16505551234" || c.CustomerName != "Sheena N." || !c.AIEnabled || c.MessageCount != 7 || c.UserMessageCount != 7 {
+	if c.Type != model.TypeWhatsApp || c.Customer != "+16505551234" || c.CustomerName != "Sheena N." || !c.AIEnabled || c.MessageCount != 7 || c.UserMessageCount != 7 {
 		t.Fatalf("conversation: %+v", c)
 	}
 	want := []struct{ id, content, ctype string }{

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -39,12 +40,12 @@ func TestBuildAndTables(t *testing.T) {
 	// Eight assistants: six series at most, the smallest added up.
 	for a := int64(1); a <= 8; a++ {
 		names[a] = fmt.Sprintf("A%d", a)
-		rows = append(rows, store.UsageDaily{WorkspaceID: 1, Day: "2026-11-25", AssistantID: a, Type: store.TypeWidget,
+		rows = append(rows, store.UsageDaily{WorkspaceID: 1, Day: "2026-11-25", AssistantID: a, Type: model.TypeWidget,
 			Conversations: a, PromptTokens: 100 * a, CompletionTokens: a, CostNanos: 1_000_000 * a})
 	}
 	rows = append(rows, store.UsageDaily{WorkspaceID: 1, Day: "2026-11-24", AssistantID: 99, Type: "", LLMCalls: 1, CostNanos: 5},
-		store.UsageDaily{WorkspaceID: 1, Day: "2026-11-19", AssistantID: 0, Type: store.TypeTest, Conversations: 3, RequiredConversations: 3, CompleteConversations: 2},
-		store.UsageDaily{WorkspaceID: 1, Day: "2026-11-18", AssistantID: 1, Type: store.TypeTest, Conversations: 1000}) // before the range
+		store.UsageDaily{WorkspaceID: 1, Day: "2026-11-19", AssistantID: 0, Type: model.TypeTest, Conversations: 3, RequiredConversations: 3, CompleteConversations: 2},
+		store.UsageDaily{WorkspaceID: 1, Day: "2026-11-18", AssistantID: 1, Type: model.TypeTest, Conversations: 1000}) // before the range
 	rep := Build(rng, rows, names, nil)
 	if rep.Totals.Conversations != 36+3 || rep.Totals.CostNanos != 36_000_005 {
 		t.Fatalf("totals: %+v", rep.Totals)

@@ -7,19 +7,20 @@ import (
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
 func valid() assistants.Update {
 	s := assistants.NewSettings("")
 	s.Name = "Sales"
-	s.Variables = []assistants.Variable{
+	s.Variables = []model.Variable{
 		{Name: "email", Type: "email", Required: true},
 		{Name: "plan", Type: "enum", Options: []string{"free", "pro"}},
 	}
-	s.PrechatFields = []assistants.PrechatField{{Name: "email", Label: "Your email", Type: "email", Required: true}}
+	s.PrechatFields = []model.PrechatField{{Name: "email", Label: "Your email", Type: "email", Required: true}}
 	s.AllowedOrigins = []string{"https://shop.example.com"}
-	return assistants.Update{Settings: s}
+	return assistants.Update{AssistantSettings: s}
 }
 
 func TestNewSettingsDefaults(t *testing.T) {
@@ -69,7 +70,7 @@ func TestValidate(t *testing.T) {
 		{"prechat fills another", func(u *assistants.Update) { u.PrechatFields[0].Name = "mail"; u.PrechatFields[0].Variable = "email" }, false, nil},
 		{"prechat unknown variable", func(u *assistants.Update) { u.PrechatFields[0].Variable = "nope" }, false, map[string]string{"prechat_fields[0].variable": `"nope"`}},
 		{"prechat twice", func(u *assistants.Update) {
-			u.PrechatFields = append(u.PrechatFields, assistants.PrechatField{Name: "mail", Label: "L", Type: "text", Variable: "email"})
+			u.PrechatFields = append(u.PrechatFields, model.PrechatField{Name: "mail", Label: "L", Type: "text", Variable: "email"})
 		}, false, map[string]string{"prechat_fields[1].variable": "already fills"}},
 		{"origin with path", func(u *assistants.Update) { u.AllowedOrigins = []string{"https://a.example", "https://b.example/shop"} }, false,
 			map[string]string{"allowed_origins[1]": "no path"}},
@@ -143,13 +144,14 @@ func TestApplyAndDecodeRoundTrip(t *testing.T) {
 	}
 	u := valid()
 	u.Name = "  Sales  "
-	u.Widget = assistants.Widget{Title: "Hi", Color: "#AABBCC"}
+	u.Widget = model.Widget{Title: "Hi", Color: "#AABBCC"}
 	u.WhatsAppPhoneNumberID, u.AccessToken = "12345", "EAAG-secret"
 	u.AllowedOrigins = []string{"https://Shop.example.com/"}
 	if es := u.Validate(false); len(es) > 0 {
 		t.Fatal(es)
 	}
-	row := &store.Assistant{ID: 7, WorkspaceID: 3, WidgetSettings: `{"position":"left","color":"#000000"}`}
+	row := &store.Assistant{ID: 7, WorkspaceID: 3, WidgetSettings: store.WidgetSettings{Widget: model.Widget{Color: "#000000"},
+		Other: map[string]json.RawMessage{"position": json.RawMessage(`"left"`)}}}
 	if err := u.Apply(row, k); err != nil {
 		t.Fatal(err)
 	}
@@ -159,15 +161,13 @@ func TestApplyAndDecodeRoundTrip(t *testing.T) {
 	if tok, err := assistants.AccessToken(k, row); err != nil || tok != "EAAG-secret" {
 		t.Fatalf("token decrypts to %q %v", tok, err)
 	}
+	raw, err := row.WidgetSettings.Value()
 	var ws map[string]string
-	if err := json.Unmarshal([]byte(row.WidgetSettings), &ws); err != nil || ws["position"] != "left" || ws["color"] != "#aabbcc" || ws["title"] != "Hi" {
-		t.Fatalf("widget settings %s", row.WidgetSettings)
+	if err != nil || json.Unmarshal([]byte(raw.(string)), &ws) != nil || ws["position"] != "left" || ws["color"] != "#aabbcc" || ws["title"] != "Hi" {
+		t.Fatalf("widget settings %v %v", raw, err)
 	}
-	a, err := assistants.Decode(row)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Name != "Sales" || !a.WhatsAppConnected || a.WhatsAppPhoneNumberID != "12345" || a.AllowedOrigins[0] != "https://shop.example.com" {
+	a := row.AsModel()
+	if a.Name != "Sales" || !a.WhatsAppConnected() || a.WhatsAppPhoneNumberID != "12345" || a.AllowedOrigins[0] != "https://shop.example.com" {
 		t.Fatalf("decoded %+v", a)
 	}
 	if v, ok := a.Variable("plan"); !ok || v.Type != "enum" || len(v.Options) != 2 {
@@ -192,24 +192,5 @@ func TestApplyAndDecodeRoundTrip(t *testing.T) {
 	}
 	if err := u.Apply(row, k); err != nil || row.WhatsAppAccessTokenEnc != "" || row.WhatsAppPhoneNumberID != nil {
 		t.Fatalf("connection not removed: %+v %v", row, err)
-	}
-}
-
-func TestDecodeIsLenient(t *testing.T) {
-	// The shape the demo seed writes: no type, no "variable".
-	row := &store.Assistant{
-		Variables:      `[{"name":"name","description":"full name"}]`,
-		PrechatFields:  `[{"name":"name","label":"Your name","required":true}]`,
-		AllowedOrigins: ``, WidgetSettings: `{"title":"T","position":"right"}`,
-	}
-	a, err := assistants.Decode(row)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Variables[0].Type != "text" || a.Variables[0].Options == nil || a.PrechatFields[0].Type != "text" || a.AllowedOrigins == nil || a.Widget.Title != "T" {
-		t.Fatalf("decoded %+v", a)
-	}
-	if _, err := assistants.Decode(&store.Assistant{Variables: "{"}); err == nil {
-		t.Fatal("broken JSON accepted")
 	}
 }

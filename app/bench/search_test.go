@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/seed"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
@@ -50,8 +51,8 @@ func TestSearchPagesMatchTheReference(t *testing.T) {
 			{Query: "order"},               // common
 			{Query: "order", Sort: "cost"}, // common, by cost
 			{Query: "kilimanjaro", Sort: "cost"},
-			{Query: "kilimanjaro", Type: store.TypeWidget},
-			{Query: "order", Type: store.TypeTest, From: &from},
+			{Query: "kilimanjaro", Type: model.TypeWidget},
+			{Query: "order", Type: model.TypeTest, From: &from},
 			{Query: "order", Customer: "sess_0"},
 			{Query: "zanzibar lisbon"}, // two words: none
 			{Query: "nosuchwordanywhere"},

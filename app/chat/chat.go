@@ -60,10 +60,10 @@ func RequestID(conversationID, userMessageID int64) string {
 	return fmt.Sprintf("reply:%d:%d", conversationID, userMessageID)
 }
 
-// Variables decodes an assistant's variable definitions.
+// Variables are an assistant's variable definitions as the LLM request lists them.
 func Variables(a *store.Assistant) []llm.VariableSpec {
 	var out []llm.VariableSpec
-	for _, v := range a.VariableList() {
+	for _, v := range a.Variables {
 		out = append(out, llm.VariableSpec(v))
 	}
 	return out

@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/llm"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/usage"
 )
 
 func TestValidatePrechat(t *testing.T) {
-	fields := []assistants.PrechatField{
+	fields := []model.PrechatField{
 		{Name: "name", Label: "Your name", Type: "text", Required: true},
 		{Name: "mail", Label: "Email", Type: "email", Variable: "email", Required: true},
 		{Name: "phone", Label: "Phone", Type: "phone"},
@@ -52,12 +52,12 @@ func setup(t *testing.T, provider llm.Provider) (*chat.Responder, *store.Store, 
 		t.Fatal(err)
 	}
 	a := &store.Assistant{WorkspaceID: ws.ID, Name: "A", Model: "gpt-4o-mini", SystemPrompt: "Be brief.", FirstMessage: "Hello!",
-		Variables: `[{"name":"email","type":"email","required":true,"description":"email"}]`}
+		Variables: []model.Variable{{Name: "email", Type: "email", Required: true, Description: "email"}}}
 	if err := st.CreateAssistant(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	svc := &conversation.Service{Store: st}
-	conv, err := chat.StartSession(ctx, st, svc, a, store.TypeWidget, "visitor-1", nil)
+	conv, err := chat.StartSession(ctx, st, svc, a, model.TypeWidget, "visitor-1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestStartSessionIsAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conv, err := chat.StartSession(ctx, st, svc, a, store.TypeWidget, "visitor-2", map[string]string{"email": "a@b.co", "name": "Ana"})
+	conv, err := chat.StartSession(ctx, st, svc, a, model.TypeWidget, "visitor-2", map[string]string{"email": "a@b.co", "name": "Ana"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestStartSessionIsAllOrNothing(t *testing.T) {
 	}
 	// The second answer cannot be stored (a NUL byte: refused by both databases, and by
 	// ValidatePrechat before this point in real requests).
-	if _, err := chat.StartSession(ctx, st, svc, a, store.TypeWidget, "visitor-3", map[string]string{"a": "fine", "b": "bad\x00value"}); err == nil {
+	if _, err := chat.StartSession(ctx, st, svc, a, model.TypeWidget, "visitor-3", map[string]string{"a": "fine", "b": "bad\x00value"}); err == nil {
 		t.Fatal("a session whose answer cannot be stored was started")
 	}
 	n, err := st.DB.NewSelect().Model((*store.Conversation)(nil)).Where("customer = ?", "visitor-3").Count(ctx)

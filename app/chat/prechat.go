@@ -10,6 +10,7 @@ import (
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/config"
 )
@@ -46,7 +47,7 @@ func NormalizePhone(s string) string {
 // ValidatePrechat checks answers against the assistant's pre-chat form: required fields
 // present, emails and phones well formed, nothing beyond the form. It returns the variables to
 // store (by the variable each field fills) and the errors by field name.
-func ValidatePrechat(fields []assistants.PrechatField, answers map[string]string) (map[string]string, map[string]string) {
+func ValidatePrechat(fields []model.PrechatField, answers map[string]string) (map[string]string, map[string]string) {
 	vars := map[string]string{}
 	errs := map[string]string{}
 	known := map[string]bool{}
@@ -89,7 +90,7 @@ func ValidatePrechat(fields []assistants.PrechatField, answers map[string]string
 	return vars, errs
 }
 
-func label(f assistants.PrechatField) string {
+func label(f model.PrechatField) string {
 	if f.Label != "" {
 		return f.Label
 	}
@@ -114,7 +115,7 @@ func ValidateMessage(text string) (string, error) {
 // pre-chat variables, and adds the assistant's first message (which costs nothing).
 func StartSession(ctx context.Context, st *store.Store, svc *conversation.Service, a *store.Assistant, typ, customer string, vars map[string]string) (*store.Conversation, error) {
 	aid := a.ID
-	conv := &store.Conversation{WorkspaceID: a.WorkspaceID, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != store.TypeTest, AIEnabled: true}
+	conv := &store.Conversation{WorkspaceID: a.WorkspaceID, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != model.TypeTest, AIEnabled: true}
 	names := make([]string, 0, len(vars))
 	for k := range vars {
 		names = append(names, k)

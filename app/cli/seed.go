@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/seed"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/config"
@@ -92,7 +93,7 @@ func runSeed(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "added demo data to workspace %d (%s): 2 assistants, %d conversations; the workspace now has %d test, %d widget and %d WhatsApp conversations\n",
-			ws.ID, ws.Name, seed.DemoConversations, counts.ByType[store.TypeTest], counts.ByType[store.TypeWidget], counts.ByType[store.TypeWhatsApp])
+			ws.ID, ws.Name, seed.DemoConversations, counts.ByType[model.TypeTest], counts.ByType[model.TypeWidget], counts.ByType[model.TypeWhatsApp])
 		return nil
 	}
 

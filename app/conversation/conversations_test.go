@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -18,11 +19,11 @@ func TestWindow(t *testing.T) {
 		c    store.Conversation
 		want Window
 	}{
-		{"widget has none", store.Conversation{Type: store.TypeWidget, WindowExpiresAt: &exp}, Window{}},
-		{"never wrote", store.Conversation{Type: store.TypeWhatsApp}, Window{Applies: true}},
-		{"open", store.Conversation{Type: store.TypeWhatsApp, WindowExpiresAt: &exp}, Window{Applies: true, Known: true, Open: true, ExpiresAt: exp}},
-		{"deadline passed", store.Conversation{Type: store.TypeWhatsApp, WindowExpiresAt: &past}, Window{Applies: true, Known: true, ExpiresAt: past}},
-		{"closed by Meta early", store.Conversation{Type: store.TypeWhatsApp, WindowExpiresAt: &exp, WindowClosedAt: &closed}, Window{Applies: true, Known: true, ExpiresAt: exp}},
+		{"widget has none", store.Conversation{Type: model.TypeWidget, WindowExpiresAt: &exp}, Window{}},
+		{"never wrote", store.Conversation{Type: model.TypeWhatsApp}, Window{Applies: true}},
+		{"open", store.Conversation{Type: model.TypeWhatsApp, WindowExpiresAt: &exp}, Window{Applies: true, Known: true, Open: true, ExpiresAt: exp}},
+		{"deadline passed", store.Conversation{Type: model.TypeWhatsApp, WindowExpiresAt: &past}, Window{Applies: true, Known: true, ExpiresAt: past}},
+		{"closed by Meta early", store.Conversation{Type: model.TypeWhatsApp, WindowExpiresAt: &exp, WindowClosedAt: &closed}, Window{Applies: true, Known: true, ExpiresAt: exp}},
 	}
 	for _, tc := range cases {
 		if got := WindowOf(&tc.c, now); got != tc.want {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -97,13 +98,13 @@ func TestWritesPublishTheirChange(t *testing.T) {
 	p := &published{t: t, bus: a.Events, ws: w.ID, msgs: msgs}
 
 	at := store.Now().Add(-time.Minute)
-	conv := &store.Conversation{WorkspaceID: w.ID, AssistantID: &asst.ID, Type: store.TypeWhatsApp, Customer: "+16505551234",
+	conv := &store.Conversation{WorkspaceID: w.ID, AssistantID: &asst.ID, Type: model.TypeWhatsApp, Customer: "+16505551234",
 		CustomerName: "Ada", StartedAt: at, AIEnabled: true}
 	if created, err := svc.FindOrCreateWhatsApp(ctx, conv); err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
 	wantEvents(t, "a new thread", p.step(), conv.ID, events.CountsChanged, events.ConversationChanged)
-	again := &store.Conversation{WorkspaceID: w.ID, AssistantID: &asst.ID, Type: store.TypeWhatsApp, Customer: "+16505551234", StartedAt: at}
+	again := &store.Conversation{WorkspaceID: w.ID, AssistantID: &asst.ID, Type: model.TypeWhatsApp, Customer: "+16505551234", StartedAt: at}
 	if created, err := svc.FindOrCreateWhatsApp(ctx, again); err != nil || created || again.ID != conv.ID {
 		t.Fatalf("find: %v %v %d", created, err, again.ID)
 	}
@@ -130,25 +131,25 @@ func TestWritesPublishTheirChange(t *testing.T) {
 	// the key, attaches Meta's id, and publishes once.
 	key := "parley:reply:test"
 	out := &store.Message{WorkspaceID: w.ID, ConversationID: conv.ID, Role: "assistant", Content: "Hi", ContentType: "text",
-		CreatedAt: store.Now(), ProviderMessageID: &key, Status: store.StatusSending}
+		CreatedAt: store.Now(), ProviderMessageID: &key, Status: model.StatusSending}
 	if _, err := a.Store.AddMessage(ctx, out); err != nil {
 		t.Fatal(err)
 	}
 	p.step()
-	if _, err := svc.ApplyStatus(ctx, conversation.MessageStatus{WorkspaceID: w.ID, ProviderMessageID: "wamid.UNKNOWN", Status: store.StatusDelivered, At: store.Now()}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := svc.ApplyStatus(ctx, conversation.MessageStatus{WorkspaceID: w.ID, ProviderMessageID: "wamid.UNKNOWN", Status: model.StatusDelivered, At: store.Now()}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("status of an unknown message: %v", err)
 	}
-	ref, err := svc.ApplyStatus(ctx, conversation.MessageStatus{WorkspaceID: w.ID, ProviderMessageID: "wamid.A", Key: key, Status: store.StatusDelivered, At: store.Now()})
-	if err != nil || ref.ID != out.ID || ref.Status != store.StatusDelivered {
+	ref, err := svc.ApplyStatus(ctx, conversation.MessageStatus{WorkspaceID: w.ID, ProviderMessageID: "wamid.A", Key: key, Status: model.StatusDelivered, At: store.Now()})
+	if err != nil || ref.ID != out.ID || ref.Status != model.StatusDelivered {
 		t.Fatalf("status by key: %+v %v", ref, err)
 	}
-	if _, err := svc.ApplyStatus(ctx, conversation.MessageStatus{WorkspaceID: w.ID, ProviderMessageID: "wamid.A", Status: store.StatusSent, At: store.Now()}); err != nil {
+	if _, err := svc.ApplyStatus(ctx, conversation.MessageStatus{WorkspaceID: w.ID, ProviderMessageID: "wamid.A", Status: model.StatusSent, At: store.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	wantEvents(t, "an unknown status, a status by key, a late status", p.step(), conv.ID, events.ConversationChanged)
 
 	// A failed 131047 moves the message and closes the window: one event.
-	if _, err := svc.ApplyStatus(ctx, conversation.MessageStatus{WorkspaceID: w.ID, ProviderMessageID: "wamid.A", Status: store.StatusFailed,
+	if _, err := svc.ApplyStatus(ctx, conversation.MessageStatus{WorkspaceID: w.ID, ProviderMessageID: "wamid.A", Status: model.StatusFailed,
 		Error: "(#131047) Re-engagement message", At: store.Now(), CloseWindow: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestWritesPublishTheirChange(t *testing.T) {
 	// A send that failed for good: the message, the conversation's error, one event.
 	key2 := "parley:reply:test2"
 	out2 := &store.Message{WorkspaceID: w.ID, ConversationID: conv.ID, Role: "assistant", Content: "Hi again", ContentType: "text",
-		CreatedAt: store.Now(), ProviderMessageID: &key2, Status: store.StatusPending}
+		CreatedAt: store.Now(), ProviderMessageID: &key2, Status: model.StatusPending}
 	if _, err := a.Store.AddMessage(ctx, out2); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestWritesPublishTheirChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantEvents(t, "a failed send", p.step(), conv.ID, events.ConversationChanged)
-	if m, err := a.Store.MessageByID(ctx, w.ID, out2.ID); err != nil || m.Status != store.StatusFailed || m.StatusError != "undeliverable" {
+	if m, err := a.Store.MessageByID(ctx, w.ID, out2.ID); err != nil || m.Status != model.StatusFailed || m.StatusError != "undeliverable" {
 		t.Fatalf("failed message: %+v %v", m, err)
 	}
 	if c, err := a.Store.GetConversation(ctx, w.ID, conv.ID); err != nil || c.LastError != "WhatsApp message not sent: undeliverable" {
@@ -179,7 +180,7 @@ func TestWritesPublishTheirChange(t *testing.T) {
 	// A send Meta took: its id replaces the key.
 	key3 := "parley:reply:test3"
 	out3 := &store.Message{WorkspaceID: w.ID, ConversationID: conv.ID, Role: "assistant", Content: "Sent", ContentType: "text",
-		CreatedAt: store.Now(), ProviderMessageID: &key3, Status: store.StatusSending}
+		CreatedAt: store.Now(), ProviderMessageID: &key3, Status: model.StatusSending}
 	if _, err := a.Store.AddMessage(ctx, out3); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestWritesPublishTheirChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantEvents(t, "a sent message", p.step(), conv.ID, events.ConversationChanged)
-	if m, err := a.Store.MessageByID(ctx, w.ID, out3.ID); err != nil || m.Status != store.StatusSent || *m.ProviderMessageID != "wamid.SENT" {
+	if m, err := a.Store.MessageByID(ctx, w.ID, out3.ID); err != nil || m.Status != model.StatusSent || *m.ProviderMessageID != "wamid.SENT" {
 		t.Fatalf("sent message: %+v %v", m, err)
 	}
 

@@ -33,6 +33,7 @@ import (
 
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/llm"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 )
@@ -115,10 +116,10 @@ func RequestID(conversationID, lastMessageID int64, token string) string {
 	return id
 }
 
-// Variables decodes an assistant's declared variables.
+// Variables are an assistant's declared variables (with a name) as the LLM request lists them.
 func Variables(a *store.Assistant) []llm.VariableSpec {
 	var out []llm.VariableSpec
-	for _, v := range a.VariableList() {
+	for _, v := range a.Variables {
 		if strings.TrimSpace(v.Name) != "" {
 			out = append(out, llm.VariableSpec(v))
 		}
@@ -209,7 +210,7 @@ func (x *Extractor) Execute(ctx context.Context, r Run) (Result, error) {
 		}
 	}
 	opt := Options{}
-	if conv.Type == store.TypeWhatsApp {
+	if conv.Type == model.TypeWhatsApp {
 		opt.DefaultCallingCode = CountryCode(conv.Customer)
 	}
 	det := Deterministic(vars, msgs, opt)

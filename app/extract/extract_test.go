@@ -11,6 +11,7 @@ import (
 
 	"github.com/parleyhq/parley/app/extract"
 	"github.com/parleyhq/parley/app/llm"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/usage"
@@ -83,7 +84,10 @@ func setup(t *testing.T, st *store.Store, vars string, typ, customer string) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Model: "gpt-4o-mini", Variables: vars}
+	a := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Model: "gpt-4o-mini"}
+	if err := a.Variables.Scan(vars); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.CreateAssistant(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +99,7 @@ func setup(t *testing.T, st *store.Store, vars string, typ, customer string) *fi
 func (f *fixture) newConv(t *testing.T, typ, customer string) *store.Conversation {
 	t.Helper()
 	aid := f.a.ID
-	c := &store.Conversation{WorkspaceID: f.ws, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != store.TypeTest}
+	c := &store.Conversation{WorkspaceID: f.ws, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != model.TypeTest}
 	if err := f.st.CreateConversation(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +150,7 @@ func (f *fixture) run(t *testing.T, x *extract.Extractor, conv *store.Conversati
 
 func TestLLMPathStoresValuesAndUsage(t *testing.T) {
 	st := testkit.Store(t)
-	f := setup(t, st, exVariables, store.TypeWidget, "visitor-1")
+	f := setup(t, st, exVariables, model.TypeWidget, "visitor-1")
 	srv := newOpenAIServer(t, func(int) (int, string) {
 		return http.StatusOK, `{"name":"Jane Doe","company":"Acme","plan":null}`
 	})
@@ -181,7 +185,7 @@ func TestLLMPathStoresValuesAndUsage(t *testing.T) {
 	}
 	// The usage is in the ledger once, with purpose extraction, and on the conversation.
 	e, err := st.UsageByRequestID(context.Background(), f.ws, res.RequestID)
-	if err != nil || e.Purpose != usage.PurposeExtraction || e.PromptTokens != 500 || e.CompletionTokens != 20 || e.CostNanos != 87_000 || e.ConversationType != store.TypeWidget {
+	if err != nil || e.Purpose != usage.PurposeExtraction || e.PromptTokens != 500 || e.CompletionTokens != 20 || e.CostNanos != 87_000 || e.ConversationType != model.TypeWidget {
 		t.Fatalf("ledger: %+v %v", e, err)
 	}
 	c, _ := st.GetConversation(context.Background(), f.ws, f.conv.ID)
@@ -206,7 +210,7 @@ func TestLLMPathStoresValuesAndUsage(t *testing.T) {
 
 func TestLLMReplyBreakingTheSchemaIsNotStored(t *testing.T) {
 	st := testkit.Store(t)
-	f := setup(t, st, exVariables, store.TypeWidget, "visitor-2")
+	f := setup(t, st, exVariables, model.TypeWidget, "visitor-2")
 	replies := []string{
 		`{"name":"Jane Doe"}`, // keys missing
 		`Sure! The name is Jane Doe.`,
@@ -215,7 +219,7 @@ func TestLLMReplyBreakingTheSchemaIsNotStored(t *testing.T) {
 	}
 	for i, reply := range replies {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			conv := f.newConv(t, store.TypeWidget, fmt.Sprintf("v-%d", i))
+			conv := f.newConv(t, model.TypeWidget, fmt.Sprintf("v-%d", i))
 			srv := newOpenAIServer(t, func(int) (int, string) { return http.StatusOK, reply })
 			x := &extract.Extractor{Store: st, LLM: srv.provider(t), Log: testkit.Logger(t)}
 			f.say(t, conv, "A:What's your name?", "Jane Doe, jane@acme.com")
@@ -245,7 +249,7 @@ func TestLLMReplyBreakingTheSchemaIsNotStored(t *testing.T) {
 
 func TestLLMFailureIsRetriedAndRecorded(t *testing.T) {
 	st := testkit.Store(t)
-	f := setup(t, st, exVariables, store.TypeWidget, "visitor-3")
+	f := setup(t, st, exVariables, model.TypeWidget, "visitor-3")
 	srv := newOpenAIServer(t, func(n int) (int, string) {
 		if n == 1 {
 			return http.StatusServiceUnavailable, ""
@@ -277,7 +281,7 @@ func TestLLMFailureIsRetriedAndRecorded(t *testing.T) {
 
 func TestProvenanceRules(t *testing.T) {
 	st := testkit.Store(t)
-	f := setup(t, st, exVariables, store.TypeWidget, "visitor-4")
+	f := setup(t, st, exVariables, model.TypeWidget, "visitor-4")
 	ctx := context.Background()
 	x := &extract.Extractor{Store: st, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}
 	// The pre-chat form gave the email.
@@ -295,7 +299,7 @@ func TestProvenanceRules(t *testing.T) {
 	}
 	firstPlanMsg := *v["plan"].MessageID
 	// A later correction replaces an earlier extracted value.
-	other := f.newConv(t, store.TypeWidget, "visitor-5")
+	other := f.newConv(t, model.TypeWidget, "visitor-5")
 	first := f.say(t, other, "A:Hi!", "reach me at jane@example.com")
 	f.run(t, x, other, extract.ReasonMessage)
 	if got := f.vars(t, other)["email"]; got.Value != "jane@example.com" || *got.MessageID != first {
@@ -318,7 +322,7 @@ func TestProvenanceRules(t *testing.T) {
 
 func TestOfflineProviderExtractsFreeText(t *testing.T) {
 	st := testkit.Store(t)
-	f := setup(t, st, exVariables, store.TypeWhatsApp, "+4915112345678")
+	f := setup(t, st, exVariables, model.TypeWhatsApp, "+4915112345678")
 	x := &extract.Extractor{Store: st, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}
 	name := llm.VariableSpec{Name: "name", Description: "The customer's full name", Type: "text", Required: true}
 	f.say(t, f.conv, "A:Hello! "+llm.AskFor(name), "Sure, my name is Jane Doe")
@@ -334,7 +338,7 @@ func TestOfflineProviderExtractsFreeText(t *testing.T) {
 
 func TestNothingToExtract(t *testing.T) {
 	st := testkit.Store(t)
-	f := setup(t, st, `[]`, store.TypeWidget, "visitor-6")
+	f := setup(t, st, `[]`, model.TypeWidget, "visitor-6")
 	srv := newOpenAIServer(t, func(int) (int, string) { return http.StatusOK, `{}` })
 	x := &extract.Extractor{Store: st, LLM: srv.provider(t), Log: testkit.Logger(t)}
 	f.say(t, f.conv, "hello")

@@ -2,6 +2,7 @@ package seed
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -42,13 +43,20 @@ func Demo(ctx context.Context, s *store.Store, workspaceID int64, now time.Time)
 		SystemPrompt: "You are the friendly sales assistant of Parley. Answer questions about plans, prices, " +
 			"discounts and trials in two or three short sentences, and offer to book a demo. Collect the " +
 			"visitor's name, email, phone number and company when they share them.",
-		FirstMessage:   "Hi! 👋 Questions about plans or pricing? I'm happy to help.",
-		Model:          DemoModel,
-		Temperature:    0.4,
-		Variables:      `[{"name":"name","description":"the visitor's full name"},{"name":"email","description":"the visitor's email address"},{"name":"phone","description":"a phone number in E.164 format"},{"name":"company","description":"the company the visitor works for"}]`,
-		PrechatFields:  `[{"name":"name","label":"Your name","type":"text","required":true},{"name":"email","label":"Your email","type":"email","required":true}]`,
-		AllowedOrigins: `["https://www.example.com"]`,
-		WidgetSettings: `{"title":"Talk to sales","color":"#4f46e5","position":"right"}`,
+		FirstMessage: "Hi! 👋 Questions about plans or pricing? I'm happy to help.",
+		Model:        DemoModel,
+		Temperature:  0.4,
+		Variables: demoVariables(
+			"name", "the visitor's full name",
+			"email", "the visitor's email address",
+			"phone", "a phone number in E.164 format",
+			"company", "the company the visitor works for"),
+		PrechatFields: []model.PrechatField{
+			{Name: "name", Label: "Your name", Type: "text", Required: true},
+			{Name: "email", Label: "Your email", Type: "email", Required: true},
+		},
+		AllowedOrigins: []string{"https://www.example.com"},
+		WidgetSettings: demoWidgetLook("Talk to sales", "#4f46e5"),
 		PublicKey:      salesKey,
 	}
 	support := &store.Assistant{
@@ -56,13 +64,15 @@ func Demo(ctx context.Context, s *store.Store, workspaceID int64, now time.Time)
 		Name:        "Support assistant",
 		SystemPrompt: "You are the customer support assistant of an online shop. Help with orders, deliveries, " +
 			"returns and refunds. Always ask for the order number (it starts with PO-) before looking an order up.",
-		FirstMessage:   "Hello! I can help with orders, deliveries and returns.",
-		Model:          DemoModel,
-		Temperature:    0.2,
-		Variables:      `[{"name":"order_number","description":"the order number, like PO-123456"},{"name":"email","description":"the email address on the order"}]`,
-		PrechatFields:  `[]`,
-		AllowedOrigins: `["https://shop.example.com"]`,
-		WidgetSettings: `{"title":"Customer support","color":"#059669","position":"right"}`,
+		FirstMessage: "Hello! I can help with orders, deliveries and returns.",
+		Model:        DemoModel,
+		Temperature:  0.2,
+		Variables: demoVariables(
+			"order_number", "the order number, like PO-123456",
+			"email", "the email address on the order"),
+		PrechatFields:  []model.PrechatField{},
+		AllowedOrigins: []string{"https://shop.example.com"},
+		WidgetSettings: demoWidgetLook("Customer support", "#059669"),
 		PublicKey:      supportKey,
 	}
 	for _, a := range []*store.Assistant{sales, support} {
@@ -410,3 +420,18 @@ func writeDemoConversation(ctx context.Context, s *store.Store, prices *usage.Ta
 }
 
 // ---- bulk ----
+
+// demoVariables are text variables from name, description pairs.
+func demoVariables(nameDesc ...string) []model.Variable {
+	var vs []model.Variable
+	for i := 0; i+1 < len(nameDesc); i += 2 {
+		vs = append(vs, model.Variable{Name: nameDesc[i], Description: nameDesc[i+1], Type: model.VariableText, Options: []string{}})
+	}
+	return vs
+}
+
+// demoWidgetLook is a widget look with the position key the demo has always stored.
+func demoWidgetLook(title, color string) store.WidgetSettings {
+	return store.WidgetSettings{Widget: model.Widget{Title: title, Color: color},
+		Other: map[string]json.RawMessage{"position": json.RawMessage(`"right"`)}}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/cli"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/seed"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
@@ -57,7 +58,7 @@ func checkConsistency(t *testing.T, s *store.Store, wsID int64) (convs, msgs int
 		real[r.Type] = r.Count
 		convs += r.Count
 	}
-	for _, typ := range store.Types {
+	for _, typ := range model.Types {
 		if counts.ByType[typ] != real[typ] {
 			t.Errorf("conversation_counts[%s] = %d, COUNT(*) = %d", typ, counts.ByType[typ], real[typ])
 		}
@@ -118,7 +119,7 @@ func checkConsistency(t *testing.T, s *store.Store, wsID int64) (convs, msgs int
 		if (lastIn == nil) != (c.LastInboundAt == nil) || (lastIn != nil && !lastIn.Equal(*c.LastInboundAt)) {
 			t.Errorf("conversation %d: last inbound %v, stored %v", c.ID, lastIn, c.LastInboundAt)
 		}
-		if c.Type == store.TypeWhatsApp {
+		if c.Type == model.TypeWhatsApp {
 			if c.WindowExpiresAt == nil || lastIn == nil || !c.WindowExpiresAt.Equal(lastIn.Add(24*time.Hour)) {
 				t.Errorf("conversation %d: window %v, last inbound %v", c.ID, c.WindowExpiresAt, lastIn)
 			}
@@ -126,7 +127,7 @@ func checkConsistency(t *testing.T, s *store.Store, wsID int64) (convs, msgs int
 				t.Errorf("conversation %d: WhatsApp customer %q is not E.164", c.ID, c.Customer)
 			}
 		}
-		if c.Charged != (c.Type != store.TypeTest) {
+		if c.Charged != (c.Type != model.TypeTest) {
 			t.Errorf("conversation %d (%s): charged=%v", c.ID, c.Type, c.Charged)
 		}
 		vs, err := s.Variables(ctx, wsID, c.ID)
@@ -155,7 +156,7 @@ func checkConsistency(t *testing.T, s *store.Store, wsID int64) (convs, msgs int
 					t.Errorf("conversation %d: %s=%q extracted from %+v (%v)", c.ID, v.Name, v.Value, m, err)
 				}
 			case "prechat":
-				if c.Type != store.TypeWidget || v.MessageID != nil {
+				if c.Type != model.TypeWidget || v.MessageID != nil {
 					t.Errorf("conversation %d (%s): pre-chat variable %+v", c.ID, c.Type, v)
 				}
 			default:
@@ -184,7 +185,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("%d demo conversations, want 55-65", convs)
 	}
 	counts, _ := s.ConversationCounts(ctx, wsID)
-	for _, typ := range store.Types {
+	for _, typ := range model.Types {
 		if counts.ByType[typ] == 0 {
 			t.Errorf("no %s conversations", typ)
 		}
@@ -322,7 +323,7 @@ func TestBulk(t *testing.T) {
 		t.Errorf("%d variable rows, result says %d", nvars, res.Variables)
 	}
 	counts, _ := s.ConversationCounts(ctx, wsID)
-	for _, typ := range store.Types {
+	for _, typ := range model.Types {
 		if counts.ByType[typ] < 50 {
 			t.Errorf("only %d %s conversations", counts.ByType[typ], typ)
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -8,82 +9,169 @@ import (
 	"github.com/parleyhq/parley/app/model"
 )
 
-// The assistants table's JSON columns, decoded here once. They are read leniently: a variable
-// or pre-chat field without a type is text, a missing list is empty (never nil).
+// The assistants table's JSON columns are decoded here once, when a row is read, and encoded
+// when it is written (the same JSON text as always: no migration). They are read leniently: a
+// variable or pre-chat field without a type is text, a missing list is empty (never nil). A
+// column that is not JSON fails the read.
 
-// DecodeVariables reads the variables column.
-func DecodeVariables(raw string) ([]model.Variable, error) {
-	vs := []model.Variable{}
-	if strings.TrimSpace(raw) != "" {
-		if err := json.Unmarshal([]byte(raw), &vs); err != nil {
-			return nil, fmt.Errorf("variables: %w", err)
-		}
+// Variables is the assistants.variables column: the variables the assistant collects.
+type Variables []model.Variable
+
+// PrechatFields is the assistants.prechat_fields column: the widget's pre-chat form.
+type PrechatFields []model.PrechatField
+
+// Origins is the assistants.allowed_origins column: the origins that may embed the widget.
+type Origins []string
+
+// WidgetSettings is the assistants.widget_settings column: the widget's look, the WhatsApp
+// Business Account id and any other key (kept as it is).
+type WidgetSettings model.WidgetSettings
+
+// columnText reads a text column as the drivers hand it over.
+func columnText(col string, src any) (string, error) {
+	switch v := src.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case []byte:
+		return string(v), nil
 	}
-	if vs == nil {
-		vs = []model.Variable{}
-	}
-	for i := range vs {
-		if vs[i].Type == "" {
-			vs[i].Type = model.VariableText
-		}
-		if vs[i].Options == nil {
-			vs[i].Options = []string{}
-		}
-	}
-	return vs, nil
+	return "", fmt.Errorf("%s: cannot scan %T", col, src)
 }
 
-// DecodePrechatFields reads the prechat_fields column.
-func DecodePrechatFields(raw string) ([]model.PrechatField, error) {
-	fs := []model.PrechatField{}
+func decodeList[T any](col string, src any, v *[]T) error {
+	raw, err := columnText(col, src)
+	if err != nil {
+		return err
+	}
+	*v = []T{}
 	if strings.TrimSpace(raw) != "" {
-		if err := json.Unmarshal([]byte(raw), &fs); err != nil {
-			return nil, fmt.Errorf("prechat_fields: %w", err)
+		if err := json.Unmarshal([]byte(raw), v); err != nil {
+			return fmt.Errorf("%s: %w", col, err)
 		}
 	}
-	if fs == nil {
-		fs = []model.PrechatField{}
+	if *v == nil {
+		*v = []T{}
 	}
-	for i := range fs {
-		if fs[i].Type == "" {
-			fs[i].Type = model.VariableText
-		}
-	}
-	return fs, nil
+	return nil
 }
 
-// DecodeOrigins reads the allowed_origins column.
-func DecodeOrigins(raw string) ([]string, error) {
-	os := []string{}
-	if strings.TrimSpace(raw) != "" {
-		if err := json.Unmarshal([]byte(raw), &os); err != nil {
-			return nil, fmt.Errorf("allowed_origins: %w", err)
-		}
+func encodeList[T any](v []T) (driver.Value, error) {
+	if v == nil {
+		return "[]", nil
 	}
-	if os == nil {
-		os = []string{}
-	}
-	return os, nil
+	b, err := json.Marshal(v)
+	return string(b), err
 }
 
-// DecodeWidget reads the look of the widget from the widget_settings column (other keys it may
-// hold are ignored here).
-func DecodeWidget(raw string) (model.Widget, error) {
-	var w model.Widget
+// Scan implements sql.Scanner.
+func (vs *Variables) Scan(src any) error {
+	var l []model.Variable
+	if err := decodeList("variables", src, &l); err != nil {
+		return err
+	}
+	for i := range l {
+		if l[i].Type == "" {
+			l[i].Type = model.VariableText
+		}
+		if l[i].Options == nil {
+			l[i].Options = []string{}
+		}
+	}
+	*vs = l
+	return nil
+}
+
+// Value implements driver.Valuer.
+func (vs Variables) Value() (driver.Value, error) { return encodeList(vs) }
+
+// Scan implements sql.Scanner.
+func (fs *PrechatFields) Scan(src any) error {
+	var l []model.PrechatField
+	if err := decodeList("prechat_fields", src, &l); err != nil {
+		return err
+	}
+	for i := range l {
+		if l[i].Type == "" {
+			l[i].Type = model.VariableText
+		}
+	}
+	*fs = l
+	return nil
+}
+
+// Value implements driver.Valuer.
+func (fs PrechatFields) Value() (driver.Value, error) { return encodeList(fs) }
+
+// Scan implements sql.Scanner.
+func (os *Origins) Scan(src any) error {
+	var l []string
+	if err := decodeList("allowed_origins", src, &l); err != nil {
+		return err
+	}
+	*os = l
+	return nil
+}
+
+// Value implements driver.Valuer.
+func (os Origins) Value() (driver.Value, error) { return encodeList(os) }
+
+// Scan implements sql.Scanner.
+func (w *WidgetSettings) Scan(src any) error {
+	raw, err := columnText("widget_settings", src)
+	if err != nil {
+		return err
+	}
+	*w = WidgetSettings{}
 	if strings.TrimSpace(raw) == "" {
-		return w, nil
+		return nil
 	}
-	if err := json.Unmarshal([]byte(raw), &w); err != nil {
-		return w, fmt.Errorf("widget_settings: %w", err)
+	if err := w.UnmarshalJSON([]byte(raw)); err != nil {
+		return fmt.Errorf("widget_settings: %w", err)
 	}
-	return w, nil
+	return nil
 }
 
-// VariableList is the assistant's declared variables; a column that does not decode gives
-// none.
-func (a *Assistant) VariableList() []model.Variable {
-	vs, _ := DecodeVariables(a.Variables)
-	return vs
+// Value implements driver.Valuer.
+func (w WidgetSettings) Value() (driver.Value, error) {
+	b, err := w.MarshalJSON()
+	return string(b), err
+}
+
+// AsModel is the assistant as the rest of Parley reads it (app/model).
+func (a *Assistant) AsModel() *model.Assistant {
+	m := &model.Assistant{
+		ID: a.ID, WorkspaceID: a.WorkspaceID, PublicKey: a.PublicKey, Disabled: a.Disabled,
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		AssistantSettings: model.AssistantSettings{
+			Name: a.Name, SystemPrompt: a.SystemPrompt, FirstMessage: a.FirstMessage,
+			Model: a.Model, Temperature: a.Temperature,
+			Variables:      orEmpty(a.Variables),
+			PrechatFields:  orEmpty(a.PrechatFields),
+			AllowedOrigins: orEmpty(a.AllowedOrigins),
+			Widget:         a.WidgetSettings.Widget,
+		},
+		WhatsApp: model.WhatsAppConnection{AccessTokenEnc: a.WhatsAppAccessTokenEnc, WABAID: a.WidgetSettings.WABAID},
+	}
+	if a.WhatsAppPhoneNumberID != nil {
+		m.WhatsAppPhoneNumberID = *a.WhatsAppPhoneNumberID
+		m.WhatsApp.PhoneNumberID = *a.WhatsAppPhoneNumberID
+	}
+	return m
+}
+
+// PhoneNumberID is the WhatsApp phone number id the assistant is connected to ("" when none).
+func (a *Assistant) PhoneNumberID() string {
+	if a.WhatsAppPhoneNumberID == nil {
+		return ""
+	}
+	return *a.WhatsAppPhoneNumberID
+}
+
+// orEmpty is a copy of l (the model's lists never share the row's), empty when l is nil.
+func orEmpty[T any](l []T) []T {
+	return append([]T{}, l...)
 }
 
 // VariableMap decodes the conversation's variables column (name -> value, kept current for
@@ -98,4 +186,12 @@ func decodeVariableMap(raw string) map[string]string {
 		return map[string]string{}
 	}
 	return vars
+}
+
+// MarshalJSON writes the document as the column holds it.
+func (w WidgetSettings) MarshalJSON() ([]byte, error) { return json.Marshal(model.WidgetSettings(w)) }
+
+// UnmarshalJSON reads the document as the column holds it.
+func (w *WidgetSettings) UnmarshalJSON(b []byte) error {
+	return json.Unmarshal(b, (*model.WidgetSettings)(w))
 }

@@ -40,14 +40,6 @@ func (s *Store) CreateAssistant(ctx context.Context, a *Assistant) error {
 	if generated {
 		a.PublicKey = NewPublicKey()
 	}
-	for _, p := range []*string{&a.Variables, &a.PrechatFields, &a.AllowedOrigins} {
-		if *p == "" {
-			*p = "[]"
-		}
-	}
-	if a.WidgetSettings == "" {
-		a.WidgetSettings = "{}"
-	}
 	_, err := s.DB.NewInsert().Model(a).Returning("id").Exec(ctx)
 	if err != nil && generated && IsUniqueViolation(err) && strings.Contains(err.Error(), "public_key") {
 		// 96 random bits: a collision is all but impossible, but costs nothing to survive.

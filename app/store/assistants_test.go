@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -42,7 +43,7 @@ func TestAssistantCRUDIsScoped(t *testing.T) {
 		a := asCreate(t, s, &store.Assistant{WorkspaceID: wsA, Name: "Zed", Model: "m", Temperature: 0.5})
 		asCreate(t, s, &store.Assistant{WorkspaceID: wsA, Name: "Alpha", Model: "m"})
 		asCreate(t, s, &store.Assistant{WorkspaceID: wsB, Name: "Other", Model: "m"})
-		if !strings.HasPrefix(a.PublicKey, "pa_") || a.Variables != "[]" || a.WidgetSettings != "{}" {
+		if !strings.HasPrefix(a.PublicKey, "pa_") { // the JSON columns' defaults: TestAssistantColumnsKeepTheirJSONText
 			t.Fatalf("defaults: %+v", a)
 		}
 
@@ -73,7 +74,7 @@ func TestAssistantCRUDIsScoped(t *testing.T) {
 			t.Fatalf("update across workspaces: %v", err)
 		}
 		upd = *a
-		upd.Name, upd.Variables, upd.Temperature = "Zed 2", `[{"name":"email"}]`, 1.5
+		upd.Name, upd.Variables, upd.Temperature = "Zed 2", []model.Variable{{Name: "email"}}, 1.5
 		upd.PublicKey = "pa_changed" // not an editable column
 		if err := s.UpdateAssistant(ctx, &upd); err != nil {
 			t.Fatal(err)
@@ -82,7 +83,7 @@ func TestAssistantCRUDIsScoped(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Name != "Zed 2" || got.Variables != `[{"name":"email"}]` || got.Temperature != 1.5 || got.PublicKey != a.PublicKey {
+		if got.Name != "Zed 2" || len(got.Variables) != 1 || got.Variables[0].Name != "email" || got.Variables[0].Type != "text" || got.Temperature != 1.5 || got.PublicKey != a.PublicKey {
 			t.Fatalf("after update: %+v", got)
 		}
 		if !got.CreatedAt.Equal(a.CreatedAt) || got.UpdatedAt.Before(a.UpdatedAt) {
@@ -90,7 +91,7 @@ func TestAssistantCRUDIsScoped(t *testing.T) {
 		}
 
 		// Delete: another workspace cannot; the owner can; conversations stay with no assistant.
-		conv := &store.Conversation{WorkspaceID: wsA, AssistantID: &a.ID, Type: store.TypeTest, Customer: "c"}
+		conv := &store.Conversation{WorkspaceID: wsA, AssistantID: &a.ID, Type: model.TypeTest, Customer: "c"}
 		if err := s.CreateConversation(ctx, conv); err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
+
+	"github.com/parleyhq/parley/app/model"
 )
 
 // Bulk load: the statements app/seed (Bulk, and Demo's idempotency check) and app/bench use
@@ -156,7 +158,7 @@ func (s *Store) WriteBulkPG(ctx context.Context, b *BulkBatch) error {
 			})); err != nil {
 				return fmt.Errorf("copy variables: %w", err)
 			}
-			for _, typ := range Types { // always in the same order: no deadlock between writers
+			for _, typ := range model.Types { // always in the same order: no deadlock between writers
 				if n := b.ByType[typ]; n > 0 {
 					if _, err := tx.Exec(ctx, countsUpsertPG, b.Convs[0].WorkspaceID, typ, n); err != nil {
 						return err
@@ -192,7 +194,7 @@ func writeSQLite(ctx context.Context, tx bun.Tx, b *BulkBatch) error {
 			return fmt.Errorf("insert variables: %w", err)
 		}
 	}
-	for _, typ := range Types {
+	for _, typ := range model.Types {
 		if n := b.ByType[typ]; n > 0 {
 			if _, err := tx.NewRaw(`INSERT INTO conversation_counts (workspace_id, type, count) VALUES (?, ?, ?)
 				ON CONFLICT (workspace_id, type) DO UPDATE SET count = conversation_counts.count + EXCLUDED.count`,

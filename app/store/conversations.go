@@ -79,7 +79,7 @@ func (s *Store) FindOrCreateWhatsAppConversation(ctx context.Context, c *Convers
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return false, err
 	}
-	c.Type = TypeWhatsApp
+	c.Type = model.TypeWhatsApp
 	err = s.CreateConversation(ctx, c)
 	if IsUniqueViolation(err) {
 		return false, find()

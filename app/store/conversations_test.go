@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -63,7 +64,7 @@ func (w *cvWS) conv(t *testing.T, s *store.Store, name string, c store.Conversat
 	t.Helper()
 	c.WorkspaceID = w.ID
 	if c.Type == "" {
-		c.Type = store.TypeWidget
+		c.Type = model.TypeWidget
 	}
 	if err := s.CreateConversation(context.Background(), &c); err != nil {
 		t.Fatalf("create conversation %q: %v", name, err)
@@ -124,7 +125,7 @@ func cvCheckCounts(t *testing.T, s *store.Store, wsID int64, want map[string]int
 	}
 	actual := cvTrueCounts(t, s, wsID)
 	var total int64
-	for _, typ := range store.Types {
+	for _, typ := range model.Types {
 		if got.ByType[typ] != want[typ] {
 			t.Errorf("workspace %d: counts[%s] = %d, want %d (all: %v)", wsID, typ, got.ByType[typ], want[typ], got.ByType)
 		}
@@ -134,7 +135,7 @@ func cvCheckCounts(t *testing.T, s *store.Store, wsID int64, want map[string]int
 		total += actual[typ]
 	}
 	for typ, n := range got.ByType {
-		if !slices.Contains(store.Types, typ) && n != 0 {
+		if !slices.Contains(model.Types, typ) && n != 0 {
 			t.Errorf("workspace %d: count of unknown type %q = %d", wsID, typ, n)
 		}
 	}
@@ -209,10 +210,10 @@ func TestConvCountsFollowInsertsAndDeletes(t *testing.T) {
 		w1 := cvNewWS(t, s, "One", "A")
 		w2 := cvNewWS(t, s, "Two", "A")
 		// The other workspace has conversations of its own; its counts must never move.
-		w2want := map[string]int64{store.TypeWidget: 2, store.TypeWhatsApp: 1}
-		w2.conv(t, s, "", store.Conversation{Type: store.TypeWidget})
-		w2.conv(t, s, "", store.Conversation{Type: store.TypeWidget})
-		w2.conv(t, s, "", store.Conversation{Type: store.TypeWhatsApp, AssistantID: cvPtr(w2.Asst["A"]), Customer: "+491"})
+		w2want := map[string]int64{model.TypeWidget: 2, model.TypeWhatsApp: 1}
+		w2.conv(t, s, "", store.Conversation{Type: model.TypeWidget})
+		w2.conv(t, s, "", store.Conversation{Type: model.TypeWidget})
+		w2.conv(t, s, "", store.Conversation{Type: model.TypeWhatsApp, AssistantID: cvPtr(w2.Asst["A"]), Customer: "+491"})
 		cvCheckCounts(t, s, w2.ID, w2want)
 		cvCheckCounts(t, s, w1.ID, map[string]int64{})
 
@@ -231,40 +232,40 @@ func TestConvCountsFollowInsertsAndDeletes(t *testing.T) {
 			want map[string]int64
 		}{
 			{"create 3 widget, 2 test, 2 whatsapp", func(t *testing.T) {
-				create(t, store.TypeWidget, 3)
-				create(t, store.TypeTest, 2)
-				create(t, store.TypeWhatsApp, 2)
-			}, map[string]int64{store.TypeWidget: 3, store.TypeTest: 2, store.TypeWhatsApp: 2}},
+				create(t, model.TypeWidget, 3)
+				create(t, model.TypeTest, 2)
+				create(t, model.TypeWhatsApp, 2)
+			}, map[string]int64{model.TypeWidget: 3, model.TypeTest: 2, model.TypeWhatsApp: 2}},
 			{"delete one widget", func(t *testing.T) {
-				if err := s.DeleteConversation(ctx, w1.ID, byType[store.TypeWidget][0]); err != nil {
+				if err := s.DeleteConversation(ctx, w1.ID, byType[model.TypeWidget][0]); err != nil {
 					t.Fatal(err)
 				}
-			}, map[string]int64{store.TypeWidget: 2, store.TypeTest: 2, store.TypeWhatsApp: 2}},
+			}, map[string]int64{model.TypeWidget: 2, model.TypeTest: 2, model.TypeWhatsApp: 2}},
 			{"deleting it again is not found and changes nothing", func(t *testing.T) {
-				if err := s.DeleteConversation(ctx, w1.ID, byType[store.TypeWidget][0]); !errors.Is(err, store.ErrNotFound) {
+				if err := s.DeleteConversation(ctx, w1.ID, byType[model.TypeWidget][0]); !errors.Is(err, store.ErrNotFound) {
 					t.Fatalf("second delete: %v, want ErrNotFound", err)
 				}
-			}, map[string]int64{store.TypeWidget: 2, store.TypeTest: 2, store.TypeWhatsApp: 2}},
+			}, map[string]int64{model.TypeWidget: 2, model.TypeTest: 2, model.TypeWhatsApp: 2}},
 			{"another workspace cannot delete it", func(t *testing.T) {
-				if err := s.DeleteConversation(ctx, w2.ID, byType[store.TypeTest][0]); !errors.Is(err, store.ErrNotFound) {
+				if err := s.DeleteConversation(ctx, w2.ID, byType[model.TypeTest][0]); !errors.Is(err, store.ErrNotFound) {
 					t.Fatalf("delete through workspace 2: %v, want ErrNotFound", err)
 				}
-			}, map[string]int64{store.TypeWidget: 2, store.TypeTest: 2, store.TypeWhatsApp: 2}},
+			}, map[string]int64{model.TypeWidget: 2, model.TypeTest: 2, model.TypeWhatsApp: 2}},
 			{"create 4 test, 1 widget", func(t *testing.T) {
-				create(t, store.TypeTest, 4)
-				create(t, store.TypeWidget, 1)
-			}, map[string]int64{store.TypeWidget: 3, store.TypeTest: 6, store.TypeWhatsApp: 2}},
+				create(t, model.TypeTest, 4)
+				create(t, model.TypeWidget, 1)
+			}, map[string]int64{model.TypeWidget: 3, model.TypeTest: 6, model.TypeWhatsApp: 2}},
 			{"delete one whatsapp", func(t *testing.T) {
-				if err := s.DeleteConversation(ctx, w1.ID, byType[store.TypeWhatsApp][1]); err != nil {
+				if err := s.DeleteConversation(ctx, w1.ID, byType[model.TypeWhatsApp][1]); err != nil {
 					t.Fatal(err)
 				}
-			}, map[string]int64{store.TypeWidget: 3, store.TypeTest: 6, store.TypeWhatsApp: 1}},
+			}, map[string]int64{model.TypeWidget: 3, model.TypeTest: 6, model.TypeWhatsApp: 1}},
 			{"DeleteMatching test type, batch 4", func(t *testing.T) {
-				n, err := s.DeleteMatching(ctx, w1.ID, store.Filter{Type: store.TypeTest}, 4)
+				n, err := s.DeleteMatching(ctx, w1.ID, store.Filter{Type: model.TypeTest}, 4)
 				if err != nil || n != 4 {
 					t.Fatalf("deleted %d, %v; want 4", n, err)
 				}
-			}, map[string]int64{store.TypeWidget: 3, store.TypeTest: 2, store.TypeWhatsApp: 1}},
+			}, map[string]int64{model.TypeWidget: 3, model.TypeTest: 2, model.TypeWhatsApp: 1}},
 			{"DeleteMatching everything, batch 100", func(t *testing.T) {
 				n, err := s.DeleteMatching(ctx, w1.ID, store.Filter{}, 100)
 				if err != nil || n != 6 {
@@ -278,9 +279,9 @@ func TestConvCountsFollowInsertsAndDeletes(t *testing.T) {
 				}
 			}, map[string]int64{}},
 			{"create after emptying", func(t *testing.T) {
-				create(t, store.TypeWhatsApp, 1)
-				create(t, store.TypeTest, 1)
-			}, map[string]int64{store.TypeTest: 1, store.TypeWhatsApp: 1}},
+				create(t, model.TypeWhatsApp, 1)
+				create(t, model.TypeTest, 1)
+			}, map[string]int64{model.TypeTest: 1, model.TypeWhatsApp: 1}},
 		}
 		for _, st := range steps {
 			t.Run(st.name, func(t *testing.T) {
@@ -328,9 +329,9 @@ func TestConvAddMessageKeepsListFields(t *testing.T) {
 		ctx := context.Background()
 		w1 := cvNewWS(t, s, "One", "A")
 		w2 := cvNewWS(t, s, "Two", "A")
-		c := w1.conv(t, s, "c", store.Conversation{Type: store.TypeWidget, AssistantID: cvPtr(w1.Asst["A"]), StartedAt: cvAt(0)})
+		c := w1.conv(t, s, "c", store.Conversation{Type: model.TypeWidget, AssistantID: cvPtr(w1.Asst["A"]), StartedAt: cvAt(0)})
 		// The same messages in another workspace's conversation must not touch c.
-		other := w2.conv(t, s, "c", store.Conversation{Type: store.TypeWidget, StartedAt: cvAt(0)})
+		other := w2.conv(t, s, "c", store.Conversation{Type: model.TypeWidget, StartedAt: cvAt(0)})
 
 		long := strings.Repeat("ü ", 200)
 		type want struct {
@@ -432,7 +433,7 @@ func TestConvAddMessageProviderIDStoredOnce(t *testing.T) {
 	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		w := cvNewWS(t, s, "One", "A")
-		c := w.conv(t, s, "c", store.Conversation{Type: store.TypeWhatsApp, AssistantID: cvPtr(w.Asst["A"]), Customer: "+4915", StartedAt: cvAt(0)})
+		c := w.conv(t, s, "c", store.Conversation{Type: model.TypeWhatsApp, AssistantID: cvPtr(w.Asst["A"]), Customer: "+4915", StartedAt: cvAt(0)})
 
 		t.Run("sequential", func(t *testing.T) {
 			for i, wantInserted := range []bool{true, false, false} {
@@ -639,21 +640,21 @@ func cvFilterFixture(t *testing.T, s *store.Store, w *cvWS, now time.Time) {
 		window   *time.Time
 		lastHour int
 	}{
-		{"c1", store.Conversation{Type: store.TypeWidget, AssistantID: a1, Customer: "alice@example.com"},
+		{"c1", store.Conversation{Type: model.TypeWidget, AssistantID: a1, Customer: "alice@example.com"},
 			[]msg{{"The quick brown fox jumps", 100}, {"fox facts", 200}}, map[string]string{"plan": "pro"}, nil, 1},
-		{"c2", store.Conversation{Type: store.TypeWidget, AssistantID: a2, Customer: "alicia@example.com"},
+		{"c2", store.Conversation{Type: model.TypeWidget, AssistantID: a2, Customer: "alicia@example.com"},
 			[]msg{{"A lazy dog sleeps", 100}}, map[string]string{"plan": "free"}, cvPtr(now.Add(10 * time.Minute)), 2},
-		{"c3", store.Conversation{Type: store.TypeTest, AssistantID: a1, Customer: "bob"},
+		{"c3", store.Conversation{Type: model.TypeTest, AssistantID: a1, Customer: "bob"},
 			[]msg{{"zebra crossing ahead", 300}}, map[string]string{"email": "bob@x.io"}, nil, 3},
-		{"c4", store.Conversation{Type: store.TypeWhatsApp, AssistantID: a1, Customer: "+4915111"},
+		{"c4", store.Conversation{Type: model.TypeWhatsApp, AssistantID: a1, Customer: "+4915111"},
 			[]msg{{"hello world", 0}}, nil, cvPtr(now.Add(30 * time.Minute)), 4},
-		{"c5", store.Conversation{Type: store.TypeWhatsApp, AssistantID: a2, Customer: "+4915222"},
+		{"c5", store.Conversation{Type: model.TypeWhatsApp, AssistantID: a2, Customer: "+4915222"},
 			[]msg{{"hello again", 50}}, nil, cvPtr(now.Add(3 * time.Hour)), 4},
-		{"c6", store.Conversation{Type: store.TypeWhatsApp, AssistantID: a1, Customer: "+4930111"},
+		{"c6", store.Conversation{Type: model.TypeWhatsApp, AssistantID: a1, Customer: "+4930111"},
 			[]msg{{"window expired", 50}}, map[string]string{"plan": "pro"}, cvPtr(now.Add(-10 * time.Minute)), 5},
-		{"c7", store.Conversation{Type: store.TypeWhatsApp, AssistantID: a2, Customer: "+4930222"},
+		{"c7", store.Conversation{Type: model.TypeWhatsApp, AssistantID: a2, Customer: "+4930222"},
 			[]msg{{"no window yet", 0}}, nil, nil, 6},
-		{"c8", store.Conversation{Type: store.TypeWidget, Customer: "b%~ü"},
+		{"c8", store.Conversation{Type: model.TypeWidget, Customer: "b%~ü"},
 			[]msg{{"Can you say OR and NEAR in a sentence?", 0}}, nil, nil, 7},
 	}
 	for _, sp := range specs {
@@ -702,13 +703,13 @@ func TestConvListFilters(t *testing.T) {
 			want []string
 		}{
 			{"no filter", func(own, other *cvWS) store.Filter { return store.Filter{} }, all},
-			{"type widget", func(own, other *cvWS) store.Filter { return store.Filter{Type: store.TypeWidget} }, []string{"c8", "c2", "c1"}},
-			{"type whatsapp", func(own, other *cvWS) store.Filter { return store.Filter{Type: store.TypeWhatsApp} }, []string{"c7", "c6", "c5", "c4"}},
-			{"type test", func(own, other *cvWS) store.Filter { return store.Filter{Type: store.TypeTest} }, []string{"c3"}},
+			{"type widget", func(own, other *cvWS) store.Filter { return store.Filter{Type: model.TypeWidget} }, []string{"c8", "c2", "c1"}},
+			{"type whatsapp", func(own, other *cvWS) store.Filter { return store.Filter{Type: model.TypeWhatsApp} }, []string{"c7", "c6", "c5", "c4"}},
+			{"type test", func(own, other *cvWS) store.Filter { return store.Filter{Type: model.TypeTest} }, []string{"c3"}},
 			{"assistant A1", func(own, other *cvWS) store.Filter { return store.Filter{AssistantID: own.Asst["A1"]} }, []string{"c6", "c4", "c3", "c1"}},
 			{"assistant of the other workspace", func(own, other *cvWS) store.Filter { return store.Filter{AssistantID: other.Asst["A1"]} }, nil},
 			{"assistant A2 and whatsapp", func(own, other *cvWS) store.Filter {
-				return store.Filter{AssistantID: own.Asst["A2"], Type: store.TypeWhatsApp}
+				return store.Filter{AssistantID: own.Asst["A2"], Type: model.TypeWhatsApp}
 			}, []string{"c7", "c5"}},
 			{"customer prefix ali", func(own, other *cvWS) store.Filter { return store.Filter{Customer: "ali"} }, []string{"c2", "c1"}},
 			{"customer prefix alice", func(own, other *cvWS) store.Filter { return store.Filter{Customer: "alice"} }, []string{"c1"}},
@@ -749,7 +750,7 @@ func TestConvListFilters(t *testing.T) {
 			{"query words from different messages", func(own, other *cvWS) store.Filter { return store.Filter{Query: "quick facts"} }, nil},
 			{"query no match", func(own, other *cvWS) store.Filter { return store.Filter{Query: "nothinghere"} }, nil},
 			{"query blank", func(own, other *cvWS) store.Filter { return store.Filter{Query: "   "} }, all},
-			{"query and type", func(own, other *cvWS) store.Filter { return store.Filter{Query: "hello", Type: store.TypeWidget} }, nil},
+			{"query and type", func(own, other *cvWS) store.Filter { return store.Filter{Query: "hello", Type: model.TypeWidget} }, nil},
 			{"window within 1h", func(own, other *cvWS) store.Filter { return store.Filter{WindowClosingWithin: time.Hour} }, []string{"c4"}},
 			{"window within 4h", func(own, other *cvWS) store.Filter { return store.Filter{WindowClosingWithin: 4 * time.Hour} }, []string{"c5", "c4"}},
 			{"window within 1m", func(own, other *cvWS) store.Filter { return store.Filter{WindowClosingWithin: time.Minute} }, nil},
@@ -763,10 +764,10 @@ func TestConvListFilters(t *testing.T) {
 				return store.Filter{IDs: []int64{other.Conv["c1"], other.Conv["c2"]}}
 			}, nil},
 			{"ids and type", func(own, other *cvWS) store.Filter {
-				return store.Filter{IDs: []int64{own.Conv["c1"], own.Conv["c3"], own.Conv["c4"]}, Type: store.TypeWidget}
+				return store.Filter{IDs: []int64{own.Conv["c1"], own.Conv["c3"], own.Conv["c4"]}, Type: model.TypeWidget}
 			}, []string{"c1"}},
 			{"sort cost", func(own, other *cvWS) store.Filter { return store.Filter{Sort: "cost"} }, []string{"c3", "c1", "c2", "c6", "c5", "c8", "c7", "c4"}},
-			{"sort cost, widget", func(own, other *cvWS) store.Filter { return store.Filter{Sort: "cost", Type: store.TypeWidget} }, []string{"c1", "c2", "c8"}},
+			{"sort cost, widget", func(own, other *cvWS) store.Filter { return store.Filter{Sort: "cost", Type: model.TypeWidget} }, []string{"c1", "c2", "c8"}},
 			{"unknown sort is last", func(own, other *cvWS) store.Filter { return store.Filter{Sort: "weird"} }, all},
 		}
 		for _, tc := range cases {
@@ -1255,19 +1256,19 @@ func TestConvEachConversation(t *testing.T) {
 		var widgets []store.Conversation
 		for i := range 30 {
 			last := cvAt(time.Duration((i*7)%11) * time.Minute) // ties
-			c := w1.conv(t, s, "", store.Conversation{Type: store.TypeWidget, StartedAt: last, LastMessageAt: last})
+			c := w1.conv(t, s, "", store.Conversation{Type: model.TypeWidget, StartedAt: last, LastMessageAt: last})
 			widgets = append(widgets, *c)
 			if i%3 == 0 {
-				w1.conv(t, s, "", store.Conversation{Type: store.TypeTest, StartedAt: last, LastMessageAt: last})
-				w2.conv(t, s, "", store.Conversation{Type: store.TypeWidget, StartedAt: last, LastMessageAt: last})
+				w1.conv(t, s, "", store.Conversation{Type: model.TypeTest, StartedAt: last, LastMessageAt: last})
+				w2.conv(t, s, "", store.Conversation{Type: model.TypeWidget, StartedAt: last, LastMessageAt: last})
 			}
 		}
 		want := cvListOrder(widgets, "last")
 		for _, batch := range []int{7, 1, 10, 29, 30, 31} {
 			t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
 				var got []int64
-				err := s.EachConversation(ctx, w1.ID, store.Filter{Type: store.TypeWidget}, batch, func(c *store.Conversation) error {
-					if c.WorkspaceID != w1.ID || c.Type != store.TypeWidget {
+				err := s.EachConversation(ctx, w1.ID, store.Filter{Type: model.TypeWidget}, batch, func(c *store.Conversation) error {
+					if c.WorkspaceID != w1.ID || c.Type != model.TypeWidget {
 						return fmt.Errorf("visited %d (workspace %d, %s)", c.ID, c.WorkspaceID, c.Type)
 					}
 					got = append(got, c.ID)
@@ -1281,14 +1282,14 @@ func TestConvEachConversation(t *testing.T) {
 		}
 		t.Run("sort cost", func(t *testing.T) {
 			n := 0
-			if err := s.EachConversation(ctx, w1.ID, store.Filter{Type: store.TypeWidget, Sort: "cost"}, 7, func(*store.Conversation) error { n++; return nil }); err != nil || n != 30 {
+			if err := s.EachConversation(ctx, w1.ID, store.Filter{Type: model.TypeWidget, Sort: "cost"}, 7, func(*store.Conversation) error { n++; return nil }); err != nil || n != 30 {
 				t.Fatalf("visited %d %v", n, err)
 			}
 		})
 		t.Run("stops on error", func(t *testing.T) {
 			stop := errors.New("stop")
 			n := 0
-			err := s.EachConversation(ctx, w1.ID, store.Filter{Type: store.TypeWidget}, 7, func(*store.Conversation) error {
+			err := s.EachConversation(ctx, w1.ID, store.Filter{Type: model.TypeWidget}, 7, func(*store.Conversation) error {
 				n++
 				if n == 9 {
 					return stop
@@ -1322,24 +1323,24 @@ func TestConvDeleteMatching(t *testing.T) {
 		}
 		var doomed, kept []int64
 		for i := range 23 {
-			doomed = append(doomed, fill(w1, store.TypeWidget, fmt.Sprintf("del-%02d", i), "purge", i).ID)
-			fill(w2, store.TypeWidget, fmt.Sprintf("del-%02d", i), "purge", i)
+			doomed = append(doomed, fill(w1, model.TypeWidget, fmt.Sprintf("del-%02d", i), "purge", i).ID)
+			fill(w2, model.TypeWidget, fmt.Sprintf("del-%02d", i), "purge", i)
 		}
 		for i := range 6 {
 			word := "keep"
 			if i < 2 {
 				word = "special"
 			}
-			kept = append(kept, fill(w1, store.TypeWidget, fmt.Sprintf("keep-%02d", i), word, i).ID)
+			kept = append(kept, fill(w1, model.TypeWidget, fmt.Sprintf("keep-%02d", i), word, i).ID)
 		}
 		for i := range 4 {
-			kept = append(kept, fill(w1, store.TypeTest, fmt.Sprintf("del-x%d", i), "purge", i).ID)
+			kept = append(kept, fill(w1, model.TypeTest, fmt.Sprintf("del-x%d", i), "purge", i).ID)
 		}
-		w2counts := map[string]int64{store.TypeWidget: 23}
-		cvCheckCounts(t, s, w1.ID, map[string]int64{store.TypeWidget: 29, store.TypeTest: 4})
+		w2counts := map[string]int64{model.TypeWidget: 23}
+		cvCheckCounts(t, s, w1.ID, map[string]int64{model.TypeWidget: 29, model.TypeTest: 4})
 		cvCheckCounts(t, s, w2.ID, w2counts)
 
-		f := store.Filter{Type: store.TypeWidget, Customer: "del-"}
+		f := store.Filter{Type: model.TypeWidget, Customer: "del-"}
 		left := 23
 		for round, want := range []int{10, 10, 3, 0, 0} {
 			t.Run(fmt.Sprintf("round %d", round), func(t *testing.T) {
@@ -1351,7 +1352,7 @@ func TestConvDeleteMatching(t *testing.T) {
 				if m, err := s.CountMatching(ctx, w1.ID, f); err != nil || m != int64(left) {
 					t.Fatalf("still matching %d %v, want %d", m, err, left)
 				}
-				cvCheckCounts(t, s, w1.ID, map[string]int64{store.TypeWidget: int64(6 + left), store.TypeTest: 4})
+				cvCheckCounts(t, s, w1.ID, map[string]int64{model.TypeWidget: int64(6 + left), model.TypeTest: 4})
 				cvCheckCounts(t, s, w2.ID, w2counts)
 				if m, _ := s.CountMatching(ctx, w2.ID, f); m != 23 {
 					t.Fatalf("other workspace matching %d, want 23", m)
@@ -1414,7 +1415,7 @@ func TestConvDeleteMatching(t *testing.T) {
 			if n, err := s.DeleteMatching(ctx, w1.ID, store.Filter{IDs: mixed}, 100); err != nil || n != 2 {
 				t.Fatalf("mixed ids: %d %v, want 2", n, err)
 			}
-			cvCheckCounts(t, s, w1.ID, map[string]int64{store.TypeWidget: 2, store.TypeTest: 4})
+			cvCheckCounts(t, s, w1.ID, map[string]int64{model.TypeWidget: 2, model.TypeTest: 4})
 			cvCheckCounts(t, s, w2.ID, w2counts)
 			if n := cvCount(t, s, "messages", "workspace_id = ?", w1.ID); n != 12 {
 				t.Fatalf("workspace 1 messages: %d, want 12", n)
@@ -1432,7 +1433,7 @@ func TestConvDeleteMatching(t *testing.T) {
 			if n := cvCount(t, s, "conversation_variables", "conversation_id = ?", id); n != 0 {
 				t.Fatalf("%d variables left", n)
 			}
-			cvCheckCounts(t, s, w1.ID, map[string]int64{store.TypeWidget: 1, store.TypeTest: 4})
+			cvCheckCounts(t, s, w1.ID, map[string]int64{model.TypeWidget: 1, model.TypeTest: 4})
 		})
 	})
 }

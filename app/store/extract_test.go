@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -112,7 +113,7 @@ func TestApplyExtractionUsageOnceAndErrors(t *testing.T) {
 		ws, conv := f.ws, f.widget
 		m := exMessages(t, s, ws, conv, "I'm Jane")
 		entry := func() *store.UsageEntry {
-			e := tlEntry(f, conv, f.a1, store.TypeWidget, "extract:1:1", time.Now(), 300, 30, 4242)
+			e := tlEntry(f, conv, f.a1, model.TypeWidget, "extract:1:1", time.Now(), 300, 30, 4242)
 			e.Purpose = store.PurposeExtraction
 			return e
 		}
@@ -204,8 +205,8 @@ func TestMissingRequiredFilter(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		complete := &store.Conversation{WorkspaceID: f.ws, AssistantID: &f.a1, Type: store.TypeWidget}
-		orphan := &store.Conversation{WorkspaceID: f.ws, Type: store.TypeWidget}
+		complete := &store.Conversation{WorkspaceID: f.ws, AssistantID: &f.a1, Type: model.TypeWidget}
+		orphan := &store.Conversation{WorkspaceID: f.ws, Type: model.TypeWidget}
 		for _, c := range []*store.Conversation{complete, orphan} {
 			if err := s.CreateConversation(ctx, c); err != nil {
 				t.Fatal(err)
@@ -226,7 +227,7 @@ func TestMissingRequiredFilter(t *testing.T) {
 		if len(got) != 2 || !got[f.widget] || !got[f.test] {
 			t.Fatalf("missing a required variable: %v (widget %d, test %d)", got, f.widget, f.test)
 		}
-		n, err := s.CountMatching(ctx, f.ws, store.Filter{MissingRequired: true, Type: store.TypeTest})
+		n, err := s.CountMatching(ctx, f.ws, store.Filter{MissingRequired: true, Type: model.TypeTest})
 		if err != nil || n != 1 {
 			t.Fatalf("count: %d %v", n, err)
 		}
@@ -255,10 +256,10 @@ func TestRefreshActivityRollups(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		c1 := mk(f.a1, store.TypeWidget, day)
-		c2 := mk(f.a1, store.TypeWidget, day.Add(time.Hour))
-		c3 := mk(f.a2, store.TypeWhatsApp, day.Add(24*time.Hour))
-		c4 := mk(f.a2, store.TypeWhatsApp, day.Add(24*time.Hour))
+		c1 := mk(f.a1, model.TypeWidget, day)
+		c2 := mk(f.a1, model.TypeWidget, day.Add(time.Hour))
+		c3 := mk(f.a2, model.TypeWhatsApp, day.Add(24*time.Hour))
+		c4 := mk(f.a2, model.TypeWhatsApp, day.Add(24*time.Hour))
 		msg(c1, "user", day.Add(time.Minute))
 		msg(c1, "assistant", day.Add(2*time.Minute))
 		msg(c3, "user", day.Add(24*time.Hour+time.Minute))
@@ -288,15 +289,15 @@ func TestRefreshActivityRollups(t *testing.T) {
 		for _, r := range rows {
 			got[r.Key()] = r
 		}
-		w20 := got[store.RollupKey{WorkspaceID: f.ws, Day: "2026-11-20", AssistantID: f.a1, Type: store.TypeWidget}]
+		w20 := got[store.RollupKey{WorkspaceID: f.ws, Day: "2026-11-20", AssistantID: f.a1, Type: model.TypeWidget}]
 		if w20.Conversations != 2 || w20.Messages != 2 || w20.RequiredConversations != 2 || w20.CompleteConversations != 1 {
 			t.Fatalf("widget on the 20th: %+v", w20)
 		}
-		wa21 := got[store.RollupKey{WorkspaceID: f.ws, Day: "2026-11-21", AssistantID: f.a2, Type: store.TypeWhatsApp}]
+		wa21 := got[store.RollupKey{WorkspaceID: f.ws, Day: "2026-11-21", AssistantID: f.a2, Type: model.TypeWhatsApp}]
 		if wa21.Conversations != 2 || wa21.Messages != 3 || wa21.RequiredConversations != 0 {
 			t.Fatalf("whatsapp on the 21st: %+v", wa21)
 		}
-		wa22 := got[store.RollupKey{WorkspaceID: f.ws, Day: "2026-11-22", AssistantID: f.a2, Type: store.TypeWhatsApp}]
+		wa22 := got[store.RollupKey{WorkspaceID: f.ws, Day: "2026-11-22", AssistantID: f.a2, Type: model.TypeWhatsApp}]
 		if wa22.WindowsClosedUnanswered != 1 {
 			t.Fatalf("windows closed without a reply on the 22nd: %+v", wa22)
 		}

@@ -4,19 +4,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-
-	"github.com/parleyhq/parley/app/model"
 )
-
-// Conversation types: the names are model's (model.TypeTest...).
-const (
-	TypeTest     = model.TypeTest
-	TypeWidget   = model.TypeWidget
-	TypeWhatsApp = model.TypeWhatsApp
-)
-
-// Types lists the conversation types in display order.
-var Types = model.Types
 
 type Workspace struct {
 	bun.BaseModel `bun:"table:workspaces"`
@@ -54,23 +42,23 @@ type APIKey struct {
 
 type Assistant struct {
 	bun.BaseModel          `bun:"table:assistants"`
-	ID                     int64     `bun:"id,pk,autoincrement"`
-	WorkspaceID            int64     `bun:"workspace_id"`
-	Name                   string    `bun:"name"`
-	SystemPrompt           string    `bun:"system_prompt"`
-	FirstMessage           string    `bun:"first_message"`
-	Model                  string    `bun:"model"`
-	Temperature            float64   `bun:"temperature"`
-	Variables              string    `bun:"variables"`
-	PrechatFields          string    `bun:"prechat_fields"`
-	AllowedOrigins         string    `bun:"allowed_origins"`
-	WidgetSettings         string    `bun:"widget_settings"`
-	PublicKey              string    `bun:"public_key"`
-	WhatsAppPhoneNumberID  *string   `bun:"whatsapp_phone_number_id"`
-	WhatsAppAccessTokenEnc string    `bun:"whatsapp_access_token_enc"`
-	Disabled               bool      `bun:"disabled"`
-	CreatedAt              time.Time `bun:"created_at"`
-	UpdatedAt              time.Time `bun:"updated_at"`
+	ID                     int64          `bun:"id,pk,autoincrement"`
+	WorkspaceID            int64          `bun:"workspace_id"`
+	Name                   string         `bun:"name"`
+	SystemPrompt           string         `bun:"system_prompt"`
+	FirstMessage           string         `bun:"first_message"`
+	Model                  string         `bun:"model"`
+	Temperature            float64        `bun:"temperature"`
+	Variables              Variables      `bun:"variables"`
+	PrechatFields          PrechatFields  `bun:"prechat_fields"`
+	AllowedOrigins         Origins        `bun:"allowed_origins"`
+	WidgetSettings         WidgetSettings `bun:"widget_settings"`
+	PublicKey              string         `bun:"public_key"`
+	WhatsAppPhoneNumberID  *string        `bun:"whatsapp_phone_number_id"`
+	WhatsAppAccessTokenEnc string         `bun:"whatsapp_access_token_enc"`
+	Disabled               bool           `bun:"disabled"`
+	CreatedAt              time.Time      `bun:"created_at"`
+	UpdatedAt              time.Time      `bun:"updated_at"`
 }
 
 type Conversation struct {

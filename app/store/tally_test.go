@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -31,7 +32,7 @@ func tlSetup(t *testing.T, s *store.Store) tlFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a1 := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Variables: tlVars}
+	a1 := &store.Assistant{WorkspaceID: w.ID, Name: "Sales", Variables: tlVarsList(t)}
 	a2 := &store.Assistant{WorkspaceID: w.ID, Name: "Support"}
 	for _, a := range []*store.Assistant{a1, a2} {
 		if err := s.CreateAssistant(ctx, a); err != nil {
@@ -43,9 +44,9 @@ func tlSetup(t *testing.T, s *store.Store) tlFixture {
 		id  *int64
 		typ string
 		a   int64
-	}{{&f.widget, store.TypeWidget, a1.ID}, {&f.wa, store.TypeWhatsApp, a2.ID}, {&f.test, store.TypeTest, a1.ID}} {
+	}{{&f.widget, model.TypeWidget, a1.ID}, {&f.wa, model.TypeWhatsApp, a2.ID}, {&f.test, model.TypeTest, a1.ID}} {
 		aid := c.a
-		conv := &store.Conversation{WorkspaceID: w.ID, AssistantID: &aid, Type: c.typ, Customer: "c-" + c.typ, Charged: c.typ != store.TypeTest}
+		conv := &store.Conversation{WorkspaceID: w.ID, AssistantID: &aid, Type: c.typ, Customer: "c-" + c.typ, Charged: c.typ != model.TypeTest}
 		if err := s.CreateConversation(ctx, conv); err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +57,7 @@ func tlSetup(t *testing.T, s *store.Store) tlFixture {
 
 func tlEntry(f tlFixture, conv, assistant int64, typ, requestID string, at time.Time, prompt, completion int, cost int64) *store.UsageEntry {
 	e := &store.UsageEntry{WorkspaceID: f.ws, ConversationType: typ, RequestID: requestID, Purpose: store.PurposeReply,
-		Model: "gpt-4o-mini", PromptTokens: prompt, CachedTokens: prompt / 4, CompletionTokens: completion, CostNanos: cost, CreatedAt: at, Charged: typ != store.TypeTest}
+		Model: "gpt-4o-mini", PromptTokens: prompt, CachedTokens: prompt / 4, CompletionTokens: completion, CostNanos: cost, CreatedAt: at, Charged: typ != model.TypeTest}
 	if conv > 0 {
 		c := conv
 		e.ConversationID = &c
@@ -140,13 +141,13 @@ func TestTallyAddsEveryLedgerRowOnce(t *testing.T) {
 		f := tlSetup(t, s)
 		day := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 		entries := []*store.UsageEntry{
-			tlEntry(f, f.widget, f.a1, store.TypeWidget, "r1", day, 1000, 200, 525300),
-			tlEntry(f, f.widget, f.a1, store.TypeWidget, "r2", day.Add(time.Hour), 10, 20, 7),
-			tlEntry(f, f.wa, f.a2, store.TypeWhatsApp, "r3", day, 3000, 100, 1_500_000_001),
+			tlEntry(f, f.widget, f.a1, model.TypeWidget, "r1", day, 1000, 200, 525300),
+			tlEntry(f, f.widget, f.a1, model.TypeWidget, "r2", day.Add(time.Hour), 10, 20, 7),
+			tlEntry(f, f.wa, f.a2, model.TypeWhatsApp, "r3", day, 3000, 100, 1_500_000_001),
 			// The last microsecond of a day and the first of the next.
-			tlEntry(f, f.wa, f.a2, store.TypeWhatsApp, "r4", time.Date(2026, 11, 21, 23, 59, 59, 999999000, time.UTC), 1, 1, 1),
-			tlEntry(f, f.wa, f.a2, store.TypeWhatsApp, "r5", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), 2, 2, 2),
-			tlEntry(f, f.test, f.a1, store.TypeTest, "r6", day, 50, 50, 999),
+			tlEntry(f, f.wa, f.a2, model.TypeWhatsApp, "r4", time.Date(2026, 11, 21, 23, 59, 59, 999999000, time.UTC), 1, 1, 1),
+			tlEntry(f, f.wa, f.a2, model.TypeWhatsApp, "r5", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), 2, 2, 2),
+			tlEntry(f, f.test, f.a1, model.TypeTest, "r6", day, 50, 50, 999),
 			tlEntry(f, 0, 0, "", "r7", day, 5, 5, 5), // a call without a conversation
 		}
 		for _, e := range entries {
@@ -162,7 +163,7 @@ func TestTallyAddsEveryLedgerRowOnce(t *testing.T) {
 		}
 		want := tlLedgerSums(t, s)
 		tlSameTotals(t, want, tlRollupLedger(t, s, f.ws))
-		if got := want[store.RollupKey{WorkspaceID: f.ws, Day: "2026-11-21", AssistantID: f.a2, Type: store.TypeWhatsApp}]; got.Calls != 1 || got.CostNanos != 1 {
+		if got := want[store.RollupKey{WorkspaceID: f.ws, Day: "2026-11-21", AssistantID: f.a2, Type: model.TypeWhatsApp}]; got.Calls != 1 || got.CostNanos != 1 {
 			t.Fatalf("day boundary: %+v", got)
 		}
 		// Again: nothing left to claim, nothing changes.
@@ -175,7 +176,7 @@ func TestTallyAddsEveryLedgerRowOnce(t *testing.T) {
 			t.Fatalf("drift after tally: %v %v", drift, err)
 		}
 		// A new row is added to its day's rollup only.
-		if _, err := s.InsertUsage(ctx, tlEntry(f, f.widget, f.a1, store.TypeWidget, "r8", day, 1, 1, 100)); err != nil {
+		if _, err := s.InsertUsage(ctx, tlEntry(f, f.widget, f.a1, model.TypeWidget, "r8", day, 1, 1, 100)); err != nil {
 			t.Fatal(err)
 		}
 		if n := tlTallyAll(t, s, 500); n != 1 {
@@ -191,7 +192,7 @@ func TestTallyFailureRollsBackTheBatch(t *testing.T) {
 		f := tlSetup(t, s)
 		day := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 		for i := range 5 {
-			if _, err := s.InsertUsage(ctx, tlEntry(f, f.widget, f.a1, store.TypeWidget, fmt.Sprintf("f%d", i), day, 10, 10, 11)); err != nil {
+			if _, err := s.InsertUsage(ctx, tlEntry(f, f.widget, f.a1, model.TypeWidget, fmt.Sprintf("f%d", i), day, 10, 10, 11)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -226,7 +227,7 @@ func TestConcurrentTalliesCountEachRowOnce(t *testing.T) {
 		convs := []struct {
 			id, a int64
 			typ   string
-		}{{f.widget, f.a1, store.TypeWidget}, {f.wa, f.a2, store.TypeWhatsApp}, {f.test, f.a1, store.TypeTest}}
+		}{{f.widget, f.a1, model.TypeWidget}, {f.wa, f.a2, model.TypeWhatsApp}, {f.test, f.a1, model.TypeTest}}
 		for i := range 300 {
 			c := convs[r.Intn(len(convs))]
 			at := base.Add(time.Duration(r.Intn(4*24*3600)) * time.Second)
@@ -269,7 +270,7 @@ func TestRepairLedgerRollups(t *testing.T) {
 		for i, c := range []struct {
 			conv, a int64
 			typ     string
-		}{{f.widget, f.a1, store.TypeWidget}, {f.wa, f.a2, store.TypeWhatsApp}, {f.test, f.a1, store.TypeTest}} {
+		}{{f.widget, f.a1, model.TypeWidget}, {f.wa, f.a2, model.TypeWhatsApp}, {f.test, f.a1, model.TypeTest}} {
 			if _, err := s.InsertUsage(ctx, tlEntry(f, c.conv, c.a, c.typ, fmt.Sprintf("x%d", i), day, 100, 50, int64(1000+i))); err != nil {
 				t.Fatal(err)
 			}
@@ -277,13 +278,13 @@ func TestRepairLedgerRollups(t *testing.T) {
 		tlTallyAll(t, s, 100)
 		want := tlLedgerSums(t, s)
 		// Drift three ways: a wrong cost, a lost row, a row the ledger does not know.
-		if _, err := s.DB.ExecContext(ctx, "UPDATE usage_daily SET cost_nanos = cost_nanos + 7 WHERE workspace_id = ? AND type = ?", f.ws, store.TypeWidget); err != nil {
+		if _, err := s.DB.ExecContext(ctx, "UPDATE usage_daily SET cost_nanos = cost_nanos + 7 WHERE workspace_id = ? AND type = ?", f.ws, model.TypeWidget); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.DB.ExecContext(ctx, "DELETE FROM usage_daily WHERE workspace_id = ? AND type = ?", f.ws, store.TypeWhatsApp); err != nil {
+		if _, err := s.DB.ExecContext(ctx, "DELETE FROM usage_daily WHERE workspace_id = ? AND type = ?", f.ws, model.TypeWhatsApp); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.InsertRollups(ctx, []store.UsageDaily{{WorkspaceID: f.ws, Day: "2026-11-21", AssistantID: f.a2, Type: store.TypeWidget, LLMCalls: 3, CostNanos: 9}}); err != nil {
+		if err := s.InsertRollups(ctx, []store.UsageDaily{{WorkspaceID: f.ws, Day: "2026-11-21", AssistantID: f.a2, Type: model.TypeWidget, LLMCalls: 3, CostNanos: 9}}); err != nil {
 			t.Fatal(err)
 		}
 		drift, err := s.LedgerRollupDrift(ctx, "2026-11-19", "2026-11-23")
@@ -315,12 +316,12 @@ func TestConversationTotalsVerification(t *testing.T) {
 		ctx := context.Background()
 		f := tlSetup(t, s)
 		m := &store.Message{WorkspaceID: f.ws, ConversationID: f.widget, Role: "assistant", Content: "hi", PromptTokens: 100, CachedTokens: 10, CompletionTokens: 20, CostNanos: 5000}
-		e := tlEntry(f, f.widget, f.a1, store.TypeWidget, "reply:1", time.Now(), 100, 20, 5000)
+		e := tlEntry(f, f.widget, f.a1, model.TypeWidget, "reply:1", time.Now(), 100, 20, 5000)
 		e.CachedTokens = 10
 		if _, err := s.AddMessageWithUsage(ctx, m, e); err != nil {
 			t.Fatal(err)
 		}
-		x := tlEntry(f, f.widget, f.a1, store.TypeWidget, "extract:1", time.Now(), 300, 40, 777)
+		x := tlEntry(f, f.widget, f.a1, model.TypeWidget, "extract:1", time.Now(), 300, 40, 777)
 		x.Purpose = store.PurposeExtraction
 		if _, err := s.InsertUsageAddingToConversation(ctx, x); err != nil {
 			t.Fatal(err)
@@ -347,4 +348,13 @@ func TestConversationTotalsVerification(t *testing.T) {
 			t.Fatalf("nothing left to repair: %v %v", fixed, err)
 		}
 	})
+}
+
+// tlVarsList decodes tlVars as the store reads the column.
+func tlVarsList(t *testing.T) store.Variables {
+	var vs store.Variables
+	if err := vs.Scan(tlVars); err != nil {
+		t.Fatal(err)
+	}
+	return vs
 }

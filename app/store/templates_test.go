@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -81,7 +82,7 @@ func TestWhatsAppTemplates(t *testing.T) {
 			t.Fatalf("after the assistant's deletion: %+v", ts)
 		}
 		// The AI switch.
-		c := &store.Conversation{WorkspaceID: w1.ID, Type: store.TypeWhatsApp, Customer: "+1", AIEnabled: true}
+		c := &store.Conversation{WorkspaceID: w1.ID, Type: model.TypeWhatsApp, Customer: "+1", AIEnabled: true}
 		if err := s.CreateConversation(ctx, c); err != nil {
 			t.Fatal(err)
 		}

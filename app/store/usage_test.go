@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -29,7 +30,7 @@ func ugSetup(t *testing.T, s *store.Store) ugFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &store.Conversation{WorkspaceID: w.ID, Type: store.TypeTest}
+	c := &store.Conversation{WorkspaceID: w.ID, Type: model.TypeTest}
 	if err := s.CreateConversation(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func ugSetup(t *testing.T, s *store.Store) ugFixture {
 func ugEntry(f ugFixture, requestID string) *store.UsageEntry {
 	conv := f.conv
 	return &store.UsageEntry{
-		WorkspaceID: f.ws, ConversationID: &conv, ConversationType: store.TypeTest, RequestID: requestID,
+		WorkspaceID: f.ws, ConversationID: &conv, ConversationType: model.TypeTest, RequestID: requestID,
 		Purpose: store.PurposeReply, Model: "gpt-4o-mini", PromptTokens: 1234, CachedTokens: 200, CompletionTokens: 567,
 		CostNanos: 525300, PriceEntry: `{"match":"gpt-4o-mini"}`, Charged: false,
 	}

@@ -15,19 +15,6 @@ import (
 	"github.com/parleyhq/parley/app/model"
 )
 
-// WhatsApp message statuses: the names and their order are model's.
-const (
-	StatusPending   = model.StatusPending
-	StatusSending   = model.StatusSending
-	StatusSent      = model.StatusSent
-	StatusDelivered = model.StatusDelivered
-	StatusRead      = model.StatusRead
-	StatusFailed    = model.StatusFailed
-)
-
-// StatusRank is model.StatusRank.
-func StatusRank(status string) int { return model.StatusRank(status) }
-
 // statusRankSQL is model.Status.Rank in SQL, over the messages.status column.
 var statusRankSQL = func() string {
 	var b strings.Builder
@@ -111,7 +98,7 @@ func (s *Store) OpenWhatsAppWindow(ctx context.Context, workspaceID, id int64, m
 	q := s.DB.NewUpdate().Model((*Conversation)(nil)).
 		Set("window_expires_at = CASE WHEN window_expires_at IS NULL OR window_expires_at < ? THEN ? ELSE window_expires_at END", deadline, deadline).
 		Set("updated_at = ?", now()).
-		Where("id = ? AND workspace_id = ? AND type = ?", id, workspaceID, TypeWhatsApp).
+		Where("id = ? AND workspace_id = ? AND type = ?", id, workspaceID, model.TypeWhatsApp).
 		Where("(window_closed_at IS NULL OR window_closed_at <= ?)", msgTime)
 	if reopen {
 		q = q.Set("window_closed_at = NULL").
@@ -128,7 +115,7 @@ func (s *Store) OpenWhatsAppWindow(ctx context.Context, workspaceID, id int64, m
 func (s *Store) CloseExpiredWindow(ctx context.Context, workspaceID, id int64, at time.Time) (bool, error) {
 	res, err := s.DB.NewUpdate().Model((*Conversation)(nil)).
 		Set("window_closed_at = window_expires_at").Set("updated_at = ?", now()).
-		Where("id = ? AND workspace_id = ? AND type = ?", id, workspaceID, TypeWhatsApp).
+		Where("id = ? AND workspace_id = ? AND type = ?", id, workspaceID, model.TypeWhatsApp).
 		Where("window_closed_at IS NULL AND window_expires_at IS NOT NULL AND window_expires_at <= ?", at.UTC()).Exec(ctx)
 	return affected(res, err)
 }
@@ -149,7 +136,7 @@ const WindowSweepLookback = 7 * 24 * time.Hour
 func (s *Store) CloseExpiredWindows(ctx context.Context, at time.Time, limit int) ([]ClosedWindow, error) {
 	at = at.UTC()
 	sub := s.DB.NewSelect().Model((*Conversation)(nil)).Column("id").
-		Where("type = ? AND window_expires_at IS NOT NULL", TypeWhatsApp).
+		Where("type = ? AND window_expires_at IS NOT NULL", model.TypeWhatsApp).
 		Where("window_expires_at <= ? AND window_expires_at > ?", at, at.Add(-WindowSweepLookback)).
 		Where("window_closed_at IS NULL").
 		Order("window_expires_at ASC").Limit(int64(limit))
@@ -173,7 +160,7 @@ func (s *Store) CloseWindowAt(ctx context.Context, workspaceID, id int64, at tim
 		Set("window_closed_at = CASE WHEN window_closed_at IS NULL THEN ? ELSE window_closed_at END", at).
 		Set("window_expires_at = CASE WHEN window_expires_at IS NULL OR window_expires_at > ? THEN ? ELSE window_expires_at END", at, at).
 		Set("updated_at = ?", now()).
-		Where("id = ? AND workspace_id = ? AND type = ?", id, workspaceID, TypeWhatsApp).
+		Where("id = ? AND workspace_id = ? AND type = ?", id, workspaceID, model.TypeWhatsApp).
 		Where("(last_inbound_at IS NULL OR last_inbound_at <= ?)", at).
 		Where("(window_closed_at IS NULL OR window_expires_at IS NULL OR window_expires_at > ?)", at).Exec(ctx)
 	return affected(res, err)
@@ -192,7 +179,7 @@ type MessageRef struct {
 // so statuses may arrive in any order. statusError is recorded with "failed". It returns the
 // message and whether it moved; ErrNotFound when no message has that id.
 func (s *Store) UpdateMessageStatus(ctx context.Context, workspaceID int64, providerMessageID, status, statusError string, at time.Time) (*MessageRef, bool, error) {
-	rank := StatusRank(status)
+	rank := model.StatusRank(status)
 	if rank == 0 {
 		ref, err := s.messageRef(ctx, workspaceID, providerMessageID)
 		return ref, false, err
@@ -201,7 +188,7 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, workspaceID int64, prov
 		Set("status = ?", status).Set("status_updated_at = ?", at.UTC().Truncate(time.Microsecond)).
 		Where("workspace_id = ? AND provider_message_id = ?", workspaceID, providerMessageID).
 		Where(statusRankSQL+" < ?", rank)
-	if status == StatusFailed {
+	if status == model.StatusFailed {
 		q = q.Set("status_error = ?", truncate(statusError, 2000))
 	}
 	var refs []MessageRef
@@ -242,7 +229,7 @@ func (s *Store) MessageByProviderID(ctx context.Context, workspaceID int64, prov
 func (s *Store) AttachProviderMessageID(ctx context.Context, workspaceID int64, key, providerMessageID string) (bool, error) {
 	res, err := s.DB.NewUpdate().Model((*Message)(nil)).
 		Set("provider_message_id = ?", providerMessageID).
-		Set("status = CASE WHEN status IN (?, ?) THEN ? ELSE status END", StatusPending, StatusSending, StatusSent).
+		Set("status = CASE WHEN status IN (?, ?) THEN ? ELSE status END", model.StatusPending, model.StatusSending, model.StatusSent).
 		Set("status_updated_at = ?", now()).
 		Where("workspace_id = ? AND provider_message_id = ?", workspaceID, key).Exec(ctx)
 	return affected(res, err)
@@ -253,7 +240,7 @@ func (s *Store) AttachProviderMessageID(ctx context.Context, workspaceID int64, 
 // retried send finds it by.
 func (s *Store) ClaimOutgoingMessage(ctx context.Context, workspaceID, id int64, key string) (bool, error) {
 	res, err := s.DB.NewUpdate().Model((*Message)(nil)).
-		Set("provider_message_id = ?", key).Set("status = ?", StatusPending).Set("status_updated_at = ?", now()).
+		Set("provider_message_id = ?", key).Set("status = ?", model.StatusPending).Set("status_updated_at = ?", now()).
 		Where("id = ? AND workspace_id = ? AND provider_message_id IS NULL", id, workspaceID).Exec(ctx)
 	return affected(res, err)
 }
@@ -261,9 +248,9 @@ func (s *Store) ClaimOutgoingMessage(ctx context.Context, workspaceID, id int64,
 // MarkMessageSending records that a send of the outgoing message (still under its key) starts.
 func (s *Store) MarkMessageSending(ctx context.Context, workspaceID, id int64, key string) (bool, error) {
 	res, err := s.DB.NewUpdate().Model((*Message)(nil)).
-		Set("status = ?", StatusSending).Set("status_updated_at = ?", now()).
+		Set("status = ?", model.StatusSending).Set("status_updated_at = ?", now()).
 		Where("id = ? AND workspace_id = ? AND provider_message_id = ?", id, workspaceID, key).
-		Where("status IN (?, ?)", StatusPending, StatusSending).Exec(ctx)
+		Where("status IN (?, ?)", model.StatusPending, model.StatusSending).Exec(ctx)
 	return affected(res, err)
 }
 
@@ -272,7 +259,7 @@ func (s *Store) MarkMessageSending(ctx context.Context, workspaceID, id int64, k
 func (s *Store) MarkMessageSent(ctx context.Context, workspaceID, id int64, key, providerMessageID string) (bool, error) {
 	res, err := s.DB.NewUpdate().Model((*Message)(nil)).
 		Set("provider_message_id = ?", providerMessageID).
-		Set("status = CASE WHEN status IN (?, ?, '') THEN ? ELSE status END", StatusPending, StatusSending, StatusSent).
+		Set("status = CASE WHEN status IN (?, ?, '') THEN ? ELSE status END", model.StatusPending, model.StatusSending, model.StatusSent).
 		Set("status_updated_at = ?", now()).
 		Where("id = ? AND workspace_id = ? AND provider_message_id = ?", id, workspaceID, key).Exec(ctx)
 	return affected(res, err)
@@ -281,17 +268,17 @@ func (s *Store) MarkMessageSent(ctx context.Context, workspaceID, id int64, key,
 // MarkMessageFailed fails an outgoing message that was not sent, with the reason shown on it.
 func (s *Store) MarkMessageFailed(ctx context.Context, workspaceID, id int64, reason string) (bool, error) {
 	res, err := s.DB.NewUpdate().Model((*Message)(nil)).
-		Set("status = ?", StatusFailed).Set("status_error = ?", truncate(reason, 2000)).Set("status_updated_at = ?", now()).
+		Set("status = ?", model.StatusFailed).Set("status_error = ?", truncate(reason, 2000)).Set("status_updated_at = ?", now()).
 		Where("id = ? AND workspace_id = ?", id, workspaceID).
-		Where("status IN (?, ?)", StatusPending, StatusSending).Exec(ctx)
+		Where("status IN (?, ?)", model.StatusPending, model.StatusSending).Exec(ctx)
 	return affected(res, err)
 }
 
 // MarkMessagePending puts a message whose send certainly did not reach Meta back to "pending".
 func (s *Store) MarkMessagePending(ctx context.Context, workspaceID, id int64) error {
 	_, err := s.DB.NewUpdate().Model((*Message)(nil)).
-		Set("status = ?", StatusPending).Set("status_updated_at = ?", now()).
-		Where("id = ? AND workspace_id = ? AND status = ?", id, workspaceID, StatusSending).Exec(ctx)
+		Set("status = ?", model.StatusPending).Set("status_updated_at = ?", now()).
+		Where("id = ? AND workspace_id = ? AND status = ?", id, workspaceID, model.StatusSending).Exec(ctx)
 	return err
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+
+	"github.com/parleyhq/parley/app/model"
 )
 
 // LiveWidgetConversation returns a visitor's newest widget conversation with an assistant
@@ -13,7 +15,7 @@ import (
 func (s *Store) LiveWidgetConversation(ctx context.Context, workspaceID, assistantID int64, visitor string) (*Conversation, error) {
 	c := new(Conversation)
 	err := s.DB.NewSelect().Model(c).
-		Where("workspace_id = ? AND customer = ? AND assistant_id = ? AND type = ? AND ended_at IS NULL", workspaceID, visitor, assistantID, TypeWidget).
+		Where("workspace_id = ? AND customer = ? AND assistant_id = ? AND type = ? AND ended_at IS NULL", workspaceID, visitor, assistantID, model.TypeWidget).
 		Order("last_message_at DESC", "id DESC").Limit(1).Scan(ctx)
 	if err != nil {
 		return nil, notFound(err)
@@ -26,17 +28,17 @@ func (s *Store) LiveWidgetConversation(ctx context.Context, workspaceID, assista
 func (s *Store) WidgetConversation(ctx context.Context, workspaceID, assistantID, id int64) (*Conversation, error) {
 	c := new(Conversation)
 	err := s.DB.NewSelect().Model(c).
-		Where("id = ? AND workspace_id = ? AND assistant_id = ? AND type = ?", id, workspaceID, assistantID, TypeWidget).Scan(ctx)
+		Where("id = ? AND workspace_id = ? AND assistant_id = ? AND type = ?", id, workspaceID, assistantID, model.TypeWidget).Scan(ctx)
 	if err != nil {
 		return nil, notFound(err)
 	}
 	return c, nil
 }
 
-// AllowedOriginLists returns the allowed_origins column of enabled assistants whose list may
-// hold origin (a text match on the JSON; the caller decodes and compares exactly). It answers
+// AllowedOriginLists returns the allowed origins of enabled assistants whose list may hold
+// origin (a text match on the JSON column; the caller compares exactly). It answers
 // CORS preflights that name no assistant.
-func (s *Store) AllowedOriginLists(ctx context.Context, origin string) ([]string, error) {
+func (s *Store) AllowedOriginLists(ctx context.Context, origin string) ([]Origins, error) {
 	// The column is written by json.Marshal, so the origin appears as json.Marshal writes it.
 	raw, err := json.Marshal(origin)
 	if err != nil {
@@ -44,7 +46,7 @@ func (s *Store) AllowedOriginLists(ctx context.Context, origin string) ([]string
 	}
 	b := string(raw)
 	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(b)
-	var lists []string
+	var lists []Origins
 	err = s.DB.NewSelect().Model((*Assistant)(nil)).Column("allowed_origins").
 		Where(`disabled = ? AND allowed_origins LIKE ? ESCAPE '\'`, false, "%"+esc+"%").
 		Limit(20).Scan(ctx, &lists)

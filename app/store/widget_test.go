@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -28,11 +29,11 @@ func TestLiveWidgetConversation(t *testing.T) {
 		a := asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "A"})
 		b := asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "B"})
 		base := time.Now().Add(-time.Hour).UTC()
-		old := wgConv(t, s, ws, &a.ID, store.TypeWidget, "visitor-1", base)
-		newer := wgConv(t, s, ws, &a.ID, store.TypeWidget, "visitor-1", base.Add(time.Minute))
-		wgConv(t, s, ws, &b.ID, store.TypeWidget, "visitor-2", base)    // another assistant
-		wgConv(t, s, ws, &a.ID, store.TypeTest, "visitor-3", base)      // not a widget conversation
-		wgConv(t, s, other, &a.ID, store.TypeWidget, "visitor-4", base) // another workspace
+		old := wgConv(t, s, ws, &a.ID, model.TypeWidget, "visitor-1", base)
+		newer := wgConv(t, s, ws, &a.ID, model.TypeWidget, "visitor-1", base.Add(time.Minute))
+		wgConv(t, s, ws, &b.ID, model.TypeWidget, "visitor-2", base)    // another assistant
+		wgConv(t, s, ws, &a.ID, model.TypeTest, "visitor-3", base)      // not a widget conversation
+		wgConv(t, s, other, &a.ID, model.TypeWidget, "visitor-4", base) // another workspace
 
 		got, err := s.LiveWidgetConversation(ctx, ws, a.ID, "visitor-1")
 		if err != nil || got.ID != newer.ID {
@@ -68,9 +69,9 @@ func TestAllowedOriginLists(t *testing.T) {
 	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		ws := asWS(t, s, "Alpha")
-		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "A", AllowedOrigins: `["https://shop.example.com","http://localhost:3000"]`})
-		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "Off", AllowedOrigins: `["https://off.example.com"]`, Disabled: true})
-		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "Under", AllowedOrigins: `["https://a_b.example.com"]`})
+		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "A", AllowedOrigins: []string{"https://shop.example.com", "http://localhost:3000"}})
+		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "Off", AllowedOrigins: []string{"https://off.example.com"}, Disabled: true})
+		asCreate(t, s, &store.Assistant{WorkspaceID: ws, Name: "Under", AllowedOrigins: []string{"https://a_b.example.com"}})
 		cases := map[string]int{
 			"https://shop.example.com": 1,
 			"http://localhost:3000":    1,

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/usage"
@@ -27,7 +28,7 @@ func setup(t *testing.T, s *store.Store) fixture {
 	for _, c := range []struct {
 		typ string
 		id  *int64
-	}{{store.TypeTest, &f.testConv}, {store.TypeWidget, &f.liveConv}} {
+	}{{model.TypeTest, &f.testConv}, {model.TypeWidget, &f.liveConv}} {
 		conv := &store.Conversation{WorkspaceID: w.ID, Type: c.typ}
 		if err := s.CreateConversation(ctx, conv); err != nil {
 			t.Fatal(err)
@@ -44,7 +45,7 @@ func TestRecordPricesAndStoresOnce(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, s)
 		call := usage.Call{
-			WorkspaceID: f.ws, ConversationID: ptr(f.testConv), AssistantID: ptr(3), ConversationType: store.TypeTest,
+			WorkspaceID: f.ws, ConversationID: ptr(f.testConv), AssistantID: ptr(3), ConversationType: model.TypeTest,
 			RequestID: "reply:1:1", Purpose: usage.PurposeReply, Model: "gpt-4o-mini-2024-07-18",
 			Tokens: usage.Tokens{Prompt: 1234, Completion: 567},
 		}
@@ -60,7 +61,7 @@ func TestRecordPricesAndStoresOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.CostNanos != 525_300 || got.Charged || got.Model != "gpt-4o-mini-2024-07-18" || got.Purpose != "reply" ||
-			got.AssistantID == nil || *got.AssistantID != 3 || got.ConversationType != store.TypeTest {
+			got.AssistantID == nil || *got.AssistantID != 3 || got.ConversationType != model.TypeTest {
 			t.Fatalf("row %+v", got)
 		}
 		var p usage.Price
@@ -88,7 +89,7 @@ func TestRecordChargesLiveConversationsAndWarnsUnpriced(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, s)
 		r, err := usage.Record(ctx, s, usage.Default(), usage.Call{
-			WorkspaceID: f.ws, ConversationID: ptr(f.liveConv), ConversationType: store.TypeWidget,
+			WorkspaceID: f.ws, ConversationID: ptr(f.liveConv), ConversationType: model.TypeWidget,
 			RequestID: "extraction:2:1", Purpose: usage.PurposeExtraction, Model: "mystery-9000",
 			Tokens: usage.Tokens{Prompt: 100, Completion: 10},
 		})
@@ -123,7 +124,7 @@ func TestRecordConcurrentRetriesCountOnce(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				r, err := usage.Record(ctx, s, usage.Default(), usage.Call{
-					WorkspaceID: f.ws, ConversationID: ptr(f.liveConv), ConversationType: store.TypeWidget,
+					WorkspaceID: f.ws, ConversationID: ptr(f.liveConv), ConversationType: model.TypeWidget,
 					RequestID: "extraction:9:9", Purpose: usage.PurposeExtraction, Model: "gpt-4o-mini",
 					Tokens: usage.Tokens{Prompt: 1234, Completion: 567}, AddToConversation: true,
 				})
@@ -154,7 +155,7 @@ func TestRecordReplyStoresMessageAndRowTogether(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, s)
 		call := usage.Call{
-			WorkspaceID: f.ws, ConversationID: ptr(f.testConv), ConversationType: store.TypeTest,
+			WorkspaceID: f.ws, ConversationID: ptr(f.testConv), ConversationType: model.TypeTest,
 			RequestID: "reply:7:1", Purpose: usage.PurposeReply, Model: "gpt-4o-mini",
 			Tokens: usage.Tokens{Prompt: 1234, Cached: 1024, Completion: 567},
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
@@ -65,9 +66,9 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 	pid := phoneID
 	w.assistant = &store.Assistant{WorkspaceID: w.ws.ID, Name: "Bot " + w.marker, SystemPrompt: "secret prompt " + w.marker,
 		FirstMessage: "Hello!", Model: "gpt-4o-mini", WhatsAppPhoneNumberID: &pid,
-		Variables:      `[{"name":"email","description":"email","type":"email","required":true},{"name":"note","description":"note","type":"text"}]`,
-		PrechatFields:  `[{"name":"email","label":"Your email","type":"email","required":true}]`,
-		AllowedOrigins: `["https://shop.example.com"]`, WidgetSettings: `{"title":"Help","color":"#0a7d5a"}`}
+		Variables:      webtest.FromJSON[store.Variables](e.T, `[{"name":"email","description":"email","type":"email","required":true},{"name":"note","description":"note","type":"text"}]`),
+		PrechatFields:  webtest.FromJSON[store.PrechatFields](e.T, `[{"name":"email","label":"Your email","type":"email","required":true}]`),
+		AllowedOrigins: []string{"https://shop.example.com"}, WidgetSettings: webtest.FromJSON[store.WidgetSettings](e.T, `{"title":"Help","color":"#0a7d5a"}`)}
 	if err := e.App.Store.CreateAssistant(ctx, w.assistant); err != nil {
 		e.T.Fatal(err)
 	}
@@ -76,10 +77,10 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		e.T.Fatal(err)
 	}
 	base := time.Now().Add(-time.Hour).UTC()
-	for i, typ := range store.Types {
+	for i, typ := range model.Types {
 		c := &store.Conversation{WorkspaceID: w.ws.ID, AssistantID: &w.assistant.ID, Type: typ, Customer: "cust-" + typ + "-" + w.convMark,
-			CustomerName: "Name " + w.convMark, StartedAt: base, Charged: typ != store.TypeTest, AIEnabled: true}
-		if typ == store.TypeWhatsApp {
+			CustomerName: "Name " + w.convMark, StartedAt: base, Charged: typ != model.TypeTest, AIEnabled: true}
+		if typ == model.TypeWhatsApp {
 			c.Customer = "+49151" + strconv.Itoa(1000000+len(name)*10+i)
 		}
 		if err := e.App.Conversations.Create(ctx, c); err != nil {
@@ -149,7 +150,7 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 // azParams are the values of path parameters, naming w's objects.
 func azParams(w *azWS, owner string) map[string]string {
 	p := map[string]string{
-		"key": w.assistant.PublicKey, "job": w.job, "msg": strconv.FormatInt(w.userMsg[store.TypeTest], 10), "queue": "default",
+		"key": w.assistant.PublicKey, "job": w.job, "msg": strconv.FormatInt(w.userMsg[model.TypeTest], 10), "queue": "default",
 	}
 	switch owner {
 	case "conv:test", "conv:widget", "conv:whatsapp":
@@ -416,7 +417,7 @@ func azRoutes() map[string]azRoute {
 		}},
 		azKey("POST", "/widget/:key/messages"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
 			before := f.e.azSnapshot(0)
-			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[store.TypeWidget], time.Now())
+			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], time.Now())
 			for tok, want := range map[string]int{"": 401, "garbage": 401, bTok: 404} {
 				body, hdr := azForm(url.Values{"token": {tok}, "text": {"hijack"}})
 				r := f.e.azDo(nil, "POST", p, body, append(hdr, "HX-Request", "true")...)
@@ -428,9 +429,9 @@ func azRoutes() map[string]azRoute {
 			azSameSnapshot(t, "widget sends without a valid token", before, f.e.azSnapshot(0))
 		}},
 		azKey("GET", "/widget/:key/reply/:msg"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
-			msg := f.A.userMsg[store.TypeWidget]
+			msg := f.A.userMsg[model.TypeWidget]
 			p := "/widget/" + f.A.assistant.PublicKey + "/reply/" + strconv.FormatInt(msg, 10)
-			bTok := widget.ReplyToken(f.e.App.Keys.Signing, f.B.convs[store.TypeWidget], msg, time.Now())
+			bTok := widget.ReplyToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], msg, time.Now())
 			for tok, want := range map[string]int{"": 401, bTok: 404} {
 				r := f.e.azDo(nil, "GET", p+"?token="+url.QueryEscape(tok), nil)
 				if r.status != want {
@@ -461,7 +462,7 @@ func azRoutes() map[string]azRoute {
 			azSameSnapshot(t, "refused widget session", before, f.e.azSnapshot(0))
 		}},
 		azKey("GET", "/api/widget/v1/sessions/:id/messages"): {class: azPublic, owner: "conv:widget", check: func(t *testing.T, f *azFix, p string) {
-			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[store.TypeWidget], time.Now())
+			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], time.Now())
 			for tok, want := range map[string]int{"": 401, "garbage": 401, bTok: 404} {
 				hdr := []string{}
 				if tok != "" {
@@ -474,14 +475,14 @@ func azRoutes() map[string]azRoute {
 				azNoLeak(t, "widget history", r.body, f.A)
 			}
 			// The positive control: A's own token reads A's conversation.
-			aTok := widget.SessionToken(f.e.App.Keys.Signing, f.A.convs[store.TypeWidget], time.Now())
+			aTok := widget.SessionToken(f.e.App.Keys.Signing, f.A.convs[model.TypeWidget], time.Now())
 			if r := f.e.azDo(nil, "GET", p, nil, "Authorization", "Bearer "+aTok); r.status != 200 || !strings.Contains(r.body, f.A.convMark) {
 				t.Errorf("widget history with its own token: %d", r.status)
 			}
 		}},
 		azKey("POST", "/api/widget/v1/sessions/:id/messages"): {class: azPublic, owner: "conv:widget", check: func(t *testing.T, f *azFix, p string) {
 			before := f.e.azSnapshot(0)
-			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[store.TypeWidget], time.Now())
+			bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], time.Now())
 			for tok, want := range map[string]int{"": 401, bTok: 404} {
 				hdr := []string{"Content-Type", "application/json"}
 				if tok != "" {

@@ -231,7 +231,7 @@ func hsSetup(t *testing.T) *hsFix {
 			t.Fatal(err)
 		}
 		var fields []struct{ Label string }
-		_ = json.Unmarshal([]byte(row.PrechatFields), &fields)
+		_ = json.Unmarshal([]byte(webtest.ColJSON(t, row.PrechatFields)), &fields)
 		if row.Name != name || len(fields) != 1 || fields[0].Label != name {
 			t.Errorf("%s: stored name %q label %+v, want %q", it.name, row.Name, fields, name)
 		}
@@ -242,7 +242,7 @@ func hsSetup(t *testing.T) *hsFix {
 		if it.name == "hyperlink" || it.name == "minus" || it.name == "at" {
 			cost = 5000000
 		}
-		cv := &store.Conversation{WorkspaceID: f.ws.ID, AssistantID: &aid, Type: store.TypeWidget, Customer: "visitor-" + it.name, CostNanos: cost, MessageCount: 1}
+		cv := &store.Conversation{WorkspaceID: f.ws.ID, AssistantID: &aid, Type: model.TypeWidget, Customer: "visitor-" + it.name, CostNanos: cost, MessageCount: 1}
 		if err := e.App.Store.CreateConversation(ctx, cv); err != nil {
 			t.Fatal(err)
 		}
@@ -406,7 +406,7 @@ func hsSetup(t *testing.T) *hsFix {
 	}
 	webtest.WhDrain(t, e.App, mux)
 	var waConvs []store.Conversation
-	if err := e.App.Store.DB.NewSelect().Model(&waConvs).Where("workspace_id = ? AND type = ?", f.ws.ID, store.TypeWhatsApp).Order("id").Scan(ctx); err != nil {
+	if err := e.App.Store.DB.NewSelect().Model(&waConvs).Where("workspace_id = ? AND type = ?", f.ws.ID, model.TypeWhatsApp).Order("id").Scan(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if len(waConvs) != len(hsCorpus) {

@@ -431,7 +431,7 @@ func TestWebhookRequestIDFollowsTheEventIntoItsJobs(t *testing.T) {
 	}
 	pid := webtest.WhPhoneID
 	if err := a.Store.CreateAssistant(ctx, &store.Assistant{WorkspaceID: w.ID, Name: "Shop", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: enc,
-		Variables: `[{"name":"company","description":"company name","type":"text"}]`}); err != nil {
+		Variables: webtest.FromJSON[store.Variables](t, `[{"name":"company","description":"company name","type":"text"}]`)}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -146,7 +147,7 @@ func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerI
 	name := strings.TrimSpace(Clean(contact.Profile.Name))
 
 	conv := &store.Conversation{
-		WorkspaceID: a.WorkspaceID, AssistantID: &a.ID, Type: store.TypeWhatsApp,
+		WorkspaceID: a.WorkspaceID, AssistantID: &a.ID, Type: model.TypeWhatsApp,
 		Customer: "+" + waID, CustomerName: name, StartedAt: at, AIEnabled: true, Charged: true,
 	}
 	cs := s.conversations()
@@ -215,11 +216,11 @@ func (s *Service) ReceiveStatus(ctx context.Context, p *EventPayload) (note stri
 			windowClosed = true
 		}
 	}
-	if st.Status == store.StatusFailed && errText == "" {
+	if st.Status == model.StatusFailed && errText == "" {
 		errText = "failed (Meta gave no reason)"
 	}
 	ms := conversation.MessageStatus{WorkspaceID: a.WorkspaceID, ProviderMessageID: st.ID, Status: st.Status, Error: errText, At: at,
-		CloseWindow: st.Status == store.StatusFailed && windowClosed}
+		CloseWindow: st.Status == model.StatusFailed && windowClosed}
 	if strings.HasPrefix(st.CallbackData, KeyPrefix) {
 		// When the send's answer was lost (the worker died after Meta accepted it), the key we
 		// gave as callback data names the message.
@@ -232,7 +233,7 @@ func (s *Service) ReceiveStatus(ctx context.Context, p *EventPayload) (note stri
 	if err != nil {
 		return "", err
 	}
-	if store.StatusRank(st.Status) == 0 {
+	if model.StatusRank(st.Status) == 0 {
 		return "status " + st.Status + " ignored", nil
 	}
 	return "", nil // moved, or a late or repeated status of a message already further
@@ -264,7 +265,7 @@ func (s *Service) Send(ctx context.Context, conv *store.Conversation, out Outgoi
 	if !strings.HasPrefix(out.Key, KeyPrefix) {
 		return nil, fmt.Errorf("whatsapp: send key %q must start with %q", out.Key, KeyPrefix)
 	}
-	if conv.Type != store.TypeWhatsApp {
+	if conv.Type != model.TypeWhatsApp {
 		return nil, &SendError{Reason: "not a WhatsApp conversation"}
 	}
 	m, err := s.storeOutgoing(ctx, conv, out)
@@ -304,11 +305,11 @@ func (s *Service) storeOutgoing(ctx context.Context, conv *store.Conversation, o
 	key := out.Key
 	m := &store.Message{
 		WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: role, Content: content, ContentType: ctype,
-		CreatedAt: s.now(), ProviderMessageID: &key, Status: store.StatusPending,
+		CreatedAt: s.now(), ProviderMessageID: &key, Status: model.StatusPending,
 	}
 	if out.Stored != nil { // an unsaved message from the caller: keep its usage and time
 		st := *out.Stored
-		st.WorkspaceID, st.ConversationID, st.ProviderMessageID, st.Status = conv.WorkspaceID, conv.ID, &key, store.StatusPending
+		st.WorkspaceID, st.ConversationID, st.ProviderMessageID, st.Status = conv.WorkspaceID, conv.ID, &key, model.StatusPending
 		if st.Role == "" {
 			st.Role = role
 		}
@@ -331,7 +332,7 @@ func (s *Service) fail(ctx context.Context, m *store.Message, reason string, cau
 	}); err != nil {
 		return err
 	}
-	m.Status, m.StatusError = store.StatusFailed, reason
+	m.Status, m.StatusError = model.StatusFailed, reason
 	return &SendError{Reason: reason, Err: cause}
 }
 
@@ -339,9 +340,9 @@ func (s *Service) deliver(ctx context.Context, conv *store.Conversation, m *stor
 	switch {
 	case m.ProviderMessageID == nil || *m.ProviderMessageID != out.Key:
 		return nil // Meta's id is stored: sent before
-	case m.Status == store.StatusFailed:
+	case m.Status == model.StatusFailed:
 		return &SendError{Reason: m.StatusError}
-	case m.Status == store.StatusSending && m.StatusUpdatedAt != nil && s.now().Sub(*m.StatusUpdatedAt) < s.resendGrace():
+	case m.Status == model.StatusSending && m.StatusUpdatedAt != nil && s.now().Sub(*m.StatusUpdatedAt) < s.resendGrace():
 		return ErrSendInFlight
 	}
 	// The database decides whether the window is open, right before the send.
@@ -377,7 +378,7 @@ func (s *Service) deliver(ctx context.Context, conv *store.Conversation, m *stor
 		if err != nil {
 			return err
 		}
-		if cur.Status == store.StatusFailed {
+		if cur.Status == model.StatusFailed {
 			return &SendError{Reason: cur.StatusError}
 		}
 		if cur.ProviderMessageID == nil || *cur.ProviderMessageID != out.Key {
@@ -417,7 +418,7 @@ func (s *Service) sent(ctx context.Context, m *store.Message, key, wamid string)
 	var err error
 	for i := 0; i < 3; i++ {
 		if err = s.conversations().MarkSent(ctx, m, key, wamid); err == nil {
-			m.ProviderMessageID, m.Status = &wamid, store.StatusSent
+			m.ProviderMessageID, m.Status = &wamid, model.StatusSent
 			return nil
 		}
 		time.Sleep(time.Duration(i+1) * 200 * time.Millisecond)

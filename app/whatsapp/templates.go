@@ -15,10 +15,6 @@ import (
 	"github.com/parleyhq/parley/app/store"
 )
 
-// WABASettingKey is where an assistant's widget settings keep the WhatsApp Business Account id
-// of its number (the account whose message templates Meta lists).
-const WABASettingKey = "whatsapp_business_account_id"
-
 // Template rules (Meta's): name of lowercase letters, digits and underscores; a language code
 // like en or en_US; one of three categories; a body of at most 1024 characters whose
 // parameters are numbered 1..n.
@@ -118,19 +114,15 @@ func ValidateTemplate(d *TemplateDraft) map[string]string {
 	return errs
 }
 
-// WABAID is the WhatsApp Business Account id saved on the assistant ("" when none).
-func WABAID(a *store.Assistant) string {
-	var m map[string]any
-	_ = json.Unmarshal([]byte(a.WidgetSettings), &m)
-	v, _ := m[WABASettingKey].(string)
-	return v
-}
+// WABAID is the WhatsApp Business Account id saved on the assistant ("" when none; the store
+// decodes it from widget_settings, model.WABAIDKey).
+func WABAID(a *store.Assistant) string { return a.WidgetSettings.WABAID }
 
 // Number returns the workspace's assistant assistantID when it is connected to a WhatsApp
 // number; store.ErrNotFound otherwise.
 func (s *Service) Number(ctx context.Context, workspaceID, assistantID int64) (*store.Assistant, error) {
 	a, err := s.Store.AssistantByID(ctx, workspaceID, assistantID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (a.WhatsAppPhoneNumberID == nil || *a.WhatsAppPhoneNumberID == "")) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && a.PhoneNumberID() == "") {
 		return nil, store.ErrNotFound
 	}
 	return a, err
@@ -173,18 +165,8 @@ func (s *Service) SaveWABA(ctx context.Context, workspaceID, assistantID int64, 
 		return a, "The WhatsApp Business Account id is a number of up to 32 digits.", nil
 	}
 	_, err = s.Store.ModifyAssistant(ctx, a.WorkspaceID, a.ID, func(a *store.Assistant) error {
-		m := map[string]any{}
-		if err := json.Unmarshal([]byte(a.WidgetSettings), &m); err != nil || m == nil {
-			m = map[string]any{}
-		}
-		if v == "" {
-			delete(m, WABASettingKey)
-		} else {
-			m[WABASettingKey] = v
-		}
-		b, err := json.Marshal(m)
-		a.WidgetSettings = string(b)
-		return err
+		a.WidgetSettings.WABAID = v
+		return nil
 	})
 	return a, "", err
 }

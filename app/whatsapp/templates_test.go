@@ -96,7 +96,7 @@ func TestTemplateService(t *testing.T) {
 		}
 		got, _ := s.AssistantByID(ctx, ws.ID, a.ID)
 		if whatsapp.WABAID(got) != "123456" {
-			t.Fatalf("waba saved: %q", got.WidgetSettings)
+			t.Fatalf("waba saved: %+v", got.WidgetSettings)
 		}
 		_, notice, bad, err := svc.ImportTemplates(ctx, ws.ID, a.ID)
 		if err != nil || bad != "" || notice != "Imported 1 approved template(s) from Meta; 2 skipped (not approved, or without a usable body)." {
@@ -126,7 +126,7 @@ func TestTemplateService(t *testing.T) {
 		}
 		got, _ = s.AssistantByID(ctx, ws.ID, a.ID)
 		if whatsapp.WABAID(got) != "" {
-			t.Fatalf("waba cleared: %q", got.WidgetSettings)
+			t.Fatalf("waba cleared: %+v", got.WidgetSettings)
 		}
 	})
 }

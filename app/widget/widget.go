@@ -18,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -50,7 +51,7 @@ func Usable(a *store.Assistant) error {
 }
 
 // Title is the widget's title: the widget setting, or the assistant's name.
-func Title(a *assistants.Assistant) string {
+func Title(a *model.Assistant) string {
 	if t := strings.TrimSpace(a.Widget.Title); t != "" {
 		return t
 	}
@@ -60,7 +61,7 @@ func Title(a *assistants.Assistant) string {
 var colorRe = regexp.MustCompile(`^#[0-9a-f]{6}$`)
 
 // Color is the widget's colour, #rrggbb: the widget setting, or DefaultColor.
-func Color(a *assistants.Assistant) string {
+func Color(a *model.Assistant) string {
 	if c := strings.ToLower(strings.TrimSpace(a.Widget.Color)); colorRe.MatchString(c) {
 		return c
 	}
@@ -93,7 +94,7 @@ func TextColor(bg string) string {
 
 // Origins is an assistant's allowed origins, each normalised again; anything that does not
 // normalise (or that could break a header) is left out.
-func Origins(a *assistants.Assistant) []string {
+func Origins(a *model.Assistant) []string {
 	out := make([]string, 0, len(a.AllowedOrigins))
 	for _, o := range a.AllowedOrigins {
 		n, err := assistants.NormalizeOrigin(o)
@@ -109,7 +110,7 @@ func Origins(a *assistants.Assistant) []string {
 
 // FrameAncestors is the value of the CSP frame-ancestors directive of the widget's pages: the
 // allowed origins, or 'none' when there are none (then no site can host the widget).
-func FrameAncestors(a *assistants.Assistant) string {
+func FrameAncestors(a *model.Assistant) string {
 	os := Origins(a)
 	if len(os) == 0 {
 		return "'none'"
@@ -118,7 +119,7 @@ func FrameAncestors(a *assistants.Assistant) string {
 }
 
 // OriginAllowed reports whether a browser's Origin header is one of the assistant's origins.
-func OriginAllowed(a *assistants.Assistant, origin string) bool {
+func OriginAllowed(a *model.Assistant, origin string) bool {
 	return origin != "" && assistants.OriginAllowed(Origins(a), origin)
 }
 
@@ -203,13 +204,9 @@ func (fe FieldErrors) Error() string { return "the pre-chat answers are not vali
 // with them as variables and the assistant's first message. Invalid answers return
 // FieldErrors and store nothing.
 func (s *Sessions) Start(ctx context.Context, a *store.Assistant, visitor string, answers map[string]string) (*store.Conversation, error) {
-	fields, err := assistants.ParsePrechatFields(a.PrechatFields)
-	if err != nil {
-		return nil, err
-	}
-	vars, errs := chat.ValidatePrechat(fields, answers)
+	vars, errs := chat.ValidatePrechat(a.PrechatFields, answers)
 	if len(errs) > 0 {
 		return nil, FieldErrors(errs)
 	}
-	return chat.StartSession(ctx, s.Store, s.Conversations, a, store.TypeWidget, visitor, vars)
+	return chat.StartSession(ctx, s.Store, s.Conversations, a, model.TypeWidget, visitor, vars)
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/widget"
@@ -74,20 +74,20 @@ func TestVisitorIDs(t *testing.T) {
 }
 
 func TestOriginsAndColours(t *testing.T) {
-	a := &assistants.Assistant{Settings: assistants.Settings{Name: "Bot", AllowedOrigins: []string{"https://Shop.Example.com", "http://localhost:3000", "javascript:alert(1)", "https://x.test; script-src *"}}}
+	a := &model.Assistant{AssistantSettings: model.AssistantSettings{Name: "Bot", AllowedOrigins: []string{"https://Shop.Example.com", "http://localhost:3000", "javascript:alert(1)", "https://x.test; script-src *"}}}
 	if got := widget.FrameAncestors(a); got != "https://shop.example.com http://localhost:3000" {
 		t.Fatalf("frame-ancestors %q", got)
 	}
 	if !widget.OriginAllowed(a, "https://shop.example.com") || widget.OriginAllowed(a, "https://evil.example.com") || widget.OriginAllowed(a, "") || widget.OriginAllowed(a, "null") {
 		t.Fatal("origin checks")
 	}
-	if widget.FrameAncestors(&assistants.Assistant{}) != "'none'" {
+	if widget.FrameAncestors(&model.Assistant{}) != "'none'" {
 		t.Fatal("no origins: 'none'")
 	}
 	if widget.Title(a) != "Bot" || widget.Color(a) != widget.DefaultColor {
 		t.Fatal("title and colour defaults")
 	}
-	a.Widget = assistants.Widget{Title: "Help", Color: "#FFEE00"}
+	a.Widget = model.Widget{Title: "Help", Color: "#FFEE00"}
 	if widget.Title(a) != "Help" || widget.Color(a) != "#ffee00" {
 		t.Fatalf("title %q colour %q", widget.Title(a), widget.Color(a))
 	}
@@ -104,8 +104,8 @@ func TestSessionsIdleRule(t *testing.T) {
 			t.Fatal(err)
 		}
 		a := &store.Assistant{WorkspaceID: ws.ID, Name: "Bot", FirstMessage: "Hello!", Model: "gpt-4o-mini",
-			Variables:     `[{"name":"email","type":"email","required":true}]`,
-			PrechatFields: `[{"name":"email","label":"Email","type":"email","required":true}]`}
+			Variables:     []model.Variable{{Name: "email", Type: "email", Required: true}},
+			PrechatFields: []model.PrechatField{{Name: "email", Label: "Email", Type: "email", Required: true}}}
 		if err := st.CreateAssistant(ctx, a); err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func TestSessionsIdleRule(t *testing.T) {
 			t.Fatalf("nothing stored: %d conversations", n)
 		}
 		conv, err := s.Start(ctx, a, "visitor-0001", map[string]string{"email": "a@b.co"})
-		if err != nil || conv.Type != store.TypeWidget || conv.Customer != "visitor-0001" {
+		if err != nil || conv.Type != model.TypeWidget || conv.Customer != "visitor-0001" {
 			t.Fatalf("start: %+v %v", conv, err)
 		}
 		vars, _ := st.Variables(ctx, ws.ID, conv.ID)

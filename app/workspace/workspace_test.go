@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/usage"
@@ -39,7 +40,7 @@ func TestModifyConcurrentSectionsBothPersist(t *testing.T) {
 			_, errs[0] = svc.Modify(ctx, ws.ID, func(s *workspace.Settings) error {
 				close(inside)
 				time.Sleep(300 * time.Millisecond) // the other save starts meanwhile
-				s.RetentionDays = map[string]int{store.TypeTest: 7}
+				s.RetentionDays = map[string]int{model.TypeTest: 7}
 				return nil
 			})
 		}()
@@ -59,7 +60,7 @@ func TestModifyConcurrentSectionsBothPersist(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.RetentionDays[store.TypeTest] != 7 {
+		if got.RetentionDays[model.TypeTest] != 7 {
 			t.Errorf("the retention save was lost: %+v", got.RetentionDays)
 		}
 		if len(got.Prices) != 1 || got.Prices[0].Match != "my-model" {
@@ -77,7 +78,7 @@ func TestModifyErrorWritesNothing(t *testing.T) {
 		}
 		svc := &workspace.Service{Store: st}
 		if _, err := svc.Modify(ctx, ws.ID, func(s *workspace.Settings) error {
-			s.RetentionDays = map[string]int{store.TypeWidget: 30}
+			s.RetentionDays = map[string]int{model.TypeWidget: 30}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -90,7 +91,7 @@ func TestModifyErrorWritesNothing(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		got, _ := svc.Settings(ctx, ws.ID)
-		if got.RetentionDays[store.TypeWidget] != 30 {
+		if got.RetentionDays[model.TypeWidget] != 30 {
 			t.Fatalf("a failed modify wrote: %+v", got)
 		}
 		if _, err := svc.Modify(ctx, ws.ID+1000, func(*workspace.Settings) error { return nil }); !errors.Is(err, store.ErrNotFound) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app/analytics"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -27,8 +28,8 @@ func svgOf(t *testing.T, c *analytics.Chart) string {
 func TestChartIsWellFormedAndAccessible(t *testing.T) {
 	rng := analytics.NewRange(30, time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	rows := []store.UsageDaily{
-		{WorkspaceID: 1, Day: "2026-11-25", AssistantID: 1, Type: store.TypeWidget, Conversations: 4, RequiredConversations: 2, CompleteConversations: 1, CostNanos: 10},
-		{WorkspaceID: 1, Day: "2026-11-20", AssistantID: 2, Type: store.TypeWhatsApp, Conversations: 2, WindowsClosedUnanswered: 1, CostNanos: 3},
+		{WorkspaceID: 1, Day: "2026-11-25", AssistantID: 1, Type: model.TypeWidget, Conversations: 4, RequiredConversations: 2, CompleteConversations: 1, CostNanos: 10},
+		{WorkspaceID: 1, Day: "2026-11-20", AssistantID: 2, Type: model.TypeWhatsApp, Conversations: 2, WindowsClosedUnanswered: 1, CostNanos: 3},
 	}
 	rep := analytics.Build(rng, rows, map[int64]string{1: `<script>alert("x")</script> & co`, 2: "B"}, nil)
 	for i := range rep.Charts {

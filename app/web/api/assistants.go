@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/convjson"
@@ -19,22 +20,22 @@ import (
 // apiAssistant is an assistant as the API shows it. The WhatsApp access token is write-only:
 // whatsapp_connected says whether one is stored.
 type apiAssistant struct {
-	ID                    int64                 `json:"id"`
-	Name                  string                `json:"name"`
-	SystemPrompt          string                `json:"system_prompt"`
-	FirstMessage          string                `json:"first_message"`
-	Model                 string                `json:"model"`
-	Temperature           float64               `json:"temperature"`
-	Variables             []assistants.Variable `json:"variables"`
-	PrechatFields         []apiPrechatField     `json:"prechat_fields"`
-	AllowedOrigins        []string              `json:"allowed_origins"`
-	Title                 string                `json:"title"`
-	Color                 string                `json:"color"`
-	PublicKey             string                `json:"public_key"`
-	WhatsAppPhoneNumberID *string               `json:"whatsapp_phone_number_id"`
-	WhatsAppConnected     bool                  `json:"whatsapp_connected"`
-	CreatedAt             string                `json:"created_at"`
-	UpdatedAt             string                `json:"updated_at"`
+	ID                    int64             `json:"id"`
+	Name                  string            `json:"name"`
+	SystemPrompt          string            `json:"system_prompt"`
+	FirstMessage          string            `json:"first_message"`
+	Model                 string            `json:"model"`
+	Temperature           float64           `json:"temperature"`
+	Variables             []model.Variable  `json:"variables"`
+	PrechatFields         []apiPrechatField `json:"prechat_fields"`
+	AllowedOrigins        []string          `json:"allowed_origins"`
+	Title                 string            `json:"title"`
+	Color                 string            `json:"color"`
+	PublicKey             string            `json:"public_key"`
+	WhatsAppPhoneNumberID *string           `json:"whatsapp_phone_number_id"`
+	WhatsAppConnected     bool              `json:"whatsapp_connected"`
+	CreatedAt             string            `json:"created_at"`
+	UpdatedAt             string            `json:"updated_at"`
 }
 
 // apiPrechatField always names the variable it fills.
@@ -46,16 +47,13 @@ type apiPrechatField struct {
 	Required bool   `json:"required"`
 }
 
-func toAPIAssistant(row *store.Assistant) (apiAssistant, error) {
-	a, err := assistants.Decode(row)
-	if err != nil {
-		return apiAssistant{}, err
-	}
+func toAPIAssistant(row *store.Assistant) apiAssistant {
+	a := row.AsModel()
 	out := apiAssistant{
 		ID: a.ID, Name: a.Name, SystemPrompt: a.SystemPrompt, FirstMessage: a.FirstMessage, Model: a.Model,
 		Temperature: a.Temperature, Variables: a.Variables, PrechatFields: make([]apiPrechatField, 0, len(a.PrechatFields)),
 		AllowedOrigins: a.AllowedOrigins, Title: a.Widget.Title, Color: a.Widget.Color, PublicKey: a.PublicKey,
-		WhatsAppConnected: a.WhatsAppConnected, CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
+		WhatsAppConnected: a.WhatsAppConnected(), CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
 	}
 	for _, p := range a.PrechatFields {
 		out.PrechatFields = append(out.PrechatFields, apiPrechatField{Name: p.Name, Label: p.Label, Type: p.Type, Variable: p.Fills(), Required: p.Required})
@@ -64,7 +62,7 @@ func toAPIAssistant(row *store.Assistant) (apiAssistant, error) {
 		id := a.WhatsAppPhoneNumberID
 		out.WhatsAppPhoneNumberID = &id
 	}
-	return out, nil
+	return out
 }
 
 func errAPIAssistantNotFound() *apierr.Error {
@@ -81,8 +79,8 @@ func errAPIPhoneTaken() *apierr.Error {
 type assistantPatch struct {
 	Name, SystemPrompt, FirstMessage, Model, Title, Color *string
 	Temperature                                           *float64
-	Variables                                             *[]assistants.Variable
-	PrechatFields                                         *[]assistants.PrechatField
+	Variables                                             *[]model.Variable
+	PrechatFields                                         *[]model.PrechatField
 	AllowedOrigins                                        *[]string
 	PhoneNumberID                                         *string // "" when sent as null
 	AccessToken                                           *string
@@ -130,12 +128,12 @@ func decodeAssistantBody(c echo.Context) (*assistantPatch, error) {
 				p.Temperature = &t
 			}
 		case "variables":
-			var vs []assistants.Variable
-			vs, err = jsonbody.Objects[assistants.Variable](k, v)
+			var vs []model.Variable
+			vs, err = jsonbody.Objects[model.Variable](k, v)
 			p.Variables = &vs
 		case "prechat_fields":
-			var fs []assistants.PrechatField
-			fs, err = jsonbody.Objects[assistants.PrechatField](k, v)
+			var fs []model.PrechatField
+			fs, err = jsonbody.Objects[model.PrechatField](k, v)
 			p.PrechatFields = &fs
 		case "allowed_origins":
 			var os []string
@@ -198,11 +196,7 @@ func (s *Handler) apiAssistants(c echo.Context) error {
 	}
 	data := make([]apiAssistant, 0, len(rows))
 	for i := range rows {
-		a, err := toAPIAssistant(&rows[i])
-		if err != nil {
-			return err
-		}
-		data = append(data, a)
+		data = append(data, toAPIAssistant(&rows[i]))
 	}
 	return c.JSON(http.StatusOK, struct {
 		Data []apiAssistant `json:"data"`
@@ -221,10 +215,7 @@ func (s *Handler) apiAssistant(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := toAPIAssistant(row)
-	if err != nil {
-		return err
-	}
+	out := toAPIAssistant(row)
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -234,7 +225,7 @@ func (s *Handler) apiAssistantCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := assistants.Update{Settings: assistants.NewSettings(s.Config.LLMModel)}
+	u := assistants.Update{AssistantSettings: assistants.NewSettings(s.Config.LLMModel)}
 	p.apply(&u)
 	if es := u.Validate(false); len(es) > 0 {
 		return apierr.Fields(c, es)
@@ -250,10 +241,7 @@ func (s *Handler) apiAssistantCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := toAPIAssistant(row)
-	if err != nil {
-		return err
-	}
+	out := toAPIAssistant(row)
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/assistants/"+strconv.FormatInt(row.ID, 10))
 	return c.JSON(http.StatusCreated, out)
 }
@@ -271,11 +259,7 @@ func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 	}
 	var invalid assistants.Errors
 	row, err := s.Store.ModifyAssistant(c.Request().Context(), apiPrincipal(c).WorkspaceID, id, func(row *store.Assistant) error {
-		cur, err := assistants.Decode(row)
-		if err != nil {
-			return err
-		}
-		u := assistants.Update{Settings: cur.Settings}
+		u := assistants.Update{AssistantSettings: row.AsModel().AssistantSettings}
 		p.apply(&u)
 		if es := u.Validate(row.WhatsAppAccessTokenEnc != ""); len(es) > 0 {
 			invalid = es
@@ -293,10 +277,7 @@ func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	out, err := toAPIAssistant(row)
-	if err != nil {
-		return err
-	}
+	out := toAPIAssistant(row)
 	return c.JSON(http.StatusOK, out)
 }
 

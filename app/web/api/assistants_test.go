@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/webtest"
 )
@@ -180,7 +181,7 @@ func TestAPIAssistantsCRUD(t *testing.T) {
 		t.Fatalf("patch lost variables: %s", got)
 	}
 	after, _ := e.App.Store.AssistantByID(ctx, ws.ID, id)
-	if after.WhatsAppAccessTokenEnc != row.WhatsAppAccessTokenEnc || after.Variables != row.Variables || after.PrechatFields != row.PrechatFields {
+	if after.WhatsAppAccessTokenEnc != row.WhatsAppAccessTokenEnc || webtest.ColJSON(t, after.Variables) != webtest.ColJSON(t, row.Variables) || webtest.ColJSON(t, after.PrechatFields) != webtest.ColJSON(t, row.PrechatFields) {
 		t.Fatal("patch changed fields it was not given")
 	}
 
@@ -232,7 +233,7 @@ func TestAPIAssistantsCRUD(t *testing.T) {
 	}
 
 	// DELETE: 204, then 404; conversations stay.
-	conv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &id, Type: store.TypeWidget, Customer: "v"}
+	conv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &id, Type: model.TypeWidget, Customer: "v"}
 	if err := e.App.Store.CreateConversation(ctx, conv); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,7 @@ func TestAPIAssistantsStrictDecodingAndValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(as) != 1 || as[0].Name != "Keep" || as[0].Variables != `[{"name":"email","description":"","type":"email","required":false,"options":[]}]` {
+	if len(as) != 1 || as[0].Name != "Keep" || webtest.ColJSON(t, as[0].Variables) != `[{"name":"email","description":"","type":"email","required":false,"options":[]}]` {
 		t.Fatalf("stored after invalid requests: %+v", as)
 	}
 }

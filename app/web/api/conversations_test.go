@@ -16,6 +16,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web"
 	"github.com/parleyhq/parley/app/web/webtest"
@@ -56,7 +57,7 @@ func newAPIConvFixture(t *testing.T) *apiConvFixture {
 	// The database keeps microseconds.
 	in1h, ago1h := now.Add(time.Hour).Truncate(time.Microsecond), now.Add(-time.Hour).Truncate(time.Microsecond)
 
-	f.c1 = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsA.ID, AssistantID: &f.asst.ID, Type: store.TypeTest,
+	f.c1 = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsA.ID, AssistantID: &f.asst.ID, Type: model.TypeTest,
 		Customer: "alice@example.com", CustomerName: "Alice", Charged: true, StartedAt: apiConvBase})
 	f.m1 = apiConvMsg(t, f.e, &store.Message{WorkspaceID: f.wsA.ID, ConversationID: f.c1.ID, Role: "user",
 		Content: "Hello <script>alert(1)</script>", CreatedAt: apiConvBase.Add(time.Second), Status: "received"})
@@ -66,21 +67,21 @@ func newAPIConvFixture(t *testing.T) *apiConvFixture {
 	apiConvVar(t, f.e, &store.ConversationVariable{WorkspaceID: f.wsA.ID, ConversationID: f.c1.ID, Name: "plan", Value: "pro", Source: "extracted", MessageID: &f.m2.ID})
 	apiConvVar(t, f.e, &store.ConversationVariable{WorkspaceID: f.wsA.ID, ConversationID: f.c1.ID, Name: "city", Value: "Paris", Source: "prechat"})
 
-	f.c2 = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsA.ID, Type: store.TypeWidget, Customer: "bob-visitor",
+	f.c2 = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsA.ID, Type: model.TypeWidget, Customer: "bob-visitor",
 		StartedAt: time.Date(2025, 3, 11, 9, 0, 0, 0, time.UTC)})
 	apiConvMsg(t, f.e, &store.Message{WorkspaceID: f.wsA.ID, ConversationID: f.c2.ID, Role: "user",
 		Content: "I would like a zebra please", CreatedAt: time.Date(2025, 3, 11, 9, 0, 5, 0, time.UTC)})
 
-	f.c3 = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsA.ID, AssistantID: &f.asst.ID, Type: store.TypeWhatsApp,
+	f.c3 = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsA.ID, AssistantID: &f.asst.ID, Type: model.TypeWhatsApp,
 		Customer: "+15550001", StartedAt: time.Date(2025, 3, 12, 8, 0, 0, 500_000_000, time.UTC), WindowExpiresAt: &in1h})
-	f.c4 = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsA.ID, Type: store.TypeWhatsApp,
+	f.c4 = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsA.ID, Type: model.TypeWhatsApp,
 		Customer: "+15550002", StartedAt: time.Date(2025, 3, 13, 8, 0, 0, 0, time.UTC), WindowExpiresAt: &ago1h})
-	f.c5 = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsA.ID, Type: store.TypeWhatsApp,
+	f.c5 = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsA.ID, Type: model.TypeWhatsApp,
 		Customer: "+15550003", StartedAt: time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC)})
 	apiConvMsg(t, f.e, &store.Message{WorkspaceID: f.wsA.ID, ConversationID: f.c5.ID, Role: "assistant",
 		Content: "Template sent", CreatedAt: time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC), CostNanos: 9_000_000_001})
 
-	f.cB = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsB.ID, Type: store.TypeTest, Customer: "alice@example.com",
+	f.cB = apiConvCreate(t, f.e, &store.Conversation{WorkspaceID: f.wsB.ID, Type: model.TypeTest, Customer: "alice@example.com",
 		StartedAt: time.Date(2025, 3, 12, 0, 0, 0, 0, time.UTC)})
 	apiConvMsg(t, f.e, &store.Message{WorkspaceID: f.wsB.ID, ConversationID: f.cB.ID, Role: "user",
 		Content: "zebra in workspace B", CreatedAt: time.Date(2025, 3, 12, 0, 0, 1, 0, time.UTC)})
@@ -414,7 +415,7 @@ func TestAPIConversationsPagination(t *testing.T) {
 	costs := map[int64]int64{}
 	for i := 0; i < 25; i++ {
 		at := apiConvBase.Add(time.Duration(i/3) * time.Minute)
-		c := apiConvCreate(t, e, &store.Conversation{WorkspaceID: ws.ID, Type: store.Types[i%3], Customer: fmt.Sprintf("cust-%02d", i), StartedAt: at})
+		c := apiConvCreate(t, e, &store.Conversation{WorkspaceID: ws.ID, Type: model.Types[i%3], Customer: fmt.Sprintf("cust-%02d", i), StartedAt: at})
 		cost := int64((i * 7) % 5 * 1000) // repeated costs, so the id breaks ties there too
 		apiConvMsg(t, e, &store.Message{WorkspaceID: ws.ID, ConversationID: c.ID, Role: "user", Content: "hi", CreatedAt: at, CostNanos: cost})
 		want = append([]int64{c.ID}, want...)
@@ -558,7 +559,7 @@ func TestAPIConversationDetailManyMessages(t *testing.T) {
 	e := newEnv(t)
 	ws := e.User("ana@example.com", "correct-horse")
 	key := apiConvKey(t, e, ws.ID)
-	c := apiConvCreate(t, e, &store.Conversation{WorkspaceID: ws.ID, Type: store.TypeWidget, Customer: "v", StartedAt: apiConvBase})
+	c := apiConvCreate(t, e, &store.Conversation{WorkspaceID: ws.ID, Type: model.TypeWidget, Customer: "v", StartedAt: apiConvBase})
 	const n = 1003
 	var want []int64
 	for i := 0; i < n; i++ {
@@ -642,8 +643,8 @@ func TestAPIConversationDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.Total != before.Total-1 || after.ByType[store.TypeTest] != before.ByType[store.TypeTest]-1 ||
-		after.ByType[store.TypeWhatsApp] != before.ByType[store.TypeWhatsApp] {
+	if after.Total != before.Total-1 || after.ByType[model.TypeTest] != before.ByType[model.TypeTest]-1 ||
+		after.ByType[model.TypeWhatsApp] != before.ByType[model.TypeWhatsApp] {
 		t.Fatalf("counts %+v -> %+v", before, after)
 	}
 	for _, id := range apiConvIDs(apiConvList(t, f.e, "", f.keyA)) {

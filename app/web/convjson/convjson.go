@@ -75,14 +75,11 @@ type Message struct {
 // Time is an RFC 3339 instant in UTC.
 func Time(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// Variables is the conversation's stored variables object; anything that is not a JSON
-// object (which the store never writes) shows as {}.
-func Variables(raw string) json.RawMessage {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &m); err != nil || m == nil {
-		return json.RawMessage("{}")
-	}
-	b, err := json.Marshal(m)
+// Variables is the conversation's variables object as the store decodes it (name -> value;
+// a column that is not one, which the store never writes, shows as {}), its keys in sorted
+// order as encoding/json writes a map.
+func Variables(c *store.Conversation) json.RawMessage {
+	b, err := json.Marshal(c.VariableMap())
 	if err != nil {
 		return json.RawMessage("{}")
 	}
@@ -101,7 +98,7 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 		PromptTokens:     c.PromptTokens,
 		CompletionTokens: c.CompletionTokens,
 		CostUSD:          model.Money(c.CostNanos).Exact(),
-		Variables:        Variables(c.Variables),
+		Variables:        Variables(c),
 		StartedAt:        Time(c.StartedAt),
 		LastMessageAt:    Time(c.LastMessageAt),
 	}

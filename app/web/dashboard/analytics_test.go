@@ -19,6 +19,7 @@ import (
 
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
@@ -52,14 +53,14 @@ func (e *env) analyticsFixture(email string) *anFixture {
 	f.today, f.yesterday = store.Day(now), store.Day(now.AddDate(0, 0, -1))
 	old := store.Day(now.AddDate(0, 0, -20)) // outside the 7-day range
 	rows := []store.UsageDaily{
-		{WorkspaceID: ws.ID, Day: f.today, AssistantID: f.sales.ID, Type: store.TypeWidget, Conversations: 5, Messages: 40, RequiredConversations: 4, CompleteConversations: 3,
+		{WorkspaceID: ws.ID, Day: f.today, AssistantID: f.sales.ID, Type: model.TypeWidget, Conversations: 5, Messages: 40, RequiredConversations: 4, CompleteConversations: 3,
 			LLMCalls: 20, PromptTokens: 10000, CachedTokens: 500, CompletionTokens: 2000, CostNanos: 1_234_567_891},
-		{WorkspaceID: ws.ID, Day: f.today, AssistantID: f.support.ID, Type: store.TypeWhatsApp, Conversations: 2, Messages: 10, WindowsClosedUnanswered: 1,
+		{WorkspaceID: ws.ID, Day: f.today, AssistantID: f.support.ID, Type: model.TypeWhatsApp, Conversations: 2, Messages: 10, WindowsClosedUnanswered: 1,
 			LLMCalls: 4, PromptTokens: 3000, CompletionTokens: 300, CostNanos: 525300},
-		{WorkspaceID: ws.ID, Day: f.yesterday, AssistantID: f.sales.ID, Type: store.TypeTest, Conversations: 1, Messages: 6, RequiredConversations: 1, CompleteConversations: 1,
+		{WorkspaceID: ws.ID, Day: f.yesterday, AssistantID: f.sales.ID, Type: model.TypeTest, Conversations: 1, Messages: 6, RequiredConversations: 1, CompleteConversations: 1,
 			LLMCalls: 3, PromptTokens: 900, CompletionTokens: 100, CostNanos: 7},
-		{WorkspaceID: ws.ID, Day: f.yesterday, AssistantID: f.support.ID, Type: store.TypeWhatsApp, WindowsClosedUnanswered: 2},
-		{WorkspaceID: ws.ID, Day: old, AssistantID: f.sales.ID, Type: store.TypeWidget, Conversations: 1000, CostNanos: 999_000_000_000},
+		{WorkspaceID: ws.ID, Day: f.yesterday, AssistantID: f.support.ID, Type: model.TypeWhatsApp, WindowsClosedUnanswered: 2},
+		{WorkspaceID: ws.ID, Day: old, AssistantID: f.sales.ID, Type: model.TypeWidget, Conversations: 1000, CostNanos: 999_000_000_000},
 	}
 	if err := st.InsertRollups(ctx, rows); err != nil {
 		e.T.Fatal(err)
@@ -74,9 +75,9 @@ func (e *env) analyticsFixture(email string) *anFixture {
 		}
 		return c
 	}
-	f.cheap = mk(f.support, store.TypeWhatsApp, "+4915112345678", 1000)
-	f.dear = mk(f.sales, store.TypeWidget, "visitor-dear", 2_500_000_000)
-	f.other = mk(f.sales, store.TypeWidget, "visitor-free", 0)
+	f.cheap = mk(f.support, model.TypeWhatsApp, "+4915112345678", 1000)
+	f.dear = mk(f.sales, model.TypeWidget, "visitor-dear", 2_500_000_000)
+	f.other = mk(f.sales, model.TypeWidget, "visitor-free", 0)
 	return f
 }
 
@@ -302,7 +303,7 @@ func TestMissingRequiredVariableFilter(t *testing.T) {
 	ctx := context.Background()
 	st := e.App.Store
 	if _, err := st.ModifyAssistant(ctx, f.ws.ID, f.assistant.ID, func(a *store.Assistant) error {
-		a.Variables = `[{"name":"email","type":"email","required":true}]`
+		a.Variables = webtest.FromJSON[store.Variables](t, `[{"name":"email","type":"email","required":true}]`)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -378,13 +379,13 @@ func BenchmarkAnalyticsPage(b *testing.B) {
 	assistants = assistants[:5]
 	start := time.Now()
 	rowsOf := func(wsID int64, asst []int64) []store.UsageDaily {
-		per := int64(convs / (365 * len(asst) * len(store.Types)))
+		per := int64(convs / (365 * len(asst) * len(model.Types)))
 		var rows []store.UsageDaily
 		today := time.Now().UTC()
 		for d := 0; d < 365; d++ {
 			day := store.Day(today.AddDate(0, 0, -d))
 			for i, aid := range asst {
-				for j, typ := range store.Types {
+				for j, typ := range model.Types {
 					n := per + int64((d+i+j)%3) - 1
 					rows = append(rows, store.UsageDaily{WorkspaceID: wsID, Day: day, AssistantID: aid, Type: typ, Conversations: n, Messages: 9 * n,
 						RequiredConversations: n, CompleteConversations: n * 7 / 10, WindowsClosedUnanswered: n / 20, LLMCalls: 5 * n,

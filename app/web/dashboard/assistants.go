@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -49,8 +50,7 @@ func (s *Handler) assistantsList(c echo.Context) error {
 	for _, r := range rows {
 		// A variables column that does not parse (never written by Parley) counts as none
 		// here; the assistant's own page reports it.
-		vars, _ := assistants.ParseVariables(r.Variables)
-		row := pages.AssistantListRow{ID: r.ID, Name: r.Name, Model: r.Model, Variables: len(vars), PublicKey: r.PublicKey, CreatedAt: r.CreatedAt}
+		row := pages.AssistantListRow{ID: r.ID, Name: r.Name, Model: r.Model, Variables: len(r.Variables), PublicKey: r.PublicKey, CreatedAt: r.CreatedAt}
 		if r.WhatsAppPhoneNumberID != nil {
 			row.WhatsApp = *r.WhatsAppPhoneNumberID
 		}
@@ -75,7 +75,7 @@ func rowKey() string {
 }
 
 // assistantForm is the view of settings as stored (or as submitted, after validation).
-func (s *Handler) assistantForm(c echo.Context, set assistants.Settings) pages.AssistantForm {
+func (s *Handler) assistantForm(c echo.Context, set model.AssistantSettings) pages.AssistantForm {
 	f := pages.AssistantForm{
 		CSRF: csrfToken(c), Heading: "New assistant",
 		Name: set.Name, SystemPrompt: set.SystemPrompt, FirstMessage: set.FirstMessage, Model: set.Model,
@@ -100,7 +100,7 @@ func (s *Handler) assistantForm(c echo.Context, set assistants.Settings) pages.A
 	return f
 }
 
-func prechatRow(p assistants.PrechatField, index int, names []string) pages.AssistantPrechatRow {
+func prechatRow(p model.PrechatField, index int, names []string) pages.AssistantPrechatRow {
 	vars := names
 	if p.Variable != "" && !slices.Contains(vars, p.Variable) {
 		vars = append(slices.Clone(vars), p.Variable)
@@ -190,10 +190,10 @@ func parseAssistantForm(c echo.Context) (*submitted, error) {
 		}
 		return ""
 	}
-	u.Variables = []assistants.Variable{}
+	u.Variables = []model.Variable{}
 	varReq := form["var_required"]
 	for i, key := range form["var_key"] {
-		v := assistants.Variable{
+		v := model.Variable{
 			Name: at(form["var_name"], i), Description: at(form["var_description"], i), Type: at(form["var_type"], i),
 			Options: assistants.ParseOptions(at(form["var_options"], i)), Required: key != "" && slices.Contains(varReq, key),
 		}
@@ -202,10 +202,10 @@ func parseAssistantForm(c echo.Context) (*submitted, error) {
 		}
 		u.Variables = append(u.Variables, v)
 	}
-	u.PrechatFields = []assistants.PrechatField{}
+	u.PrechatFields = []model.PrechatField{}
 	pfReq := form["pf_required"]
 	for i, key := range form["pf_key"] {
-		p := assistants.PrechatField{
+		p := model.PrechatField{
 			Name: at(form["pf_name"], i), Label: at(form["pf_label"], i), Type: at(form["pf_type"], i),
 			Variable: at(form["pf_variable"], i), Required: key != "" && slices.Contains(pfReq, key),
 		}
@@ -215,7 +215,7 @@ func parseAssistantForm(c echo.Context) (*submitted, error) {
 		u.PrechatFields = append(u.PrechatFields, p)
 	}
 	u.AllowedOrigins = assistants.ParseOriginLines(sub.origins)
-	u.Widget = assistants.Widget{Title: form.Get("title"), Color: form.Get("color")}
+	u.Widget = model.Widget{Title: form.Get("title"), Color: form.Get("color")}
 	sub.remove = form.Get("whatsapp_remove") != ""
 	if !sub.remove {
 		u.WhatsAppPhoneNumberID = form.Get("whatsapp_phone_number_id")
@@ -227,7 +227,7 @@ func parseAssistantForm(c echo.Context) (*submitted, error) {
 // invalidForm re-renders the submitted form with its errors beside the fields: 200 for htmx
 // (which swaps only successful responses), 400 otherwise.
 func (s *Handler) invalidForm(c echo.Context, id int64, row *store.Assistant, sub *submitted, es assistants.Errors) error {
-	f := s.assistantForm(c, sub.upd.Settings)
+	f := s.assistantForm(c, sub.upd.AssistantSettings)
 	f.Temperature, f.AllowedOrigins, f.RemoveWhatsApp = sub.temperature, sub.origins, sub.remove
 	if sub.remove && row != nil && row.WhatsAppPhoneNumberID != nil {
 		f.PhoneNumberID = *row.WhatsAppPhoneNumberID
@@ -259,11 +259,8 @@ func (s *Handler) renderAssistant(c echo.Context, status int, f pages.AssistantF
 
 // editForm is the form of a stored assistant.
 func (s *Handler) editForm(c echo.Context, row *store.Assistant) (pages.AssistantForm, error) {
-	a, err := assistants.Decode(row)
-	if err != nil {
-		return pages.AssistantForm{}, err
-	}
-	f := s.assistantForm(c, a.Settings)
+	a := row.AsModel()
+	f := s.assistantForm(c, a.AssistantSettings)
 	f.ID, f.PublicKey, f.Snippet, f.TokenSet, f.CreatedAt = a.ID, a.PublicKey, s.widgetSnippet(a.PublicKey), row.WhatsAppAccessTokenEnc != "", a.CreatedAt
 	f.Heading = a.Name
 	return f, nil
@@ -426,6 +423,6 @@ func (s *Handler) assistantPrechatRow(c echo.Context) error {
 			names = append(names, n)
 		}
 	}
-	r := prechatRow(assistants.PrechatField{Type: assistants.TypeText}, -1, names)
+	r := prechatRow(model.PrechatField{Type: assistants.TypeText}, -1, names)
 	return htmx.Render(c, http.StatusOK, pages.AssistantPrechatRowView(r))
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/chromedp/chromedp"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web/webtest"
@@ -86,7 +88,8 @@ func asstOnly(t *testing.T, e *env, wsID int64) *store.Assistant {
 	return &as[0]
 }
 
-// asstSame compares two rows by value (the phone number id is a pointer).
+// asstSame compares two rows by value (the phone number id is a pointer, the JSON columns are
+// decoded).
 func asstSame(a, b *store.Assistant) bool {
 	x, y := *a, *b
 	x.WhatsAppPhoneNumberID, y.WhatsAppPhoneNumberID = nil, nil
@@ -97,7 +100,7 @@ func asstSame(a, b *store.Assistant) bool {
 	if b.WhatsAppPhoneNumberID != nil {
 		pb = "+" + *b.WhatsAppPhoneNumberID
 	}
-	return x == y && pa == pb
+	return reflect.DeepEqual(x, y) && pa == pb
 }
 
 // asstRowDoc parses a table-row fragment (a bare <tr> is dropped by an HTML parser outside a
@@ -170,21 +173,21 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 		t.Fatalf("stored %+v", row)
 	}
 	var vars []map[string]any
-	if err := json.Unmarshal([]byte(row.Variables), &vars); err != nil {
+	if err := json.Unmarshal([]byte(webtest.ColJSON(t, row.Variables)), &vars); err != nil {
 		t.Fatal(err)
 	}
 	if len(vars) != 2 || vars[0]["name"] != "email" || vars[0]["required"] != true || vars[1]["required"] != false ||
 		vars[1]["type"] != "enum" || len(vars[1]["options"].([]any)) != 3 || vars[1]["options"].([]any)[1] != "pro" {
-		t.Fatalf("variables %s", row.Variables)
+		t.Fatalf("variables %s", webtest.ColJSON(t, row.Variables))
 	}
-	if row.PrechatFields != `[{"name":"email","label":"Your email","type":"email","variable":"","required":true}]` {
-		t.Fatalf("prechat %s", row.PrechatFields)
+	if webtest.ColJSON(t, row.PrechatFields) != `[{"name":"email","label":"Your email","type":"email","variable":"","required":true}]` {
+		t.Fatalf("prechat %s", webtest.ColJSON(t, row.PrechatFields))
 	}
-	if row.AllowedOrigins != `["https://shop.example.com","http://localhost:3000"]` {
-		t.Fatalf("origins %s", row.AllowedOrigins)
+	if webtest.ColJSON(t, row.AllowedOrigins) != `["https://shop.example.com","http://localhost:3000"]` {
+		t.Fatalf("origins %s", webtest.ColJSON(t, row.AllowedOrigins))
 	}
-	if !strings.Contains(row.WidgetSettings, `"color":"#4f46e5"`) || !strings.Contains(row.WidgetSettings, `"title":"Talk to sales"`) {
-		t.Fatalf("widget %s", row.WidgetSettings)
+	if ws := webtest.ColJSON(t, row.WidgetSettings); !strings.Contains(ws, `"color":"#4f46e5"`) || !strings.Contains(ws, `"title":"Talk to sales"`) {
+		t.Fatalf("widget %s", webtest.ColJSON(t, row.WidgetSettings))
 	}
 	if row.WhatsAppPhoneNumberID == nil || *row.WhatsAppPhoneNumberID != "1234567890" {
 		t.Fatalf("phone number id %v", row.WhatsAppPhoneNumberID)
@@ -259,7 +262,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.Name != "Sales bot 2" || after.WhatsAppAccessTokenEnc != row.WhatsAppAccessTokenEnc || !strings.Contains(after.Variables, `"name":"plan","description":"the plan they want","type":"enum","required":true`) {
+	if after.Name != "Sales bot 2" || after.WhatsAppAccessTokenEnc != row.WhatsAppAccessTokenEnc || !strings.Contains(webtest.ColJSON(t, after.Variables), `"name":"plan","description":"the plan they want","type":"enum","required":true`) {
 		t.Fatalf("after edit %+v", after)
 	}
 
@@ -289,7 +292,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	}
 
 	// Delete: its conversations stay, without an assistant.
-	conv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &id, Type: store.TypeTest, Customer: "x"}
+	conv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &id, Type: model.TypeTest, Customer: "x"}
 	if err := e.App.Store.CreateConversation(ctx, conv); err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +490,7 @@ func TestAssistantValidationErrorsBesideFieldsAndNothingSaved(t *testing.T) {
 	if res.StatusCode != http.StatusBadRequest || asstFieldErr(d, "color") == "" {
 		t.Fatalf("one bad field: %d", res.StatusCode)
 	}
-	if a := asstOnly(t, e, ws.ID); a.Name != before.Name || a.WidgetSettings != before.WidgetSettings {
+	if a := asstOnly(t, e, ws.ID); a.Name != before.Name || webtest.ColJSON(t, a.WidgetSettings) != webtest.ColJSON(t, before.WidgetSettings) {
 		t.Fatal("half saved")
 	}
 
@@ -739,8 +742,8 @@ func TestBrowserAssistantForm(t *testing.T) {
 	)
 	asstWait(t, ctx, `!!document.querySelector("#saved") && /\/assistants\/\d+$/.test(location.pathname)`)
 	a := asstOnly(t, e, ws.ID)
-	if a.Name != "Browser bot" || a.Variables != `[{"name":"email","description":"","type":"email","required":true,"options":[]}]` ||
-		a.PrechatFields != `[{"name":"mail","label":"Your email","type":"text","variable":"email","required":false}]` {
+	if a.Name != "Browser bot" || webtest.ColJSON(t, a.Variables) != `[{"name":"email","description":"","type":"email","required":true,"options":[]}]` ||
+		webtest.ColJSON(t, a.PrechatFields) != `[{"name":"mail","label":"Your email","type":"text","variable":"email","required":false}]` {
 		t.Fatalf("saved %+v", a)
 	}
 }

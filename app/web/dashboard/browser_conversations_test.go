@@ -11,6 +11,7 @@ import (
 
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web/webtest"
@@ -22,7 +23,7 @@ func TestBrowserFilterSearchBackAndLoadMore(t *testing.T) {
 	ctx0 := context.Background()
 	base := time.Now().Add(-48 * time.Hour).UTC()
 	for i := range 60 {
-		cv := &store.Conversation{WorkspaceID: f.ws.ID, Type: store.TypeWidget, Customer: "visitor-" + strconv.Itoa(i), StartedAt: base.Add(time.Duration(i) * time.Minute)}
+		cv := &store.Conversation{WorkspaceID: f.ws.ID, Type: model.TypeWidget, Customer: "visitor-" + strconv.Itoa(i), StartedAt: base.Add(time.Duration(i) * time.Minute)}
 		if err := e.App.Store.CreateConversation(ctx0, cv); err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +88,7 @@ func TestBrowserLiveUpdatesAndEscaping(t *testing.T) {
 	rowSel := `document.querySelector("#conv-rows tr.conv")`
 	webtest.WaitJS(t, ctx, rowSel+`.id === "conv-`+webtest.Itoa(conv.ID)+`" && `+rowSel+`.querySelector(".preview").textContent.includes("<script>")`)
 	// A brand new conversation appears at the top, and the badge counts it.
-	nc := &store.Conversation{WorkspaceID: f.ws.ID, Type: store.TypeWhatsApp, Customer: "+15550001111"}
+	nc := &store.Conversation{WorkspaceID: f.ws.ID, Type: model.TypeWhatsApp, Customer: "+15550001111"}
 	if err := other.Create(context.Background(), nc); err != nil {
 		t.Fatal(err)
 	}

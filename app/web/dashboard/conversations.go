@@ -193,7 +193,7 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 		}
 		d.Vars = append(d.Vars, vv)
 	}
-	if conv.Type == store.TypeWhatsApp { // whatsapp_ui.go
+	if conv.Type == model.TypeWhatsApp { // whatsapp_ui.go
 		if d.WA, err = s.waPanel(c, conv, vars); err != nil {
 			return d, err
 		}

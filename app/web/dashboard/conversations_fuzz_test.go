@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web/webtest"
@@ -60,7 +61,7 @@ func FuzzConversationsQuery(f *testing.F) {
 		}
 		seeds = append(seeds, v.Encode(), "rows=1&"+v.Encode(), "cursor="+next+"&sort=cost")
 	}
-	page, err := srv.App.Store.Messages(ctx, fx.ws.ID, fx.convs[store.TypeTest].ID, "", 1)
+	page, err := srv.App.Store.Messages(ctx, fx.ws.ID, fx.convs[model.TypeTest].ID, "", 1)
 	if err != nil || page.OlderCursor == "" {
 		f.Fatalf("messages page: %+v %v", page, err)
 	}

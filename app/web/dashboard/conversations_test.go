@@ -11,6 +11,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/webtest"
 )
@@ -32,9 +33,9 @@ func (e *env) fixture(email string) *fixture {
 	}
 	f := &fixture{ws: ws, assistant: a, convs: map[string]*store.Conversation{}}
 	base := time.Now().Add(-time.Hour).UTC()
-	for i, typ := range []string{store.TypeTest, store.TypeWidget, store.TypeWhatsApp} {
-		c := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &a.ID, Type: typ, Customer: "cust-" + typ, StartedAt: base, Charged: typ != store.TypeTest}
-		if typ == store.TypeWhatsApp {
+	for i, typ := range []string{model.TypeTest, model.TypeWidget, model.TypeWhatsApp} {
+		c := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &a.ID, Type: typ, Customer: "cust-" + typ, StartedAt: base, Charged: typ != model.TypeTest}
+		if typ == model.TypeWhatsApp {
 			c.Customer = "+4915112345678"
 			exp := time.Now().Add(3 * time.Hour).UTC()
 			c.WindowExpiresAt = &exp
@@ -124,7 +125,7 @@ func TestConversationListPagination(t *testing.T) {
 	ctx := context.Background()
 	base := time.Now().Add(-24 * time.Hour).UTC()
 	for i := range 120 {
-		cv := &store.Conversation{WorkspaceID: ws.ID, Type: store.TypeWidget, Customer: "v" + strconv.Itoa(i), StartedAt: base.Add(time.Duration(i) * time.Minute)}
+		cv := &store.Conversation{WorkspaceID: ws.ID, Type: model.TypeWidget, Customer: "v" + strconv.Itoa(i), StartedAt: base.Add(time.Duration(i) * time.Minute)}
 		if err := e.App.Store.CreateConversation(ctx, cv); err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +235,7 @@ func TestConversationLongThreadLoadsOlder(t *testing.T) {
 	e := newEnv(t)
 	ws := e.User("ana@example.com", "correct-horse")
 	ctx := context.Background()
-	conv := &store.Conversation{WorkspaceID: ws.ID, Type: store.TypeTest, Customer: "long"}
+	conv := &store.Conversation{WorkspaceID: ws.ID, Type: model.TypeTest, Customer: "long"}
 	if err := e.App.Store.CreateConversation(ctx, conv); err != nil {
 		t.Fatal(err)
 	}

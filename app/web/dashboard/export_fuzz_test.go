@@ -58,7 +58,7 @@ func FuzzExportCSV(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		conv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &a.ID, Type: store.TypeWidget, Customer: customer, CustomerName: name,
+		conv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &a.ID, Type: model.TypeWidget, Customer: customer, CustomerName: name,
 			StartedAt: time.Now().UTC(), Charged: true}
 		if err := st.CreateConversation(ctx, conv); err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/parleyhq/parley/app/cli"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/webtest"
 	"github.com/parleyhq/parley/workers"
@@ -162,7 +163,7 @@ func TestRetentionSettingsAndJob(t *testing.T) {
 	e := newEnv(t)
 	f := e.fixture("ana@example.com")
 	ctx := context.Background()
-	old := &store.Conversation{WorkspaceID: f.ws.ID, Type: store.TypeTest, Customer: "old", StartedAt: time.Now().AddDate(0, 0, -10)}
+	old := &store.Conversation{WorkspaceID: f.ws.ID, Type: model.TypeTest, Customer: "old", StartedAt: time.Now().AddDate(0, 0, -10)}
 	if err := e.App.Store.CreateConversation(ctx, old); err != nil {
 		t.Fatal(err)
 	}

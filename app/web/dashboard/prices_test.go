@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/app/chat"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/web/webtest"
@@ -44,7 +45,7 @@ func TestPricesInSettings(t *testing.T) {
 	if err := e.App.Store.CreateAssistant(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	conv, err := chat.StartSession(ctx, e.App.Store, e.App.Conversations, a, store.TypeWidget, "v", nil)
+	conv, err := chat.StartSession(ctx, e.App.Store, e.App.Conversations, a, model.TypeWidget, "v", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -42,8 +42,7 @@ func (s *Handler) renderTestChatStart(c echo.Context, status int, chosen string,
 	}
 	if pick != nil {
 		d.Assistant = strconv.FormatInt(pick.ID, 10)
-		fields, _ := assistants.ParsePrechatFields(pick.PrechatFields)
-		for _, f := range fields {
+		for _, f := range pick.PrechatFields {
 			lbl := f.Label
 			if lbl == "" {
 				lbl = f.Name
@@ -51,7 +50,7 @@ func (s *Handler) renderTestChatStart(c echo.Context, status int, chosen string,
 			d.Fields = append(d.Fields, pages.TestChatField{Name: f.Name, Label: lbl, Type: f.Type, Required: f.Required, Value: values[f.Name], Error: errs[f.Name]})
 		}
 	}
-	rows, _, err := s.Store.ListConversations(ctx, ws, store.Filter{Type: store.TypeTest}, "", 10)
+	rows, _, err := s.Store.ListConversations(ctx, ws, store.Filter{Type: model.TypeTest}, "", 10)
 	if err != nil {
 		return err
 	}
@@ -92,12 +91,11 @@ func (s *Handler) testChatCreate(c echo.Context) error {
 			answers[name] = v[0]
 		}
 	}
-	fields, _ := assistants.ParsePrechatFields(a.PrechatFields)
-	vars, errs := chat.ValidatePrechat(fields, answers)
+	vars, errs := chat.ValidatePrechat(a.PrechatFields, answers)
 	if len(errs) > 0 {
 		return s.renderTestChatStart(c, http.StatusBadRequest, strconv.FormatInt(a.ID, 10), answers, errs, "")
 	}
-	conv, err := chat.StartSession(ctx, s.Store, s.Conversations, a, store.TypeTest, "test:"+cur.User.Email, vars)
+	conv, err := chat.StartSession(ctx, s.Store, s.Conversations, a, model.TypeTest, "test:"+cur.User.Email, vars)
 	if err != nil {
 		return err
 	}
@@ -110,7 +108,7 @@ func (s *Handler) loadTestConversation(c echo.Context) (*store.Conversation, *st
 	if err != nil {
 		return nil, nil, err
 	}
-	if conv.Type != store.TypeTest || conv.AssistantID == nil {
+	if conv.Type != model.TypeTest || conv.AssistantID == nil {
 		return nil, nil, echo.NewHTTPError(http.StatusNotFound, "No such test session.")
 	}
 	a, err := s.Store.AssistantByID(c.Request().Context(), conv.WorkspaceID, *conv.AssistantID)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web/webtest"
@@ -18,8 +19,8 @@ import (
 func (e *env) testAssistant(ws *store.Workspace) *store.Assistant {
 	e.T.Helper()
 	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Sales bot", FirstMessage: "Hi! I'm the sales bot.", Model: "gpt-4o-mini",
-		Variables:     `[{"name":"email","description":"the customer's email","type":"email","required":true},{"name":"company","description":"company name","type":"text","required":true}]`,
-		PrechatFields: `[{"name":"email","label":"Your email","type":"email","required":true}]`}
+		Variables:     webtest.FromJSON[store.Variables](e.T, `[{"name":"email","description":"the customer's email","type":"email","required":true},{"name":"company","description":"company name","type":"text","required":true}]`),
+		PrechatFields: webtest.FromJSON[store.PrechatFields](e.T, `[{"name":"email","label":"Your email","type":"email","required":true}]`)}
 	if err := e.App.Store.CreateAssistant(context.Background(), a); err != nil {
 		e.T.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestTestChatSessionOverHTTP(t *testing.T) {
 	if d.Find("li.msg").Length() != 3 || !strings.Contains(d.Find("#conv-info").Text(), "not charged") {
 		t.Fatalf("conversation after reply: %d messages", d.Find("li.msg").Length())
 	}
-	rows, _, _ := e.App.Store.ListConversations(context.Background(), ws.ID, store.Filter{Type: store.TypeTest}, "", 10)
+	rows, _, _ := e.App.Store.ListConversations(context.Background(), ws.ID, store.Filter{Type: model.TypeTest}, "", 10)
 	if len(rows) != 1 || rows[0].CompletionTokens == 0 || rows[0].Charged {
 		t.Fatalf("test conversation totals: %+v", rows)
 	}

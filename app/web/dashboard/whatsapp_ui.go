@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -21,10 +22,6 @@ import (
 
 // WhatsApp in the dashboard: the composer of a human and the AI switch on a conversation's
 // page, and the templates of each WhatsApp number in Settings.
-
-// WABASettingKey is where an assistant's WhatsApp Business Account id is kept in its
-// widget_settings JSON (fetching templates from Meta needs it).
-const WABASettingKey = "whatsapp_business_account_id"
 
 func (s *Handler) waService() *whatsapp.Service { return s.WhatsApp }
 
@@ -64,7 +61,7 @@ func (s *Handler) waPanel(c echo.Context, conv *store.Conversation, vars []store
 		t := &ts[i]
 		names := t.ParamNames()
 		opt := pages.WATemplateOption{ID: t.ID, Name: t.Name, Language: t.Language, Category: t.Category, Body: t.Body}
-		for n := 1; n <= templateParamCount(t.Body); n++ {
+		for n := 1; n <= whatsapp.TemplateParamCount(t.Body); n++ {
 			prm := pages.WAParam{N: n}
 			if n <= len(names) {
 				prm.Name = names[n-1]
@@ -124,7 +121,7 @@ func (s *Handler) loadWhatsAppConversation(c echo.Context) (*store.Conversation,
 	if err != nil {
 		return nil, err
 	}
-	if conv.Type != store.TypeWhatsApp {
+	if conv.Type != model.TypeWhatsApp {
 		return nil, echo.NewHTTPError(http.StatusNotFound, "Not a WhatsApp conversation.")
 	}
 	return conv, nil
@@ -156,7 +153,7 @@ func (s *Handler) waSend(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		n := templateParamCount(t.Body)
+		n := whatsapp.TemplateParamCount(t.Body)
 		params := make([]string, n)
 		for i := range params {
 			params[i] = strings.TrimSpace(c.FormValue("p" + strconv.Itoa(i+1)))
@@ -167,7 +164,7 @@ func (s *Handler) waSend(c echo.Context) error {
 			}
 		}
 		out.Template = &whatsapp.Template{Name: t.Name, Language: t.Language, BodyParams: params}
-		out.Content = fillTemplate(t.Body, params)
+		out.Content = whatsapp.FillTemplate(t.Body, params)
 	default:
 		text := strings.TrimSpace(c.FormValue("content"))
 		if text == "" || len([]rune(text)) > 4096 {

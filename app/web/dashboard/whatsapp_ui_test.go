@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/parleyhq/parley/app/cli"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web/webtest"
@@ -119,7 +120,7 @@ func TestWhatsAppComposerOpenWindow(t *testing.T) {
 		t.Fatalf("sent body: %v", calls[0].Body)
 	}
 	ms := u.messages(conv)
-	if len(ms) != 1 || ms[0].Role != "human" || ms[0].Status != store.StatusSent || ms[0].ProviderMessageID == nil || *ms[0].ProviderMessageID != "wamid.FAKE00000001" {
+	if len(ms) != 1 || ms[0].Role != "human" || ms[0].Status != model.StatusSent || ms[0].ProviderMessageID == nil || *ms[0].ProviderMessageID != "wamid.FAKE00000001" {
 		t.Fatalf("stored: %+v", ms)
 	}
 	// The page shows it, as a human's message.
@@ -212,7 +213,7 @@ func TestWhatsAppComposerClosedWindow(t *testing.T) {
 		t.Fatalf("template: %s", b)
 	}
 	ms := u.messages(conv)
-	if len(ms) != 1 || ms[0].Role != "human" || ms[0].ContentType != "template" || ms[0].Content != "Hi Ada, order #42 shipped." || ms[0].Status != store.StatusSent {
+	if len(ms) != 1 || ms[0].Role != "human" || ms[0].ContentType != "template" || ms[0].Content != "Hi Ada, order #42 shipped." || ms[0].Status != model.StatusSent {
 		t.Fatalf("stored: %+v", ms)
 	}
 }
@@ -226,7 +227,7 @@ func TestWhatsAppComposerMetaErrorShownOnMessage(t *testing.T) {
 	res.Body.Close()
 	d := webtest.Doc(t, u.Get(u.c, convPath(conv)))
 	st := d.Find(`#timeline li[data-role="human"] .status`)
-	if v, _ := st.Attr("data-status"); v != store.StatusFailed || !strings.Contains(st.Text(), "Message undeliverable") {
+	if v, _ := st.Attr("data-status"); v != model.StatusFailed || !strings.Contains(st.Text(), "Message undeliverable") {
 		t.Fatalf("failed status on the message: %q %q", v, st.Text())
 	}
 }
@@ -272,7 +273,7 @@ func TestWhatsAppAISwitch(t *testing.T) {
 		t.Fatal("ai_enabled after switching on")
 	}
 	// Not a WhatsApp conversation: no panel, no switch.
-	other := &store.Conversation{WorkspaceID: u.ws.ID, AssistantID: &u.as.ID, Type: store.TypeWidget, Customer: "v1", AIEnabled: true}
+	other := &store.Conversation{WorkspaceID: u.ws.ID, AssistantID: &u.as.ID, Type: model.TypeWidget, Customer: "v1", AIEnabled: true}
 	if err := u.App.Store.CreateConversation(ctx, other); err != nil {
 		t.Fatal(err)
 	}
@@ -388,9 +389,9 @@ func TestWhatsAppTemplatesFetchFromMeta(t *testing.T) {
 	}
 	a, _ := u.App.Store.AssistantByID(ctx, u.ws.ID, u.as.ID)
 	var wset map[string]any
-	_ = json.Unmarshal([]byte(a.WidgetSettings), &wset)
+	_ = json.Unmarshal([]byte(webtest.ColJSON(t, a.WidgetSettings)), &wset)
 	if wset["whatsapp_business_account_id"] != "102290129340398" {
-		t.Fatalf("widget_settings: %s", a.WidgetSettings)
+		t.Fatalf("widget_settings: %s", webtest.ColJSON(t, a.WidgetSettings))
 	}
 	if len(u.g.Requests()) != 0 {
 		t.Fatal("saving the WABA id calls Meta")
@@ -495,7 +496,7 @@ func TestWhatsAppEndToEndRealResponder(t *testing.T) {
 	if txt, _ := calls[0].Body["text"].(map[string]any); reply.Content == "" || txt["body"] != reply.Content {
 		t.Fatalf("sent %v, stored reply %q", calls[0].Body["text"], reply.Content)
 	}
-	if reply.Status != store.StatusSent || reply.ProviderMessageID == nil || *reply.ProviderMessageID != "wamid.FAKE00000001" {
+	if reply.Status != model.StatusSent || reply.ProviderMessageID == nil || *reply.ProviderMessageID != "wamid.FAKE00000001" {
 		t.Fatalf("reply: %+v", reply)
 	}
 	if reply.PromptTokens <= 0 || reply.CompletionTokens <= 0 {
@@ -505,7 +506,7 @@ func TestWhatsAppEndToEndRealResponder(t *testing.T) {
 	if err := u.App.Store.DB.NewSelect().Model(&usage).Where("message_id = ?", reply.ID).Scan(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(usage) != 1 || usage[0].PromptTokens != reply.PromptTokens || usage[0].CompletionTokens != reply.CompletionTokens || usage[0].ConversationType != store.TypeWhatsApp {
+	if len(usage) != 1 || usage[0].PromptTokens != reply.PromptTokens || usage[0].CompletionTokens != reply.CompletionTokens || usage[0].ConversationType != model.TypeWhatsApp {
 		t.Fatalf("usage: %+v", usage)
 	}
 	// Running the reply again sends nothing more.

@@ -18,14 +18,10 @@ const WOrigin = "https://shop.example.com"
 // and the given allowed origins.
 func (e *Env) WAssistant(ws *store.Workspace, origins ...string) *store.Assistant {
 	e.T.Helper()
-	b, _ := json.Marshal(origins)
-	if origins == nil {
-		b = []byte("[]")
-	}
 	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Shop bot", FirstMessage: "Hi! How can I help?", Model: "gpt-4o-mini",
-		Variables:      `[{"name":"email","description":"email","type":"email","required":true},{"name":"name","description":"name","type":"text"},{"name":"company","description":"company","type":"text","required":true}]`,
-		PrechatFields:  `[{"name":"email","label":"Your email","type":"email","required":true},{"name":"name","label":"Your name","type":"text"}]`,
-		AllowedOrigins: string(b), WidgetSettings: `{"title":"Shop help","color":"#0a7d5a"}`}
+		Variables:      FromJSON[store.Variables](e.T, `[{"name":"email","description":"email","type":"email","required":true},{"name":"name","description":"name","type":"text"},{"name":"company","description":"company","type":"text","required":true}]`),
+		PrechatFields:  FromJSON[store.PrechatFields](e.T, `[{"name":"email","label":"Your email","type":"email","required":true},{"name":"name","label":"Your name","type":"text"}]`),
+		AllowedOrigins: origins, WidgetSettings: FromJSON[store.WidgetSettings](e.T, `{"title":"Shop help","color":"#0a7d5a"}`)}
 	if err := e.App.Store.CreateAssistant(context.Background(), a); err != nil {
 		e.T.Fatal(err)
 	}

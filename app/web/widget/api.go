@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/convjson"
@@ -78,7 +79,7 @@ const widgetCORSMaxAge = "600"
 
 // widgetCORS admits a browser request from an allowed origin (setting the CORS headers), or
 // refuses it. Without an Origin header there is nothing to do.
-func widgetCORS(c echo.Context, a *assistants.Assistant) error {
+func widgetCORS(c echo.Context, a *model.Assistant) error {
 	h := c.Response().Header()
 	addVary(h, "Origin")
 	origin := c.Request().Header.Get("Origin")
@@ -131,8 +132,7 @@ func (s *Handler) apiWidgetPreflight(c echo.Context) error {
 			return err
 		}
 		for _, l := range lists {
-			os, _ := assistants.ParseOrigins(l)
-			if assistants.OriginAllowed(os, origin) {
+			if assistants.OriginAllowed(l, origin) {
 				allowed = true
 				break
 			}
@@ -155,7 +155,7 @@ func (s *Handler) apiWidgetPreflight(c echo.Context) error {
 // widgetSession resolves the bearer token and the conversation id in the path: the token must
 // name this very conversation (404 otherwise), of an enabled assistant, and the origin must
 // be allowed.
-func (s *Handler) widgetSession(c echo.Context) (*store.Assistant, *assistants.Assistant, *store.Conversation, error) {
+func (s *Handler) widgetSession(c echo.Context) (*store.Assistant, *model.Assistant, *store.Conversation, error) {
 	addVary(c.Response().Header(), "Origin")
 	hdr := c.Request().Header.Get("Authorization")
 	scheme, tok, _ := strings.Cut(hdr, " ")
@@ -185,10 +185,7 @@ func (s *Handler) widgetSession(c echo.Context) (*store.Assistant, *assistants.A
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	a, err := assistants.Decode(row)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+	a := row.AsModel()
 	if err := widgetCORS(c, a); err != nil {
 		return nil, nil, nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web/webtest"
@@ -187,7 +188,7 @@ func TestWidgetAPISessionErrors(t *testing.T) {
 	}
 	id, _ := strconv.ParseInt(idStr, 10, 64)
 	conv, err := e.App.Store.GetConversation(context.Background(), ws.ID, id)
-	if err != nil || conv.Type != store.TypeWidget || conv.Customer != "visitor-0001" || !conv.Charged {
+	if err != nil || conv.Type != model.TypeWidget || conv.Customer != "visitor-0001" || !conv.Charged {
 		t.Fatalf("conversation %+v %v", conv, err)
 	}
 	vars, _ := e.App.Store.Variables(context.Background(), ws.ID, id)
@@ -231,7 +232,7 @@ func TestWidgetAPIMessagesAndTokens(t *testing.T) {
 	convB, _ := strconv.ParseInt(idB, 10, 64)
 	before := e.wCount("messages", "conversation_id = ?", convB)
 	expired := widget.Sign(e.App.Keys.Signing, widget.Claims{Kind: widget.KindSession, WorkspaceID: ws.ID, AssistantID: a.ID, ConversationID: convB, Expires: time.Now().Add(-time.Minute).Unix()})
-	testConv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &a.ID, Type: store.TypeTest, Customer: "test:ana"}
+	testConv := &store.Conversation{WorkspaceID: ws.ID, AssistantID: &a.ID, Type: model.TypeTest, Customer: "test:ana"}
 	if err := e.App.Store.CreateConversation(context.Background(), testConv); err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/chat"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
@@ -73,7 +73,7 @@ func (s *Handler) widgetLimits() (sessions, messages ratelimit.Rule) {
 }
 
 // widgetAssistant loads the enabled assistant of a public key.
-func (s *Handler) widgetAssistant(ctx context.Context, key string) (*store.Assistant, *assistants.Assistant, error) {
+func (s *Handler) widgetAssistant(ctx context.Context, key string) (*store.Assistant, *model.Assistant, error) {
 	if key == "" || len(key) > 100 {
 		return nil, nil, errWidgetAssistant()
 	}
@@ -84,10 +84,7 @@ func (s *Handler) widgetAssistant(ctx context.Context, key string) (*store.Assis
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := assistants.Decode(row)
-	if err != nil {
-		return nil, nil, err
-	}
+	a := row.AsModel()
 	if widget.Usable(row) != nil {
 		return row, a, errWidgetAssistant()
 	}
@@ -172,7 +169,7 @@ func (s *Handler) widgetReplyOnce(ctx context.Context, conv *store.Conversation,
 
 // ---- view models ----
 
-func widgetFrame(a *assistants.Assistant) layouts.WidgetFrame {
+func widgetFrame(a *model.Assistant) layouts.WidgetFrame {
 	col := widget.Color(a)
 	return layouts.WidgetFrame{Key: a.PublicKey, Title: widget.Title(a), Color: col, TextColor: widget.TextColor(col)}
 }
@@ -195,14 +192,14 @@ func widgetMsgView(m *store.Message, title string) components.WidgetMsg {
 }
 
 // setWidgetCSP lets the assistant's allowed origins, and only them, frame the page.
-func setWidgetCSP(c echo.Context, a *assistants.Assistant) {
+func setWidgetCSP(c echo.Context, a *model.Assistant) {
 	if a != nil {
 		c.Response().Header().Set("Content-Security-Policy", fmt.Sprintf(widgetFrameCSP, widget.FrameAncestors(a)))
 	}
 }
 
 // widgetFrameAssistant loads the page's assistant and narrows frame-ancestors to it.
-func (s *Handler) widgetFrameAssistant(c echo.Context) (*store.Assistant, *assistants.Assistant, error) {
+func (s *Handler) widgetFrameAssistant(c echo.Context) (*store.Assistant, *model.Assistant, error) {
 	row, a, err := s.widgetAssistant(c.Request().Context(), c.Param("key"))
 	setWidgetCSP(c, a)
 	if err != nil {
@@ -243,7 +240,7 @@ func (s *Handler) widgetPage(c echo.Context) error {
 	}
 }
 
-func (s *Handler) renderWidgetStart(c echo.Context, status int, row *store.Assistant, a *assistants.Assistant, visitor string, values, errs map[string]string, text, textErr, msg string) error {
+func (s *Handler) renderWidgetStart(c echo.Context, status int, row *store.Assistant, a *model.Assistant, visitor string, values, errs map[string]string, text, textErr, msg string) error {
 	d := pages.WidgetStart{WidgetFrame: widgetFrame(a), StartToken: widget.StartToken(s.Keys.Signing, row, visitor, time.Now()),
 		FirstMessage: a.FirstMessage, Text: text, TextError: textErr, Error: msg}
 	for _, f := range a.PrechatFields {
@@ -256,7 +253,7 @@ func (s *Handler) renderWidgetStart(c echo.Context, status int, row *store.Assis
 	return htmx.Render(c, status, pages.WidgetStartPage(d))
 }
 
-func (s *Handler) renderWidgetChat(c echo.Context, row *store.Assistant, a *assistants.Assistant, conv *store.Conversation) error {
+func (s *Handler) renderWidgetChat(c echo.Context, row *store.Assistant, a *model.Assistant, conv *store.Conversation) error {
 	page, err := s.Store.Messages(c.Request().Context(), conv.WorkspaceID, conv.ID, "", 200)
 	if err != nil {
 		return err
@@ -352,7 +349,7 @@ func (s *Handler) widgetStart(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, widgetChatURL(row.PublicKey, visitor))
 }
 
-func (s *Handler) widgetStartError(c echo.Context, row *store.Assistant, a *assistants.Assistant, visitor string, answers map[string]string, text string, err error) error {
+func (s *Handler) widgetStartError(c echo.Context, row *store.Assistant, a *model.Assistant, visitor string, answers map[string]string, text string, err error) error {
 	var ae *apierr.Error
 	if !errors.As(err, &ae) {
 		return err
@@ -360,13 +357,13 @@ func (s *Handler) widgetStartError(c echo.Context, row *store.Assistant, a *assi
 	return s.renderWidgetStart(c, ae.Status, row, a, visitor, answers, nil, text, "", ae.Message)
 }
 
-func findField(fs []assistants.PrechatField, name string) (assistants.PrechatField, bool) {
+func findField(fs []model.PrechatField, name string) (model.PrechatField, bool) {
 	for _, f := range fs {
 		if f.Name == name {
 			return f, true
 		}
 	}
-	return assistants.PrechatField{}, false
+	return model.PrechatField{}, false
 }
 
 // widgetFrameConversation resolves the token of an iframe request (a session token in the

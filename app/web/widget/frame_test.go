@@ -247,7 +247,7 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 func TestWidgetFrameWithoutPrechatForm(t *testing.T) {
 	e := newEnv(t)
 	ws := e.User("ana@example.com", "correct-horse")
-	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Simple", FirstMessage: "Hello there!", Model: "gpt-4o-mini", AllowedOrigins: `["https://shop.example.com"]`}
+	a := &store.Assistant{WorkspaceID: ws.ID, Name: "Simple", FirstMessage: "Hello there!", Model: "gpt-4o-mini", AllowedOrigins: []string{"https://shop.example.com"}}
 	if err := e.App.Store.CreateAssistant(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}

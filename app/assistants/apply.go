@@ -1,0 +1,33 @@
+package assistants
+
+import (
+	"fmt"
+
+	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/store"
+)
+
+// Apply writes a validated update into a store row: the JSON columns (the store encodes them),
+// and the WhatsApp connection (a new token is encrypted with k; no phone number id clears the
+// stored token). Keys other than title and color already in widget_settings are kept.
+func (u *Update) Apply(row *store.Assistant, k *auth.Keys) error {
+	s := &u.AssistantSettings
+	row.Name, row.SystemPrompt, row.FirstMessage = s.Name, s.SystemPrompt, s.FirstMessage
+	row.Model, row.Temperature = s.Model, s.Temperature
+	row.Variables, row.PrechatFields, row.AllowedOrigins = s.Variables, s.PrechatFields, s.AllowedOrigins
+	row.WidgetSettings.Widget = s.Widget
+	if s.WhatsAppPhoneNumberID == "" {
+		row.WhatsAppPhoneNumberID, row.WhatsAppAccessTokenEnc = nil, ""
+		return nil
+	}
+	id := s.WhatsAppPhoneNumberID
+	row.WhatsAppPhoneNumberID = &id
+	if u.AccessToken != "" {
+		enc, err := k.Encrypt(u.AccessToken)
+		if err != nil {
+			return fmt.Errorf("encrypt access token: %w", err)
+		}
+		row.WhatsAppAccessTokenEnc = enc
+	}
+	return nil
+}
