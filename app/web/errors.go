@@ -10,7 +10,7 @@ import (
 
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/htmx"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 )
 
 func isAPI(c echo.Context) bool {
@@ -52,5 +52,5 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		_ = c.String(status, msg)
 		return
 	}
-	_ = htmx.Render(c, status, views.ErrorPage(status, msg))
+	_ = htmx.Render(c, status, pages.ErrorPage(status, msg))
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 )
 
 // topConversations is how many of the most expensive conversations the page lists.
@@ -52,13 +52,13 @@ func csvURL(days int, chart string) string {
 	return routenames.URL(routenames.AnalyticsExportCSV) + "?range=" + strconv.Itoa(days) + "&chart=" + chart
 }
 
-func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
-	d := views.AnalyticsView{Range: strconv.Itoa(rep.Range.Days), TopCSV: csvURL(rep.Range.Days, analytics.ChartTop)}
+func analyticsView(rep analytics.Report, rangeErr error) pages.AnalyticsView {
+	d := pages.AnalyticsView{Range: strconv.Itoa(rep.Range.Days), TopCSV: csvURL(rep.Range.Days, analytics.ChartTop)}
 	if len(rep.Range.Dates) > 0 {
 		d.From, d.To = rep.Range.Dates[0], rep.Range.Dates[len(rep.Range.Dates)-1]
 	}
 	for _, n := range analytics.Ranges {
-		d.Ranges = append(d.Ranges, views.Option{Value: strconv.Itoa(n), Label: "Last " + strconv.Itoa(n) + " days"})
+		d.Ranges = append(d.Ranges, pages.Option{Value: strconv.Itoa(n), Label: "Last " + strconv.Itoa(n) + " days"})
 	}
 	var re *analytics.RangeError
 	if errors.As(rangeErr, &re) {
@@ -69,7 +69,7 @@ func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
 	if t.Required > 0 {
 		share = strconv.FormatFloat(float64(t.Complete)*100/float64(t.Required), 'f', 1, 64) + "%"
 	}
-	d.Summary = []views.StatView{
+	d.Summary = []pages.StatView{
 		{ID: "conversations", Label: "Conversations", Value: strconv.FormatInt(t.Conversations, 10)},
 		{ID: "messages", Label: "Messages", Value: strconv.FormatInt(t.Messages, 10)},
 		{ID: "calls", Label: "LLM calls", Value: strconv.FormatInt(t.LLMCalls, 10)},
@@ -81,11 +81,11 @@ func analyticsView(rep analytics.Report, rangeErr error) views.AnalyticsView {
 	for i := range rep.Charts {
 		ch := &rep.Charts[i]
 		tb := ch.Table()
-		d.Charts = append(d.Charts, views.ChartView{ID: ch.ID, Title: ch.Title, Description: ch.Description, Summary: ch.Summary,
+		d.Charts = append(d.Charts, pages.ChartView{ID: ch.ID, Title: ch.Title, Description: ch.Description, Summary: ch.Summary,
 			Plot: ch.Plot(), Head: tb.Head, Rows: tb.Rows, Foot: tb.Foot, CSVURL: csvURL(rep.Range.Days, ch.ID)})
 	}
 	for _, c := range rep.Top {
-		d.Top = append(d.Top, views.TopConvView{ID: c.ID, Customer: c.Customer, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),
+		d.Top = append(d.Top, pages.TopConvView{ID: c.ID, Customer: c.Customer, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),
 			Assistant: c.Assistant, Cost: model.Money(c.CostNanos).Cents(), CostExact: model.Money(c.CostNanos).Exact(),
 			Messages: c.Messages, LastAt: c.LastAt})
 	}
@@ -102,13 +102,13 @@ func (s *Handler) analyticsPage(c echo.Context) error {
 	d := analyticsView(rep, rangeErr)
 	if htmx.IsFragment(c) {
 		c.Response().Header().Set("HX-Push-Url", routenames.URL(routenames.Analytics)+"?range="+d.Range)
-		return htmx.Render(c, http.StatusOK, views.AnalyticsResults(d))
+		return htmx.Render(c, http.StatusOK, pages.AnalyticsResults(d))
 	}
 	p, err := s.page(c, "Analytics", "analytics")
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, http.StatusOK, views.AnalyticsPage(p, d))
+	return htmx.Render(c, http.StatusOK, pages.AnalyticsPage(p, d))
 }
 
 // analyticsCSV serves one chart's numbers (the same cells as its table) as CSV.

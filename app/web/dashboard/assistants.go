@@ -16,7 +16,7 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 )
 
 // defaultModel is the model a new assistant starts with: PARLEY_LLM_MODEL
@@ -46,24 +46,24 @@ func (s *Handler) assistantsList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := views.AssistantsData{Deleted: c.QueryParam("deleted") == "1"}
+	d := pages.AssistantsData{Deleted: c.QueryParam("deleted") == "1"}
 	for _, r := range rows {
 		// A variables column that does not parse (never written by Parley) counts as none
 		// here; the assistant's own page reports it.
-		row := views.AssistantListRow{ID: r.ID, Name: r.Name, Model: r.Model, Variables: len(r.Variables), PublicKey: r.PublicKey, CreatedAt: r.CreatedAt}
+		row := pages.AssistantListRow{ID: r.ID, Name: r.Name, Model: r.Model, Variables: len(r.Variables), PublicKey: r.PublicKey, CreatedAt: r.CreatedAt}
 		if r.WhatsAppPhoneNumberID != nil {
 			row.WhatsApp = *r.WhatsAppPhoneNumberID
 		}
 		d.Rows = append(d.Rows, row)
 	}
 	if htmx.IsFragment(c) {
-		return htmx.Render(c, http.StatusOK, views.AssistantsBody(d))
+		return htmx.Render(c, http.StatusOK, pages.AssistantsBody(d))
 	}
 	p, err := s.page(c, "Assistants", "assistants")
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, http.StatusOK, views.Assistants(p, d))
+	return htmx.Render(c, http.StatusOK, pages.Assistants(p, d))
 }
 
 // ---- form <-> view ----
@@ -75,8 +75,8 @@ func rowKey() string {
 }
 
 // assistantForm is the view of settings as stored (or as submitted, after validation).
-func (s *Handler) assistantForm(c echo.Context, set model.AssistantSettings) views.AssistantForm {
-	f := views.AssistantForm{
+func (s *Handler) assistantForm(c echo.Context, set model.AssistantSettings) pages.AssistantForm {
+	f := pages.AssistantForm{
 		CSRF: csrfToken(c), Heading: "New assistant",
 		Name: set.Name, SystemPrompt: set.SystemPrompt, FirstMessage: set.FirstMessage, Model: set.Model,
 		Temperature:    strconv.FormatFloat(set.Temperature, 'f', -1, 64),
@@ -86,7 +86,7 @@ func (s *Handler) assistantForm(c echo.Context, set model.AssistantSettings) vie
 	}
 	names := make([]string, 0, len(set.Variables))
 	for i, v := range set.Variables {
-		f.Variables = append(f.Variables, views.AssistantVariableRow{
+		f.Variables = append(f.Variables, pages.AssistantVariableRow{
 			Key: rowKey(), Name: v.Name, Description: v.Description, Type: v.Type, Options: strings.Join(v.Options, ", "),
 			Required: v.Required, Types: assistants.VariableTypes, Index: i, Errs: map[string]string{},
 		})
@@ -100,12 +100,12 @@ func (s *Handler) assistantForm(c echo.Context, set model.AssistantSettings) vie
 	return f
 }
 
-func prechatRow(p model.PrechatField, index int, names []string) views.AssistantPrechatRow {
+func prechatRow(p model.PrechatField, index int, names []string) pages.AssistantPrechatRow {
 	vars := names
 	if p.Variable != "" && !slices.Contains(vars, p.Variable) {
 		vars = append(slices.Clone(vars), p.Variable)
 	}
-	return views.AssistantPrechatRow{
+	return pages.AssistantPrechatRow{
 		Key: rowKey(), Name: p.Name, Label: p.Label, Type: p.Type, Variable: p.Variable, Required: p.Required,
 		Types: assistants.PrechatTypes, Variables: vars, Index: index, Errs: map[string]string{},
 	}
@@ -113,7 +113,7 @@ func prechatRow(p model.PrechatField, index int, names []string) views.Assistant
 
 // withErrors puts each error beside its field: rows get their own, the allowed origins
 // (one textarea) get all of theirs.
-func withErrors(f *views.AssistantForm, es assistants.Errors) {
+func withErrors(f *pages.AssistantForm, es assistants.Errors) {
 	for _, e := range es {
 		field := e.Field
 		if rest, ok := strings.CutPrefix(field, "variables["); ok {
@@ -244,21 +244,21 @@ func (s *Handler) invalidForm(c echo.Context, id int64, row *store.Assistant, su
 	return s.renderAssistant(c, status, f)
 }
 
-func (s *Handler) renderAssistant(c echo.Context, status int, f views.AssistantForm) error {
+func (s *Handler) renderAssistant(c echo.Context, status int, f pages.AssistantForm) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if htmx.IsFragment(c) {
-		return htmx.Render(c, status, views.AssistantBody(f))
+		return htmx.Render(c, status, pages.AssistantBody(f))
 	}
 	title := f.Heading
 	p, err := s.page(c, title, "assistants")
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, status, views.AssistantPage(p, f))
+	return htmx.Render(c, status, pages.AssistantPage(p, f))
 }
 
 // editForm is the form of a stored assistant.
-func (s *Handler) editForm(c echo.Context, row *store.Assistant) (views.AssistantForm, error) {
+func (s *Handler) editForm(c echo.Context, row *store.Assistant) (pages.AssistantForm, error) {
 	a := row.AsModel()
 	f := s.assistantForm(c, a.AssistantSettings)
 	f.ID, f.PublicKey, f.Snippet, f.TokenSet, f.CreatedAt = a.ID, a.PublicKey, s.widgetSnippet(a.PublicKey), row.WhatsAppAccessTokenEnc != "", a.CreatedAt
@@ -294,7 +294,7 @@ func (s *Handler) assistantCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	to := views.AssistantURL(row.ID)
+	to := pages.AssistantURL(row.ID)
 	if !htmx.IsFragment(c) {
 		// Without htmx the browser follows the redirect; the page still says "Saved".
 		return c.Redirect(http.StatusSeeOther, to+"?saved=1")
@@ -363,7 +363,7 @@ func (s *Handler) assistantUpdate(c echo.Context) error {
 		return err
 	}
 	if !htmx.IsFragment(c) {
-		return c.Redirect(http.StatusSeeOther, views.AssistantURL(id)+"?saved=1")
+		return c.Redirect(http.StatusSeeOther, pages.AssistantURL(id)+"?saved=1")
 	}
 	f, err := s.editForm(c, row)
 	if err != nil {
@@ -405,7 +405,7 @@ func (s *Handler) assistantVariableRow(c echo.Context) error {
 	if c.QueryParam("remove") != "" {
 		return c.NoContent(http.StatusOK)
 	}
-	return htmx.Render(c, http.StatusOK, views.AssistantVariableRowView(views.AssistantVariableRow{
+	return htmx.Render(c, http.StatusOK, pages.AssistantVariableRowView(pages.AssistantVariableRow{
 		Key: rowKey(), Type: assistants.TypeText, Types: assistants.VariableTypes, Index: -1,
 	}))
 }
@@ -424,5 +424,5 @@ func (s *Handler) assistantPrechatRow(c echo.Context) error {
 		}
 	}
 	r := prechatRow(model.PrechatField{Type: assistants.TypeText}, -1, names)
-	return htmx.Render(c, http.StatusOK, views.AssistantPrechatRowView(r))
+	return htmx.Render(c, http.StatusOK, pages.AssistantPrechatRowView(r))
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/config"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 )
 
 func (s *Handler) home(c echo.Context) error {
@@ -68,7 +68,7 @@ func (s *Handler) loginPage(c echo.Context) error {
 	} else if setup {
 		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Setup))
 	}
-	return htmx.Render(c, http.StatusOK, views.Login(views.LoginForm{CSRF: csrfToken(c), Next: c.QueryParam("next")}))
+	return htmx.Render(c, http.StatusOK, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Next: c.QueryParam("next")}))
 }
 
 // login checks form fields email and password.
@@ -77,10 +77,10 @@ func (s *Handler) login(c echo.Context) error {
 	pw := c.FormValue("password")
 	next := c.FormValue("next")
 	fail := func(msg string) error {
-		return htmx.Render(c, http.StatusUnauthorized, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
+		return htmx.Render(c, http.StatusUnauthorized, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
 	}
 	if email == "" || pw == "" {
-		return htmx.Render(c, http.StatusBadRequest, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: "Enter your email and password."}))
+		return htmx.Render(c, http.StatusBadRequest, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: "Enter your email and password."}))
 	}
 	u, err := s.Accounts.SignIn(c.Request().Context(), email, pw, c.RealIP())
 	var throttled *account.ThrottledError
@@ -88,7 +88,7 @@ func (s *Handler) login(c echo.Context) error {
 	case errors.As(err, &throttled):
 		c.Response().Header().Set("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
 		msg := "Too many failed sign-ins for this account or from your network. Try again in " + throttled.Minutes() + "."
-		return htmx.Render(c, http.StatusTooManyRequests, views.Login(views.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
+		return htmx.Render(c, http.StatusTooManyRequests, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
 	case errors.Is(err, account.ErrWrongCredentials):
 		return fail("Wrong email or password.")
 	case err != nil:
@@ -129,12 +129,12 @@ func (s *Handler) setupPage(c echo.Context) error {
 	} else if !setup {
 		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Login))
 	}
-	return htmx.Render(c, http.StatusOK, views.Setup(views.SetupForm{CSRF: csrfToken(c), Workspace: "My workspace"}))
+	return htmx.Render(c, http.StatusOK, pages.Setup(pages.SetupForm{CSRF: csrfToken(c), Workspace: "My workspace"}))
 }
 
 // setup creates the first admin; it works once, while no user exists.
 func (s *Handler) setup(c echo.Context) error {
-	f := views.SetupForm{
+	f := pages.SetupForm{
 		CSRF:      csrfToken(c),
 		Workspace: strings.TrimSpace(c.FormValue("workspace")),
 		Email:     strings.TrimSpace(c.FormValue("email")),
@@ -161,7 +161,7 @@ func (s *Handler) setup(c echo.Context) error {
 		f.Errors["password_confirm"] = "The two passwords differ."
 	}
 	if len(f.Errors) > 0 {
-		return htmx.Render(c, http.StatusBadRequest, views.Setup(f))
+		return htmx.Render(c, http.StatusBadRequest, pages.Setup(f))
 	}
 	hash, err := auth.HashPassword(pw)
 	if err != nil {

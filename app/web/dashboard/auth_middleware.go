@@ -12,7 +12,7 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/layouts"
 )
 
 const sessionName = "parley_session"
@@ -71,13 +71,13 @@ func (s *Handler) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // page builds the layout model of a dashboard request.
-func (s *Handler) page(c echo.Context, title, active string) (views.Page, error) {
+func (s *Handler) page(c echo.Context, title, active string) (layouts.Page, error) {
 	cur := current(c)
 	counts, err := s.Store.ConversationCounts(c.Request().Context(), cur.Workspace.ID)
 	if err != nil {
-		return views.Page{}, err
+		return layouts.Page{}, err
 	}
-	return views.Page{
+	return layouts.Page{
 		Title: title, Active: active, CSRF: csrfToken(c),
 		UserEmail: cur.User.Email, WorkspaceName: cur.Workspace.Name, TotalConversations: counts.Total,
 		Admin: s.isOperator(c),

@@ -10,7 +10,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 	"github.com/parleyhq/parley/workers"
 )
 
@@ -45,9 +45,9 @@ func (s *Handler) bulkDelete(c echo.Context) error {
 	if err := workers.Enqueue(ctx, s.Queue, task); err != nil {
 		return err
 	}
-	j := views.BulkJobView{ID: id, State: "queued", Total: total}
+	j := pages.BulkJobView{ID: id, State: "queued", Total: total}
 	if htmx.IsFragment(c) {
-		return htmx.Render(c, http.StatusAccepted, views.BulkStatus(j))
+		return htmx.Render(c, http.StatusAccepted, pages.BulkStatus(j))
 	}
 	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.ConversationsBulkDeleteStatus, id))
 }
@@ -60,13 +60,13 @@ func (s *Handler) bulkDeleteStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.BulkJobView{ID: j.ID, State: j.State, Deleted: j.Deleted, Total: j.Total, Error: j.Error}
+	v := pages.BulkJobView{ID: j.ID, State: j.State, Deleted: j.Deleted, Total: j.Total, Error: j.Error}
 	if htmx.IsFragment(c) {
-		return htmx.Render(c, http.StatusOK, views.BulkStatus(v))
+		return htmx.Render(c, http.StatusOK, pages.BulkStatus(v))
 	}
 	p, err := s.page(c, "Bulk deletion", "conversations")
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, http.StatusOK, views.BulkPage(p, v))
+	return htmx.Render(c, http.StatusOK, pages.BulkPage(p, v))
 }

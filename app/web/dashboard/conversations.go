@@ -16,7 +16,8 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/components"
+	"github.com/parleyhq/parley/views/pages"
 	"github.com/parleyhq/parley/workers"
 )
 
@@ -26,8 +27,8 @@ const listPage = 50
 // timelinePage is how many messages the detail loads at a time.
 const timelinePage = 100
 
-func rowOf(c *store.Conversation, now time.Time) views.ConvRow {
-	r := views.ConvRow{
+func rowOf(c *store.Conversation, now time.Time) pages.ConvRow {
+	r := pages.ConvRow{
 		ID: c.ID, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),
 		Customer: c.Customer, CustomerName: c.CustomerName,
 		Preview: c.LastMessagePreview, PreviewRole: roleLabel(c.LastMessageRole),
@@ -37,15 +38,15 @@ func rowOf(c *store.Conversation, now time.Time) views.ConvRow {
 	}
 	vars := c.VariableMap()
 	for k, v := range vars {
-		r.Vars = append(r.Vars, views.KV{Name: k, Value: v})
+		r.Vars = append(r.Vars, pages.KV{Name: k, Value: v})
 	}
 	sort.Slice(r.Vars, func(i, j int) bool { return r.Vars[i].Name < r.Vars[j].Name })
 	return r
 }
 
-func windowView(c *store.Conversation, now time.Time) views.WindowView {
+func windowView(c *store.Conversation, now time.Time) components.WindowView {
 	w := conversation.WindowOf(c, now)
-	return views.WindowView{Applies: w.Applies, Known: w.Known, Open: w.Open, ExpiresAt: w.ExpiresAt, Remaining: conversation.Remaining(w.ExpiresAt.Sub(now))}
+	return components.WindowView{Applies: w.Applies, Known: w.Known, Open: w.Open, ExpiresAt: w.ExpiresAt, Remaining: conversation.Remaining(w.ExpiresAt.Sub(now))}
 }
 
 func roleLabel(role string) string {
@@ -65,18 +66,18 @@ func roleLabel(role string) string {
 }
 
 // listData loads one page of the list for the request's filters.
-func (s *Handler) listData(c echo.Context) (views.ConvList, conversation.Query, error) {
+func (s *Handler) listData(c echo.Context) (pages.ConvList, conversation.Query, error) {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	now := time.Now()
 	q, f, ferr := conversation.ParseQuery(c.QueryParams(), now)
-	d := views.ConvList{CSRF: csrfToken(c)}
+	d := pages.ConvList{CSRF: csrfToken(c)}
 	counts, err := s.Store.ConversationCounts(ctx, ws)
 	if err != nil {
 		return d, q, err
 	}
 	d.Total = counts.Total
-	d.Filters = views.ConvFilters{Type: q.Type, Customer: q.Customer, Range: q.Range, From: q.From, To: q.To, Var: q.Var, Value: q.Value, Q: q.Q, Sort: q.Sort, Closing: q.Closing, Missing: q.Missing}
+	d.Filters = pages.ConvFilters{Type: q.Type, Customer: q.Customer, Range: q.Range, From: q.From, To: q.To, Var: q.Var, Value: q.Value, Q: q.Q, Sort: q.Sort, Closing: q.Closing, Missing: q.Missing}
 	if q.Assistant > 0 {
 		d.Filters.Assistant = strconv.FormatInt(q.Assistant, 10)
 	}
@@ -122,11 +123,11 @@ func (s *Handler) conversationsList(c echo.Context) error {
 	}
 	if htmx.IsFragment(c) {
 		if c.QueryParam("rows") == "1" && c.QueryParam("cursor") != "" {
-			return htmx.Render(c, http.StatusOK, views.ConvRows(d.Rows, d.MoreURL, d.MoreHXURL))
+			return htmx.Render(c, http.StatusOK, pages.ConvRows(d.Rows, d.MoreURL, d.MoreHXURL))
 		}
 		// Push the canonical URL (no empty fields), so that history and shared links stay clean.
 		c.Response().Header().Set("HX-Push-Url", routenames.URL(routenames.Conversations)+queryPrefix(d.QueryString))
-		return htmx.Render(c, http.StatusOK, views.ConvResults(d))
+		return htmx.Render(c, http.StatusOK, pages.ConvResults(d))
 	}
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
@@ -135,7 +136,7 @@ func (s *Handler) conversationsList(c echo.Context) error {
 		return err
 	}
 	for _, a := range as {
-		d.Filters.Assistants = append(d.Filters.Assistants, views.Option{Value: strconv.FormatInt(a.ID, 10), Label: a.Name})
+		d.Filters.Assistants = append(d.Filters.Assistants, pages.Option{Value: strconv.FormatInt(a.ID, 10), Label: a.Name})
 	}
 	if d.Filters.VarNames, err = s.Store.VariableNames(ctx, ws); err != nil {
 		return err
@@ -144,7 +145,7 @@ func (s *Handler) conversationsList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, http.StatusOK, views.ConversationsPage(p, d))
+	return htmx.Render(c, http.StatusOK, pages.ConversationsPage(p, d))
 }
 
 // conversationID reads :id; anything but a positive integer is a 404.
@@ -156,8 +157,8 @@ func conversationID(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-func msgView(m *store.Message) views.MsgView {
-	v := views.MsgView{ID: m.ID, Role: m.Role, RoleLabel: roleLabel(m.Role), Content: m.Content, ContentType: m.ContentType,
+func msgView(m *store.Message) components.MsgView {
+	v := components.MsgView{ID: m.ID, Role: m.Role, RoleLabel: roleLabel(m.Role), Content: m.Content, ContentType: m.ContentType,
 		CreatedAt: m.CreatedAt, Status: m.Status, StatusError: m.StatusError, PromptTokens: m.PromptTokens,
 		CompletionTokens: m.CompletionTokens, CostExact: model.Money(m.CostNanos).Exact(), Error: m.Error}
 	v.ShowUsage = m.Role == "assistant" && (m.PromptTokens > 0 || m.CompletionTokens > 0 || m.CostNanos > 0)
@@ -169,10 +170,10 @@ func msgView(m *store.Message) views.MsgView {
 
 var sourceLabels = map[string]string{"prechat": "Pre-chat form", "extracted": "Extracted by AI", "api": "API"}
 
-func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessages bool) (views.ConvDetail, error) {
+func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessages bool) (pages.ConvDetail, error) {
 	ctx := c.Request().Context()
 	now := time.Now()
-	d := views.ConvDetail{
+	d := pages.ConvDetail{
 		ID: conv.ID, Type: conv.Type, TypeLabel: conversation.TypeLabel(conv.Type), Assistant: conv.AssistantName,
 		Customer: conv.Customer, CustomerName: conv.CustomerName, MessageCount: conv.MessageCount, UserMessageCount: conv.UserMessageCount,
 		PromptTokens: conv.PromptTokens, CompletionTokens: conv.CompletionTokens, CachedTokens: conv.CachedTokens,
@@ -186,7 +187,7 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 		return d, err
 	}
 	for _, v := range vars {
-		vv := views.VarView{Name: v.Name, Value: v.Value, Source: v.Source, SourceLabel: sourceLabels[v.Source], UpdatedAt: v.UpdatedAt}
+		vv := pages.VarView{Name: v.Name, Value: v.Value, Source: v.Source, SourceLabel: sourceLabels[v.Source], UpdatedAt: v.UpdatedAt}
 		if v.MessageID != nil {
 			vv.MessageID = *v.MessageID
 		}
@@ -241,7 +242,7 @@ func (s *Handler) conversationShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, http.StatusOK, views.ConversationPage(p, d))
+	return htmx.Render(c, http.StatusOK, pages.ConversationPage(p, d))
 }
 
 // conversationMessages serves older messages: a fragment for htmx, else the page of messages
@@ -258,7 +259,7 @@ func (s *Handler) conversationMessages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msgs := make([]views.MsgView, len(page.Messages))
+	msgs := make([]components.MsgView, len(page.Messages))
 	for i := range page.Messages {
 		msgs[i] = msgView(&page.Messages[i])
 	}
@@ -267,7 +268,7 @@ func (s *Handler) conversationMessages(c echo.Context) error {
 		older = routenames.URL(routenames.ConversationMessages, conv.ID) + "?before=" + url.QueryEscape(page.OlderCursor)
 	}
 	if htmx.IsFragment(c) {
-		return htmx.Render(c, http.StatusOK, views.OlderMessages(msgs, older))
+		return htmx.Render(c, http.StatusOK, pages.OlderMessages(msgs, older))
 	}
 	d, err := s.detailData(c, conv, false)
 	if err != nil {
@@ -278,7 +279,7 @@ func (s *Handler) conversationMessages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, http.StatusOK, views.ConversationPage(p, d))
+	return htmx.Render(c, http.StatusOK, pages.ConversationPage(p, d))
 }
 
 // conversationExtract queues a rerun of the conversation's variable extraction: the model

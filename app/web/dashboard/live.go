@@ -16,7 +16,8 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/components"
+	"github.com/parleyhq/parley/views/pages"
 )
 
 // sseKeepAlive is how often an idle stream sends a comment, so proxies keep it open and a
@@ -99,9 +100,9 @@ func (s *Handler) conversationsEvents(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return views.ListUpdate(nil, 0, false, counts.Total, true), nil
+			return pages.ListUpdate(nil, 0, false, counts.Total, true), nil
 		case events.ConversationDeleted:
-			return views.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
+			return pages.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
 		case events.ConversationChanged, events.MessageAdded:
 			one := f
 			one.IDs = []int64{ev.ConversationID}
@@ -110,10 +111,10 @@ func (s *Handler) conversationsEvents(c echo.Context) error {
 				return nil, err
 			}
 			if len(rows) == 0 {
-				return views.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
+				return pages.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
 			}
 			r := rowOf(&rows[0], time.Now())
-			return views.ListUpdate(&r, 0, byLast, 0, false), nil
+			return pages.ListUpdate(&r, 0, byLast, 0, false), nil
 		}
 		return nil, nil
 	})
@@ -136,7 +137,7 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return views.DetailUpdate(nil, nil, counts.Total, true), nil
+			return pages.DetailUpdate(nil, nil, counts.Total, true), nil
 		}
 		if ev.ConversationID != id || ev.Kind == events.ConversationDeleted {
 			return nil, nil
@@ -156,13 +157,13 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 			d.WA.OOB = true
 			open, ai = d.WA.Open, d.WA.AIEnabled
 		}
-		var msgs []views.MsgView
+		var msgs []components.MsgView
 		if ev.Kind == events.MessageAdded && ev.MessageID > 0 {
 			m, err := s.Store.MessageByID(ctx, ws, ev.MessageID)
 			if err == nil && m.ConversationID == id {
 				msgs = append(msgs, msgView(m))
 			}
 		}
-		return views.DetailUpdate(msgs, &d, 0, false), nil
+		return pages.DetailUpdate(msgs, &d, 0, false), nil
 	})
 }

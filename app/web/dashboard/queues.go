@@ -15,7 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 	"github.com/parleyhq/parley/workers"
 )
 
@@ -87,15 +87,15 @@ func queueNames(in *asynq.Inspector) ([]string, error) {
 	return names, nil
 }
 
-func queueRow(in *asynq.Inspector, name string) (views.QueueRow, error) {
+func queueRow(in *asynq.Inspector, name string) (pages.QueueRow, error) {
 	qi, err := in.GetQueueInfo(name)
 	if errors.Is(err, asynq.ErrQueueNotFound) || err != nil && strings.Contains(err.Error(), "does not exist") {
-		return views.QueueRow{Name: name, Missing: true, Latency: "—"}, nil
+		return pages.QueueRow{Name: name, Missing: true, Latency: "—"}, nil
 	}
 	if err != nil {
-		return views.QueueRow{}, fmt.Errorf("queue %s: %w", name, err)
+		return pages.QueueRow{}, fmt.Errorf("queue %s: %w", name, err)
 	}
-	return views.QueueRow{
+	return pages.QueueRow{
 		Name: name, Size: qi.Size, Pending: qi.Pending, Active: qi.Active, Scheduled: qi.Scheduled,
 		Retry: qi.Retry, Archived: qi.Archived, Completed: qi.Completed,
 		ProcessedToday: qi.Processed, FailedToday: qi.Failed, Paused: qi.Paused, Latency: formatLatency(qi.Latency),
@@ -113,13 +113,13 @@ func formatLatency(d time.Duration) string {
 	}
 }
 
-func (s *Handler) queuesData(c echo.Context, flash string) (views.QueuesData, error) {
+func (s *Handler) queuesData(c echo.Context, flash string) (pages.QueuesData, error) {
 	in := s.inspector()
 	names, err := queueNames(in)
 	if err != nil {
-		return views.QueuesData{}, err
+		return pages.QueuesData{}, err
 	}
-	d := views.QueuesData{CSRF: csrfToken(c), Flash: flash}
+	d := pages.QueuesData{CSRF: csrfToken(c), Flash: flash}
 	for _, n := range names {
 		r, err := queueRow(in, n)
 		if err != nil {
@@ -137,13 +137,13 @@ func (s *Handler) queuesList(c echo.Context) error {
 		return err
 	}
 	if htmx.IsFragment(c) {
-		return htmx.Render(c, http.StatusOK, views.QueuesCounts(d))
+		return htmx.Render(c, http.StatusOK, pages.QueuesCounts(d))
 	}
 	p, err := s.page(c, "Queues", "queues")
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, http.StatusOK, views.QueuesPage(p, d))
+	return htmx.Render(c, http.StatusOK, pages.QueuesPage(p, d))
 }
 
 // knownQueue returns the queue named in the path, or 404.
@@ -183,16 +183,16 @@ func parseQueuePage(s string) (int, error) {
 }
 
 // queueTasksData lists one page of a queue's tasks in one state.
-func (s *Handler) queueTasksData(c echo.Context, in *asynq.Inspector, queue, state string, page int) (views.QueueTasksData, error) {
+func (s *Handler) queueTasksData(c echo.Context, in *asynq.Inspector, queue, state string, page int) (pages.QueueTasksData, error) {
 	row, err := queueRow(in, queue)
 	if err != nil {
-		return views.QueueTasksData{}, err
+		return pages.QueueTasksData{}, err
 	}
 	counts := map[string]int{"pending": row.Pending, "active": row.Active, "scheduled": row.Scheduled,
 		"retry": row.Retry, "archived": row.Archived, "completed": row.Completed}
-	d := views.QueueTasksData{Queue: row, State: state, Page: page, PageSize: queuePageSize, CSRF: csrfToken(c)}
+	d := pages.QueueTasksData{Queue: row, State: state, Page: page, PageSize: queuePageSize, CSRF: csrfToken(c)}
 	for _, st := range queueStates {
-		d.Tabs = append(d.Tabs, views.QueueStateTab{State: st.State, Label: st.Label, Count: counts[st.State]})
+		d.Tabs = append(d.Tabs, pages.QueueStateTab{State: st.State, Label: st.Label, Count: counts[st.State]})
 	}
 	d.Pages = max(1, (counts[state]+queuePageSize-1)/queuePageSize)
 	if row.Missing {
@@ -252,8 +252,8 @@ func formatTaskTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-func taskRow(t *asynq.TaskInfo) views.QueueTaskRow {
-	r := views.QueueTaskRow{
+func taskRow(t *asynq.TaskInfo) pages.QueueTaskRow {
+	r := pages.QueueTaskRow{
 		ID: t.ID, Type: t.Type, Payload: payloadPreview(t.Payload), Retried: t.Retried, MaxRetry: t.MaxRetry,
 		LastError: t.LastErr, NextProcessAt: formatTaskTime(t.NextProcessAt),
 	}
@@ -287,13 +287,13 @@ func (s *Handler) queueShow(c echo.Context) error {
 		return err
 	}
 	if htmx.IsFragment(c) {
-		return htmx.Render(c, http.StatusOK, views.QueueTasks(d))
+		return htmx.Render(c, http.StatusOK, pages.QueueTasks(d))
 	}
 	p, err := s.page(c, "Queue "+queue, "queues")
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, http.StatusOK, views.QueueTasksPage(p, d))
+	return htmx.Render(c, http.StatusOK, pages.QueueTasksPage(p, d))
 }
 
 // queueTaskAction is POST /queues/:queue/{run,archive,delete} with the task id in the form:
@@ -362,7 +362,7 @@ func (s *Handler) queueTaskAction(action string) echo.HandlerFunc {
 			}
 		}
 		d.Flash = flash
-		return htmx.Render(c, http.StatusOK, views.QueueTasks(d))
+		return htmx.Render(c, http.StatusOK, pages.QueueTasks(d))
 	}
 }
 
@@ -404,6 +404,6 @@ func (s *Handler) queuePause(pause bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return htmx.Render(c, http.StatusOK, views.QueuesCounts(d))
+		return htmx.Render(c, http.StatusOK, pages.QueuesCounts(d))
 	}
 }

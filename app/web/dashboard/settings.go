@@ -18,15 +18,15 @@ import (
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/workspace"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 )
 
-func (s *Handler) settingsData(c echo.Context) (views.SettingsData, error) {
+func (s *Handler) settingsData(c echo.Context) (pages.SettingsData, error) {
 	keys, err := s.Store.APIKeys(c.Request().Context(), current(c).Workspace.ID)
 	if err != nil {
-		return views.SettingsData{}, err
+		return pages.SettingsData{}, err
 	}
-	d := views.SettingsData{BaseURL: s.Config.BaseURL, Retention: map[string]string{}, RetentionErrs: map[string]string{}}
+	d := pages.SettingsData{BaseURL: s.Config.BaseURL, Retention: map[string]string{}, RetentionErrs: map[string]string{}}
 	raw, err := s.Store.WorkspaceSettings(c.Request().Context(), current(c).Workspace.ID)
 	if err != nil {
 		return d, err
@@ -44,20 +44,20 @@ func (s *Handler) settingsData(c echo.Context) (views.SettingsData, error) {
 		}
 	}
 	for _, k := range keys {
-		d.Keys = append(d.Keys, views.APIKeyRow{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt})
+		d.Keys = append(d.Keys, pages.APIKeyRow{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt})
 	}
 	return d, nil
 }
 
-func (s *Handler) renderSettings(c echo.Context, status int, d views.SettingsData) error {
+func (s *Handler) renderSettings(c echo.Context, status int, d pages.SettingsData) error {
 	if htmx.IsFragment(c) {
-		return htmx.Render(c, status, views.SettingsBody(d))
+		return htmx.Render(c, status, pages.SettingsBody(d))
 	}
 	p, err := s.page(c, "Settings", "settings")
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, status, views.Settings(p, d))
+	return htmx.Render(c, status, pages.Settings(p, d))
 }
 
 func (s *Handler) settingsPage(c echo.Context) error {
@@ -158,7 +158,7 @@ func (s *Handler) retentionSave(c echo.Context) error {
 
 // pricesData fills the prices section: the workspace's effective table, its own entries and
 // the models that had no price lately.
-func (s *Handler) pricesData(c echo.Context, d *views.SettingsData, raw string) error {
+func (s *Handler) pricesData(c echo.Context, d *pages.SettingsData, raw string) error {
 	own, err := usage.SettingsPrices(raw)
 	if err != nil {
 		d.PricesErr = "The stored price entries are invalid: " + err.Error()
@@ -176,7 +176,7 @@ func (s *Handler) pricesData(c echo.Context, d *views.SettingsData, raw string) 
 		if cached == "" {
 			cached = p.InputPer1M
 		}
-		d.Prices = append(d.Prices, views.PriceRow{Match: p.Match, Input: p.InputPer1M, Cached: cached, Output: p.OutputPer1M, Source: p.Source, Note: p.Note, Free: p.Free})
+		d.Prices = append(d.Prices, pages.PriceRow{Match: p.Match, Input: p.InputPer1M, Cached: cached, Output: p.OutputPer1M, Source: p.Source, Note: p.Note, Free: p.Free})
 	}
 	d.Unpriced, err = s.Store.UnpricedModels(c.Request().Context(), current(c).Workspace.ID, time.Now().AddDate(0, 0, -30))
 	return err

@@ -16,7 +16,7 @@ import (
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/web/sse"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 )
 
 // testChatStart shows the assistants to test and the chosen one's pre-chat form.
@@ -31,11 +31,11 @@ func (s *Handler) renderTestChatStart(c echo.Context, status int, chosen string,
 	if err != nil {
 		return err
 	}
-	d := views.TestChatStart{Provider: s.Chat.LLM.Name(), CSRF: csrfToken(c), Error: msg}
+	d := pages.TestChatStart{Provider: s.Chat.LLM.Name(), CSRF: csrfToken(c), Error: msg}
 	var pick *store.Assistant
 	for i := range as {
 		id := strconv.FormatInt(as[i].ID, 10)
-		d.Assistants = append(d.Assistants, views.Option{Value: id, Label: as[i].Name})
+		d.Assistants = append(d.Assistants, pages.Option{Value: id, Label: as[i].Name})
 		if id == chosen || (pick == nil && i == 0) {
 			pick = &as[i]
 		}
@@ -47,7 +47,7 @@ func (s *Handler) renderTestChatStart(c echo.Context, status int, chosen string,
 			if lbl == "" {
 				lbl = f.Name
 			}
-			d.Fields = append(d.Fields, views.TestChatField{Name: f.Name, Label: lbl, Type: f.Type, Required: f.Required, Value: values[f.Name], Error: errs[f.Name]})
+			d.Fields = append(d.Fields, pages.TestChatField{Name: f.Name, Label: lbl, Type: f.Type, Required: f.Required, Value: values[f.Name], Error: errs[f.Name]})
 		}
 	}
 	rows, _, err := s.Store.ListConversations(ctx, ws, store.Filter{Type: model.TypeTest}, "", 10)
@@ -62,7 +62,7 @@ func (s *Handler) renderTestChatStart(c echo.Context, status int, chosen string,
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, status, views.TestChatStartPage(p, d))
+	return htmx.Render(c, status, pages.TestChatStartPage(p, d))
 }
 
 // testChatCreate starts a session: a conversation of type test, its pre-chat variables, and
@@ -127,7 +127,7 @@ func (s *Handler) testChatShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := views.TestChatSession{ConversationID: conv.ID, AssistantID: a.ID, Assistant: a.Name, Provider: s.Chat.LLM.Name(),
+	d := pages.TestChatSession{ConversationID: conv.ID, AssistantID: a.ID, Assistant: a.Name, Provider: s.Chat.LLM.Name(),
 		Messages: det.Messages, CSRF: csrfToken(c), Vars: det.Vars}
 	if n := len(det.Messages); n > 0 && det.Messages[n-1].Role == "user" {
 		d.PendingFor = det.Messages[n-1].ID
@@ -136,7 +136,7 @@ func (s *Handler) testChatShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, http.StatusOK, views.TestChatPage(p, d))
+	return htmx.Render(c, http.StatusOK, pages.TestChatPage(p, d))
 }
 
 // testChatSend stores the customer's message and answers with it and a pending reply that
@@ -157,7 +157,7 @@ func (s *Handler) testChatSend(c echo.Context) error {
 	if !htmx.IsFragment(c) {
 		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.TestChatSession, conv.ID))
 	}
-	return htmx.Render(c, http.StatusOK, views.SentMessage(msgView(m), conv.ID))
+	return htmx.Render(c, http.StatusOK, pages.SentMessage(msgView(m), conv.ID))
 }
 
 // testChatReply streams the reply to one user message: "delta" events carry the text as it
@@ -204,7 +204,7 @@ func (s *Handler) testChatReply(c echo.Context) error {
 		return nil
 	}
 	var buf strings.Builder
-	if err := views.ReplyDone(msgView(reply.Message), userMsg).Render(ctx, &buf); err != nil {
+	if err := pages.ReplyDone(msgView(reply.Message), userMsg).Render(ctx, &buf); err != nil {
 		return err
 	}
 	_ = stream.Send("done", buf.String())

@@ -12,7 +12,7 @@ import (
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/whatsapp"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 )
 
 // WhatsApp templates in Settings: the list per WhatsApp number, adding and deleting one,
@@ -22,10 +22,10 @@ import (
 
 // templatesData is the Settings section: every assistant connected to a WhatsApp number with
 // its templates.
-func (s *Handler) templatesData(c echo.Context) (views.TemplatesData, error) {
+func (s *Handler) templatesData(c echo.Context) (pages.TemplatesData, error) {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
-	d := views.TemplatesData{CSRF: csrfToken(c), Errs: map[string]string{}}
+	d := pages.TemplatesData{CSRF: csrfToken(c), Errs: map[string]string{}}
 	as, err := s.Store.Assistants(ctx, ws)
 	if err != nil {
 		return d, err
@@ -34,16 +34,16 @@ func (s *Handler) templatesData(c echo.Context) (views.TemplatesData, error) {
 	if err != nil {
 		return d, err
 	}
-	by := map[int64][]views.TemplateRow{}
+	by := map[int64][]pages.TemplateRow{}
 	for _, t := range ts {
-		by[t.AssistantID] = append(by[t.AssistantID], views.TemplateRow{ID: t.ID, Name: t.Name, Language: t.Language, Category: t.Category, Body: t.Body, Params: t.Params, Source: t.Source})
+		by[t.AssistantID] = append(by[t.AssistantID], pages.TemplateRow{ID: t.ID, Name: t.Name, Language: t.Language, Category: t.Category, Body: t.Body, Params: t.Params, Source: t.Source})
 	}
 	for i := range as {
 		a := &as[i]
 		if a.PhoneNumberID() == "" {
 			continue
 		}
-		d.Numbers = append(d.Numbers, views.WANumber{
+		d.Numbers = append(d.Numbers, pages.WANumber{
 			AssistantID: a.ID, Name: a.Name, PhoneNumberID: a.PhoneNumberID(), WABAID: whatsapp.WABAID(a),
 			HasToken: a.WhatsAppAccessTokenEnc != "", Templates: by[a.ID],
 		})
@@ -55,7 +55,7 @@ func (s *Handler) templatesData(c echo.Context) (views.TemplatesData, error) {
 }
 
 func (s *Handler) waTemplateCreate(c echo.Context) error {
-	f := views.TemplateForm{
+	f := pages.TemplateForm{
 		Name: strings.TrimSpace(c.FormValue("name")), Language: strings.TrimSpace(c.FormValue("language")),
 		Category: strings.ToUpper(strings.TrimSpace(c.FormValue("category"))), Body: strings.TrimSpace(c.FormValue("body")),
 		Params: strings.TrimSpace(c.FormValue("params")),

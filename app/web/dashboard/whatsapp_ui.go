@@ -17,7 +17,7 @@ import (
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/whatsapp"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/pages"
 )
 
 // WhatsApp in the dashboard: the composer of a human and the AI switch on a conversation's
@@ -34,10 +34,10 @@ func newSendKey() string {
 var sendKeyRe = regexp.MustCompile(`^[a-f0-9]{16,64}$`)
 
 // waPanel is the WhatsApp panel of a conversation as the database has it now.
-func (s *Handler) waPanel(c echo.Context, conv *store.Conversation, vars []store.ConversationVariable) (*views.WAPanel, error) {
+func (s *Handler) waPanel(c echo.Context, conv *store.Conversation, vars []store.ConversationVariable) (*pages.WAPanel, error) {
 	ctx := c.Request().Context()
 	now := store.Now()
-	p := &views.WAPanel{
+	p := &pages.WAPanel{
 		ConvID: conv.ID, CSRF: csrfToken(c), Open: whatsapp.WindowOpen(conv, now), AIEnabled: conv.AIEnabled, Key: newSendKey(),
 	}
 	if !p.Open && conv.WindowExpiresAt != nil {
@@ -60,9 +60,9 @@ func (s *Handler) waPanel(c echo.Context, conv *store.Conversation, vars []store
 	for i := range ts {
 		t := &ts[i]
 		names := t.ParamNames()
-		opt := views.WATemplateOption{ID: t.ID, Name: t.Name, Language: t.Language, Category: t.Category, Body: t.Body}
+		opt := pages.WATemplateOption{ID: t.ID, Name: t.Name, Language: t.Language, Category: t.Category, Body: t.Body}
 		for n := 1; n <= whatsapp.TemplateParamCount(t.Body); n++ {
-			prm := views.WAParam{N: n}
+			prm := pages.WAParam{N: n}
 			if n <= len(names) {
 				prm.Name = names[n-1]
 				prm.Value = values[prm.Name]
@@ -77,7 +77,7 @@ func (s *Handler) waPanel(c echo.Context, conv *store.Conversation, vars []store
 // renderWAPanel answers a composer or switch request: the panel for htmx, else back to the
 // conversation's page (303), or the whole page with the panel's message when status is an
 // error.
-func (s *Handler) renderWAPanel(c echo.Context, status int, id int64, edit func(p *views.WAPanel)) error {
+func (s *Handler) renderWAPanel(c echo.Context, status int, id int64, edit func(p *pages.WAPanel)) error {
 	ctx := c.Request().Context()
 	conv, err := s.Store.GetConversation(ctx, current(c).Workspace.ID, id)
 	if err != nil {
@@ -97,7 +97,7 @@ func (s *Handler) renderWAPanel(c echo.Context, status int, id int64, edit func(
 			return err
 		}
 		edit(p)
-		return htmx.Render(c, status, views.WhatsAppPanel(*p))
+		return htmx.Render(c, status, pages.WhatsAppPanel(*p))
 	}
 	if status < 400 {
 		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversation, id))
@@ -113,7 +113,7 @@ func (s *Handler) renderWAPanel(c echo.Context, status int, id int64, edit func(
 	if err != nil {
 		return err
 	}
-	return htmx.Render(c, status, views.ConversationPage(pg, d))
+	return htmx.Render(c, status, pages.ConversationPage(pg, d))
 }
 
 func (s *Handler) loadWhatsAppConversation(c echo.Context) (*store.Conversation, error) {
@@ -146,7 +146,7 @@ func (s *Handler) waSend(c echo.Context) error {
 		tid, _ := strconv.ParseInt(c.FormValue("template_id"), 10, 64)
 		t, err := s.Store.WhatsAppTemplateByID(ctx, conv.WorkspaceID, tid)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && (conv.AssistantID == nil || t.AssistantID != *conv.AssistantID)) {
-			return s.renderWAPanel(c, http.StatusUnprocessableEntity, conv.ID, func(p *views.WAPanel) {
+			return s.renderWAPanel(c, http.StatusUnprocessableEntity, conv.ID, func(p *pages.WAPanel) {
 				p.Error = "Choose a template of this conversation's WhatsApp number."
 			})
 		}
@@ -158,7 +158,7 @@ func (s *Handler) waSend(c echo.Context) error {
 		for i := range params {
 			params[i] = strings.TrimSpace(c.FormValue("p" + strconv.Itoa(i+1)))
 			if params[i] == "" || len(params[i]) > 1024 {
-				return s.renderWAPanel(c, http.StatusUnprocessableEntity, conv.ID, func(p *views.WAPanel) {
+				return s.renderWAPanel(c, http.StatusUnprocessableEntity, conv.ID, func(p *pages.WAPanel) {
 					p.Error = fmt.Sprintf("Fill in parameter {{%d}} of the template (1 to 1024 characters).", i+1)
 				})
 			}
@@ -168,14 +168,14 @@ func (s *Handler) waSend(c echo.Context) error {
 	default:
 		text := strings.TrimSpace(c.FormValue("content"))
 		if text == "" || len([]rune(text)) > 4096 {
-			return s.renderWAPanel(c, http.StatusUnprocessableEntity, conv.ID, func(p *views.WAPanel) {
+			return s.renderWAPanel(c, http.StatusUnprocessableEntity, conv.ID, func(p *pages.WAPanel) {
 				p.Error, p.Text = "Write a message of 1 to 4096 characters.", text
 			})
 		}
 		// The database decides (loadConversation read it just now); Service.Send checks again
 		// right before calling Meta.
 		if !whatsapp.WindowOpen(conv, store.Now()) {
-			return s.renderWAPanel(c, http.StatusConflict, conv.ID, func(p *views.WAPanel) {
+			return s.renderWAPanel(c, http.StatusConflict, conv.ID, func(p *pages.WAPanel) {
 				p.Error = "Not sent: the 24-hour window is closed, so WhatsApp only accepts approved template messages until the customer writes again."
 			})
 		}
@@ -185,17 +185,17 @@ func (s *Handler) waSend(c echo.Context) error {
 	var se *whatsapp.SendError
 	switch {
 	case err == nil:
-		return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *views.WAPanel) { p.Notice = "Sent." })
+		return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *pages.WAPanel) { p.Notice = "Sent." })
 	case errors.Is(err, whatsapp.ErrWindowClosed):
-		return s.renderWAPanel(c, http.StatusConflict, conv.ID, func(p *views.WAPanel) {
+		return s.renderWAPanel(c, http.StatusConflict, conv.ID, func(p *pages.WAPanel) {
 			p.Error = "Not sent: the 24-hour window closed meanwhile; only approved template messages can be sent."
 		})
 	case errors.As(err, &se):
 		// The message shows Meta's reason in the timeline (status failed).
-		return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *views.WAPanel) { p.Error = "Not sent: " + se.Reason })
+		return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *pages.WAPanel) { p.Error = "Not sent: " + se.Reason })
 	default:
 		s.Log.Warn("whatsapp: human message not sent", "conversation_id", conv.ID, "err", err)
-		return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *views.WAPanel) {
+		return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *pages.WAPanel) {
 			p.Error = "WhatsApp did not take the message yet (" + err.Error() + "). Try again in a moment: the same message is not sent twice."
 		})
 	}
@@ -211,7 +211,7 @@ func (s *Handler) waAI(c echo.Context) error {
 	if err := s.Conversations.SetAIEnabled(c.Request().Context(), conv.WorkspaceID, conv.ID, on); err != nil {
 		return err
 	}
-	return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *views.WAPanel) {
+	return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *pages.WAPanel) {
 		if on {
 			p.Notice = "AI replies are on."
 		} else {

@@ -23,7 +23,9 @@ import (
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/widget"
-	"github.com/parleyhq/parley/views"
+	"github.com/parleyhq/parley/views/components"
+	"github.com/parleyhq/parley/views/layouts"
+	"github.com/parleyhq/parley/views/pages"
 )
 
 // The web widget's iframe pages (/widget/...). They are framed by other sites, so:
@@ -167,9 +169,9 @@ func (s *Handler) widgetReplyOnce(ctx context.Context, conv *store.Conversation,
 
 // ---- view models ----
 
-func widgetFrame(a *model.Assistant) views.WidgetFrame {
+func widgetFrame(a *model.Assistant) layouts.WidgetFrame {
 	col := widget.Color(a)
-	return views.WidgetFrame{Key: a.PublicKey, Title: widget.Title(a), Color: col, TextColor: widget.TextColor(col)}
+	return layouts.WidgetFrame{Key: a.PublicKey, Title: widget.Title(a), Color: col, TextColor: widget.TextColor(col)}
 }
 
 // widgetVisible reports the roles a visitor sees.
@@ -177,7 +179,7 @@ func widgetVisible(m *store.Message) bool {
 	return m.Role == "user" || m.Role == "assistant" || m.Role == "human"
 }
 
-func widgetMsgView(m *store.Message, title string) views.WidgetMsg {
+func widgetMsgView(m *store.Message, title string) components.WidgetMsg {
 	label := title
 	if m.Role == "user" {
 		label = "You"
@@ -186,7 +188,7 @@ func widgetMsgView(m *store.Message, title string) views.WidgetMsg {
 	if content == "" && m.ContentType != "" && m.ContentType != "text" {
 		content = "[" + m.ContentType + "]"
 	}
-	return views.WidgetMsg{ID: m.ID, Role: m.Role, Label: label, Content: content, CreatedAt: m.CreatedAt}
+	return components.WidgetMsg{ID: m.ID, Role: m.Role, Label: label, Content: content, CreatedAt: m.CreatedAt}
 }
 
 // setWidgetCSP lets the assistant's allowed origins, and only them, frame the page.
@@ -203,7 +205,7 @@ func (s *Handler) widgetFrameAssistant(c echo.Context) (*store.Assistant, *model
 	if err != nil {
 		var ae *apierr.Error
 		if errors.As(err, &ae) && a != nil && !htmx.IsFragment(c) {
-			return nil, nil, htmx.Render(c, ae.Status, views.WidgetErrorPage(widgetFrame(a), "This chat is not available at the moment."))
+			return nil, nil, htmx.Render(c, ae.Status, pages.WidgetErrorPage(widgetFrame(a), "This chat is not available at the moment."))
 		}
 		return nil, nil, err
 	}
@@ -225,7 +227,7 @@ func (s *Handler) widgetPage(c echo.Context) error {
 	}
 	visitor := c.QueryParam("visitor")
 	if !widget.ValidVisitorID(visitor) {
-		return htmx.Render(c, http.StatusBadRequest, views.WidgetErrorPage(widgetFrame(a), "This chat must be opened through the website's chat button."))
+		return htmx.Render(c, http.StatusBadRequest, pages.WidgetErrorPage(widgetFrame(a), "This chat must be opened through the website's chat button."))
 	}
 	conv, err := s.widgetSessions().Resume(c.Request().Context(), row, visitor)
 	switch {
@@ -239,16 +241,16 @@ func (s *Handler) widgetPage(c echo.Context) error {
 }
 
 func (s *Handler) renderWidgetStart(c echo.Context, status int, row *store.Assistant, a *model.Assistant, visitor string, values, errs map[string]string, text, textErr, msg string) error {
-	d := views.WidgetStart{WidgetFrame: widgetFrame(a), StartToken: widget.StartToken(s.Keys.Signing, row, visitor, time.Now()),
+	d := pages.WidgetStart{WidgetFrame: widgetFrame(a), StartToken: widget.StartToken(s.Keys.Signing, row, visitor, time.Now()),
 		FirstMessage: a.FirstMessage, Text: text, TextError: textErr, Error: msg}
 	for _, f := range a.PrechatFields {
 		lbl := f.Label
 		if lbl == "" {
 			lbl = f.Name
 		}
-		d.Fields = append(d.Fields, views.WidgetField{Name: f.Name, Label: lbl, Type: f.Type, Required: f.Required, Value: values[f.Name], Error: errs[f.Name]})
+		d.Fields = append(d.Fields, pages.WidgetField{Name: f.Name, Label: lbl, Type: f.Type, Required: f.Required, Value: values[f.Name], Error: errs[f.Name]})
 	}
-	return htmx.Render(c, status, views.WidgetStartPage(d))
+	return htmx.Render(c, status, pages.WidgetStartPage(d))
 }
 
 func (s *Handler) renderWidgetChat(c echo.Context, row *store.Assistant, a *model.Assistant, conv *store.Conversation) error {
@@ -256,7 +258,7 @@ func (s *Handler) renderWidgetChat(c echo.Context, row *store.Assistant, a *mode
 	if err != nil {
 		return err
 	}
-	d := views.WidgetChat{WidgetFrame: widgetFrame(a), ConversationID: conv.ID, Token: widget.SessionToken(s.Keys.Signing, conv, time.Now())}
+	d := pages.WidgetChat{WidgetFrame: widgetFrame(a), ConversationID: conv.ID, Token: widget.SessionToken(s.Keys.Signing, conv, time.Now())}
 	title := d.Title
 	var last *store.Message
 	for i := range page.Messages {
@@ -274,7 +276,7 @@ func (s *Handler) renderWidgetChat(c echo.Context, row *store.Assistant, a *mode
 	if !conv.AIEnabled {
 		d.Notice = "A person from our team will answer here."
 	}
-	return htmx.Render(c, http.StatusOK, views.WidgetChatPage(d))
+	return htmx.Render(c, http.StatusOK, pages.WidgetChatPage(d))
 }
 
 // widgetStart starts a session from the page's form: the pre-chat answers (validated, errors
@@ -289,7 +291,7 @@ func (s *Handler) widgetStart(c echo.Context) error {
 	ctx := c.Request().Context()
 	claims, err := widget.Verify(s.Keys.Signing, c.FormValue("start_token"), widget.KindStart, time.Now())
 	if err != nil || claims.AssistantID != row.ID || claims.WorkspaceID != row.WorkspaceID {
-		return htmx.Render(c, http.StatusForbidden, views.WidgetErrorPage(widgetFrame(a), "This form has expired. Reload the page to start the chat."))
+		return htmx.Render(c, http.StatusForbidden, pages.WidgetErrorPage(widgetFrame(a), "This form has expired. Reload the page to start the chat."))
 	}
 	visitor := claims.Visitor
 	if conv, err := s.widgetSessions().Resume(ctx, row, visitor); err == nil {
@@ -404,7 +406,7 @@ func (s *Handler) widgetSend(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, widgetChatURL(row.PublicKey, conv.Customer))
 	}
 	tok := widget.ReplyToken(s.Keys.Signing, conv, m.ID, time.Now())
-	return htmx.Render(c, http.StatusOK, views.WidgetSent(widgetMsgView(m, widget.Title(a)), row.PublicKey, tok, conv.AIEnabled))
+	return htmx.Render(c, http.StatusOK, pages.WidgetSent(widgetMsgView(m, widget.Title(a)), row.PublicKey, tok, conv.AIEnabled))
 }
 
 // widgetReply streams the reply to one visitor message as server-sent events: "delta" events
@@ -435,13 +437,13 @@ func (s *Handler) widgetReply(c echo.Context) error {
 
 	title := widget.Title(a)
 	done := func(m *store.Message, errText string) {
-		var mv *views.WidgetMsg
+		var mv *components.WidgetMsg
 		if m != nil {
 			v := widgetMsgView(m, title)
 			mv = &v
 		}
 		var buf strings.Builder
-		if err := views.WidgetReplyDone(mv, userMsg, errText).Render(ctx, &buf); err == nil {
+		if err := pages.WidgetReplyDone(mv, userMsg, errText).Render(ctx, &buf); err == nil {
 			_ = stream.Send("done", buf.String())
 		}
 	}

@@ -1,0 +1,94 @@
+package pages
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/parleyhq/parley/views/components"
+)
+
+// KV is a variable chip.
+type KV struct{ Name, Value string }
+
+// ConvRow is one row of the list.
+type ConvRow struct {
+	ID           int64
+	Type         string
+	TypeLabel    string
+	Customer     string
+	CustomerName string
+	Preview      string
+	PreviewRole  string
+	Vars         []KV
+	MessageCount int
+	CostCents    string
+	CostExact    string
+	Tokens       int64
+	Assistant    string
+	StartedAt    time.Time
+	LastAt       time.Time
+	Window       components.WindowView
+	Charged      bool
+}
+
+// ConvFilters is the filter form's state.
+type ConvFilters struct {
+	Type, Assistant, Customer, Range, From, To, Var, Value, Q, Sort string
+	Closing                                                         bool
+	Missing                                                         bool // missing a required variable
+	Assistants                                                      []Option
+	VarNames                                                        []string
+	Error                                                           string
+	ErrorParam                                                      string
+}
+
+// ConvList is the list page.
+type ConvList struct {
+	Rows        []ConvRow
+	MoreURL     string // full-page link to the next page
+	MoreHXURL   string // the same for htmx (rows only)
+	Filters     ConvFilters
+	Filtered    bool
+	Total       int64 // in the workspace
+	QueryString string
+	EventsURL   string
+	CSRF        string
+}
+
+// VarView is one variable with its provenance.
+type VarView struct {
+	Name, Value, Source, SourceLabel string
+	MessageID                        int64
+	UpdatedAt                        time.Time
+}
+
+// ConvDetail is the detail page.
+type ConvDetail struct {
+	ID               int64
+	Type, TypeLabel  string
+	Assistant        string
+	Customer         string
+	CustomerName     string
+	MessageCount     int
+	UserMessageCount int
+	PromptTokens     int64
+	CompletionTokens int64
+	CachedTokens     int64
+	CostCents        string
+	CostExact        string
+	Charged          bool
+	StartedAt        time.Time
+	LastAt           time.Time
+	Window           components.WindowView
+	WindowClosedAt   *time.Time
+	LastError        string
+	Messages         []components.MsgView
+	OlderURL         string
+	Vars             []VarView
+	EventsURL        string
+	CSRF             string
+	// WA is the WhatsApp panel (AI switch, composer); nil for other conversation types.
+	WA *WAPanel
+}
+
+func rowID(id int64) string { return "conv-" + strconv.FormatInt(id, 10) }
