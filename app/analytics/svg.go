@@ -98,7 +98,7 @@ func shortDay(day string) string {
 }
 
 // Plot is a chart's drawing: every shape's position and every text, computed here and drawn
-// as SVG by the view (views' Chart component), which escapes every text. Coordinates are SVG
+// as SVG by the view (views/components' Chart), which escapes every text. Coordinates are SVG
 // user units, written with one decimal; the SVG scales to its container.
 type Plot struct {
 	ID, Title, Desc string
