@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/app/workspace"
 )
 
 // Responder answers conversations.
@@ -164,7 +165,7 @@ func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *stor
 	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: resp.Content}
 	prices := r.Prices
 	if raw, err := r.Store.WorkspaceSettings(ctx, conv.WorkspaceID); err == nil {
-		if t, err := usage.WorkspacePrices(r.Prices, raw); err == nil {
+		if t, err := workspace.Prices(r.Prices, raw); err == nil {
 			prices = t
 		} else {
 			r.Log.Warn("workspace prices are invalid; using the defaults", "workspace_id", conv.WorkspaceID, "err", err)

@@ -36,6 +36,7 @@ import (
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
+	"github.com/parleyhq/parley/app/workspace"
 )
 
 // Reasons a run was asked for.
@@ -372,7 +373,7 @@ func (x *Extractor) ask(ctx context.Context, conv *store.Conversation, a *store.
 	}
 	// Prices changed in Settings apply to new calls; the ledger row keeps the price it used.
 	if raw, err := x.Store.WorkspaceSettings(ctx, conv.WorkspaceID); err == nil {
-		if t, err := usage.WorkspacePrices(prices, raw); err == nil {
+		if t, err := workspace.Prices(prices, raw); err == nil {
 			prices = t
 		} else {
 			x.log().Warn("workspace prices are invalid; using the defaults", "workspace_id", conv.WorkspaceID, "err", err)

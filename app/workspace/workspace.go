@@ -4,7 +4,8 @@
 // lose each other's change.
 //
 // It may use app/store (the only SQL) and app/usage (price entries); it never imports app/web,
-// views or workers, and no other package writes the settings JSON.
+// views or workers, and no other package writes the settings JSON or reads it (Prices gives
+// the reply, extraction and settings paths the workspace's price table from the same Decode).
 package workspace
 
 import (
@@ -114,4 +115,22 @@ func (s *Service) Modify(ctx context.Context, workspaceID int64, fn func(*Settin
 		return st.Encode()
 	})
 	return out, err
+}
+
+// Prices is base with the workspace's own price entries on top, read from its settings JSON
+// by Decode (the one reader of that document). Stored entries that do not parse, or that the
+// table refuses, give base and the error.
+func Prices(base *usage.Table, settingsJSON string) (*usage.Table, error) {
+	st := Decode(settingsJSON)
+	if err := st.PricesErr(); err != nil {
+		return base, err
+	}
+	if len(st.Prices) == 0 {
+		return base, nil
+	}
+	t, err := base.With(usage.SourceSettings, st.Prices)
+	if err != nil {
+		return base, err
+	}
+	return t, nil
 }

@@ -127,3 +127,27 @@ func TestSettingsKeepWhatTheyDoNotKnow(t *testing.T) {
 		t.Errorf("not JSON: %+v", got)
 	}
 }
+
+// The workspace's own prices come from the one settings reader: entries on top of the base
+// table, and a stored list that does not parse leaves the base with the error.
+func TestPricesComeFromTheSettings(t *testing.T) {
+	base := usage.Default()
+	tbl, err := workspace.Prices(base, `{"retention_days":{"test":7},"prices":[{"match":"my-model","input_per_1m":"1","output_per_1m":"2"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := tbl.Lookup("my-model"); !ok || p.InputPer1M != "1" || p.Source != usage.SourceSettings {
+		t.Fatalf("own entry: %+v %v", p, ok)
+	}
+	if _, ok := base.Lookup("my-model"); ok {
+		t.Fatal("the base table is not changed")
+	}
+	for _, raw := range []string{``, `{}`, `{"prices":null}`} {
+		if tbl, err := workspace.Prices(base, raw); err != nil || tbl != base {
+			t.Fatalf("%q: %v", raw, err)
+		}
+	}
+	if tbl, err := workspace.Prices(base, `{"prices":[{"match":"x","input_per_1m":"abc"}]}`); err == nil || tbl != base {
+		t.Fatalf("broken entries: %v", err)
+	}
+}

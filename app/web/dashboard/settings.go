@@ -159,18 +159,16 @@ func (s *Handler) retentionSave(c echo.Context) error {
 // pricesData fills the prices section: the workspace's effective table, its own entries and
 // the models that had no price lately.
 func (s *Handler) pricesData(c echo.Context, d *pages.SettingsData, raw string) error {
-	own, err := usage.SettingsPrices(raw)
-	if err != nil {
+	st := workspace.Decode(raw)
+	own := st.Prices
+	if err := st.PricesErr(); err != nil {
 		d.PricesErr = "The stored price entries are invalid: " + err.Error()
 	}
 	if len(own) > 0 {
 		b, _ := json.MarshalIndent(own, "", "  ")
 		d.PricesJSON = string(b)
 	}
-	table, err := usage.WorkspacePrices(s.Chat.Prices, raw)
-	if err != nil {
-		table = s.Chat.Prices
-	}
+	table, _ := workspace.Prices(s.Chat.Prices, raw) // an error leaves the defaults, and is shown above
 	for _, p := range table.Entries() {
 		cached := p.CachedInputPer1M
 		if cached == "" {
@@ -178,6 +176,7 @@ func (s *Handler) pricesData(c echo.Context, d *pages.SettingsData, raw string) 
 		}
 		d.Prices = append(d.Prices, pages.PriceRow{Match: p.Match, Input: p.InputPer1M, Cached: cached, Output: p.OutputPer1M, Source: p.Source, Note: p.Note, Free: p.Free})
 	}
+	var err error
 	d.Unpriced, err = s.Store.UnpricedModels(c.Request().Context(), current(c).Workspace.ID, time.Now().AddDate(0, 0, -30))
 	return err
 }
