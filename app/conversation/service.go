@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -87,4 +88,21 @@ func (s *Service) publish(ctx context.Context, ev events.Event) {
 		defer cancel()
 		s.Events.Publish(pctx, ev)
 	}
+}
+
+// CustomerMessage is message id of conv when it is a customer's (user) message; any other id
+// (another conversation's, an assistant's, an unknown one) is store.ErrNotFound. A reply is
+// asked for by the message it answers: Test Chat and the widget check it with this.
+func (s *Service) CustomerMessage(ctx context.Context, conv *store.Conversation, id int64) (*store.Message, error) {
+	if id <= 0 {
+		return nil, store.ErrNotFound
+	}
+	m, err := s.Store.MessageByID(ctx, conv.WorkspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.ConversationID != conv.ID || m.Role != model.RoleUser {
+		return nil, store.ErrNotFound
+	}
+	return m, nil
 }

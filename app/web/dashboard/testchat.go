@@ -168,13 +168,10 @@ func (s *Handler) testChatReply(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	userMsg, err := strconv.ParseInt(c.Param("msg"), 10, 64)
-	if err != nil || userMsg <= 0 {
-		return echo.NewHTTPError(http.StatusNotFound, "No such message.")
-	}
+	userMsg, _ := strconv.ParseInt(c.Param("msg"), 10, 64)
 	ctx := c.Request().Context()
-	um, err := s.Store.MessageByID(ctx, conv.WorkspaceID, userMsg)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (um.ConversationID != conv.ID || um.Role != "user")) {
+	_, err = s.Conversations.CustomerMessage(ctx, conv, userMsg)
+	if errors.Is(err, store.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound, "No such message.")
 	}
 	if err != nil {

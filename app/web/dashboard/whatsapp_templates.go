@@ -115,16 +115,7 @@ func (s *Handler) waWABASave(c echo.Context) error {
 	if bad == "" {
 		msg = "WhatsApp Business Account id saved."
 	}
-	d, err := s.settingsData(c)
-	if err != nil {
-		return err
-	}
-	for i := range d.Templates.Numbers {
-		if n := &d.Templates.Numbers[i]; n.AssistantID == a.ID {
-			n.FetchErr, n.FetchNotice = bad, msg
-		}
-	}
-	return s.renderSettings(c, http.StatusOK, d)
+	return s.renderNumberNotice(c, a.ID, bad, msg)
 }
 
 // waTemplatesFetch imports the approved templates of a number's WhatsApp Business Account
@@ -137,12 +128,18 @@ func (s *Handler) waTemplatesFetch(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
+	return s.renderNumberNotice(c, a.ID, bad, msg)
+}
+
+// renderNumberNotice renders Settings with an error or a notice beside one WhatsApp number's
+// template section.
+func (s *Handler) renderNumberNotice(c echo.Context, assistantID int64, bad, msg string) error {
 	d, err := s.settingsData(c)
 	if err != nil {
 		return err
 	}
 	for i := range d.Templates.Numbers {
-		if n := &d.Templates.Numbers[i]; n.AssistantID == a.ID {
+		if n := &d.Templates.Numbers[i]; n.AssistantID == assistantID {
 			n.FetchErr, n.FetchNotice = bad, msg
 		}
 	}

@@ -422,12 +422,12 @@ func (s *Handler) widgetReply(c echo.Context) error {
 		return err
 	}
 	userMsg, err := strconv.ParseInt(c.Param("msg"), 10, 64)
-	if err != nil || userMsg <= 0 || userMsg != claims.MessageID {
+	if err != nil || userMsg != claims.MessageID {
 		return echo.NewHTTPError(http.StatusNotFound, "No such message.")
 	}
 	ctx := c.Request().Context()
-	um, err := s.Store.MessageByID(ctx, conv.WorkspaceID, userMsg)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (um.ConversationID != conv.ID || um.Role != "user")) {
+	_, err = s.Conversations.CustomerMessage(ctx, conv, userMsg)
+	if errors.Is(err, store.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound, "No such message.")
 	}
 	if err != nil {
