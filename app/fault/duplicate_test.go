@@ -131,6 +131,14 @@ func TestScenario4DuplicateDeliveries(t *testing.T) {
 			dup += n - messages
 		}
 	}
+	// Meta's side: each of the 5 customers got exactly one send, the LLM's reply to them.
+	audit := d.auditWhatsApp(t, customersOfDeliveries(func() []delivery {
+		out := make([]delivery, len(ds))
+		for i, dv := range ds {
+			out[i] = *dv
+		}
+		return out
+	}()))
 	// The stored message keeps the customer's original timestamp.
 	var late int64
 	late, err = d.st.DB.NewSelect().TableExpr("messages").Where("role = 'user' AND created_at > ?", written.Add(2*time.Second)).Count(ctx)
@@ -143,6 +151,6 @@ func TestScenario4DuplicateDeliveries(t *testing.T) {
 	figures{
 		Scenario: "4 duplicate deliveries", Sent: sent, Acked: statuses[http.StatusOK] + replayStatus[http.StatusOK], Stored: st.Stored, Processed: st.Processed,
 		Lost: lost, Duplicated: dup, Recovery: firstDone,
-		Notes: fmt.Sprintf("%d messages × %d concurrent copies, then 2 replays each after processing and a Redis FLUSHALL; Graph sends %d; recovery = first delivery to all answered", messages, copies, len(d.graph.all())),
+		Notes: fmt.Sprintf("%d messages × %d concurrent copies, then 2 replays each after processing and a Redis FLUSHALL; Graph sends %d; %s; recovery = first delivery to all answered", messages, copies, len(d.graph.all()), audit),
 	}.log(t)
 }

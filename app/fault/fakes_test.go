@@ -5,9 +5,14 @@ package fault
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,15 +120,106 @@ func (g *fakeGraph) byRecipient() map[string]int {
 
 // ---- an OpenAI-compatible LLM ----
 
-// newFakeLLM is testkit's fake OpenAI-compatible server answering every chat completion,
-// streamed or not, with a usage object after delay (so that a kill lands while calls are in
+// fakeLLM is testkit's fake OpenAI-compatible server answering every chat completion,
+// streamed or not, with a usage object after Delay (so that a kill lands while calls are in
 // flight); a request with a JSON schema (variable extraction) gets a JSON object with a value
 // for every property. Its Chat and Structured counters tell replies from extractions, in
 // flight and answered.
-func newFakeLLM(t *testing.T, delay time.Duration) *testkit.FakeLLM {
-	l := testkit.NewFakeLLM(t)
-	l.Reply = "Thanks for your message! How else can I help?"
+//
+// Every reply it writes is its own: "... Reference R<n>X ..." names the request (the n-th
+// chat completion), and the fake keeps, for each n, the last customer message that request
+// answered. The checks read a reply Meta received, or a reply stored for a widget visitor,
+// back to the call that wrote it (replyRef) and so to the customer message it answers: a
+// reply that no call wrote (a fallback, a copy) or that answers another customer is caught.
+type fakeLLM struct {
+	*testkit.FakeLLM
+	mu    sync.Mutex
+	calls map[int]llmCall
+	// replyDelay, when set (nanoseconds), replaces Delay for replies (not extractions): a
+	// scenario holds replies at the LLM with it.
+	replyDelay atomic.Int64
+}
+
+// llmCall is one reply the fake LLM wrote.
+type llmCall struct {
+	N        int
+	LastUser string // the last user message of the request
+	Stream   bool
+	At       time.Time
+}
+
+const llmReply = "Thanks for your message! Reference R%dX. How else can I help?"
+
+var replyRefRE = regexp.MustCompile(`Reference R(\d+)X`)
+
+func newFakeLLM(t *testing.T, delay time.Duration) *fakeLLM {
+	l := &fakeLLM{FakeLLM: testkit.NewFakeLLM(t), calls: map[int]llmCall{}}
 	l.Value = "Fault Tester"
 	l.Delay = delay
+	l.Answer = func(n int, r testkit.LLMRequest) testkit.LLMAnswer {
+		if r.Schema != nil { // an extraction: every property gets Value
+			vals := map[string]string{}
+			for k := range r.Schema {
+				vals[k] = l.Value
+			}
+			b, _ := json.Marshal(vals)
+			return testkit.LLMAnswer{Content: string(b), Delay: l.Delay}
+		}
+		l.mu.Lock()
+		l.calls[n] = llmCall{N: n, LastUser: lastUserText(r.Body), Stream: r.Stream, At: time.Now()}
+		l.mu.Unlock()
+		delay := l.Delay
+		if rd := l.replyDelay.Load(); rd > 0 {
+			delay = time.Duration(rd)
+		}
+		return testkit.LLMAnswer{Content: fmt.Sprintf(llmReply, n), Delay: delay}
+	}
 	return l
+}
+
+// lastUserText is the content of the last user message of a chat completion request.
+func lastUserText(body map[string]any) string {
+	msgs, _ := body["messages"].([]any)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m, _ := msgs[i].(map[string]any)
+		if m["role"] != "user" {
+			continue
+		}
+		switch c := m["content"].(type) {
+		case string:
+			return c
+		case []any: // content parts
+			var b strings.Builder
+			for _, p := range c {
+				if pm, ok := p.(map[string]any); ok {
+					if s, ok := pm["text"].(string); ok {
+						b.WriteString(s)
+					}
+				}
+			}
+			return b.String()
+		}
+		return ""
+	}
+	return ""
+}
+
+// replyRef finds the call that wrote a reply text: ok is false when no call of this fake did.
+func (l *fakeLLM) replyRef(text string) (llmCall, bool) {
+	m := replyRefRE.FindStringSubmatch(text)
+	if m == nil {
+		return llmCall{}, false
+	}
+	n, _ := strconv.Atoi(m[1])
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.calls[n]
+	return c, ok
+}
+
+// replyCalls is how many reply calls the fake was asked for.
+func (l *fakeLLM) replyCalls() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.calls)
 }

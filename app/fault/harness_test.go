@@ -29,7 +29,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/parleyhq/parley/app/store"
-	"github.com/parleyhq/parley/app/testkit"
 )
 
 // The machine's PostgreSQL, where every scenario but one gets a fresh database.
@@ -117,6 +116,7 @@ type proc struct {
 	args []string
 	env  []string
 	log  string
+	dir  string // working directory (default: the test's)
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -137,6 +137,7 @@ func (p *proc) start(t *testing.T) {
 	p.mu.Unlock()
 	cmd := exec.Command(p.args[0], p.args[1:]...)
 	cmd.Env = p.env
+	cmd.Dir = p.dir
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -259,7 +260,12 @@ func (r *redisServer) ping() bool {
 
 // do sends one inline command and returns the first reply line.
 func (r *redisServer) do(cmd string) string {
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), time.Second)
+	return redisDo(fmt.Sprintf("127.0.0.1:%d", r.port), cmd)
+}
+
+// redisDo sends one inline command to the Redis at addr and returns the first reply line.
+func redisDo(addr, cmd string) string {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return ""
 	}
@@ -385,7 +391,7 @@ type deployment struct {
 	dbURL   string
 	redis   *redisServer
 	graph   *fakeGraph
-	llm     *testkit.FakeLLM
+	llm     *fakeLLM
 	webPort int
 	webURL  string
 	env     []string
@@ -403,6 +409,7 @@ type deployOptions struct {
 	sweep      time.Duration // PARLEY_SWEEP_INTERVAL (default 2s)
 	window     time.Duration // PARLEY_WHATSAPP_WINDOW (default 24h)
 	llmDelay   time.Duration
+	env        []string // more variables for the roles (PARLEY_WORKER_CONCURRENCY=...)
 }
 
 func deploy(t *testing.T, o deployOptions) *deployment {
@@ -431,28 +438,14 @@ func deploy(t *testing.T, o deployOptions) *deployment {
 	d.webPort = freePort(t)
 	d.webURL = fmt.Sprintf("http://127.0.0.1:%d", d.webPort)
 	d.graph.webhookURL = d.webURL + "/webhooks/whatsapp"
-	d.env = append(os.Environ(),
+	if !strings.Contains(d.dbURL, "/parley_fault_") || d.redis.port == 6379 {
+		t.Fatalf("refusing to run on a shared database or Redis: %s, redis port %d", d.dbURL, d.redis.port)
+	}
+	d.env = append(baseEnv(),
 		"DATABASE_URL="+d.dbURL,
-		"REDIS_URL="+d.redis.url(),
-		"PARLEY_SECRET_KEY="+secretKey,
-		"PARLEY_ADDR=127.0.0.1:"+strconv.Itoa(d.webPort),
-		"PARLEY_BASE_URL="+d.webURL,
-		"PARLEY_ADMIN_EMAIL="+adminEmail,
-		"PARLEY_ADMIN_PASSWORD="+adminPassword,
-		"PARLEY_WHATSAPP_APP_SECRET="+appSecret,
-		"PARLEY_WHATSAPP_VERIFY_TOKEN="+verifyToken,
-		"PARLEY_WHATSAPP_GRAPH_URL="+d.graph.URL+"/v21.0",
-		"PARLEY_WHATSAPP_WINDOW="+o.window.String(),
-		"PARLEY_SWEEP_INTERVAL="+o.sweep.String(),
-		"PARLEY_LLM_BASE_URL="+d.llm.URL+"/v1",
-		"PARLEY_LLM_API_KEY=sk-fault-test",
-		"PARLEY_LLM_MODEL=gpt-4o-mini",
-		"PARLEY_LLM_TIMEOUT=60s",
-		"PARLEY_LOG_FORMAT=json",
-		"PARLEY_LOG_LEVEL=info",
-		"PARLEY_WIDGET_RATE_SESSIONS=100000",
-		"PARLEY_WIDGET_RATE_MESSAGES=100000",
-	)
+		"REDIS_URL="+d.redis.url())
+	d.env = append(d.env, d.parleyEnv(o)...)
+	d.env = append(d.env, o.env...)
 	mk := func(role string) *proc {
 		return &proc{name: role, args: []string{binPath, role}, env: d.env, log: filepath.Join(dir, role+".log")}
 	}
@@ -493,6 +486,46 @@ func deploy(t *testing.T, o deployOptions) *deployment {
 	return d
 }
 
+// parleyEnv is the configuration every scenario's processes share: the fakes, the ports, the
+// admin and the sweep period.
+func (d *deployment) parleyEnv(o deployOptions) []string {
+	return []string{
+		"PARLEY_SECRET_KEY=" + secretKey,
+		"PARLEY_ADDR=127.0.0.1:" + strconv.Itoa(d.webPort),
+		"PARLEY_BASE_URL=" + d.webURL,
+		"PARLEY_ADMIN_EMAIL=" + adminEmail,
+		"PARLEY_ADMIN_PASSWORD=" + adminPassword,
+		"PARLEY_WHATSAPP_APP_SECRET=" + appSecret,
+		"PARLEY_WHATSAPP_VERIFY_TOKEN=" + verifyToken,
+		"PARLEY_WHATSAPP_GRAPH_URL=" + d.graph.URL + "/v21.0",
+		"PARLEY_WHATSAPP_WINDOW=" + o.window.String(),
+		"PARLEY_SWEEP_INTERVAL=" + o.sweep.String(),
+		"PARLEY_LLM_BASE_URL=" + d.llm.URL + "/v1",
+		"PARLEY_LLM_API_KEY=sk-fault-test",
+		"PARLEY_LLM_MODEL=gpt-4o-mini",
+		"PARLEY_LLM_TIMEOUT=60s",
+		"PARLEY_LOG_FORMAT=json",
+		"PARLEY_LOG_LEVEL=info",
+		"PARLEY_WIDGET_RATE_SESSIONS=100000",
+		"PARLEY_WIDGET_RATE_MESSAGES=100000",
+	}
+}
+
+// baseEnv is the test's environment without the variables that would point a child process
+// at the shared servers (DATABASE_URL, REDIS_URL, as .ci/run sets them) or change its
+// configuration (PARLEY_*): every scenario sets its own.
+func baseEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "DATABASE_URL" || k == "REDIS_URL" || strings.HasPrefix(k, "PARLEY_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
 func logHas(path, s string) bool {
 	b, _ := os.ReadFile(path)
 	return bytes.Contains(b, []byte(s))
@@ -503,6 +536,7 @@ func (d *deployment) run(args ...string) string {
 	d.t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = d.env
+	cmd.Dir = d.web.dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -581,7 +615,7 @@ func (d *deployment) createAssistant(apiKey string) {
 func (d *deployment) checkAlive(what string) {
 	d.t.Helper()
 	for _, p := range []*proc{d.web, d.worker, d.sched} {
-		if !p.running() {
+		if p != nil && !p.running() {
 			d.t.Errorf("%s: the %s process exited (%v) instead of reconnecting by itself", what, p.name, p.exitErr())
 		}
 	}

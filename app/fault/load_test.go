@@ -29,9 +29,9 @@ import (
 
 // delivery is one webhook (one customer message) and what became of each attempt.
 type delivery struct {
-	ID, From string
-	Body     []byte
-	Sig      string
+	ID, From, Text string
+	Body           []byte
+	Sig            string
 
 	Status     int    // last attempt's HTTP status (0: no answer)
 	Err        string // last attempt's transport error kind
@@ -112,8 +112,9 @@ func (d *deployment) post(hc *http.Client, dv *delivery, lock *sync.Mutex) {
 func newDelivery(prefix string, i int, customerBase int64, at time.Time) *delivery {
 	id := fmt.Sprintf("wamid.FAULT.%s.%d", prefix, i)
 	from := strconv.FormatInt(customerBase+int64(i), 10)
-	body := bench.WhatsAppTextWebhook(phoneNumberID, id, from, "fault message "+prefix+" "+strconv.Itoa(i), at)
-	return &delivery{ID: id, From: from, Body: body, Sig: whatsapp.Sign(appSecret, body)}
+	text := "fault message " + prefix + " " + strconv.Itoa(i)
+	body := bench.WhatsAppTextWebhook(phoneNumberID, id, from, text, at)
+	return &delivery{ID: id, From: from, Text: text, Body: body, Sig: whatsapp.Sign(appSecret, body)}
 }
 
 // webhookLoad sends rate webhooks a second for dur (open loop), each a new customer's message,
@@ -179,7 +180,10 @@ type widgetMsg struct {
 	Err           string
 	Start, End    time.Time
 	Done          bool // the reply was complete (JSON reply, or the stream's "done" event)
-	Conversation  string
+	// Acked: the server said it has the message (a 200 JSON answer, or the stream's "message"
+	// event, sent once the message is stored and before the reply is written).
+	Acked        bool
+	Conversation string
 }
 
 type widgetLoad struct {
@@ -187,6 +191,9 @@ type widgetLoad struct {
 	msgs []*widgetMsg
 	// sessions: attempts and failures of POST /sessions
 	sessions, sessionErrors int
+	// renew: after a failed message the visitor opens a new conversation (so that the message
+	// cut off stays the last of its conversation, and only the product can answer it).
+	renew bool
 }
 
 func (w *widgetLoad) snapshot() []widgetMsg {
@@ -246,7 +253,7 @@ func (d *deployment) widgetVisitor(ctx context.Context, w *widgetLoad, visitor s
 		}
 		t0 := time.Now()
 		res, err := hc.Do(req)
-		status, kind, done := 0, "", false
+		status, kind, done, ack := 0, "", false, false
 		if err == nil {
 			raw, rerr := io.ReadAll(res.Body)
 			res.Body.Close()
@@ -256,7 +263,9 @@ func (d *deployment) widgetVisitor(ctx context.Context, w *widgetLoad, visitor s
 			}
 			if stream {
 				done = status == 200 && bytes.Contains(raw, []byte("event: done")) && !bytes.Contains(raw, []byte("event: error"))
+				ack = status == 200 && bytes.Contains(raw, []byte("event: message"))
 			} else {
+				ack = status == 200 && rerr == nil
 				var out struct {
 					Reply *struct {
 						Content string `json:"content"`
@@ -268,7 +277,10 @@ func (d *deployment) widgetVisitor(ctx context.Context, w *widgetLoad, visitor s
 			kind = errKind(err)
 		}
 		w.mu.Lock()
-		m.Start, m.End, m.Status, m.Err, m.Done = t0, time.Now(), status, kind, done
+		m.Start, m.End, m.Status, m.Err, m.Done, m.Acked = t0, time.Now(), status, kind, done, ack
+		if !done && w.renew {
+			token = ""
+		}
 		w.mu.Unlock()
 		sleepCtx(ctx, every)
 	}
@@ -433,54 +445,6 @@ func short(ids []string) string {
 		return strings.Join(ids[:5], ", ") + fmt.Sprintf(" and %d more", len(ids)-5)
 	}
 	return strings.Join(ids, ", ")
-}
-
-// widgetStored checks that every acknowledged widget message is stored exactly once and is
-// followed by exactly one assistant reply.
-func (d *deployment) widgetStored(ctx context.Context, msgs []widgetMsg) (stored, lost, dup, noReply int, err error) {
-	for _, m := range msgs {
-		if m.Status != http.StatusOK {
-			continue
-		}
-		var n int64
-		n, err = d.st.DB.NewSelect().TableExpr("messages").Where("role = 'user' AND content = ?", m.Text).Count(ctx)
-		if err != nil {
-			return
-		}
-		switch {
-		case n == 0:
-			lost++
-			continue
-		case n > 1:
-			dup++
-		}
-		stored++
-		var us []struct {
-			ID   int64 `bun:"id"`
-			Conv int64 `bun:"conversation_id"`
-		}
-		if err = d.st.DB.NewSelect().TableExpr("messages").Column("id", "conversation_id").Where("role = 'user' AND content = ?", m.Text).Scan(ctx, &us); err != nil || len(us) == 0 {
-			return
-		}
-		u := us[0]
-		var next int64
-		if err = d.st.DB.NewSelect().TableExpr("messages").ColumnExpr("COALESCE(min(id), 9000000000000000000)").
-			Where("conversation_id = ? AND role = 'user' AND id > ?", u.Conv, u.ID).Scan(ctx, &next); err != nil {
-			return
-		}
-		var replies int64
-		replies, err = d.st.DB.NewSelect().TableExpr("messages").
-			Where("conversation_id = ? AND role = 'assistant' AND id > ? AND id < ?", u.Conv, u.ID, next).Count(ctx)
-		if err != nil {
-			return
-		}
-		if replies == 0 {
-			noReply++
-		} else if replies > 1 {
-			dup++
-		}
-	}
-	return
 }
 
 // usageIntegrity checks the ledger against the conversations' totals and the daily rollups.
