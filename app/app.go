@@ -47,6 +47,9 @@ type App struct {
 	Store  *store.Store
 	Redis  redis.UniversalClient
 	Queue  *asynq.Client
+	// Tasks builds and enqueues this installation's tasks (ids prefixed with its random id,
+	// kept in the database): every enqueuer gets it from here.
+	Tasks  *workers.Tasks
 	Events *events.Bus
 	Keys   *auth.Keys
 	// Conversations changes conversations and publishes live updates.
@@ -115,6 +118,15 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 		return nil, err
 	}
 	a.Queue = asynq.NewClientFromRedisClient(a.Redis)
+	prefix, err := a.Store.InstallationPrefix(ctx)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("installation id: %w", err)
+	}
+	if a.Tasks, err = workers.NewTasks(prefix, a.Queue); err != nil {
+		a.Close()
+		return nil, err
+	}
 	queues := make([]string, 0, len(workers.QueuePriorities))
 	for q := range workers.QueuePriorities {
 		queues = append(queues, q)
@@ -125,7 +137,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Accounts = &account.Service{Store: a.Store, Limits: a.RateLimit}
 	a.Workspace = &workspace.Service{Store: a.Store}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
-	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Queue: a.Queue, Log: log}).OnUserMessage // debounced variable extraction
+	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Tasks: a.Tasks, Log: log}).OnUserMessage // debounced variable extraction
 	if a.Prices, err = usage.Load(cfg); err != nil {
 		a.Close()
 		return nil, err

@@ -28,8 +28,8 @@ type DeleteMatchingPayload struct {
 	AskedAt     time.Time `json:"asked_at"`
 }
 
-// NewDeleteMatchingTask deletes every conversation matching a filter, in batches.
-func NewDeleteMatchingTask(p DeleteMatchingPayload) (*asynq.Task, error) {
+// DeleteMatching deletes every conversation matching a filter, in batches.
+func (t *Tasks) DeleteMatching(p DeleteMatchingPayload) (*asynq.Task, error) {
 	if p.WorkspaceID <= 0 || p.JobID == "" {
 		return nil, fmt.Errorf("conversations:delete: workspace and job id are required")
 	}
@@ -37,13 +37,13 @@ func NewDeleteMatchingTask(p DeleteMatchingPayload) (*asynq.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	return asynq.NewTask(TypeConversationsDelete, b, asynq.TaskID("delete:"+p.JobID), asynq.Queue(QueueDefault),
+	return asynq.NewTask(TypeConversationsDelete, b, asynq.TaskID(t.id("delete", p.JobID)), asynq.Queue(QueueDefault),
 		asynq.MaxRetry(5), asynq.Timeout(30*time.Minute), asynq.Retention(time.Hour)), nil
 }
 
-// NewRetentionTask applies every workspace's retention settings.
-func NewRetentionTask() *asynq.Task {
-	return asynq.NewTask(TypeRetentionApply, nil, asynq.Queue(QueueLow), asynq.MaxRetry(3),
+// Retention applies every workspace's retention settings.
+func (t *Tasks) Retention() *asynq.Task {
+	return t.periodic(TypeRetentionApply, asynq.Queue(QueueLow), asynq.MaxRetry(3),
 		asynq.Timeout(time.Hour), asynq.Unique(time.Hour))
 }
 

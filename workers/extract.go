@@ -40,7 +40,7 @@ type ExtractPayload struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// NewExtractTask builds the extraction task of a conversation.
+// Extract builds the extraction task of a conversation.
 //
 // For new customer messages (ReasonMessage) it is debounced: time is cut into windows of
 // debounce, the task id is "extract:<conversation>:<window of at>" and the task runs
@@ -48,7 +48,7 @@ type ExtractPayload struct {
 // one task (the others are duplicates, which Enqueue treats as success), and it reads them
 // all. A conversation that ended gets "extract:<conversation>:end"; a rerun
 // "extract:<conversation>:rerun:<token>", run at once.
-func NewExtractTask(p ExtractPayload, at time.Time, debounce time.Duration) (*asynq.Task, error) {
+func (t *Tasks) Extract(p ExtractPayload, at time.Time, debounce time.Duration) (*asynq.Task, error) {
 	if p.WorkspaceID <= 0 || p.ConversationID <= 0 {
 		return nil, fmt.Errorf("%s: workspace and conversation ids are required", TypeConversationExtract)
 	}
@@ -62,14 +62,14 @@ func NewExtractTask(p ExtractPayload, at time.Time, debounce time.Duration) (*as
 		p.Reason = extract.ReasonMessage
 		window := at.UnixNano() / int64(debounce)
 		runAt := time.Unix(0, (window+1)*int64(debounce)).Add(ExtractGrace)
-		opts = append(opts, asynq.TaskID("extract:"+conv+":"+strconv.FormatInt(window, 10)), asynq.ProcessAt(runAt))
+		opts = append(opts, asynq.TaskID(t.id("extract", conv, strconv.FormatInt(window, 10))), asynq.ProcessAt(runAt))
 	case extract.ReasonEnded:
-		opts = append(opts, asynq.TaskID("extract:"+conv+":end"))
+		opts = append(opts, asynq.TaskID(t.id("extract", conv, "end")))
 	case extract.ReasonRerun:
 		if p.Token == "" {
 			p.Token = strconv.FormatInt(at.UnixNano(), 10)
 		}
-		opts = append(opts, asynq.TaskID("extract:"+conv+":rerun:"+p.Token))
+		opts = append(opts, asynq.TaskID(t.id("extract", conv, "rerun", p.Token)))
 	default:
 		return nil, fmt.Errorf("%s: unknown reason %q", TypeConversationExtract, p.Reason)
 	}
@@ -80,16 +80,16 @@ func NewExtractTask(p ExtractPayload, at time.Time, debounce time.Duration) (*as
 	return asynq.NewTask(TypeConversationExtract, b, opts...), nil
 }
 
-// NewExtractionSweepTask gives conversations that ended their last extraction.
-func NewExtractionSweepTask() *asynq.Task {
-	return asynq.NewTask(TypeExtractionSweep, nil,
+// ExtractionSweep gives conversations that ended their last extraction.
+func (t *Tasks) ExtractionSweep() *asynq.Task {
+	return t.periodic(TypeExtractionSweep,
 		asynq.Queue(QueueLow), asynq.MaxRetry(0), asynq.Timeout(time.Minute), asynq.Unique(30*time.Second))
 }
 
 // ExtractScheduler enqueues debounced extractions; its OnUserMessage is the conversations
 // service's hook for stored customer messages.
 type ExtractScheduler struct {
-	Queue    Enqueuer
+	Tasks    *Tasks
 	Log      *slog.Logger
 	Debounce time.Duration
 	// Now is the clock (time.Now when nil).
@@ -102,18 +102,18 @@ func (s *ExtractScheduler) Schedule(ctx context.Context, workspaceID, conversati
 	if s.Now != nil {
 		now = s.Now
 	}
-	t, err := NewExtractTask(ExtractPayload{WorkspaceID: workspaceID, ConversationID: conversationID, Reason: extract.ReasonMessage, RequestID: logctx.RequestID(ctx)}, now(), s.Debounce)
+	t, err := s.Tasks.Extract(ExtractPayload{WorkspaceID: workspaceID, ConversationID: conversationID, Reason: extract.ReasonMessage, RequestID: logctx.RequestID(ctx)}, now(), s.Debounce)
 	if err != nil {
 		return err
 	}
-	return Enqueue(ctx, s.Queue, t)
+	return s.Tasks.Enqueue(ctx, t)
 }
 
 // OnUserMessage schedules the extraction after a customer message was stored. A queue that
 // does not answer is logged, not returned: the message is stored, and the conversation's
 // final extraction (when it ends) or a rerun reads it.
 func (s *ExtractScheduler) OnUserMessage(ctx context.Context, m *store.Message) {
-	if m == nil || m.Role != "user" || s.Queue == nil {
+	if m == nil || m.Role != "user" || s.Tasks == nil {
 		return
 	}
 	if err := s.Schedule(context.WithoutCancel(ctx), m.WorkspaceID, m.ConversationID); err != nil && s.Log != nil {
@@ -124,7 +124,7 @@ func (s *ExtractScheduler) OnUserMessage(ctx context.Context, m *store.Message) 
 // Extract runs extractions and the sweep for ended conversations.
 type Extract struct {
 	Extractor *extract.Extractor
-	Queue     Enqueuer
+	Tasks     *Tasks
 	Log       *slog.Logger
 	// SweepLookback bounds how far back the sweep looks for ended conversations (default 7
 	// days); SweepBatch bounds one sweep (default 500).
@@ -176,11 +176,11 @@ func (h *Extract) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	for _, r := range refs {
-		t, err := NewExtractTask(ExtractPayload{WorkspaceID: r.WorkspaceID, ConversationID: r.ID, Reason: extract.ReasonEnded}, time.Now(), 0)
+		t, err := h.Tasks.Extract(ExtractPayload{WorkspaceID: r.WorkspaceID, ConversationID: r.ID, Reason: extract.ReasonEnded}, time.Now(), 0)
 		if err != nil {
 			return err
 		}
-		if err := Enqueue(ctx, h.Queue, t); err != nil {
+		if err := h.Tasks.Enqueue(ctx, t); err != nil {
 			return fmt.Errorf("enqueue final extraction of %d: %w", r.ID, err)
 		}
 	}

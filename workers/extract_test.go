@@ -68,7 +68,7 @@ func TestExtractionDebounce(t *testing.T) {
 	debounce := 5 * time.Second
 	// A window in the future, so that the task is scheduled (not due yet).
 	clock := time.Now().Add(time.Minute).Truncate(debounce).Add(200 * time.Millisecond)
-	sched := &workers.ExtractScheduler{Queue: a.Queue, Debounce: debounce, Now: func() time.Time { return clock }}
+	sched := &workers.ExtractScheduler{Tasks: a.Tasks, Debounce: debounce, Now: func() time.Time { return clock }}
 	a.Conversations.OnUserMessage = sched.OnUserMessage
 	ws, conv := exSetup(t, a, model.TypeWidget)
 	burst := []string{"hi", "I'm Jane", "jane@example.com", "we'd like", "the pro plan"}
@@ -88,7 +88,7 @@ func TestExtractionDebounce(t *testing.T) {
 		t.Fatalf("a burst of %d messages scheduled %d extractions, want 1", len(burst), len(tasks))
 	}
 	window := clock.UnixNano() / int64(debounce)
-	if tasks[0].ID != fmt.Sprintf("extract:%d:%d", conv.ID, window) {
+	if tasks[0].ID != fmt.Sprintf("%s:extract:%d:%d", a.Tasks.Prefix(), conv.ID, window) {
 		t.Fatalf("task id %q", tasks[0].ID)
 	}
 	runAt := time.Unix(0, (window+1)*int64(debounce)).Add(workers.ExtractGrace)
@@ -104,7 +104,7 @@ func TestExtractionDebounce(t *testing.T) {
 		t.Fatalf("next window: %d tasks", n)
 	}
 	// Running the first task extracts from the whole burst, once.
-	h := &workers.Extract{Queue: a.Queue, Log: testkit.Logger(t), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}}
+	h := &workers.Extract{Tasks: a.Tasks, Log: testkit.Logger(t), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}}
 	task := asynq.NewTask(tasks[0].Type, tasks[0].Payload)
 	if err := h.HandleExtract(ctx, task); err != nil {
 		t.Fatal(err)
@@ -131,21 +131,21 @@ func TestExtractionSweepOfEndedConversations(t *testing.T) {
 	ctx := context.Background()
 	a.Conversations.OnUserMessage = nil
 	ws, conv := exSetup(t, a, model.TypeWidget)
-	h := &workers.Extract{Queue: a.Queue, Log: testkit.Logger(t), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}}
+	h := &workers.Extract{Tasks: a.Tasks, Log: testkit.Logger(t), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}}
 	if _, err := a.Conversations.AddMessage(ctx, &store.Message{WorkspaceID: ws, ConversationID: conv.ID, Role: "user", Content: "jane@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Store.EndConversation(ctx, ws, conv.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.HandleSweep(ctx, workers.NewExtractionSweepTask()); err != nil {
+	if err := h.HandleSweep(ctx, tk.ExtractionSweep()); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.HandleSweep(ctx, workers.NewExtractionSweepTask()); err != nil {
+	if err := h.HandleSweep(ctx, tk.ExtractionSweep()); err != nil {
 		t.Fatal(err)
 	}
 	tasks := extractTasks(t, asynq.NewInspectorFromRedisClient(a.Redis))
-	if len(tasks) != 1 || tasks[0].ID != fmt.Sprintf("extract:%d:end", conv.ID) {
+	if len(tasks) != 1 || tasks[0].ID != fmt.Sprintf("%s:extract:%d:end", a.Tasks.Prefix(), conv.ID) {
 		t.Fatalf("final extraction tasks: %v", tasks)
 	}
 	if err := h.HandleExtract(ctx, asynq.NewTask(tasks[0].Type, tasks[0].Payload)); err != nil {
@@ -167,10 +167,10 @@ func TestExtractBadPayloadsSkipRetry(t *testing.T) {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
-	if _, err := workers.NewExtractTask(workers.ExtractPayload{WorkspaceID: 1}, time.Now(), 0); err == nil {
+	if _, err := tk.Extract(workers.ExtractPayload{WorkspaceID: 1}, time.Now(), 0); err == nil {
 		t.Fatal("a task needs a conversation")
 	}
-	t1, _ := workers.NewExtractTask(workers.ExtractPayload{WorkspaceID: 1, ConversationID: 2, Reason: extract.ReasonRerun}, time.Now(), 0)
+	t1, _ := tk.Extract(workers.ExtractPayload{WorkspaceID: 1, ConversationID: 2, Reason: extract.ReasonRerun}, time.Now(), 0)
 	var p workers.ExtractPayload
 	if err := json.Unmarshal(t1.Payload(), &p); err != nil || p.Token == "" {
 		t.Fatalf("a rerun has a token of its own: %+v", p)
@@ -184,7 +184,7 @@ func BenchmarkExtractJob(b *testing.B) {
 	a := testkit.App(b, testkit.Config(b))
 	a.Conversations.OnUserMessage = nil
 	ctx := context.Background()
-	h := &workers.Extract{Queue: a.Queue, Log: testkit.Logger(b), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(b)}}
+	h := &workers.Extract{Tasks: a.Tasks, Log: testkit.Logger(b), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(b)}}
 	name := llm.VariableSpec{Name: "name", Type: "text", Required: true}
 	ws, _ := exSetup(b, a, model.TypeWidget)
 	as, err := a.Store.Assistants(ctx, ws)
@@ -207,7 +207,7 @@ func BenchmarkExtractJob(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		task, _ := workers.NewExtractTask(workers.ExtractPayload{WorkspaceID: ws, ConversationID: conv.ID, Reason: extract.ReasonMessage}, time.Now(), 0)
+		task, _ := tk.Extract(workers.ExtractPayload{WorkspaceID: ws, ConversationID: conv.ID, Reason: extract.ReasonMessage}, time.Now(), 0)
 		b.StartTimer()
 		if err := h.HandleExtract(ctx, task); err != nil {
 			b.Fatal(err)
@@ -231,7 +231,7 @@ func TestWorkerServerRunsExtractionAndTally(t *testing.T) {
 		}
 	}
 	h := workers.Handlers{
-		Extract: &workers.Extract{Queue: a.Queue, Log: testkit.Logger(t), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}},
+		Extract: &workers.Extract{Tasks: a.Tasks, Log: testkit.Logger(t), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}},
 		Tally:   &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: testkit.Logger(t)}},
 	}
 	srv := asynq.NewServerFromRedisClient(a.Redis, asynq.Config{Concurrency: 2, Queues: workers.QueuePriorities, Logger: quiet{}})
@@ -239,7 +239,7 @@ func TestWorkerServerRunsExtractionAndTally(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	task, _ := workers.NewExtractTask(workers.ExtractPayload{WorkspaceID: ws, ConversationID: conv.ID, Reason: extract.ReasonRerun}, time.Now(), 0)
+	task, _ := tk.Extract(workers.ExtractPayload{WorkspaceID: ws, ConversationID: conv.ID, Reason: extract.ReasonRerun}, time.Now(), 0)
 	if err := workers.Enqueue(ctx, a.Queue, task); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestWorkerServerRunsExtractionAndTally(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := workers.Enqueue(ctx, a.Queue, workers.NewUsageTallyTask()); err != nil {
+	if err := workers.Enqueue(ctx, a.Queue, tk.UsageTally()); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -270,7 +270,7 @@ func TestWorkerServerRunsExtractionAndTally(t *testing.T) {
 	}
 	// The schedule has the periodic entries.
 	types := map[string]bool{}
-	for _, e := range (workers.Schedule{}).Entries() {
+	for _, e := range (workers.Schedule{Tasks: tk}).Entries() {
 		types[e.Task.Type()] = true
 	}
 	if !types[workers.TypeUsageTally] || !types[workers.TypeUsageReconcile] || !types[workers.TypeExtractionSweep] {

@@ -13,25 +13,11 @@ import (
 	"github.com/parleyhq/parley/app/inbound"
 )
 
-// Enqueuer is what the workers and the web layer need of the queue.
-type Enqueuer interface {
-	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
-}
-
-// Enqueue enqueues t and treats a duplicate (same task id already queued) as success.
-func Enqueue(ctx context.Context, q Enqueuer, t *asynq.Task, opts ...asynq.Option) error {
-	_, err := q.EnqueueContext(ctx, t, opts...)
-	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
-		return nil
-	}
-	return err
-}
-
 // Inbound processes raw inbound events and sweeps for the ones left behind: the rules (once,
 // idempotently, marked processed or failed) are app/inbound's.
 type Inbound struct {
 	Service *inbound.Service
-	Queue   Enqueuer
+	Tasks   *Tasks
 	Log     *slog.Logger
 	// SweepAge is how old an unprocessed event must be before the sweep re-enqueues it, so that
 	// a sweep does not race the webhook's own enqueue.
@@ -70,11 +56,11 @@ func (h *Inbound) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 	}
 	n := 0
 	for _, ev := range evs {
-		t, err := NewInboundProcessTask(ev.ID, ev.RequestID) // the webhook's request id follows the event
+		t, err := h.Tasks.InboundProcess(ev.ID, ev.ReceivedAt, ev.RequestID) // the webhook's request id follows the event
 		if err != nil {
 			return err
 		}
-		if err := Enqueue(ctx, h.Queue, t); err != nil {
+		if err := h.Tasks.Enqueue(ctx, t); err != nil {
 			return fmt.Errorf("sweep: enqueue event %d: %w", ev.ID, err)
 		}
 		n++

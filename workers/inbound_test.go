@@ -26,7 +26,7 @@ func TestSweepReenqueuesAndWorkerProcessesOnce(t *testing.T) {
 			return errors.New("provider said no")
 		}
 		return nil
-	}}}, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Second}
+	}}}, Tasks: a.Tasks, Log: testkit.Logger(t), SweepAge: time.Second}
 
 	// Two events stored but never enqueued (Redis was down when they arrived), one fresh.
 	old := time.Now().Add(-time.Minute).UTC()
@@ -38,11 +38,11 @@ func TestSweepReenqueuesAndWorkerProcessesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := h.HandleSweep(ctx, workers.NewInboundSweepTask()); err != nil {
+	if err := h.HandleSweep(ctx, tk.InboundSweep()); err != nil {
 		t.Fatal(err)
 	}
 	// A second sweep while they are queued enqueues nothing new (task id = event id).
-	if err := h.HandleSweep(ctx, workers.NewInboundSweepTask()); err != nil {
+	if err := h.HandleSweep(ctx, tk.InboundSweep()); err != nil {
 		t.Fatal(err)
 	}
 	insp := asynq.NewInspectorFromRedisClient(a.Redis)
@@ -78,7 +78,7 @@ func TestSweepReenqueuesAndWorkerProcessesOnce(t *testing.T) {
 
 func TestInboundProcessBadPayloadsSkipRetry(t *testing.T) {
 	a := testkit.App(t, testkit.Config(t))
-	h := &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{}}, Queue: a.Queue, Log: testkit.Logger(t)}
+	h := &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{}}, Tasks: a.Tasks, Log: testkit.Logger(t)}
 	ctx := context.Background()
 	for _, payload := range []string{`nonsense`, `{"event_id":0}`, `{"event_id":999999}`} {
 		err := h.HandleProcess(ctx, asynq.NewTask(workers.TypeInboundProcess, []byte(payload)))
@@ -108,7 +108,7 @@ func TestWorkerServerRunsEnqueuedTask(t *testing.T) {
 	h := &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{"test": func(ctx context.Context, ev *store.InboundEvent) error {
 		done <- ev.ID
 		return nil
-	}}}, Queue: a.Queue, Log: testkit.Logger(t)}
+	}}}, Tasks: a.Tasks, Log: testkit.Logger(t)}
 	srv := asynq.NewServerFromRedisClient(a.Redis, asynq.Config{Concurrency: 2, Queues: workers.QueuePriorities, Logger: quiet{}})
 	if err := srv.Start(workers.NewMux(workers.Handlers{Inbound: h})); err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestWorkerServerRunsEnqueuedTask(t *testing.T) {
 	if _, err := a.Store.InsertInboundEvent(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	task, _ := workers.NewInboundProcessTask(ev.ID, "req-1")
+	task, _ := tk.InboundProcess(ev.ID, ev.ReceivedAt, "req-1")
 	if err := workers.Enqueue(ctx, a.Queue, task); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func (quiet) Fatal(...any) {}
 func TestSweepPrefersEventsThatNeverRan(t *testing.T) {
 	a := testkit.App(t, testkit.Config(t))
 	ctx := context.Background()
-	h := &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t)}, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Second, SweepBatch: 2}
+	h := &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t)}, Tasks: a.Tasks, Log: testkit.Logger(t), SweepAge: time.Second, SweepBatch: 2}
 	old := time.Now().Add(-time.Hour).UTC()
 	for i, id := range []string{"f1", "f2", "f3"} {
 		ev := &store.InboundEvent{Provider: "test", ProviderID: id, Payload: `"fail"`, ReceivedAt: old.Add(time.Duration(i) * time.Second)}
@@ -176,7 +176,7 @@ func TestSweepPrefersEventsThatNeverRan(t *testing.T) {
 	if _, err := a.Store.InsertInboundEvent(ctx, lost); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.HandleSweep(ctx, workers.NewInboundSweepTask()); err != nil {
+	if err := h.HandleSweep(ctx, tk.InboundSweep()); err != nil {
 		t.Fatal(err)
 	}
 	pending, err := asynq.NewInspectorFromRedisClient(a.Redis).ListPendingTasks(workers.QueueCritical)

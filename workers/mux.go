@@ -1,6 +1,8 @@
 package workers
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -17,6 +19,11 @@ type Handlers struct {
 	// Extract runs variable extractions; Tally keeps the usage rollups (issue 7).
 	Extract *Extract
 	Tally   *Tally
+	// Replies finishes promised replies (the reply outbox's sweep and widget reply task).
+	Replies *Replies
+	// Tasks is the installation's task factory: a task of another installation sharing the
+	// Redis is handed back (ErrForeignTask) instead of being run on this one's database.
+	Tasks *Tasks
 	// Metrics counts task outcomes and durations; Log gets one line per task run (observe.go).
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
@@ -26,6 +33,9 @@ type Handlers struct {
 func NewMux(h Handlers) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.Use(Observe(h.Metrics, h.Log))
+	if h.Tasks != nil {
+		mux.Use(h.Tasks.OwnOnly)
+	}
 	mux.HandleFunc(TypeInboundProcess, h.Inbound.HandleProcess)
 	mux.HandleFunc(TypeInboundSweep, h.Inbound.HandleSweep)
 	mux.HandleFunc(TypeConversationsDelete, h.Maintenance.HandleDeleteMatching)
@@ -37,6 +47,10 @@ func NewMux(h Handlers) *asynq.ServeMux {
 		mux.HandleFunc(TypeConversationExtract, h.Extract.HandleExtract)
 		mux.HandleFunc(TypeExtractionSweep, h.Extract.HandleSweep)
 	}
+	if h.Replies != nil {
+		mux.HandleFunc(TypeChatReply, h.Replies.HandleChatReply)
+		mux.HandleFunc(TypeReplySweep, h.Replies.HandleSweep)
+	}
 	if h.Tally != nil {
 		mux.HandleFunc(TypeUsageTally, h.Tally.HandleTally)
 		mux.HandleFunc(TypeUsageReconcile, h.Tally.HandleReconcile)
@@ -47,6 +61,7 @@ func NewMux(h Handlers) *asynq.ServeMux {
 // Schedule is every periodic task, run by exactly one scheduler.
 type Schedule struct {
 	SweepInterval time.Duration
+	Tasks         *Tasks
 }
 
 // Entries returns the (cron spec, task) pairs to register.
@@ -55,14 +70,17 @@ func (s Schedule) Entries() []ScheduleEntry {
 	if every <= 0 {
 		every = time.Minute
 	}
+	t := s.Tasks
 	return []ScheduleEntry{
-		{Spec: "@every " + every.String(), Task: NewInboundSweepTask()},
-		{Spec: "17 3 * * *", Task: NewRetentionTask()}, // daily, 03:17 UTC
+		{Spec: "@every " + every.String(), Task: t.InboundSweep()},
+		{Spec: "17 3 * * *", Task: t.Retention()}, // daily, 03:17 UTC
 		// Windows whose expiry task Redis lost: every sweep period, so that they close within two.
-		{Spec: windowSweepSpec(s.SweepInterval), Task: NewWhatsAppWindowSweepTask()},
-		{Spec: "@every 1m", Task: NewUsageTallyTask()},
-		{Spec: "@every 15m", Task: NewUsageReconcileTask()},
-		{Spec: "@every 1m", Task: NewExtractionSweepTask()},
+		{Spec: windowSweepSpec(s.SweepInterval), Task: t.WhatsAppWindowSweep()},
+		// Replies that are due and not done (their task was lost): every sweep period.
+		{Spec: "@every " + every.String(), Task: t.ReplySweep()},
+		{Spec: "@every 1m", Task: t.UsageTally()},
+		{Spec: "@every 15m", Task: t.UsageReconcile()},
+		{Spec: "@every 1m", Task: t.ExtractionSweep()},
 	}
 }
 
@@ -78,4 +96,28 @@ func windowSweepSpec(every time.Duration) string {
 		return "@every 1m"
 	}
 	return "@every " + every.String()
+}
+
+// ErrForeignTask is returned for a task of another installation sharing this Redis: asynq
+// retries it soon (RetryDelay), so that a worker of its own installation takes it.
+var ErrForeignTask = errors.New("task of another installation sharing this Redis: left to its workers")
+
+// OwnOnly is the mux middleware that runs only this installation's tasks.
+func (t *Tasks) OwnOnly(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		if !t.Owns(id, task.Payload()) {
+			return ErrForeignTask
+		}
+		return next.ProcessTask(ctx, task)
+	})
+}
+
+// RetryDelay is the worker's retry delay: a foreign task goes back at once (a second), every
+// other failure backs off as asynq's default does.
+func RetryDelay(n int, err error, task *asynq.Task) time.Duration {
+	if errors.Is(err, ErrForeignTask) {
+		return time.Second
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, task)
 }

@@ -146,11 +146,11 @@ func TestObserveCountsOutcomesAndLogsTaskIDs(t *testing.T) {
 // did still decode.
 func TestPayloadsCarryRequestIDsCompatibly(t *testing.T) {
 	at := time.Now().Add(time.Hour)
-	old, err := workers.NewWhatsAppWindowExpireTask(1, 2, at)
+	old, err := tk.WhatsAppWindowExpire(1, 2, at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	withID, err := workers.NewWhatsAppWindowExpireTask(1, 2, at, "req-1")
+	withID, err := tk.WhatsAppWindowExpire(1, 2, at, "req-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,10 +170,10 @@ func TestPayloadsCarryRequestIDsCompatibly(t *testing.T) {
 			t.Fatalf("%s: %+v %v", raw, rp, err)
 		}
 	}
-	r1, _ := workers.NewWhatsAppReplyTask(workers.WhatsAppReplyPayload{WorkspaceID: 1, ConversationID: 2, MessageID: 3}, time.Second)
-	r2, _ := workers.NewWhatsAppReplyTask(workers.WhatsAppReplyPayload{WorkspaceID: 1, ConversationID: 2, MessageID: 3, RequestID: "r"}, time.Second)
-	e1, _ := workers.NewExtractTask(workers.ExtractPayload{WorkspaceID: 1, ConversationID: 2}, at, 0)
-	e2, _ := workers.NewExtractTask(workers.ExtractPayload{WorkspaceID: 1, ConversationID: 2, RequestID: "r"}, at, 0)
+	r1, _ := tk.WhatsAppReply(workers.WhatsAppReplyPayload{WorkspaceID: 1, ConversationID: 2, MessageID: 3}, "", 0, time.Second)
+	r2, _ := tk.WhatsAppReply(workers.WhatsAppReplyPayload{WorkspaceID: 1, ConversationID: 2, MessageID: 3, RequestID: "r"}, "", 0, time.Second)
+	e1, _ := tk.Extract(workers.ExtractPayload{WorkspaceID: 1, ConversationID: 2}, at, 0)
+	e2, _ := tk.Extract(workers.ExtractPayload{WorkspaceID: 1, ConversationID: 2, RequestID: "r"}, at, 0)
 	a := testkit.App(t, testkit.Config(t))
 	ctx := context.Background()
 	for _, pair := range [][2]*asynq.Task{{old, withID}, {r1, r2}, {e1, e2}} {

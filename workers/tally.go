@@ -15,17 +15,17 @@ const (
 	TypeUsageReconcile = "usage:reconcile"
 )
 
-// NewUsageTallyTask adds the untallied ledger rows to the daily rollups (and refreshes the
+// UsageTally adds the untallied ledger rows to the daily rollups (and refreshes the
 // recent days' activity figures). Running it twice, concurrently or after a crash, gives the
 // same totals; the uniqueness only saves work.
-func NewUsageTallyTask() *asynq.Task {
-	return asynq.NewTask(TypeUsageTally, nil, asynq.Queue(QueueLow), asynq.MaxRetry(3),
+func (t *Tasks) UsageTally() *asynq.Task {
+	return t.periodic(TypeUsageTally, asynq.Queue(QueueLow), asynq.MaxRetry(3),
 		asynq.Timeout(5*time.Minute), asynq.Unique(50*time.Second))
 }
 
-// NewUsageReconcileTask compares the recent days' rollups with the ledger and repairs drift.
-func NewUsageReconcileTask() *asynq.Task {
-	return asynq.NewTask(TypeUsageReconcile, nil, asynq.Queue(QueueLow), asynq.MaxRetry(2),
+// UsageReconcile compares the recent days' rollups with the ledger and repairs drift.
+func (t *Tasks) UsageReconcile() *asynq.Task {
+	return t.periodic(TypeUsageReconcile, asynq.Queue(QueueLow), asynq.MaxRetry(2),
 		asynq.Timeout(15*time.Minute), asynq.Unique(10*time.Minute))
 }
 

@@ -161,7 +161,7 @@ func TestThousandTallyJobsEqualTheLedger(t *testing.T) {
 				jctx, c2 = context.WithTimeout(jctx, time.Duration(r.Intn(2000))*time.Microsecond)
 				defer c2()
 			}
-			err := h.HandleTally(jctx, workers.NewUsageTallyTask())
+			err := h.HandleTally(jctx, tk.UsageTally())
 			switch {
 			case err == nil:
 				okRuns.Add(1)

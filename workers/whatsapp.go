@@ -33,18 +33,19 @@ type WhatsAppWindowPayload struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// NewWhatsAppWindowExpireTask closes a conversation's window at its deadline (rounded up to
-// the second). One task per conversation and deadline: the task id is
-// "window:<conversation id>:<deadline unix>", so enqueueing it again is a no-op, and a newer
-// deadline has a task of its own (the older one finds the window still open in the database
-// and does nothing).
-func NewWhatsAppWindowExpireTask(workspaceID, conversationID int64, deadline time.Time, requestID ...string) (*asynq.Task, error) {
+// WhatsAppWindowExpire closes a conversation's window at its deadline (rounded up to the
+// second). One task per conversation and deadline: the task id is
+// "<prefix>:window:<conversation id>:<deadline unix>", so enqueueing it again is a no-op, and
+// a newer deadline has a task of its own (the older one finds the window still open in the
+// database and does nothing). The database is the truth: the window sweep closes every
+// window whose deadline passed (conversations.window_expires_at), whatever Redis lost.
+func (t *Tasks) WhatsAppWindowExpire(workspaceID, conversationID int64, deadline time.Time, requestID ...string) (*asynq.Task, error) {
 	if workspaceID <= 0 || conversationID <= 0 {
 		return nil, fmt.Errorf("%s: workspace and conversation ids are required", TypeWhatsAppWindowExpire)
 	}
 	at := deadline.UTC()
-	if t := at.Truncate(time.Second); !t.Equal(at) {
-		at = t.Add(time.Second)
+	if tr := at.Truncate(time.Second); !tr.Equal(at) {
+		at = tr.Add(time.Second)
 	}
 	p := WhatsAppWindowPayload{WorkspaceID: workspaceID, ConversationID: conversationID, Deadline: at.Unix()}
 	if len(requestID) > 0 {
@@ -55,7 +56,7 @@ func NewWhatsAppWindowExpireTask(workspaceID, conversationID int64, deadline tim
 		return nil, err
 	}
 	return asynq.NewTask(TypeWhatsAppWindowExpire, b,
-		asynq.TaskID("window:"+strconv.FormatInt(conversationID, 10)+":"+strconv.FormatInt(at.Unix(), 10)),
+		asynq.TaskID(t.id("window", strconv.FormatInt(conversationID, 10), strconv.FormatInt(at.Unix(), 10))),
 		asynq.ProcessAt(at),
 		asynq.Queue(QueueDefault),
 		asynq.MaxRetry(10),
@@ -63,9 +64,9 @@ func NewWhatsAppWindowExpireTask(workspaceID, conversationID int64, deadline tim
 	), nil
 }
 
-// NewWhatsAppWindowSweepTask closes windows whose expiry task was lost (Redis restarted).
-func NewWhatsAppWindowSweepTask() *asynq.Task {
-	return asynq.NewTask(TypeWhatsAppWindowSweep, nil,
+// WhatsAppWindowSweep closes windows whose expiry task was lost (Redis restarted).
+func (t *Tasks) WhatsAppWindowSweep() *asynq.Task {
+	return t.periodic(TypeWhatsAppWindowSweep,
 		asynq.Queue(QueueLow), asynq.MaxRetry(0), asynq.Timeout(time.Minute), asynq.Unique(30*time.Second))
 }
 
@@ -79,10 +80,11 @@ type WhatsAppReplyPayload struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// NewWhatsAppReplyTask answers a conversation after a short debounce, so that a burst of
-// customer messages gets one reply: the task id is "reply:<conversation id>:<last inbound
-// message id>", and a task whose message is no longer the latest does nothing.
-func NewWhatsAppReplyTask(p WhatsAppReplyPayload, debounce time.Duration) (*asynq.Task, error) {
+// WhatsAppReply answers a conversation after a short debounce, so that a burst of customer
+// messages gets one reply: the task id is "<prefix>:reply:<conversation id>:<message
+// id>:<intent token>" (a sweep's re-enqueue adds ":s<n>", its n-th), and a task whose message
+// is no longer the latest does nothing. token is the reply intent's (store.PendingReply).
+func (t *Tasks) WhatsAppReply(p WhatsAppReplyPayload, token string, sweep int, debounce time.Duration) (*asynq.Task, error) {
 	if p.WorkspaceID <= 0 || p.ConversationID <= 0 || p.MessageID <= 0 {
 		return nil, fmt.Errorf("%s: workspace, conversation and message ids are required", TypeWhatsAppReply)
 	}
@@ -91,13 +93,24 @@ func NewWhatsAppReplyTask(p WhatsAppReplyPayload, debounce time.Duration) (*asyn
 		return nil, err
 	}
 	return asynq.NewTask(TypeWhatsAppReply, b,
-		asynq.TaskID("reply:"+strconv.FormatInt(p.ConversationID, 10)+":"+strconv.FormatInt(p.MessageID, 10)),
+		asynq.TaskID(t.replyID("reply", p.ConversationID, p.MessageID, token, sweep)),
 		asynq.ProcessIn(debounce),
 		asynq.Queue(QueueCritical),
 		asynq.MaxRetry(8),
 		asynq.Timeout(3*time.Minute),
 		asynq.Retention(10*time.Minute),
 	), nil
+}
+
+func (t *Tasks) replyID(kind string, conversationID, messageID int64, token string, sweep int) string {
+	parts := []string{kind, strconv.FormatInt(conversationID, 10), strconv.FormatInt(messageID, 10)}
+	if token != "" {
+		parts = append(parts, token)
+	}
+	if sweep > 0 {
+		parts = append(parts, "s"+strconv.Itoa(sweep))
+	}
+	return t.id(parts...)
 }
 
 // WhatsAppReplier is whatsapp.Replier (kept under its old name for the tools and tests).
@@ -110,7 +123,7 @@ type WhatsAppReplierFunc = whatsapp.ReplierFunc
 // Inbound), closes windows at their deadline, and replies.
 type WhatsApp struct {
 	Service *whatsapp.Service
-	Queue   Enqueuer
+	Tasks   *Tasks
 	Log     *slog.Logger
 	// Debounce is how long the reply waits for more customer messages (default 2s).
 	Debounce time.Duration
@@ -181,25 +194,27 @@ func (h *WhatsApp) processMessage(ctx context.Context, ev *store.InboundEvent, p
 	reqID := logctx.RequestID(ctx)
 	// Every run schedules (a duplicate enqueue is a no-op), so a run that died after storing
 	// the message still schedules on retry.
-	t, err := NewWhatsAppWindowExpireTask(conv.WorkspaceID, conv.ID, r.Deadline, reqID)
+	t, err := h.Tasks.WhatsAppWindowExpire(conv.WorkspaceID, conv.ID, r.Deadline, reqID)
 	if err != nil {
 		return err
 	}
-	if err := Enqueue(ctx, h.Queue, t); err != nil {
+	if err := h.Tasks.Enqueue(ctx, t); err != nil {
 		return fmt.Errorf("schedule window expiry: %w", err)
 	}
 	if !conv.AIEnabled {
 		return nil
 	}
-	latest, err := h.Service.LatestCustomerMessage(ctx, conv)
+	// The intent to answer the latest customer message was stored with it (the outbox): this
+	// task is the fast path; the reply sweep enqueues it again if Redis loses it.
+	intent, err := h.Service.PendingReply(ctx, conv)
+	if err != nil || intent == nil {
+		return err
+	}
+	rt, err := h.Tasks.WhatsAppReply(WhatsAppReplyPayload{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, MessageID: intent.MessageID, RequestID: reqID}, intent.Token, 0, h.debounce())
 	if err != nil {
 		return err
 	}
-	rt, err := NewWhatsAppReplyTask(WhatsAppReplyPayload{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, MessageID: latest, RequestID: reqID}, h.debounce())
-	if err != nil {
-		return err
-	}
-	if err := Enqueue(ctx, h.Queue, rt); err != nil {
+	if err := h.Tasks.Enqueue(ctx, rt); err != nil {
 		return fmt.Errorf("enqueue reply: %w", err)
 	}
 	return nil

@@ -113,7 +113,7 @@ func newWAEnv(t *testing.T, window time.Duration) *waEnv {
 	t.Cleanup(srv.Close)
 	t.Cleanup(ws.Close)
 	e := &waEnv{t: t, a: a, url: srv.URL, graph: g, insp: asynq.NewInspectorFromRedisClient(a.Redis)}
-	e.wa = &workers.WhatsApp{Queue: a.Queue, Log: testkit.Logger(t), Debounce: 50 * time.Millisecond,
+	e.wa = &workers.WhatsApp{Tasks: a.Tasks, Log: testkit.Logger(t), Debounce: 50 * time.Millisecond,
 		Service: &whatsapp.Service{Store: a.Store, Conversations: a.Conversations, Client: whatsapp.NewClient(cfg.WhatsAppGraphURL),
 			Decrypt: a.Keys.Decrypt, Window: cfg.WhatsAppWindow, Log: testkit.Logger(t)}}
 	e.wa.Service.Replier = workers.WhatsAppReplierFunc(func(ctx context.Context, c *store.Conversation, as *store.Assistant, id string) (*store.Message, error) {
@@ -123,7 +123,7 @@ func newWAEnv(t *testing.T, window time.Duration) *waEnv {
 		e.mu.Unlock()
 		return &store.Message{Role: "assistant", Content: "Yes: blue and green."}, nil
 	})
-	e.inbound = &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{whatsapp.Provider: e.wa.Process}}, Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Nanosecond}
+	e.inbound = &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{whatsapp.Provider: e.wa.Process}}, Tasks: a.Tasks, Log: testkit.Logger(t), SweepAge: time.Nanosecond}
 	e.mux = workers.NewMux(workers.Handlers{Inbound: e.inbound, WhatsApp: e.wa})
 
 	ctx := context.Background()
@@ -294,7 +294,7 @@ func TestWhatsAppInboundMessages(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
-		if strings.HasPrefix(id, "inbound:") {
+		if strings.HasPrefix(id, e.a.Tasks.Prefix()+":inbound:") {
 			inbound++
 		}
 	}
@@ -334,7 +334,7 @@ func TestWhatsAppInboundMessages(t *testing.T) {
 	if c.WindowExpiresAt == nil || !c.WindowExpiresAt.Equal(last) || c.WindowClosedAt == nil || !c.WindowClosedAt.Equal(last) {
 		t.Fatalf("window: %v %v", c.WindowExpiresAt, c.WindowClosedAt)
 	}
-	if _, ok := errs[fmt.Sprintf("window:%d:%d", c.ID, last.Unix())]; !ok {
+	if _, ok := errs[fmt.Sprintf("%s:window:%d:%d", e.a.Tasks.Prefix(), c.ID, last.Unix())]; !ok {
 		t.Fatalf("expiry task of the last deadline: %v", errs)
 	}
 	for _, ev := range e.events() {
@@ -342,9 +342,21 @@ func TestWhatsAppInboundMessages(t *testing.T) {
 			t.Errorf("event: %+v", ev)
 		}
 	}
-	// One reply task per latest customer message, named reply:<conv>:<message id>.
+	// One reply task per latest customer message, named <prefix>:reply:<conv>:<message id>:<token>.
 	replies := e.scheduled(workers.TypeWhatsAppReply)
-	if replies[fmt.Sprintf("reply:%d:%d", c.ID, msgs[6].ID)] == nil {
+	intent, err := e.a.Store.PendingReplyFor(ctx, c.WorkspaceID, msgs[6].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replies[fmt.Sprintf("%s:reply:%d:%d:%s", e.a.Tasks.Prefix(), c.ID, msgs[6].ID, intent.Token)] == nil {
+		var prs []store.PendingReply
+		_ = e.a.Store.DB.NewSelect().Model(&prs).Scan(ctx)
+		for _, m := range msgs {
+			t.Logf("msg %d %v", m.ID, m.CreatedAt)
+		}
+		for _, r := range prs {
+			t.Logf("intent %+v", r)
+		}
 		t.Fatalf("reply tasks: %v", replies)
 	}
 
@@ -878,7 +890,7 @@ func TestWhatsAppWindowExpireAndSweep(t *testing.T) {
 	// One expiry task at the deadline, named window:<conversation>:<deadline>.
 	deadline := time.Unix(at.Unix(), 0).Add(24 * time.Hour)
 	exp := e.scheduled(workers.TypeWhatsAppWindowExpire)
-	if ti := exp[fmt.Sprintf("window:%d:%d", c.ID, deadline.Unix())]; len(exp) != 1 || ti == nil || !ti.NextProcessAt.Equal(deadline) {
+	if ti := exp[fmt.Sprintf("%s:window:%d:%d", e.a.Tasks.Prefix(), c.ID, deadline.Unix())]; len(exp) != 1 || ti == nil || !ti.NextProcessAt.Equal(deadline) {
 		t.Fatalf("expiry tasks: %v", exp)
 	}
 	// The expiry task run before the deadline does nothing: the database decides.
@@ -895,7 +907,7 @@ func TestWhatsAppWindowExpireAndSweep(t *testing.T) {
 	if _, err := e.a.Store.DB.NewUpdate().Model((*store.Conversation)(nil)).Set("window_expires_at = ?", past).Where("id = ?", c.ID).Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.mux.ProcessTask(ctx, workers.NewWhatsAppWindowSweepTask()); err != nil {
+	if err := e.mux.ProcessTask(ctx, tk.WhatsAppWindowSweep()); err != nil {
 		t.Fatal(err)
 	}
 	g, _ := e.a.Store.GetConversation(ctx, c.WorkspaceID, c.ID)
@@ -904,7 +916,7 @@ func TestWhatsAppWindowExpireAndSweep(t *testing.T) {
 	}
 	// The scheduler runs the sweep every minute.
 	found := false
-	for _, en := range (workers.Schedule{}).Entries() {
+	for _, en := range (workers.Schedule{Tasks: tk}).Entries() {
 		if en.Task.Type() == workers.TypeWhatsAppWindowSweep && en.Spec == "@every 1m" {
 			found = true
 		}
@@ -923,7 +935,7 @@ func TestWhatsAppWindowExpireAndSweep(t *testing.T) {
 
 func TestWhatsAppTaskConstructors(t *testing.T) {
 	d := time.Unix(1749416383, 500_000_000)
-	task, err := workers.NewWhatsAppWindowExpireTask(1, 7, d)
+	task, err := tk.WhatsAppWindowExpire(1, 7, d)
 	if err != nil || task.Type() != workers.TypeWhatsAppWindowExpire {
 		t.Fatal(err)
 	}
@@ -932,10 +944,10 @@ func TestWhatsAppTaskConstructors(t *testing.T) {
 	if p.Deadline != 1749416384 || p.ConversationID != 7 {
 		t.Fatalf("deadline is rounded up to the second: %+v", p)
 	}
-	if _, err := workers.NewWhatsAppWindowExpireTask(0, 7, d); err == nil {
+	if _, err := tk.WhatsAppWindowExpire(0, 7, d); err == nil {
 		t.Fatal("workspace required")
 	}
-	if _, err := workers.NewWhatsAppReplyTask(workers.WhatsAppReplyPayload{WorkspaceID: 1, ConversationID: 2}, time.Second); err == nil {
+	if _, err := tk.WhatsAppReply(workers.WhatsAppReplyPayload{WorkspaceID: 1, ConversationID: 2}, "", 0, time.Second); err == nil {
 		t.Fatal("message required")
 	}
 }

@@ -132,6 +132,12 @@ func (r *Responder) Request(ctx context.Context, conv *store.Conversation, a *st
 // message (with the error kept on the message and the conversation) and returns it with
 // Failed set and a nil error: the customer sees the fallback, never the error.
 func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *store.Assistant, requestID string, onDelta func(string) error) (Reply, error) {
+	return r.reply(ctx, conv, a, requestID, 0, onDelta)
+}
+
+// reply is Reply; answers, when not 0, is the customer message the reply answers: its
+// stored reply (or fallback) ends the intent to answer it in the same transaction.
+func (r *Responder) reply(ctx context.Context, conv *store.Conversation, a *store.Assistant, requestID string, answers int64, onDelta func(string) error) (Reply, error) {
 	if prev, err := r.Store.UsageByRequestID(ctx, conv.WorkspaceID, requestID); err == nil && prev.MessageID != nil {
 		m, err := r.Store.MessageByID(ctx, conv.WorkspaceID, *prev.MessageID)
 		if err == nil {
@@ -158,11 +164,11 @@ func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *stor
 		if r.Meter != nil {
 			r.Meter.LLMError(usage.PurposeReply, req.Model)
 		}
-		return r.fallback(ctx, conv, err)
+		return r.fallback(ctx, conv, answers, err)
 	}
 	aid := conv.AssistantID
 	cid := conv.ID
-	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: resp.Content}
+	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: resp.Content, Answers: answers}
 	prices := r.Prices
 	if raw, err := r.Store.WorkspaceSettings(ctx, conv.WorkspaceID); err == nil {
 		if t, err := workspace.Prices(r.Prices, raw); err == nil {
@@ -195,10 +201,10 @@ func (r *Responder) Reply(ctx context.Context, conv *store.Conversation, a *stor
 	return out, nil
 }
 
-func (r *Responder) fallback(ctx context.Context, conv *store.Conversation, cause error) (Reply, error) {
+func (r *Responder) fallback(ctx context.Context, conv *store.Conversation, answers int64, cause error) (Reply, error) {
 	msg := safeError(cause)
 	r.Log.WarnContext(ctx, "llm reply failed", "conversation_id", conv.ID, "err", cause)
-	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: llm.FallbackReply, Error: msg}
+	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: llm.FallbackReply, Error: msg, Answers: answers}
 	if _, err := r.Conversations.AddMessage(ctx, m); err != nil {
 		return Reply{}, err
 	}

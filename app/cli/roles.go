@@ -166,18 +166,27 @@ func serveMetrics(ctx context.Context, a *app.App) error {
 
 // Handlers builds every task handler on an app, from the services its container built.
 func Handlers(a *app.App) workers.Handlers {
-	wa := &workers.WhatsApp{Queue: a.Queue, Log: a.Log, Metrics: a.Metrics, Service: a.WhatsApp}
+	wa := &workers.WhatsApp{Tasks: a.Tasks, Log: a.Log, Metrics: a.Metrics, Service: a.WhatsApp}
 	return workers.Handlers{
 		WhatsApp: wa,
 		// An event left unenqueued (Redis down) is re-enqueued by the next sweep once it is one
 		// sweep period old (30 s at most): recovery takes at most two sweep periods.
-		Inbound:     &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: a.Log, Processors: map[string]inbound.Processor{whatsapp.Provider: wa.Process}}, Queue: a.Queue, Log: a.Log, SweepAge: min(a.Config.SweepInterval, 30*time.Second)},
+		Inbound:     &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: a.Log, Processors: map[string]inbound.Processor{whatsapp.Provider: wa.Process}}, Tasks: a.Tasks, Log: a.Log, SweepAge: min(a.Config.SweepInterval, 30*time.Second)},
 		Maintenance: &workers.Maintenance{Conversations: a.Conversations, Jobs: conversation.BulkJobs{Redis: a.Redis}, Log: a.Log},
-		Extract:     &workers.Extract{Queue: a.Queue, Log: a.Log, Extractor: a.Extractor},
+		Extract:     &workers.Extract{Tasks: a.Tasks, Log: a.Log, Extractor: a.Extractor},
 		Tally:       &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: a.Log}},
-		Metrics:     a.Metrics,
-		Log:         a.Log,
+		// Replies that are due and not done once past the WhatsApp debounce and a sweep period.
+		Replies: &workers.Replies{Store: a.Store, Chat: a.Chat, Tasks: a.Tasks, Log: a.Log, Age: replySweepAge(a)},
+		Tasks:   a.Tasks,
+		Metrics: a.Metrics,
+		Log:     a.Log,
 	}
+}
+
+// replySweepAge is how old a pending reply must be before the sweep enqueues it again: the
+// WhatsApp debounce (2 s) plus one sweep period, at most 30 s.
+func replySweepAge(a *app.App) time.Duration {
+	return 2*time.Second + min(a.Config.SweepInterval, 30*time.Second)
 }
 
 // serveWorker runs the asynq server until ctx ends, then shuts down, letting running jobs
@@ -188,6 +197,8 @@ func serveWorker(ctx context.Context, a *app.App) error {
 		Queues:          workers.QueuePriorities,
 		Logger:          asynqLogger{a.Log.With("role", "worker")},
 		ShutdownTimeout: 20 * time.Second,
+		// A task of another installation sharing the Redis goes back at once for its workers.
+		RetryDelayFunc: workers.RetryDelay,
 		// Failures are logged (with task, task_id and request_id) and counted by the mux's
 		// middleware, workers.Observe.
 	})
@@ -205,7 +216,7 @@ func serveScheduler(ctx context.Context, a *app.App) error {
 		Location: time.UTC,
 		Logger:   asynqLogger{a.Log.With("role", "scheduler")},
 	})
-	for _, e := range (workers.Schedule{SweepInterval: a.Config.SweepInterval}).Entries() {
+	for _, e := range (workers.Schedule{SweepInterval: a.Config.SweepInterval, Tasks: a.Tasks}).Entries() {
 		if _, err := sch.Register(e.Spec, e.Task); err != nil {
 			return fmt.Errorf("schedule %s: %w", e.Task.Type(), err)
 		}

@@ -43,9 +43,17 @@ func (s *Service) Start(ctx context.Context, c *store.Conversation, vars []store
 	return nil
 }
 
-// AddMessage stores a message (once per provider id) and publishes it.
+// AddMessage stores a message (once per provider id) and publishes it. A customer's message
+// is stored with the intent to answer it when the conversation's AI replies are on (one
+// transaction, store.AddCustomerMessage): whatever happens to Redis or to the process that
+// was to reply, the reply sweep finds the promise in the database. A reply whose Answers
+// names the customer message ends that intent in the transaction that stores it.
 func (s *Service) AddMessage(ctx context.Context, m *store.Message) (bool, error) {
-	ok, err := s.Store.AddMessage(ctx, m)
+	add := s.Store.AddMessage
+	if m.Role == model.RoleUser {
+		add = s.Store.AddCustomerMessage
+	}
+	ok, err := add(ctx, m)
 	if err != nil || !ok {
 		return ok, err
 	}

@@ -83,6 +83,8 @@ func (s *Service) Process(ctx context.Context, id int64, requestID string) error
 type Pending struct {
 	ID        int64
 	RequestID string
+	// ReceivedAt is when it was stored: its task id's token (a restored database reuses ids).
+	ReceivedAt time.Time
 }
 
 // Unprocessed returns at most batch events still unprocessed that were stored before
@@ -94,7 +96,7 @@ func (s *Service) Unprocessed(ctx context.Context, olderThan time.Time, batch in
 	}
 	out := make([]Pending, len(evs))
 	for i, ev := range evs {
-		out[i] = Pending{ID: ev.ID, RequestID: ev.RequestID}
+		out[i] = Pending{ID: ev.ID, RequestID: ev.RequestID, ReceivedAt: ev.ReceivedAt}
 	}
 	return out, nil
 }

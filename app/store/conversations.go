@@ -170,7 +170,7 @@ func (s *Store) addMessage(ctx context.Context, tx bun.IDB, m *Message) (bool, e
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, ErrNotFound
 	}
-	return true, nil
+	return true, markAnswered(ctx, tx, m)
 }
 
 // Preview shortens a message for the list: one line, at most PreviewLength characters.

@@ -111,6 +111,9 @@ type Message struct {
 	CompletionTokens  int        `bun:"completion_tokens"`
 	CostNanos         int64      `bun:"cost_nanos"`
 	Error             string     `bun:"error"`
+	// Answers, when set on a reply being stored, is the customer message it answers: the
+	// intent to answer that message (pending_replies) is done in the same transaction.
+	Answers int64 `bun:"-"`
 }
 
 type ConversationVariable struct {

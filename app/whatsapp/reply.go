@@ -31,70 +31,113 @@ func (f ReplierFunc) Reply(ctx context.Context, conv *store.Conversation, a *sto
 // and never sends one reply twice (its key is ReplyKey). A closed window is noted on the
 // conversation instead of writing a reply that cannot be sent. An error for which Retryable is
 // false is final (a *SendError).
+//
+// The intent to answer messageID (store.PendingReply, written with the message) ends here:
+// replied once Meta took the reply, failed when the send failed for good, superseded or
+// skipped when there is nothing to send; a retryable error leaves it pending (the attempt is
+// noted), for the task's retry or the reply sweep. The intent ends after the send's outcome is
+// stored rather than in its transaction, and that is safe: a run that dies in between is run
+// again by the sweep, finds the reply under its key (or answered after the message: Meta's id
+// replaced the key) and only ends the intent, so a crash can never cause a second send.
 func (s *Service) ReplyIfDue(ctx context.Context, workspaceID, conversationID, messageID int64) error {
+	state, err := s.replyIfDue(ctx, workspaceID, conversationID, messageID)
+	switch {
+	case err == nil && state != "":
+		_, err = s.Store.FinishReply(context.WithoutCancel(ctx), workspaceID, messageID, state, "")
+		return err
+	case err != nil && !Retryable(err):
+		_, ferr := s.Store.FinishReply(context.WithoutCancel(ctx), workspaceID, messageID, store.ReplyFailed, err.Error())
+		return errors.Join(err, ferr)
+	case err != nil:
+		_ = s.Store.NoteReplyAttempt(context.WithoutCancel(ctx), workspaceID, messageID, err.Error())
+	}
+	return err
+}
+
+// replyIfDue is ReplyIfDue's decision; state is how the intent ends ("" leaves it alone).
+func (s *Service) replyIfDue(ctx context.Context, workspaceID, conversationID, messageID int64) (state string, err error) {
 	if s.Replier == nil {
-		return nil
+		return "", nil
 	}
 	st := s.Store
 	conv, err := st.GetConversation(ctx, workspaceID, conversationID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // deleted meanwhile
+		return "", nil // deleted meanwhile (and its intents with it)
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !conv.AIEnabled || conv.AssistantID == nil {
-		return nil
+		return store.ReplySkipped, nil
 	}
 	key := ReplyKey(conv.ID, messageID)
 	if m, err := st.MessageByProviderID(ctx, conv.WorkspaceID, key); err == nil {
 		// A previous run stored the reply and may have died before sending it: resume.
-		return s.sendReply(ctx, conv, Outgoing{Key: key, Role: "assistant", Stored: m})
+		return store.ReplyReplied, s.sendReply(ctx, conv, Outgoing{Key: key, Role: "assistant", Stored: m})
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
+		return "", err
 	}
 	latest, err := st.LatestUserMessage(ctx, conv.WorkspaceID, conv.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil
+		return store.ReplySkipped, nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	if latest.ID != messageID {
-		return nil // a newer customer message has its own reply task
+		return store.ReplySuperseded, nil // a newer customer message has its own reply
 	}
-	if answered, err := st.AnsweredAfter(ctx, conv.WorkspaceID, conv.ID, latest); err != nil || answered {
-		return err
+	if answered, err := st.AnsweredAfter(ctx, conv.WorkspaceID, conv.ID, latest); err != nil {
+		return "", err
+	} else if answered {
+		return store.ReplyReplied, nil
 	}
 	if !WindowOpen(conv, store.Now()) {
 		// Say why instead of writing a reply that cannot be sent.
-		return st.SetConversationError(ctx, conv.WorkspaceID, conv.ID, "AI reply not sent: "+WindowClosedReason)
+		return store.ReplySkipped, st.SetConversationError(ctx, conv.WorkspaceID, conv.ID, "AI reply not sent: "+WindowClosedReason)
 	}
 	a, err := st.AssistantByID(ctx, conv.WorkspaceID, *conv.AssistantID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil
+		return store.ReplySkipped, nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	if a.Disabled {
-		return nil
+		return store.ReplySkipped, nil
 	}
 	requestID := fmt.Sprintf("reply:%d:%d", conv.ID, messageID)
 	started := store.Now()
 	m, err := s.Replier.Reply(ctx, conv, a, requestID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if m == nil || (m.ID == 0 && m.Content == "") {
-		return nil
+		return store.ReplySkipped, nil
 	}
 	if m.ID == 0 && m.CreatedAt.IsZero() {
 		// The reply's place in the timeline is when it was asked for, so a customer message
 		// that arrives while the model is writing comes after it and gets its own reply.
 		m.CreatedAt = started
 	}
-	return s.sendReply(ctx, conv, Outgoing{Key: key, Role: "assistant", Stored: m})
+	return store.ReplyReplied, s.sendReply(ctx, conv, Outgoing{Key: key, Role: "assistant", Stored: m})
+}
+
+// PendingReply is the intent to answer conv's latest customer message while it is not done
+// (nil when there is none: AI replies were off, or it is answered or superseded).
+func (s *Service) PendingReply(ctx context.Context, conv *store.Conversation) (*store.PendingReply, error) {
+	latest, err := s.Store.LatestUserMessage(ctx, conv.WorkspaceID, conv.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.Store.PendingReplyFor(ctx, conv.WorkspaceID, latest.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && r.DoneAt != nil) {
+		return nil, nil
+	}
+	return r, err
 }
 
 func (s *Service) sendReply(ctx context.Context, conv *store.Conversation, out Outgoing) error {

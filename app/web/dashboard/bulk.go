@@ -38,11 +38,11 @@ func (s *Handler) bulkDelete(c echo.Context) error {
 	if err := s.jobs().Start(ctx, ws, id, total); err != nil {
 		return err
 	}
-	task, err := workers.NewDeleteMatchingTask(workers.DeleteMatchingPayload{WorkspaceID: ws, JobID: id, Query: q.Values().Encode(), AskedAt: now})
+	task, err := s.Tasks.DeleteMatching(workers.DeleteMatchingPayload{WorkspaceID: ws, JobID: id, Query: q.Values().Encode(), AskedAt: now})
 	if err != nil {
 		return err
 	}
-	if err := workers.Enqueue(ctx, s.Queue, task); err != nil {
+	if err := s.Tasks.Enqueue(ctx, task); err != nil {
 		return err
 	}
 	j := pages.BulkJobView{ID: id, State: "queued", Total: total}

@@ -289,11 +289,11 @@ func (s *Handler) conversationExtract(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := workers.NewExtractTask(workers.ExtractPayload{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Reason: extract.ReasonRerun}, time.Now(), 0)
+	t, err := s.Tasks.Extract(workers.ExtractPayload{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Reason: extract.ReasonRerun}, time.Now(), 0)
 	if err != nil {
 		return err
 	}
-	if err := workers.Enqueue(c.Request().Context(), s.Queue, t); err != nil {
+	if err := s.Tasks.Enqueue(c.Request().Context(), t); err != nil {
 		s.Log.Error("enqueue extraction rerun", "conversation_id", conv.ID, "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "The job queue is not answering; try again in a moment.")
 	}

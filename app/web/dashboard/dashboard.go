@@ -34,7 +34,7 @@ type Handler struct {
 	Log           *slog.Logger
 	Store         *store.Store
 	Keys          *auth.Keys
-	Queue         workers.Enqueuer
+	Tasks         *workers.Tasks
 	Events        *events.Bus
 	Redis         redis.UniversalClient
 	Conversations *conversation.Service

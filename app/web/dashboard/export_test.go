@@ -179,7 +179,7 @@ func TestRetentionSettingsAndJob(t *testing.T) {
 		t.Fatal("saved value shown")
 	}
 	h := cli.Handlers(e.App)
-	if err := h.Maintenance.HandleRetention(ctx, workers.NewRetentionTask()); err != nil {
+	if err := h.Maintenance.HandleRetention(ctx, e.App.Tasks.Retention()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.App.Store.GetConversation(ctx, f.ws.ID, old.ID); err != store.ErrNotFound {

@@ -257,7 +257,7 @@ func TestWhatsAppAISwitch(t *testing.T) {
 	if _, err := u.App.Store.AddMessage(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	task, _ := workers.NewWhatsAppReplyTask(workers.WhatsAppReplyPayload{WorkspaceID: u.ws.ID, ConversationID: conv.ID, MessageID: m.ID}, 0)
+	task, _ := u.App.Tasks.WhatsAppReply(workers.WhatsAppReplyPayload{WorkspaceID: u.ws.ID, ConversationID: conv.ID, MessageID: m.ID}, "", 0, 0)
 	if err := h.WhatsApp.HandleReply(ctx, task); err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +510,7 @@ func TestWhatsAppEndToEndRealResponder(t *testing.T) {
 		t.Fatalf("usage: %+v", usage)
 	}
 	// Running the reply again sends nothing more.
-	task, _ := workers.NewWhatsAppReplyTask(workers.WhatsAppReplyPayload{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, MessageID: ms[0].ID}, 0)
+	task, _ := u.App.Tasks.WhatsAppReply(workers.WhatsAppReplyPayload{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, MessageID: ms[0].ID}, "", 0, 0)
 	if err := h.WhatsApp.HandleReply(ctx, task); err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 type Handler struct {
 	Config  *config.Config
 	Log     *slog.Logger
-	Queue   workers.Enqueuer
+	Tasks   *workers.Tasks
 	Metrics *metrics.Metrics
 	// Inbound stores deliveries, many in one statement under load.
 	Inbound *store.InboundBatcher

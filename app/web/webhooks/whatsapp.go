@@ -14,7 +14,6 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/whatsapp"
-	"github.com/parleyhq/parley/workers"
 )
 
 // webhookEnqueueTimeout bounds the enqueues of one delivery: with Redis down the events are
@@ -89,9 +88,9 @@ func (s *Handler) whatsappWebhook(c echo.Context) error {
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), webhookEnqueueTimeout)
 		defer cancel()
 		for _, ev := range inserted {
-			t, err := workers.NewInboundProcessTask(ev.ID, reqID)
+			t, err := s.Tasks.InboundProcess(ev.ID, ev.ReceivedAt, reqID)
 			if err == nil {
-				err = workers.Enqueue(ectx, s.Queue, t)
+				err = s.Tasks.Enqueue(ectx, t)
 			}
 			if err != nil {
 				// Redis is not answering: the rest would fail the same way; the sweep enqueues them.

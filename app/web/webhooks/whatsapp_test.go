@@ -312,12 +312,12 @@ func TestWhatsAppWebhookRedisDown(t *testing.T) {
 	if err := m.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	in := &workers.Inbound{Service: &inbound.Service{Store: e.App.Store, Log: testkit.Logger(t)}, Queue: e.App.Queue, Log: testkit.Logger(t), SweepAge: time.Nanosecond}
-	if err := in.HandleSweep(context.Background(), workers.NewInboundSweepTask()); err != nil {
+	in := &workers.Inbound{Service: &inbound.Service{Store: e.App.Store, Log: testkit.Logger(t)}, Tasks: e.App.Tasks, Log: testkit.Logger(t), SweepAge: time.Nanosecond}
+	if err := in.HandleSweep(context.Background(), e.App.Tasks.InboundSweep()); err != nil {
 		t.Fatal(err)
 	}
 	tis := webtest.WhPending(t, e.App)
-	if len(tis) != 1 || tis[0].ID != fmt.Sprintf("inbound:%d", ev.ID) {
+	if len(tis) != 1 || tis[0].ID != fmt.Sprintf("%s:inbound:%d:%s", e.App.Tasks.Prefix(), ev.ID, workers.EventToken(ev.ReceivedAt)) {
 		t.Fatalf("swept tasks: %v", tis)
 	}
 	webtest.WhDrain(t, e.App, mux)

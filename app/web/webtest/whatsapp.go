@@ -91,9 +91,9 @@ func WhWorker(t *testing.T, a *app.App, workspaceID int64) *asynq.ServeMux {
 	if err := a.Store.CreateAssistant(context.Background(), as); err != nil {
 		t.Fatal(err)
 	}
-	wa := &workers.WhatsApp{Queue: a.Queue, Log: testkit.Logger(t),
+	wa := &workers.WhatsApp{Tasks: a.Tasks, Log: testkit.Logger(t),
 		Service: &whatsapp.Service{Store: a.Store, Conversations: a.Conversations, Client: whatsapp.NewClient("http://127.0.0.1:1"), Decrypt: a.Keys.Decrypt}}
-	in := &workers.Inbound{Queue: a.Queue, Log: testkit.Logger(t), SweepAge: time.Nanosecond,
+	in := &workers.Inbound{Tasks: a.Tasks, Log: testkit.Logger(t), SweepAge: time.Nanosecond,
 		Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{whatsapp.Provider: wa.Process}}}
 	return workers.NewMux(workers.Handlers{Inbound: in, WhatsApp: wa})
 }

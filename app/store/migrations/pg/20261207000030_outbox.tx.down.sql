@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS pending_replies;
+--bun:split
+DROP TABLE IF EXISTS installation;
