@@ -146,6 +146,13 @@ func TestScenario8FlushWhileRepliesPending(t *testing.T) {
 	audit := d.auditWhatsApp(t, customers)
 	lost += audit.Missing
 	dup += audit.Doubled + audit.Foreign
+	convs, err := d.whatsappConversations(ctx) // again: the wait may have stopped before reading them
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(convs) != len(ids) {
+		t.Errorf("%d WhatsApp conversations for %d acknowledged customers", len(convs), len(ids))
+	}
 	extractMissing := 0
 	for _, c := range convs {
 		if c.Extracted != 1 {
