@@ -24,13 +24,13 @@ func replySweep(t *testing.T, st *store.Store, tasks *workers.Tasks, r *chat.Res
 	return &workers.Replies{Store: st, Tasks: tasks, Chat: r, Log: testkit.Logger(t), Age: time.Millisecond}
 }
 
-// flush empties Redis, as a restarted in-process Redis or a FLUSHALL does. The queue registry
+// flush empties the test's Redis database, as a restarted in-process Redis or a FLUSHALL does. The queue registry
 // is put back: the asynq client caches that it registered its queues (a restarted process
 // registers them again), and the inspector lists only registered queues.
 func flush(t *testing.T, rdb redis.UniversalClient) {
 	t.Helper()
 	ctx := context.Background()
-	if err := rdb.FlushAll(ctx).Err(); err != nil {
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := rdb.SAdd(ctx, "asynq:queues", workers.QueueCritical, workers.QueueDefault, workers.QueueLow).Err(); err != nil {
@@ -278,7 +278,7 @@ func TestTwoInstallationsShareARedis(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	processed := map[string][]int64{}
-	serve := func(name string, st *store.Store, tasks *workers.Tasks, rdb redis.UniversalClient) {
+	serve := func(name string, st *store.Store, tasks *workers.Tasks, rdb redis.UniversalClient) (stop func()) {
 		in := &workers.Inbound{Tasks: tasks, Log: testkit.Logger(t), Service: &inbound.Service{Store: st, Log: testkit.Logger(t),
 			Processors: map[string]inbound.Processor{"test": func(_ context.Context, ev *store.InboundEvent) error {
 				mu.Lock()
@@ -291,7 +291,10 @@ func TestTwoInstallationsShareARedis(t *testing.T) {
 		if err := srv.Start(workers.NewMux(workers.Handlers{Inbound: in, Tasks: tasks})); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(srv.Shutdown)
+		var once sync.Once
+		stop = func() { once.Do(srv.Shutdown) }
+		t.Cleanup(stop)
+		return stop
 	}
 	event1 := func(st *store.Store, tasks *workers.Tasks) {
 		t.Helper()
@@ -313,7 +316,7 @@ func TestTwoInstallationsShareARedis(t *testing.T) {
 	if err != nil || len(tis) != 2 {
 		t.Fatalf("two events #1, %d tasks queued (%v)", len(tis), err)
 	}
-	serve("A", a.Store, a.Tasks, a.Redis)
+	stopA := serve("A", a.Store, a.Tasks, a.Redis)
 	serve("B", b.Store, b.Tasks, b.Redis)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
@@ -336,7 +339,9 @@ func TestTwoInstallationsShareARedis(t *testing.T) {
 		}
 	}
 
-	// A restored: a new database with A's installation row, on the same Redis.
+	// A restored: a new database with A's installation row, on the same Redis (A's processes
+	// are gone: the restore replaces them).
+	stopA()
 	cfgR := testkit.Config(t)
 	cfgR.RedisURL = cfgA.RedisURL
 	r := testkit.App(t, cfgR)
