@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/app/chat"
+	"github.com/parleyhq/parley/app/extract"
 	"github.com/parleyhq/parley/app/inbound"
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/model"
@@ -363,4 +364,52 @@ func TestTwoInstallationsShareARedis(t *testing.T) {
 		defer mu.Unlock()
 		return len(processed["A-restored"]) == 1
 	})
+}
+
+// A debounced extraction whose task Redis lost is found from the database by the extraction
+// sweep (the customer's message is newer than what any extraction read), run once, and not
+// enqueued again.
+func TestExtractionDebounceSurvivesRedisFlush(t *testing.T) {
+	a := testkit.App(t, testkit.Config(t))
+	ctx := context.Background()
+	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Tasks: a.Tasks, Log: testkit.Logger(t)}).OnUserMessage
+	ws, conv := exSetup(t, a, model.TypeWidget)
+	if _, err := a.Conversations.AddMessage(ctx, &store.Message{WorkspaceID: ws, ConversationID: conv.ID, Role: "user", Content: "I'm jane@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(a.Redis)
+	if n := len(extractTasks(t, insp)); n != 1 {
+		t.Fatalf("%d extraction tasks after the message", n)
+	}
+	flush(t, a.Redis)
+	h := &workers.Extract{Tasks: a.Tasks, Log: testkit.Logger(t), Extractor: &extract.Extractor{Store: a.Store, LLM: llm.NewOffline(llm.OfflineOptions{}), Log: testkit.Logger(t)}}
+	// Inside the debounce the sweep leaves it to its task.
+	if err := h.HandleSweep(ctx, a.Tasks.ExtractionSweep()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(extractTasks(t, insp)); n != 0 {
+		t.Fatalf("the sweep raced the debounce: %d tasks", n)
+	}
+	h.Now = func() time.Time { return time.Now().Add(time.Minute) }
+	if err := h.HandleSweep(ctx, a.Tasks.ExtractionSweep()); err != nil {
+		t.Fatal(err)
+	}
+	tasks := extractTasks(t, insp)
+	if len(tasks) != 1 {
+		t.Fatalf("the lost extraction was not enqueued again: %d tasks", len(tasks))
+	}
+	if err := h.HandleExtract(ctx, asynq.NewTask(tasks[0].Type, tasks[0].Payload)); err != nil {
+		t.Fatal(err)
+	}
+	vars, err := a.Store.Variables(ctx, ws, conv.ID)
+	if err != nil || len(vars) == 0 {
+		t.Fatalf("variables after the swept extraction: %v %v", vars, err)
+	}
+	flush(t, a.Redis)
+	if err := h.HandleSweep(ctx, a.Tasks.ExtractionSweep()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(extractTasks(t, insp)); n != 0 {
+		t.Fatalf("an extracted conversation is swept again: %d tasks", n)
+	}
 }
