@@ -130,6 +130,11 @@ type Extract struct {
 	// days); SweepBatch bounds one sweep (default 500).
 	SweepLookback time.Duration
 	SweepBatch    int
+	// Debounce is the extraction debounce of the scheduler (DefaultExtractDebounce when 0): the
+	// sweep leaves a conversation alone while its debounced task may still be waiting.
+	Debounce time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 func (h *Extract) log() *slog.Logger {
@@ -162,7 +167,9 @@ func (h *Extract) HandleExtract(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// HandleSweep enqueues the final extraction of conversations that ended since their last one.
+// HandleSweep enqueues the final extraction of conversations that ended since their last one,
+// and the extraction of open conversations whose debounced task was lost (Redis flushed or
+// restarted): both are read from the database.
 func (h *Extract) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 	back, batch := h.SweepLookback, h.SweepBatch
 	if back <= 0 {
@@ -187,5 +194,35 @@ func (h *Extract) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 	if len(refs) > 0 {
 		h.log().InfoContext(ctx, "enqueued the final extraction of ended conversations", "count", len(refs))
 	}
+	// Debounced extractions whose task Redis lost: conversations whose last customer message
+	// is older than the debounce window (and its grace) and that no extraction has read.
+	quiet := 2*h.debounce() + ExtractGrace + 10*time.Second
+	now := time.Now()
+	if h.Now != nil {
+		now = h.Now()
+	}
+	lost, err := h.Extractor.Unextracted(ctx, now.Add(-quiet), now.Add(-back), batch)
+	if err != nil {
+		return err
+	}
+	for _, r := range lost {
+		t, err := h.Tasks.Extract(ExtractPayload{WorkspaceID: r.WorkspaceID, ConversationID: r.ID, Reason: extract.ReasonMessage}, now, h.debounce())
+		if err != nil {
+			return err
+		}
+		if err := h.Tasks.Enqueue(ctx, t); err != nil {
+			return fmt.Errorf("enqueue the lost extraction of %d: %w", r.ID, err)
+		}
+	}
+	if len(lost) > 0 {
+		h.log().InfoContext(ctx, "enqueued extractions whose debounced task was lost", "count", len(lost))
+	}
 	return nil
+}
+
+func (h *Extract) debounce() time.Duration {
+	if h.Debounce > 0 {
+		return h.Debounce
+	}
+	return DefaultExtractDebounce
 }

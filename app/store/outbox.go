@@ -178,3 +178,21 @@ func (s *Store) RescheduleReply(ctx context.Context, r *PendingReply, next time.
 	}
 	return r.Sweeps + 1, nil
 }
+
+// UnextractedConversations lists up to limit open conversations whose last customer message
+// came between since and quietBefore and that no extraction has read yet (the debounced
+// extraction's task was lost with Redis): the extraction sweep enqueues it again. The state
+// is the database's: conversation_extractions.last_message_id against the newest customer
+// message.
+func (s *Store) UnextractedConversations(ctx context.Context, quietBefore, since time.Time, limit int) ([]ConversationRef, error) {
+	var out []ConversationRef
+	err := s.DB.NewRaw(`SELECT c.id, c.workspace_id FROM conversations AS c
+		LEFT JOIN conversation_extractions AS x ON x.conversation_id = c.id
+		WHERE c.last_inbound_at IS NOT NULL AND c.ended_at IS NULL AND c.last_inbound_at >= ? AND c.last_inbound_at <= ?
+		AND COALESCE(x.last_message_id, 0) < (SELECT MAX(m.id) FROM messages AS m WHERE m.conversation_id = c.id AND m.role = ?)
+		ORDER BY c.last_inbound_at ASC LIMIT ?`, since.UTC(), quietBefore.UTC(), model.RoleUser, limit).Scan(ctx, &out)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil
+	}
+	return out, err
+}

@@ -29,3 +29,7 @@ CREATE UNIQUE INDEX pending_replies_message_key ON pending_replies (message_id);
 CREATE INDEX pending_replies_due_idx ON pending_replies (due_at) WHERE done_at IS NULL;
 --bun:split
 CREATE INDEX pending_replies_conversation_idx ON pending_replies (conversation_id) WHERE done_at IS NULL;
+--bun:split
+-- The extraction sweep finds conversations whose debounced extraction was lost (Redis) from
+-- their last customer message time.
+CREATE INDEX conversations_last_inbound_idx ON conversations (last_inbound_at) WHERE last_inbound_at IS NOT NULL AND ended_at IS NULL;
