@@ -511,9 +511,10 @@ func TestAssistantDuplicatePhoneNumberID(t *testing.T) {
 	tokB := e.CSRF(cB, "/assistants/new")
 	asstCreate(t, e, cB, asstForm(tokB)) // B connects 1234567890
 
-	// A cannot connect the same number: the error is beside the field, nothing is stored.
+	// A cannot connect the same number, confirmed by Meta for B (409): the error is beside the
+	// field, nothing is stored.
 	res := e.PostForm(cA, "/assistants", asstForm(tokA))
-	if res.StatusCode != http.StatusBadRequest {
+	if res.StatusCode != http.StatusConflict {
 		t.Fatalf("duplicate create: %d", res.StatusCode)
 	}
 	d := webtest.Doc(t, res)
