@@ -156,7 +156,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 		// AI replies come from the chat responder: it stores the reply with its usage row once per
 		// request id, and the service sends that message (or the polite fallback) through Meta.
 		Replier: whatsapp.ReplierFunc(func(ctx context.Context, c *store.Conversation, as *store.Assistant, id string) (*store.Message, error) {
-			r, err := a.Chat.Reply(ctx, c, as, id, nil)
+			r, err := a.Chat.ReplyLocked(ctx, c, as, id)
 			return r.Message, err
 		})}
 	a.Extractor = &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}

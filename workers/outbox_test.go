@@ -413,3 +413,29 @@ func TestExtractionDebounceSurvivesRedisFlush(t *testing.T) {
 		t.Fatalf("an extracted conversation is swept again: %d tasks", n)
 	}
 }
+
+// A reply task and its twin (asynq's re-run of a killed task, or the sweep's re-enqueue of a
+// slow one) running at once send the reply once: the claim of the send is exclusive.
+func TestConcurrentReplyRunsSendOnce(t *testing.T) {
+	e := newWAEnv(t, 24*time.Hour)
+	e.wa.Debounce = time.Hour
+	ctx := context.Background()
+	e.post(textWebhook("wamid.TWIN1", "Ada", "hi", time.Now()))
+	e.run()
+	c := e.conv()
+	user := e.messages(c)[0]
+	for round := 0; round < 5; round++ {
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = e.wa.Service.ReplyIfDue(ctx, c.WorkspaceID, c.ID, user.ID)
+			}()
+		}
+		wg.Wait()
+	}
+	if n := len(e.graph.Sends()); n != 1 {
+		t.Fatalf("%d Graph sends of one reply, want 1", n)
+	}
+}

@@ -39,11 +39,22 @@ const (
 // and the ledger's unique request id still keeps the stored reply single (at worst the LLM is
 // asked twice). A customer never loses a reply because Redis is down.
 func (r *Responder) ReplyOnce(ctx context.Context, conv *store.Conversation, a *store.Assistant, userMsg int64, onDelta func(string) error) (Reply, error) {
-	reqID := RequestID(conv.ID, userMsg)
 	answers := userMsg
 	if conv.Type == model.TypeWhatsApp {
 		answers = 0 // a WhatsApp reply is done when sent (whatsapp.Service.ReplyIfDue)
 	}
+	return r.replyOnce(ctx, conv, a, RequestID(conv.ID, userMsg), answers, onDelta)
+}
+
+// ReplyLocked is Reply under ReplyOnce's lock, for a caller that names the reply by its
+// request id (the WhatsApp reply task): a twin of the task (re-run by asynq, or re-enqueued
+// by the reply sweep while the first still runs) waits for the first's reply instead of
+// asking the LLM again.
+func (r *Responder) ReplyLocked(ctx context.Context, conv *store.Conversation, a *store.Assistant, requestID string) (Reply, error) {
+	return r.replyOnce(ctx, conv, a, requestID, 0, nil)
+}
+
+func (r *Responder) replyOnce(ctx context.Context, conv *store.Conversation, a *store.Assistant, reqID string, answers int64, onDelta func(string) error) (Reply, error) {
 	deadline := time.Now().Add(replyWaitLimit)
 	for {
 		held, release := r.replyLock(ctx, reqID)
@@ -55,6 +66,10 @@ func (r *Responder) ReplyOnce(ctx context.Context, conv *store.Conversation, a *
 			return rep, err
 		}
 		defer release()
+		if answers > 0 {
+			// The sweep counts its age from the last attempt: it leaves this one time to finish.
+			_ = r.Store.TouchReply(ctx, conv.WorkspaceID, answers)
+		}
 		rep, err := r.reply(context.WithoutCancel(ctx), conv, a, reqID, answers, onDelta)
 		if err == nil && rep.Replayed && answers > 0 {
 			// Stored by an earlier run whose intent was not ended with it: end it now.

@@ -143,6 +143,14 @@ func (s *Store) FinishReply(ctx context.Context, workspaceID, messageID int64, s
 	return affected(res, err)
 }
 
+// TouchReply records that an attempt at the intent starts: its due time becomes now, so the
+// sweep (which looks for intents due longer than its age ago) leaves a running attempt alone.
+func (s *Store) TouchReply(ctx context.Context, workspaceID, messageID int64) error {
+	_, err := s.DB.NewUpdate().Model((*PendingReply)(nil)).Set("due_at = ?", now()).
+		Where("workspace_id = ? AND message_id = ? AND done_at IS NULL AND due_at < ?", workspaceID, messageID, now()).Exec(ctx)
+	return err
+}
+
 // NoteReplyAttempt records a failed attempt at an intent that stays pending.
 func (s *Store) NoteReplyAttempt(ctx context.Context, workspaceID, messageID int64, errText string) error {
 	_, err := s.DB.NewUpdate().Model((*PendingReply)(nil)).

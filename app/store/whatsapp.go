@@ -245,12 +245,17 @@ func (s *Store) ClaimOutgoingMessage(ctx context.Context, workspaceID, id int64,
 	return affected(res, err)
 }
 
-// MarkMessageSending records that a send of the outgoing message (still under its key) starts.
-func (s *Store) MarkMessageSending(ctx context.Context, workspaceID, id int64, key string) (bool, error) {
+// MarkMessageSending claims the send of the outgoing message (still under its key): it moves
+// from pending to sending, or takes over a send that started before staleBefore (its outcome
+// stayed unknown past the resend grace). The claim is exclusive: of two runners (a task and
+// its twin re-enqueued by a sweep), one claims and the other is refused, so one key reaches
+// Meta once.
+func (s *Store) MarkMessageSending(ctx context.Context, workspaceID, id int64, key string, staleBefore time.Time) (bool, error) {
 	res, err := s.DB.NewUpdate().Model((*Message)(nil)).
 		Set("status = ?", model.StatusSending).Set("status_updated_at = ?", now()).
 		Where("id = ? AND workspace_id = ? AND provider_message_id = ?", id, workspaceID, key).
-		Where("status IN (?, ?)", model.StatusPending, model.StatusSending).Exec(ctx)
+		Where("(status = ? OR (status = ? AND (status_updated_at IS NULL OR status_updated_at < ?)))",
+			model.StatusPending, model.StatusSending, staleBefore.UTC()).Exec(ctx)
 	return affected(res, err)
 }
 

@@ -351,8 +351,11 @@ func TestOutgoingMessageLifecycle(t *testing.T) {
 		if ok, _ := s.AnsweredAfter(ctx, ws, c.ID, u); !ok {
 			t.Fatal("a claimed reply is an answer")
 		}
-		if ok, _ := s.MarkMessageSending(ctx, ws, r.ID, key); !ok {
+		if ok, _ := s.MarkMessageSending(ctx, ws, r.ID, key, waT0); !ok {
 			t.Fatal("sending")
+		}
+		if ok, _ := s.MarkMessageSending(ctx, ws, r.ID, key, waT0); ok {
+			t.Fatal("a send in flight was claimed twice")
 		}
 		if err := s.MarkMessagePending(ctx, ws, r.ID); err != nil {
 			t.Fatal(err)
@@ -360,10 +363,10 @@ func TestOutgoingMessageLifecycle(t *testing.T) {
 		if m, _ := s.MessageByID(ctx, ws, r.ID); m.Status != "pending" {
 			t.Fatalf("back to pending: %q", m.Status)
 		}
-		if ok, _ := s.MarkMessageSending(ctx, ws, r.ID, "parley:wrong"); ok {
+		if ok, _ := s.MarkMessageSending(ctx, ws, r.ID, "parley:wrong", waT0); ok {
 			t.Fatal("wrong key")
 		}
-		_, _ = s.MarkMessageSending(ctx, ws, r.ID, key)
+		_, _ = s.MarkMessageSending(ctx, ws, r.ID, key, waT0)
 		// Meta's status arrives before the send's answer is stored: matched by the key.
 		if ok, err := s.AttachProviderMessageID(ctx, ws, key, "wamid.R"); err != nil || !ok {
 			t.Fatalf("attach: %v %v", ok, err)

@@ -106,6 +106,10 @@ func (s *Service) replyIfDue(ctx context.Context, workspaceID, conversationID, m
 	if a.Disabled {
 		return store.ReplySkipped, nil
 	}
+	// The reply sweep counts its age from the last attempt: it leaves this one time to finish.
+	if err := st.TouchReply(ctx, conv.WorkspaceID, messageID); err != nil {
+		return "", err
+	}
 	requestID := fmt.Sprintf("reply:%d:%d", conv.ID, messageID)
 	started := store.Now()
 	m, err := s.Replier.Reply(ctx, conv, a, requestID)

@@ -365,7 +365,7 @@ func (s *Service) deliver(ctx context.Context, conv *store.Conversation, m *stor
 	if a.WhatsAppPhoneNumberID == nil || *a.WhatsAppPhoneNumberID == "" || token == "" {
 		return s.fail(ctx, m, "the assistant is not connected to WhatsApp (phone number id and access token)", nil, time.Time{})
 	}
-	if ok, err := s.Store.MarkMessageSending(ctx, m.WorkspaceID, m.ID, out.Key); err != nil {
+	if ok, err := s.Store.MarkMessageSending(ctx, m.WorkspaceID, m.ID, out.Key, s.now().Add(-s.resendGrace())); err != nil {
 		return err
 	} else if !ok { // someone else moved it meanwhile: look again
 		cur, err := s.Store.MessageByID(ctx, m.WorkspaceID, m.ID)

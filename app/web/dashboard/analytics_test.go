@@ -283,7 +283,7 @@ func TestRerunExtraction(t *testing.T) {
 	}
 	n := 0
 	for _, ti := range pending {
-		if ti.Type == workers.TypeConversationExtract && strings.HasPrefix(ti.ID, "extract:"+strconv.FormatInt(conv.ID, 10)+":rerun:") {
+		if ti.Type == workers.TypeConversationExtract && strings.HasPrefix(ti.ID, e.App.Tasks.Prefix()+":extract:"+strconv.FormatInt(conv.ID, 10)+":rerun:") {
 			n++
 		}
 	}
