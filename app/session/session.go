@@ -194,6 +194,7 @@ func (m *Manager) Login(ctx context.Context, u *store.User) error {
 	if err := m.scs.RenewToken(ctx); err != nil {
 		return err
 	}
+	m.scs.SetDeadline(ctx, m.now().Add(m.Max)) // the absolute lifetime counts from the login
 	m.scs.Put(ctx, csrfKey, rand.Text())
 	octx := context.WithValue(ctx, ownerKey{}, &owner{user: u.ID, workspace: u.WorkspaceID})
 	_, _, err := m.scs.Commit(octx)
