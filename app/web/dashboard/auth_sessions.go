@@ -3,6 +3,8 @@ package dashboard
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,11 +22,27 @@ func (s *Handler) sessionsData(c echo.Context, d *pages.SettingsData) error {
 		return err
 	}
 	d.CSRF = csrfToken(c)
+	d.SessionIdle, d.SessionMax = spellDuration(s.Sessions.Idle), spellDuration(s.Sessions.Max)
 	d.Sessions = d.Sessions[:0]
 	for _, r := range list {
 		d.Sessions = append(d.Sessions, pages.SessionRow{ID: r.ID, Device: r.Device, Address: r.Address, Created: r.Created, LastSeen: r.LastSeen, Current: r.Current})
 	}
 	return nil
+}
+
+// spellDuration says a duration as a person would: "30 days", "12 hours", "90 minutes".
+func spellDuration(d time.Duration) string {
+	n, unit := int64(d/time.Minute), "minute"
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		n, unit = int64(d/(24*time.Hour)), "day"
+	case d >= time.Hour && d%time.Hour == 0:
+		n, unit = int64(d/time.Hour), "hour"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return strconv.FormatInt(n, 10) + " " + unit
 }
 
 // sessionRevoke ends one of the user's sessions (404 for anyone else's); ending this

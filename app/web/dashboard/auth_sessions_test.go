@@ -316,6 +316,9 @@ func TestYourSessions(t *testing.T) {
 		t.Fatalf("Ana's three sessions, not Bob's: %d rows", rows.Length())
 	}
 	text := rows.Text()
+	if p := rows.Parents().Filter("#sessions").Find("p.muted").Text(); !strings.Contains(p, "12 hours without use, 30 days after its login") {
+		t.Errorf("the section says the configured expiry: %q", p)
+	}
 	for _, want := range []string{"Firefox on Linux", "Chrome on Android", "Go HTTP client", "127.0.0.1"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the sessions list lacks %q: %q", want, text)
