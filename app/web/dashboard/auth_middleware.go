@@ -43,6 +43,10 @@ func (s *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			if err := s.Sessions.Save(ctx, res); err != nil {
 				s.Log.ErrorContext(ctx, "saving the session", "err", err)
 			}
+			// scs adds Cache-Control: no-cache="Set-Cookie" with a cookie; no-store says more.
+			if h := res.Header(); len(h.Values(echo.HeaderCacheControl)) > 1 && h.Get(echo.HeaderCacheControl) == "no-store" {
+				h.Set(echo.HeaderCacheControl, "no-store")
+			}
 		})
 		return next(c)
 	}

@@ -140,6 +140,9 @@ func TestLoginRenewsTheSessionAndItsCSRFToken(t *testing.T) {
 	if sc := res.Header.Get("Set-Cookie"); !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") || strings.Contains(sc, "Secure") {
 		t.Fatalf("session cookie over http: %q", sc)
 	}
+	if cc := res.Header.Values("Cache-Control"); len(cc) != 1 || cc[0] != "no-store" {
+		t.Fatalf("Cache-Control with a new cookie: %q", cc)
+	}
 	// Session fixation: the token someone knew (or planted) before the login opens nothing.
 	if after := e.sessionCookie(c); after == "" || after == planted {
 		t.Fatalf("the login must issue a new session token (%q, before %q)", after, planted)
