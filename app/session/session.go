@@ -43,6 +43,10 @@ const csrfKey = "csrf"
 // pruneEvery is how often one process deletes expired rows (from a save, see maybePrune).
 const pruneEvery = 10 * time.Minute
 
+// anonIdle is the idle time of a session nobody logged in to (a login page's CSRF token):
+// anyone can make one per request, so they go sooner than the logged-in ones.
+const anonIdle = time.Hour
+
 // Options configure a Manager.
 type Options struct {
 	Idle   time.Duration // PARLEY_SESSION_IDLE
@@ -280,12 +284,12 @@ func (m *Manager) RevokeAll(ctx context.Context, workspaceID, userID int64) erro
 	return m.Logout(ctx)
 }
 
-// Prune deletes the sessions that have expired (absolute deadline or idle time) and says how
-// many.
+// Prune deletes the sessions that have expired (absolute deadline or idle time, an hour for
+// those nobody logged in to) and says how many.
 func (m *Manager) Prune(ctx context.Context) (int64, error) {
 	now := m.now()
 	m.lastPrune.Store(now.UnixNano())
-	return m.Store.PruneSessions(ctx, now, now.Add(-m.Idle))
+	return m.Store.PruneSessions(ctx, now, now.Add(-m.Idle), now.Add(-min(m.Idle, anonIdle)))
 }
 
 // maybePrune prunes when this process has not for pruneEvery. It runs from a save (the only
@@ -338,7 +342,11 @@ func (d dbStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error
 		return nil, false, err
 	}
 	now := m.now()
-	if !now.Before(row.Expiry) || now.Sub(row.LastSeenAt) >= m.Idle {
+	idle := m.Idle
+	if row.UserID == nil {
+		idle = min(idle, anonIdle)
+	}
+	if !now.Before(row.Expiry) || now.Sub(row.LastSeenAt) >= idle {
 		return nil, false, nil // refused now, deleted by the next prune
 	}
 	st := stateOf(ctx)

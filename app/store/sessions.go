@@ -108,11 +108,12 @@ func (s *Store) DeleteUserSessions(ctx context.Context, workspaceID, userID int6
 	return res.RowsAffected()
 }
 
-// PruneSessions removes the sessions that expired at now or were last used at or before
-// seenBefore, and says how many.
-func (s *Store) PruneSessions(ctx context.Context, now, seenBefore time.Time) (int64, error) {
+// PruneSessions removes the sessions that expired at now, were last used at or before
+// seenBefore, or have no user and were last used at or before anonSeenBefore, and says how
+// many.
+func (s *Store) PruneSessions(ctx context.Context, now, seenBefore, anonSeenBefore time.Time) (int64, error) {
 	res, err := s.DB.NewDelete().Model((*Session)(nil)).
-		Where("expiry <= ? OR last_seen_at <= ?", now.UTC(), seenBefore.UTC()).Exec(ctx)
+		Where("expiry <= ? OR last_seen_at <= ? OR (user_id IS NULL AND last_seen_at <= ?)", now.UTC(), seenBefore.UTC(), anonSeenBefore.UTC()).Exec(ctx)
 	if err != nil {
 		return 0, err
 	}

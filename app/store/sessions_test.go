@@ -40,6 +40,7 @@ func TestSessionsStore(t *testing.T) {
 		save("a2", ua, now.Add(-time.Minute), month)
 		save("b1", ub, now, month)
 		save("anon", nil, now, month)
+		save("visitor", nil, now.Add(-2*time.Hour), month) // a login page left for two hours
 		save("old", ua, now.Add(-13*time.Hour), month) // idle too long
 		save("dead", ua, now, now.Add(-time.Second))   // past its deadline
 		save("a1", nil, now.Add(time.Second), month)   // a later save of a1: no owner given
@@ -77,11 +78,11 @@ func TestSessionsStore(t *testing.T) {
 			t.Fatalf("a save after a revocation: %+v %v", r, err)
 		}
 
-		n, err := s.PruneSessions(ctx, now, now.Add(-12*time.Hour))
-		if err != nil || n != 2 {
-			t.Fatalf("pruned %d (want old and dead): %v", n, err)
+		n, err := s.PruneSessions(ctx, now, now.Add(-12*time.Hour), now.Add(-time.Hour))
+		if err != nil || n != 3 {
+			t.Fatalf("pruned %d (want old, dead and visitor): %v", n, err)
 		}
-		for _, h := range []string{"old", "dead"} {
+		for _, h := range []string{"old", "dead", "visitor"} {
 			if _, err := s.SessionByHash(ctx, h); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s survived pruning: %v", h, err)
 			}

@@ -203,8 +203,18 @@ func TestSessionIdleAndAbsoluteExpiry(t *testing.T) {
 		t.Fatalf("defaults: %s %s", idle, lifetime)
 	}
 
-	// Idle: used every 11 hours it lives on; 12 hours without use end it.
+	// A login page's session (its CSRF token) lasts an hour without use.
 	c := e.Client()
+	tok := e.CSRF(c, "/login")
+	k.advance(time.Hour)
+	res := e.PostForm(c, "/login", url.Values{"_csrf": {tok}, "email": {"ana@example.com"}, "password": {"correct-horse"}})
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("a login page left for an hour: %d, want 403", res.StatusCode)
+	}
+
+	// Idle: used every 11 hours it lives on; 12 hours without use end it.
+	c = e.Client()
 	e.Login(c, "ana@example.com", "correct-horse")
 	for i := range 3 {
 		k.advance(11 * time.Hour)

@@ -4,7 +4,8 @@
 -- without user_id is a visitor of the login page (its CSRF token only). user_id and
 -- workspace_id are written at login and never by a later save, so that a save racing a
 -- revocation can only bring back an anonymous row. last_seen_at is written at most once a
--- minute; a session idle longer than PARLEY_SESSION_IDLE is refused and pruned.
+-- minute; a session idle longer than PARLEY_SESSION_IDLE (an hour without user_id) is refused
+-- and pruned.
 CREATE TABLE sessions (
     id            BIGSERIAL PRIMARY KEY,
     token_hash    TEXT NOT NULL UNIQUE,
