@@ -90,7 +90,7 @@ var Vars = []Var{
 	{"PARLEY_ADDR", ":8080", "Address the web server listens on. `PORT` is honoured when PARLEY_ADDR is unset."},
 	{"DATABASE_URL", "SQLite file `parley.db` in the working directory", "`postgres://user@host:5432/db?sslmode=disable` for PostgreSQL; `sqlite:///path/to/file.db` or unset for SQLite."},
 	{"REDIS_URL", "an in-process Redis (queued jobs do not survive a restart)", "`redis://host:6379/0` for a real Redis."},
-	{"PARLEY_SECRET_KEY", "generated once into `parley.db.secret` beside the SQLite file", "Signs and encrypts sessions and stored credentials; at least 32 characters. Required with PostgreSQL."},
+	{"PARLEY_SECRET_KEY", "generated once into `parley.db.secret` beside the SQLite file", "Signs widget tokens and encrypts stored credentials; at least 32 characters. Required with PostgreSQL."},
 	{"PARLEY_ADMIN_EMAIL", "unset", "With PARLEY_ADMIN_PASSWORD: the first admin, created at start when no user exists."},
 	{"PARLEY_ADMIN_PASSWORD", "unset", "The first admin's password (at least 8 characters). When both are unset, the first visit offers a one-time setup form."},
 	{"PARLEY_BASE_URL", "http://localhost:8080", "The public URL, used in links and the widget snippet."},
