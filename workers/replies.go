@@ -118,10 +118,12 @@ func (h *Replies) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	n := 0
+	var ids []int64
 	for i := range due {
 		r := &due[i]
-		// Next look: after 2, 4, 8 ... sweep ages, at most 10 minutes.
-		wait := min(age<<min(r.Sweeps, 6), 10*time.Minute)
+		// Next look: after 2, 4, 8 ... sweep ages, at most a minute (a reply is never left
+		// waiting longer than that for a lost task to be replaced).
+		wait := min(age<<min(r.Sweeps, 6), time.Minute)
 		sweep, err := h.Store.RescheduleReply(ctx, r, now.Add(wait-age))
 		if err != nil {
 			return err
@@ -142,9 +144,12 @@ func (h *Replies) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 			return fmt.Errorf("reply sweep: enqueue the reply to message %d: %w", r.MessageID, err)
 		}
 		n++
+		if len(ids) < 50 {
+			ids = append(ids, r.MessageID)
+		}
 	}
 	if n > 0 {
-		h.log().InfoContext(ctx, "reply sweep re-enqueued replies that were due and not done", "count", n)
+		h.log().InfoContext(ctx, "reply sweep re-enqueued replies that were due and not done", "count", n, "message_ids", ids)
 	}
 	return nil
 }

@@ -43,6 +43,9 @@ func (s *Service) ReplyIfDue(ctx context.Context, workspaceID, conversationID, m
 	state, err := s.replyIfDue(ctx, workspaceID, conversationID, messageID)
 	switch {
 	case err == nil && state != "":
+		if state != store.ReplyReplied {
+			s.log().InfoContext(ctx, "whatsapp reply not needed", "conversation_id", conversationID, "message_id", messageID, "state", state)
+		}
 		_, err = s.Store.FinishReply(context.WithoutCancel(ctx), workspaceID, messageID, state, "")
 		return err
 	case err != nil && !Retryable(err):
