@@ -288,7 +288,7 @@ func TestTwoInstallationsShareARedis(t *testing.T) {
 				return nil
 			}}}}
 		srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 2, Queues: workers.QueuePriorities, Logger: quiet{},
-			RetryDelayFunc: workers.RetryDelay})
+			RetryDelayFunc: workers.RetryDelay, DelayedTaskCheckInterval: 100 * time.Millisecond})
 		if err := srv.Start(workers.NewMux(workers.Handlers{Inbound: in, Tasks: tasks})); err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +321,7 @@ func TestTwoInstallationsShareARedis(t *testing.T) {
 	serve("B", b.Store, b.Tasks, b.Redis)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(60 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				mu.Lock()
 				defer mu.Unlock()
