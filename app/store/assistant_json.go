@@ -147,12 +147,14 @@ func (a *Assistant) AsModel() *model.Assistant {
 		AssistantSettings: model.AssistantSettings{
 			Name: a.Name, SystemPrompt: a.SystemPrompt, FirstMessage: a.FirstMessage,
 			Model: a.Model, Temperature: a.Temperature,
-			Variables:      orEmpty(a.Variables),
-			PrechatFields:  orEmpty(a.PrechatFields),
-			AllowedOrigins: orEmpty(a.AllowedOrigins),
-			Widget:         a.WidgetSettings.Widget,
+			Variables:        orEmpty(a.Variables),
+			PrechatFields:    orEmpty(a.PrechatFields),
+			AllowedOrigins:   orEmpty(a.AllowedOrigins),
+			Widget:           a.WidgetSettings.Widget,
+			IdentityRequired: a.IdentityRequired,
 		},
-		WhatsApp: model.WhatsAppConnection{AccessTokenEnc: a.WhatsAppAccessTokenEnc, WABAID: a.WidgetSettings.WABAID},
+		IdentitySecret: a.IdentitySecret,
+		WhatsApp:       model.WhatsAppConnection{AccessTokenEnc: a.WhatsAppAccessTokenEnc, WABAID: a.WidgetSettings.WABAID},
 	}
 	if a.WhatsAppPhoneNumberID != nil {
 		m.WhatsAppPhoneNumberID = *a.WhatsAppPhoneNumberID

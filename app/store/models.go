@@ -59,6 +59,10 @@ type Assistant struct {
 	Disabled               bool           `bun:"disabled"`
 	CreatedAt              time.Time      `bun:"created_at"`
 	UpdatedAt              time.Time      `bun:"updated_at"`
+	// IdentitySecret signs a site's visitor ids (the widget's identity verification);
+	// IdentityRequired refuses visitor ids that are not signed with it.
+	IdentitySecret   string `bun:"identity_secret"`
+	IdentityRequired bool   `bun:"identity_required"`
 }
 
 type Conversation struct {

@@ -142,11 +142,14 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 	}
 	res = e.PostForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {startTok}, "prechat.email": {"buyer@shop.test"}, "prechat.name": {"Ann"}})
 	res.Body.Close()
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != page {
-		t.Fatalf("start: %d %q", res.StatusCode, res.Header.Get("Location"))
+	// The chat's address carries the new conversation's session token (widget-frame.js keeps
+	// it in the iframe's storage); the visitor id is one the server made for the form.
+	chat := res.Header.Get("Location")
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(chat, "/widget/"+a.PublicKey+"?visitor=") || !strings.Contains(chat, "&token=pw1.") {
+		t.Fatalf("start: %d %q", res.StatusCode, chat)
 	}
 	// The chat: the first message, a composer with the session token.
-	d = webtest.Doc(t, e.Get(c, page))
+	d = webtest.Doc(t, e.Get(c, chat))
 	if got := d.Find("#timeline li.msg.assistant .bubble").First().Text(); got != "Hi! How can I help?" {
 		t.Fatalf("first message %q", got)
 	}
@@ -205,8 +208,8 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 	if other == base || res.StatusCode != 404 {
 		t.Fatalf("a reply token on another message: %d", res.StatusCode)
 	}
-	// A reload resumes the same conversation with every message.
-	d = webtest.Doc(t, e.Get(c, page))
+	// A reload with the token resumes the same conversation with every message.
+	d = webtest.Doc(t, e.Get(c, chat))
 	if d.Find("#widget-chat").AttrOr("data-conversation", "") != conv || d.Find("#timeline li.msg").Length() != 3 || d.Find(".pending").Length() != 0 {
 		t.Fatalf("resumed: %d messages", d.Find("#timeline li.msg").Length())
 	}
@@ -238,7 +241,7 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 	if txt := webtest.Body(t, res); res.StatusCode != 410 || !strings.Contains(txt, "ended") {
 		t.Fatalf("idle send: %d %q", res.StatusCode, txt)
 	}
-	d = webtest.Doc(t, e.Get(c, page))
+	d = webtest.Doc(t, e.Get(c, chat))
 	if d.Find("#start-form").Length() != 1 {
 		t.Fatal("after the idle time the pre-chat form comes again")
 	}
@@ -270,7 +273,7 @@ func TestWidgetFrameWithoutPrechatForm(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("start with a message: %d", res.StatusCode)
 	}
-	d = webtest.Doc(t, e.Get(c, page))
+	d = webtest.Doc(t, e.Get(c, res.Header.Get("Location")))
 	if d.Find("#timeline li.msg").Length() != 2 || d.Find("#timeline li.msg.user .bubble").Text() != "Do you open on Sundays?" || d.Find(".pending").Length() != 1 {
 		t.Fatalf("chat after the first message: %d messages", d.Find("#timeline li.msg").Length())
 	}
