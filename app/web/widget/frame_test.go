@@ -221,10 +221,19 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 		t.Fatalf("token on another assistant: %d", res.StatusCode)
 	}
 	// Rate limited: a 429 with a message the page shows, and Retry-After.
+	// (The sliding window may still hold room for one message when the earlier ones, counted
+	// at 60 a minute, are more than a second old: the second send within the second is over.)
 	e.App.Config.WidgetRateMessages = 1
-	res = e.PostForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"again"}}, "HX-Request", "true")
-	if txt := webtest.Body(t, res); res.StatusCode != 429 || res.Header.Get("Retry-After") == "" || !strings.Contains(txt, "Too many messages") {
-		t.Fatalf("rate limited: %d %q", res.StatusCode, txt)
+	for i := 0; ; i++ {
+		res = e.PostForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"again"}}, "HX-Request", "true")
+		txt := webtest.Body(t, res)
+		if res.StatusCode == 200 && i == 0 {
+			continue
+		}
+		if res.StatusCode != 429 || res.Header.Get("Retry-After") == "" || !strings.Contains(txt, "Too many messages") {
+			t.Fatalf("rate limited: %d %q", res.StatusCode, txt)
+		}
+		break
 	}
 	// The same visitor on another assistant has its own conversation.
 	d = webtest.Doc(t, e.Get(c, wFramePath(otherA, "visitor-0001")))
