@@ -573,22 +573,20 @@ func azRoutes() map[string]azRoute {
 		azKey("GET", "/test-chat/:id/reply/:msg"):                {class: azDashboard, owner: "conv:test"},
 		azKey("GET", "/assistants/:id"):                          {class: azDashboard, owner: "assistant"},
 		azKey("POST", "/assistants/:id"):                         {class: azDashboard, owner: "assistant", destructive: true, form: func(*azWS) url.Values { return url.Values{"name": {"hijacked"}, "model": {"gpt-4o-mini"}} }},
-		// Rotating the identity secret is for the workspace's admins (a member's 403 is in
-		// dashboard/assistant_identity_test.go).
-		azKey("POST", "/assistants/:id/identity-secret"): {class: azDashboard, owner: "assistant", destructive: true},
-		azKey("POST", "/assistants/:id/delete"):          {class: azDashboard, owner: "assistant", form: convForm, destructive: true},
-		azKey("GET", "/test-chat"):                       {class: azDashboard},
-		azKey("GET", "/settings"):                        {class: azDashboard},
-		azKey("GET", "/analytics"):                       {class: azDashboard},
-		azKey("GET", "/analytics/export.csv"):            {class: azDashboard, query: "chart=top"},
-		azKey("GET", "/assistants"):                      {class: azDashboard},
-		azKey("GET", "/assistants/new"):                  {class: azDashboard},
-		azKey("GET", "/assistants/variable-row"):         {class: azDashboard},
-		azKey("GET", "/assistants/prechat-row"):          {class: azDashboard},
-		azKey("POST", "/settings/api-keys"):              {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"new key"}} }},
-		azKey("POST", "/settings/retention"):             {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"test": {"30"}} }},
-		azKey("POST", "/settings/prices"):                {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"prices": {""}} }},
-		azKey("POST", "/assistants"):                     {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"New bot"}, "model": {"gpt-4o-mini"}} }},
+		azKey("POST", "/assistants/:id/identity-secret"):         {class: azDashboard, owner: "assistant", destructive: true}, // admins only: a member's 403 is in dashboard
+		azKey("POST", "/assistants/:id/delete"):                  {class: azDashboard, owner: "assistant", form: convForm, destructive: true},
+		azKey("GET", "/test-chat"):                               {class: azDashboard},
+		azKey("GET", "/settings"):                                {class: azDashboard},
+		azKey("GET", "/analytics"):                               {class: azDashboard},
+		azKey("GET", "/analytics/export.csv"):                    {class: azDashboard, query: "chart=top"},
+		azKey("GET", "/assistants"):                              {class: azDashboard},
+		azKey("GET", "/assistants/new"):                          {class: azDashboard},
+		azKey("GET", "/assistants/variable-row"):                 {class: azDashboard},
+		azKey("GET", "/assistants/prechat-row"):                  {class: azDashboard},
+		azKey("POST", "/settings/api-keys"):                      {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"new key"}} }},
+		azKey("POST", "/settings/retention"):                     {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"test": {"30"}} }},
+		azKey("POST", "/settings/prices"):                        {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"prices": {""}} }},
+		azKey("POST", "/assistants"):                             {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"New bot"}, "model": {"gpt-4o-mini"}} }},
 		// Routes whose form names the other workspace's objects: refused, nothing changed.
 		azKey("POST", "/test-chat/sessions"): {class: azDashboard, cross: 400, form: func(w *azWS) url.Values {
 			return url.Values{"assistant_id": {strconv.FormatInt(w.assistant.ID, 10)}, "prechat.email": {"x@y.test"}}
