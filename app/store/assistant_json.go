@@ -154,7 +154,9 @@ func (a *Assistant) AsModel() *model.Assistant {
 			IdentityRequired: a.IdentityRequired,
 		},
 		IdentitySecret: a.IdentitySecret,
-		WhatsApp:       model.WhatsAppConnection{AccessTokenEnc: a.WhatsAppAccessTokenEnc, WABAID: a.WidgetSettings.WABAID},
+		WhatsApp: model.WhatsAppConnection{AccessTokenEnc: a.WhatsAppAccessTokenEnc, WABAID: a.WidgetSettings.WABAID,
+			Number:     model.WhatsAppNumber{DisplayPhoneNumber: a.WhatsAppDisplayPhoneNumber, VerifiedName: a.WhatsAppVerifiedName},
+			VerifiedAt: a.WhatsAppVerifiedAt},
 	}
 	if a.WhatsAppPhoneNumberID != nil {
 		m.WhatsAppPhoneNumberID = *a.WhatsAppPhoneNumberID
