@@ -69,7 +69,7 @@
       return false;
     }
     var saved = store.getItem(name);
-    if (saved && document.getElementById("widget-start")) {
+    if (saved && (document.getElementById("widget-start") || document.getElementById("widget-identity-only"))) {
       body.classList.add("resuming");
       params.set("token", saved);
       location.replace(location.pathname + "?" + params.toString());

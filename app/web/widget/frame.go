@@ -222,7 +222,7 @@ func widgetChatURL(key, visitor, token string) string {
 // errIdentityOnly is the page of an assistant that chats only with verified visitors: the
 // iframe cannot prove who its visitor is, so it starts nothing (a session token still resumes).
 func errIdentityOnly(c echo.Context, a *model.Assistant) error {
-	return htmx.Render(c, http.StatusForbidden, pages.WidgetErrorPage(widgetFrame(a), "This chat is only open to the website's signed-in customers."))
+	return htmx.Render(c, http.StatusForbidden, pages.WidgetIdentityOnlyPage(widgetFrame(a)))
 }
 
 // widgetTokenConversation is the open conversation a session token names, for the page's

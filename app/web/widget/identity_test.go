@@ -195,8 +195,18 @@ func TestWidgetAPIVerifiedIdentity(t *testing.T) {
 		t.Fatalf("a verified visitor is still served: %d %v", res.StatusCode, out)
 	}
 	// The iframe cannot prove an identity: it starts nothing for such an assistant.
-	if res := e.Get(wFrameClient(), wFramePath(a, "visitor-0001")); res.StatusCode != 403 || !strings.Contains(webtest.Body(t, res), "signed-in customers") {
+	if res := e.Get(wFrameClient(), wFramePath(a, "visitor-0001")); res.StatusCode != 403 || !strings.Contains(webtest.Body(t, res), `id="widget-identity-only"`) {
 		t.Fatalf("iframe of an assistant that requires identity: %d", res.StatusCode)
+	}
+	// ... but a session token still resumes there (widget-frame.js sends the stored one).
+	conv, _ := strconv.ParseInt(id, 10, 64)
+	cv, err := e.App.Store.GetConversation(ctx, ws.ID, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = e.Get(wFrameClient(), wFramePath(a, "visitor-0001")+"&token="+url.QueryEscape(widget.SessionToken(e.App.Keys.Signing, cv, cv.LastMessageAt)))
+	if body := webtest.Body(t, res); res.StatusCode != 200 || !strings.Contains(body, "parcel P-99") {
+		t.Fatalf("a token on an assistant that requires identity: %d", res.StatusCode)
 	}
 
 	// Rotation: the old hash stops verifying at once (401 here), the new one resumes.
