@@ -4,9 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
@@ -23,6 +25,28 @@ type Current struct {
 func current(c echo.Context) *Current {
 	cur, _ := c.Get("current").(*Current)
 	return cur
+}
+
+// publicRule bounds the requests of one client (an IPv6 client by its /64) to the pages
+// without a login: each first visit to /login creates a session row (its CSRF token), so a
+// client looping on it could otherwise fill the sessions table. A person signing in makes a
+// handful; failed sign-ins have their own, stricter throttle (app/account).
+var publicRule = ratelimit.PerMinute("dashboard:public", 120)
+
+// limitPublic answers 429 with Retry-After to a client over publicRule, before any session is
+// loaded or created.
+func (s *Handler) limitPublic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.Limits == nil {
+			return next(c)
+		}
+		d := s.Limits.Allow(c.Request().Context(), publicRule, ratelimit.ClientKey(c.RealIP()))
+		if !d.Allowed {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
+			return echo.NewHTTPError(http.StatusTooManyRequests, "Too many requests from your network. Try again in "+strconv.Itoa(d.RetryAfterSeconds())+" seconds.")
+		}
+		return next(c)
+	}
 }
 
 // loadSession reads the request's server-side session (app/session: the cookie holds a

@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
+	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/sse"
@@ -43,6 +44,8 @@ type Handler struct {
 	WhatsApp *whatsapp.Service
 	// Accounts signs people in, with throttling.
 	Accounts *account.Service
+	// Limits bounds each client's requests to the pages without a login (auth_middleware.go).
+	Limits *ratelimit.Limiter
 	// Sessions keeps the dashboard's sessions on the server (auth_middleware.go loads them).
 	Sessions *session.Manager
 	// Closing is closed when the server shuts down: open event streams end.

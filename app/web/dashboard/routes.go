@@ -6,10 +6,11 @@ import (
 	"github.com/parleyhq/parley/app/web/routenames"
 )
 
-// Mount registers the dashboard: the pages without a login (a session and CSRF), the
+// Mount registers the dashboard: the pages without a login (a per-client limit, a session
+// and CSRF), the
 // logged-in product (a session, CSRF and a login), and the queues (admins only).
 func (s *Handler) Mount(e *echo.Echo) {
-	pub := e.Group("", s.loadSession, s.csrfMiddleware())
+	pub := e.Group("", s.limitPublic, s.loadSession, s.csrfMiddleware())
 	routenames.AddAll(pub, "", []routenames.Named{
 		// Pages without a login, with CSRF.
 		{Name: routenames.Home, Handler: s.home},
