@@ -65,6 +65,11 @@ type Assistant struct {
 	WhatsAppDisplayPhoneNumber string     `bun:"whatsapp_display_phone_number"`
 	WhatsAppVerifiedName       string     `bun:"whatsapp_verified_name"`
 	WhatsAppVerifiedAt         *time.Time `bun:"whatsapp_verified_at"`
+
+	// IdentitySecret signs a site's visitor ids (the widget's identity verification);
+	// IdentityRequired refuses visitor ids that are not signed with it.
+	IdentitySecret   string `bun:"identity_secret"`
+	IdentityRequired bool   `bun:"identity_required"`
 }
 
 type Conversation struct {
