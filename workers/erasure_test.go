@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/workers"
 )
 
@@ -306,5 +309,82 @@ func TestInboundPruneKeepsUnprocessed(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("the schedule has no inbound:prune entry")
+	}
+}
+
+// redisHolds reports whether any key or value of the test's Redis contains needle.
+func redisHolds(t *testing.T, e *waEnv, needle string) bool {
+	t.Helper()
+	ctx := context.Background()
+	r := e.a.Redis
+	keys, err := r.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		var vals []string
+		switch r.Type(ctx, k).Val() {
+		case "string":
+			vals = []string{r.Get(ctx, k).Val()}
+		case "hash":
+			for f, v := range r.HGetAll(ctx, k).Val() {
+				vals = append(vals, f, v)
+			}
+		case "list":
+			vals = r.LRange(ctx, k, 0, -1).Val()
+		case "set":
+			vals = r.SMembers(ctx, k).Val()
+		case "zset":
+			vals = r.ZRange(ctx, k, 0, -1).Val()
+		}
+		for _, v := range append(vals, k) {
+			if strings.Contains(strings.ToLower(v), needle) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// A bulk deletion's task carries the list's filters, which can be a customer's words or
+// number: once it has run, Redis keeps no copy of them (asynq would keep a completed task with
+// its payload for its retention time).
+func TestBulkDeleteTaskLeavesNoQueryInRedis(t *testing.T) {
+	e := newWAEnv(t, 24*time.Hour)
+	c := seedVictim(t, e)
+	ctx := context.Background()
+	jobs := conversation.BulkJobs{Redis: e.a.Redis}
+	mux := workers.NewMux(workers.Handlers{Inbound: e.inbound, WhatsApp: e.wa,
+		Maintenance: &workers.Maintenance{Conversations: e.a.Conversations, Jobs: jobs, Log: testkit.Logger(t), Batch: 10}})
+	srv := asynq.NewServerFromRedisClient(e.a.Redis, asynq.Config{Concurrency: 1, Queues: workers.QueuePriorities, Logger: quiet{}})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	if err := jobs.Start(ctx, c.WorkspaceID, "job1", 1); err != nil {
+		t.Fatal(err)
+	}
+	task, err := workers.NewDeleteMatchingTask(workers.DeleteMatchingPayload{WorkspaceID: c.WorkspaceID, JobID: "job1",
+		Query: "customer=%2B" + erasePhone + "&q=Xylophonewombat", AskedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := workers.Enqueue(ctx, e.a.Queue, task); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		job, err := jobs.Get(ctx, c.WorkspaceID, "job1")
+		if err == nil && job.State == "done" && !redisHolds(t, e, "xylophonewombat") && !redisHolds(t, e, erasePhone) {
+			if job.Deleted != 1 {
+				t.Fatalf("job: %+v", job)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10s after the bulk deletion (job %+v, %v) Redis still holds its query: words %v, number %v",
+				job, err, redisHolds(t, e, "xylophonewombat"), redisHolds(t, e, erasePhone))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
