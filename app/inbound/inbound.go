@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app/logctx"
-	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/config"
 )
 
 // Processor handles one provider's raw inbound events (for example "whatsapp").
