@@ -136,7 +136,7 @@ func newWAEnv(t *testing.T, window time.Duration) *waEnv {
 		t.Fatal(err)
 	}
 	pid := waPhoneID
-	e.asst = &store.Assistant{WorkspaceID: w.ID, Name: "Shop assistant", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: tok}
+	e.asst = testkit.Verified(&store.Assistant{WorkspaceID: w.ID, Name: "Shop assistant", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: tok})
 	if err := a.Store.CreateAssistant(ctx, e.asst); err != nil {
 		t.Fatal(err)
 	}

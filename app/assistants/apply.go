@@ -1,8 +1,6 @@
 package assistants
 
 import (
-	"fmt"
-
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -16,18 +14,5 @@ func (u *Update) Apply(row *store.Assistant, k *auth.Keys) error {
 	row.Model, row.Temperature = s.Model, s.Temperature
 	row.Variables, row.PrechatFields, row.AllowedOrigins = s.Variables, s.PrechatFields, s.AllowedOrigins
 	row.WidgetSettings.Widget = s.Widget
-	if s.WhatsAppPhoneNumberID == "" {
-		row.WhatsAppPhoneNumberID, row.WhatsAppAccessTokenEnc = nil, ""
-		return nil
-	}
-	id := s.WhatsAppPhoneNumberID
-	row.WhatsAppPhoneNumberID = &id
-	if u.AccessToken != "" {
-		enc, err := k.Encrypt(u.AccessToken)
-		if err != nil {
-			return fmt.Errorf("encrypt access token: %w", err)
-		}
-		row.WhatsAppAccessTokenEnc = enc
-	}
-	return nil
+	return u.applyWhatsApp(row, k)
 }

@@ -66,6 +66,9 @@ type Update struct {
 	// AccessToken is a new WhatsApp access token in plain text; "" keeps the stored one.
 	// Without a phone number id, the connection (and the stored token) is removed.
 	AccessToken string
+	// Confirmed is what Meta said of the phone number when it confirmed the connection
+	// (ConfirmWhatsApp); nil when Meta was not asked.
+	Confirmed *model.WhatsAppNumber
 }
 
 var identRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)

@@ -47,7 +47,7 @@ func TestWhatsAppBenchInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := "555000111"
-	if err := a.Store.CreateAssistant(ctx, &store.Assistant{WorkspaceID: ws.ID, Name: "Bench", WhatsAppPhoneNumberID: &pid}); err != nil {
+	if err := a.Store.CreateAssistant(ctx, testkit.Verified(&store.Assistant{WorkspaceID: ws.ID, Name: "Bench", WhatsAppPhoneNumberID: &pid})); err != nil {
 		t.Fatal(err)
 	}
 	srv := web.New(a)

@@ -78,7 +78,7 @@ func TestWritesPublishTheirChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := "106540352242922"
-	asst := &store.Assistant{WorkspaceID: w.ID, Name: "Shop assistant", WhatsAppPhoneNumberID: &pid}
+	asst := testkit.Verified(&store.Assistant{WorkspaceID: w.ID, Name: "Shop assistant", WhatsAppPhoneNumberID: &pid})
 	if err := a.Store.CreateAssistant(ctx, asst); err != nil {
 		t.Fatal(err)
 	}

@@ -115,15 +115,31 @@ func (w WidgetSettings) MarshalJSON() ([]byte, error) {
 }
 
 // WhatsAppConnection is an assistant's WhatsApp number: Meta's phone number id, the access
-// token as stored (encrypted), and the WhatsApp Business Account id of the number.
+// token as stored (encrypted), the WhatsApp Business Account id of the number, and what Meta
+// confirmed of it.
 type WhatsAppConnection struct {
 	PhoneNumberID  string
 	AccessTokenEnc string
 	WABAID         string
+	// Number is what Meta's Graph API said of the phone number id with the stored token;
+	// VerifiedAt is nil when Meta has not confirmed the connection (one made before numbers
+	// were confirmed): such a number receives no inbound messages until it is.
+	Number     WhatsAppNumber
+	VerifiedAt *time.Time
+}
+
+// WhatsAppNumber is what Meta says of a business phone number it confirmed:
+// GET {graph}/{phone_number_id}?fields=display_phone_number,verified_name.
+type WhatsAppNumber struct {
+	DisplayPhoneNumber string // "+1 555-010-0000", as Meta writes it
+	VerifiedName       string // the business name Meta verified
 }
 
 // Connected reports a phone number id with a stored access token.
 func (c WhatsAppConnection) Connected() bool { return c.PhoneNumberID != "" && c.AccessTokenEnc != "" }
+
+// Verified reports a connection Meta confirmed: only such a number receives messages.
+func (c WhatsAppConnection) Verified() bool { return c.Connected() && c.VerifiedAt != nil }
 
 // AssistantSettings are the editable fields of an assistant, apart from the WhatsApp access
 // token, which is write-only.

@@ -152,7 +152,9 @@ func (a *Assistant) AsModel() *model.Assistant {
 			AllowedOrigins: orEmpty(a.AllowedOrigins),
 			Widget:         a.WidgetSettings.Widget,
 		},
-		WhatsApp: model.WhatsAppConnection{AccessTokenEnc: a.WhatsAppAccessTokenEnc, WABAID: a.WidgetSettings.WABAID},
+		WhatsApp: model.WhatsAppConnection{AccessTokenEnc: a.WhatsAppAccessTokenEnc, WABAID: a.WidgetSettings.WABAID,
+			Number:     model.WhatsAppNumber{DisplayPhoneNumber: a.WhatsAppDisplayPhoneNumber, VerifiedName: a.WhatsAppVerifiedName},
+			VerifiedAt: a.WhatsAppVerifiedAt},
 	}
 	if a.WhatsAppPhoneNumberID != nil {
 		m.WhatsAppPhoneNumberID = *a.WhatsAppPhoneNumberID

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -32,7 +33,7 @@ func assistantWriteErr(err error) error {
 }
 
 // CreateAssistant inserts an assistant; it fills the public key when empty. A phone number id
-// connected elsewhere is ErrPhoneNumberTaken.
+// connected elsewhere is ErrPhoneNumberTaken (see claimPhoneNumber for a confirmed one).
 func (s *Store) CreateAssistant(ctx context.Context, a *Assistant) error {
 	t := now()
 	a.CreatedAt, a.UpdatedAt = t, t
@@ -40,11 +41,20 @@ func (s *Store) CreateAssistant(ctx context.Context, a *Assistant) error {
 	if generated {
 		a.PublicKey = NewPublicKey()
 	}
-	_, err := s.DB.NewInsert().Model(a).Returning("id").Exec(ctx)
+	insert := func() error {
+		return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if err := claimPhoneNumber(ctx, tx, a); err != nil {
+				return err
+			}
+			_, err := tx.NewInsert().Model(a).Returning("id").Exec(ctx)
+			return err
+		})
+	}
+	err := insert()
 	if err != nil && generated && IsUniqueViolation(err) && strings.Contains(err.Error(), "public_key") {
 		// 96 random bits: a collision is all but impossible, but costs nothing to survive.
 		a.PublicKey = NewPublicKey()
-		_, err = s.DB.NewInsert().Model(a).Returning("id").Exec(ctx)
+		err = insert()
 	}
 	return assistantWriteErr(err)
 }
@@ -76,8 +86,25 @@ func (s *Store) AssistantByPublicKey(ctx context.Context, publicKey string) (*As
 }
 
 // AssistantByPhoneNumberID loads the assistant connected to a WhatsApp phone number id,
-// whatever its workspace (the id is what Meta's webhook names).
+// whatever its workspace (the id is what Meta's webhook names), when Meta confirmed the
+// connection: an unconfirmed holder of the number is ErrNotFound here (see
+// PhoneNumberHolder), so inbound messages reach only the number's proven owner.
 func (s *Store) AssistantByPhoneNumberID(ctx context.Context, phoneNumberID string) (*Assistant, error) {
+	a := new(Assistant)
+	if phoneNumberID == "" {
+		return nil, ErrNotFound
+	}
+	err := s.DB.NewSelect().Model(a).
+		Where("whatsapp_phone_number_id = ? AND whatsapp_verified_at IS NOT NULL", phoneNumberID).Scan(ctx)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return a, nil
+}
+
+// PhoneNumberHolder loads the assistant that holds a WhatsApp phone number id, confirmed or
+// not, whatever its workspace.
+func (s *Store) PhoneNumberHolder(ctx context.Context, phoneNumberID string) (*Assistant, error) {
 	a := new(Assistant)
 	if phoneNumberID == "" {
 		return nil, ErrNotFound
@@ -88,15 +115,64 @@ func (s *Store) AssistantByPhoneNumberID(ctx context.Context, phoneNumberID stri
 	return a, nil
 }
 
+// ConfirmPhoneNumber records Meta's confirmation of an assistant's stored connection (one
+// made before numbers were confirmed), provided the assistant still holds phoneNumberID with
+// the token tokenEnc: ErrNotFound when it changed meanwhile.
+func (s *Store) ConfirmPhoneNumber(ctx context.Context, workspaceID, id int64, phoneNumberID, tokenEnc, display, verifiedName string, at time.Time) error {
+	res, err := s.DB.NewUpdate().Model((*Assistant)(nil)).
+		Set("whatsapp_display_phone_number = ?", display).Set("whatsapp_verified_name = ?", verifiedName).
+		Set("whatsapp_verified_at = ?", at).
+		Where("id = ? AND workspace_id = ?", id, workspaceID).
+		Where("whatsapp_phone_number_id = ? AND whatsapp_access_token_enc = ?", phoneNumberID, tokenEnc).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// claimPhoneNumber makes way for a's WhatsApp number before a is written, in the same
+// transaction. A number belongs to whoever proves it: when a's connection is confirmed
+// (WhatsAppVerifiedAt set), another assistant that holds the number confirmed, in any
+// workspace, is ErrPhoneNumberTaken, and one that holds it unconfirmed (connected before
+// numbers were confirmed, never proven) loses it. An unconfirmed a takes nothing: the unique
+// index on whatsapp_phone_number_id refuses it when the number is held.
+func claimPhoneNumber(ctx context.Context, db bun.IDB, a *Assistant) error {
+	if a.WhatsAppPhoneNumberID == nil || *a.WhatsAppPhoneNumberID == "" || a.WhatsAppVerifiedAt == nil {
+		return nil
+	}
+	pid := *a.WhatsAppPhoneNumberID
+	n, err := db.NewSelect().Model((*Assistant)(nil)).
+		Where("whatsapp_phone_number_id = ? AND id <> ? AND whatsapp_verified_at IS NOT NULL", pid, a.ID).Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return ErrPhoneNumberTaken
+	}
+	_, err = db.NewUpdate().Model((*Assistant)(nil)).
+		Set("whatsapp_phone_number_id = NULL").Set("whatsapp_access_token_enc = ''").
+		Set("whatsapp_display_phone_number = ''").Set("whatsapp_verified_name = ''").Set("whatsapp_verified_at = NULL").
+		Set("updated_at = ?", now()).
+		Where("whatsapp_phone_number_id = ? AND id <> ? AND whatsapp_verified_at IS NULL", pid, a.ID).Exec(ctx)
+	return err
+}
+
 // assistantColumns are the columns UpdateAssistant writes: everything but the identity, the
 // public key, the creation time and the disabled flag.
 var assistantColumns = []string{
 	"name", "system_prompt", "first_message", "model", "temperature", "variables", "prechat_fields",
 	"allowed_origins", "widget_settings", "whatsapp_phone_number_id", "whatsapp_access_token_enc", "updated_at",
+	"whatsapp_display_phone_number", "whatsapp_verified_name", "whatsapp_verified_at",
 }
 
 func (s *Store) updateAssistant(ctx context.Context, db bun.IDB, a *Assistant) error {
 	a.UpdatedAt = now()
+	if err := claimPhoneNumber(ctx, db, a); err != nil {
+		return err
+	}
 	res, err := db.NewUpdate().Model(a).Column(assistantColumns...).
 		Where("id = ? AND workspace_id = ?", a.ID, a.WorkspaceID).Exec(ctx)
 	if err != nil {
@@ -112,7 +188,7 @@ func (s *Store) updateAssistant(ctx context.Context, db bun.IDB, a *Assistant) e
 // a.WorkspaceID; ErrNotFound when it is not there, ErrPhoneNumberTaken when its phone number
 // id is connected elsewhere.
 func (s *Store) UpdateAssistant(ctx context.Context, a *Assistant) error {
-	return s.updateAssistant(ctx, s.DB, a)
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return s.updateAssistant(ctx, tx, a) })
 }
 
 // ModifyAssistant loads an assistant of the workspace (locking its row on PostgreSQL), lets fn

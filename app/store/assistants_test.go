@@ -147,8 +147,23 @@ func TestAssistantPhoneNumberIDIsUnique(t *testing.T) {
 			t.Fatalf("a failed modify left changes: %+v", got)
 		}
 
+		// a's connection was never confirmed by Meta: webhooks of the number reach nobody.
+		if byPhone, err := s.AssistantByPhoneNumberID(ctx, "1001"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("by phone number id, unconfirmed: %+v %v", byPhone, err)
+		}
+		if holder, err := s.PhoneNumberHolder(ctx, "1001"); err != nil || holder.ID != a.ID {
+			t.Fatalf("holder: %+v %v", holder, err)
+		}
+		at := store.Now()
+		if err := s.ConfirmPhoneNumber(ctx, wsA, a.ID, "1001", "other-token", "+1 555-0101", "A Inc", at); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("confirm with another token than the stored one: %v", err)
+		}
+		if err := s.ConfirmPhoneNumber(ctx, wsA, a.ID, "1001", "enc", "+1 555-0101", "A Inc", at); err != nil {
+			t.Fatal(err)
+		}
 		byPhone, err := s.AssistantByPhoneNumberID(ctx, "1001")
-		if err != nil || byPhone.ID != a.ID {
+		if err != nil || byPhone.ID != a.ID || byPhone.WhatsAppDisplayPhoneNumber != "+1 555-0101" || byPhone.WhatsAppVerifiedName != "A Inc" ||
+			byPhone.WhatsAppVerifiedAt == nil || !byPhone.WhatsAppVerifiedAt.Equal(at) {
 			t.Fatalf("by phone number id: %+v %v", byPhone, err)
 		}
 		if _, err := s.AssistantByPhoneNumberID(ctx, ""); !errors.Is(err, store.ErrNotFound) {
@@ -221,6 +236,61 @@ func TestModifyAssistant(t *testing.T) {
 		}
 		if len(got.SystemPrompt) != 20 {
 			t.Fatalf("lost updates: system prompt %q", got.SystemPrompt)
+		}
+	})
+}
+
+// A number belongs to whoever proves it: a connection Meta confirmed takes the number from an
+// assistant that holds it unconfirmed (connected before numbers were confirmed), in any
+// workspace, in the same transaction; a confirmed holder keeps it against everyone
+// (ErrPhoneNumberTaken, 409), confirmed or not.
+func TestConfirmedNumberTakesItFromAnUnconfirmedHolder(t *testing.T) {
+	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		wsS, wsO, wsX := asWS(t, s, "Squatter"), asWS(t, s, "Owner"), asWS(t, s, "Other")
+		squat := asCreate(t, s, &store.Assistant{WorkspaceID: wsS, Name: "S", WhatsAppPhoneNumberID: asPtr("2002"), WhatsAppAccessTokenEnc: "enc-s"})
+
+		// An unconfirmed claim takes nothing.
+		if err := s.CreateAssistant(ctx, &store.Assistant{WorkspaceID: wsO, Name: "O0", WhatsAppPhoneNumberID: asPtr("2002"), WhatsAppAccessTokenEnc: "enc-o"}); !errors.Is(err, store.ErrPhoneNumberTaken) {
+			t.Fatalf("unconfirmed claim of a held number: %v", err)
+		}
+		at := store.Now()
+		owner := &store.Assistant{WorkspaceID: wsO, Name: "O", WhatsAppPhoneNumberID: asPtr("2002"), WhatsAppAccessTokenEnc: "enc-o",
+			WhatsAppDisplayPhoneNumber: "+1 555-0202", WhatsAppVerifiedName: "Owner Inc", WhatsAppVerifiedAt: &at}
+		if err := s.CreateAssistant(ctx, owner); err != nil {
+			t.Fatalf("the proven owner is refused: %v", err)
+		}
+		got, err := s.AssistantByID(ctx, wsS, squat.ID)
+		if err != nil || got.WhatsAppPhoneNumberID != nil || got.WhatsAppAccessTokenEnc != "" {
+			t.Fatalf("the unconfirmed holder kept the number: %+v %v", got, err)
+		}
+		if a, err := s.AssistantByPhoneNumberID(ctx, "2002"); err != nil || a.ID != owner.ID || a.WorkspaceID != wsO {
+			t.Fatalf("webhooks route to %+v %v", a, err)
+		}
+
+		// Confirmed: nobody else takes it, confirmed (create, update, modify) or not.
+		other := asCreate(t, s, &store.Assistant{WorkspaceID: wsX, Name: "X"})
+		at2 := store.Now()
+		err = s.CreateAssistant(ctx, &store.Assistant{WorkspaceID: wsX, Name: "X2", WhatsAppPhoneNumberID: asPtr("2002"), WhatsAppVerifiedAt: &at2})
+		if !errors.Is(err, store.ErrPhoneNumberTaken) {
+			t.Fatalf("confirmed create of a confirmed number: %v", err)
+		}
+		_, err = s.ModifyAssistant(ctx, wsX, other.ID, func(x *store.Assistant) error {
+			x.Name, x.WhatsAppPhoneNumberID, x.WhatsAppVerifiedAt = "X renamed", asPtr("2002"), &at2
+			return nil
+		})
+		if !errors.Is(err, store.ErrPhoneNumberTaken) {
+			t.Fatalf("confirmed modify to a confirmed number: %v", err)
+		}
+		other.WhatsAppPhoneNumberID = asPtr("2002")
+		if err := s.UpdateAssistant(ctx, other); !errors.Is(err, store.ErrPhoneNumberTaken) {
+			t.Fatalf("unconfirmed update to a confirmed number: %v", err)
+		}
+		if a, err := s.AssistantByPhoneNumberID(ctx, "2002"); err != nil || a.ID != owner.ID || a.WhatsAppVerifiedName != "Owner Inc" {
+			t.Fatalf("after the refused claims: %+v %v", a, err)
+		}
+		if x, err := s.AssistantByID(ctx, wsX, other.ID); err != nil || x.Name != "X" || x.WhatsAppPhoneNumberID != nil {
+			t.Fatalf("a refused claim left changes: %+v %v", x, err)
 		}
 	})
 }

@@ -59,6 +59,12 @@ type Assistant struct {
 	Disabled               bool           `bun:"disabled"`
 	CreatedAt              time.Time      `bun:"created_at"`
 	UpdatedAt              time.Time      `bun:"updated_at"`
+
+	// What Meta confirmed of the WhatsApp number (display number, verified business name)
+	// and when; WhatsAppVerifiedAt is nil for a connection Meta has not confirmed.
+	WhatsAppDisplayPhoneNumber string     `bun:"whatsapp_display_phone_number"`
+	WhatsAppVerifiedName       string     `bun:"whatsapp_verified_name"`
+	WhatsAppVerifiedAt         *time.Time `bun:"whatsapp_verified_at"`
 }
 
 type Conversation struct {

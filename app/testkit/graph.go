@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/parleyhq/parley/app/store"
 )
 
 // GraphRequest is one request the fake Graph API saw.
@@ -129,6 +131,44 @@ func NewFakeGraph(t testing.TB) *FakeGraph {
 	return g
 }
 
+// Verified marks a test assistant's WhatsApp connection as confirmed by Meta (as the
+// dashboard and the API store it after Meta's answer), so that webhooks of its number reach
+// it; it returns a.
+func Verified(a *store.Assistant) *store.Assistant {
+	at := store.Now()
+	a.WhatsAppDisplayPhoneNumber, a.WhatsAppVerifiedName, a.WhatsAppVerifiedAt = "+1 555-0100", "Test Shop", &at
+	return a
+}
+
+// Know makes the fake know a phone number (GET /{id} answers it; safe while requests run).
+// A display number "" becomes "+1 555-" followed by the id's last digits.
+func (g *FakeGraph) Know(phoneNumberID, displayPhoneNumber, verifiedName string) {
+	if displayPhoneNumber == "" {
+		tail := phoneNumberID
+		if len(tail) > 7 {
+			tail = tail[len(tail)-7:]
+		}
+		displayPhoneNumber = "+1 555-" + tail
+	}
+	g.mu.Lock()
+	if g.Numbers == nil {
+		g.Numbers = map[string]FakeNumber{}
+	}
+	g.Numbers[phoneNumberID] = FakeNumber{DisplayPhoneNumber: displayPhoneNumber, VerifiedName: verifiedName}
+	g.mu.Unlock()
+}
+
+// Lookups returns the phone number GETs seen so far (GET /{phone_number_id}), in order.
+func (g *FakeGraph) Lookups() []GraphRequest {
+	var out []GraphRequest
+	for _, r := range g.Requests() {
+		if r.Method == http.MethodGet && !strings.HasSuffix(r.Path, "/message_templates") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Then queues answers for the next requests, in order (then success again).
 func (g *FakeGraph) Then(answers ...GraphAnswer) {
 	g.mu.Lock()
@@ -187,13 +227,12 @@ func (g *FakeGraph) handle(w http.ResponseWriter, r *http.Request) {
 		parts = parts[1:] // the version
 	}
 	send := r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "messages"
+	g.mu.Lock()
 	unknownSender := false
 	if send && g.SendersKnown {
 		_, known := g.Numbers[parts[0]]
 		unknownSender = !known
 	}
-
-	g.mu.Lock()
 	var ans *GraphAnswer
 	if len(g.plan) > 0 {
 		ans, g.plan = &g.plan[0], g.plan[1:]
@@ -241,7 +280,9 @@ func (g *FakeGraph) handle(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"messaging_product":"whatsapp","contacts":[{"input":%q,"wa_id":%q}],"messages":[{"id":%q}]}`, to, to, req.WAMID))
 		g.sent(req)
 	case r.Method == http.MethodGet && len(parts) == 1:
+		g.mu.Lock()
 		n, ok := g.Numbers[parts[0]]
+		g.mu.Unlock()
 		if !ok {
 			writeJSON(w, GraphNoObject.Status, GraphNoObject.JSON())
 			return

@@ -430,8 +430,8 @@ func TestWebhookRequestIDFollowsTheEventIntoItsJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := webtest.WhPhoneID
-	if err := a.Store.CreateAssistant(ctx, &store.Assistant{WorkspaceID: w.ID, Name: "Shop", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: enc,
-		Variables: webtest.FromJSON[store.Variables](t, `[{"name":"company","description":"company name","type":"text"}]`)}); err != nil {
+	if err := a.Store.CreateAssistant(ctx, testkit.Verified(&store.Assistant{WorkspaceID: w.ID, Name: "Shop", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: enc,
+		Variables: webtest.FromJSON[store.Variables](t, `[{"name":"company","description":"company name","type":"text"}]`)})); err != nil {
 		t.Fatal(err)
 	}
 

@@ -200,6 +200,7 @@ func (c *Client) get(ctx context.Context, u, token string, limit int64, out any)
 
 // PhoneNumber is what Meta says of a business phone number.
 type PhoneNumber struct {
+	ID                 string `json:"id"` // the phone number id Meta answered for
 	DisplayPhoneNumber string `json:"display_phone_number"`
 	VerifiedName       string `json:"verified_name"`
 }

@@ -114,10 +114,7 @@ type Received struct {
 // once per WhatsApp id, at its WhatsApp time; and the window it (re)opens. Running it again on
 // the same event changes nothing. ErrUnknownNumber and ErrBadEvent are final.
 func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerID string, receivedAt time.Time) (*Received, error) {
-	a, err := s.Store.AssistantByPhoneNumberID(ctx, p.PhoneNumberID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownNumber, p.PhoneNumberID)
-	}
+	a, err := s.owner(ctx, p.PhoneNumberID)
 	if err != nil {
 		return nil, err
 	}
@@ -195,10 +192,7 @@ func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerI
 // delivered < read; failed is final, with Meta's error). A failed 131047 closes the window. A
 // status of a message Parley does not know is not an error: note says why nothing changed.
 func (s *Service) ReceiveStatus(ctx context.Context, p *EventPayload) (note string, err error) {
-	a, err := s.Store.AssistantByPhoneNumberID(ctx, p.PhoneNumberID)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("%w: %q", ErrUnknownNumber, p.PhoneNumberID)
-	}
+	a, err := s.owner(ctx, p.PhoneNumberID)
 	if err != nil {
 		return "", err
 	}

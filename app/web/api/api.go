@@ -18,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/routenames"
+	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/config"
 )
 
@@ -29,6 +30,8 @@ type Handler struct {
 	Keys   *auth.Keys
 	// Conversations deletes conversations and tells the dashboards.
 	Conversations *conversation.Service
+	// WhatsApp confirms a WhatsApp number with Meta before an assistant is connected to it.
+	WhatsApp *whatsapp.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for

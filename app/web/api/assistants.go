@@ -34,8 +34,25 @@ type apiAssistant struct {
 	PublicKey             string            `json:"public_key"`
 	WhatsAppPhoneNumberID *string           `json:"whatsapp_phone_number_id"`
 	WhatsAppConnected     bool              `json:"whatsapp_connected"`
-	CreatedAt             string            `json:"created_at"`
-	UpdatedAt             string            `json:"updated_at"`
+	apiWhatsAppNumber
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// apiWhatsAppNumber is what Meta confirmed of the assistant's WhatsApp number: its display
+// number and verified business name, and when (all null when Meta has not confirmed it).
+type apiWhatsAppNumber struct {
+	DisplayPhoneNumber *string `json:"whatsapp_display_phone_number"`
+	VerifiedName       *string `json:"whatsapp_verified_name"`
+	VerifiedAt         *string `json:"whatsapp_verified_at"`
+}
+
+func toAPIWhatsAppNumber(c model.WhatsAppConnection) apiWhatsAppNumber {
+	if !c.Verified() {
+		return apiWhatsAppNumber{}
+	}
+	at := convjson.Time(*c.VerifiedAt)
+	return apiWhatsAppNumber{DisplayPhoneNumber: &c.Number.DisplayPhoneNumber, VerifiedName: &c.Number.VerifiedName, VerifiedAt: &at}
 }
 
 // apiPrechatField always names the variable it fills.
@@ -53,7 +70,7 @@ func toAPIAssistant(row *store.Assistant) apiAssistant {
 		ID: a.ID, Name: a.Name, SystemPrompt: a.SystemPrompt, FirstMessage: a.FirstMessage, Model: a.Model,
 		Temperature: a.Temperature, Variables: a.Variables, PrechatFields: make([]apiPrechatField, 0, len(a.PrechatFields)),
 		AllowedOrigins: a.AllowedOrigins, Title: a.Widget.Title, Color: a.Widget.Color, PublicKey: a.PublicKey,
-		WhatsAppConnected: a.WhatsAppConnected(), CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
+		WhatsAppConnected: a.WhatsAppConnected(), apiWhatsAppNumber: toAPIWhatsAppNumber(a.WhatsApp), CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
 	}
 	for _, p := range a.PrechatFields {
 		out.PrechatFields = append(out.PrechatFields, apiPrechatField{Name: p.Name, Label: p.Label, Type: p.Type, Variable: p.Fills(), Required: p.Required})
@@ -71,6 +88,23 @@ func errAPIAssistantNotFound() *apierr.Error {
 
 func errAPIPhoneTaken() *apierr.Error {
 	return apierr.New(http.StatusConflict, "conflict", "whatsapp_phone_number_id: is already connected to another assistant")
+}
+
+// apiNotConfirmed answers a WhatsApp connection Meta did not confirm: 422 naming
+// whatsapp_access_token, or 502 when the Graph API could not be asked.
+func apiNotConfirmed(c echo.Context, err error) error {
+	var ce *assistants.ConfirmError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if ce.Unreachable {
+		return apierr.FieldsStatus(c, http.StatusBadGateway, "graph_unreachable", ce.Errors())
+	}
+	return apierr.FieldsStatus(c, http.StatusUnprocessableEntity, "whatsapp_not_confirmed", ce.Errors())
+}
+
+func errAPIConnectionChanged() *apierr.Error {
+	return apierr.New(http.StatusConflict, "conflict", "%s", assistants.ErrConnectionChanged.Error())
 }
 
 // ---- strict decoding ----
@@ -230,6 +264,9 @@ func (s *Handler) apiAssistantCreate(c echo.Context) error {
 	if es := u.Validate(false); len(es) > 0 {
 		return apierr.Fields(c, es)
 	}
+	if err := u.ConfirmWhatsApp(c.Request().Context(), s.Keys, nil, s.WhatsApp.ConfirmNumber); err != nil {
+		return apiNotConfirmed(c, err)
+	}
 	row := &store.Assistant{WorkspaceID: apiPrincipal(c).WorkspaceID}
 	if err := u.Apply(row, s.Keys); err != nil {
 		return err
@@ -257,15 +294,37 @@ func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx, ws := c.Request().Context(), apiPrincipal(c).WorkspaceID
+	// Meta is asked before the write's transaction (which must not wait for the network), about
+	// the assistant as it is now; the write goes ahead only if its connection is still the same.
+	stored, err := s.Store.AssistantByID(ctx, ws, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errAPIAssistantNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	u := assistants.Update{AssistantSettings: stored.AsModel().AssistantSettings}
+	p.apply(&u)
+	if es := u.Validate(stored.WhatsAppAccessTokenEnc != ""); len(es) > 0 {
+		return apierr.Fields(c, es)
+	}
+	if err := u.ConfirmWhatsApp(ctx, s.Keys, stored, s.WhatsApp.ConfirmNumber); err != nil {
+		return apiNotConfirmed(c, err)
+	}
 	var invalid assistants.Errors
-	row, err := s.Store.ModifyAssistant(c.Request().Context(), apiPrincipal(c).WorkspaceID, id, func(row *store.Assistant) error {
-		u := assistants.Update{AssistantSettings: row.AsModel().AssistantSettings}
-		p.apply(&u)
-		if es := u.Validate(row.WhatsAppAccessTokenEnc != ""); len(es) > 0 {
+	row, err := s.Store.ModifyAssistant(ctx, ws, id, func(row *store.Assistant) error {
+		if !assistants.SameConnection(stored, row) {
+			return assistants.ErrConnectionChanged
+		}
+		fresh := assistants.Update{AssistantSettings: row.AsModel().AssistantSettings}
+		p.apply(&fresh)
+		if es := fresh.Validate(row.WhatsAppAccessTokenEnc != ""); len(es) > 0 {
 			invalid = es
 			return es
 		}
-		return u.Apply(row, s.Keys)
+		fresh.AccessToken, fresh.Confirmed = u.AccessToken, u.Confirmed
+		return fresh.Apply(row, s.Keys)
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -274,6 +333,8 @@ func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 		return apierr.Fields(c, invalid)
 	case errors.Is(err, store.ErrPhoneNumberTaken):
 		return errAPIPhoneTaken()
+	case errors.Is(err, assistants.ErrConnectionChanged):
+		return errAPIConnectionChanged()
 	case err != nil:
 		return err
 	}

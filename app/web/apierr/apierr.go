@@ -56,6 +56,12 @@ func CodeOf(status int) string {
 // Fields answers 400 invalid_field: the message names the first invalid field, and
 // "fields" lists every one.
 func Fields(c echo.Context, es assistants.Errors) error {
+	return FieldsStatus(c, http.StatusBadRequest, "invalid_field", es)
+}
+
+// FieldsStatus answers status with code in the shape of Fields: the message names the first
+// field, and "fields" lists every one.
+func FieldsStatus(c echo.Context, status int, code string, es assistants.Errors) error {
 	type fe struct {
 		Field   string `json:"field"`
 		Message string `json:"message"`
@@ -64,7 +70,7 @@ func Fields(c echo.Context, es assistants.Errors) error {
 	for i, e := range es {
 		fields[i] = fe{e.Field, e.Msg}
 	}
-	return c.JSON(http.StatusBadRequest, map[string]any{"error": map[string]any{
-		"code": "invalid_field", "message": es[0].Error(), "fields": fields,
+	return c.JSON(status, map[string]any{"error": map[string]any{
+		"code": code, "message": es[0].Error(), "fields": fields,
 	}})
 }

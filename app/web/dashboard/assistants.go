@@ -53,6 +53,7 @@ func (s *Handler) assistantsList(c echo.Context) error {
 		row := pages.AssistantListRow{ID: r.ID, Name: r.Name, Model: r.Model, Variables: len(r.Variables), PublicKey: r.PublicKey, CreatedAt: r.CreatedAt}
 		if r.WhatsAppPhoneNumberID != nil {
 			row.WhatsApp = *r.WhatsAppPhoneNumberID
+			row.WhatsAppNumber = whatsAppNumberView(r.AsModel().WhatsApp)
 		}
 		d.Rows = append(d.Rows, row)
 	}
@@ -227,6 +228,12 @@ func parseAssistantForm(c echo.Context) (*submitted, error) {
 // invalidForm re-renders the submitted form with its errors beside the fields: 200 for htmx
 // (which swaps only successful responses), 400 otherwise.
 func (s *Handler) invalidForm(c echo.Context, id int64, row *store.Assistant, sub *submitted, es assistants.Errors) error {
+	return s.refusedForm(c, http.StatusBadRequest, id, row, sub, es)
+}
+
+// refusedForm re-renders the submitted form with its errors beside the fields, answered with
+// status (200 for htmx).
+func (s *Handler) refusedForm(c echo.Context, status int, id int64, row *store.Assistant, sub *submitted, es assistants.Errors) error {
 	f := s.assistantForm(c, sub.upd.AssistantSettings)
 	f.Temperature, f.AllowedOrigins, f.RemoveWhatsApp = sub.temperature, sub.origins, sub.remove
 	if sub.remove && row != nil && row.WhatsAppPhoneNumberID != nil {
@@ -235,9 +242,9 @@ func (s *Handler) invalidForm(c echo.Context, id int64, row *store.Assistant, su
 	if row != nil {
 		f.ID, f.PublicKey, f.Snippet, f.TokenSet, f.CreatedAt = id, row.PublicKey, s.widgetSnippet(row.PublicKey), row.WhatsAppAccessTokenEnc != "", row.CreatedAt
 		f.Heading = row.Name
+		setWhatsAppNumber(&f, row)
 	}
 	withErrors(&f, es)
-	status := http.StatusBadRequest
 	if htmx.IsFragment(c) {
 		status = http.StatusOK
 	}
@@ -263,10 +270,40 @@ func (s *Handler) editForm(c echo.Context, row *store.Assistant) (pages.Assistan
 	f := s.assistantForm(c, a.AssistantSettings)
 	f.ID, f.PublicKey, f.Snippet, f.TokenSet, f.CreatedAt = a.ID, a.PublicKey, s.widgetSnippet(a.PublicKey), row.WhatsAppAccessTokenEnc != "", a.CreatedAt
 	f.Heading = a.Name
+	setWhatsAppNumber(&f, row)
 	return f, nil
 }
 
+// setWhatsAppNumber shows the stored WhatsApp number and what Meta confirmed of it.
+func setWhatsAppNumber(f *pages.AssistantForm, row *store.Assistant) {
+	f.StoredPhoneNumberID = row.PhoneNumberID()
+	f.WhatsAppNumber = whatsAppNumberView(row.AsModel().WhatsApp)
+}
+
+func whatsAppNumberView(c model.WhatsAppConnection) pages.WhatsAppNumber {
+	if !c.Verified() {
+		return pages.WhatsAppNumber{}
+	}
+	return pages.WhatsAppNumber{Confirmed: true, DisplayPhoneNumber: c.Number.DisplayPhoneNumber, VerifiedName: c.Number.VerifiedName, ConfirmedAt: *c.VerifiedAt}
+}
+
 var errPhoneTaken = assistants.Errors{{Field: "whatsapp_phone_number_id", Msg: "is already connected to another assistant"}}
+
+var errConnectionChanged = assistants.Errors{{Field: "whatsapp_access_token", Msg: assistants.ErrConnectionChanged.Error()}}
+
+// notConfirmed re-renders the form when Meta did not confirm the WhatsApp number: 422 with
+// Meta's reason beside the access token (502 when the Graph API could not be asked).
+func (s *Handler) notConfirmed(c echo.Context, id int64, row *store.Assistant, sub *submitted, err error) error {
+	var ce *assistants.ConfirmError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	status := http.StatusUnprocessableEntity
+	if ce.Unreachable {
+		status = http.StatusBadGateway
+	}
+	return s.refusedForm(c, status, id, row, sub, ce.Errors())
+}
 
 // ---- new / create ----
 
@@ -283,13 +320,16 @@ func (s *Handler) assistantCreate(c echo.Context) error {
 	if len(es) > 0 {
 		return s.invalidForm(c, 0, nil, sub, es)
 	}
+	if err := sub.upd.ConfirmWhatsApp(c.Request().Context(), s.Keys, nil, s.WhatsApp.ConfirmNumber); err != nil {
+		return s.notConfirmed(c, 0, nil, sub, err)
+	}
 	row := &store.Assistant{WorkspaceID: current(c).Workspace.ID}
 	if err := sub.upd.Apply(row, s.Keys); err != nil {
 		return err
 	}
 	err = s.Store.CreateAssistant(c.Request().Context(), row)
 	if errors.Is(err, store.ErrPhoneNumberTaken) {
-		return s.invalidForm(c, 0, nil, sub, errPhoneTaken)
+		return s.refusedForm(c, http.StatusConflict, 0, nil, sub, errPhoneTaken)
 	}
 	if err != nil {
 		return err
@@ -341,10 +381,27 @@ func (s *Handler) assistantUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var before store.Assistant
+	ctx, ws := c.Request().Context(), current(c).Workspace.ID
+	// Meta is asked before the write's transaction (which must not wait for the network), about
+	// the assistant as it is now; the write goes ahead only if its connection is still the same.
+	before, err := s.Store.AssistantByID(ctx, ws, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errAssistantNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	if es := append(sub.errs, sub.upd.Validate(before.WhatsAppAccessTokenEnc != "")...); len(es) > 0 {
+		return s.invalidForm(c, id, before, sub, es)
+	}
+	if err := sub.upd.ConfirmWhatsApp(ctx, s.Keys, before, s.WhatsApp.ConfirmNumber); err != nil {
+		return s.notConfirmed(c, id, before, sub, err)
+	}
 	var invalid assistants.Errors
-	row, err := s.Store.ModifyAssistant(c.Request().Context(), current(c).Workspace.ID, id, func(a *store.Assistant) error {
-		before = *a
+	row, err := s.Store.ModifyAssistant(ctx, ws, id, func(a *store.Assistant) error {
+		if !assistants.SameConnection(before, a) {
+			return assistants.ErrConnectionChanged
+		}
 		es := append(sub.errs, sub.upd.Validate(a.WhatsAppAccessTokenEnc != "")...)
 		if len(es) > 0 {
 			invalid = es
@@ -356,9 +413,11 @@ func (s *Handler) assistantUpdate(c echo.Context) error {
 	case errors.Is(err, store.ErrNotFound):
 		return errAssistantNotFound()
 	case invalid != nil:
-		return s.invalidForm(c, id, &before, sub, invalid)
+		return s.invalidForm(c, id, before, sub, invalid)
 	case errors.Is(err, store.ErrPhoneNumberTaken):
-		return s.invalidForm(c, id, &before, sub, errPhoneTaken)
+		return s.refusedForm(c, http.StatusConflict, id, before, sub, errPhoneTaken)
+	case errors.Is(err, assistants.ErrConnectionChanged):
+		return s.refusedForm(c, http.StatusConflict, id, before, sub, errConnectionChanged)
 	case err != nil:
 		return err
 	}

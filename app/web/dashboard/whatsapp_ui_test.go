@@ -43,7 +43,7 @@ func newWAUI(t *testing.T) *waUI {
 		t.Fatal(err)
 	}
 	pid := webtest.WhPhoneID
-	as := &store.Assistant{WorkspaceID: ws.ID, Name: "Shop", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: tok}
+	as := testkit.Verified(&store.Assistant{WorkspaceID: ws.ID, Name: "Shop", WhatsAppPhoneNumberID: &pid, WhatsAppAccessTokenEnc: tok})
 	if err := e.App.Store.CreateAssistant(context.Background(), as); err != nil {
 		t.Fatal(err)
 	}

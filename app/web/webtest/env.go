@@ -38,6 +38,9 @@ type Env struct {
 	App *app.App
 	Srv *httptest.Server
 	URL string
+	// Graph is Meta's Graph API that the app asks (a fake, made by NewWith unless the
+	// configuration names another): it confirms the numbers it Knows.
+	Graph *testkit.FakeGraph
 }
 
 // New is a server on the default test configuration.
@@ -49,7 +52,15 @@ func New(t *testing.T) *Env {
 // NewWith is a server on the given configuration.
 func NewWith(t testing.TB, cfg *config.Config) *Env {
 	t.Helper()
-	return Serve(t, testkit.App(t, cfg))
+	var g *testkit.FakeGraph
+	if cfg.WhatsAppGraphURL == "" || cfg.WhatsAppGraphURL == config.DefaultWhatsAppGraphURL {
+		// Never Meta's real API from a test: a fake that knows no number until told.
+		g = testkit.NewFakeGraph(t)
+		cfg.WhatsAppGraphURL = g.URL + "/v21.0"
+	}
+	e := Serve(t, testkit.App(t, cfg))
+	e.Graph = g
+	return e
 }
 
 // Serve runs the whole server of a over real HTTP until the test ends.

@@ -87,7 +87,7 @@ func WhPending(t *testing.T, a *app.App) []*asynq.TaskInfo {
 func WhWorker(t *testing.T, a *app.App, workspaceID int64) *asynq.ServeMux {
 	t.Helper()
 	pid := WhPhoneID
-	as := &store.Assistant{WorkspaceID: workspaceID, Name: "Shop", WhatsAppPhoneNumberID: &pid}
+	as := testkit.Verified(&store.Assistant{WorkspaceID: workspaceID, Name: "Shop", WhatsAppPhoneNumberID: &pid})
 	if err := a.Store.CreateAssistant(context.Background(), as); err != nil {
 		t.Fatal(err)
 	}
