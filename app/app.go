@@ -32,6 +32,7 @@ import (
 	"github.com/parleyhq/parley/app/logctx"
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/ratelimit"
+	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -66,6 +67,9 @@ type App struct {
 	RateLimit *ratelimit.Limiter
 	// Accounts signs people in (throttled per account and client address).
 	Accounts *account.Service
+	// Sessions keeps the dashboard's sessions in the database (idle and absolute expiry,
+	// the session's CSRF token, listing and revoking a user's sessions).
+	Sessions *session.Manager
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
 
@@ -123,6 +127,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Events = events.NewBus(a.Redis, log)
 	a.RateLimit = ratelimit.New(a.Redis, log)
 	a.Accounts = &account.Service{Store: a.Store, Limits: a.RateLimit}
+	a.Sessions = session.New(a.Store, log, session.Options{Idle: cfg.SessionIdle, Max: cfg.SessionMax, Secure: cfg.SecureCookies})
 	a.Workspace = &workspace.Service{Store: a.Store}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Queue: a.Queue, Log: log}).OnUserMessage // debounced variable extraction

@@ -41,6 +41,9 @@ type Config struct {
 	// once. Jobs mostly wait on the LLM, the Graph API and the database.
 	WorkerConcurrency int
 	SecureCookies     bool // derived from BaseURL's scheme
+	// Dashboard sessions (session.go): a session unused this long, or this old, is refused.
+	SessionIdle time.Duration // PARLEY_SESSION_IDLE
+	SessionMax  time.Duration // PARLEY_SESSION_MAX
 
 	LLMBaseURL string        // PARLEY_LLM_BASE_URL: an OpenAI-compatible API (OpenAI, Ollama, vLLM, llama.cpp)
 	LLMAPIKey  string        // PARLEY_LLM_API_KEY; empty selects the built-in offline provider
@@ -90,13 +93,15 @@ var Vars = []Var{
 	{"PARLEY_ADDR", ":8080", "Address the web server listens on. `PORT` is honoured when PARLEY_ADDR is unset."},
 	{"DATABASE_URL", "SQLite file `parley.db` in the working directory", "`postgres://user@host:5432/db?sslmode=disable` for PostgreSQL; `sqlite:///path/to/file.db` or unset for SQLite."},
 	{"REDIS_URL", "an in-process Redis (queued jobs do not survive a restart)", "`redis://host:6379/0` for a real Redis."},
-	{"PARLEY_SECRET_KEY", "generated once into `parley.db.secret` beside the SQLite file", "Signs and encrypts sessions and stored credentials; at least 32 characters. Required with PostgreSQL."},
+	{"PARLEY_SECRET_KEY", "generated once into `parley.db.secret` beside the SQLite file", "Signs widget tokens and encrypts stored credentials; at least 32 characters. Required with PostgreSQL."},
 	{"PARLEY_ADMIN_EMAIL", "unset", "With PARLEY_ADMIN_PASSWORD: the first admin, created at start when no user exists."},
 	{"PARLEY_ADMIN_PASSWORD", "unset", "The first admin's password (at least 8 characters). When both are unset, the first visit offers a one-time setup form."},
 	{"PARLEY_BASE_URL", "http://localhost:8080", "The public URL, used in links and the widget snippet."},
 	{"PARLEY_LOG_FORMAT", "text (json when DATABASE_URL is PostgreSQL)", "`text` or `json`."},
 	{"PARLEY_LOG_LEVEL", "info", "`debug`, `info`, `warn` or `error`."},
 	{"PARLEY_BODY_LIMIT", "1M", "Largest request body the web server accepts (routes with their own limit excepted)."},
+	{"PARLEY_SESSION_IDLE", "12h", "A dashboard session not used for this long ends: the next request asks for the password again (1m to 720h, at most PARLEY_SESSION_MAX)."},
+	{"PARLEY_SESSION_MAX", "720h (30 days)", "A dashboard session ends this long after its login, however active (1m to 8760h)."},
 	{"PARLEY_SWEEP_INTERVAL", "1m", "How often the scheduler sweeps for unprocessed inbound events."},
 	{"PARLEY_INBOUND_RETENTION", "7d", "How long raw inbound events (the webhook payloads, which hold customers' messages and phone numbers) are kept once processed; a maintenance task deletes older ones every hour, never an unprocessed one. A Go duration (`72h`) or days (`30d`), from 1m to 3650d."},
 	{"PARLEY_WORKER_CONCURRENCY", "10", "How many jobs one worker process runs at once (1 to 1000). Replies and extractions mostly wait on the LLM: with a provider that takes seconds per answer, raise it (or run more workers); each running job may hold one of the process's 20 database connections while it writes."},
@@ -200,6 +205,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if err := c.loadInbound(getenv); err != nil {
+		return nil, err
+	}
+	if err := c.loadSession(getenv); err != nil {
 		return nil, err
 	}
 	var err error

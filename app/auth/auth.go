@@ -68,10 +68,8 @@ func HashAPIKey(key string) string {
 
 // Keys are the independent keys derived from PARLEY_SECRET_KEY with HKDF-SHA256.
 type Keys struct {
-	SessionHash  []byte // HMAC key for session cookies
-	SessionBlock []byte // AES-256 key for session cookies
-	Encryption   []byte // AES-256-GCM key for stored credentials
-	Signing      []byte // HMAC key for tokens (widget sessions, ...)
+	Encryption []byte // AES-256-GCM key for stored credentials
+	Signing    []byte // HMAC key for tokens (widget sessions, ...)
 }
 
 // DeriveKeys derives the product's keys from the secret.
@@ -84,12 +82,6 @@ func DeriveKeys(secret string) (*Keys, error) {
 	}
 	k := &Keys{}
 	var err error
-	if k.SessionHash, err = d("session-hash"); err != nil {
-		return nil, err
-	}
-	if k.SessionBlock, err = d("session-block"); err != nil {
-		return nil, err
-	}
 	if k.Encryption, err = d("encryption"); err != nil {
 		return nil, err
 	}

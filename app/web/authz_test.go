@@ -55,6 +55,7 @@ type azWS struct {
 	revoked    string
 	template   *store.WhatsAppTemplate
 	job        string
+	session    int64 // a dashboard session of the workspace's user, not the test's client's
 }
 
 func (e *env) azWorkspace(name, phoneID string) *azWS {
@@ -144,6 +145,17 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 	if err := (conversation.BulkJobs{Redis: e.App.Redis}).Start(ctx, w.ws.ID, w.job, 3); err != nil {
 		e.T.Fatal(err)
 	}
+	// A session of the user on another device, for the route that ends one.
+	e.Login(e.Client(), w.email, "correct-horse")
+	u, err := e.App.Store.UserByEmail(ctx, w.email)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	sessions, err := e.App.Store.UserSessions(ctx, w.ws.ID, u.ID, time.Now(), time.Now().Add(-time.Hour))
+	if err != nil || len(sessions) != 1 {
+		e.T.Fatalf("the spare session: %v %v", sessions, err)
+	}
+	w.session = sessions[0].ID
 	return w
 }
 
@@ -163,6 +175,8 @@ func azParams(w *azWS, owner string) map[string]string {
 		p["id"] = strconv.FormatInt(w.template.ID, 10)
 	case "apikey":
 		p["id"] = strconv.FormatInt(w.spareKeyID, 10)
+	case "session":
+		p["id"] = strconv.FormatInt(w.session, 10)
 	}
 	return p
 }
@@ -585,7 +599,11 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/settings/api-keys"):                      {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"new key"}} }},
 		azKey("POST", "/settings/retention"):                     {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"test": {"30"}} }},
 		azKey("POST", "/settings/prices"):                        {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"prices": {""}} }},
-		azKey("POST", "/assistants"):                             {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"New bot"}, "model": {"gpt-4o-mini"}} }},
+		// A user ends only their own sessions; "log out everywhere" ends all of them, the
+		// caller's included (so it runs last, and B logs in again after it).
+		azKey("POST", "/settings/sessions/:id/revoke"): {class: azDashboard, owner: "session", form: convForm, destructive: true},
+		azKey("POST", "/settings/sessions/revoke-all"): {class: azDashboard, form: convForm, destructive: true},
+		azKey("POST", "/assistants"):                   {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"New bot"}, "model": {"gpt-4o-mini"}} }},
 		// Routes whose form names the other workspace's objects: refused, nothing changed.
 		azKey("POST", "/test-chat/sessions"): {class: azDashboard, cross: 400, form: func(w *azWS) url.Values {
 			return url.Values{"assistant_id": {strconv.FormatInt(w.assistant.ID, 10)}, "prechat.email": {"x@y.test"}}
@@ -684,6 +702,8 @@ func TestAuthorisationOfEveryRoute(t *testing.T) {
 	// Deleting the assistant deletes its templates too: it comes very last.
 	rank := func(r route) int {
 		switch {
+		case r.path == "/settings/sessions/revoke-all":
+			return 3
 		case r.path == "/assistants/:id/delete":
 			return 2
 		case r.spec.destructive:
@@ -890,6 +910,10 @@ func TestAuthorisationOfEveryRoute(t *testing.T) {
 			}
 		})
 	}
+	// "Log out everywhere" ended B's sessions: B logs in again.
+	e.Login(f.b, f.B.email, "correct-horse")
+	csrfB = e.CSRF(f.b, "/assistants/new")
+
 	// The queues are the installation's: A (the first workspace, its operator) starts a bulk
 	// deletion whose filter names its customers; the admin of another workspace neither sees
 	// the task nor acts on it.

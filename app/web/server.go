@@ -1,5 +1,5 @@
 // Package web is Parley's HTTP server: Echo's setup and the global middleware (request id,
-// logging, metrics, recover, secure headers, Vary: HX-Request, gzip, body limit, sessions),
+// logging, metrics, recover, secure headers, Vary: HX-Request, gzip, body limit),
 // the one error handler, /healthz, /readyz, /metrics and /static, and the mount of the
 // surfaces, each a package with its own middleware stack and routes: dashboard, widget, api,
 // webhooks. It is the only package that imports the surfaces; it holds no product handler and
@@ -18,8 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/sessions"
-	"github.com/labstack/echo-contrib/session"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -68,7 +66,7 @@ func New(a *app.App) *Server {
 	s.closing = make(chan struct{})
 	s.webhooks = &webhooks.Handler{Config: a.Config, Log: a.Log, Queue: a.Queue, Metrics: a.Metrics, Inbound: store.NewInboundBatcher(a.Store)}
 	s.widget = &widget.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat, Limits: a.RateLimit}
-	s.dashboard = &dashboard.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat, Workspace: a.Workspace, WhatsApp: a.WhatsApp, Accounts: a.Accounts, Closing: s.closing}
+	s.dashboard = &dashboard.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Queue: a.Queue, Events: a.Events, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat, Workspace: a.Workspace, WhatsApp: a.WhatsApp, Accounts: a.Accounts, Sessions: a.Sessions, Limits: a.RateLimit, Closing: s.closing}
 	s.api = &api.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Conversations: a.Conversations, WhatsApp: a.WhatsApp}
 	s.echo = s.build()
 	return s
@@ -157,10 +155,8 @@ func (s *Server) build() *echo.Echo {
 	e.Use(noStore)
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Skipper: noGzip, MinLength: 1024}))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: s.Config.BodyLimit, Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/webhooks/") }})) // webhooks have their own limit
-
-	cookies := sessions.NewCookieStore(s.Keys.SessionHash, s.Keys.SessionBlock)
-	cookies.Options = &sessions.Options{Path: "/", MaxAge: 30 * 24 * 3600, HttpOnly: true, Secure: s.Config.SecureCookies, SameSite: http.SameSiteLaxMode}
-	e.Use(session.Middleware(cookies))
+	// Sessions are the dashboard's alone: it loads them (from the database, app/session) on
+	// its own routes, so that the widget, the API and webhooks never read a session.
 
 	s.routes(e)
 	return e

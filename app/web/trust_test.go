@@ -207,6 +207,41 @@ func TestWidgetRequestsAreLimitedPerClient(t *testing.T) {
 	t.Fatal("1000 requests in a row were never limited")
 }
 
+// The pages without a login are limited per client before any session is made: a client
+// without cookies looping on /login (each first visit stores a session for its CSRF token)
+// passes 120 times a minute, then gets 429 with Retry-After and no session cookie.
+func TestLoginPageIsLimitedPerClient(t *testing.T) {
+	ts := newTrustServer(t)
+	bare := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i := 0; i < 1000; i++ {
+		res, err := bare.Get(ts.url + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		switch res.StatusCode {
+		case http.StatusOK:
+			if len(res.Cookies()) == 0 {
+				t.Fatalf("request %d: the login page set no session cookie", i)
+			}
+		case http.StatusTooManyRequests:
+			if i < 110 { // newTrustServer signed in through the same pages
+				t.Fatalf("request %d limited: 120 a minute pass", i)
+			}
+			if res.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+			if len(res.Cookies()) != 0 {
+				t.Fatal("a limited request made a session")
+			}
+			return
+		default:
+			t.Fatalf("request %d: %d", i, res.StatusCode)
+		}
+	}
+	t.Fatal("1000 visits to /login were never limited")
+}
+
 // Sign-in is throttled: after 10 failures for an account, the next attempt, with the right
 // password, answers 429 with Retry-After and says why on the login page.
 func TestSignInIsThrottled(t *testing.T) {

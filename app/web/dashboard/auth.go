@@ -100,22 +100,23 @@ func (s *Handler) login(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, safeNext(next))
 }
 
+// startSession gives the request's session to u: a new session token and CSRF token (the
+// old ones, which someone may have planted, are deleted), owner, device and address stored.
 func (s *Handler) startSession(c echo.Context, u *store.User) error {
-	sess := getSession(c)
-	for k := range sess.Values { // a fresh session on login: no fixation
-		delete(sess.Values, k)
-	}
-	sess.Values["uid"] = u.ID
-	return sess.Save(c.Request(), c.Response())
+	return s.Sessions.Login(c.Request().Context(), u)
 }
 
+// logout ends the session on the server: its row is deleted, so the cookie, replayed, opens
+// nothing.
 func (s *Handler) logout(c echo.Context) error {
-	sess := getSession(c)
-	sess.Options.MaxAge = -1
-	sess.Values = map[any]any{}
-	if err := sess.Save(c.Request(), c.Response()); err != nil {
+	if err := s.Sessions.Logout(c.Request().Context()); err != nil {
 		return err
 	}
+	return s.toLogin(c)
+}
+
+// toLogin sends the browser to the login page (HX-Redirect for htmx requests).
+func (s *Handler) toLogin(c echo.Context) error {
 	if c.Request().Header.Get("HX-Request") == "true" {
 		c.Response().Header().Set(htmx.HeaderRedirect, routenames.URL(routenames.Login))
 		return c.NoContent(http.StatusOK)

@@ -4,18 +4,17 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 
-	"github.com/gorilla/sessions"
-	"github.com/labstack/echo-contrib/session"
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/ratelimit"
+	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views/layouts"
 )
-
-const sessionName = "parley_session"
 
 // Current is the logged-in user and workspace of a dashboard request.
 type Current struct {
@@ -28,23 +27,80 @@ func current(c echo.Context) *Current {
 	return cur
 }
 
-func getSession(c echo.Context) *sessions.Session {
-	// A cookie that does not decode (another key, tampered) yields a new, empty session.
-	sess, _ := session.Get(sessionName, c)
-	if sess == nil {
-		sess = sessions.NewSession(nil, sessionName)
-		sess.Options = &sessions.Options{Path: "/"}
+// publicRule bounds the requests of one client (an IPv6 client by its /64) to the pages
+// without a login: each first visit to /login creates a session row (its CSRF token), so a
+// client looping on it could otherwise fill the sessions table. A person signing in makes a
+// handful; failed sign-ins have their own, stricter throttle (app/account).
+var publicRule = ratelimit.PerMinute("dashboard:public", 120)
+
+// limitPublic answers 429 with Retry-After to a client over publicRule, before any session is
+// loaded or created.
+func (s *Handler) limitPublic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.Limits == nil {
+			return next(c)
+		}
+		d := s.Limits.Allow(c.Request().Context(), publicRule, ratelimit.ClientKey(c.RealIP()))
+		if !d.Allowed {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
+			return echo.NewHTTPError(http.StatusTooManyRequests, "Too many requests from your network. Try again in "+strconv.Itoa(d.RetryAfterSeconds())+" seconds.")
+		}
+		return next(c)
 	}
-	return sess
+}
+
+// loadSession reads the request's server-side session (app/session: the cookie holds a
+// token, the database the session) and saves it, when it changed, just before the answer's
+// header is written, setting or clearing the cookie.
+func (s *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		ctx, err := s.Sessions.Load(r, session.Client{IP: c.RealIP(), UserAgent: r.UserAgent()})
+		if err != nil {
+			return err
+		}
+		c.SetRequest(r.WithContext(ctx))
+		c.Set(sessionsKey, s.Sessions)
+		res := c.Response()
+		res.Header().Add(echo.HeaderVary, echo.HeaderCookie)
+		res.Before(func() {
+			if err := s.Sessions.Save(ctx, res); err != nil {
+				s.Log.ErrorContext(ctx, "saving the session", "err", err)
+			}
+			// scs adds Cache-Control: no-cache="Set-Cookie" with a cookie; no-store says more.
+			if h := res.Header(); len(h.Values(echo.HeaderCacheControl)) > 1 && h.Get(echo.HeaderCacheControl) == "no-store" {
+				h.Set(echo.HeaderCacheControl, "no-store")
+			}
+		})
+		return next(c)
+	}
+}
+
+// csrfMiddleware checks the token on every unsafe dashboard request (htmx sends it in the
+// X-CSRF-Token header, plain forms in the _csrf field) against the one kept in the session:
+// a missing token, another session's, or this browser's from before it logged in (the login
+// draws a new one) is 403.
+func (s *Handler) csrfMiddleware() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			switch c.Request().Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+				return next(c)
+			}
+			ctx := c.Request().Context()
+			if !s.Sessions.ValidCSRF(ctx, c.Request().Header.Get("X-CSRF-Token")) && !s.Sessions.ValidCSRF(ctx, c.FormValue("_csrf")) {
+				return echo.NewHTTPError(http.StatusForbidden, "Missing or invalid CSRF token: reload the page and try again.")
+			}
+			return next(c)
+		}
+	}
 }
 
 // requireLogin loads the session's user; without one, it redirects to /login (htmx requests
 // get HX-Redirect, since a 302 would be followed and swapped into the page).
 func (s *Handler) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		sess := getSession(c)
-		uid, _ := sess.Values["uid"].(int64)
-		if uid > 0 {
+		if uid := s.Sessions.User(c.Request().Context()); uid > 0 {
 			u, err := s.Store.UserByID(c.Request().Context(), uid)
 			if err == nil {
 				ws, err := s.Store.WorkspaceByID(c.Request().Context(), u.WorkspaceID)
@@ -84,7 +140,15 @@ func (s *Handler) page(c echo.Context, title, active string) (layouts.Page, erro
 	}, nil
 }
 
+// sessionsKey holds the request's session manager, for csrfToken.
+const sessionsKey = "sessions"
+
+// csrfToken is the session's CSRF token for a form (drawn, and saved with the session, on
+// first use); "" outside a loaded session.
 func csrfToken(c echo.Context) string {
-	t, _ := c.Get("csrf").(string)
-	return t
+	m, _ := c.Get(sessionsKey).(*session.Manager)
+	if m == nil {
+		return ""
+	}
+	return m.CSRFToken(c.Request().Context())
 }

@@ -6,10 +6,11 @@ import (
 	"github.com/parleyhq/parley/app/web/routenames"
 )
 
-// Mount registers the dashboard: the pages without a login (with CSRF), the logged-in
-// product (CSRF and a login), and the queues (admins only).
+// Mount registers the dashboard: the pages without a login (a per-client limit, a session
+// and CSRF), the
+// logged-in product (a session, CSRF and a login), and the queues (admins only).
 func (s *Handler) Mount(e *echo.Echo) {
-	pub := e.Group("", s.csrfMiddleware())
+	pub := e.Group("", s.limitPublic, s.loadSession, s.csrfMiddleware())
 	routenames.AddAll(pub, "", []routenames.Named{
 		// Pages without a login, with CSRF.
 		{Name: routenames.Home, Handler: s.home},
@@ -20,7 +21,7 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.SetupSubmit, Handler: s.setup},
 	}...)
 
-	d := e.Group("", s.csrfMiddleware(), s.requireLogin)
+	d := e.Group("", s.loadSession, s.csrfMiddleware(), s.requireLogin)
 	routenames.AddAll(d, "", []routenames.Named{
 		// Dashboard.
 		{Name: routenames.Conversations, Handler: s.conversationsList},
@@ -54,6 +55,9 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIKeysCreate, Handler: s.apiKeyCreate},
 		{Name: routenames.SettingsRetention, Handler: s.retentionSave},
 		{Name: routenames.SettingsPrices, Handler: s.pricesSave},
+		// your sessions (auth_sessions.go)
+		{Name: routenames.SettingsSessionsRevoke, Handler: s.sessionRevoke},
+		{Name: routenames.SettingsSessionsRevokeAll, Handler: s.sessionRevokeAll},
 		// assistants (assistants.go)
 		{Name: routenames.Assistants, Handler: s.assistantsList},
 		{Name: routenames.AssistantsNew, Handler: s.assistantNew},

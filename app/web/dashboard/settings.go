@@ -37,6 +37,9 @@ func (s *Handler) settingsData(c echo.Context) (pages.SettingsData, error) {
 	if d.Templates, err = s.templatesData(c); err != nil { // whatsapp_ui.go
 		return d, err
 	}
+	if err := s.sessionsData(c, &d); err != nil { // auth_sessions.go
+		return d, err
+	}
 	st := workspace.Decode(raw)
 	for typ, days := range st.RetentionDays {
 		if days > 0 {

@@ -57,6 +57,8 @@ const (
 	APIKeysCreate                   = "apikeys.create"
 	SettingsRetention               = "settings.retention"
 	SettingsPrices                  = "settings.prices"
+	SettingsSessionsRevoke          = "settings.sessions.revoke"
+	SettingsSessionsRevokeAll       = "settings.sessions.revokeall"
 	Assistants                      = "assistants"
 	AssistantsNew                   = "assistants.new"
 	AssistantsCreate                = "assistants.create"
@@ -139,6 +141,8 @@ var table = []Route{
 	{http.MethodPost, APIKeysCreate, "/settings/api-keys"},
 	{http.MethodPost, SettingsRetention, "/settings/retention"},
 	{http.MethodPost, SettingsPrices, "/settings/prices"},
+	{http.MethodPost, SettingsSessionsRevoke, "/settings/sessions/:id/revoke"},
+	{http.MethodPost, SettingsSessionsRevokeAll, "/settings/sessions/revoke-all"},
 	{http.MethodGet, Assistants, "/assistants"},
 	{http.MethodGet, AssistantsNew, "/assistants/new"},
 	{http.MethodPost, AssistantsCreate, "/assistants"},
