@@ -28,6 +28,7 @@ func NewMux(h Handlers) *asynq.ServeMux {
 	mux.Use(Observe(h.Metrics, h.Log))
 	mux.HandleFunc(TypeInboundProcess, h.Inbound.HandleProcess)
 	mux.HandleFunc(TypeInboundSweep, h.Inbound.HandleSweep)
+	mux.HandleFunc(TypeInboundPrune, h.Inbound.HandlePrune)
 	mux.HandleFunc(TypeConversationsDelete, h.Maintenance.HandleDeleteMatching)
 	mux.HandleFunc(TypeRetentionApply, h.Maintenance.HandleRetention)
 	mux.HandleFunc(TypeWhatsAppWindowExpire, h.WhatsApp.HandleWindowExpire)
@@ -57,7 +58,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 	}
 	return []ScheduleEntry{
 		{Spec: "@every " + every.String(), Task: NewInboundSweepTask()},
-		{Spec: "17 3 * * *", Task: NewRetentionTask()}, // daily, 03:17 UTC
+		{Spec: "17 3 * * *", Task: NewRetentionTask()},   // daily, 03:17 UTC
+		{Spec: "@every 1h", Task: NewInboundPruneTask()}, // raw events past PARLEY_INBOUND_RETENTION
 		// Windows whose expiry task Redis lost: every sweep period, so that they close within two.
 		{Spec: windowSweepSpec(s.SweepInterval), Task: NewWhatsAppWindowSweepTask()},
 		{Spec: "@every 1m", Task: NewUsageTallyTask()},
