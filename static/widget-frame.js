@@ -31,12 +31,60 @@
     });
   }
 
+  // The session token: the only thing that resumes a conversation. It is kept in this
+  // iframe's own storage (Parley's origin, first-party to the chat page; never the host
+  // site's) and sent as ?token= when the page is loaded again. The visitor id in the URL
+  // resumes nothing.
+  var memory = {};
+  function tokenStore() {
+    var kinds = ["localStorage", "sessionStorage"];
+    for (var i = 0; i < kinds.length; i++) {
+      try { var s = window[kinds[i]]; s.setItem("parley:probe", "1"); s.removeItem("parley:probe"); return s; } catch (e) { /* blocked */ }
+    }
+    return { getItem: function (k) { return memory[k] || null; }, setItem: function (k, v) { memory[k] = String(v); }, removeItem: function (k) { delete memory[k]; } };
+  }
+  function withoutToken(params) {
+    params.delete("token");
+    var q = params.toString();
+    return location.pathname + (q ? "?" + q : "") + location.hash;
+  }
+  // resume runs before anything else on the page: it returns true when the page is being
+  // replaced by the chat of the stored token.
+  function resume() {
+    var body = document.body, key = body && body.dataset.assistant;
+    if (!key || !window.URLSearchParams) return false;
+    var store = tokenStore(), name = "parley:session:" + key;
+    var params = new URLSearchParams(location.search), inURL = params.has("token");
+    var composerToken = document.querySelector("#widget-chat #composer input[name='token']");
+    if (composerToken && composerToken.value) {
+      // A chat page: keep its (renewed) token, and take the token out of the address.
+      store.setItem(name, composerToken.value);
+      if (inURL && window.history && history.replaceState) history.replaceState(null, "", withoutToken(params));
+      return false;
+    }
+    if (inURL) {
+      // The token was refused (expired, or its chat has ended): forget it.
+      store.removeItem(name);
+      if (window.history && history.replaceState) history.replaceState(null, "", withoutToken(params));
+      return false;
+    }
+    var saved = store.getItem(name);
+    if (saved && (document.getElementById("widget-start") || document.getElementById("widget-identity-only"))) {
+      body.classList.add("resuming");
+      params.set("token", saved);
+      location.replace(location.pathname + "?" + params.toString());
+      return true;
+    }
+    return false;
+  }
+
   function offline(on) {
     var b = $("#widget-offline");
     if (b) b.hidden = !on;
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    if (resume()) return;
     var body = document.body;
     if (body.dataset.accent) body.style.setProperty("--accent", body.dataset.accent);
     if (body.dataset.accentText) body.style.setProperty("--accent-text", body.dataset.accentText);

@@ -32,8 +32,10 @@
   }
   var local = store("localStorage"), session = store("sessionStorage");
 
-  // The visitor id: made once, kept in this site's storage, so that a reload or another page
-  // of the site resumes the same conversation.
+  // The visitor id: made once, kept in this site's storage, and passed to the chat page. It is
+  // a label, not a key: it never resumes a conversation. What resumes one is the session token
+  // that the chat page (widget-frame.js) keeps in the iframe's own storage, on Parley's origin,
+  // where this site's scripts cannot read it.
   function visitorID() {
     var k = "parley:visitor:" + key, v = local.getItem(k);
     if (v && /^[A-Za-z0-9_-]{8,64}$/.test(v)) return v;

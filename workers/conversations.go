@@ -37,8 +37,11 @@ func (t *Tasks) DeleteMatching(p DeleteMatchingPayload) (*asynq.Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	// No retention: the query can hold a customer's words or number, and a completed task would
+	// keep it in Redis (the job's progress, without the query, is in BulkJobs). Job ids are
+	// random, so the task id only has to be unique while the task is queued or running.
 	return asynq.NewTask(TypeConversationsDelete, b, asynq.TaskID(t.id("delete", p.JobID)), asynq.Queue(QueueDefault),
-		asynq.MaxRetry(5), asynq.Timeout(30*time.Minute), asynq.Retention(time.Hour)), nil
+		asynq.MaxRetry(5), asynq.Timeout(30*time.Minute)), nil
 }
 
 // Retention applies every workspace's retention settings.

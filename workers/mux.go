@@ -38,6 +38,7 @@ func NewMux(h Handlers) *asynq.ServeMux {
 	}
 	mux.HandleFunc(TypeInboundProcess, h.Inbound.HandleProcess)
 	mux.HandleFunc(TypeInboundSweep, h.Inbound.HandleSweep)
+	mux.HandleFunc(TypeInboundPrune, h.Inbound.HandlePrune)
 	mux.HandleFunc(TypeConversationsDelete, h.Maintenance.HandleDeleteMatching)
 	mux.HandleFunc(TypeRetentionApply, h.Maintenance.HandleRetention)
 	mux.HandleFunc(TypeWhatsAppWindowExpire, h.WhatsApp.HandleWindowExpire)
@@ -73,7 +74,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 	t := s.Tasks
 	return []ScheduleEntry{
 		{Spec: "@every " + every.String(), Task: t.InboundSweep()},
-		{Spec: "17 3 * * *", Task: t.Retention()}, // daily, 03:17 UTC
+		{Spec: "17 3 * * *", Task: t.Retention()},   // daily, 03:17 UTC
+		{Spec: "@every 1h", Task: t.InboundPrune()}, // raw events past PARLEY_INBOUND_RETENTION
 		// Windows whose expiry task Redis lost: every sweep period, so that they close within two.
 		{Spec: windowSweepSpec(s.SweepInterval), Task: t.WhatsAppWindowSweep()},
 		// Replies that are due and not done (their task was lost): every sweep period.

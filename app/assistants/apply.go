@@ -14,5 +14,6 @@ func (u *Update) Apply(row *store.Assistant, k *auth.Keys) error {
 	row.Model, row.Temperature = s.Model, s.Temperature
 	row.Variables, row.PrechatFields, row.AllowedOrigins = s.Variables, s.PrechatFields, s.AllowedOrigins
 	row.WidgetSettings.Widget = s.Widget
+	row.IdentityRequired = s.IdentityRequired
 	return u.applyWhatsApp(row, k)
 }

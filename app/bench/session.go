@@ -14,6 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web"
 )
@@ -31,7 +32,7 @@ func (r *Runner) startHTTP(ctx context.Context) error {
 		return err
 	}
 	email := fmt.Sprintf("bench-%d-%s@parley.invalid", r.ws.ID, password[:8])
-	u := &store.User{WorkspaceID: r.ws.ID, Email: email, Name: "Benchmark", PasswordHash: hash, Role: "admin", CreatedAt: time.Now().UTC()}
+	u := &store.User{WorkspaceID: r.ws.ID, Email: email, Name: "Benchmark", PasswordHash: hash, Role: model.UserRoleAdmin, CreatedAt: time.Now().UTC()}
 	if err := r.s.CreateUser(ctx, u); err != nil {
 		return fmt.Errorf("create the benchmark user: %w", err)
 	}

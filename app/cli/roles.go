@@ -171,7 +171,7 @@ func Handlers(a *app.App) workers.Handlers {
 		WhatsApp: wa,
 		// An event left unenqueued (Redis down) is re-enqueued by the next sweep once it is one
 		// sweep period old (30 s at most): recovery takes at most two sweep periods.
-		Inbound:     &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: a.Log, Processors: map[string]inbound.Processor{whatsapp.Provider: wa.Process}}, Tasks: a.Tasks, Log: a.Log, SweepAge: min(a.Config.SweepInterval, 30*time.Second)},
+		Inbound:     &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: a.Log, Retention: a.Config.InboundRetention, Processors: map[string]inbound.Processor{whatsapp.Provider: wa.Process}}, Tasks: a.Tasks, Log: a.Log, SweepAge: min(a.Config.SweepInterval, 30*time.Second)},
 		Maintenance: &workers.Maintenance{Conversations: a.Conversations, Jobs: conversation.BulkJobs{Redis: a.Redis}, Log: a.Log},
 		Extract:     &workers.Extract{Tasks: a.Tasks, Log: a.Log, Extractor: a.Extractor},
 		Tally:       &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: a.Log}},

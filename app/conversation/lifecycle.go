@@ -54,6 +54,8 @@ func (s *Service) CloseExpiredWindows(ctx context.Context, at time.Time, limit i
 // DeleteMatching deletes a workspace's conversations matching f, batch by batch (each batch is
 // one transaction that keeps the counts right, so a crash loses nothing and a retry continues
 // where it stopped), publishing the counts and calling each (when not nil) after every batch.
+// Every copy of the conversations' content goes (see store.DeleteConversation and
+// store.Scrub), the usage ledger keeping its amounts and ids.
 func (s *Service) DeleteMatching(ctx context.Context, workspaceID int64, f store.Filter, batch int, each func(n int) error) (int, error) {
 	if batch <= 0 {
 		batch = 500
@@ -65,6 +67,10 @@ func (s *Service) DeleteMatching(ctx context.Context, workspaceID int64, f store
 			return total, err
 		}
 		if n == 0 {
+			if total > 0 {
+				// Erasure: the deleted rows leave no copy in the database's files either.
+				return total, s.Store.Scrub(ctx)
+			}
 			return total, nil
 		}
 		total += n

@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/parleyhq/parley/app/events"
@@ -69,10 +70,17 @@ func (s *Service) announce(ctx context.Context, m *store.Message) {
 	s.publish(ctx, events.Event{Kind: events.MessageAdded, WorkspaceID: m.WorkspaceID, ConversationID: m.ConversationID, MessageID: m.ID})
 }
 
-// Delete removes a conversation.
+// Delete removes a conversation and every copy of its content: messages, variables,
+// extraction record, raw inbound events, full-text index entries (store.DeleteConversation),
+// and the old pages the database keeps on disk (store.Scrub). The usage ledger keeps its
+// amounts and ids.
 func (s *Service) Delete(ctx context.Context, workspaceID, id int64) error {
 	if err := s.Store.DeleteConversation(ctx, workspaceID, id); err != nil {
 		return err
+	}
+	if err := s.Store.Scrub(ctx); err != nil {
+		// The conversation is gone; its old pages go at the next deletion's or prune's scrub.
+		slog.WarnContext(ctx, "scrub after delete failed", "conversation_id", id, "err", err)
 	}
 	s.publish(ctx, events.Event{Kind: events.ConversationDeleted, WorkspaceID: workspaceID, ConversationID: id})
 	s.publish(ctx, events.Event{Kind: events.CountsChanged, WorkspaceID: workspaceID})

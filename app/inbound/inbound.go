@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/app/logctx"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/config"
 )
 
 // Processor handles one provider's raw inbound events (for example "whatsapp").
@@ -30,7 +31,13 @@ type Service struct {
 	Store      *store.Store
 	Log        *slog.Logger
 	Processors map[string]Processor
+	// Retention is how long a processed event is kept (PARLEY_INBOUND_RETENTION); zero means
+	// DefaultRetention.
+	Retention time.Duration
 }
+
+// DefaultRetention is how long processed raw events are kept when Retention is not set.
+const DefaultRetention = config.DefaultInboundRetention
 
 func (s *Service) log() *slog.Logger {
 	if s.Log != nil {
@@ -99,4 +106,36 @@ func (s *Service) Unprocessed(ctx context.Context, olderThan time.Time, batch in
 		out[i] = Pending{ID: ev.ID, RequestID: ev.RequestID, ReceivedAt: ev.ReceivedAt}
 	}
 	return out, nil
+}
+
+// Prune deletes the raw events processed and received more than Retention before now, in
+// batches of batch, and returns how many it deleted. Unprocessed events are never deleted:
+// they are work still owed (the sweep retries them). A conversation's events also go when the
+// conversation is deleted (the store's cascade).
+func (s *Service) Prune(ctx context.Context, now time.Time, batch int) (int, error) {
+	keep := s.Retention
+	if keep <= 0 {
+		keep = DefaultRetention
+	}
+	if batch <= 0 {
+		batch = 1000
+	}
+	before := now.Add(-keep)
+	total := 0
+	for {
+		n, err := s.Store.PruneInboundEvents(ctx, before, batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < batch {
+			break
+		}
+	}
+	if total > 0 {
+		if err := s.Store.Scrub(ctx); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

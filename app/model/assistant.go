@@ -155,6 +155,9 @@ type AssistantSettings struct {
 	Widget         Widget
 	// WhatsAppPhoneNumberID is the Meta phone number id; "" means not connected.
 	WhatsAppPhoneNumberID string
+	// IdentityRequired refuses widget sessions whose visitor id is not signed with the
+	// assistant's identity secret (IdentitySecret).
+	IdentityRequired bool
 }
 
 // Assistant is an assistant as the rest of Parley reads it: its JSON columns decoded.
@@ -164,10 +167,13 @@ type Assistant struct {
 	AssistantSettings
 	PublicKey string
 	// WhatsApp is the assistant's WhatsApp number (PhoneNumberID is also in the settings).
-	WhatsApp  WhatsAppConnection
-	Disabled  bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	WhatsApp WhatsAppConnection
+	// IdentitySecret signs a site's visitor ids: visitor_hash = hex HMAC-SHA256(secret,
+	// visitor_id). Readable by admins only; rotated, never edited.
+	IdentitySecret string
+	Disabled       bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // WhatsAppConnected reports a phone number id with a stored access token.

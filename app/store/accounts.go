@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/uptrace/bun"
+
+	"github.com/parleyhq/parley/app/model"
 )
 
 // CountUsers returns how many users exist in all workspaces (used to decide on first-run setup).
@@ -40,7 +42,7 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, workspaceName, email, pass
 		if err != nil {
 			return err
 		}
-		u, err = createUser(ctx, tx, ws.ID, email, passwordHash, "admin")
+		u, err = createUser(ctx, tx, ws.ID, email, passwordHash, model.UserRoleAdmin)
 		return err
 	})
 	if err != nil {
@@ -59,7 +61,7 @@ func (s *Store) CreateWorkspaceWithUser(ctx context.Context, workspaceName, emai
 		if err != nil {
 			return err
 		}
-		u, err = createUser(ctx, tx, ws.ID, email, passwordHash, "admin")
+		u, err = createUser(ctx, tx, ws.ID, email, passwordHash, model.UserRoleAdmin)
 		return err
 	})
 	return ws, u, err

@@ -37,6 +37,9 @@ func assistantWriteErr(err error) error {
 func (s *Store) CreateAssistant(ctx context.Context, a *Assistant) error {
 	t := now()
 	a.CreatedAt, a.UpdatedAt = t, t
+	if a.IdentitySecret == "" {
+		a.IdentitySecret = NewIdentitySecret()
+	}
 	generated := a.PublicKey == ""
 	if generated {
 		a.PublicKey = NewPublicKey()
@@ -161,11 +164,13 @@ func claimPhoneNumber(ctx context.Context, db bun.IDB, a *Assistant) error {
 }
 
 // assistantColumns are the columns UpdateAssistant writes: everything but the identity, the
-// public key, the creation time and the disabled flag.
+// public key, the identity secret (RotateIdentitySecret), the creation time and the disabled
+// flag.
 var assistantColumns = []string{
 	"name", "system_prompt", "first_message", "model", "temperature", "variables", "prechat_fields",
 	"allowed_origins", "widget_settings", "whatsapp_phone_number_id", "whatsapp_access_token_enc", "updated_at",
 	"whatsapp_display_phone_number", "whatsapp_verified_name", "whatsapp_verified_at",
+	"identity_required",
 }
 
 func (s *Store) updateAssistant(ctx context.Context, db bun.IDB, a *Assistant) error {

@@ -238,8 +238,8 @@ func (s *Store) GetConversation(ctx context.Context, workspaceID, id int64) (*Co
 	return c, nil
 }
 
-// DeleteConversation deletes a conversation (messages and variables cascade) and keeps the
-// counts right, in one transaction.
+// DeleteConversation deletes a conversation (messages, variables, extraction record and raw
+// inbound events cascade: see erasure.go) and keeps the counts right, in one transaction.
 func (s *Store) DeleteConversation(ctx context.Context, workspaceID, id int64) error {
 	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var typ string

@@ -65,6 +65,11 @@ type Assistant struct {
 	WhatsAppDisplayPhoneNumber string     `bun:"whatsapp_display_phone_number"`
 	WhatsAppVerifiedName       string     `bun:"whatsapp_verified_name"`
 	WhatsAppVerifiedAt         *time.Time `bun:"whatsapp_verified_at"`
+
+	// IdentitySecret signs a site's visitor ids (the widget's identity verification);
+	// IdentityRequired refuses visitor ids that are not signed with it.
+	IdentitySecret   string `bun:"identity_secret"`
+	IdentityRequired bool   `bun:"identity_required"`
 }
 
 type Conversation struct {
@@ -158,15 +163,18 @@ type UsageEntry struct {
 
 type InboundEvent struct {
 	bun.BaseModel `bun:"table:inbound_events"`
-	ID            int64      `bun:"id,pk,autoincrement"`
-	Provider      string     `bun:"provider"`
-	ProviderID    string     `bun:"provider_id"`
-	Kind          string     `bun:"kind"`
-	WorkspaceID   *int64     `bun:"workspace_id"`
-	Payload       string     `bun:"payload"`
-	RequestID     string     `bun:"request_id"`
-	ReceivedAt    time.Time  `bun:"received_at"`
-	ProcessedAt   *time.Time `bun:"processed_at"`
-	Attempts      int        `bun:"attempts"`
-	LastError     string     `bun:"last_error"`
+	ID            int64  `bun:"id,pk,autoincrement"`
+	Provider      string `bun:"provider"`
+	ProviderID    string `bun:"provider_id"`
+	Kind          string `bun:"kind"`
+	WorkspaceID   *int64 `bun:"workspace_id"`
+	// ConversationID is the conversation the event was processed into (deleting it deletes
+	// the event); nil until then, and for events that belong to none.
+	ConversationID *int64     `bun:"conversation_id"`
+	Payload        string     `bun:"payload"`
+	RequestID      string     `bun:"request_id"`
+	ReceivedAt     time.Time  `bun:"received_at"`
+	ProcessedAt    *time.Time `bun:"processed_at"`
+	Attempts       int        `bun:"attempts"`
+	LastError      string     `bun:"last_error"`
 }

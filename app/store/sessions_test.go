@@ -41,9 +41,9 @@ func TestSessionsStore(t *testing.T) {
 		save("b1", ub, now, month)
 		save("anon", nil, now, month)
 		save("visitor", nil, now.Add(-2*time.Hour), month) // a login page left for two hours
-		save("old", ua, now.Add(-13*time.Hour), month) // idle too long
-		save("dead", ua, now, now.Add(-time.Second))   // past its deadline
-		save("a1", nil, now.Add(time.Second), month)   // a later save of a1: no owner given
+		save("old", ua, now.Add(-13*time.Hour), month)     // idle too long
+		save("dead", ua, now, now.Add(-time.Second))       // past its deadline
+		save("a1", nil, now.Add(time.Second), month)       // a later save of a1: no owner given
 		r, err := s.SessionByHash(ctx, "a1")
 		if err != nil || r.UserID == nil || *r.UserID != ua.ID || *r.WorkspaceID != wsA.ID || r.UserAgent != "UA a1" {
 			t.Fatalf("a later save must keep the owner: %+v %v", r, err)

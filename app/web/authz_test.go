@@ -587,6 +587,7 @@ func azRoutes() map[string]azRoute {
 		azKey("GET", "/test-chat/:id/reply/:msg"):                {class: azDashboard, owner: "conv:test"},
 		azKey("GET", "/assistants/:id"):                          {class: azDashboard, owner: "assistant"},
 		azKey("POST", "/assistants/:id"):                         {class: azDashboard, owner: "assistant", destructive: true, form: func(*azWS) url.Values { return url.Values{"name": {"hijacked"}, "model": {"gpt-4o-mini"}} }},
+		azKey("POST", "/assistants/:id/identity-secret"):         {class: azDashboard, owner: "assistant", destructive: true}, // admins only: a member's 403 is in dashboard
 		azKey("POST", "/assistants/:id/delete"):                  {class: azDashboard, owner: "assistant", form: convForm, destructive: true},
 		azKey("GET", "/test-chat"):                               {class: azDashboard},
 		azKey("GET", "/settings"):                                {class: azDashboard},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/logctx"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/views/pages"
@@ -36,7 +37,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 			msg = "The request body is larger than this route accepts."
 		}
 	default:
-		s.Log.Error("handler error", "err", err, "uri", c.Request().RequestURI, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		s.Log.Error("handler error", "err", err, "uri", logctx.RedactURI(c.Request().RequestURI), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -113,7 +114,7 @@ func TestBrowserHostileCorpusShownAsText(t *testing.T) {
 		{"WhatsApp detail", "/conversations/" + webtest.Itoa(f.whatsapp), `document.querySelectorAll("#timeline .content").length >= 18`, waMessages},
 		{"widget detail", "/conversations/" + webtest.Itoa(f.widget), `document.querySelectorAll("#timeline .content").length > 10`, append(text(4000), "<b>bold</b>")},
 		{"Test Chat", "/test-chat/" + webtest.Itoa(f.test), `document.querySelectorAll(".content").length > 10`, text(4000)},
-		{"widget frame", "/widget/" + f.bot.PublicKey + "?visitor=" + f.visitor, `document.querySelectorAll(".bubble").length > 10`, text(4000)},
+		{"widget frame", "/widget/" + f.bot.PublicKey + "?visitor=" + f.visitor + "&token=" + url.QueryEscape(f.wToken), `document.querySelectorAll(".bubble").length > 10`, text(4000)},
 		{"assistants", "/assistants", `document.querySelectorAll("main a").length > 10`, text(100)},
 		{"assistant", "/assistants/" + webtest.Itoa(f.hostileA["img"]), `!!document.querySelector("#a-name")`, []string{img}},
 	}

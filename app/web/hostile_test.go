@@ -107,6 +107,7 @@ type hsFix struct {
 	key      string       // API key
 	bot      *store.Assistant
 	visitor  string           // the widget conversation's visitor
+	wToken   string           // its session token (only a token shows a widget conversation)
 	widget   int64            // the widget conversation with the corpus as messages
 	test     int64            // the Test Chat conversation with the corpus as messages
 	whatsapp int64            // a WhatsApp conversation with the corpus as messages
@@ -291,6 +292,7 @@ func hsSetup(t *testing.T) *hsFix {
 	f.visitor = "visitor-corpus-01"
 	f.widget, _ = strconv.ParseInt(out["conversation_id"].(string), 10, 64)
 	tok := out["token"].(string)
+	f.wToken = tok
 	for _, it := range hsCorpus {
 		before := e.hsCount("messages", f.ws.ID)
 		st, out, raw := e.hsJSON("POST", "/api/widget/v1/sessions/"+webtest.Itoa(f.widget)+"/messages", `{"text":`+hsJSONString(it.s)+`}`, "Authorization", "Bearer "+tok)

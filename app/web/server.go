@@ -23,6 +23,7 @@ import (
 
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/logctx"
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/api"
@@ -127,7 +128,7 @@ func (s *Server) build() *echo.Echo {
 			if v.Status >= 500 {
 				lvl = slog.LevelError
 			}
-			attrs := []slog.Attr{slog.String("method", v.Method), slog.String("uri", v.URI), slog.Int("status", v.Status),
+			attrs := []slog.Attr{slog.String("method", v.Method), slog.String("uri", logctx.RedactURI(v.URI)), slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency), slog.String("request_id", v.RequestID)}
 			if v.Error != nil && v.Status >= 500 {
 				attrs = append(attrs, slog.String("err", v.Error.Error()))
@@ -137,7 +138,7 @@ func (s *Server) build() *echo.Echo {
 		},
 	}))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-		s.Log.Error("panic", "err", err, "uri", c.Request().RequestURI, "stack", string(stack))
+		s.Log.Error("panic", "err", err, "uri", logctx.RedactURI(c.Request().RequestURI), "stack", string(stack))
 		return err
 	}}))
 	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{

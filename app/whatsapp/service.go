@@ -152,6 +152,10 @@ func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerI
 	if err != nil {
 		return nil, err
 	}
+	// The raw event belongs to the conversation from now on: deleting it deletes the event.
+	if err := s.Store.LinkInboundEvent(ctx, Provider, providerID, conv.WorkspaceID, conv.ID); err != nil {
+		return nil, err
+	}
 	if !created && name != "" && conv.CustomerName != name {
 		if _, err := cs.SetCustomerName(ctx, conv.WorkspaceID, conv.ID, name); err != nil {
 			return nil, err
@@ -220,11 +224,15 @@ func (s *Service) ReceiveStatus(ctx context.Context, p *EventPayload) (note stri
 		// gave as callback data names the message.
 		ms.Key = st.CallbackData
 	}
-	_, err = s.conversations().ApplyStatus(ctx, ms)
+	ref, err := s.conversations().ApplyStatus(ctx, ms)
 	if errors.Is(err, store.ErrNotFound) {
 		return "unknown message: " + st.ID + " (status " + st.Status + ")", nil
 	}
 	if err != nil {
+		return "", err
+	}
+	// The raw status (it names the customer's number) belongs to the message's conversation.
+	if err := s.Store.LinkInboundEvent(ctx, Provider, statusEventID(st.ID, st.Status, p.Status), a.WorkspaceID, ref.ConversationID); err != nil {
 		return "", err
 	}
 	if model.StatusRank(st.Status) == 0 {

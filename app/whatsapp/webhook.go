@@ -298,10 +298,7 @@ func Split(body []byte) ([]Event, error) {
 					Status string `json:"status"`
 				}
 				_ = json.Unmarshal(raw, &st)
-				id := st.ID + ":" + st.Status
-				if !storableID(st.ID) || !storableID(st.Status) && st.Status != "" {
-					id = "status:" + hashOf(string(raw))
-				}
+				id := statusEventID(st.ID, st.Status, raw)
 				p := base
 				p.Status = raw
 				if err := add(KindStatus, id, p); err != nil {
@@ -312,6 +309,15 @@ func Split(body []byte) ([]Event, error) {
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].ProviderID < evs[j].ProviderID })
 	return evs, nil
+}
+
+// statusEventID is the provider id of a status event: "<message id>:<status>", or a hash of
+// the raw status when those are not storable.
+func statusEventID(id, status string, raw []byte) string {
+	if !storableID(id) || !storableID(status) && status != "" {
+		return "status:" + hashOf(string(raw))
+	}
+	return id + ":" + status
 }
 
 // storableID reports an id that can be the provider id of a stored event as it is: not empty,

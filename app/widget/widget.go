@@ -157,7 +157,8 @@ func (s *Sessions) now() time.Time {
 
 // Resume returns the visitor's open conversation with the assistant, or ErrNotFound. A
 // conversation that idled out is ended on the way (and ErrNotFound returned), so that the
-// visitor's next session is a new conversation.
+// visitor's next session is a new conversation. The visitor id must have been proven first
+// (Identify: a valid visitor_hash): an id alone resumes nothing.
 func (s *Sessions) Resume(ctx context.Context, a *store.Assistant, visitor string) (*store.Conversation, error) {
 	conv, err := s.Store.LiveWidgetConversation(ctx, a.WorkspaceID, a.ID, visitor)
 	if err != nil {

@@ -34,6 +34,7 @@ type apiAssistant struct {
 	PublicKey             string            `json:"public_key"`
 	WhatsAppPhoneNumberID *string           `json:"whatsapp_phone_number_id"`
 	WhatsAppConnected     bool              `json:"whatsapp_connected"`
+	apiIdentity
 	apiWhatsAppNumber
 	CreatedAt string `json:"created_at"`
 	UpdatedAt string `json:"updated_at"`
@@ -64,7 +65,7 @@ type apiPrechatField struct {
 	Required bool   `json:"required"`
 }
 
-func toAPIAssistant(row *store.Assistant) apiAssistant {
+func toAPIAssistant(row *store.Assistant, admin bool) apiAssistant {
 	a := row.AsModel()
 	out := apiAssistant{
 		ID: a.ID, Name: a.Name, SystemPrompt: a.SystemPrompt, FirstMessage: a.FirstMessage, Model: a.Model,
@@ -72,6 +73,7 @@ func toAPIAssistant(row *store.Assistant) apiAssistant {
 		AllowedOrigins: a.AllowedOrigins, Title: a.Widget.Title, Color: a.Widget.Color, PublicKey: a.PublicKey,
 		WhatsAppConnected: a.WhatsAppConnected(), apiWhatsAppNumber: toAPIWhatsAppNumber(a.WhatsApp), CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
 	}
+	out.apiIdentity = toAPIIdentity(a, admin)
 	for _, p := range a.PrechatFields {
 		out.PrechatFields = append(out.PrechatFields, apiPrechatField{Name: p.Name, Label: p.Label, Type: p.Type, Variable: p.Fills(), Required: p.Required})
 	}
@@ -118,6 +120,7 @@ type assistantPatch struct {
 	AllowedOrigins                                        *[]string
 	PhoneNumberID                                         *string // "" when sent as null
 	AccessToken                                           *string
+	IdentityRequired                                      *bool
 }
 
 // decodeAssistantBody decodes a JSON object strictly: an unknown field, a field of the wrong
@@ -169,6 +172,8 @@ func decodeAssistantBody(c echo.Context) (*assistantPatch, error) {
 			var fs []model.PrechatField
 			fs, err = jsonbody.Objects[model.PrechatField](k, v)
 			p.PrechatFields = &fs
+		case "identity_required":
+			p.IdentityRequired, err = decodeIdentityRequired(v)
 		case "allowed_origins":
 			var os []string
 			os, err = jsonbody.Strings(k, v)
@@ -210,6 +215,9 @@ func (p *assistantPatch) apply(u *assistants.Update) {
 	}
 	set(&u.WhatsAppPhoneNumberID, p.PhoneNumberID)
 	set(&u.AccessToken, p.AccessToken)
+	if p.IdentityRequired != nil {
+		u.IdentityRequired = *p.IdentityRequired
+	}
 }
 
 // ---- handlers ----
@@ -228,9 +236,10 @@ func (s *Handler) apiAssistants(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	admin := s.apiAdmin(c)
 	data := make([]apiAssistant, 0, len(rows))
 	for i := range rows {
-		data = append(data, toAPIAssistant(&rows[i]))
+		data = append(data, toAPIAssistant(&rows[i], admin))
 	}
 	return c.JSON(http.StatusOK, struct {
 		Data []apiAssistant `json:"data"`
@@ -249,7 +258,7 @@ func (s *Handler) apiAssistant(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := toAPIAssistant(row)
+	out := toAPIAssistant(row, s.apiAdmin(c))
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -278,7 +287,7 @@ func (s *Handler) apiAssistantCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := toAPIAssistant(row)
+	out := toAPIAssistant(row, s.apiAdmin(c))
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/assistants/"+strconv.FormatInt(row.ID, 10))
 	return c.JSON(http.StatusCreated, out)
 }
@@ -338,7 +347,7 @@ func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	out := toAPIAssistant(row)
+	out := toAPIAssistant(row, s.apiAdmin(c))
 	return c.JSON(http.StatusOK, out)
 }
 

@@ -83,7 +83,8 @@ func (s *Handler) assistantForm(c echo.Context, set model.AssistantSettings) pag
 		Temperature:    strconv.FormatFloat(set.Temperature, 'f', -1, 64),
 		AllowedOrigins: strings.Join(set.AllowedOrigins, "\n"),
 		Title:          set.Widget.Title, Color: set.Widget.Color, PhoneNumberID: set.WhatsAppPhoneNumberID,
-		Errs: map[string]string{},
+		IdentityRequired: set.IdentityRequired,
+		Errs:             map[string]string{},
 	}
 	names := make([]string, 0, len(set.Variables))
 	for i, v := range set.Variables {
@@ -217,6 +218,7 @@ func parseAssistantForm(c echo.Context) (*submitted, error) {
 	}
 	u.AllowedOrigins = assistants.ParseOriginLines(sub.origins)
 	u.Widget = model.Widget{Title: form.Get("title"), Color: form.Get("color")}
+	parseIdentity(form, u)
 	sub.remove = form.Get("whatsapp_remove") != ""
 	if !sub.remove {
 		u.WhatsAppPhoneNumberID = form.Get("whatsapp_phone_number_id")
@@ -242,6 +244,7 @@ func (s *Handler) refusedForm(c echo.Context, status int, id int64, row *store.A
 	if row != nil {
 		f.ID, f.PublicKey, f.Snippet, f.TokenSet, f.CreatedAt = id, row.PublicKey, s.widgetSnippet(row.PublicKey), row.WhatsAppAccessTokenEnc != "", row.CreatedAt
 		f.Heading = row.Name
+		f.Identity = identityView(c, row)
 		setWhatsAppNumber(&f, row)
 	}
 	withErrors(&f, es)
@@ -270,6 +273,7 @@ func (s *Handler) editForm(c echo.Context, row *store.Assistant) (pages.Assistan
 	f := s.assistantForm(c, a.AssistantSettings)
 	f.ID, f.PublicKey, f.Snippet, f.TokenSet, f.CreatedAt = a.ID, a.PublicKey, s.widgetSnippet(a.PublicKey), row.WhatsAppAccessTokenEnc != "", a.CreatedAt
 	f.Heading = a.Name
+	f.Identity = identityView(c, row)
 	setWhatsAppNumber(&f, row)
 	return f, nil
 }
@@ -367,6 +371,7 @@ func (s *Handler) assistantShow(c echo.Context) error {
 		return err
 	}
 	f.Saved = c.QueryParam("saved") == "1"
+	f.Identity.Rotated = c.QueryParam("rotated") == "1"
 	return s.renderAssistant(c, http.StatusOK, f)
 }
 

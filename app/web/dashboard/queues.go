@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views/pages"
@@ -23,9 +24,6 @@ import (
 // asynqmon, whose bundled React UI does not fit the CSP and no-CDN rules. Everything goes
 // through asynq.Inspector on the App's Redis client (the in-process one works too).
 
-// RoleAdmin is the users.role of workspace admins.
-const RoleAdmin = "admin"
-
 // queuePageSize is how many tasks one page of a queue's state lists.
 const queuePageSize = 20
 
@@ -35,7 +33,7 @@ var queueStates = []struct{ State, Label string }{
 	{"retry", "Retry"}, {"archived", "Archived"}, {"completed", "Completed"},
 }
 
-func isAdmin(cur *Current) bool { return cur != nil && cur.User != nil && cur.User.Role == RoleAdmin }
+func isAdmin(cur *Current) bool { return cur != nil && cur.User != nil && model.IsAdmin(cur.User.Role) }
 
 // isOperator reports an admin of the installation's first workspace (the one /setup creates).
 // The queues hold every workspace's jobs, whose payloads name conversations and filters, and

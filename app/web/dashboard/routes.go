@@ -67,6 +67,7 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.Assistant, Handler: s.assistantShow},
 		{Name: routenames.AssistantUpdate, Handler: s.assistantUpdate},
 		{Name: routenames.AssistantDelete, Handler: s.assistantDelete},
+		{Name: routenames.AssistantIdentityRotate, Handler: s.assistantIdentityRotate},
 		{Name: routenames.APIKeysRevoke, Handler: s.apiKeyRevoke},
 	}...)
 

@@ -67,6 +67,7 @@ const (
 	Assistant                       = "assistant"
 	AssistantUpdate                 = "assistant.update"
 	AssistantDelete                 = "assistant.delete"
+	AssistantIdentityRotate         = "assistant.identity.rotate"
 	APIKeysRevoke                   = "apikeys.revoke"
 	Queues                          = "queues"
 	Queue                           = "queue"
@@ -151,6 +152,7 @@ var table = []Route{
 	{http.MethodGet, Assistant, "/assistants/:id"},
 	{http.MethodPost, AssistantUpdate, "/assistants/:id"},
 	{http.MethodPost, AssistantDelete, "/assistants/:id/delete"},
+	{http.MethodPost, AssistantIdentityRotate, "/assistants/:id/identity-secret"},
 	{http.MethodPost, APIKeysRevoke, "/settings/api-keys/:id/revoke"},
 	{http.MethodGet, Queues, "/queues"},
 	{http.MethodGet, Queue, "/queues/:queue"},

@@ -27,8 +27,13 @@ import (
 // outside the API-key group and outside CSRF: a session token protects it.
 //
 //   - GET  /assistants/{public_key}              the widget's title, colours, first message and form
-//   - POST /sessions                             {"assistant", "visitor_id", "variables"} -> 201
-//     {"conversation_id", "token", "expires_at", "visitor_id", "messages"}
+//   - POST /sessions                             {"assistant", "visitor_id", "visitor_hash",
+//     "variables"} -> 201 {"conversation_id", "token", "expires_at", "visitor_id", "verified",
+//     "resumed", "messages"}: a new conversation each time, except that a visitor_id signed
+//     with the assistant's identity secret (visitor_hash, app/widget.Identify) resumes that
+//     visitor's open conversation (200, "resumed": true, its messages). A visitor_id without a
+//     valid hash is 401 naming visitor_hash when the assistant requires verified identity, and
+//     otherwise ignored: the session is anonymous, under a fresh visitor id.
 //   - POST /sessions/{conversation_id}/messages  {"text"} with Authorization: Bearer {token} ->
 //     {"message", "reply"}; with Accept: text/event-stream the reply streams: "message" (the
 //     stored visitor message), "delta" events (JSON strings), then "done" ({"message", "reply"})
@@ -251,22 +256,12 @@ func (s *Handler) apiWidgetSessionCreate(c echo.Context) error {
 	if err := widgetCORS(c, a); err != nil {
 		return err
 	}
-	if err := jsonbody.Only(obj, "assistant", "visitor_id", "variables"); err != nil {
+	if err := jsonbody.Only(obj, "assistant", "visitor_id", "visitor_hash", "variables"); err != nil {
 		return err
 	}
-	visitor := ""
-	if v, ok := obj["visitor_id"]; ok && !jsonbody.IsNull(v) {
-		p, err := jsonbody.String("visitor_id", v)
-		if err != nil {
-			return err
-		}
-		visitor = *p
-		if !widget.ValidVisitorID(visitor) {
-			return apierr.InvalidField("visitor_id", "must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
-		}
-	}
-	if visitor == "" {
-		visitor = widget.NewVisitorID()
+	visitor, hash, err := visitorClaim(obj)
+	if err != nil {
+		return err
 	}
 	answers := map[string]string{}
 	if v, ok := obj["variables"]; ok && !jsonbody.IsNull(v) {
@@ -287,11 +282,28 @@ func (s *Handler) apiWidgetSessionCreate(c echo.Context) error {
 			answers[k] = *p
 		}
 	}
-	sessLim, _ := s.widgetLimits()
-	if err := s.widgetRateLimit(c, sessLim, row.ID); err != nil {
-		return err
+	who, err := widget.Identify(row.IdentitySecret, row.IdentityRequired, visitor, hash)
+	if err != nil {
+		return errVisitorHash(c, visitor, hash)
 	}
-	conv, err := s.widgetSessions().Start(ctx, row, visitor, answers)
+	status := http.StatusCreated
+	var conv *store.Conversation
+	if who.Verified {
+		// A proven customer id resumes that customer's open conversation, if there is one.
+		conv, err = s.widgetSessions().Resume(ctx, row, who.Visitor)
+		if err == nil {
+			status = http.StatusOK
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if conv == nil {
+		sessLim, _ := s.widgetLimits()
+		if err := s.widgetRateLimit(c, sessLim, row.ID); err != nil {
+			return err
+		}
+		conv, err = s.widgetSessions().Start(ctx, row, who.Visitor, answers)
+	}
 	var fe widget.FieldErrors
 	if errors.As(err, &fe) {
 		names := make([]string, 0, len(fe))
@@ -317,13 +329,53 @@ func (s *Handler) apiWidgetSessionCreate(c echo.Context) error {
 		return err
 	}
 	now := time.Now()
-	return c.JSON(http.StatusCreated, map[string]any{
+	return c.JSON(status, map[string]any{
 		"conversation_id": strconv.FormatInt(conv.ID, 10),
 		"token":           widget.SessionToken(s.Keys.Signing, conv, now),
 		"expires_at":      convjson.Time(now.Add(widget.SessionTTL).Truncate(time.Second)),
-		"visitor_id":      visitor,
+		"visitor_id":      who.Visitor,
+		"verified":        who.Verified,
+		"resumed":         status == http.StatusOK,
 		"messages":        msgs.Messages,
 	})
+}
+
+// visitorClaim reads the optional visitor_id and visitor_hash of a session request (null is
+// absent). A visitor_hash without a visitor_id names nothing.
+func visitorClaim(obj map[string]json.RawMessage) (visitor, hash string, err error) {
+	if v, ok := obj["visitor_id"]; ok && !jsonbody.IsNull(v) {
+		p, err := jsonbody.String("visitor_id", v)
+		if err != nil {
+			return "", "", err
+		}
+		visitor = *p
+		if !widget.ValidVisitorID(visitor) {
+			return "", "", apierr.InvalidField("visitor_id", "must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+		}
+	}
+	if v, ok := obj["visitor_hash"]; ok && !jsonbody.IsNull(v) {
+		p, err := jsonbody.String("visitor_hash", v)
+		if err != nil {
+			return "", "", err
+		}
+		hash = *p
+		if visitor == "" {
+			return "", "", apierr.InvalidField("visitor_id", "is required with visitor_hash: the hash signs a visitor id")
+		}
+	}
+	return visitor, hash, nil
+}
+
+// errVisitorHash is the 401 of a session request refused for want of a verified visitor id
+// (the assistant requires one); it names visitor_hash.
+func errVisitorHash(c echo.Context, visitor, hash string) error {
+	msg := "visitor_hash: is required: this assistant only chats with verified visitors. Send visitor_id and visitor_hash = hex HMAC-SHA256(identity secret, visitor_id), computed on your server."
+	if visitor != "" && hash != "" {
+		msg = "visitor_hash: does not match visitor_id (it must be hex HMAC-SHA256(identity secret, visitor_id); a rotated secret invalidates earlier hashes)."
+	}
+	return c.JSON(http.StatusUnauthorized, map[string]any{"error": map[string]any{
+		"code": "invalid_visitor_hash", "message": msg, "field": "visitor_hash",
+	}})
 }
 
 type widgetAPIPage struct {

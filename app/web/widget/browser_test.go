@@ -70,7 +70,8 @@ func wFrameCtx(t *testing.T, ctx context.Context, prefix string, skip map[string
 }
 
 // A visitor of a website opens the widget, fills the pre-chat form, chats (the reply streams),
-// reloads the page and another page of the site and finds the same conversation; the
+// reloads the page and another page of the site and finds the same conversation (through the
+// session token in the iframe's storage; without it, the same visitor id shows nothing); the
 // dashboard shows it with the purple badge and the pre-chat variables. A site that is not in
 // the allowed origins gets no working widget.
 func TestBrowserWidgetOnAnotherSite(t *testing.T) {
@@ -186,7 +187,42 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 			t.Fatalf("page %d: conversation %s, want %s", i, got, conv)
 		}
 	}
+	// What resumed it is the session token, kept in the iframe's own storage (Parley's
+	// origin): not in the iframe's address, not in the host site's storage.
+	tokenKey := `"parley:session:` + a.PublicKey + `"`
+	if tok := webtest.EvalJS[string](t, fctx, `String(localStorage.getItem(`+tokenKey+`))`); !strings.HasPrefix(tok, "pw1.") {
+		t.Fatalf("the iframe's storage holds the session token: %q", tok)
+	}
+	if loc := webtest.EvalJS[string](t, fctx, `location.search`); strings.Contains(loc, "token=") || !strings.Contains(loc, "visitor="+visitor) {
+		t.Fatalf("the iframe's address %q", loc)
+	}
+	if got := webtest.EvalJS[string](t, ctx, `String(localStorage.getItem(`+tokenKey+`))`); got != "null" {
+		t.Fatalf("the host site's storage holds %q", got)
+	}
 	// The chat's close button closes the panel on the host page.
+	if err := chromedp.Do(fctx, chromedp.Click(chromedp.CSS(`#widget-close`))); err != nil {
+		t.Fatal(err)
+	}
+	webtest.WaitJS(t, ctx, `getComputedStyle(document.querySelector(".parley-panel")).display === "none"`)
+
+	// Without the token, the same visitor id (still in the host site's storage, still in the
+	// iframe's address) is a new chat that shows no earlier message.
+	webtest.EvalJS[bool](t, fctx, `localStorage.removeItem(`+tokenKey+`), true`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(host+"/")); err != nil {
+		t.Fatal(err)
+	}
+	webtest.WaitJS(t, ctx, `document.querySelector(".parley-launcher") !== null`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.parley-launcher`))); err != nil {
+		t.Fatal(err)
+	}
+	fctx, first = wFrameCtx(t, ctx, frameURL, map[string]bool{first: true})
+	webtest.WaitJS(t, fctx, `document.querySelector("#start-form") !== null && document.readyState === "complete"`)
+	if got := webtest.EvalJS[string](t, fctx, `document.body.textContent`); strings.Contains(got, "Hello there") || strings.Contains(got, reply) {
+		t.Fatalf("a page with only ?visitor= shows the earlier conversation: %q", got)
+	}
+	if loc := webtest.EvalJS[string](t, fctx, `location.search`); loc != "?visitor="+visitor {
+		t.Fatalf("the iframe's address %q", loc)
+	}
 	if err := chromedp.Do(fctx, chromedp.Click(chromedp.CSS(`#widget-close`))); err != nil {
 		t.Fatal(err)
 	}

@@ -212,32 +212,67 @@ func (s *Handler) widgetFrameAssistant(c echo.Context) (*store.Assistant, *model
 	return row, a, nil
 }
 
-func widgetChatURL(key, visitor string) string {
-	return routenames.URL(routenames.WidgetPage, key) + "?visitor=" + url.QueryEscape(visitor)
+// widgetChatURL is the chat page of a conversation: the session token in the URL is what
+// resumes it (widget-frame.js keeps it in the iframe's storage and takes it out of the URL;
+// the request log redacts it).
+func widgetChatURL(key, visitor, token string) string {
+	return routenames.URL(routenames.WidgetPage, key) + "?visitor=" + url.QueryEscape(visitor) + "&token=" + url.QueryEscape(token)
+}
+
+// errIdentityOnly is the page of an assistant that chats only with verified visitors: the
+// iframe cannot prove who its visitor is, so it starts nothing (a session token still resumes).
+func errIdentityOnly(c echo.Context, a *model.Assistant) error {
+	return htmx.Render(c, http.StatusForbidden, pages.WidgetIdentityOnlyPage(widgetFrame(a)))
+}
+
+// widgetTokenConversation is the open conversation a session token names, for the page's
+// assistant; an invalid or expired token, or a conversation that has ended (or just idled
+// out), is ErrNotFound.
+func (s *Handler) widgetTokenConversation(ctx context.Context, row *store.Assistant, token string) (*store.Conversation, error) {
+	claims, err := widget.Verify(s.Keys.Signing, token, widget.KindSession, time.Now())
+	if err != nil || claims.AssistantID != row.ID || claims.WorkspaceID != row.WorkspaceID {
+		return nil, store.ErrNotFound
+	}
+	conv, err := s.Store.WidgetConversation(ctx, row.WorkspaceID, row.ID, claims.ConversationID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.widgetSessions().Check(ctx, conv); errors.Is(err, widget.ErrEnded) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	return conv, nil
 }
 
 // ---- handlers ----
 
-// widgetPage is the iframe's page: the visitor's open conversation, or the pre-chat form (or
-// the first message and a composer, when the assistant has no form).
+// widgetPage is the iframe's page. Only a session token (?token=, which widget-frame.js
+// sends from the iframe's storage) resumes a conversation; the visitor id alone never does:
+// without a valid token the page is the pre-chat form (or the first message and a composer,
+// when the assistant has no form) of a new conversation, under a fresh visitor id, and shows
+// nothing of any earlier one.
 func (s *Handler) widgetPage(c echo.Context) error {
 	row, a, err := s.widgetFrameAssistant(c)
 	if err != nil || row == nil {
 		return err
 	}
-	visitor := c.QueryParam("visitor")
-	if !widget.ValidVisitorID(visitor) {
+	if !widget.ValidVisitorID(c.QueryParam("visitor")) {
 		return htmx.Render(c, http.StatusBadRequest, pages.WidgetErrorPage(widgetFrame(a), "This chat must be opened through the website's chat button."))
 	}
-	conv, err := s.widgetSessions().Resume(c.Request().Context(), row, visitor)
-	switch {
-	case err == nil:
-		return s.renderWidgetChat(c, row, a, conv)
-	case errors.Is(err, store.ErrNotFound):
-		return s.renderWidgetStart(c, http.StatusOK, row, a, visitor, nil, nil, "", "", "")
-	default:
-		return err
+	if tok := c.QueryParam("token"); tok != "" {
+		conv, err := s.widgetTokenConversation(c.Request().Context(), row, tok)
+		if err == nil {
+			return s.renderWidgetChat(c, row, a, conv)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 	}
+	if row.IdentityRequired {
+		return errIdentityOnly(c, a)
+	}
+	return s.renderWidgetStart(c, http.StatusOK, row, a, widget.NewVisitorID(), nil, nil, "", "", "")
 }
 
 func (s *Handler) renderWidgetStart(c echo.Context, status int, row *store.Assistant, a *model.Assistant, visitor string, values, errs map[string]string, text, textErr, msg string) error {
@@ -281,8 +316,8 @@ func (s *Handler) renderWidgetChat(c echo.Context, row *store.Assistant, a *mode
 
 // widgetStart starts a session from the page's form: the pre-chat answers (validated, errors
 // beside their fields), or the visitor's first message when the assistant has no form. It
-// redirects to the chat. A visitor who already has an open conversation (a double submit, a
-// second tab) is sent to it.
+// redirects to the chat with the new conversation's session token. It always starts a new
+// conversation (widget-frame.js sends the form once).
 func (s *Handler) widgetStart(c echo.Context) error {
 	row, a, err := s.widgetFrameAssistant(c)
 	if err != nil || row == nil {
@@ -293,17 +328,12 @@ func (s *Handler) widgetStart(c echo.Context) error {
 	if err != nil || claims.AssistantID != row.ID || claims.WorkspaceID != row.WorkspaceID {
 		return htmx.Render(c, http.StatusForbidden, pages.WidgetErrorPage(widgetFrame(a), "This form has expired. Reload the page to start the chat."))
 	}
-	visitor := claims.Visitor
-	if conv, err := s.widgetSessions().Resume(ctx, row, visitor); err == nil {
-		if text := strings.TrimSpace(c.FormValue("text")); text != "" && len(a.PrechatFields) == 0 {
-			if _, err := s.widgetMessageFor(c, row, conv, text); err != nil {
-				return s.widgetStartError(c, row, a, visitor, nil, text, err)
-			}
-		}
-		return c.Redirect(http.StatusSeeOther, widgetChatURL(row.PublicKey, visitor))
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
+	if row.IdentityRequired {
+		return errIdentityOnly(c, a)
 	}
+	// The start token's visitor id is one this server made for the page: a new conversation,
+	// never a way into an earlier one (a second tab resumes with its stored session token).
+	visitor := claims.Visitor
 	form, err := c.FormParams()
 	if err != nil {
 		return err
@@ -346,7 +376,7 @@ func (s *Handler) widgetStart(c echo.Context) error {
 			return err
 		}
 	}
-	return c.Redirect(http.StatusSeeOther, widgetChatURL(row.PublicKey, visitor))
+	return c.Redirect(http.StatusSeeOther, widgetChatURL(row.PublicKey, visitor, widget.SessionToken(s.Keys.Signing, conv, time.Now())))
 }
 
 func (s *Handler) widgetStartError(c echo.Context, row *store.Assistant, a *model.Assistant, visitor string, answers map[string]string, text string, err error) error {
@@ -403,7 +433,7 @@ func (s *Handler) widgetSend(c echo.Context) error {
 		return err
 	}
 	if !htmx.IsFragment(c) {
-		return c.Redirect(http.StatusSeeOther, widgetChatURL(row.PublicKey, conv.Customer))
+		return c.Redirect(http.StatusSeeOther, widgetChatURL(row.PublicKey, conv.Customer, widget.SessionToken(s.Keys.Signing, conv, time.Now())))
 	}
 	tok := widget.ReplyToken(s.Keys.Signing, conv, m.ID, time.Now())
 	return htmx.Render(c, http.StatusOK, pages.WidgetSent(widgetMsgView(m, widget.Title(a)), row.PublicKey, tok, conv.AIEnabled))

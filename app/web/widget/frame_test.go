@@ -142,11 +142,14 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 	}
 	res = e.PostForm(c, "/widget/"+a.PublicKey+"/session", url.Values{"start_token": {startTok}, "prechat.email": {"buyer@shop.test"}, "prechat.name": {"Ann"}})
 	res.Body.Close()
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != page {
-		t.Fatalf("start: %d %q", res.StatusCode, res.Header.Get("Location"))
+	// The chat's address carries the new conversation's session token (widget-frame.js keeps
+	// it in the iframe's storage); the visitor id is one the server made for the form.
+	chat := res.Header.Get("Location")
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(chat, "/widget/"+a.PublicKey+"?visitor=") || !strings.Contains(chat, "&token=pw1.") {
+		t.Fatalf("start: %d %q", res.StatusCode, chat)
 	}
 	// The chat: the first message, a composer with the session token.
-	d = webtest.Doc(t, e.Get(c, page))
+	d = webtest.Doc(t, e.Get(c, chat))
 	if got := d.Find("#timeline li.msg.assistant .bubble").First().Text(); got != "Hi! How can I help?" {
 		t.Fatalf("first message %q", got)
 	}
@@ -205,8 +208,8 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 	if other == base || res.StatusCode != 404 {
 		t.Fatalf("a reply token on another message: %d", res.StatusCode)
 	}
-	// A reload resumes the same conversation with every message.
-	d = webtest.Doc(t, e.Get(c, page))
+	// A reload with the token resumes the same conversation with every message.
+	d = webtest.Doc(t, e.Get(c, chat))
 	if d.Find("#widget-chat").AttrOr("data-conversation", "") != conv || d.Find("#timeline li.msg").Length() != 3 || d.Find(".pending").Length() != 0 {
 		t.Fatalf("resumed: %d messages", d.Find("#timeline li.msg").Length())
 	}
@@ -218,10 +221,19 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 		t.Fatalf("token on another assistant: %d", res.StatusCode)
 	}
 	// Rate limited: a 429 with a message the page shows, and Retry-After.
+	// (The sliding window may still hold room for one message when the earlier ones, counted
+	// at 60 a minute, are more than a second old: the second send within the second is over.)
 	e.App.Config.WidgetRateMessages = 1
-	res = e.PostForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"again"}}, "HX-Request", "true")
-	if txt := webtest.Body(t, res); res.StatusCode != 429 || res.Header.Get("Retry-After") == "" || !strings.Contains(txt, "Too many messages") {
-		t.Fatalf("rate limited: %d %q", res.StatusCode, txt)
+	for i := 0; ; i++ {
+		res = e.PostForm(c, "/widget/"+a.PublicKey+"/messages", url.Values{"token": {tok}, "text": {"again"}}, "HX-Request", "true")
+		txt := webtest.Body(t, res)
+		if res.StatusCode == 200 && i == 0 {
+			continue
+		}
+		if res.StatusCode != 429 || res.Header.Get("Retry-After") == "" || !strings.Contains(txt, "Too many messages") {
+			t.Fatalf("rate limited: %d %q", res.StatusCode, txt)
+		}
+		break
 	}
 	// The same visitor on another assistant has its own conversation.
 	d = webtest.Doc(t, e.Get(c, wFramePath(otherA, "visitor-0001")))
@@ -238,7 +250,7 @@ func TestWidgetFrameChatOverHTTP(t *testing.T) {
 	if txt := webtest.Body(t, res); res.StatusCode != 410 || !strings.Contains(txt, "ended") {
 		t.Fatalf("idle send: %d %q", res.StatusCode, txt)
 	}
-	d = webtest.Doc(t, e.Get(c, page))
+	d = webtest.Doc(t, e.Get(c, chat))
 	if d.Find("#start-form").Length() != 1 {
 		t.Fatal("after the idle time the pre-chat form comes again")
 	}
@@ -270,7 +282,7 @@ func TestWidgetFrameWithoutPrechatForm(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("start with a message: %d", res.StatusCode)
 	}
-	d = webtest.Doc(t, e.Get(c, page))
+	d = webtest.Doc(t, e.Get(c, res.Header.Get("Location")))
 	if d.Find("#timeline li.msg").Length() != 2 || d.Find("#timeline li.msg.user .bubble").Text() != "Do you open on Sundays?" || d.Find(".pending").Length() != 1 {
 		t.Fatalf("chat after the first message: %d messages", d.Find("#timeline li.msg").Length())
 	}

@@ -1,0 +1,3 @@
+ALTER TABLE assistants DROP COLUMN identity_required;
+--bun:split
+ALTER TABLE assistants DROP COLUMN identity_secret;
