@@ -304,7 +304,7 @@ func TestInboundPruneKeepsUnprocessed(t *testing.T) {
 	}
 	// The schedule runs it.
 	found := false
-	for _, en := range (workers.Schedule{}).Entries() {
+	for _, en := range (workers.Schedule{Tasks: tk}).Entries() {
 		found = found || en.Task.Type() == workers.TypeInboundPrune
 	}
 	if !found {
