@@ -289,7 +289,7 @@ func TestInboundPruneKeepsUnprocessed(t *testing.T) {
 	unprocessed := mk("change:old-unprocessed", old.Add(-24*time.Hour), false)
 	recent := mk("change:recent", time.Now().Add(-time.Hour), true)
 
-	if err := e.mux.ProcessTask(ctx, workers.NewInboundPruneTask()); err != nil {
+	if err := e.mux.ProcessTask(ctx, tk.InboundPrune()); err != nil {
 		t.Fatal(err)
 	}
 	var left []int64
@@ -304,7 +304,7 @@ func TestInboundPruneKeepsUnprocessed(t *testing.T) {
 	}
 	// The schedule runs it.
 	found := false
-	for _, en := range (workers.Schedule{Tasks: e.a.Tasks}).Entries() {
+	for _, en := range (workers.Schedule{Tasks: tk}).Entries() {
 		found = found || en.Task.Type() == workers.TypeInboundPrune
 	}
 	if !found {
@@ -369,7 +369,7 @@ func TestBulkDeleteTaskLeavesNoQueryInRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.a.Tasks.Enqueue(ctx, task); err != nil {
+	if err := workers.Enqueue(ctx, e.a.Queue, task); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -74,9 +74,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 	t := s.Tasks
 	return []ScheduleEntry{
 		{Spec: "@every " + every.String(), Task: t.InboundSweep()},
-		{Spec: "17 3 * * *", Task: t.Retention()}, // daily, 03:17 UTC
-		// Raw events past PARLEY_INBOUND_RETENTION (the installation's own, like every periodic task).
-		{Spec: "@every 1h", Task: t.periodic(TypeInboundPrune, asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(time.Hour), asynq.Unique(time.Hour))},
+		{Spec: "17 3 * * *", Task: t.Retention()},   // daily, 03:17 UTC
+		{Spec: "@every 1h", Task: t.InboundPrune()}, // raw events past PARLEY_INBOUND_RETENTION
 		// Windows whose expiry task Redis lost: every sweep period, so that they close within two.
 		{Spec: windowSweepSpec(s.SweepInterval), Task: t.WhatsAppWindowSweep()},
 		// Replies that are due and not done (their task was lost): every sweep period.

@@ -11,9 +11,9 @@ import (
 // PARLEY_INBOUND_RETENTION (erasure: their payloads hold customers' texts and numbers).
 const TypeInboundPrune = "inbound:prune"
 
-// NewInboundPruneTask prunes processed raw inbound events.
-func NewInboundPruneTask() *asynq.Task {
-	return asynq.NewTask(TypeInboundPrune, nil, asynq.Queue(QueueLow), asynq.MaxRetry(3),
+// InboundPrune prunes processed raw inbound events.
+func (t *Tasks) InboundPrune() *asynq.Task {
+	return t.periodic(TypeInboundPrune, asynq.Queue(QueueLow), asynq.MaxRetry(3),
 		asynq.Timeout(time.Hour), asynq.Unique(time.Hour))
 }
 
