@@ -215,7 +215,7 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.parley-launcher`))); err != nil {
 		t.Fatal(err)
 	}
-	fctx, first = wFrameCtx(t, ctx, frameURL, map[string]bool{first: true})
+	fctx, _ = wFrameCtx(t, ctx, frameURL, map[string]bool{first: true})
 	webtest.WaitJS(t, fctx, `document.querySelector("#start-form") !== null && document.readyState === "complete"`)
 	if got := webtest.EvalJS[string](t, fctx, `document.body.textContent`); strings.Contains(got, "Hello there") || strings.Contains(got, reply) {
 		t.Fatalf("a page with only ?visitor= shows the earlier conversation: %q", got)
