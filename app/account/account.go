@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/store"
@@ -75,7 +76,11 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (*
 	case err != nil:
 		return nil, err
 	case auth.CheckPassword(u.PasswordHash, password):
-		_ = s.Store.TouchLogin(ctx, u.ID)
+		// The sign-in and its audit entry (the user is the actor: nobody is signed in yet).
+		entry := audit.NewBy(audit.UserActor(u), u.WorkspaceID, audit.SignIn, audit.On(audit.TargetUser, u.ID), map[string]any{"ip": client})
+		if err := s.Store.TouchLogin(ctx, u.ID, entry); err != nil {
+			return nil, err
+		}
 		return u, nil
 	}
 	s.Limits.Allow(ctx, ruleAccount, acct)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/config"
@@ -61,7 +62,9 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.CreateAPIKey(ctx, ws.ID, n, prefix, hash, nil); err != nil {
+	// Made from the command line: the system's doing in the audit log.
+	entry := audit.New(ctx, ws.ID, audit.APIKeyCreate, audit.On(audit.TargetAPIKey, 0), map[string]any{"name": n, "prefix": prefix, "via": "cli"})
+	if _, err := s.CreateAPIKey(ctx, ws.ID, n, prefix, hash, nil, entry); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, key)

@@ -7,13 +7,19 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/workspace"
 )
 
 // SetAIEnabled turns AI replies of a conversation on or off, and publishes the change.
 func (s *Service) SetAIEnabled(ctx context.Context, workspaceID, id int64, on bool) error {
-	if err := s.Store.SetAIEnabled(ctx, workspaceID, id, on); err != nil {
+	action := audit.WhatsAppTakeover
+	if on {
+		action = audit.WhatsAppHandBack
+	}
+	entry := audit.New(ctx, workspaceID, action, audit.On(audit.TargetConversation, id), map[string]any{"ai_enabled": on})
+	if err := s.Store.SetAIEnabled(ctx, workspaceID, id, on, entry); err != nil {
 		return err
 	}
 	s.changed(ctx, workspaceID, id)

@@ -120,13 +120,16 @@ func (s *Store) DeleteWhatsAppTemplate(ctx context.Context, workspaceID, id int6
 }
 
 // SetAIEnabled turns AI replies of a conversation on or off (a human takes over).
-func (s *Store) SetAIEnabled(ctx context.Context, workspaceID, conversationID int64, on bool) error {
-	res, err := s.DB.NewUpdate().Model((*Conversation)(nil)).Set("ai_enabled = ?", on).Set("updated_at = ?", now()).
-		Where("id = ? AND workspace_id = ?", conversationID, workspaceID).Exec(ctx)
-	if ok, err := affected(res, err); err != nil {
-		return err
-	} else if !ok {
-		return ErrNotFound
-	}
-	return nil
+// The audit entries given are written in the same transaction.
+func (s *Store) SetAIEnabled(ctx context.Context, workspaceID, conversationID int64, on bool, audit ...*AuditEntry) error {
+	return s.withAudit(ctx, audit, func(ctx context.Context, db bun.IDB) error {
+		res, err := db.NewUpdate().Model((*Conversation)(nil)).Set("ai_enabled = ?", on).Set("updated_at = ?", now()).
+			Where("id = ? AND workspace_id = ?", conversationID, workspaceID).Exec(ctx)
+		if ok, err := affected(res, err); err != nil {
+			return err
+		} else if !ok {
+			return ErrNotFound
+		}
+		return nil
+	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/store"
@@ -89,6 +90,8 @@ func (s *Handler) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		_ = s.Store.TouchAPIKey(c.Request().Context(), k.ID)
 		c.Set("api", &APIPrincipal{Key: k, WorkspaceID: k.WorkspaceID})
+		// What the request changes is recorded as the key's doing (app/audit).
+		c.SetRequest(c.Request().WithContext(audit.WithActor(c.Request().Context(), audit.KeyActor(k))))
 		return next(c)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
@@ -108,6 +109,8 @@ func (s *Handler) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 					return err
 				}
 				c.Set("current", &Current{User: u, Workspace: ws})
+				// What the request changes is recorded as this user's doing (app/audit).
+				c.SetRequest(c.Request().WithContext(audit.WithActor(c.Request().Context(), audit.UserActor(u))))
 				return next(c)
 			}
 			if !errors.Is(err, store.ErrNotFound) {
