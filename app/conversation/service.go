@@ -54,7 +54,9 @@ func (s *Service) Start(ctx context.Context, c *store.Conversation, vars []store
 // The audit entries given (a human's message) are written with a message that is inserted,
 // in its transaction; never with a customer's message.
 func (s *Service) AddMessage(ctx context.Context, m *store.Message, entries ...*store.AuditEntry) (bool, error) {
-	add := func(ctx context.Context, m *store.Message) (bool, error) { return s.Store.AddMessage(ctx, m, entries...) }
+	add := func(ctx context.Context, m *store.Message) (bool, error) {
+		return s.Store.AddMessage(ctx, m, entries...)
+	}
 	if m.Role == model.RoleUser {
 		add = s.Store.AddCustomerMessage
 	}

@@ -600,6 +600,9 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/settings/api-keys"):                      {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"new key"}} }},
 		azKey("POST", "/settings/retention"):                     {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"test": {"30"}} }},
 		azKey("POST", "/settings/prices"):                        {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"prices": {""}} }},
+		// The workspace's admins read its own log (a member's 403 is in dashboard's audit tests).
+		azKey("GET", "/settings/audit-log"):            {class: azDashboard},
+		azKey("GET", "/settings/audit-log/export.csv"): {class: azDashboard},
 		// A user ends only their own sessions; "log out everywhere" ends all of them, the
 		// caller's included (so it runs last, and B logs in again after it).
 		azKey("POST", "/settings/sessions/:id/revoke"): {class: azDashboard, owner: "session", form: convForm, destructive: true},
@@ -638,6 +641,7 @@ func azRoutes() map[string]azRoute {
 		azKey("GET", "/api/v1/assistants/:id"):       {class: azAPI, owner: "assistant"},
 		azKey("PATCH", "/api/v1/assistants/:id"):     {class: azAPI, owner: "spare", json: `{"name":"hijacked"}`},
 		azKey("DELETE", "/api/v1/assistants/:id"):    {class: azAPI, owner: "spare", destructive: true},
+		azKey("GET", "/api/v1/audit-log"):            {class: azAPI},
 	}
 }
 

@@ -33,6 +33,8 @@ type Handler struct {
 	Conversations *conversation.Service
 	// WhatsApp confirms a WhatsApp number with Meta before an assistant is connected to it.
 	WhatsApp *whatsapp.Service
+	// Audit is the audit log (GET /api/v1/audit-log).
+	Audit *audit.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -52,6 +54,8 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIAssistant, Handler: s.apiAssistant},
 		{Name: routenames.APIAssistantUpdate, Handler: s.apiAssistantUpdate},
 		{Name: routenames.APIAssistantDelete, Handler: s.apiAssistantDelete},
+		// audit log (audit.go)
+		{Name: routenames.APIAuditLog, Handler: s.apiAuditLog},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

@@ -69,6 +69,9 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.AssistantDelete, Handler: s.assistantDelete},
 		{Name: routenames.AssistantIdentityRotate, Handler: s.assistantIdentityRotate},
 		{Name: routenames.APIKeysRevoke, Handler: s.apiKeyRevoke},
+		// audit log, the workspace's admins (audit_log.go)
+		{Name: routenames.SettingsAuditLog, Handler: s.auditLogPage},
+		{Name: routenames.SettingsAuditLogExport, Handler: s.auditLogCSV},
 	}...)
 
 	// asynq queues, admins only (queues.go)

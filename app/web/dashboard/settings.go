@@ -27,7 +27,7 @@ func (s *Handler) settingsData(c echo.Context) (pages.SettingsData, error) {
 	if err != nil {
 		return pages.SettingsData{}, err
 	}
-	d := pages.SettingsData{BaseURL: s.Config.BaseURL, Retention: map[string]string{}, RetentionErrs: map[string]string{}}
+	d := pages.SettingsData{BaseURL: s.Config.BaseURL, Retention: map[string]string{}, RetentionErrs: map[string]string{}, ShowAuditLog: isAdmin(current(c))}
 	raw, err := s.Store.WorkspaceSettings(c.Request().Context(), current(c).Workspace.ID)
 	if err != nil {
 		return d, err

@@ -85,6 +85,9 @@ const (
 	APIAssistant                    = "api.assistant"
 	APIAssistantUpdate              = "api.assistant.update"
 	APIAssistantDelete              = "api.assistant.delete"
+	SettingsAuditLog                = "settings.auditlog"
+	SettingsAuditLogExport          = "settings.auditlog.export"
+	APIAuditLog                     = "api.auditlog"
 )
 
 // table is every named route: its method, its name and its full path. The surfaces register
@@ -170,4 +173,7 @@ var table = []Route{
 	{http.MethodGet, APIAssistant, "/api/v1/assistants/:id"},
 	{http.MethodPatch, APIAssistantUpdate, "/api/v1/assistants/:id"},
 	{http.MethodDelete, APIAssistantDelete, "/api/v1/assistants/:id"},
+	{http.MethodGet, SettingsAuditLog, "/settings/audit-log"},
+	{http.MethodGet, SettingsAuditLogExport, "/settings/audit-log/export.csv"},
+	{http.MethodGet, APIAuditLog, "/api/v1/audit-log"},
 }
