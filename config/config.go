@@ -21,17 +21,17 @@ import (
 
 // Config is everything Parley reads from its environment.
 type Config struct {
-	Addr          string        // PARLEY_ADDR (or PORT)
-	DatabaseURL   string        // DATABASE_URL; empty means the embedded SQLite file SQLitePath
-	SQLitePath    string        // file used when DatabaseURL is empty
-	RedisURL      string        // REDIS_URL; empty means an in-process Redis
-	SecretKey     string        // PARLEY_SECRET_KEY (hex or any string of 32+ characters)
-	SecretKeyFile string        // where the embedded mode keeps its generated key
-	AdminEmail    string        // PARLEY_ADMIN_EMAIL
-	AdminPassword string        // PARLEY_ADMIN_PASSWORD
+	Addr          string // PARLEY_ADDR (or PORT)
+	DatabaseURL   string // DATABASE_URL; empty means the embedded SQLite file SQLitePath
+	SQLitePath    string // file used when DatabaseURL is empty
+	RedisURL      string // REDIS_URL; empty means an in-process Redis
+	SecretKey     string // PARLEY_SECRET_KEY (hex or any string of 32+ characters)
+	SecretKeyFile string // where the embedded mode keeps its generated key
+	AdminEmail    string // PARLEY_ADMIN_EMAIL
+	AdminPassword string // PARLEY_ADMIN_PASSWORD
 	// OpenSignup (PARLEY_OPEN_SIGNUP) lets every signed-in person create workspaces, not only
 	// the installation's admins.
-	OpenSignup bool
+	OpenSignup    bool
 	BaseURL       string        // PARLEY_BASE_URL
 	LogFormat     string        // PARLEY_LOG_FORMAT: text or json
 	LogLevel      string        // PARLEY_LOG_LEVEL: debug, info, warn, error
