@@ -69,7 +69,9 @@ func TestRoleMatrixOfEveryDashboardRoute(t *testing.T) {
 		e.Login(m.c, m.email, "correct-horse")
 		m.csrf = e.CSRF(m.c, "/settings")
 	}
-	sort.Slice(members, func(i, j int) bool { return members[i].role.AtLeast(members[j].role) && members[i].role != members[j].role })
+	sort.Slice(members, func(i, j int) bool {
+		return members[i].role.AtLeast(members[j].role) && members[i].role != members[j].role
+	})
 
 	specs := azRoutes()
 	byName := map[string]routenames.Route{}
