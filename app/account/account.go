@@ -76,9 +76,18 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (*
 	case err != nil:
 		return nil, err
 	case auth.CheckPassword(u.PasswordHash, password):
-		// The sign-in and its audit entry (the user is the actor: nobody is signed in yet).
-		entry := audit.NewBy(audit.UserActor(u), u.WorkspaceID, audit.SignIn, audit.On(audit.TargetUser, u.ID), map[string]any{"ip": client})
-		if err := s.Store.TouchLogin(ctx, u.ID, entry); err != nil {
+		// The sign-in, recorded in the audit log of every workspace the user belongs to (the
+		// session opens them all), in its transaction; the user is the actor (nobody is signed
+		// in yet in ctx).
+		wss, err := s.Store.UserWorkspaces(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		entries := make([]*store.AuditEntry, 0, len(wss))
+		for _, w := range wss {
+			entries = append(entries, audit.NewBy(audit.UserActor(u), w.ID, audit.SignIn, audit.On(audit.TargetUser, u.ID), map[string]any{"ip": client}))
+		}
+		if err := s.Store.TouchLogin(ctx, u.ID, entries...); err != nil {
 			return nil, err
 		}
 		return u, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/webtest"
 )
@@ -339,7 +340,7 @@ func TestAuditLogPage(t *testing.T) {
 
 	// A user who is not an admin: 403 on both, and no link.
 	h, _ := auth.HashPassword("correct horse battery")
-	if err := e.App.Store.CreateUser(ctx, &store.User{WorkspaceID: ws.ID, Email: "mo@example.com", PasswordHash: h, Role: "member", CreatedAt: store.Now()}); err != nil {
+	if err := e.App.Store.CreateUser(ctx, &store.User{WorkspaceID: ws.ID, Email: "mo@example.com", PasswordHash: h, Role: "member", CreatedAt: store.Now()}, model.MemberAgent); err != nil {
 		t.Fatal(err)
 	}
 	member := e.Client()
