@@ -212,7 +212,8 @@ func azPath(t *testing.T, path string, p map[string]string) string {
 
 // azTables are the tables a request could change.
 var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assistants", "conversations", "conversation_counts", "messages",
-	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates"}
+	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates",
+	"audit_log"} // a refused request records nothing either
 
 // azVolatile are columns that reading requests legitimately touch (a key's or user's last use).
 var azVolatile = map[string]bool{"last_used_at": true, "last_login_at": true}
