@@ -96,6 +96,8 @@ type Conversation struct {
 	WindowExpiresAt    *time.Time `bun:"window_expires_at"`
 	WindowClosedAt     *time.Time `bun:"window_closed_at"`
 	AIEnabled          bool       `bun:"ai_enabled"`
+	AIChangedBy        string     `bun:"ai_changed_by"` // who last took over or handed back (a person's name)
+	AIChangedAt        *time.Time `bun:"ai_changed_at"`
 	EndedAt            *time.Time `bun:"ended_at"`
 	LastError          string     `bun:"last_error"`
 	CreatedAt          time.Time  `bun:"created_at"`
@@ -122,6 +124,10 @@ type Message struct {
 	CompletionTokens  int        `bun:"completion_tokens"`
 	CostNanos         int64      `bun:"cost_nanos"`
 	Error             string     `bun:"error"`
+	// AuthorID and AuthorName are the person of the team who sent a "human" message (the
+	// name as it was then); nil and "" for everything else.
+	AuthorID   *int64 `bun:"author_id"`
+	AuthorName string `bun:"author_name"`
 	// Answers, when set on a reply being stored, is the customer message it answers: the
 	// intent to answer that message (pending_replies) is done in the same transaction.
 	Answers int64 `bun:"-"`
