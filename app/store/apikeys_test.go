@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
@@ -39,6 +40,13 @@ func TestAPIKeyScopesAndCreators(t *testing.T) {
 			t.Fatalf("an existing key becomes a write key: %+v %v", k, err)
 		}
 
+		bob := &store.User{WorkspaceID: ws.ID, Email: "bob@example.com", Name: "Bob Builder", PasswordHash: "hash", Role: model.UserRoleAdmin, CreatedAt: time.Now()}
+		if err := s.CreateUser(ctx, bob); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateAPIKey(ctx, ws.ID, "bob's", "pk_live_bob", "hash-bob", &bob.ID); err != nil {
+			t.Fatal(err)
+		}
 		read := &store.APIKey{WorkspaceID: ws.ID, Name: "reader", Prefix: "pk_live_rea", KeyHash: "hash-read", Scope: model.ScopeRead, CreatedBy: &u.ID}
 		if err := s.InsertAPIKey(ctx, read); err != nil || read.ID == 0 || read.CreatedAt.IsZero() {
 			t.Fatalf("InsertAPIKey: %+v %v", read, err)
@@ -60,14 +68,17 @@ func TestAPIKeyScopesAndCreators(t *testing.T) {
 			t.Fatal(err)
 		}
 		keys, err := s.APIKeys(ctx, ws.ID)
-		if err != nil || len(keys) != 2 {
+		if err != nil || len(keys) != 3 {
 			t.Fatalf("APIKeys: %+v %v", keys, err)
 		}
 		if k := keys[0]; k.Name != "reader" || k.Scope != model.ScopeRead || k.CreatorEmail != "ana@example.com" || k.CreatorName != u.Name {
 			t.Fatalf("first key: %+v", k)
 		}
-		if k := keys[1]; k.Name != "old" || k.Scope != model.ScopeWrite || k.CreatorEmail != "" || k.CreatorName != "" {
+		if k := keys[1]; k.Name != "bob's" || k.Scope != model.ScopeWrite || k.CreatorEmail != "bob@example.com" || k.CreatorName != "Bob Builder" {
 			t.Fatalf("second key: %+v", k)
+		}
+		if k := keys[2]; k.Name != "old" || k.Scope != model.ScopeWrite || k.CreatorEmail != "" || k.CreatorName != "" {
+			t.Fatalf("third key: %+v", k)
 		}
 	})
 }
