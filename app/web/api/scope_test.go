@@ -100,6 +100,27 @@ func TestReadKeyIsRefusedOnEveryUnsafeAPIRoute(t *testing.T) {
 		}
 	}
 
+	// Every unsafe method on every /api/v1 path, whether the path serves that method or not
+	// (no route serves PUT today): refused for the scope, never a 404 or 405 that hides it.
+	paths := map[string]bool{}
+	for _, r := range routenames.All() {
+		if strings.HasPrefix(r.Path, "/api/v1/") {
+			paths[scopePath(r.Path, ids)] = true
+		}
+	}
+	for path := range paths {
+		for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			res := asstAPIDo(t, e, m, path, readKey, body)
+			if res.Status != http.StatusForbidden {
+				t.Errorf("read key %s %s: %d %s", m, path, res.Status, res.Body)
+				continue
+			}
+			if code, _ := res.errMsg(t); code != "read_only_key" {
+				t.Errorf("read key %s %s: %s", m, path, code)
+			}
+		}
+	}
+
 	// Nothing was written.
 	if a, err := st.AssistantByID(ctx, ws.ID, asst.ID); err != nil || a.Name != "Sales bot" {
 		t.Fatalf("the assistant after the read key: %+v %v", a, err)
