@@ -34,6 +34,7 @@ import (
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
@@ -70,6 +71,8 @@ type App struct {
 	RateLimit *ratelimit.Limiter
 	// Accounts signs people in (throttled per account and client address).
 	Accounts *account.Service
+	// Team holds memberships, roles and workspaces per person.
+	Team *team.Service
 	// Sessions keeps the dashboard's sessions in the database (idle and absolute expiry,
 	// the session's CSRF token, listing and revoking a user's sessions).
 	Sessions *session.Manager
@@ -139,6 +142,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Events = events.NewBus(a.Redis, log)
 	a.RateLimit = ratelimit.New(a.Redis, log)
 	a.Accounts = &account.Service{Store: a.Store, Limits: a.RateLimit}
+	a.Team = &team.Service{Store: a.Store, OpenSignup: cfg.OpenSignup}
 	a.Sessions = session.New(a.Store, log, session.Options{Idle: cfg.SessionIdle, Max: cfg.SessionMax, Secure: cfg.SecureCookies})
 	a.Workspace = &workspace.Service{Store: a.Store}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}

@@ -40,8 +40,8 @@ func TestAPIKeyScopesAndCreators(t *testing.T) {
 			t.Fatalf("an existing key becomes a write key: %+v %v", k, err)
 		}
 
-		bob := &store.User{WorkspaceID: ws.ID, Email: "bob@example.com", Name: "Bob Builder", PasswordHash: "hash", Role: model.UserRoleAdmin, CreatedAt: time.Now()}
-		if err := s.CreateUser(ctx, bob); err != nil {
+		bob := &store.User{WorkspaceID: ws.ID, Email: "bob@example.com", Name: "Bob Builder", PasswordHash: "hash", Role: model.UserRoleMember, CreatedAt: time.Now()}
+		if err := s.CreateUser(ctx, bob, model.MemberAdmin); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.CreateAPIKey(ctx, ws.ID, "bob's", "pk_live_bob", "hash-bob", &bob.ID); err != nil {

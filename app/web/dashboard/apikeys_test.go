@@ -85,8 +85,8 @@ func TestAPIKeyScopesInSettings(t *testing.T) {
 	}
 
 	// Keys made by a user with a name, and by nobody (the command line).
-	bob := &store.User{WorkspaceID: ws.ID, Email: "bob@example.com", Name: "Bob <Builder>", PasswordHash: "x", Role: model.UserRoleAdmin, CreatedAt: time.Now()}
-	if err := st.CreateUser(ctx, bob); err != nil {
+	bob := &store.User{WorkspaceID: ws.ID, Email: "bob@example.com", Name: "Bob <Builder>", PasswordHash: "x", Role: model.UserRoleMember, CreatedAt: time.Now()}
+	if err := st.CreateUser(ctx, bob, model.MemberAdmin); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.CreateAPIKey(ctx, ws.ID, "Bob's", "pk_live_bobbob", "hash-bob", &bob.ID); err != nil {
