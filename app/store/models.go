@@ -34,10 +34,16 @@ type APIKey struct {
 	Name          string     `bun:"name"`
 	Prefix        string     `bun:"prefix"`
 	KeyHash       string     `bun:"key_hash"`
+	Scope         string     `bun:"scope"` // model.ScopeRead or model.ScopeWrite
 	CreatedBy     *int64     `bun:"created_by"`
 	CreatedAt     time.Time  `bun:"created_at"`
 	LastUsedAt    *time.Time `bun:"last_used_at"`
 	RevokedAt     *time.Time `bun:"revoked_at"`
+
+	// The creator's name and email (APIKeys only; empty when no user created the key, or
+	// the user is gone).
+	CreatorName  string `bun:"creator_name,scanonly"`
+	CreatorEmail string `bun:"creator_email,scanonly"`
 }
 
 type Assistant struct {
