@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -42,11 +43,7 @@ var System = Actor{Type: ActorSystem, Name: "system"}
 
 // UserActor is the actor of a signed-in user: named by their name, or their email without one.
 func UserActor(u *store.User) Actor {
-	name := u.Name
-	if name == "" {
-		name = u.Email
-	}
-	return Actor{Type: ActorUser, ID: u.ID, Name: name}
+	return Actor{Type: ActorUser, ID: u.ID, Name: model.PersonName(u.Name, u.Email)}
 }
 
 // KeyActor is the actor of a request made with an API key.

@@ -146,27 +146,39 @@ func (s *Store) FirstWorkspace(ctx context.Context) (*Workspace, error) {
 
 // ---- API keys ----
 
-// CreateAPIKey stores a key's hash and its display prefix, and the audit entries given (their
-// empty target ids become the key's) in the same transaction.
+// CreateAPIKey stores a write key's hash and its display prefix, and the audit entries given
+// (their empty target ids become the key's) in the same transaction.
 func (s *Store) CreateAPIKey(ctx context.Context, workspaceID int64, name, prefix, hash string, createdBy *int64, audit ...*AuditEntry) (*APIKey, error) {
-	k := &APIKey{WorkspaceID: workspaceID, Name: name, Prefix: prefix, KeyHash: hash, CreatedBy: createdBy, CreatedAt: now()}
-	err := s.withAudit(ctx, audit, func(ctx context.Context, db bun.IDB) error {
+	k := &APIKey{WorkspaceID: workspaceID, Name: name, Prefix: prefix, KeyHash: hash, Scope: model.ScopeWrite, CreatedBy: createdBy}
+	if err := s.InsertAPIKey(ctx, k, audit...); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// InsertAPIKey stores the key k describes (its scope already checked with model.ParseScope;
+// the database refuses any other); k.ID and k.CreatedAt are set. The audit entries given
+// (their empty target ids become the key's) are written in the same transaction.
+func (s *Store) InsertAPIKey(ctx context.Context, k *APIKey, audit ...*AuditEntry) error {
+	k.ID, k.CreatedAt = 0, now()
+	return s.withAudit(ctx, audit, func(ctx context.Context, db bun.IDB) error {
 		if _, err := db.NewInsert().Model(k).Returning("id").Exec(ctx); err != nil {
 			return err
 		}
 		fillTarget(audit, k.ID)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return k, nil
 }
 
-// APIKeys lists a workspace's keys, newest first.
+// APIKeys lists a workspace's keys, newest first, each with its creator's name and email.
 func (s *Store) APIKeys(ctx context.Context, workspaceID int64) ([]APIKey, error) {
 	var ks []APIKey
-	err := s.DB.NewSelect().Model(&ks).Where("workspace_id = ?", workspaceID).Order("created_at DESC", "id DESC").Scan(ctx)
+	err := s.DB.NewSelect().Model(&ks).
+		ColumnExpr("k.*").
+		ColumnExpr("COALESCE(u.name, '') AS creator_name").ColumnExpr("COALESCE(u.email, '') AS creator_email").
+		ModelTableExpr("api_keys AS k").
+		Join("LEFT JOIN users AS u ON u.id = k.created_by").
+		Where("k.workspace_id = ?", workspaceID).Order("k.created_at DESC", "k.id DESC").Scan(ctx)
 	return ks, err
 }
 
