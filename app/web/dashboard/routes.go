@@ -78,6 +78,7 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.SettingsMemberRole, Handler: s.memberRole},
 		{Name: routenames.SettingsMemberRemove, Handler: s.memberRemove},
 		{Name: routenames.SettingsMembersLeave, Handler: s.memberLeave},
+		{Name: routenames.SettingsWorkspaceDelete, Handler: s.workspaceDelete},
 		// audit log, the workspace's admins (audit_log.go)
 		{Name: routenames.SettingsAuditLog, Handler: s.auditLogPage},
 		{Name: routenames.SettingsAuditLogExport, Handler: s.auditLogCSV},
