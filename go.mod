@@ -21,7 +21,10 @@ require (
 	golang.org/x/sync v0.25.0
 )
 
-require github.com/go-redis/redis_rate/v10 v10.0.1
+require (
+	github.com/go-redis/redis_rate/v10 v10.0.1
+	github.com/wneessen/go-mail v0.8.1
+)
 
 require (
 	github.com/a-h/parse v0.0.0-20250122154542-74294addb73e // indirect

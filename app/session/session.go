@@ -184,6 +184,15 @@ func (m *Manager) User(ctx context.Context) int64 {
 	return 0
 }
 
+// ID is the id of the request's session row, 0 when it has none (nobody logged in, or a
+// session not saved yet): a password change keeps this one and ends the user's others.
+func (m *Manager) ID(ctx context.Context) int64 {
+	if row := stateOf(ctx).row; row != nil {
+		return row.ID
+	}
+	return 0
+}
+
 // owner is who a session is given to at login.
 type owner struct {
 	user, workspace int64

@@ -28,6 +28,13 @@ const (
 	Logout                          = "logout"
 	Setup                           = "setup"
 	SetupSubmit                     = "setup.submit"
+	Reset                           = "reset"
+	ResetRequest                    = "reset.request"
+	ResetToken                      = "reset.token"
+	ResetTokenSubmit                = "reset.token.submit"
+	SettingsAccount                 = "settings.account"
+	SettingsAccountUpdate           = "settings.account.update"
+	SettingsAccountPassword         = "settings.account.password"
 	Conversations                   = "conversations"
 	ConversationsEvents             = "conversations.events"
 	ConversationsExportCSV          = "conversations.export.csv"
@@ -113,6 +120,13 @@ var table = []Route{
 	{http.MethodPost, Logout, "/logout"},
 	{http.MethodGet, Setup, "/setup"},
 	{http.MethodPost, SetupSubmit, "/setup"},
+	{http.MethodGet, Reset, "/reset"},
+	{http.MethodPost, ResetRequest, "/reset"},
+	{http.MethodGet, ResetToken, "/reset/:token"},
+	{http.MethodPost, ResetTokenSubmit, "/reset/:token"},
+	{http.MethodGet, SettingsAccount, "/settings/account"},
+	{http.MethodPost, SettingsAccountUpdate, "/settings/account"},
+	{http.MethodPost, SettingsAccountPassword, "/settings/account/password"},
 	{http.MethodGet, Conversations, "/conversations"},
 	{http.MethodGet, ConversationsEvents, "/conversations/events"},
 	{http.MethodGet, ConversationsExportCSV, "/conversations/export.csv"},
