@@ -222,8 +222,9 @@ func (s *Service) send(ctx context.Context, m *store.OutgoingMail) error {
 }
 
 // client is a go-mail client for the configured server: implicit TLS for smtps://, STARTTLS
-// when the server offers it for smtp://; authentication (the strongest mechanism the server
-// offers; PLAIN and LOGIN only over TLS or to localhost) when the URL has a user.
+// when the server offers it for smtp:// (a certificate that does not verify fails the send);
+// authentication when the URL has a user: the strongest mechanism the server offers, PLAIN
+// and LOGIN only over TLS, or PLAIN to localhost.
 func (s *Service) client() (*gomail.Client, error) {
 	sc := s.SMTP
 	opts := []gomail.Option{gomail.WithPort(sc.Port), gomail.WithTimeout(s.timeout())}
@@ -241,7 +242,13 @@ func (s *Service) client() (*gomail.Client, error) {
 	}
 	opts = append(opts, gomail.WithTLSConfig(tc))
 	if sc.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(sc.Username), gomail.WithPassword(sc.Password))
+		// go-mail's discovery uses PLAIN and LOGIN over TLS only; to a server on this machine
+		// (a local relay) PLAIN goes in clear, which go-mail allows for localhost alone.
+		mech := gomail.SMTPAuthAutoDiscover
+		if sc.Host == "localhost" || sc.Host == "127.0.0.1" || sc.Host == "::1" {
+			mech = gomail.SMTPAuthPlain
+		}
+		opts = append(opts, gomail.WithSMTPAuth(mech), gomail.WithUsername(sc.Username), gomail.WithPassword(sc.Password))
 	}
 	return gomail.NewClient(sc.Host, opts...)
 }
