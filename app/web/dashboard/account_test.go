@@ -284,4 +284,3 @@ func TestResetWithoutMail(t *testing.T) {
 		t.Fatalf("a request without mail: %d, %d links", res.StatusCode, n)
 	}
 }
-
