@@ -35,6 +35,7 @@ import (
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
@@ -75,6 +76,8 @@ type App struct {
 	// Mail queues email in the database and sends it from worker tasks (PARLEY_SMTP_URL;
 	// Enabled() is false without it).
 	Mail *mail.Service
+	// Team holds memberships, roles and workspaces per person.
+	Team *team.Service
 	// Sessions keeps the dashboard's sessions in the database (idle and absolute expiry,
 	// the session's CSRF token, listing and revoking a user's sessions).
 	Sessions *session.Manager
@@ -146,6 +149,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Mail = mail.New(a.Store, cfg, log)
 	a.Mail.Notify = a.Tasks.NotifyMail
 	a.Accounts = &account.Service{Store: a.Store, Limits: a.RateLimit, Mail: a.Mail, BaseURL: cfg.BaseURL}
+	a.Team = &team.Service{Store: a.Store, OpenSignup: cfg.OpenSignup}
 	a.Sessions = session.New(a.Store, log, session.Options{Idle: cfg.SessionIdle, Max: cfg.SessionMax, Secure: cfg.SecureCookies})
 	a.Workspace = &workspace.Service{Store: a.Store}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}

@@ -21,14 +21,17 @@ import (
 
 // Config is everything Parley reads from its environment.
 type Config struct {
-	Addr          string        // PARLEY_ADDR (or PORT)
-	DatabaseURL   string        // DATABASE_URL; empty means the embedded SQLite file SQLitePath
-	SQLitePath    string        // file used when DatabaseURL is empty
-	RedisURL      string        // REDIS_URL; empty means an in-process Redis
-	SecretKey     string        // PARLEY_SECRET_KEY (hex or any string of 32+ characters)
-	SecretKeyFile string        // where the embedded mode keeps its generated key
-	AdminEmail    string        // PARLEY_ADMIN_EMAIL
-	AdminPassword string        // PARLEY_ADMIN_PASSWORD
+	Addr          string // PARLEY_ADDR (or PORT)
+	DatabaseURL   string // DATABASE_URL; empty means the embedded SQLite file SQLitePath
+	SQLitePath    string // file used when DatabaseURL is empty
+	RedisURL      string // REDIS_URL; empty means an in-process Redis
+	SecretKey     string // PARLEY_SECRET_KEY (hex or any string of 32+ characters)
+	SecretKeyFile string // where the embedded mode keeps its generated key
+	AdminEmail    string // PARLEY_ADMIN_EMAIL
+	AdminPassword string // PARLEY_ADMIN_PASSWORD
+	// OpenSignup (PARLEY_OPEN_SIGNUP) lets every signed-in person create workspaces, not only
+	// the installation's admins.
+	OpenSignup    bool
 	BaseURL       string        // PARLEY_BASE_URL
 	LogFormat     string        // PARLEY_LOG_FORMAT: text or json
 	LogLevel      string        // PARLEY_LOG_LEVEL: debug, info, warn, error
@@ -100,6 +103,7 @@ var Vars = []Var{
 	{"PARLEY_SECRET_KEY", "generated once into `parley.db.secret` beside the SQLite file", "Signs widget tokens and encrypts stored credentials; at least 32 characters. Required with PostgreSQL."},
 	{"PARLEY_ADMIN_EMAIL", "unset", "With PARLEY_ADMIN_PASSWORD: the first admin, created at start when no user exists."},
 	{"PARLEY_ADMIN_PASSWORD", "unset", "The first admin's password (at least 8 characters). When both are unset, the first visit offers a one-time setup form."},
+	{"PARLEY_OPEN_SIGNUP", "false", "`true`: every signed-in person may create workspaces (each then owns the new one); `false`: only the installation's admins may (and `parley workspace create`)."},
 	{"PARLEY_BASE_URL", "http://localhost:8080", "The public URL, used in links and the widget snippet."},
 	{"PARLEY_LOG_FORMAT", "text (json when DATABASE_URL is PostgreSQL)", "`text` or `json`."},
 	{"PARLEY_LOG_LEVEL", "info", "`debug`, `info`, `warn` or `error`."},
@@ -174,6 +178,13 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://localhost" + portSuffix(c.Addr)
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("PARLEY_OPEN_SIGNUP"))); v {
+	case "", "false", "0", "no":
+	case "true", "1", "yes":
+		c.OpenSignup = true
+	default:
+		return nil, &Error{"PARLEY_OPEN_SIGNUP", fmt.Sprintf("%q is not true or false", v)}
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"

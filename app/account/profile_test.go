@@ -42,7 +42,7 @@ func login(t *testing.T, a *account.Service, u *store.User, token string) int64 
 
 func sessionIDs(t *testing.T, a *account.Service, u *store.User) []int64 {
 	t.Helper()
-	rows, err := a.Store.UserSessions(context.Background(), u.WorkspaceID, u.ID, time.Now(), time.Now().Add(-time.Hour))
+	rows, err := a.Store.UserSessions(context.Background(), u.ID, time.Now(), time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,8 @@ func (r *Runner) startHTTP(ctx context.Context) error {
 		return err
 	}
 	email := fmt.Sprintf("bench-%d-%s@parley.invalid", r.ws.ID, password[:8])
-	u := &store.User{WorkspaceID: r.ws.ID, Email: email, Name: "Benchmark", PasswordHash: hash, Role: model.UserRoleAdmin, CreatedAt: time.Now().UTC()}
-	if err := r.s.CreateUser(ctx, u); err != nil {
+	u := &store.User{WorkspaceID: r.ws.ID, Email: email, Name: "Benchmark", PasswordHash: hash, Role: model.UserRoleMember, CreatedAt: time.Now().UTC()}
+	if err := r.s.CreateUser(ctx, u, model.MemberAdmin); err != nil {
 		return fmt.Errorf("create the benchmark user: %w", err)
 	}
 	r.userID = u.ID

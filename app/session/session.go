@@ -193,6 +193,29 @@ func (m *Manager) ID(ctx context.Context) int64 {
 	return 0
 }
 
+// Workspace is the id of the workspace the session works in (the dashboard's current one),
+// 0 when nobody is logged in.
+func (m *Manager) Workspace(ctx context.Context) int64 {
+	if row := stateOf(ctx).row; row != nil && row.WorkspaceID != nil {
+		return *row.WorkspaceID
+	}
+	return 0
+}
+
+// SwitchWorkspace makes the request's session work in workspace id from now on (the caller
+// has checked that its user is a member there).
+func (m *Manager) SwitchWorkspace(ctx context.Context, id int64) error {
+	row := stateOf(ctx).row
+	if row == nil || row.UserID == nil {
+		return ErrNotFound
+	}
+	if err := m.Store.SetSessionWorkspace(ctx, row.ID, *row.UserID, id); err != nil {
+		return err
+	}
+	row.WorkspaceID = &id
+	return nil
+}
+
 // owner is who a session is given to at login.
 type owner struct {
 	user, workspace int64
@@ -248,9 +271,9 @@ type Info struct {
 }
 
 // List is the user's live sessions, most recently used first.
-func (m *Manager) List(ctx context.Context, workspaceID, userID int64) ([]Info, error) {
+func (m *Manager) List(ctx context.Context, userID int64) ([]Info, error) {
 	now := m.now()
-	rows, err := m.Store.UserSessions(ctx, workspaceID, userID, now, now.Add(-m.Idle))
+	rows, err := m.Store.UserSessions(ctx, userID, now, now.Add(-m.Idle))
 	if err != nil {
 		return nil, err
 	}
@@ -270,8 +293,8 @@ var ErrNotFound = errors.New("no such session")
 
 // Revoke ends one of the user's sessions (ErrNotFound when it is not theirs); current says it
 // was the request's own, which is then ended too (its cookie cleared).
-func (m *Manager) Revoke(ctx context.Context, workspaceID, userID, id int64) (current bool, err error) {
-	err = m.Store.DeleteUserSession(ctx, workspaceID, userID, id)
+func (m *Manager) Revoke(ctx context.Context, userID, id int64) (current bool, err error) {
+	err = m.Store.DeleteUserSession(ctx, userID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, ErrNotFound
 	}
@@ -286,8 +309,8 @@ func (m *Manager) Revoke(ctx context.Context, workspaceID, userID, id int64) (cu
 
 // RevokeAll ends every session of the user, the request's own included: "log out everywhere"
 // means this browser too (its cookie may be the copy someone else holds).
-func (m *Manager) RevokeAll(ctx context.Context, workspaceID, userID int64) error {
-	if _, err := m.Store.DeleteUserSessions(ctx, workspaceID, userID); err != nil {
+func (m *Manager) RevokeAll(ctx context.Context, userID int64) error {
+	if _, err := m.Store.DeleteUserSessions(ctx, userID); err != nil {
 		return err
 	}
 	return m.Logout(ctx)

@@ -42,8 +42,10 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, workspaceName, email, pass
 		if err != nil {
 			return err
 		}
-		u, err = createUser(ctx, tx, ws.ID, email, passwordHash, model.UserRoleAdmin)
-		return err
+		if u, err = createUser(ctx, tx, ws.ID, email, passwordHash, model.UserRoleAdmin); err != nil {
+			return err
+		}
+		return addMember(ctx, tx, ws.ID, u.ID, model.MemberOwner)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -51,7 +53,9 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, workspaceName, email, pass
 	return ws, u, nil
 }
 
-// CreateWorkspaceWithUser creates a workspace and one admin user in one transaction.
+// CreateWorkspaceWithUser creates a workspace and its owner, a new account, in one
+// transaction. The installation's first account is an installation admin, as at setup;
+// later ones are not.
 func (s *Store) CreateWorkspaceWithUser(ctx context.Context, workspaceName, email, passwordHash string) (*Workspace, *User, error) {
 	var ws *Workspace
 	var u *User
@@ -61,8 +65,16 @@ func (s *Store) CreateWorkspaceWithUser(ctx context.Context, workspaceName, emai
 		if err != nil {
 			return err
 		}
-		u, err = createUser(ctx, tx, ws.ID, email, passwordHash, model.UserRoleAdmin)
-		return err
+		role := model.UserRoleMember
+		if n, err := tx.NewSelect().Model((*User)(nil)).Count(ctx); err != nil {
+			return err
+		} else if n == 0 {
+			role = model.UserRoleAdmin
+		}
+		if u, err = createUser(ctx, tx, ws.ID, email, passwordHash, role); err != nil {
+			return err
+		}
+		return addMember(ctx, tx, ws.ID, u.ID, model.MemberOwner)
 	})
 	return ws, u, err
 }
@@ -177,10 +189,15 @@ func (s *Store) RevokeAPIKey(ctx context.Context, workspaceID, id int64) error {
 	return nil
 }
 
-// CreateUser inserts a user as it is (the load tools' throwaway login); u.ID is set.
-func (s *Store) CreateUser(ctx context.Context, u *User) error {
-	_, err := s.DB.NewInsert().Model(u).Returning("id").Exec(ctx)
-	return err
+// CreateUser inserts a user as it is, a member of u.WorkspaceID with role (the load tools'
+// throwaway login); u.ID is set.
+func (s *Store) CreateUser(ctx context.Context, u *User, role model.MemberRole) error {
+	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(u).Returning("id").Exec(ctx); err != nil {
+			return err
+		}
+		return addMember(ctx, tx, u.WorkspaceID, u.ID, role)
+	})
 }
 
 // DeleteUser deletes a user.

@@ -71,22 +71,23 @@ func (s *Store) DeleteSessionByHash(ctx context.Context, hash string) error {
 	return err
 }
 
-// UserSessions lists a user's sessions in its workspace that have not expired at now and were
-// used after seenAfter, most recently used first. Data is not read.
-func (s *Store) UserSessions(ctx context.Context, workspaceID, userID int64, now, seenAfter time.Time) ([]Session, error) {
+// UserSessions lists a user's sessions (in whichever workspace each works) that have not
+// expired at now and were used after seenAfter, most recently used first. Data is not read.
+// Sessions belong to the person, not to a workspace.
+func (s *Store) UserSessions(ctx context.Context, userID int64, now, seenAfter time.Time) ([]Session, error) {
 	var rows []Session
 	err := s.DB.NewSelect().Model(&rows).ExcludeColumn("data").
-		Where("workspace_id = ?", workspaceID).Where("user_id = ?", userID).
+		Where("user_id = ?", userID).
 		Where("expiry > ?", now.UTC()).Where("last_seen_at > ?", seenAfter.UTC()).
 		OrderExpr("last_seen_at DESC, id DESC").Scan(ctx)
 	return rows, err
 }
 
-// DeleteUserSession removes one session of a user in its workspace; ErrNotFound when the user
-// has no session with that id (another user's, another workspace's, or gone).
-func (s *Store) DeleteUserSession(ctx context.Context, workspaceID, userID, id int64) error {
+// DeleteUserSession removes one session of a user; ErrNotFound when the user has no session
+// with that id (another user's, or gone).
+func (s *Store) DeleteUserSession(ctx context.Context, userID, id int64) error {
 	res, err := s.DB.NewDelete().Model((*Session)(nil)).
-		Where("id = ?", id).Where("workspace_id = ?", workspaceID).Where("user_id = ?", userID).Exec(ctx)
+		Where("id = ?", id).Where("user_id = ?", userID).Exec(ctx)
 	if err != nil {
 		return err
 	}
@@ -98,14 +99,27 @@ func (s *Store) DeleteUserSession(ctx context.Context, workspaceID, userID, id i
 	return nil
 }
 
-// DeleteUserSessions removes every session of a user in its workspace and says how many.
-func (s *Store) DeleteUserSessions(ctx context.Context, workspaceID, userID int64) (int64, error) {
+// DeleteUserSessions removes every session of a user and says how many.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int64, error) {
 	res, err := s.DB.NewDelete().Model((*Session)(nil)).
-		Where("workspace_id = ?", workspaceID).Where("user_id = ?", userID).Exec(ctx)
+		Where("user_id = ?", userID).Exec(ctx)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// SetSessionWorkspace makes the user's session id work in workspace wsID.
+func (s *Store) SetSessionWorkspace(ctx context.Context, id, userID, wsID int64) error {
+	res, err := s.DB.NewUpdate().Model((*Session)(nil)).Set("workspace_id = ?", wsID).
+		Where("id = ?", id).Where("user_id = ?", userID).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // PruneSessions removes the sessions that expired at now, were last used at or before

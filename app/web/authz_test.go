@@ -56,6 +56,7 @@ type azWS struct {
 	template   *store.WhatsAppTemplate
 	job        string
 	session    int64 // a dashboard session of the workspace's user, not the test's client's
+	agentID    int64 // a second member of the workspace (an agent)
 }
 
 func (e *env) azWorkspace(name, phoneID string) *azWS {
@@ -145,13 +146,23 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 	if err := (conversation.BulkJobs{Redis: e.App.Redis}).Start(ctx, w.ws.ID, w.job, 3); err != nil {
 		e.T.Fatal(err)
 	}
+	// A second member, an agent, for the members' routes.
+	h, err := auth.HashPassword("correct-horse")
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	agent, err := e.App.Store.CreateMemberUser(ctx, w.ws.ID, "agent-"+w.email, "Agent "+w.marker, h, model.UserRoleMember, model.MemberAgent)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	w.agentID = agent.ID
 	// A session of the user on another device, for the route that ends one.
 	e.Login(e.Client(), w.email, "correct-horse")
 	u, err := e.App.Store.UserByEmail(ctx, w.email)
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	sessions, err := e.App.Store.UserSessions(ctx, w.ws.ID, u.ID, time.Now(), time.Now().Add(-time.Hour))
+	sessions, err := e.App.Store.UserSessions(ctx, u.ID, time.Now(), time.Now().Add(-time.Hour))
 	if err != nil || len(sessions) != 1 {
 		e.T.Fatalf("the spare session: %v %v", sessions, err)
 	}
@@ -178,6 +189,8 @@ func azParams(w *azWS, owner string) map[string]string {
 		p["id"] = strconv.FormatInt(w.spareKeyID, 10)
 	case "session":
 		p["id"] = strconv.FormatInt(w.session, 10)
+	case "member":
+		p["id"] = strconv.FormatInt(w.agentID, 10)
 	}
 	return p
 }
@@ -199,7 +212,7 @@ func azPath(t *testing.T, path string, p map[string]string) string {
 // ---- snapshots ----
 
 // azTables are the tables a request could change.
-var azTables = []string{"workspaces", "users", "api_keys", "assistants", "conversations", "conversation_counts", "messages",
+var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assistants", "conversations", "conversation_counts", "messages",
 	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates",
 	"password_resets", "outgoing_mail"}
 
@@ -662,6 +675,18 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/settings/sessions/:id/revoke"): {class: azDashboard, owner: "session", form: convForm, destructive: true},
 		azKey("POST", "/settings/sessions/revoke-all"): {class: azDashboard, form: convForm, destructive: true},
 		azKey("POST", "/assistants"):                   {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"New bot"}, "model": {"gpt-4o-mini"}} }},
+		// Workspaces and members: B cannot switch to A's workspace, nor change or remove A's
+		// members; creating a workspace is the installation admin's (A), not B's; leaving is
+		// refused to a last owner (409), B and A alike.
+		azKey("POST", "/workspaces/switch"): {class: azDashboard, cross: 404, form: func(w *azWS) url.Values {
+			return url.Values{"workspace_id": {strconv.FormatInt(w.ws.ID, 10)}}
+		}},
+		azKey("GET", "/workspaces/new"):               {class: azDashboard, cross: 403},
+		azKey("POST", "/workspaces"):                  {class: azDashboard, cross: 403, form: func(*azWS) url.Values { return url.Values{"name": {"Third"}} }},
+		azKey("GET", "/settings/members"):             {class: azDashboard},
+		azKey("POST", "/settings/members/:id/role"):   {class: azDashboard, owner: "member", form: func(*azWS) url.Values { return url.Values{"role": {"viewer"}} }},
+		azKey("POST", "/settings/members/:id/remove"): {class: azDashboard, owner: "member", form: convForm, destructive: true},
+		azKey("POST", "/settings/members/leave"):      {class: azDashboard, cross: 409, form: convForm},
 		// Routes whose form names the other workspace's objects: refused, nothing changed.
 		azKey("POST", "/test-chat/sessions"): {class: azDashboard, cross: 400, form: func(w *azWS) url.Values {
 			return url.Values{"assistant_id": {strconv.FormatInt(w.assistant.ID, 10)}, "prechat.email": {"x@y.test"}}
@@ -761,6 +786,8 @@ func TestAuthorisationOfEveryRoute(t *testing.T) {
 	rank := func(r route) int {
 		switch {
 		case r.path == "/settings/sessions/revoke-all":
+			return 4
+		case r.path == "/workspaces" && r.method == "POST": // A works in the new workspace after it
 			return 3
 		case r.path == "/assistants/:id/delete":
 			return 2

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/web/routenames"
 )
 
@@ -19,24 +20,51 @@ type Page struct {
 	UserEmail          string
 	WorkspaceName      string
 	TotalConversations int64
-	// Admin shows the admin-only entries (Queues).
+	// Admin shows the installation admin's entries (Queues).
 	Admin bool
+	// Role is the user's role in the workspace: the navigation shows what it allows.
+	Role model.MemberRole
+	// Workspaces are the user's workspaces, for the switcher (shown with two or more, or when
+	// the user may create one).
+	Workspaces WorkspaceMenu
+}
+
+// WorkspaceMenu is the navigation's workspace switcher.
+type WorkspaceMenu struct {
+	Current   int64
+	List      []WorkspaceItem
+	CanCreate bool
+}
+
+// WorkspaceItem is one workspace of the switcher.
+type WorkspaceItem struct {
+	ID   int64
+	Name string
+	Role model.MemberRole
+}
+
+// Allows reports whether the page's user may open the named route (its access in the route
+// table): the navigation shows only what the role allows.
+func (p Page) Allows(route string) bool {
+	need := routenames.Lookup(route).Access.Role()
+	return need == "" || p.Role.AtLeast(need)
 }
 
 // NavItem is one entry of the side navigation.
 type NavItem struct {
 	Key, Label, Href string
+	Route            string // the route name of Href, whose access decides who sees the entry
 	// Pending entries arrive with a later issue: shown, not linked.
 	Pending bool
 }
 
 // Nav is the side navigation, in order.
 var Nav = []NavItem{
-	{Key: "conversations", Label: "Conversations", Href: routenames.URL(routenames.Conversations)},
-	{Key: "test-chat", Label: "Test Chat", Href: routenames.URL(routenames.TestChat)},
-	{Key: "assistants", Label: "Assistants", Href: routenames.URL(routenames.Assistants)},
-	{Key: "analytics", Label: "Analytics", Href: routenames.URL(routenames.Analytics)},
-	{Key: "settings", Label: "Settings", Href: routenames.URL(routenames.Settings)},
+	{Key: "conversations", Label: "Conversations", Href: routenames.URL(routenames.Conversations), Route: routenames.Conversations},
+	{Key: "test-chat", Label: "Test Chat", Href: routenames.URL(routenames.TestChat), Route: routenames.TestChat},
+	{Key: "assistants", Label: "Assistants", Href: routenames.URL(routenames.Assistants), Route: routenames.Assistants},
+	{Key: "analytics", Label: "Analytics", Href: routenames.URL(routenames.Analytics), Route: routenames.Analytics},
+	{Key: "settings", Label: "Settings", Href: routenames.URL(routenames.Settings), Route: routenames.Settings},
 }
 
 func csrfHeaders(token string) string {

@@ -39,7 +39,7 @@ type Handler struct {
 func (s *Handler) Mount(e *echo.Echo) {
 	const prefix = "/api/v1"
 	g := e.Group(prefix, s.requireAPIKey)
-	routenames.AddAll(g, prefix, []routenames.Named{
+	routenames.AddAll(g, prefix, nil, []routenames.Named{
 		{Name: routenames.APIMe, Handler: s.apiMe},
 		// conversations (conversations.go)
 		{Name: routenames.APIConversations, Handler: s.apiConversations},

@@ -44,9 +44,9 @@ func (s *Handler) apiAdmin(c echo.Context) bool {
 	if p == nil || p.Key == nil || p.Key.CreatedBy == nil {
 		return false
 	}
-	u, err := s.Store.UserByID(c.Request().Context(), *p.Key.CreatedBy)
-	if err != nil { // not found, or the database did not answer: not shown
+	m, err := s.Store.MembershipOf(c.Request().Context(), p.WorkspaceID, *p.Key.CreatedBy)
+	if err != nil { // not a member (any more), or the database did not answer: not shown
 		return false
 	}
-	return u.WorkspaceID == p.WorkspaceID && model.IsAdmin(u.Role)
+	return m.Role.AtLeast(model.MemberAdmin)
 }

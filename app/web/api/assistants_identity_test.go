@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -17,8 +18,8 @@ func identityKey(t *testing.T, e *env, ws *store.Workspace, email, role string) 
 	ctx := context.Background()
 	var by *int64
 	if role != "" {
-		u := &store.User{WorkspaceID: ws.ID, Email: email, PasswordHash: "x", Role: role, CreatedAt: store.Now()}
-		if err := e.App.Store.CreateUser(ctx, u); err != nil {
+		u := &store.User{WorkspaceID: ws.ID, Email: email, PasswordHash: "x", Role: model.UserRoleMember, CreatedAt: store.Now()}
+		if err := e.App.Store.CreateUser(ctx, u, model.MemberRole(role)); err != nil {
 			t.Fatal(err)
 		}
 		by = &u.ID
@@ -39,7 +40,7 @@ func TestAPIAssistantIdentityFields(t *testing.T) {
 	e := newEnv(t)
 	ws := e.User("ana@example.com", "correct-horse")
 	admin := identityKey(t, e, ws, "admin2@example.com", "admin")
-	member := identityKey(t, e, ws, "member@example.com", "member")
+	member := identityKey(t, e, ws, "member@example.com", "agent")
 	cli := identityKey(t, e, ws, "", "")
 
 	r := asstAPIDo(t, e, "POST", "/api/v1/assistants", member, `{"name":"Bot","identity_required":true}`)
@@ -93,7 +94,11 @@ func TestAPIAssistantIdentityFields(t *testing.T) {
 		t.Fatalf("after: %+v", after)
 	}
 	// A demoted admin's key loses the secret.
-	if _, err := e.App.Store.DB.NewUpdate().Table("users").Set("role = ?", "member").Where("email = ?", "admin2@example.com").Exec(context.Background()); err != nil {
+	a2, err := e.App.Store.UserByEmail(context.Background(), "admin2@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.App.Store.SetMemberRole(context.Background(), ws.ID, a2.ID, model.MemberAgent); err != nil {
 		t.Fatal(err)
 	}
 	if r := asstAPIDo(t, e, "GET", "/api/v1/assistants/"+id, admin, ""); strings.Contains(r.Body, row.IdentitySecret) {

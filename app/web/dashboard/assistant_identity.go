@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/views/pages"
@@ -23,21 +24,18 @@ func parseIdentity(form url.Values, u *assistants.Update) {
 
 // identityView is the secret's card for the current user: the secret only for an admin.
 func identityView(c echo.Context, row *store.Assistant) pages.AssistantIdentity {
-	if !isAdmin(current(c)) {
+	if !current(c).Role.AtLeast(model.MemberAdmin) {
 		return pages.AssistantIdentity{}
 	}
 	return pages.AssistantIdentity{Admin: true, Secret: row.IdentitySecret}
 }
 
-// assistantIdentityRotate gives the assistant a new identity secret (admins only: 403
-// otherwise, and nothing changes); the hashes made with the old one stop verifying at once.
+// assistantIdentityRotate gives the assistant a new identity secret (admins: the route
+// table's access); the hashes made with the old one stop verifying at once.
 func (s *Handler) assistantIdentityRotate(c echo.Context) error {
 	id, ok := assistantID(c)
 	if !ok {
 		return errAssistantNotFound()
-	}
-	if !isAdmin(current(c)) {
-		return echo.NewHTTPError(http.StatusForbidden, "Only an admin of the workspace can rotate the identity secret.")
 	}
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID

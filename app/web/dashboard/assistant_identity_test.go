@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/webtest"
 )
@@ -53,7 +54,7 @@ func TestAssistantIdentitySecretAndSwitch(t *testing.T) {
 	}
 	// A member of the workspace sees neither the secret nor the button, and cannot rotate.
 	h, _ := auth.HashPassword(asstPassword)
-	if err := e.App.Store.CreateUser(ctx, &store.User{WorkspaceID: ws.ID, Email: "mo@example.com", PasswordHash: h, Role: "member", CreatedAt: store.Now()}); err != nil {
+	if err := e.App.Store.CreateUser(ctx, &store.User{WorkspaceID: ws.ID, Email: "mo@example.com", PasswordHash: h, Role: model.UserRoleMember, CreatedAt: store.Now()}, model.MemberAgent); err != nil {
 		t.Fatal(err)
 	}
 	member := e.Client()

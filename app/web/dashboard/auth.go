@@ -121,11 +121,7 @@ func (s *Handler) logout(c echo.Context) error {
 
 // toLogin sends the browser to the login page (HX-Redirect for htmx requests).
 func (s *Handler) toLogin(c echo.Context) error {
-	if c.Request().Header.Get("HX-Request") == "true" {
-		c.Response().Header().Set(htmx.HeaderRedirect, routenames.URL(routenames.Login))
-		return c.NoContent(http.StatusOK)
-	}
-	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Login))
+	return htmx.Redirect(c, routenames.URL(routenames.Login))
 }
 
 func (s *Handler) setupPage(c echo.Context) error {

@@ -2,24 +2,29 @@ package dashboard
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views/layouts"
 )
 
-// Current is the logged-in user and workspace of a dashboard request.
+// Current is the logged-in user of a dashboard request, the workspace they work in and
+// their role there.
 type Current struct {
 	User      *store.User
 	Workspace *store.Workspace
+	Role      model.MemberRole
 }
 
 func current(c echo.Context) *Current {
@@ -96,18 +101,29 @@ func (s *Handler) csrfMiddleware() echo.MiddlewareFunc {
 	}
 }
 
-// requireLogin loads the session's user; without one, it redirects to /login (htmx requests
-// get HX-Redirect, since a 302 would be followed and swapped into the page).
+// requireLogin loads the session's user and the workspace they work in (the session's, or
+// their first when they were removed from it); without a user it redirects to /login (htmx
+// requests get HX-Redirect, since a 302 would be followed and swapped into the page).
 func (s *Handler) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if uid := s.Sessions.User(c.Request().Context()); uid > 0 {
-			u, err := s.Store.UserByID(c.Request().Context(), uid)
+		ctx := c.Request().Context()
+		if uid := s.Sessions.User(ctx); uid > 0 {
+			u, err := s.Store.UserByID(ctx, uid)
 			if err == nil {
-				ws, err := s.Store.WorkspaceByID(c.Request().Context(), u.WorkspaceID)
+				seat, switched, err := s.Team.Seat(ctx, u.ID, s.Sessions.Workspace(ctx))
+				if errors.Is(err, team.ErrNoWorkspace) {
+					_ = s.Sessions.Logout(ctx)
+					return echo.NewHTTPError(http.StatusForbidden, "You are not a member of any workspace any more. Ask an admin for an invite.")
+				}
 				if err != nil {
 					return err
 				}
-				c.Set("current", &Current{User: u, Workspace: ws})
+				if switched {
+					if err := s.Sessions.SwitchWorkspace(ctx, seat.Workspace.ID); err != nil {
+						return err
+					}
+				}
+				c.Set("current", &Current{User: u, Workspace: seat.Workspace, Role: seat.Role})
 				return next(c)
 			}
 			if !errors.Is(err, store.ErrNotFound) {
@@ -126,6 +142,38 @@ func (s *Handler) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// guard is the dashboard's check of a route's access (routenames.Guard): public routes pass;
+// a workspace role needs the request's user to have it (or a higher one) in the workspace they
+// work in; the installation's routes need an installation admin. Others get 403 and nothing
+// runs. It runs after requireLogin on every logged-in route.
+func (s *Handler) guard(a model.Access) echo.MiddlewareFunc {
+	if a == model.AccessPublic {
+		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	need := a.Role()
+	if need == "" && a != model.AccessInstallation {
+		panic("dashboard: a route asks for " + string(a) + ", which the dashboard does not grant")
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			cur := current(c)
+			if cur == nil {
+				return echo.NewHTTPError(http.StatusForbidden, "You are not signed in.")
+			}
+			if a == model.AccessInstallation {
+				if !model.IsAdmin(cur.User.Role) {
+					return echo.NewHTTPError(http.StatusForbidden, "This page is for admins only: the installation's admins, who run every workspace's background jobs.")
+				}
+				return next(c)
+			}
+			if !cur.Role.AtLeast(need) {
+				return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("This needs the %s role in %s; yours is %s. Ask an admin of the workspace.", need.Label(), cur.Workspace.Name, cur.Role.Label()))
+			}
+			return next(c)
+		}
+	}
+}
+
 // page builds the layout model of a dashboard request.
 func (s *Handler) page(c echo.Context, title, active string) (layouts.Page, error) {
 	cur := current(c)
@@ -136,7 +184,7 @@ func (s *Handler) page(c echo.Context, title, active string) (layouts.Page, erro
 	return layouts.Page{
 		Title: title, Active: active, CSRF: csrfToken(c),
 		UserEmail: cur.User.Email, WorkspaceName: cur.Workspace.Name, TotalConversations: counts.Total,
-		Admin: s.isOperator(c),
+		Admin: model.IsAdmin(cur.User.Role), Role: cur.Role, Workspaces: s.workspaceMenu(c),
 	}, nil
 }
 

@@ -17,7 +17,7 @@ import (
 // sessionsData fills Settings' "Your sessions": the user's own sessions only.
 func (s *Handler) sessionsData(c echo.Context, d *pages.SettingsData) error {
 	cur := current(c)
-	list, err := s.Sessions.List(c.Request().Context(), cur.Workspace.ID, cur.User.ID)
+	list, err := s.Sessions.List(c.Request().Context(), cur.User.ID)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (s *Handler) sessionRevoke(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, "No such session.")
 	}
 	cur := current(c)
-	own, err := s.Sessions.Revoke(c.Request().Context(), cur.Workspace.ID, cur.User.ID, id)
+	own, err := s.Sessions.Revoke(c.Request().Context(), cur.User.ID, id)
 	if errors.Is(err, session.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound, "No such session.")
 	}
@@ -77,7 +77,7 @@ func (s *Handler) sessionRevoke(c echo.Context) error {
 // sessionRevokeAll ends every session of the user, this one included, and goes to the login.
 func (s *Handler) sessionRevokeAll(c echo.Context) error {
 	cur := current(c)
-	if err := s.Sessions.RevokeAll(c.Request().Context(), cur.Workspace.ID, cur.User.ID); err != nil {
+	if err := s.Sessions.RevokeAll(c.Request().Context(), cur.User.ID); err != nil {
 		return err
 	}
 	return s.toLogin(c)

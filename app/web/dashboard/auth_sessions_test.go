@@ -257,7 +257,7 @@ func TestSessionIdleAndAbsoluteExpiry(t *testing.T) {
 
 func TestSessionLastSeenIsThrottled(t *testing.T) {
 	e := newEnv(t)
-	ws := e.User("ana@example.com", "correct-horse")
+	e.User("ana@example.com", "correct-horse")
 	u, err := e.App.Store.UserByEmail(context.Background(), "ana@example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +268,7 @@ func TestSessionLastSeenIsThrottled(t *testing.T) {
 	lastSeen := func() (time.Time, string) {
 		t.Helper()
 		now := k.base.Add(time.Duration(k.off.Load()))
-		rows, err := e.App.Store.UserSessions(context.Background(), ws.ID, u.ID, now, now.Add(-time.Hour))
+		rows, err := e.App.Store.UserSessions(context.Background(), u.ID, now, now.Add(-time.Hour))
 		if err != nil || len(rows) != 1 {
 			t.Fatalf("sessions: %v %v", rows, err)
 		}
@@ -405,7 +405,7 @@ func TestYourSessions(t *testing.T) {
 		t.Fatal("another user's session ended")
 	}
 	u, _ := e.App.Store.UserByEmail(context.Background(), "ana@example.com")
-	if rows, _ := e.App.Store.UserSessions(context.Background(), u.WorkspaceID, u.ID, time.Now(), time.Now().Add(-time.Hour)); len(rows) != 0 {
+	if rows, _ := e.App.Store.UserSessions(context.Background(), u.ID, time.Now(), time.Now().Add(-time.Hour)); len(rows) != 0 {
 		t.Fatalf("Ana's sessions left: %d", len(rows))
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
@@ -44,6 +45,8 @@ type Handler struct {
 	WhatsApp *whatsapp.Service
 	// Accounts signs people in, with throttling.
 	Accounts *account.Service
+	// Team: memberships, roles, the workspace each person works in.
+	Team *team.Service
 	// Limits bounds each client's requests to the pages without a login (auth_middleware.go).
 	Limits *ratelimit.Limiter
 	// Sessions keeps the dashboard's sessions on the server (auth_middleware.go loads them).

@@ -13,7 +13,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/labstack/echo/v4"
 
-	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/views/pages"
@@ -31,31 +30,6 @@ const queuePageSize = 20
 var queueStates = []struct{ State, Label string }{
 	{"pending", "Pending"}, {"active", "Active"}, {"scheduled", "Scheduled"},
 	{"retry", "Retry"}, {"archived", "Archived"}, {"completed", "Completed"},
-}
-
-func isAdmin(cur *Current) bool { return cur != nil && cur.User != nil && model.IsAdmin(cur.User.Role) }
-
-// isOperator reports an admin of the installation's first workspace (the one /setup creates).
-// The queues hold every workspace's jobs, whose payloads name conversations and filters, and
-// their actions affect everyone: the admins of other workspaces neither see nor touch them.
-func (s *Handler) isOperator(c echo.Context) bool {
-	cur := current(c)
-	if !isAdmin(cur) {
-		return false
-	}
-	first, err := s.Store.FirstWorkspace(c.Request().Context())
-	return err == nil && cur.Workspace != nil && first.ID == cur.Workspace.ID
-}
-
-// requireAdmin lets the installation's admins through (isOperator); other users get 403 and
-// nothing runs.
-func (s *Handler) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if !s.isOperator(c) {
-			return echo.NewHTTPError(http.StatusForbidden, "The Queues page is for admins only. Ask an admin of your workspace if you need to see the background jobs.")
-		}
-		return next(c)
-	}
 }
 
 func (s *Handler) inspector() *asynq.Inspector { return asynq.NewInspectorFromRedisClient(s.Redis) }

@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/webtest"
 )
@@ -34,8 +35,9 @@ func newQueueEnv(t *testing.T) *queueEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &store.User{WorkspaceID: ws.ID, Email: "member@example.com", PasswordHash: h, Role: "member", CreatedAt: time.Now().UTC()}
-	if _, err := e.App.Store.DB.NewInsert().Model(m).Exec(context.Background()); err != nil {
+	// An owner of the workspace who is no installation admin.
+	m := &store.User{WorkspaceID: ws.ID, Email: "member@example.com", PasswordHash: h, Role: model.UserRoleMember, CreatedAt: time.Now().UTC()}
+	if err := e.App.Store.CreateUser(context.Background(), m, model.MemberOwner); err != nil {
 		t.Fatal(err)
 	}
 	return &queueEnv{env: e, in: asynq.NewInspectorFromRedisClient(e.App.Redis)}

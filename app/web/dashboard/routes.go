@@ -7,11 +7,12 @@ import (
 )
 
 // Mount registers the dashboard: the pages without a login (a per-client limit, a session
-// and CSRF), the
-// logged-in product (a session, CSRF and a login), and the queues (admins only).
+// and CSRF), and the logged-in product (a session, CSRF, a login, and each route's access
+// from the route table checked by guard: a workspace role, or the installation admin for the
+// queues).
 func (s *Handler) Mount(e *echo.Echo) {
 	pub := e.Group("", s.limitPublic, s.loadSession, s.csrfMiddleware())
-	routenames.AddAll(pub, "", []routenames.Named{
+	routenames.AddAll(pub, "", s.guard, []routenames.Named{
 		// Pages without a login, with CSRF.
 		{Name: routenames.Home, Handler: s.home},
 		{Name: routenames.Login, Handler: s.loginPage},
@@ -27,7 +28,7 @@ func (s *Handler) Mount(e *echo.Echo) {
 	}...)
 
 	d := e.Group("", s.loadSession, s.csrfMiddleware(), s.requireLogin)
-	routenames.AddAll(d, "", []routenames.Named{
+	routenames.AddAll(d, "", s.guard, []routenames.Named{
 		// Dashboard.
 		{Name: routenames.Conversations, Handler: s.conversationsList},
 		{Name: routenames.ConversationsEvents, Handler: s.conversationsEvents},
@@ -78,11 +79,19 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.AssistantDelete, Handler: s.assistantDelete},
 		{Name: routenames.AssistantIdentityRotate, Handler: s.assistantIdentityRotate},
 		{Name: routenames.APIKeysRevoke, Handler: s.apiKeyRevoke},
+		// workspaces and members (team.go)
+		{Name: routenames.WorkspacesSwitch, Handler: s.workspaceSwitch},
+		{Name: routenames.WorkspacesNew, Handler: s.workspaceNew},
+		{Name: routenames.WorkspacesCreate, Handler: s.workspaceCreate},
+		{Name: routenames.SettingsMembers, Handler: s.membersPage},
+		{Name: routenames.SettingsMemberRole, Handler: s.memberRole},
+		{Name: routenames.SettingsMemberRemove, Handler: s.memberRemove},
+		{Name: routenames.SettingsMembersLeave, Handler: s.memberLeave},
 	}...)
 
-	// asynq queues, admins only (queues.go)
-	q := d.Group("/queues", s.requireAdmin)
-	routenames.AddAll(q, "/queues", []routenames.Named{
+	// asynq queues, the installation's admins only (queues.go)
+	q := d.Group("/queues")
+	routenames.AddAll(q, "/queues", s.guard, []routenames.Named{
 		// asynq queues, admins only (queues.go)
 		{Name: routenames.Queues, Handler: s.queuesList},
 		{Name: routenames.Queue, Handler: s.queueShow},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/web/htmx"
@@ -21,13 +22,23 @@ import (
 	"github.com/parleyhq/parley/views/pages"
 )
 
+// settingsData fills the Settings page: the workspace's settings for its admins, and for
+// everyone their own sessions and the workspace they may leave.
 func (s *Handler) settingsData(c echo.Context) (pages.SettingsData, error) {
-	keys, err := s.Store.APIKeys(c.Request().Context(), current(c).Workspace.ID)
+	cur := current(c)
+	d := pages.SettingsData{BaseURL: s.Config.BaseURL, Retention: map[string]string{}, RetentionErrs: map[string]string{},
+		Admin: cur.Role.AtLeast(model.MemberAdmin), WorkspaceName: cur.Workspace.Name, Role: cur.Role}
+	if err := s.sessionsData(c, &d); err != nil { // auth_sessions.go
+		return d, err
+	}
+	if !d.Admin {
+		return d, nil
+	}
+	keys, err := s.Store.APIKeys(c.Request().Context(), cur.Workspace.ID)
 	if err != nil {
 		return pages.SettingsData{}, err
 	}
-	d := pages.SettingsData{BaseURL: s.Config.BaseURL, Retention: map[string]string{}, RetentionErrs: map[string]string{}}
-	raw, err := s.Store.WorkspaceSettings(c.Request().Context(), current(c).Workspace.ID)
+	raw, err := s.Store.WorkspaceSettings(c.Request().Context(), cur.Workspace.ID)
 	if err != nil {
 		return d, err
 	}
@@ -35,9 +46,6 @@ func (s *Handler) settingsData(c echo.Context) (pages.SettingsData, error) {
 		return d, err
 	}
 	if d.Templates, err = s.templatesData(c); err != nil { // whatsapp_ui.go
-		return d, err
-	}
-	if err := s.sessionsData(c, &d); err != nil { // auth_sessions.go
 		return d, err
 	}
 	st := workspace.Decode(raw)

@@ -59,3 +59,13 @@ func RenderPage(c echo.Context, full, fragment templ.Component) error {
 	}
 	return Render(c, http.StatusOK, full)
 }
+
+// Redirect sends the browser to target after a form post: 303 See Other, or for an htmx
+// request HX-Redirect (with 200: htmx would follow a 303 and swap the next page in).
+func Redirect(c echo.Context, target string) error {
+	if IsRequest(c) {
+		c.Response().Header().Set(HeaderRedirect, target)
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Redirect(http.StatusSeeOther, target)
+}

@@ -13,13 +13,16 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/parleyhq/parley/app/model"
 )
 
 // Route is one named route.
 type Route struct {
 	Method string
 	Name   string
-	Path   string // full path with :params (and * for static files)
+	Path   string       // full path with :params (and * for static files)
+	Access model.Access // what the route asks of its caller
 }
 
 var byName = func() map[string]Route {
@@ -90,22 +93,38 @@ func param(p any) string {
 	return fmt.Sprint(p)
 }
 
+// Guard makes a surface's middleware that lets a request through to a route of access a
+// and refuses (403) the others: the one place a surface turns the table's access into a check.
+type Guard func(a model.Access) echo.MiddlewareFunc
+
 // Add registers the named route on g, a group whose prefix is prefix (the table holds full
-// paths), with its method from the table.
-func Add(g *echo.Group, prefix, name string, h echo.HandlerFunc) *echo.Route {
+// paths), with its method from the table and guard's check of its access in front of h. A
+// route that asks for a role or the installation admin cannot be added without a guard (it
+// panics): no route of the dashboard is ever served without its check.
+func Add(g *echo.Group, prefix string, guard Guard, name string, h echo.HandlerFunc) *echo.Route {
 	r := Lookup(name)
 	p, ok := strings.CutPrefix(r.Path, prefix)
 	if !ok {
 		panic("routenames: " + name + " (" + r.Path + ") is not under " + prefix)
 	}
-	rt := g.Add(r.Method, p, h)
+	var mw []echo.MiddlewareFunc
+	switch {
+	case guard != nil:
+		mw = append(mw, guard(r.Access))
+	case r.Access != model.AccessPublic && r.Access != model.AccessAPIKey:
+		panic("routenames: " + name + " asks for " + string(r.Access) + " and is added without a guard")
+	}
+	rt := g.Add(r.Method, p, h, mw...)
 	rt.Name = name
 	return rt
 }
 
-// AddRoot registers the named route on e itself.
+// AddRoot registers the named route, a public one, on e itself.
 func AddRoot(e *echo.Echo, name string, h echo.HandlerFunc) *echo.Route {
 	r := Lookup(name)
+	if r.Access != model.AccessPublic {
+		panic("routenames: " + name + " is not public: add it with a guard")
+	}
 	rt := e.Add(r.Method, r.Path, h)
 	rt.Name = name
 	return rt
@@ -124,9 +143,9 @@ type Named struct {
 	Handler echo.HandlerFunc
 }
 
-// AddAll registers the named routes on g (prefix as in Add), in order.
-func AddAll(g *echo.Group, prefix string, routes ...Named) {
+// AddAll registers the named routes on g (prefix and guard as in Add), in order.
+func AddAll(g *echo.Group, prefix string, guard Guard, routes ...Named) {
 	for _, r := range routes {
-		Add(g, prefix, r.Name, r.Handler)
+		Add(g, prefix, guard, r.Name, r.Handler)
 	}
 }

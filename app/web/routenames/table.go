@@ -1,6 +1,21 @@
 package routenames
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/parleyhq/parley/app/model"
+)
+
+// The accesses of the table's rows, short.
+const (
+	public       = model.AccessPublic
+	installation = model.AccessInstallation
+	apiKey       = model.AccessAPIKey
+	owner        = model.Access(model.MemberOwner)
+	admin        = model.Access(model.MemberAdmin)
+	agent        = model.Access(model.MemberAgent)
+	viewer       = model.Access(model.MemberViewer)
+)
 
 // Route names: every route of every surface is named here, and named exactly as before the
 // split into surfaces.
@@ -83,6 +98,13 @@ const (
 	QueueTaskDelete                 = "queue.task.delete"
 	QueuePause                      = "queue.pause"
 	QueueResume                     = "queue.resume"
+	WorkspacesSwitch                = "workspaces.switch"
+	WorkspacesNew                   = "workspaces.new"
+	WorkspacesCreate                = "workspaces.create"
+	SettingsMembers                 = "settings.members"
+	SettingsMemberRole              = "settings.members.role"
+	SettingsMemberRemove            = "settings.members.remove"
+	SettingsMembersLeave            = "settings.members.leave"
 	APIMe                           = "api.me"
 	APIConversations                = "api.conversations"
 	APIConversation                 = "api.conversation"
@@ -94,94 +116,103 @@ const (
 	APIAssistantDelete              = "api.assistant.delete"
 )
 
-// table is every named route: its method, its name and its full path. The surfaces register
-// from it (Add), and URL reverses it.
+// table is every named route: its method, its name, its full path and the access it asks
+// for (public; a workspace role, which every higher role has too; an installation admin; an
+// API key). The surfaces register from it (AddAll, which puts the surface's guard of that
+// access in front of the handler), and URL reverses it.
 var table = []Route{
-	{http.MethodGet, Healthz, "/healthz"},
-	{http.MethodGet, Readyz, "/readyz"},
-	{http.MethodGet, Metrics, "/metrics"},
-	{http.MethodGet, Static, "/static/*"},
-	{http.MethodGet, WebhooksWhatsAppVerify, "/webhooks/whatsapp"},
-	{http.MethodPost, WebhooksWhatsApp, "/webhooks/whatsapp"},
-	{http.MethodGet, WidgetPage, "/widget/:key"},
-	{http.MethodPost, WidgetStart, "/widget/:key/session"},
-	{http.MethodPost, WidgetSend, "/widget/:key/messages"},
-	{http.MethodGet, WidgetReply, "/widget/:key/reply/:msg"},
-	{http.MethodGet, APIWidgetAssistant, "/api/widget/v1/assistants/:key"},
-	{http.MethodOptions, APIWidgetAssistantPreflight, "/api/widget/v1/assistants/:key"},
-	{http.MethodPost, APIWidgetSessionsCreate, "/api/widget/v1/sessions"},
-	{http.MethodOptions, APIWidgetSessionsPreflight, "/api/widget/v1/sessions"},
-	{http.MethodGet, APIWidgetMessages, "/api/widget/v1/sessions/:id/messages"},
-	{http.MethodPost, APIWidgetSend, "/api/widget/v1/sessions/:id/messages"},
-	{http.MethodOptions, APIWidgetMessagesPreflight, "/api/widget/v1/sessions/:id/messages"},
-	{http.MethodGet, Home, "/"},
-	{http.MethodGet, Login, "/login"},
-	{http.MethodPost, LoginSubmit, "/login"},
-	{http.MethodPost, Logout, "/logout"},
-	{http.MethodGet, Setup, "/setup"},
-	{http.MethodPost, SetupSubmit, "/setup"},
-	{http.MethodGet, Reset, "/reset"},
-	{http.MethodPost, ResetRequest, "/reset"},
-	{http.MethodGet, ResetToken, "/reset/:token"},
-	{http.MethodPost, ResetTokenSubmit, "/reset/:token"},
-	{http.MethodGet, SettingsAccount, "/settings/account"},
-	{http.MethodPost, SettingsAccountUpdate, "/settings/account"},
-	{http.MethodPost, SettingsAccountPassword, "/settings/account/password"},
-	{http.MethodGet, Conversations, "/conversations"},
-	{http.MethodGet, ConversationsEvents, "/conversations/events"},
-	{http.MethodGet, ConversationsExportCSV, "/conversations/export.csv"},
-	{http.MethodGet, ConversationsExportJSONL, "/conversations/export.jsonl"},
-	{http.MethodPost, ConversationsBulkDelete, "/conversations/bulk-delete"},
-	{http.MethodGet, ConversationsBulkDeleteStatus, "/conversations/bulk-delete/:job"},
-	{http.MethodGet, Conversation, "/conversations/:id"},
-	{http.MethodGet, ConversationMessages, "/conversations/:id/messages"},
-	{http.MethodGet, ConversationEvents, "/conversations/:id/events"},
-	{http.MethodPost, ConversationDelete, "/conversations/:id/delete"},
-	{http.MethodPost, ConversationWhatsAppSend, "/conversations/:id/whatsapp/send"},
-	{http.MethodPost, ConversationAI, "/conversations/:id/ai"},
-	{http.MethodPost, SettingsWhatsAppTemplatesCreate, "/settings/whatsapp-templates"},
-	{http.MethodPost, SettingsWhatsAppTemplatesWABA, "/settings/whatsapp-templates/waba"},
-	{http.MethodPost, SettingsWhatsAppTemplatesFetch, "/settings/whatsapp-templates/fetch"},
-	{http.MethodPost, SettingsWhatsAppTemplatesDelete, "/settings/whatsapp-templates/:id/delete"},
-	{http.MethodGet, ConversationExport, "/conversations/:id/export.json"},
-	{http.MethodGet, TestChat, "/test-chat"},
-	{http.MethodPost, TestChatCreate, "/test-chat/sessions"},
-	{http.MethodGet, TestChatSession, "/test-chat/:id"},
-	{http.MethodPost, TestChatSend, "/test-chat/:id/messages"},
-	{http.MethodGet, TestChatReply, "/test-chat/:id/reply/:msg"},
-	{http.MethodGet, Settings, "/settings"},
-	{http.MethodGet, Analytics, "/analytics"},
-	{http.MethodGet, AnalyticsExportCSV, "/analytics/export.csv"},
-	{http.MethodPost, ConversationExtract, "/conversations/:id/extract"},
-	{http.MethodPost, APIKeysCreate, "/settings/api-keys"},
-	{http.MethodPost, SettingsRetention, "/settings/retention"},
-	{http.MethodPost, SettingsPrices, "/settings/prices"},
-	{http.MethodPost, SettingsSessionsRevoke, "/settings/sessions/:id/revoke"},
-	{http.MethodPost, SettingsSessionsRevokeAll, "/settings/sessions/revoke-all"},
-	{http.MethodGet, Assistants, "/assistants"},
-	{http.MethodGet, AssistantsNew, "/assistants/new"},
-	{http.MethodPost, AssistantsCreate, "/assistants"},
-	{http.MethodGet, AssistantsVariableRow, "/assistants/variable-row"},
-	{http.MethodGet, AssistantsPrechatRow, "/assistants/prechat-row"},
-	{http.MethodGet, Assistant, "/assistants/:id"},
-	{http.MethodPost, AssistantUpdate, "/assistants/:id"},
-	{http.MethodPost, AssistantDelete, "/assistants/:id/delete"},
-	{http.MethodPost, AssistantIdentityRotate, "/assistants/:id/identity-secret"},
-	{http.MethodPost, APIKeysRevoke, "/settings/api-keys/:id/revoke"},
-	{http.MethodGet, Queues, "/queues"},
-	{http.MethodGet, Queue, "/queues/:queue"},
-	{http.MethodPost, QueueTaskRun, "/queues/:queue/run"},
-	{http.MethodPost, QueueTaskArchive, "/queues/:queue/archive"},
-	{http.MethodPost, QueueTaskDelete, "/queues/:queue/delete"},
-	{http.MethodPost, QueuePause, "/queues/:queue/pause"},
-	{http.MethodPost, QueueResume, "/queues/:queue/resume"},
-	{http.MethodGet, APIMe, "/api/v1/me"},
-	{http.MethodGet, APIConversations, "/api/v1/conversations"},
-	{http.MethodGet, APIConversation, "/api/v1/conversations/:id"},
-	{http.MethodDelete, APIConversationDelete, "/api/v1/conversations/:id"},
-	{http.MethodGet, APIAssistants, "/api/v1/assistants"},
-	{http.MethodPost, APIAssistantsCreate, "/api/v1/assistants"},
-	{http.MethodGet, APIAssistant, "/api/v1/assistants/:id"},
-	{http.MethodPatch, APIAssistantUpdate, "/api/v1/assistants/:id"},
-	{http.MethodDelete, APIAssistantDelete, "/api/v1/assistants/:id"},
+	{http.MethodGet, Healthz, "/healthz", public},
+	{http.MethodGet, Readyz, "/readyz", public},
+	{http.MethodGet, Metrics, "/metrics", public},
+	{http.MethodGet, Static, "/static/*", public},
+	{http.MethodGet, WebhooksWhatsAppVerify, "/webhooks/whatsapp", public},
+	{http.MethodPost, WebhooksWhatsApp, "/webhooks/whatsapp", public},
+	{http.MethodGet, WidgetPage, "/widget/:key", public},
+	{http.MethodPost, WidgetStart, "/widget/:key/session", public},
+	{http.MethodPost, WidgetSend, "/widget/:key/messages", public},
+	{http.MethodGet, WidgetReply, "/widget/:key/reply/:msg", public},
+	{http.MethodGet, APIWidgetAssistant, "/api/widget/v1/assistants/:key", public},
+	{http.MethodOptions, APIWidgetAssistantPreflight, "/api/widget/v1/assistants/:key", public},
+	{http.MethodPost, APIWidgetSessionsCreate, "/api/widget/v1/sessions", public},
+	{http.MethodOptions, APIWidgetSessionsPreflight, "/api/widget/v1/sessions", public},
+	{http.MethodGet, APIWidgetMessages, "/api/widget/v1/sessions/:id/messages", public},
+	{http.MethodPost, APIWidgetSend, "/api/widget/v1/sessions/:id/messages", public},
+	{http.MethodOptions, APIWidgetMessagesPreflight, "/api/widget/v1/sessions/:id/messages", public},
+	{http.MethodGet, Home, "/", public},
+	{http.MethodGet, Login, "/login", public},
+	{http.MethodPost, LoginSubmit, "/login", public},
+	{http.MethodPost, Logout, "/logout", public},
+	{http.MethodGet, Setup, "/setup", public},
+	{http.MethodPost, SetupSubmit, "/setup", public},
+	{http.MethodGet, Reset, "/reset", public},
+	{http.MethodPost, ResetRequest, "/reset", public},
+	{http.MethodGet, ResetToken, "/reset/:token", public},
+	{http.MethodPost, ResetTokenSubmit, "/reset/:token", public},
+	{http.MethodGet, SettingsAccount, "/settings/account", viewer},
+	{http.MethodPost, SettingsAccountUpdate, "/settings/account", viewer},
+	{http.MethodPost, SettingsAccountPassword, "/settings/account/password", viewer},
+	{http.MethodGet, Conversations, "/conversations", viewer},
+	{http.MethodGet, ConversationsEvents, "/conversations/events", viewer},
+	{http.MethodGet, ConversationsExportCSV, "/conversations/export.csv", admin},
+	{http.MethodGet, ConversationsExportJSONL, "/conversations/export.jsonl", admin},
+	{http.MethodPost, ConversationsBulkDelete, "/conversations/bulk-delete", admin},
+	{http.MethodGet, ConversationsBulkDeleteStatus, "/conversations/bulk-delete/:job", admin},
+	{http.MethodGet, Conversation, "/conversations/:id", viewer},
+	{http.MethodGet, ConversationMessages, "/conversations/:id/messages", viewer},
+	{http.MethodGet, ConversationEvents, "/conversations/:id/events", viewer},
+	{http.MethodPost, ConversationDelete, "/conversations/:id/delete", admin},
+	{http.MethodPost, ConversationWhatsAppSend, "/conversations/:id/whatsapp/send", agent},
+	{http.MethodPost, ConversationAI, "/conversations/:id/ai", agent},
+	{http.MethodPost, SettingsWhatsAppTemplatesCreate, "/settings/whatsapp-templates", admin},
+	{http.MethodPost, SettingsWhatsAppTemplatesWABA, "/settings/whatsapp-templates/waba", admin},
+	{http.MethodPost, SettingsWhatsAppTemplatesFetch, "/settings/whatsapp-templates/fetch", admin},
+	{http.MethodPost, SettingsWhatsAppTemplatesDelete, "/settings/whatsapp-templates/:id/delete", admin},
+	{http.MethodGet, ConversationExport, "/conversations/:id/export.json", admin},
+	{http.MethodGet, TestChat, "/test-chat", agent},
+	{http.MethodPost, TestChatCreate, "/test-chat/sessions", agent},
+	{http.MethodGet, TestChatSession, "/test-chat/:id", agent},
+	{http.MethodPost, TestChatSend, "/test-chat/:id/messages", agent},
+	{http.MethodGet, TestChatReply, "/test-chat/:id/reply/:msg", agent},
+	{http.MethodGet, Settings, "/settings", viewer},
+	{http.MethodGet, Analytics, "/analytics", viewer},
+	{http.MethodGet, AnalyticsExportCSV, "/analytics/export.csv", admin},
+	{http.MethodPost, ConversationExtract, "/conversations/:id/extract", agent},
+	{http.MethodPost, APIKeysCreate, "/settings/api-keys", admin},
+	{http.MethodPost, SettingsRetention, "/settings/retention", admin},
+	{http.MethodPost, SettingsPrices, "/settings/prices", admin},
+	{http.MethodPost, SettingsSessionsRevoke, "/settings/sessions/:id/revoke", viewer},
+	{http.MethodPost, SettingsSessionsRevokeAll, "/settings/sessions/revoke-all", viewer},
+	{http.MethodGet, Assistants, "/assistants", agent},
+	{http.MethodGet, AssistantsNew, "/assistants/new", admin},
+	{http.MethodPost, AssistantsCreate, "/assistants", admin},
+	{http.MethodGet, AssistantsVariableRow, "/assistants/variable-row", admin},
+	{http.MethodGet, AssistantsPrechatRow, "/assistants/prechat-row", admin},
+	{http.MethodGet, Assistant, "/assistants/:id", agent},
+	{http.MethodPost, AssistantUpdate, "/assistants/:id", admin},
+	{http.MethodPost, AssistantDelete, "/assistants/:id/delete", admin},
+	{http.MethodPost, AssistantIdentityRotate, "/assistants/:id/identity-secret", admin},
+	{http.MethodPost, APIKeysRevoke, "/settings/api-keys/:id/revoke", admin},
+	{http.MethodGet, Queues, "/queues", installation},
+	{http.MethodGet, Queue, "/queues/:queue", installation},
+	{http.MethodPost, QueueTaskRun, "/queues/:queue/run", installation},
+	{http.MethodPost, QueueTaskArchive, "/queues/:queue/archive", installation},
+	{http.MethodPost, QueueTaskDelete, "/queues/:queue/delete", installation},
+	{http.MethodPost, QueuePause, "/queues/:queue/pause", installation},
+	{http.MethodPost, QueueResume, "/queues/:queue/resume", installation},
+	{http.MethodPost, WorkspacesSwitch, "/workspaces/switch", viewer},
+	{http.MethodGet, WorkspacesNew, "/workspaces/new", viewer},
+	{http.MethodPost, WorkspacesCreate, "/workspaces", viewer},
+	{http.MethodGet, SettingsMembers, "/settings/members", admin},
+	{http.MethodPost, SettingsMemberRole, "/settings/members/:id/role", admin},
+	{http.MethodPost, SettingsMemberRemove, "/settings/members/:id/remove", admin},
+	{http.MethodPost, SettingsMembersLeave, "/settings/members/leave", viewer},
+	{http.MethodGet, APIMe, "/api/v1/me", apiKey},
+	{http.MethodGet, APIConversations, "/api/v1/conversations", apiKey},
+	{http.MethodGet, APIConversation, "/api/v1/conversations/:id", apiKey},
+	{http.MethodDelete, APIConversationDelete, "/api/v1/conversations/:id", apiKey},
+	{http.MethodGet, APIAssistants, "/api/v1/assistants", apiKey},
+	{http.MethodPost, APIAssistantsCreate, "/api/v1/assistants", apiKey},
+	{http.MethodGet, APIAssistant, "/api/v1/assistants/:id", apiKey},
+	{http.MethodPatch, APIAssistantUpdate, "/api/v1/assistants/:id", apiKey},
+	{http.MethodDelete, APIAssistantDelete, "/api/v1/assistants/:id", apiKey},
 }

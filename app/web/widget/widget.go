@@ -71,7 +71,7 @@ func (s *Handler) limitRequests(next echo.HandlerFunc) echo.HandlerFunc {
 // the API answers CORS for them.
 func (s *Handler) Mount(e *echo.Echo) {
 	wf := e.Group("/widget", s.limitRequests, widgetBodyLimit, widgetFrameHeaders)
-	routenames.AddAll(wf, "/widget", []routenames.Named{
+	routenames.AddAll(wf, "/widget", nil, []routenames.Named{
 		{Name: routenames.WidgetPage, Handler: s.widgetPage},
 		{Name: routenames.WidgetStart, Handler: s.widgetStart},
 		{Name: routenames.WidgetSend, Handler: s.widgetSend},
@@ -79,7 +79,7 @@ func (s *Handler) Mount(e *echo.Echo) {
 	}...)
 	const api = "/api/widget/v1"
 	wapi := e.Group(api, s.limitRequests, widgetBodyLimit)
-	routenames.AddAll(wapi, api, []routenames.Named{
+	routenames.AddAll(wapi, api, nil, []routenames.Named{
 		{Name: routenames.APIWidgetAssistant, Handler: s.apiWidgetAssistant},
 		{Name: routenames.APIWidgetAssistantPreflight, Handler: s.apiWidgetPreflight},
 		{Name: routenames.APIWidgetSessionsCreate, Handler: s.apiWidgetSessionCreate},

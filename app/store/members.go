@@ -1,0 +1,239 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/parleyhq/parley/app/model"
+)
+
+// Membership is one person's place in one workspace, with exactly one role (app/team decides
+// who may give which; this file only stores, and keeps the one rule a concurrent change could
+// break: a workspace never loses its last owner).
+type Membership struct {
+	bun.BaseModel `bun:"table:memberships"`
+	WorkspaceID   int64            `bun:"workspace_id,pk"`
+	UserID        int64            `bun:"user_id,pk"`
+	Role          model.MemberRole `bun:"role"`
+	CreatedAt     time.Time        `bun:"created_at"`
+}
+
+// ErrConflict is a row that already exists: a member added twice, an email already taken.
+var ErrConflict = errors.New("already exists")
+
+// ErrLastOwner refuses a change that would leave a workspace without an owner.
+var ErrLastOwner = errors.New("the workspace's last owner cannot leave or stop being an owner")
+
+// MembershipOf is the user's membership of the workspace (ErrNotFound when none).
+func (s *Store) MembershipOf(ctx context.Context, workspaceID, userID int64) (*Membership, error) {
+	m := new(Membership)
+	err := s.DB.NewSelect().Model(m).Where("workspace_id = ?", workspaceID).Where("user_id = ?", userID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return m, err
+}
+
+// UserWorkspace is a workspace a person belongs to, with their role in it.
+type UserWorkspace struct {
+	ID   int64            `bun:"id"`
+	Name string           `bun:"name"`
+	Role model.MemberRole `bun:"role"`
+}
+
+// UserWorkspaces lists the workspaces the user belongs to, by name then id.
+func (s *Store) UserWorkspaces(ctx context.Context, userID int64) ([]UserWorkspace, error) {
+	var out []UserWorkspace
+	err := s.DB.NewSelect().TableExpr("memberships AS m").
+		Join("JOIN workspaces AS w ON w.id = m.workspace_id").
+		ColumnExpr("w.id, w.name, m.role").
+		Where("m.user_id = ?", userID).
+		OrderExpr("lower(w.name), w.id").Scan(ctx, &out)
+	return out, err
+}
+
+// Member is a person of a workspace as its members list shows them.
+type Member struct {
+	UserID      int64            `bun:"user_id"`
+	Email       string           `bun:"email"`
+	Name        string           `bun:"name"`
+	Role        model.MemberRole `bun:"role"`
+	JoinedAt    time.Time        `bun:"joined_at"`
+	LastLoginAt *time.Time       `bun:"last_login_at"`
+}
+
+// Members lists a workspace's members, owners first, then by email.
+func (s *Store) Members(ctx context.Context, workspaceID int64) ([]Member, error) {
+	var out []Member
+	err := s.DB.NewSelect().TableExpr("memberships AS m").
+		Join("JOIN users AS u ON u.id = m.user_id").
+		ColumnExpr("u.id AS user_id, u.email, u.name, m.role, m.created_at AS joined_at, u.last_login_at").
+		Where("m.workspace_id = ?", workspaceID).
+		OrderExpr("CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'agent' THEN 2 ELSE 3 END, lower(u.email)").
+		Scan(ctx, &out)
+	return out, err
+}
+
+// Member is one member of the workspace (ErrNotFound when the user is not one).
+func (s *Store) Member(ctx context.Context, workspaceID, userID int64) (*Member, error) {
+	var out []Member
+	err := s.DB.NewSelect().TableExpr("memberships AS m").
+		Join("JOIN users AS u ON u.id = m.user_id").
+		ColumnExpr("u.id AS user_id, u.email, u.name, m.role, m.created_at AS joined_at, u.last_login_at").
+		Where("m.workspace_id = ?", workspaceID).Where("m.user_id = ?", userID).
+		Scan(ctx, &out)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return &out[0], nil
+}
+
+// AddMember makes the user a member of the workspace with role, in db (the store or a
+// transaction). A user already a member keeps the role they have: ErrConflict.
+func addMember(ctx context.Context, db bun.IDB, workspaceID, userID int64, role model.MemberRole) error {
+	m := &Membership{WorkspaceID: workspaceID, UserID: userID, Role: role, CreatedAt: now()}
+	res, err := db.NewInsert().Model(m).On("CONFLICT (workspace_id, user_id) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
+// AddMember makes the user a member of the workspace with role; ErrConflict when they are one.
+func (s *Store) AddMember(ctx context.Context, workspaceID, userID int64, role model.MemberRole) error {
+	return addMember(ctx, s.DB, workspaceID, userID, role)
+}
+
+// ownersLeft fails with ErrLastOwner when the workspace has no owner (inside the transaction
+// that made the change, which is then rolled back). On PostgreSQL the owners' rows are locked
+// first (lockOwners), so that two owners demoting each other at once cannot both succeed.
+func ownersLeft(ctx context.Context, tx bun.Tx, workspaceID int64) error {
+	n, err := tx.NewSelect().Model((*Membership)(nil)).
+		Where("workspace_id = ?", workspaceID).Where("role = ?", model.MemberOwner).Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrLastOwner
+	}
+	return nil
+}
+
+// lockOwners takes the workspace's row lock on PostgreSQL (SQLite has one writer), which
+// every change of owners takes first: the check in ownersLeft then sees the others' commits.
+func (s *Store) lockOwners(ctx context.Context, tx bun.Tx, workspaceID int64) error {
+	if s.Dialect != Postgres {
+		return nil
+	}
+	_, err := tx.NewSelect().Model((*Workspace)(nil)).Column("id").Where("id = ?", workspaceID).For("UPDATE").Exec(ctx)
+	return err
+}
+
+// SetMemberRole changes a member's role (ErrNotFound when the user is not a member;
+// ErrLastOwner, and nothing changed, when it would leave the workspace without an owner).
+func (s *Store) SetMemberRole(ctx context.Context, workspaceID, userID int64, role model.MemberRole) error {
+	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.lockOwners(ctx, tx, workspaceID); err != nil {
+			return err
+		}
+		res, err := tx.NewUpdate().Model((*Membership)(nil)).Set("role = ?", role).
+			Where("workspace_id = ?", workspaceID).Where("user_id = ?", userID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return ownersLeft(ctx, tx, workspaceID)
+	})
+}
+
+// RemoveMember takes the user out of the workspace and, in the same transaction, ends every
+// session they have (a removed person's open browser is logged out at its next request) and
+// moves the workspace they start in to another of theirs. ErrNotFound when they are not a
+// member; ErrLastOwner, and nothing changed, for the last owner.
+func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64) error {
+	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.lockOwners(ctx, tx, workspaceID); err != nil {
+			return err
+		}
+		res, err := tx.NewDelete().Model((*Membership)(nil)).
+			Where("workspace_id = ?", workspaceID).Where("user_id = ?", userID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if err := ownersLeft(ctx, tx, workspaceID); err != nil {
+			return err
+		}
+		if _, err := tx.NewDelete().Model((*Session)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
+		_, err = tx.NewUpdate().Model((*User)(nil)).
+			Set("workspace_id = (SELECT min(m.workspace_id) FROM memberships AS m WHERE m.user_id = ?)", userID).
+			Where("id = ?", userID).Where("workspace_id = ?", workspaceID).
+			Where("EXISTS (SELECT 1 FROM memberships AS m WHERE m.user_id = ?)", userID).Exec(ctx)
+		return err
+	})
+}
+
+// SetLastWorkspace records the workspace the user works in now: their next login starts there.
+func (s *Store) SetLastWorkspace(ctx context.Context, userID, workspaceID int64) error {
+	_, err := s.DB.NewUpdate().Model((*User)(nil)).Set("workspace_id = ?", workspaceID).Where("id = ?", userID).Exec(ctx)
+	return err
+}
+
+// CreateWorkspaceOwnedBy creates a workspace whose owner is the user, in one transaction.
+func (s *Store) CreateWorkspaceOwnedBy(ctx context.Context, name string, ownerID int64) (*Workspace, error) {
+	var ws *Workspace
+	err := s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if ws, err = createWorkspace(ctx, tx, strings.TrimSpace(name)); err != nil {
+			return err
+		}
+		return addMember(ctx, tx, ws.ID, ownerID, model.MemberOwner)
+	})
+	return ws, err
+}
+
+// CreateMemberUser creates an account that starts in the workspace with role, in one
+// transaction (ErrConflict when the email is taken). installationRole is users.role.
+func (s *Store) CreateMemberUser(ctx context.Context, workspaceID int64, email, name, passwordHash, installationRole string, role model.MemberRole) (*User, error) {
+	var u *User
+	err := s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if u, err = createUser(ctx, tx, workspaceID, email, passwordHash, installationRole); err != nil {
+			if IsUniqueViolation(err) {
+				return ErrConflict
+			}
+			return err
+		}
+		if name != "" {
+			u.Name = name
+			if _, err := tx.NewUpdate().Model(u).Column("name").WherePK().Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return addMember(ctx, tx, workspaceID, u.ID, role)
+	})
+	return u, err
+}
+
+// CreateWorkspace creates a workspace without members (the command line's, filled by an
+// invite or `parley user create`).
+func (s *Store) CreateWorkspace(ctx context.Context, name string) (*Workspace, error) {
+	return createWorkspace(ctx, s.DB, strings.TrimSpace(name))
+}

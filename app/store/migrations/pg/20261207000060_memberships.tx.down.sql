@@ -1,0 +1,3 @@
+UPDATE users SET role = 'admin';
+--bun:split
+DROP TABLE memberships;
