@@ -46,7 +46,7 @@ func init() {
 	register(command{"worker", "run the background worker only (asynq server)", "", runWorker})
 	register(command{"scheduler", "run the periodic scheduler (asynq scheduler); run exactly one", "", runScheduler})
 	register(command{"migrate", "apply, roll back or list database migrations, under the migrator's lock", "up|down|status", runMigrate})
-	register(command{"apikey", "create an API key and print it", "create --name NAME [--workspace ID]", runAPIKey})
+	register(command{"apikey", "create an API key and print it", "create --name NAME [--scope read|write] [--workspace ID]", runAPIKey})
 	register(command{"user", "manage accounts: print a one-time password reset link", "reset-password EMAIL", runUser})
 	register(command{"seed", "fill the database with demo data, or with a large data set for benchmarks", "--demo | --bulk --conversations N --messages-per-conversation M", runSeed})
 	register(command{"doctor", "check configuration, database, migrations, Redis, queues, the LLM endpoint and WhatsApp; change nothing", "[--json]", runDoctor})
@@ -141,8 +141,9 @@ Run exactly one.
   down    roll back the last group of migrations
   status  list migrations and whether each is applied
 `,
-	"apikey": `  create --name NAME [--workspace ID]
-          create an API key in the first workspace (or the one named) and print it once
+	"apikey": `  create --name NAME [--scope read|write] [--workspace ID]
+          create an API key in the first workspace (or the one named) and print it once;
+          a read key may only read (GET), a write key (the default) may also change things
 `,
 	"user": `  reset-password EMAIL
           print a one-time link (PARLEY_BASE_URL/reset/TOKEN) that sets the password of the
