@@ -687,6 +687,9 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/settings/members/:id/role"):   {class: azDashboard, owner: "member", form: func(*azWS) url.Values { return url.Values{"role": {"viewer"}} }},
 		azKey("POST", "/settings/members/:id/remove"): {class: azDashboard, owner: "member", form: convForm, destructive: true},
 		azKey("POST", "/settings/members/leave"):      {class: azDashboard, cross: 409, form: convForm},
+		// Deleting a workspace needs its name typed: A's name, typed by B, is a wrong one for
+		// B's workspace (422, nothing deleted).
+		azKey("POST", "/settings/workspace/delete"): {class: azDashboard, cross: 422, form: func(w *azWS) url.Values { return url.Values{"confirm": {w.ws.Name + " (not quite)"}} }},
 		// Routes whose form names the other workspace's objects: refused, nothing changed.
 		azKey("POST", "/test-chat/sessions"): {class: azDashboard, cross: 400, form: func(w *azWS) url.Values {
 			return url.Values{"assistant_id": {strconv.FormatInt(w.assistant.ID, 10)}, "prechat.email": {"x@y.test"}}

@@ -122,7 +122,9 @@ func TestRoleMatrixOfEveryDashboardRoute(t *testing.T) {
 				azSameSnapshot(t, what+" (refused)", before, e.azSnapshot(A.ws.ID))
 				continue
 			}
-			if azSafe(r.Method) {
+			// A Test Chat reply is produced after its stream is left (a background write): it
+			// joins the unsafe calls at the end.
+			if azSafe(r.Method) && r.Name != routenames.TestChatReply {
 				if res := e.azDo(m.c, r.Method, path, nil); res.status == http.StatusForbidden || res.status == http.StatusSeeOther || res.status >= 500 {
 					t.Errorf("%s: %d, want it allowed: %.200s", what, res.status, res.body)
 				}

@@ -87,6 +87,7 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.SettingsMemberRole, Handler: s.memberRole},
 		{Name: routenames.SettingsMemberRemove, Handler: s.memberRemove},
 		{Name: routenames.SettingsMembersLeave, Handler: s.memberLeave},
+		{Name: routenames.SettingsWorkspaceDelete, Handler: s.workspaceDelete},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)

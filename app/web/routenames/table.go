@@ -105,6 +105,7 @@ const (
 	SettingsMemberRole              = "settings.members.role"
 	SettingsMemberRemove            = "settings.members.remove"
 	SettingsMembersLeave            = "settings.members.leave"
+	SettingsWorkspaceDelete         = "settings.workspace.delete"
 	APIMe                           = "api.me"
 	APIConversations                = "api.conversations"
 	APIConversation                 = "api.conversation"
@@ -206,6 +207,7 @@ var table = []Route{
 	{http.MethodPost, SettingsMemberRole, "/settings/members/:id/role", admin},
 	{http.MethodPost, SettingsMemberRemove, "/settings/members/:id/remove", admin},
 	{http.MethodPost, SettingsMembersLeave, "/settings/members/leave", viewer},
+	{http.MethodPost, SettingsWorkspaceDelete, "/settings/workspace/delete", owner},
 	{http.MethodGet, APIMe, "/api/v1/me", apiKey},
 	{http.MethodGet, APIConversations, "/api/v1/conversations", apiKey},
 	{http.MethodGet, APIConversation, "/api/v1/conversations/:id", apiKey},
