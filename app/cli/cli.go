@@ -47,6 +47,7 @@ func init() {
 	register(command{"scheduler", "run the periodic scheduler (asynq scheduler); run exactly one", "", runScheduler})
 	register(command{"migrate", "apply, roll back or list database migrations, under the migrator's lock", "up|down|status", runMigrate})
 	register(command{"apikey", "create an API key and print it", "create --name NAME [--scope read|write] [--workspace ID]", runAPIKey})
+	register(command{"user", "manage accounts: print a one-time password reset link", "reset-password EMAIL", runUser})
 	register(command{"seed", "fill the database with demo data, or with a large data set for benchmarks", "--demo | --bulk --conversations N --messages-per-conversation M", runSeed})
 	register(command{"doctor", "check configuration, database, migrations, Redis, queues, the LLM endpoint and WhatsApp; change nothing", "[--json]", runDoctor})
 	register(command{"bench", "load tools: server time of the Conversations pages, or signed WhatsApp webhooks at a fixed rate", "conversations [--workspace ID] [--runs N] [--only TEXT] | whatsapp --url URL --secret S [--rate R] [--duration D]", runBench})
@@ -143,6 +144,11 @@ Run exactly one.
 	"apikey": `  create --name NAME [--scope read|write] [--workspace ID]
           create an API key in the first workspace (or the one named) and print it once;
           a read key may only read (GET), a write key (the default) may also change things
+`,
+	"user": `  reset-password EMAIL
+          print a one-time link (PARLEY_BASE_URL/reset/TOKEN) that sets the password of the
+          account with EMAIL; it works once, within 1 hour, and ends the account's sessions.
+          For installations without mail (PARLEY_SMTP_URL), or a person who cannot receive it.
 `,
 	"seed": `  --demo [--workspace ID]
           two assistants and 60 believable conversations (test, widget, WhatsApp) over the

@@ -174,6 +174,7 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 func azParams(w *azWS, owner string) map[string]string {
 	p := map[string]string{
 		"key": w.assistant.PublicKey, "job": w.job, "msg": strconv.FormatInt(w.userMsg[model.TypeTest], 10), "queue": "default",
+		"token": "UNKNOWNTOKEN", // a reset link that does not work
 	}
 	switch owner {
 	case "conv:test", "conv:widget", "conv:whatsapp":
@@ -213,6 +214,7 @@ func azPath(t *testing.T, path string, p map[string]string) string {
 // azTables are the tables a request could change.
 var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assistants", "conversations", "conversation_counts", "messages",
 	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates",
+	"password_resets", "outgoing_mail",
 	"audit_log"} // a refused request records nothing either
 
 // azVolatile are columns that reading requests legitimately touch (a key's or user's last use).
@@ -578,8 +580,63 @@ func azRoutes() map[string]azRoute {
 			}
 			azSameSnapshot(t, "refused setup", before, f.e.azSnapshot(0))
 		}},
+		// Password reset: no login, CSRF on posts; a link that does not work is a 404 page,
+		// never a login redirect. (Mail is not configured here: /reset sends nothing.)
+		azKey("GET", "/reset"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+			r := f.e.azDo(nil, "GET", p, nil)
+			if r.status != 200 {
+				t.Errorf("reset page: %d", r.status)
+			}
+			azNoLeak(t, "reset page", r.body, f.A)
+		}},
+		azKey("POST", "/reset"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+			before := f.e.azSnapshot(0)
+			body, hdr := azForm(url.Values{"email": {f.A.email}})
+			if r := f.e.azDo(nil, "POST", p, body, hdr...); r.status != 403 {
+				t.Errorf("reset request without CSRF: %d", r.status)
+			}
+			c := f.e.Client()
+			body, hdr = azForm(url.Values{"_csrf": {f.e.CSRF(c, "/login")}, "email": {f.A.email}})
+			if r := f.e.azDo(c, "POST", p, body, hdr...); r.status != 200 {
+				t.Errorf("reset request: %d", r.status)
+			}
+			azSameSnapshot(t, "reset requests without mail", before, f.e.azSnapshot(0))
+		}},
+		azKey("GET", "/reset/:token"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
+			for _, c := range []*http.Client{nil, f.a} {
+				r := f.e.azDo(c, "GET", "/reset/UNKNOWNTOKEN", nil)
+				if r.status != 404 || r.header.Get("Location") != "" || !strings.Contains(r.body, "reset-invalid") {
+					t.Errorf("unknown reset link: %d %q", r.status, r.header.Get("Location"))
+				}
+				azNoLeak(t, "reset link page", r.body, f.A)
+			}
+		}},
+		azKey("POST", "/reset/:token"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
+			before := f.e.azSnapshot(0)
+			form := url.Values{"new_password": {"hijacked-pw"}, "new_password_confirm": {"hijacked-pw"}}
+			body, hdr := azForm(form)
+			if r := f.e.azDo(nil, "POST", "/reset/UNKNOWNTOKEN", body, hdr...); r.status != 403 {
+				t.Errorf("reset without CSRF: %d", r.status)
+			}
+			c := f.e.Client()
+			form.Set("_csrf", f.e.CSRF(c, "/login"))
+			body, hdr = azForm(form)
+			if r := f.e.azDo(c, "POST", "/reset/UNKNOWNTOKEN", body, hdr...); r.status != 404 {
+				t.Errorf("reset with an unknown link: %d", r.status)
+			}
+			azSameSnapshot(t, "refused resets", before, f.e.azSnapshot(0))
+		}},
 
 		// ---- dashboard ----
+		// Your account: B taking A's email is a conflict (409); A's control saves its own.
+		azKey("GET", "/settings/account"): {class: azDashboard},
+		azKey("POST", "/settings/account"): {class: azDashboard, cross: 409, form: func(w *azWS) url.Values {
+			return url.Values{"name": {"Renamed"}, "email": {w.email}}
+		}},
+		// B "changes" its password to the same one (its own account: 303).
+		azKey("POST", "/settings/account/password"): {class: azDashboard, form: func(*azWS) url.Values {
+			return url.Values{"current_password": {"correct-horse"}, "new_password": {"correct-horse"}, "new_password_confirm": {"correct-horse"}}
+		}},
 		azKey("GET", "/conversations"):                           {class: azDashboard},
 		azKey("GET", "/conversations/events"):                    {class: azDashboard},
 		azKey("GET", "/conversations/export.csv"):                {class: azDashboard},

@@ -20,6 +20,11 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.Logout, Handler: s.logout},
 		{Name: routenames.Setup, Handler: s.setupPage},
 		{Name: routenames.SetupSubmit, Handler: s.setup},
+		// password reset by one-time link (account_reset.go)
+		{Name: routenames.Reset, Handler: s.resetPage},
+		{Name: routenames.ResetRequest, Handler: s.resetRequest},
+		{Name: routenames.ResetToken, Handler: s.resetTokenPage},
+		{Name: routenames.ResetTokenSubmit, Handler: s.resetTokenSubmit},
 	}...)
 
 	d := e.Group("", s.loadSession, s.csrfMiddleware(), s.requireLogin)
@@ -59,6 +64,10 @@ func (s *Handler) Mount(e *echo.Echo) {
 		// your sessions (auth_sessions.go)
 		{Name: routenames.SettingsSessionsRevoke, Handler: s.sessionRevoke},
 		{Name: routenames.SettingsSessionsRevokeAll, Handler: s.sessionRevokeAll},
+		// your account: name, email, password (account.go)
+		{Name: routenames.SettingsAccount, Handler: s.accountPage},
+		{Name: routenames.SettingsAccountUpdate, Handler: s.accountUpdate},
+		{Name: routenames.SettingsAccountPassword, Handler: s.accountPassword},
 		// assistants (assistants.go)
 		{Name: routenames.Assistants, Handler: s.assistantsList},
 		{Name: routenames.AssistantsNew, Handler: s.assistantNew},

@@ -43,6 +43,13 @@ const (
 	Logout                          = "logout"
 	Setup                           = "setup"
 	SetupSubmit                     = "setup.submit"
+	Reset                           = "reset"
+	ResetRequest                    = "reset.request"
+	ResetToken                      = "reset.token"
+	ResetTokenSubmit                = "reset.token.submit"
+	SettingsAccount                 = "settings.account"
+	SettingsAccountUpdate           = "settings.account.update"
+	SettingsAccountPassword         = "settings.account.password"
 	Conversations                   = "conversations"
 	ConversationsEvents             = "conversations.events"
 	ConversationsExportCSV          = "conversations.export.csv"
@@ -141,6 +148,13 @@ var table = []Route{
 	{http.MethodPost, Logout, "/logout", public},
 	{http.MethodGet, Setup, "/setup", public},
 	{http.MethodPost, SetupSubmit, "/setup", public},
+	{http.MethodGet, Reset, "/reset", public},
+	{http.MethodPost, ResetRequest, "/reset", public},
+	{http.MethodGet, ResetToken, "/reset/:token", public},
+	{http.MethodPost, ResetTokenSubmit, "/reset/:token", public},
+	{http.MethodGet, SettingsAccount, "/settings/account", viewer},
+	{http.MethodPost, SettingsAccountUpdate, "/settings/account", viewer},
+	{http.MethodPost, SettingsAccountPassword, "/settings/account/password", viewer},
 	{http.MethodGet, Conversations, "/conversations", viewer},
 	{http.MethodGet, ConversationsEvents, "/conversations/events", viewer},
 	{http.MethodGet, ConversationsExportCSV, "/conversations/export.csv", admin},
