@@ -46,7 +46,7 @@ func (s *Store) SaveSession(ctx context.Context, r *Session) error {
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = r.LastSeenAt
 	}
-	q := s.DB.NewInsert().Model(r).ExcludeColumn("id").
+	q := s.conn(ctx).NewInsert().Model(r).ExcludeColumn("id").
 		On("CONFLICT (token_hash) DO UPDATE").
 		Set("data = EXCLUDED.data").Set("expiry = EXCLUDED.expiry").Set("last_seen_at = EXCLUDED.last_seen_at")
 	if r.UserID != nil {
@@ -67,7 +67,7 @@ func (s *Store) TouchSession(ctx context.Context, id int64, at time.Time, client
 
 // DeleteSessionByHash removes the session of a token hash (nothing when there is none).
 func (s *Store) DeleteSessionByHash(ctx context.Context, hash string) error {
-	_, err := s.DB.NewDelete().Model((*Session)(nil)).Where("token_hash = ?", hash).Exec(ctx)
+	_, err := s.conn(ctx).NewDelete().Model((*Session)(nil)).Where("token_hash = ?", hash).Exec(ctx)
 	return err
 }
 
@@ -126,7 +126,7 @@ func (s *Store) SetSessionWorkspace(ctx context.Context, id, userID, wsID int64)
 // seenBefore, or have no user and were last used at or before anonSeenBefore, and says how
 // many.
 func (s *Store) PruneSessions(ctx context.Context, now, seenBefore, anonSeenBefore time.Time) (int64, error) {
-	res, err := s.DB.NewDelete().Model((*Session)(nil)).
+	res, err := s.conn(ctx).NewDelete().Model((*Session)(nil)).
 		Where("expiry <= ? OR last_seen_at <= ? OR (user_id IS NULL AND last_seen_at <= ?)", now.UTC(), seenBefore.UTC(), anonSeenBefore.UTC()).Exec(ctx)
 	if err != nil {
 		return 0, err
