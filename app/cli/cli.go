@@ -33,6 +33,8 @@ type command struct {
 
 // Env is what a subcommand gets.
 type Env struct {
+	// Stdin is read by commands that take a secret from it (nil: empty).
+	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 }
@@ -61,7 +63,7 @@ func (e *usageError) Error() string { return e.msg }
 // returns the process exit code.
 func Run(args []string, env *Env) int {
 	if env == nil {
-		env = &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+		env = &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

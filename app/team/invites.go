@@ -317,3 +317,40 @@ func (s *Service) AcceptAs(ctx context.Context, token string, u *store.User) (*I
 	}
 	return v, err
 }
+
+// CreateMemberForScript creates, from the command line, an account of email with password
+// (checked as NewAccount's) that is a member of the workspace with role (installation role
+// member). An email that has an account is a FieldError on email: invite it instead.
+func (s *Service) CreateMemberForScript(ctx context.Context, workspaceID int64, email string, role model.MemberRole, password string) (*store.User, error) {
+	email, err := InviteEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	if !role.Valid() {
+		return nil, &FieldError{Field: "role", Message: fmt.Sprintf("must be one of owner, admin, agent, viewer (got %q)", role)}
+	}
+	if _, err := NewAccount("-", password); err != nil {
+		return nil, err
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.Store.CreateMemberUser(ctx, workspaceID, email, "", hash, model.UserRoleMember, role)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, &FieldError{Field: "email", Message: fmt.Sprintf("%s has an account already (invite it from Settings → Members to add it to a workspace)", email)}
+	}
+	return u, err
+}
+
+// InviteForScript invites email to the workspace with role from the command line (whoever
+// runs it runs the installation: any role may be given). The account is made when the link is
+// used. An email that has an account is a FieldError on email, as in CreateMemberForScript.
+func (s *Service) InviteForScript(ctx context.Context, ws *store.Workspace, email string, role model.MemberRole, link LinkFunc) (*Invitation, error) {
+	if _, err := s.Store.UserByEmail(ctx, strings.TrimSpace(email)); err == nil {
+		return nil, &FieldError{Field: "email", Message: fmt.Sprintf("%s has an account already (invite it from Settings → Members to add it to a workspace)", strings.TrimSpace(email))}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	return s.Invite(ctx, ws, Actor{Role: model.MemberOwner}, email, role, link)
+}
