@@ -41,6 +41,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (*Session, error
 // is new. The owner (user, workspace, device, address) is written only when r.UserID is set
 // (a login): a later save of the same token never changes or clears it, and a save of a
 // token whose row was deleted (revoked) creates an anonymous row, never a logged-in one.
+// Inside WithTx it joins the transaction (an invite's acceptance signs its new account in).
 func (s *Store) SaveSession(ctx context.Context, r *Session) error {
 	r.Expiry, r.LastSeenAt = r.Expiry.UTC(), r.LastSeenAt.UTC()
 	if r.CreatedAt.IsZero() {
@@ -65,7 +66,8 @@ func (s *Store) TouchSession(ctx context.Context, id int64, at time.Time, client
 	return err
 }
 
-// DeleteSessionByHash removes the session of a token hash (nothing when there is none).
+// DeleteSessionByHash removes the session of a token hash (nothing when there is none);
+// inside WithTx it joins the transaction.
 func (s *Store) DeleteSessionByHash(ctx context.Context, hash string) error {
 	_, err := s.conn(ctx).NewDelete().Model((*Session)(nil)).Where("token_hash = ?", hash).Exec(ctx)
 	return err
@@ -124,7 +126,7 @@ func (s *Store) SetSessionWorkspace(ctx context.Context, id, userID, wsID int64)
 
 // PruneSessions removes the sessions that expired at now, were last used at or before
 // seenBefore, or have no user and were last used at or before anonSeenBefore, and says how
-// many.
+// many. Inside WithTx it joins the transaction (a login there may prune).
 func (s *Store) PruneSessions(ctx context.Context, now, seenBefore, anonSeenBefore time.Time) (int64, error) {
 	res, err := s.conn(ctx).NewDelete().Model((*Session)(nil)).
 		Where("expiry <= ? OR last_seen_at <= ? OR (user_id IS NULL AND last_seen_at <= ?)", now.UTC(), seenBefore.UTC(), anonSeenBefore.UTC()).Exec(ctx)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/model"
+	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/convjson"
@@ -22,19 +23,23 @@ type apiInvite struct {
 	ExpiresAt string `json:"expires_at"`
 }
 
-// apiActor is who an API key acts as in team rules: an admin of its workspace (keys are made
-// by admins, or by the installation's operator on the command line), an owner when the
-// member who made it is one.
-func (s *Handler) apiActor(c echo.Context) team.Actor {
+// apiActor is who an API key acts as in team rules: its creator with their current role in
+// the key's workspace (none when they left it), as the other admin-only answers do; a key made
+// on the command line (no creator, made by whoever runs the installation) acts as an admin.
+func (s *Handler) apiActor(c echo.Context) (team.Actor, error) {
 	p := apiPrincipal(c)
-	a := team.Actor{Role: model.MemberAdmin}
-	if p.Key != nil && p.Key.CreatedBy != nil {
-		a.UserID = *p.Key.CreatedBy
-		if m, err := s.Store.MembershipOf(c.Request().Context(), p.WorkspaceID, a.UserID); err == nil && m.Role == model.MemberOwner {
-			a.Role = model.MemberOwner
-		}
+	if p.Key == nil || p.Key.CreatedBy == nil {
+		return team.Actor{Role: model.MemberAdmin}, nil
 	}
-	return a
+	a := team.Actor{UserID: *p.Key.CreatedBy}
+	m, err := s.Store.MembershipOf(c.Request().Context(), p.WorkspaceID, a.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, nil // no role: refused
+	} else if err != nil {
+		return a, err
+	}
+	a.Role = m.Role
+	return a, nil
 }
 
 // unprocessable turns the decoder's 400 about one field into the 422 of a validation error.
@@ -47,8 +52,8 @@ func unprocessable(err error) error {
 }
 
 // apiInviteCreate invites {"email", "role"} to the key's workspace: 201 {"id", "url",
-// "expires_at"}; 422 naming the field of a wrong value; 403 for an owner invite by a key
-// that is not an owner's; 409 for a member already.
+// "expires_at"}; 422 naming the field of a wrong value; 403 for a role the key's creator may
+// not invite as; 409 for a member already.
 func (s *Handler) apiInviteCreate(c echo.Context) error {
 	obj, err := jsonbody.Object(c, true)
 	if err != nil {
@@ -77,8 +82,12 @@ func (s *Handler) apiInviteCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	by, err := s.apiActor(c)
+	if err != nil {
+		return err
+	}
 	link := func(token string) string { return s.Config.BaseURL + routenames.URL(routenames.Invite, token) }
-	inv, err := s.Team.Invite(ctx, ws, s.apiActor(c), email, model.MemberRole(role), link)
+	inv, err := s.Team.Invite(ctx, ws, by, email, model.MemberRole(role), link)
 	var fe *team.FieldError
 	var me *team.MemberExistsError
 	switch {
@@ -87,7 +96,7 @@ func (s *Handler) apiInviteCreate(c echo.Context) error {
 	case errors.As(err, &me):
 		return apierr.New(http.StatusConflict, "already_member", "email: %s is already a member of this workspace.", me.Email)
 	case errors.Is(err, team.ErrForbidden):
-		return apierr.New(http.StatusForbidden, "forbidden", "role: only an owner's key invites an owner.")
+		return apierr.New(http.StatusForbidden, "forbidden", "role: this key's creator may not invite as %s (admins invite admins, agents and viewers; only owners invite owners).", role)
 	case err != nil:
 		return err
 	}

@@ -107,6 +107,16 @@ func TestAPIInvites(t *testing.T) {
 	if r.Status != 201 {
 		t.Fatalf("owner's key: %d %s", r.Status, r.Body)
 	}
+	// A key acts with its creator's current role: an agent's key invites nobody.
+	h, _ := auth.HashPassword("correct-horse")
+	agent, err := e.App.Store.CreateMemberUser(ctx, ws.ID, "agent@a.test", "", h, model.UserRoleMember, model.MemberAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = asstAPIDo(t, e, "POST", "/api/v1/invites", invAPIKey(t, e, ws.ID, agent.ID), `{"email":"x@y.test","role":"viewer"}`)
+	if code, msg := r.errMsg(t); r.Status != 403 || code != "forbidden" || !strings.HasPrefix(msg, "role") {
+		t.Errorf("an agent's key: %d %s", r.Status, r.Body)
+	}
 	p, err := e.App.Team.Pending(ctx, ws.ID)
 	if err != nil || len(p) != 2 || p[0].Role != model.MemberOwner || p[0].InvitedByEmail == nil || *p[0].InvitedByEmail != "owner@a.test" {
 		t.Errorf("pending: %+v %v", p, err)
