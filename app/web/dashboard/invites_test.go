@@ -192,7 +192,7 @@ func TestInviteExpiryRevocationAndOtherWorkspace(t *testing.T) {
 		t.Fatalf("login back to the invite: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	d = webtest.Doc(t, e.Get(visitor, "/invite/"+token))
-	vcsrf, _ := d.Find(`form[action="/invite/`+token+`"] input[name="_csrf"]`).Attr("value")
+	vcsrf, _ := d.Find(`form[action="/invite/` + token + `"] input[name="_csrf"]`).Attr("value")
 	if !strings.Contains(d.Text(), "Join as owner@b.test") || vcsrf == "" {
 		t.Fatalf("signed in: %q", d.Text())
 	}
