@@ -249,7 +249,7 @@ func TestWidgetReplyInRequestEndsIntent(t *testing.T) {
 		t.Fatalf("due: %v %v", due, err)
 	}
 	// AI replies off: a customer message promises nothing.
-	if err := a.Conversations.SetAIEnabled(ctx, ws.ID, conv.ID, false); err != nil {
+	if err := a.Conversations.SetAIEnabled(ctx, ws.ID, conv.ID, false, "Ana"); err != nil {
 		t.Fatal(err)
 	}
 	m2 := &store.Message{WorkspaceID: ws.ID, ConversationID: conv.ID, Role: "user", Content: "anyone?"}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/config"
 )
@@ -18,6 +19,7 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("apikey create")
 	name := fs.String("name", "", "a name for the key")
 	wsID := fs.Int64("workspace", 0, "workspace id (default: the first workspace)")
+	scopeFlag := fs.String("scope", model.DefaultScope, "what the key may do: read (GET only) or write (everything)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -27,6 +29,10 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 	n := strings.TrimSpace(*name)
 	if n == "" || len(n) > 100 {
 		return &usageError{"--name is required (1 to 100 characters)"}
+	}
+	scope, err := model.ParseScope(*scopeFlag)
+	if err != nil || *scopeFlag == "" {
+		return &usageError{fmt.Sprintf("--scope must be %s or %s, not %q", model.ScopeRead, model.ScopeWrite, *scopeFlag)}
 	}
 	cfg, err := config.Load(env.Getenv)
 	if err != nil {
@@ -61,7 +67,7 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.CreateAPIKey(ctx, ws.ID, n, prefix, hash, nil); err != nil {
+	if err := s.InsertAPIKey(ctx, &store.APIKey{WorkspaceID: ws.ID, Name: n, Prefix: prefix, KeyHash: hash, Scope: scope}); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, key)

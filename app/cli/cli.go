@@ -48,7 +48,7 @@ func init() {
 	register(command{"worker", "run the background worker only (asynq server)", "", runWorker})
 	register(command{"scheduler", "run the periodic scheduler (asynq scheduler); run exactly one", "", runScheduler})
 	register(command{"migrate", "apply, roll back or list database migrations, under the migrator's lock", "up|down|status", runMigrate})
-	register(command{"apikey", "create an API key and print it", "create --name NAME [--workspace ID]", runAPIKey})
+	register(command{"apikey", "create an API key and print it", "create --name NAME [--scope read|write] [--workspace ID]", runAPIKey})
 	register(command{"seed", "fill the database with demo data, or with a large data set for benchmarks", "--demo | --bulk --conversations N --messages-per-conversation M", runSeed})
 	register(command{"doctor", "check configuration, database, migrations, Redis, queues, the LLM endpoint and WhatsApp; change nothing", "[--json]", runDoctor})
 	register(command{"bench", "load tools: server time of the Conversations pages, or signed WhatsApp webhooks at a fixed rate", "conversations [--workspace ID] [--runs N] [--only TEXT] | whatsapp --url URL --secret S [--rate R] [--duration D]", runBench})
@@ -142,8 +142,9 @@ Run exactly one.
   down    roll back the last group of migrations
   status  list migrations and whether each is applied
 `,
-	"apikey": `  create --name NAME [--workspace ID]
-          create an API key in the first workspace (or the one named) and print it once
+	"apikey": `  create --name NAME [--scope read|write] [--workspace ID]
+          create an API key in the first workspace (or the one named) and print it once;
+          a read key may only read (GET), a write key (the default) may also change things
 `,
 	"seed": `  --demo [--workspace ID]
           two assistants and 60 believable conversations (test, widget, WhatsApp) over the

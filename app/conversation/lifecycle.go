@@ -11,9 +11,10 @@ import (
 	"github.com/parleyhq/parley/app/workspace"
 )
 
-// SetAIEnabled turns AI replies of a conversation on or off, and publishes the change.
-func (s *Service) SetAIEnabled(ctx context.Context, workspaceID, id int64, on bool) error {
-	if err := s.Store.SetAIEnabled(ctx, workspaceID, id, on); err != nil {
+// SetAIEnabled turns AI replies of a conversation on or off (by is the person who took over
+// or handed back, by name), and publishes the change.
+func (s *Service) SetAIEnabled(ctx context.Context, workspaceID, id int64, on bool, by string) error {
+	if err := s.Store.SetAIEnabled(ctx, workspaceID, id, on, by); err != nil {
 		return err
 	}
 	s.changed(ctx, workspaceID, id)

@@ -1,6 +1,9 @@
 package model
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // The installation roles of an account (users.role): an installation admin runs the
 // installation (the Queues page, creating workspaces); everyone else is a member, whose rights
@@ -87,3 +90,12 @@ func (a Access) Role() MemberRole {
 
 // Need is the access of routes that ask for role r.
 func Need(r MemberRole) Access { return Access(r) }
+
+// PersonName is how a person of the team is named to others: their name, or their email
+// when they gave none.
+func PersonName(name, email string) string {
+	if n := strings.TrimSpace(name); n != "" {
+		return n
+	}
+	return email
+}

@@ -144,19 +144,32 @@ func (s *Store) FirstWorkspace(ctx context.Context) (*Workspace, error) {
 
 // ---- API keys ----
 
-// CreateAPIKey stores a key's hash and its display prefix.
+// CreateAPIKey stores a write key's hash and its display prefix.
 func (s *Store) CreateAPIKey(ctx context.Context, workspaceID int64, name, prefix, hash string, createdBy *int64) (*APIKey, error) {
-	k := &APIKey{WorkspaceID: workspaceID, Name: name, Prefix: prefix, KeyHash: hash, CreatedBy: createdBy, CreatedAt: now()}
-	if _, err := s.DB.NewInsert().Model(k).Returning("id").Exec(ctx); err != nil {
+	k := &APIKey{WorkspaceID: workspaceID, Name: name, Prefix: prefix, KeyHash: hash, Scope: model.ScopeWrite, CreatedBy: createdBy}
+	if err := s.InsertAPIKey(ctx, k); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// APIKeys lists a workspace's keys, newest first.
+// InsertAPIKey stores the key k describes (its scope already checked with model.ParseScope;
+// the database refuses any other); k.ID and k.CreatedAt are set.
+func (s *Store) InsertAPIKey(ctx context.Context, k *APIKey) error {
+	k.ID, k.CreatedAt = 0, now()
+	_, err := s.DB.NewInsert().Model(k).Returning("id").Exec(ctx)
+	return err
+}
+
+// APIKeys lists a workspace's keys, newest first, each with its creator's name and email.
 func (s *Store) APIKeys(ctx context.Context, workspaceID int64) ([]APIKey, error) {
 	var ks []APIKey
-	err := s.DB.NewSelect().Model(&ks).Where("workspace_id = ?", workspaceID).Order("created_at DESC", "id DESC").Scan(ctx)
+	err := s.DB.NewSelect().Model(&ks).
+		ColumnExpr("k.*").
+		ColumnExpr("COALESCE(u.name, '') AS creator_name").ColumnExpr("COALESCE(u.email, '') AS creator_email").
+		ModelTableExpr("api_keys AS k").
+		Join("LEFT JOIN users AS u ON u.id = k.created_by").
+		Where("k.workspace_id = ?", workspaceID).Order("k.created_at DESC", "k.id DESC").Scan(ctx)
 	return ks, err
 }
 

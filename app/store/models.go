@@ -34,10 +34,16 @@ type APIKey struct {
 	Name          string     `bun:"name"`
 	Prefix        string     `bun:"prefix"`
 	KeyHash       string     `bun:"key_hash"`
+	Scope         string     `bun:"scope"` // model.ScopeRead or model.ScopeWrite
 	CreatedBy     *int64     `bun:"created_by"`
 	CreatedAt     time.Time  `bun:"created_at"`
 	LastUsedAt    *time.Time `bun:"last_used_at"`
 	RevokedAt     *time.Time `bun:"revoked_at"`
+
+	// The creator's name and email (APIKeys only; empty when no user created the key, or
+	// the user is gone).
+	CreatorName  string `bun:"creator_name,scanonly"`
+	CreatorEmail string `bun:"creator_email,scanonly"`
 }
 
 type Assistant struct {
@@ -96,6 +102,8 @@ type Conversation struct {
 	WindowExpiresAt    *time.Time `bun:"window_expires_at"`
 	WindowClosedAt     *time.Time `bun:"window_closed_at"`
 	AIEnabled          bool       `bun:"ai_enabled"`
+	AIChangedBy        string     `bun:"ai_changed_by"` // who last took over or handed back (a person's name)
+	AIChangedAt        *time.Time `bun:"ai_changed_at"`
 	EndedAt            *time.Time `bun:"ended_at"`
 	LastError          string     `bun:"last_error"`
 	CreatedAt          time.Time  `bun:"created_at"`
@@ -122,6 +130,10 @@ type Message struct {
 	CompletionTokens  int        `bun:"completion_tokens"`
 	CostNanos         int64      `bun:"cost_nanos"`
 	Error             string     `bun:"error"`
+	// AuthorID and AuthorName are the person of the team who sent a "human" message (the
+	// name as it was then); nil and "" for everything else.
+	AuthorID   *int64 `bun:"author_id"`
+	AuthorName string `bun:"author_name"`
 	// Answers, when set on a reply being stored, is the customer message it answers: the
 	// intent to answer that message (pending_replies) is done in the same transaction.
 	Answers int64 `bun:"-"`

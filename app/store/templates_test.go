@@ -86,14 +86,14 @@ func TestWhatsAppTemplates(t *testing.T) {
 		if err := s.CreateConversation(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SetAIEnabled(ctx, w2.ID, c.ID, false); !errors.Is(err, store.ErrNotFound) {
+		if err := s.SetAIEnabled(ctx, w2.ID, c.ID, false, "Eve"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("switch from w2: %v", err)
 		}
-		if err := s.SetAIEnabled(ctx, w1.ID, c.ID, false); err != nil {
+		if err := s.SetAIEnabled(ctx, w1.ID, c.ID, false, "Ana"); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.GetConversation(ctx, w1.ID, c.ID); got.AIEnabled {
-			t.Fatal("ai_enabled still on")
+		if got, _ := s.GetConversation(ctx, w1.ID, c.ID); got.AIEnabled || got.AIChangedBy != "Ana" || got.AIChangedAt == nil {
+			t.Fatalf("after Ana took over: %+v", got)
 		}
 	})
 }

@@ -38,7 +38,7 @@ func (m *recordingMailer) Enqueue(_ context.Context, to, subject, text, html str
 	return nil
 }
 
-type fixture struct {
+type invFixture struct {
 	s      *store.Store
 	t      *team.Service
 	now    time.Time
@@ -48,11 +48,11 @@ type fixture struct {
 	tokens map[string]string // the token of each invited email's last link
 }
 
-func (f *fixture) link(token string) string { return "https://parley.test/invite/" + token }
+func (f *invFixture) link(token string) string { return "https://parley.test/invite/" + token }
 
-func newFixture(t *testing.T, s *store.Store) *fixture {
+func newInvFixture(t *testing.T, s *store.Store) *invFixture {
 	ctx := context.Background()
-	f := &fixture{s: s, now: time.Now().UTC()}
+	f := &invFixture{s: s, now: time.Now().UTC()}
 	f.t = &team.Service{Store: s, Now: func() time.Time { return f.now }}
 	h, _ := auth.HashPassword("correct-horse")
 	var err error
@@ -72,7 +72,7 @@ func newFixture(t *testing.T, s *store.Store) *fixture {
 	return f
 }
 
-func (f *fixture) invite(t *testing.T, ws *store.Workspace, by team.Actor, email string, role model.MemberRole) (*team.Invitation, string) {
+func (f *invFixture) invite(t *testing.T, ws *store.Workspace, by team.Actor, email string, role model.MemberRole) (*team.Invitation, string) {
 	t.Helper()
 	inv, err := f.t.Invite(context.Background(), ws, by, email, role, f.link)
 	if err != nil {
@@ -84,7 +84,7 @@ func (f *fixture) invite(t *testing.T, ws *store.Workspace, by team.Actor, email
 func TestInviteRules(t *testing.T) {
 	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		f := newFixture(t, s)
+		f := newInvFixture(t, s)
 		inv, token := f.invite(t, f.a, f.admin, " New@X.test ", model.MemberAgent)
 		if inv.Invite.Email != "New@X.test" || inv.Invite.Role != model.MemberAgent || *inv.Invite.InvitedBy != f.admin.UserID ||
 			inv.Invite.ExpiresAt.Sub(inv.Invite.CreatedAt) != 7*24*time.Hour || len(token) < 20 || inv.Emailed {
@@ -145,7 +145,7 @@ func TestInviteRules(t *testing.T) {
 func TestInviteExpiryRevocationAndWrongWorkspace(t *testing.T) {
 	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		f := newFixture(t, s)
+		f := newInvFixture(t, s)
 		// Expiry: by the service's clock, and by the stored expiry.
 		inv, token := f.invite(t, f.a, f.admin, "late@x.test", model.MemberAgent)
 		f.now = f.now.Add(7*24*time.Hour + time.Second)
@@ -214,7 +214,7 @@ func TestInviteExpiryRevocationAndWrongWorkspace(t *testing.T) {
 func TestAcceptIsOneTransaction(t *testing.T) {
 	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		f := newFixture(t, s)
+		f := newInvFixture(t, s)
 		_, token := f.invite(t, f.a, f.admin, "tx@x.test", model.MemberAgent)
 		for _, tc := range []struct{ name, pw, want string }{
 			{"", "long-enough", "name: is required"},
@@ -273,7 +273,7 @@ func TestAcceptIsOneTransaction(t *testing.T) {
 func TestAcceptByExistingAccount(t *testing.T) {
 	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		f := newFixture(t, s)
+		f := newInvFixture(t, s)
 		// B's owner is invited to A.
 		_, token := f.invite(t, f.a, f.admin, "OWNER@b.test", model.MemberAdmin)
 		v, err := f.t.Lookup(ctx, token)
@@ -308,7 +308,7 @@ func TestAcceptByExistingAccount(t *testing.T) {
 
 func TestInviteMail(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, testkit.Store(t))
+	f := newInvFixture(t, testkit.Store(t))
 	m := &recordingMailer{}
 	f.t.Mailer = m
 	if inv, _ := f.invite(t, f.a, f.admin, "quiet@x.test", model.MemberAgent); inv.Emailed || len(m.sent) != 0 {
@@ -338,7 +338,7 @@ func TestInviteMail(t *testing.T) {
 func TestScriptMembers(t *testing.T) {
 	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		f := newFixture(t, s)
+		f := newInvFixture(t, s)
 		u, err := f.t.CreateMemberForScript(ctx, f.b.ID, "ops@x.test", model.MemberOwner, "long-enough")
 		if err != nil || u.Role != model.UserRoleMember {
 			t.Fatalf("create: %+v %v", u, err)

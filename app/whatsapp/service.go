@@ -248,6 +248,9 @@ type Outgoing struct {
 	Key string
 	// Role is "assistant" (AI replies) or "human" (a person of the team).
 	Role string
+	// AuthorID and AuthorName are the person of the team who sends a "human" message.
+	AuthorID   *int64
+	AuthorName string
 	// Content is the text of a free-form message (or the stored text of a template).
 	Content string
 	// Template, when set, sends an approved template: allowed when the window is closed.
@@ -308,6 +311,7 @@ func (s *Service) storeOutgoing(ctx context.Context, conv *store.Conversation, o
 	m := &store.Message{
 		WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: role, Content: content, ContentType: ctype,
 		CreatedAt: s.now(), ProviderMessageID: &key, Status: model.StatusPending,
+		AuthorID: out.AuthorID, AuthorName: out.AuthorName,
 	}
 	if out.Stored != nil { // an unsaved message from the caller: keep its usage and time
 		st := *out.Stored

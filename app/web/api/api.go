@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/web/apierr"
@@ -72,6 +73,7 @@ func apiPrincipal(c echo.Context) *APIPrincipal {
 }
 
 // requireAPIKey authenticates `Authorization: Bearer <key>`; 401 with a JSON error otherwise.
+// A key may use only the methods its scope allows (a read key: the safe ones); 403 otherwise.
 func (s *Handler) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header.Get("Authorization")
@@ -93,6 +95,11 @@ func (s *Handler) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		_ = s.Store.TouchAPIKey(c.Request().Context(), k.ID)
+		// The one place a key's scope is enforced: every /api/v1 route passes here.
+		if m := c.Request().Method; !model.ScopeAllows(k.Scope, m) {
+			return apierr.New(http.StatusForbidden, "read_only_key",
+				"This API key is read-only (scope %q): it may read (GET), not %s. Use a key with scope %q to make changes; create one in Settings.", k.Scope, m, model.ScopeWrite)
+		}
 		c.Set("api", &APIPrincipal{Key: k, WorkspaceID: k.WorkspaceID})
 		return next(c)
 	}

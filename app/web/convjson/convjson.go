@@ -70,6 +70,14 @@ type Message struct {
 	PromptTokens     int    `json:"prompt_tokens"`
 	CompletionTokens int    `json:"completion_tokens"`
 	CostUSD          string `json:"cost_usd"`
+	// Author is the person of the team who sent a "human" message; absent otherwise.
+	Author *Author `json:"author,omitempty"`
+}
+
+// Author is a person of the team: their user id (null once the account is gone) and name.
+type Author struct {
+	ID   *int64 `json:"id"`
+	Name string `json:"name"`
 }
 
 // Time is an RFC 3339 instant in UTC.
@@ -117,7 +125,15 @@ func ToMessage(m *store.Message) Message {
 	return Message{
 		ID: m.ID, Role: m.Role, Content: m.Content, CreatedAt: Time(m.CreatedAt), Status: m.Status,
 		PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, CostUSD: model.Money(m.CostNanos).Exact(),
+		Author: author(m),
 	}
+}
+
+func author(m *store.Message) *Author {
+	if m.AuthorName == "" && m.AuthorID == nil {
+		return nil
+	}
+	return &Author{ID: m.AuthorID, Name: m.AuthorName}
 }
 
 // ErrNotFound is the 404 of a conversation that is not the workspace's.

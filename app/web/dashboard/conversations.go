@@ -158,7 +158,7 @@ func conversationID(c echo.Context) (int64, error) {
 }
 
 func msgView(m *store.Message) components.MsgView {
-	v := components.MsgView{ID: m.ID, Role: m.Role, RoleLabel: roleLabel(m.Role), Content: m.Content, ContentType: m.ContentType,
+	v := components.MsgView{ID: m.ID, Role: m.Role, RoleLabel: roleLabel(m.Role), Author: m.AuthorName, Content: m.Content, ContentType: m.ContentType,
 		CreatedAt: m.CreatedAt, Status: m.Status, StatusError: m.StatusError, PromptTokens: m.PromptTokens,
 		CompletionTokens: m.CompletionTokens, CostExact: model.Money(m.CostNanos).Exact(), Error: m.Error}
 	v.ShowUsage = m.Role == "assistant" && (m.PromptTokens > 0 || m.CompletionTokens > 0 || m.CostNanos > 0)

@@ -27,7 +27,8 @@ import (
 func (s *Handler) settingsData(c echo.Context) (pages.SettingsData, error) {
 	cur := current(c)
 	d := pages.SettingsData{BaseURL: s.Config.BaseURL, Retention: map[string]string{}, RetentionErrs: map[string]string{},
-		Admin: cur.Role.AtLeast(model.MemberAdmin), WorkspaceName: cur.Workspace.Name, Role: cur.Role}
+		Admin: cur.Role.AtLeast(model.MemberAdmin), WorkspaceName: cur.Workspace.Name, Role: cur.Role,
+		Scopes: model.Scopes, ScopeVal: model.DefaultScope}
 	if err := s.sessionsData(c, &d); err != nil { // auth_sessions.go
 		return d, err
 	}
@@ -55,7 +56,12 @@ func (s *Handler) settingsData(c echo.Context) (pages.SettingsData, error) {
 		}
 	}
 	for _, k := range keys {
-		d.Keys = append(d.Keys, pages.APIKeyRow{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt})
+		creator := k.CreatorName
+		if creator == "" {
+			creator = k.CreatorEmail
+		}
+		d.Keys = append(d.Keys, pages.APIKeyRow{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scope: k.Scope, Creator: creator,
+			CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt})
 	}
 	return d, nil
 }
@@ -79,25 +85,40 @@ func (s *Handler) settingsPage(c echo.Context) error {
 	return s.renderSettings(c, http.StatusOK, d)
 }
 
-// apiKeyCreate creates a key and shows it once.
+// apiKeyCreate creates a key of the scope chosen and shows it once.
 func (s *Handler) apiKeyCreate(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
+	rawScope := c.FormValue("scope")
+	scope, scopeErr := model.ParseScope(rawScope) // a form without the field: the default
 	cur := current(c)
-	if name == "" || len(name) > 100 {
+	if badName := name == "" || len(name) > 100; badName || scopeErr != nil {
 		d, err := s.settingsData(c)
 		if err != nil {
 			return err
 		}
-		d.NameErr, d.NameVal = "Give the key a name of 1 to 100 characters.", name
-		// 422 would not be swapped by htmx; the form is re-rendered with the error beside it.
-		return s.renderSettings(c, http.StatusOK, d)
+		d.NameVal = name
+		if scopeErr == nil {
+			d.ScopeVal = scope
+		}
+		// 422 would not be swapped by htmx: a wrong name (which a person can type) is
+		// re-rendered with 200, the error beside the field.
+		status := http.StatusOK
+		if badName {
+			d.NameErr = "Give the key a name of 1 to 100 characters."
+		}
+		if scopeErr != nil {
+			// Only a tampered form sends another scope than the select offers.
+			d.ScopeErr, status = "Scope "+scopeErr.Error()+".", http.StatusUnprocessableEntity
+		}
+		return s.renderSettings(c, status, d)
 	}
 	key, prefix, hash, err := auth.NewAPIKey()
 	if err != nil {
 		return err
 	}
 	uid := cur.User.ID
-	if _, err := s.Store.CreateAPIKey(c.Request().Context(), cur.Workspace.ID, name, prefix, hash, &uid); err != nil {
+	k := &store.APIKey{WorkspaceID: cur.Workspace.ID, Name: name, Prefix: prefix, KeyHash: hash, Scope: scope, CreatedBy: &uid}
+	if err := s.Store.InsertAPIKey(c.Request().Context(), k); err != nil {
 		return err
 	}
 	d, err := s.settingsData(c)

@@ -38,7 +38,7 @@ func (s *Handler) waPanel(c echo.Context, conv *store.Conversation, vars []store
 	ctx := c.Request().Context()
 	now := store.Now()
 	p := &pages.WAPanel{
-		ConvID: conv.ID, CSRF: csrfToken(c), Open: whatsapp.WindowOpen(conv, now), AIEnabled: conv.AIEnabled, Key: newSendKey(),
+		ConvID: conv.ID, CSRF: csrfToken(c), Open: whatsapp.WindowOpen(conv, now), AIEnabled: conv.AIEnabled, AIChangedBy: conv.AIChangedBy, AIChangedAt: conv.AIChangedAt, Key: newSendKey(),
 	}
 	if !p.Open && conv.WindowExpiresAt != nil {
 		p.Closed, p.ClosedAt = true, *conv.WindowExpiresAt
@@ -140,7 +140,9 @@ func (s *Handler) waSend(c echo.Context) error {
 	if !sendKeyRe.MatchString(key) {
 		key = newSendKey()
 	}
-	out := whatsapp.Outgoing{Key: fmt.Sprintf("%shuman:%d:%s", whatsapp.KeyPrefix, conv.ID, key), Role: "human"}
+	me := current(c).User
+	out := whatsapp.Outgoing{Key: fmt.Sprintf("%shuman:%d:%s", whatsapp.KeyPrefix, conv.ID, key), Role: "human",
+		AuthorID: &me.ID, AuthorName: model.PersonName(me.Name, me.Email)}
 	switch c.FormValue("mode") {
 	case "template":
 		tid, _ := strconv.ParseInt(c.FormValue("template_id"), 10, 64)
@@ -208,7 +210,8 @@ func (s *Handler) waAI(c echo.Context) error {
 		return err
 	}
 	on := c.FormValue("enabled") == "1"
-	if err := s.Conversations.SetAIEnabled(c.Request().Context(), conv.WorkspaceID, conv.ID, on); err != nil {
+	me := current(c).User
+	if err := s.Conversations.SetAIEnabled(c.Request().Context(), conv.WorkspaceID, conv.ID, on, model.PersonName(me.Name, me.Email)); err != nil {
 		return err
 	}
 	return s.renderWAPanel(c, http.StatusOK, conv.ID, func(p *pages.WAPanel) {
