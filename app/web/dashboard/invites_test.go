@@ -249,3 +249,30 @@ func TestOnlyOwnersInviteOwners(t *testing.T) {
 		t.Errorf("%d invites stored (%v)", n, err)
 	}
 }
+
+// inviteMailer records the invites the team service emails (app/mail, with its SMTP server,
+// is wired in by the lead; this stands in for it behind team.Mailer).
+type inviteMailer struct{ to []string }
+
+func (m *inviteMailer) Enabled() bool { return true }
+
+func (m *inviteMailer) Enqueue(_ context.Context, to, _, text, _ string) error {
+	m.to = append(m.to, to+" "+text)
+	return nil
+}
+
+// TestInviteEmailedWhenMailIsConfigured: with a mailer the page says "emailed", and the
+// email carries the same link.
+func TestInviteEmailedWhenMailIsConfigured(t *testing.T) {
+	e := newEnv(t)
+	m := &inviteMailer{}
+	e.App.Team.Mailer = m
+	e.User("owner@a.test", "correct-horse")
+	owner := e.Client()
+	e.Login(owner, "owner@a.test", "correct-horse")
+	status, doc, link := e.inviteVia(owner, e.CSRF(owner, "/settings/members"), "mailme@x.test", "viewer")
+	if status != 200 || doc.Find("[data-emailed]").Length() != 1 || len(m.to) != 1 || !strings.HasPrefix(m.to[0], "mailme@x.test ") || !strings.Contains(m.to[0], link) {
+		t.Fatalf("emailed invite: %d %q %v", status, link, m.to)
+	}
+	e.inviteToken(link)
+}
