@@ -21,7 +21,12 @@ require (
 	golang.org/x/sync v0.25.0
 )
 
-require github.com/go-redis/redis_rate/v10 v10.0.1
+require (
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.26.0
+	github.com/go-redis/redis_rate/v10 v10.0.1
+	github.com/wneessen/go-mail v0.8.1
+)
 
 require (
 	github.com/a-h/parse v0.0.0-20250122154542-74294addb73e // indirect

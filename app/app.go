@@ -30,6 +30,7 @@ import (
 	"github.com/parleyhq/parley/app/extract"
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/logctx"
+	"github.com/parleyhq/parley/app/mail"
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/session"
@@ -69,8 +70,12 @@ type App struct {
 	// RateLimit counts requests per client in Redis (in-process while Redis does not answer):
 	// the widget's limits and sign-in throttling.
 	RateLimit *ratelimit.Limiter
-	// Accounts signs people in (throttled per account and client address).
+	// Accounts signs people in (throttled per account and client address), changes their
+	// name, email and password, and resets passwords by one-time links.
 	Accounts *account.Service
+	// Mail queues email in the database and sends it from worker tasks (PARLEY_SMTP_URL;
+	// Enabled() is false without it).
+	Mail *mail.Service
 	// Team holds memberships, roles and workspaces per person.
 	Team *team.Service
 	// Sessions keeps the dashboard's sessions in the database (idle and absolute expiry,
@@ -141,8 +146,10 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Metrics.WatchQueues(asynq.NewInspectorFromRedisClient(a.Redis), queues)
 	a.Events = events.NewBus(a.Redis, log)
 	a.RateLimit = ratelimit.New(a.Redis, log)
-	a.Accounts = &account.Service{Store: a.Store, Limits: a.RateLimit}
-	a.Team = &team.Service{Store: a.Store, OpenSignup: cfg.OpenSignup}
+	a.Mail = mail.New(a.Store, cfg, log)
+	a.Mail.Notify = a.Tasks.NotifyMail
+	a.Accounts = &account.Service{Store: a.Store, Limits: a.RateLimit, Mail: a.Mail, BaseURL: cfg.BaseURL}
+	a.Team = &team.Service{Store: a.Store, OpenSignup: cfg.OpenSignup, Mailer: a.Mail} // invites are emailed when mail is configured
 	a.Sessions = session.New(a.Store, log, session.Options{Idle: cfg.SessionIdle, Max: cfg.SessionMax, Secure: cfg.SecureCookies})
 	a.Workspace = &workspace.Service{Store: a.Store}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}

@@ -71,6 +71,10 @@ type Config struct {
 	// TrustedProxies (PARLEY_TRUSTED_PROXIES): the networks of the reverse proxies whose
 	// X-Forwarded-For names the client; empty: the connection's peer address is the client.
 	TrustedProxies []*net.IPNet
+
+	// Outgoing mail (mail.go): SMTP is nil when PARLEY_SMTP_URL is unset (mail is off).
+	SMTP     *SMTP  // PARLEY_SMTP_URL
+	MailFrom string // PARLEY_MAIL_FROM: the sender of every message
 }
 
 // LLM defaults.
@@ -123,6 +127,8 @@ var Vars = []Var{
 	{"PARLEY_WIDGET_RATE_MESSAGES", "60", "Web widget messages allowed per minute for one client IP and assistant; more are answered 429 with Retry-After."},
 	{"PARLEY_METRICS_TOKEN", "unset: `/metrics` on the web address answers 404", "When set, `GET /metrics` on the web address serves Prometheus metrics to requests carrying `Authorization: Bearer <token>` (401 otherwise). At least 16 characters (try: openssl rand -hex 16)."},
 	{"PARLEY_TRUSTED_PROXIES", "unset: the client is the connection's address; X-Forwarded-For is ignored", "Comma-separated addresses or CIDR ranges of your reverse proxies or load balancer (for example `10.0.0.0/8,127.0.0.1`). Only a request from one of them has its client address (used by the widget's rate limits and the logs) taken from `X-Forwarded-For`; anyone else could forge that header."},
+	{"PARLEY_SMTP_URL", "unset: no mail is sent (password reset by email is off; invite links are only shown)", "The outgoing mail server: `smtp://user:pass@host:587` (STARTTLS when the server offers it) or `smtps://user:pass@host:465` (TLS from the start). The password is sent only over TLS or to localhost. Messages are kept in the database and sent by the workers, with retries."},
+	{"PARLEY_MAIL_FROM", "unset (required with PARLEY_SMTP_URL)", "The sender of Parley's mail, for example `Parley <parley@example.com>`."},
 	{"PARLEY_METRICS_ADDR", "unset: no separate metrics listener", "A listen address such as `127.0.0.1:9090` or `:9090` where every role (web, worker, scheduler, all-in-one) serves `/metrics` without a token: keep it off the public network. This is how a separate worker process is scraped."},
 }
 
@@ -219,6 +225,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if err := c.loadSession(getenv); err != nil {
+		return nil, err
+	}
+	if err := c.loadMail(getenv); err != nil {
 		return nil, err
 	}
 	var err error

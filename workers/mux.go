@@ -21,6 +21,8 @@ type Handlers struct {
 	Tally   *Tally
 	// Replies finishes promised replies (the reply outbox's sweep and widget reply task).
 	Replies *Replies
+	// Mail sends the mail outbox (send task and sweep).
+	Mail *Mail
 	// Tasks is the installation's task factory: a task of another installation sharing the
 	// Redis is handed back (ErrForeignTask) instead of being run on this one's database.
 	Tasks *Tasks
@@ -51,6 +53,10 @@ func NewMux(h Handlers) *asynq.ServeMux {
 	if h.Replies != nil {
 		mux.HandleFunc(TypeChatReply, h.Replies.HandleChatReply)
 		mux.HandleFunc(TypeReplySweep, h.Replies.HandleSweep)
+	}
+	if h.Mail != nil {
+		mux.HandleFunc(TypeMailSend, h.Mail.HandleSend)
+		mux.HandleFunc(TypeMailSweep, h.Mail.HandleSweep)
 	}
 	if h.Tally != nil {
 		mux.HandleFunc(TypeUsageTally, h.Tally.HandleTally)
@@ -83,6 +89,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 		{Spec: "@every 1m", Task: t.UsageTally()},
 		{Spec: "@every 15m", Task: t.UsageReconcile()},
 		{Spec: "@every 1m", Task: t.ExtractionSweep()},
+		// Mail whose send task was lost, or whose retries ran out: every sweep period.
+		{Spec: "@every " + every.String(), Task: t.MailSweep()},
 	}
 }
 

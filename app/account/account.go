@@ -3,8 +3,11 @@
 // counted by app/ratelimit in Redis, in-process while Redis does not answer). While throttled,
 // every attempt is refused, the correct password included, so that guessing learns nothing.
 //
-// It owns these rules; the dashboard translates its errors into pages. It may import the
-// store, app/auth and app/ratelimit; never app/web, views or workers.
+// It also owns a person's own account (profile.go: name, email, password change) and password
+// reset by one-time links (reset.go).
+//
+// It owns these rules; the dashboard and the CLI translate its errors. It may import the
+// store, app/auth, app/mail and app/ratelimit; never app/web, views or workers.
 package account
 
 import (
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/mail"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -52,10 +56,14 @@ func (e *ThrottledError) Minutes() string {
 	return fmt.Sprintf("%d minutes", m)
 }
 
-// Service signs people in.
+// Service signs people in and keeps their accounts.
 type Service struct {
 	Store  *store.Store
 	Limits *ratelimit.Limiter
+	// Mail sends reset links (not Enabled without PARLEY_SMTP_URL); BaseURL
+	// (PARLEY_BASE_URL) begins every link.
+	Mail    *mail.Service
+	BaseURL string
 }
 
 // SignIn returns the user whose email and password these are. client is the client's

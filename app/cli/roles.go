@@ -177,6 +177,7 @@ func Handlers(a *app.App) workers.Handlers {
 		Tally:       &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: a.Log}},
 		// Replies that are due and not done once past the WhatsApp debounce and a sweep period.
 		Replies: &workers.Replies{Store: a.Store, Chat: a.Chat, Tasks: a.Tasks, Log: a.Log, Age: replySweepAge(a)},
+		Mail:    &workers.Mail{Mail: a.Mail, Store: a.Store, Tasks: a.Tasks, Log: a.Log},
 		Tasks:   a.Tasks,
 		Metrics: a.Metrics,
 		Log:     a.Log,

@@ -20,17 +20,9 @@ import (
 
 func init() {
 	register(command{"workspace", "create a workspace and print its id", "create --name N [--owner-email E]", runWorkspace})
-	register(command{"user", "create a member of a workspace: with a password from stdin, or print a one-time link", "create --email E --role owner|admin|agent|viewer [--workspace ID] [--password-stdin]", runUser})
 	helpText["workspace"] = `  create --name N [--owner-email E]
           create a workspace and print its id; E (an existing account) becomes its owner.
           Without an owner, fill it with ` + "`parley user create --role owner --workspace ID`" + `.
-`
-	helpText["user"] = `  create --email E --role R [--workspace ID] [--password-stdin]
-          make E a member of the workspace (default: the first) with the workspace role R
-          (owner, admin, agent or viewer). With --password-stdin the account is created at
-          once with the password read from the first line of stdin (at least 8 characters),
-          and its id is printed. Without it, a one-time invite link (valid 7 days) is printed:
-          the account is created, with a password of the person's choosing, when it is used.
 `
 }
 
@@ -92,16 +84,14 @@ func runWorkspace(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func runUser(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return &usageError{"say create"}
-	}
+// runUserCreate runs `parley user create` (user.go dispatches the subcommands of user).
+func runUserCreate(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("user create")
 	email := fs.String("email", "", "the person's email")
 	role := fs.String("role", "", "their role in the workspace: owner, admin, agent or viewer")
 	wsID := fs.Int64("workspace", 0, "workspace id (default: the first workspace)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

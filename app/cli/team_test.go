@@ -152,7 +152,8 @@ func TestUserCreate(t *testing.T) {
 		{"long-enough\n", []string{"user", "create", "--email", "agent@X.test", "--role", "viewer", "--password-stdin"}, 2, "--email agent@X.test has an account already"},
 		{"", []string{"user", "create", "--email", "agent@x.test", "--role", "viewer"}, 2, "--email agent@x.test has an account already"},
 		{"", []string{"user", "create", "--email", "n@x.test", "--role", "agent", "--workspace", "999"}, 1, "workspace 999 does not exist"},
-		{"", []string{"user", "delete"}, 2, "say create"},
+		{"", []string{"user", "delete"}, 2, `unknown subcommand "delete"`},
+		{"", []string{"user"}, 2, "say create or reset-password EMAIL"},
 	} {
 		if code, out, stderr := runIn(t, env, tc.stdin, tc.args...); code != tc.code || out != "" || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: %d %q %q", tc.args, code, out, stderr)

@@ -13,6 +13,10 @@ var redactedParams = map[string]bool{
 	"access_token": true, "password": true, "secret": true, "key": true,
 }
 
+// redactedPaths are the path prefixes whose next segment is a one-time credential (a password
+// reset link's token, an invite's): it never reaches a log line either.
+var redactedPaths = []string{"/reset/", "/invite/"}
+
 // Redacted stands in for a value that is not logged.
 const Redacted = "REDACTED"
 
@@ -21,8 +25,9 @@ const Redacted = "REDACTED"
 // replaced by REDACTED, whatever their case or escaping; everything else is kept as sent.
 func RedactURI(uri string) string {
 	path, query, ok := strings.Cut(uri, "?")
+	path = redactPath(path)
 	if !ok {
-		return uri
+		return path
 	}
 	query, frag, hasFrag := strings.Cut(query, "#")
 	parts := strings.Split(query, "&")
@@ -41,4 +46,21 @@ func RedactURI(uri string) string {
 		out += "#" + frag
 	}
 	return out
+}
+
+// redactPath replaces the token segment of a one-time link's path (/reset/<token>,
+// /invite/<token>) by REDACTED, keeping what follows it.
+func redactPath(path string) string {
+	for _, p := range redactedPaths {
+		rest, ok := strings.CutPrefix(path, p)
+		if !ok || rest == "" {
+			continue
+		}
+		_, tail, _ := strings.Cut(rest, "/")
+		if strings.Contains(rest, "/") {
+			tail = "/" + tail
+		}
+		return p + Redacted + tail
+	}
+	return path
 }

@@ -22,3 +22,20 @@ func TestRedactURI(t *testing.T) {
 		}
 	}
 }
+
+// One-time link tokens in paths (password reset, invites) never reach a log line.
+func TestRedactURIOneTimeLinkPaths(t *testing.T) {
+	for in, want := range map[string]string{
+		"/reset/ABCDEF123":          "/reset/REDACTED",
+		"/reset/ABCDEF123?x=1":      "/reset/REDACTED?x=1",
+		"/invite/tok/accept":        "/invite/REDACTED/accept",
+		"/reset":                    "/reset",
+		"/reset/":                   "/reset/",
+		"/conversations/12":         "/conversations/12",
+		"/reset/ABC?token=secret&a": "/reset/REDACTED?token=REDACTED&a",
+	} {
+		if got := logctx.RedactURI(in); got != want {
+			t.Errorf("RedactURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -184,6 +184,15 @@ func (m *Manager) User(ctx context.Context) int64 {
 	return 0
 }
 
+// ID is the id of the request's session row, 0 when it has none (nobody logged in, or a
+// session not saved yet): a password change keeps this one and ends the user's others.
+func (m *Manager) ID(ctx context.Context) int64 {
+	if row := stateOf(ctx).row; row != nil {
+		return row.ID
+	}
+	return 0
+}
+
 // Workspace is the id of the workspace the session works in (the dashboard's current one),
 // 0 when nobody is logged in.
 func (m *Manager) Workspace(ctx context.Context) int64 {

@@ -237,3 +237,64 @@ func (s *Store) CreateMemberUser(ctx context.Context, workspaceID int64, email, 
 func (s *Store) CreateWorkspace(ctx context.Context, name string) (*Workspace, error) {
 	return createWorkspace(ctx, s.DB, strings.TrimSpace(name))
 }
+
+// ErrAdminWithoutWorkspace refuses deleting the only workspace of an installation admin.
+var ErrAdminWithoutWorkspace = errors.New("an installation admin would be left without a workspace")
+
+// Orphans lists the members of the workspace who belong to no other workspace: their accounts
+// go with it when it is deleted.
+func (s *Store) Orphans(ctx context.Context, workspaceID int64) ([]Member, error) {
+	ms, err := s.Members(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Member
+	for _, m := range ms {
+		n, err := s.DB.NewSelect().Model((*Membership)(nil)).Where("user_id = ?", m.UserID).Where("workspace_id <> ?", workspaceID).Count(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// DeleteWorkspace deletes the workspace and everything in it (its assistants, conversations,
+// keys, templates, sessions and memberships, by the schema's cascades) in one transaction.
+// Members who belong to other workspaces start in one of those from now on; the accounts of
+// members who belong to no other are deleted with it, unless one is an installation admin:
+// then nothing is deleted (ErrAdminWithoutWorkspace).
+func (s *Store) DeleteWorkspace(ctx context.Context, workspaceID int64) error {
+	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewUpdate().TableExpr("users AS u").
+			Set("workspace_id = (SELECT min(m.workspace_id) FROM memberships AS m WHERE m.user_id = u.id AND m.workspace_id <> ?)", workspaceID).
+			Where("u.workspace_id = ?", workspaceID).
+			Where("EXISTS (SELECT 1 FROM memberships AS m WHERE m.user_id = u.id AND m.workspace_id <> ?)", workspaceID).Exec(ctx); err != nil {
+			return err
+		}
+		// Members who belong to no other workspace, whose account points elsewhere (a
+		// workspace they left): their account goes too, pointed here.
+		if _, err := tx.NewUpdate().TableExpr("users AS u").Set("workspace_id = ?", workspaceID).
+			Where("EXISTS (SELECT 1 FROM memberships AS m WHERE m.user_id = u.id AND m.workspace_id = ?)", workspaceID).
+			Where("NOT EXISTS (SELECT 1 FROM memberships AS m WHERE m.user_id = u.id AND m.workspace_id <> ?)", workspaceID).Exec(ctx); err != nil {
+			return err
+		}
+		n, err := tx.NewSelect().TableExpr("users AS u").Where("u.workspace_id = ?", workspaceID).Where("u.role = ?", model.UserRoleAdmin).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrAdminWithoutWorkspace
+		}
+		res, err := tx.NewDelete().Model((*Workspace)(nil)).Where("id = ?", workspaceID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}

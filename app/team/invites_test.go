@@ -15,8 +15,8 @@ import (
 	"github.com/parleyhq/parley/app/testkit"
 )
 
-// recordingMailer records what Invite enqueues. app/mail (with a real SMTP server in its
-// tests) is not on main yet: this implementation of team.Mailer stands in for it.
+// recordingMailer records what Invite enqueues (the rules of this package, without a
+// server); app/web/dashboard's invite test sends through app/mail to a real SMTP server.
 type recordingMailer struct {
 	mu      sync.Mutex
 	enabled bool

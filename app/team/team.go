@@ -226,3 +226,31 @@ func (s *Service) CreateWorkspaceForScript(ctx context.Context, name, ownerEmail
 	}
 	return s.Store.CreateWorkspaceOwnedBy(ctx, name, u.ID)
 }
+
+// ErrAdminWithoutWorkspace: deleting the workspace would leave an installation admin with none.
+var ErrAdminWithoutWorkspace = errors.New("an installation admin belongs to no other workspace: give them another one first")
+
+// Orphans lists the members whose accounts would be deleted with the workspace (they belong
+// to no other).
+func (s *Service) Orphans(ctx context.Context, workspaceID int64) ([]store.Member, error) {
+	return s.Store.Orphans(ctx, workspaceID)
+}
+
+// DeleteWorkspace deletes the workspace with everything in it; only an owner may, and only by
+// typing its name (confirm, compared after trimming; a FieldError on confirm otherwise).
+func (s *Service) DeleteWorkspace(ctx context.Context, ws *store.Workspace, by Actor, confirm string) error {
+	if by.Role != model.MemberOwner {
+		return ErrForbidden
+	}
+	if strings.TrimSpace(confirm) != strings.TrimSpace(ws.Name) {
+		return &FieldError{Field: "confirm", Message: "type the workspace's name exactly to delete it"}
+	}
+	switch err := s.Store.DeleteWorkspace(ctx, ws.ID); {
+	case errors.Is(err, store.ErrAdminWithoutWorkspace):
+		return ErrAdminWithoutWorkspace
+	case errors.Is(err, store.ErrNotFound):
+		return ErrNotMember
+	default:
+		return err
+	}
+}

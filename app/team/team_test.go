@@ -274,3 +274,59 @@ func TestRoleOrder(t *testing.T) {
 		}
 	}
 }
+
+// Deleting a workspace: an owner who types its name; members of other workspaces stay (and
+// start elsewhere), accounts with no other workspace go with it; an installation admin is
+// never left without one.
+func TestDeletingAWorkspace(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	if err := f.s.AddMember(ctx, f.x.ID, f.bo.ID, model.MemberAgent); err != nil {
+		t.Fatal(err)
+	}
+	conv := &store.Conversation{WorkspaceID: f.w.ID, Type: model.TypeTest, Customer: "c", StartedAt: time.Now().UTC()}
+	if err := f.s.CreateConversation(ctx, conv); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.t.DeleteWorkspace(ctx, f.w, actor(f.bo, model.MemberAdmin), "W"); !errors.Is(err, team.ErrForbidden) {
+		t.Fatalf("an admin deletes: %v", err)
+	}
+	var fe *team.FieldError
+	if err := f.t.DeleteWorkspace(ctx, f.w, actor(f.ana, model.MemberOwner), "w"); !errors.As(err, &fe) || fe.Field != "confirm" {
+		t.Fatalf("a wrong name: %v", err)
+	}
+	// ana is the installation admin and W her only workspace: refused, nothing deleted.
+	if err := f.t.DeleteWorkspace(ctx, f.w, actor(f.ana, model.MemberOwner), "W"); !errors.Is(err, team.ErrAdminWithoutWorkspace) {
+		t.Fatalf("the installation admin's only workspace: %v", err)
+	}
+	if _, err := f.s.GetConversation(ctx, f.w.ID, conv.ID); err != nil {
+		t.Fatalf("a refused deletion deleted: %v", err)
+	}
+	orphans, err := f.t.Orphans(ctx, f.w.ID)
+	if err != nil || len(orphans) != 3 { // ana, cy, di; bo is in X too
+		t.Fatalf("orphans: %+v %v", orphans, err)
+	}
+	if err := f.s.AddMember(ctx, f.x.ID, f.ana.ID, model.MemberViewer); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.t.DeleteWorkspace(ctx, f.w, actor(f.ana, model.MemberOwner), " W "); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.WorkspaceByID(ctx, f.w.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the workspace: %v", err)
+	}
+	if _, err := f.s.GetConversation(ctx, f.w.ID, conv.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("its conversation: %v", err)
+	}
+	for _, u := range []*store.User{f.ana, f.bo} {
+		got, err := f.s.UserByID(ctx, u.ID)
+		if err != nil || got.WorkspaceID != f.x.ID {
+			t.Fatalf("%s stays, starting in X: %+v %v", u.Email, got, err)
+		}
+	}
+	for _, u := range []*store.User{f.cy, f.di} {
+		if _, err := f.s.UserByID(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s had no other workspace: %v", u.Email, err)
+		}
+	}
+}

@@ -240,6 +240,19 @@ func Config(t testing.TB) *config.Config {
 // ConfigFor builds a configuration on the given database and Redis.
 func ConfigFor(t testing.TB, db DB, redisURL string) *config.Config {
 	t.Helper()
+	return ConfigForEnv(t, db, redisURL, nil)
+}
+
+// ConfigWith is Config with more variables (PARLEY_SMTP_URL, ...) set.
+func ConfigWith(t testing.TB, extra map[string]string) *config.Config {
+	t.Helper()
+	return ConfigForEnv(t, NewDB(t), RedisURL(t), extra)
+}
+
+// ConfigForEnv builds a configuration on the given database and Redis, with the variables of
+// extra set as well.
+func ConfigForEnv(t testing.TB, db DB, redisURL string, extra map[string]string) *config.Config {
+	t.Helper()
 	env := map[string]string{
 		"PARLEY_SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
 		"PARLEY_BASE_URL":   "http://127.0.0.1:8080",
@@ -250,6 +263,9 @@ func ConfigFor(t testing.TB, db DB, redisURL string) *config.Config {
 		env["DATABASE_URL"] = db.DatabaseURL
 	} else {
 		env["DATABASE_URL"] = "sqlite://" + db.SQLitePath
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {

@@ -187,7 +187,8 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 // azParams are the values of path parameters, naming w's objects.
 func azParams(w *azWS, owner string) map[string]string {
 	p := map[string]string{
-		"key": w.assistant.PublicKey, "job": w.job, "token": w.inviteTok, "msg": strconv.FormatInt(w.userMsg[model.TypeTest], 10), "queue": "default",
+		"key": w.assistant.PublicKey, "job": w.job, "msg": strconv.FormatInt(w.userMsg[model.TypeTest], 10), "queue": "default",
+		"token": "UNKNOWNTOKEN", // a reset link that does not work
 	}
 	switch owner {
 	case "conv:test", "conv:widget", "conv:whatsapp":
@@ -228,7 +229,8 @@ func azPath(t *testing.T, path string, p map[string]string) string {
 
 // azTables are the tables a request could change.
 var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assistants", "conversations", "conversation_counts", "messages",
-	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates", "invites"}
+	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates",
+	"password_resets", "outgoing_mail", "invites"}
 
 // azVolatile are columns that reading requests legitimately touch (a key's or user's last use).
 var azVolatile = map[string]bool{"last_used_at": true, "last_login_at": true}
@@ -546,7 +548,8 @@ func azRoutes() map[string]azRoute {
 		}},
 		// An invite link: its page and its acceptance need no login, and never redirect to
 		// one; an unknown token is 404; another account (B's) is refused and changes nothing.
-		azKey("GET", "/invite/:token"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+		azKey("GET", "/invite/:token"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
+			p := "/invite/" + f.A.inviteTok
 			if r := f.e.azDo(nil, "GET", p, nil); r.status != 200 || !strings.Contains(r.body, f.A.ws.Name) || !strings.Contains(r.body, "Agent") {
 				t.Errorf("invite page: %d", r.status)
 			}
@@ -557,7 +560,8 @@ func azRoutes() map[string]azRoute {
 				t.Errorf("invite page, signed in as B: %d", r.status)
 			}
 		}},
-		azKey("POST", "/invite/:token"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+		azKey("POST", "/invite/:token"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
+			p := "/invite/" + f.A.inviteTok
 			all := f.e.azSnapshot(0)
 			body, hdr := azForm(url.Values{"name": {"Mallory"}, "password": {"long-enough"}})
 			if r := f.e.azDo(nil, "POST", p, body, hdr...); r.status != 403 {
@@ -623,8 +627,63 @@ func azRoutes() map[string]azRoute {
 			}
 			azSameSnapshot(t, "refused setup", before, f.e.azSnapshot(0))
 		}},
+		// Password reset: no login, CSRF on posts; a link that does not work is a 404 page,
+		// never a login redirect. (Mail is not configured here: /reset sends nothing.)
+		azKey("GET", "/reset"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+			r := f.e.azDo(nil, "GET", p, nil)
+			if r.status != 200 {
+				t.Errorf("reset page: %d", r.status)
+			}
+			azNoLeak(t, "reset page", r.body, f.A)
+		}},
+		azKey("POST", "/reset"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+			before := f.e.azSnapshot(0)
+			body, hdr := azForm(url.Values{"email": {f.A.email}})
+			if r := f.e.azDo(nil, "POST", p, body, hdr...); r.status != 403 {
+				t.Errorf("reset request without CSRF: %d", r.status)
+			}
+			c := f.e.Client()
+			body, hdr = azForm(url.Values{"_csrf": {f.e.CSRF(c, "/login")}, "email": {f.A.email}})
+			if r := f.e.azDo(c, "POST", p, body, hdr...); r.status != 200 {
+				t.Errorf("reset request: %d", r.status)
+			}
+			azSameSnapshot(t, "reset requests without mail", before, f.e.azSnapshot(0))
+		}},
+		azKey("GET", "/reset/:token"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
+			for _, c := range []*http.Client{nil, f.a} {
+				r := f.e.azDo(c, "GET", "/reset/UNKNOWNTOKEN", nil)
+				if r.status != 404 || r.header.Get("Location") != "" || !strings.Contains(r.body, "reset-invalid") {
+					t.Errorf("unknown reset link: %d %q", r.status, r.header.Get("Location"))
+				}
+				azNoLeak(t, "reset link page", r.body, f.A)
+			}
+		}},
+		azKey("POST", "/reset/:token"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
+			before := f.e.azSnapshot(0)
+			form := url.Values{"new_password": {"hijacked-pw"}, "new_password_confirm": {"hijacked-pw"}}
+			body, hdr := azForm(form)
+			if r := f.e.azDo(nil, "POST", "/reset/UNKNOWNTOKEN", body, hdr...); r.status != 403 {
+				t.Errorf("reset without CSRF: %d", r.status)
+			}
+			c := f.e.Client()
+			form.Set("_csrf", f.e.CSRF(c, "/login"))
+			body, hdr = azForm(form)
+			if r := f.e.azDo(c, "POST", "/reset/UNKNOWNTOKEN", body, hdr...); r.status != 404 {
+				t.Errorf("reset with an unknown link: %d", r.status)
+			}
+			azSameSnapshot(t, "refused resets", before, f.e.azSnapshot(0))
+		}},
 
 		// ---- dashboard ----
+		// Your account: B taking A's email is a conflict (409); A's control saves its own.
+		azKey("GET", "/settings/account"): {class: azDashboard},
+		azKey("POST", "/settings/account"): {class: azDashboard, cross: 409, form: func(w *azWS) url.Values {
+			return url.Values{"name": {"Renamed"}, "email": {w.email}}
+		}},
+		// B "changes" its password to the same one (its own account: 303).
+		azKey("POST", "/settings/account/password"): {class: azDashboard, form: func(*azWS) url.Values {
+			return url.Values{"current_password": {"correct-horse"}, "new_password": {"correct-horse"}, "new_password_confirm": {"correct-horse"}}
+		}},
 		azKey("GET", "/conversations"):                           {class: azDashboard},
 		azKey("GET", "/conversations/events"):                    {class: azDashboard},
 		azKey("GET", "/conversations/export.csv"):                {class: azDashboard},
@@ -679,6 +738,9 @@ func azRoutes() map[string]azRoute {
 		// Invites: B invites to its own workspace only, and cannot revoke A's (404).
 		azKey("POST", "/settings/invites"):            {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"email": {"new-invitee@x.test"}, "role": {"agent"}} }},
 		azKey("POST", "/settings/invites/:id/revoke"): {class: azDashboard, owner: "invite", form: convForm, destructive: true},
+		// Deleting a workspace needs its name typed: A's name, typed by B, is a wrong one for
+		// B's workspace (422, nothing deleted).
+		azKey("POST", "/settings/workspace/delete"): {class: azDashboard, cross: 422, form: func(w *azWS) url.Values { return url.Values{"confirm": {w.ws.Name + " (not quite)"}} }},
 		// Routes whose form names the other workspace's objects: refused, nothing changed.
 		azKey("POST", "/test-chat/sessions"): {class: azDashboard, cross: 400, form: func(w *azWS) url.Values {
 			return url.Values{"assistant_id": {strconv.FormatInt(w.assistant.ID, 10)}, "prechat.email": {"x@y.test"}}

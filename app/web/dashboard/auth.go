@@ -68,7 +68,11 @@ func (s *Handler) loginPage(c echo.Context) error {
 	} else if setup {
 		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Setup))
 	}
-	return htmx.Render(c, http.StatusOK, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Next: c.QueryParam("next")}))
+	f := pages.LoginForm{CSRF: csrfToken(c), Next: c.QueryParam("next"), ForgotLink: s.Accounts.MailEnabled()}
+	if c.QueryParam("reset") == "done" {
+		f.Notice = "Your password is set. Log in with it."
+	}
+	return htmx.Render(c, http.StatusOK, pages.Login(f))
 }
 
 // login checks form fields email and password.
@@ -77,7 +81,7 @@ func (s *Handler) login(c echo.Context) error {
 	pw := c.FormValue("password")
 	next := c.FormValue("next")
 	fail := func(msg string) error {
-		return htmx.Render(c, http.StatusUnauthorized, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg}))
+		return htmx.Render(c, http.StatusUnauthorized, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg, ForgotLink: s.Accounts.MailEnabled()}))
 	}
 	if email == "" || pw == "" {
 		return htmx.Render(c, http.StatusBadRequest, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: "Enter your email and password."}))
@@ -149,10 +153,8 @@ func (s *Handler) setup(c echo.Context) error {
 	if !config.LooksLikeEmail(f.Email) {
 		f.Errors["email"] = "Enter a valid email address."
 	}
-	if len(pw) < auth.MinPasswordLength {
-		f.Errors["password"] = "Use at least 8 characters."
-	} else if len(pw) > 72 {
-		f.Errors["password"] = "Use at most 72 characters."
+	if p := account.PasswordProblem(pw); p != "" {
+		f.Errors["password"] = p
 	}
 	if pw != pw2 {
 		f.Errors["password_confirm"] = "The two passwords differ."

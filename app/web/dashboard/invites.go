@@ -158,6 +158,7 @@ func (s *Handler) inviteData(c echo.Context, token string, v *team.InviteView, u
 
 // invitePage shows the workspace and role of an invite link, and how to accept it.
 func (s *Handler) invitePage(c echo.Context) error {
+	noReferrer(c) // the link's token is in the URL
 	ctx := c.Request().Context()
 	token := c.Param("token")
 	v, err := s.Team.Lookup(ctx, token)
@@ -177,6 +178,7 @@ func (s *Handler) invitePage(c echo.Context) error {
 // workspace and works in it; a visitor makes an account (name, password) and is signed in,
 // in the same transaction.
 func (s *Handler) inviteAccept(c echo.Context) error {
+	noReferrer(c)
 	ctx := c.Request().Context()
 	token := c.Param("token")
 	u, err := s.signedIn(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -250,29 +251,34 @@ func TestOnlyOwnersInviteOwners(t *testing.T) {
 	}
 }
 
-// inviteMailer records the invites the team service emails (app/mail, with its SMTP server,
-// is wired in by the lead; this stands in for it behind team.Mailer).
-type inviteMailer struct{ to []string }
+var inviteLinkRe = regexp.MustCompile(`(https?://[^\s"<>]+)(/invite/[A-Z2-7]{26})`)
 
-func (m *inviteMailer) Enabled() bool { return true }
-
-func (m *inviteMailer) Enqueue(_ context.Context, to, _, text, _ string) error {
-	m.to = append(m.to, to+" "+text)
-	return nil
-}
-
-// TestInviteEmailedWhenMailIsConfigured: with a mailer the page says "emailed", and the
-// email carries the same link.
+// TestInviteEmailedWhenMailIsConfigured: with PARLEY_SMTP_URL the page says "emailed", and a
+// real SMTP server receives the invite with the same link, which works.
 func TestInviteEmailedWhenMailIsConfigured(t *testing.T) {
-	e := newEnv(t)
-	m := &inviteMailer{}
-	e.App.Team.Mailer = m
+	e, srv := mailEnv(t)
 	e.User("owner@a.test", "correct-horse")
 	owner := e.Client()
 	e.Login(owner, "owner@a.test", "correct-horse")
 	status, doc, link := e.inviteVia(owner, e.CSRF(owner, "/settings/members"), "mailme@x.test", "viewer")
-	if status != 200 || doc.Find("[data-emailed]").Length() != 1 || len(m.to) != 1 || !strings.HasPrefix(m.to[0], "mailme@x.test ") || !strings.Contains(m.to[0], link) {
-		t.Fatalf("emailed invite: %d %q %v", status, link, m.to)
+	if status != 200 || doc.Find("[data-emailed]").Length() != 1 {
+		t.Fatalf("emailed invite: %d %q", status, doc.Find("#members").Text())
 	}
-	e.inviteToken(link)
+	token := e.inviteToken(link)
+	if n := runMail(t, e); n != 1 {
+		t.Fatalf("%d mail tasks, want 1", n)
+	}
+	msgs := srv.Wait(t, 1, 5*time.Second)
+	if len(msgs) != 1 || msgs[0].To[0] != "mailme@x.test" || msgs[0].From != "parley@example.test" {
+		t.Fatalf("messages: %+v", msgs)
+	}
+	m := inviteLinkRe.FindSubmatch(msgs[0].Data)
+	if m == nil || string(m[1]) != e.App.Config.BaseURL || string(m[2]) != "/invite/"+token {
+		t.Fatalf("no invite link %s in the mail:\n%s", link, msgs[0].Data)
+	}
+	res := e.Get(e.Client(), string(m[2]))
+	if res.StatusCode != 200 || res.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("the mailed link: %d %q", res.StatusCode, res.Header.Get("Referrer-Policy"))
+	}
+	res.Body.Close()
 }

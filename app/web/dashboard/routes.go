@@ -23,6 +23,11 @@ func (s *Handler) Mount(e *echo.Echo) {
 		// invite links (invites.go): never a login redirect
 		{Name: routenames.Invite, Handler: s.invitePage},
 		{Name: routenames.InviteAccept, Handler: s.inviteAccept},
+		// password reset by one-time link (account_reset.go)
+		{Name: routenames.Reset, Handler: s.resetPage},
+		{Name: routenames.ResetRequest, Handler: s.resetRequest},
+		{Name: routenames.ResetToken, Handler: s.resetTokenPage},
+		{Name: routenames.ResetTokenSubmit, Handler: s.resetTokenSubmit},
 	}...)
 
 	d := e.Group("", s.loadSession, s.csrfMiddleware(), s.requireLogin)
@@ -62,6 +67,10 @@ func (s *Handler) Mount(e *echo.Echo) {
 		// your sessions (auth_sessions.go)
 		{Name: routenames.SettingsSessionsRevoke, Handler: s.sessionRevoke},
 		{Name: routenames.SettingsSessionsRevokeAll, Handler: s.sessionRevokeAll},
+		// your account: name, email, password (account.go)
+		{Name: routenames.SettingsAccount, Handler: s.accountPage},
+		{Name: routenames.SettingsAccountUpdate, Handler: s.accountUpdate},
+		{Name: routenames.SettingsAccountPassword, Handler: s.accountPassword},
 		// assistants (assistants.go)
 		{Name: routenames.Assistants, Handler: s.assistantsList},
 		{Name: routenames.AssistantsNew, Handler: s.assistantNew},
@@ -83,6 +92,7 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.SettingsMembersLeave, Handler: s.memberLeave},
 		{Name: routenames.SettingsInvitesCreate, Handler: s.inviteCreate},
 		{Name: routenames.SettingsInviteRevoke, Handler: s.inviteRevoke},
+		{Name: routenames.SettingsWorkspaceDelete, Handler: s.workspaceDelete},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)

@@ -32,6 +32,16 @@ func (s *Handler) settingsData(c echo.Context) (pages.SettingsData, error) {
 	if err := s.sessionsData(c, &d); err != nil { // auth_sessions.go
 		return d, err
 	}
+	if cur.Role == model.MemberOwner {
+		orphans, err := s.Team.Orphans(c.Request().Context(), cur.Workspace.ID)
+		if err != nil {
+			return d, err
+		}
+		d.Owner = true
+		for _, m := range orphans {
+			d.Orphans = append(d.Orphans, m.Email)
+		}
+	}
 	if !d.Admin {
 		return d, nil
 	}

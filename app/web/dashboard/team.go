@@ -214,3 +214,41 @@ func (s *Handler) memberLeave(c echo.Context) error {
 	_ = s.Sessions.Logout(c.Request().Context())
 	return htmx.Redirect(c, routenames.URL(routenames.Login))
 }
+
+// workspaceDelete deletes the workspace the owner works in, once its name is typed (422
+// otherwise, nothing deleted); the owner lands in another of theirs, or at the login.
+func (s *Handler) workspaceDelete(c echo.Context) error {
+	cur := current(c)
+	ctx := c.Request().Context()
+	err := s.Team.DeleteWorkspace(ctx, cur.Workspace, s.actor(c), c.FormValue("confirm"))
+	var fe *team.FieldError
+	switch {
+	case errors.As(err, &fe):
+		d, derr := s.settingsData(c)
+		if derr != nil {
+			return derr
+		}
+		d.DeleteErr = "To delete it, type the workspace's name exactly: " + cur.Workspace.Name
+		return s.renderSettings(c, http.StatusUnprocessableEntity, d)
+	case errors.Is(err, team.ErrAdminWithoutWorkspace):
+		return echo.NewHTTPError(http.StatusConflict, "This is the only workspace of an installation admin (perhaps you): create or join another workspace first.")
+	case errors.Is(err, team.ErrForbidden):
+		return echo.NewHTTPError(http.StatusForbidden, "Only an owner deletes the workspace.")
+	case err != nil:
+		return err
+	}
+	list, err := s.Team.Workspaces(ctx, cur.User.ID)
+	if err != nil || len(list) == 0 {
+		_ = s.Sessions.Logout(ctx)
+		return htmx.Redirect(c, routenames.URL(routenames.Login))
+	}
+	if _, err := s.Team.Switch(ctx, cur.User.ID, list[0].ID); err != nil {
+		return err
+	}
+	if err := s.Sessions.SwitchWorkspace(ctx, list[0].ID); err != nil {
+		// the session worked in the deleted workspace and went with it: sign in again
+		_ = s.Sessions.Logout(ctx)
+		return htmx.Redirect(c, routenames.URL(routenames.Login))
+	}
+	return htmx.Redirect(c, routenames.URL(routenames.Conversations))
+}

@@ -178,3 +178,59 @@ func TestMembersPage(t *testing.T) {
 		t.Fatal("the admin is still a member")
 	}
 }
+
+// An owner deletes a workspace from Settings by typing its name, and lands in another one of
+// theirs; an admin sees no such form and is refused.
+func TestDeleteWorkspaceFromSettings(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.User("first@install.test", "password-123") // the installation admin's workspace
+	w := e.User("owner@w.test", "password-123")
+	x := e.User("owner@x.test", "password-123")
+	owner, _ := e.App.Store.UserByEmail(ctx, "owner@w.test")
+	if err := e.App.Store.AddMember(ctx, x.ID, owner.ID, model.MemberAdmin); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := auth.HashPassword("password-456")
+	if _, err := e.App.Store.CreateMemberUser(ctx, w.ID, "adm@w.test", "", h, model.UserRoleMember, model.MemberAdmin); err != nil {
+		t.Fatal(err)
+	}
+	teamConv(t, e, w.ID, "customer-of-W")
+
+	ac := e.Client()
+	e.Login(ac, "adm@w.test", "password-456")
+	if d := webtest.Doc(t, e.Get(ac, "/settings")); d.Find("#delete-workspace").Length() != 0 {
+		t.Fatal("an admin is offered the deletion")
+	}
+	res := e.PostForm(ac, "/settings/workspace/delete", url.Values{"_csrf": {e.CSRF(ac, "/settings")}, "confirm": {w.Name}})
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("an admin deletes: %d", res.StatusCode)
+	}
+
+	oc := e.Client()
+	e.Login(oc, "owner@w.test", "password-123")
+	d := webtest.Doc(t, e.Get(oc, "/settings"))
+	if d.Find("#delete-workspace").Length() != 1 || !strings.Contains(d.Find("#delete-workspace").Text(), "adm@w.test") {
+		t.Fatalf("the owner's deletion form names the accounts that go: %q", d.Find("#delete-workspace").Text())
+	}
+	csrf := e.CSRF(oc, "/settings")
+	res = e.PostForm(oc, "/settings/workspace/delete", url.Values{"_csrf": {csrf}, "confirm": {"nope"}})
+	b := webtest.Body(t, res)
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(b, "type the workspace") {
+		t.Fatalf("a wrong name: %d", res.StatusCode)
+	}
+	res = e.PostForm(oc, "/settings/workspace/delete", url.Values{"_csrf": {csrf}, "confirm": {w.Name}})
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %d", res.StatusCode)
+	}
+	if _, err := e.App.Store.WorkspaceByID(ctx, w.ID); err == nil {
+		t.Fatal("the workspace is still there")
+	}
+	// Signed in again, the owner works in X.
+	e.Login(oc, "owner@w.test", "password-123")
+	if b := webtest.Body(t, e.Get(oc, "/settings")); !strings.Contains(b, x.Name) || strings.Contains(b, "customer-of-W") {
+		t.Fatal("the owner does not work in X")
+	}
+}

@@ -43,6 +43,13 @@ const (
 	Logout                          = "logout"
 	Setup                           = "setup"
 	SetupSubmit                     = "setup.submit"
+	Reset                           = "reset"
+	ResetRequest                    = "reset.request"
+	ResetToken                      = "reset.token"
+	ResetTokenSubmit                = "reset.token.submit"
+	SettingsAccount                 = "settings.account"
+	SettingsAccountUpdate           = "settings.account.update"
+	SettingsAccountPassword         = "settings.account.password"
 	Conversations                   = "conversations"
 	ConversationsEvents             = "conversations.events"
 	ConversationsExportCSV          = "conversations.export.csv"
@@ -102,6 +109,7 @@ const (
 	SettingsInviteRevoke            = "settings.invites.revoke"
 	Invite                          = "invite"
 	InviteAccept                    = "invite.accept"
+	SettingsWorkspaceDelete         = "settings.workspace.delete"
 	APIMe                           = "api.me"
 	APIConversations                = "api.conversations"
 	APIConversation                 = "api.conversation"
@@ -142,6 +150,13 @@ var table = []Route{
 	{http.MethodPost, Logout, "/logout", public},
 	{http.MethodGet, Setup, "/setup", public},
 	{http.MethodPost, SetupSubmit, "/setup", public},
+	{http.MethodGet, Reset, "/reset", public},
+	{http.MethodPost, ResetRequest, "/reset", public},
+	{http.MethodGet, ResetToken, "/reset/:token", public},
+	{http.MethodPost, ResetTokenSubmit, "/reset/:token", public},
+	{http.MethodGet, SettingsAccount, "/settings/account", viewer},
+	{http.MethodPost, SettingsAccountUpdate, "/settings/account", viewer},
+	{http.MethodPost, SettingsAccountPassword, "/settings/account/password", viewer},
 	{http.MethodGet, Conversations, "/conversations", viewer},
 	{http.MethodGet, ConversationsEvents, "/conversations/events", viewer},
 	{http.MethodGet, ConversationsExportCSV, "/conversations/export.csv", admin},
@@ -201,6 +216,7 @@ var table = []Route{
 	{http.MethodPost, SettingsInviteRevoke, "/settings/invites/:id/revoke", admin},
 	{http.MethodGet, Invite, "/invite/:token", public},
 	{http.MethodPost, InviteAccept, "/invite/:token", public},
+	{http.MethodPost, SettingsWorkspaceDelete, "/settings/workspace/delete", owner},
 	{http.MethodGet, APIMe, "/api/v1/me", apiKey},
 	{http.MethodGet, APIConversations, "/api/v1/conversations", apiKey},
 	{http.MethodGet, APIConversation, "/api/v1/conversations/:id", apiKey},
