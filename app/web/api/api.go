@@ -18,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -34,6 +35,8 @@ type Handler struct {
 	Conversations *conversation.Service
 	// WhatsApp confirms a WhatsApp number with Meta before an assistant is connected to it.
 	WhatsApp *whatsapp.Service
+	// Team makes invites.
+	Team *team.Service
 	// Audit is the audit log (GET /api/v1/audit-log).
 	Audit *audit.Service
 }
@@ -55,6 +58,8 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIAssistant, Handler: s.apiAssistant},
 		{Name: routenames.APIAssistantUpdate, Handler: s.apiAssistantUpdate},
 		{Name: routenames.APIAssistantDelete, Handler: s.apiAssistantDelete},
+		// invites (invites.go)
+		{Name: routenames.APIInvitesCreate, Handler: s.apiInviteCreate},
 		// audit log (audit.go)
 		{Name: routenames.APIAuditLog, Handler: s.apiAuditLog},
 	}...)
