@@ -39,13 +39,12 @@ func (m *recordingMailer) Enqueue(_ context.Context, to, subject, text, html str
 }
 
 type invFixture struct {
-	s      *store.Store
-	t      *team.Service
-	now    time.Time
-	owner  team.Actor
-	admin  team.Actor
-	a, b   *store.Workspace
-	tokens map[string]string // the token of each invited email's last link
+	s     *store.Store
+	t     *team.Service
+	now   time.Time
+	owner team.Actor
+	admin team.Actor
+	a, b  *store.Workspace
 }
 
 func (f *invFixture) link(token string) string { return "https://parley.test/invite/" + token }
