@@ -129,3 +129,13 @@ func (s *Service) MarkSent(ctx context.Context, m *store.Message, key, providerM
 	s.changed(ctx, m.WorkspaceID, m.ConversationID)
 	return nil
 }
+
+// AddOutgoing stores an outgoing message under its send key (m.ProviderMessageID) unless the
+// key names a message already (see store.AddOutgoingMessage), and publishes a stored one.
+func (s *Service) AddOutgoing(ctx context.Context, m *store.Message) (inserted bool, err error) {
+	inserted, err = s.Store.AddOutgoingMessage(ctx, m)
+	if err == nil && inserted {
+		s.announce(ctx, m)
+	}
+	return inserted, err
+}
