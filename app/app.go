@@ -149,7 +149,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Mail = mail.New(a.Store, cfg, log)
 	a.Mail.Notify = a.Tasks.NotifyMail
 	a.Accounts = &account.Service{Store: a.Store, Limits: a.RateLimit, Mail: a.Mail, BaseURL: cfg.BaseURL}
-	a.Team = &team.Service{Store: a.Store, OpenSignup: cfg.OpenSignup}
+	a.Team = &team.Service{Store: a.Store, OpenSignup: cfg.OpenSignup, Mailer: a.Mail} // invites are emailed when mail is configured
 	a.Sessions = session.New(a.Store, log, session.Options{Idle: cfg.SessionIdle, Max: cfg.SessionMax, Secure: cfg.SecureCookies})
 	a.Workspace = &workspace.Service{Store: a.Store}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}

@@ -33,6 +33,8 @@ type command struct {
 
 // Env is what a subcommand gets.
 type Env struct {
+	// Stdin is read by commands that take a secret from it (nil: empty).
+	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 }
@@ -47,7 +49,7 @@ func init() {
 	register(command{"scheduler", "run the periodic scheduler (asynq scheduler); run exactly one", "", runScheduler})
 	register(command{"migrate", "apply, roll back or list database migrations, under the migrator's lock", "up|down|status", runMigrate})
 	register(command{"apikey", "create an API key and print it", "create --name NAME [--scope read|write] [--workspace ID]", runAPIKey})
-	register(command{"user", "manage accounts: print a one-time password reset link", "reset-password EMAIL", runUser})
+	register(command{"user", "manage accounts: create a member of a workspace, print a one-time password reset link", "create --email E --role owner|admin|agent|viewer [--workspace ID] [--password-stdin] | reset-password EMAIL", runUser})
 	register(command{"seed", "fill the database with demo data, or with a large data set for benchmarks", "--demo | --bulk --conversations N --messages-per-conversation M", runSeed})
 	register(command{"doctor", "check configuration, database, migrations, Redis, queues, the LLM endpoint and WhatsApp; change nothing", "[--json]", runDoctor})
 	register(command{"bench", "load tools: server time of the Conversations pages, or signed WhatsApp webhooks at a fixed rate", "conversations [--workspace ID] [--runs N] [--only TEXT] | whatsapp --url URL --secret S [--rate R] [--duration D]", runBench})
@@ -62,7 +64,7 @@ func (e *usageError) Error() string { return e.msg }
 // returns the process exit code.
 func Run(args []string, env *Env) int {
 	if env == nil {
-		env = &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+		env = &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -145,7 +147,13 @@ Run exactly one.
           create an API key in the first workspace (or the one named) and print it once;
           a read key may only read (GET), a write key (the default) may also change things
 `,
-	"user": `  reset-password EMAIL
+	"user": `  create --email E --role R [--workspace ID] [--password-stdin]
+          make E a member of the workspace (default: the first) with the workspace role R
+          (owner, admin, agent or viewer). With --password-stdin the account is created at
+          once with the password read from the first line of stdin (at least 8 characters),
+          and its id is printed. Without it, a one-time invite link (valid 7 days) is printed:
+          the account is created, with a password of the person's choosing, when it is used.
+  reset-password EMAIL
           print a one-time link (PARLEY_BASE_URL/reset/TOKEN) that sets the password of the
           account with EMAIL; it works once, within 1 hour, and ends the account's sessions.
           For installations without mail (PARLEY_SMTP_URL), or a person who cannot receive it.

@@ -14,9 +14,11 @@ import (
 // runUser runs `parley user SUBCOMMAND`.
 func runUser(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return &usageError{"say reset-password EMAIL"}
+		return &usageError{"say create or reset-password EMAIL"}
 	}
 	switch args[0] {
+	case "create":
+		return runUserCreate(ctx, env, args[1:])
 	case "reset-password":
 		return runUserResetPassword(ctx, env, args[1:])
 	}

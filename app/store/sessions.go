@@ -41,12 +41,13 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (*Session, error
 // is new. The owner (user, workspace, device, address) is written only when r.UserID is set
 // (a login): a later save of the same token never changes or clears it, and a save of a
 // token whose row was deleted (revoked) creates an anonymous row, never a logged-in one.
+// Inside WithTx it joins the transaction (an invite's acceptance signs its new account in).
 func (s *Store) SaveSession(ctx context.Context, r *Session) error {
 	r.Expiry, r.LastSeenAt = r.Expiry.UTC(), r.LastSeenAt.UTC()
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = r.LastSeenAt
 	}
-	q := s.DB.NewInsert().Model(r).ExcludeColumn("id").
+	q := s.conn(ctx).NewInsert().Model(r).ExcludeColumn("id").
 		On("CONFLICT (token_hash) DO UPDATE").
 		Set("data = EXCLUDED.data").Set("expiry = EXCLUDED.expiry").Set("last_seen_at = EXCLUDED.last_seen_at")
 	if r.UserID != nil {
@@ -65,9 +66,10 @@ func (s *Store) TouchSession(ctx context.Context, id int64, at time.Time, client
 	return err
 }
 
-// DeleteSessionByHash removes the session of a token hash (nothing when there is none).
+// DeleteSessionByHash removes the session of a token hash (nothing when there is none);
+// inside WithTx it joins the transaction.
 func (s *Store) DeleteSessionByHash(ctx context.Context, hash string) error {
-	_, err := s.DB.NewDelete().Model((*Session)(nil)).Where("token_hash = ?", hash).Exec(ctx)
+	_, err := s.conn(ctx).NewDelete().Model((*Session)(nil)).Where("token_hash = ?", hash).Exec(ctx)
 	return err
 }
 
@@ -124,9 +126,9 @@ func (s *Store) SetSessionWorkspace(ctx context.Context, id, userID, wsID int64)
 
 // PruneSessions removes the sessions that expired at now, were last used at or before
 // seenBefore, or have no user and were last used at or before anonSeenBefore, and says how
-// many.
+// many. Inside WithTx it joins the transaction (a login there may prune).
 func (s *Store) PruneSessions(ctx context.Context, now, seenBefore, anonSeenBefore time.Time) (int64, error) {
-	res, err := s.DB.NewDelete().Model((*Session)(nil)).
+	res, err := s.conn(ctx).NewDelete().Model((*Session)(nil)).
 		Where("expiry <= ? OR last_seen_at <= ? OR (user_id IS NULL AND last_seen_at <= ?)", now.UTC(), seenBefore.UTC(), anonSeenBefore.UTC()).Exec(ctx)
 	if err != nil {
 		return 0, err

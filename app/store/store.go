@@ -168,6 +168,30 @@ func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) 
 	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
 }
 
+// txKey holds, in the context given to a WithTx callback, its transaction.
+type txKey struct{}
+
+// WithTx runs fn in one transaction that the store's methods called with fn's context join
+// (conn): a feature can then make a store call of another package (a login's session row)
+// part of its own change. Only the methods that use conn join; the others would wait for the
+// transaction (SQLite has one connection), so WithTx callers call only those.
+func (s *Store) WithTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if tx, ok := ctx.Value(txKey{}).(bun.Tx); ok {
+		return fn(ctx, tx)
+	}
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return fn(context.WithValue(ctx, txKey{}, tx), tx)
+	})
+}
+
+// conn is the transaction of ctx (WithTx's) when there is one, else the database.
+func (s *Store) conn(ctx context.Context) bun.IDB {
+	if tx, ok := ctx.Value(txKey{}).(bun.Tx); ok {
+		return tx
+	}
+	return s.DB
+}
+
 // IsUniqueViolation reports whether err is a unique-constraint violation on either dialect.
 func IsUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError

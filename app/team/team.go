@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/app/model"
@@ -40,6 +41,10 @@ type Service struct {
 	// OpenSignup (PARLEY_OPEN_SIGNUP) lets every signed-in person create workspaces, not only
 	// the installation's admins.
 	OpenSignup bool
+	// Mailer emails invite links (nil: they are only shown to copy).
+	Mailer Mailer
+	// Now is the clock of invite expiry (nil: the system's).
+	Now func() time.Time
 }
 
 // Seat is the workspace a signed-in person works in, with their role there.

@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
 	"github.com/parleyhq/parley/app/web/webtest"
@@ -57,6 +58,8 @@ type azWS struct {
 	job        string
 	session    int64 // a dashboard session of the workspace's user, not the test's client's
 	agentID    int64 // a second member of the workspace (an agent)
+	invite     int64 // an open invite of the workspace, and its link's token
+	inviteTok  string
 }
 
 func (e *env) azWorkspace(name, phoneID string) *azWS {
@@ -156,6 +159,17 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		e.T.Fatal(err)
 	}
 	w.agentID = agent.ID
+	// An open invite (an agent's), for the invites' routes.
+	owner, err := e.App.Store.UserByEmail(ctx, w.email)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	inv, err := e.App.Team.Invite(ctx, w.ws, team.Actor{UserID: owner.ID, Role: model.MemberOwner}, "invitee-"+w.email, model.MemberAgent,
+		func(token string) string { return token })
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	w.invite, w.inviteTok = inv.Invite.ID, inv.URL
 	// A session of the user on another device, for the route that ends one.
 	e.Login(e.Client(), w.email, "correct-horse")
 	u, err := e.App.Store.UserByEmail(ctx, w.email)
@@ -191,6 +205,8 @@ func azParams(w *azWS, owner string) map[string]string {
 		p["id"] = strconv.FormatInt(w.session, 10)
 	case "member":
 		p["id"] = strconv.FormatInt(w.agentID, 10)
+	case "invite":
+		p["id"] = strconv.FormatInt(w.invite, 10)
 	}
 	return p
 }
@@ -214,7 +230,7 @@ func azPath(t *testing.T, path string, p map[string]string) string {
 // azTables are the tables a request could change.
 var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assistants", "conversations", "conversation_counts", "messages",
 	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates",
-	"password_resets", "outgoing_mail"}
+	"password_resets", "outgoing_mail", "invites"}
 
 // azVolatile are columns that reading requests legitimately touch (a key's or user's last use).
 var azVolatile = map[string]bool{"last_used_at": true, "last_login_at": true}
@@ -530,6 +546,38 @@ func azRoutes() map[string]azRoute {
 				t.Errorf("home: %d %q", r.status, r.header.Get("Location"))
 			}
 		}},
+		// An invite link: its page and its acceptance need no login, and never redirect to
+		// one; an unknown token is 404; another account (B's) is refused and changes nothing.
+		azKey("GET", "/invite/:token"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
+			p := "/invite/" + f.A.inviteTok
+			if r := f.e.azDo(nil, "GET", p, nil); r.status != 200 || !strings.Contains(r.body, f.A.ws.Name) || !strings.Contains(r.body, "Agent") {
+				t.Errorf("invite page: %d", r.status)
+			}
+			if r := f.e.azDo(nil, "GET", "/invite/UNKNOWNTOKEN", nil); r.status != 404 || r.header.Get("Location") != "" {
+				t.Errorf("unknown invite: %d %q", r.status, r.header.Get("Location"))
+			}
+			if r := f.e.azDo(f.b, "GET", p, nil); r.status != 200 || !strings.Contains(r.body, "but this invite is for") {
+				t.Errorf("invite page, signed in as B: %d", r.status)
+			}
+		}},
+		azKey("POST", "/invite/:token"): {class: azPublic, check: func(t *testing.T, f *azFix, _ string) {
+			p := "/invite/" + f.A.inviteTok
+			all := f.e.azSnapshot(0)
+			body, hdr := azForm(url.Values{"name": {"Mallory"}, "password": {"long-enough"}})
+			if r := f.e.azDo(nil, "POST", p, body, hdr...); r.status != 403 {
+				t.Errorf("accept without CSRF: %d", r.status)
+			}
+			body, hdr = azForm(url.Values{"_csrf": {f.e.CSRF(f.b, "/assistants/new")}})
+			if r := f.e.azDo(f.b, "POST", p, body, hdr...); r.status != 403 || !strings.Contains(r.body, "invitee-"+f.A.email) {
+				t.Errorf("accept as B: %d", r.status)
+			}
+			c := f.e.Client()
+			body, hdr = azForm(url.Values{"_csrf": {f.e.CSRF(c, "/login")}, "name": {"Mallory"}, "password": {"long-enough"}})
+			if r := f.e.azDo(c, "POST", "/invite/UNKNOWNTOKEN", body, hdr...); r.status != 404 {
+				t.Errorf("accept an unknown invite: %d", r.status)
+			}
+			azSameSnapshot(t, "refused accepts", all, f.e.azSnapshot(0))
+		}},
 		azKey("GET", "/login"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
 			r := f.e.azDo(nil, "GET", p, nil)
 			if r.status != 200 {
@@ -687,6 +735,9 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/settings/members/:id/role"):   {class: azDashboard, owner: "member", form: func(*azWS) url.Values { return url.Values{"role": {"viewer"}} }},
 		azKey("POST", "/settings/members/:id/remove"): {class: azDashboard, owner: "member", form: convForm, destructive: true},
 		azKey("POST", "/settings/members/leave"):      {class: azDashboard, cross: 409, form: convForm},
+		// Invites: B invites to its own workspace only, and cannot revoke A's (404).
+		azKey("POST", "/settings/invites"):            {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"email": {"new-invitee@x.test"}, "role": {"agent"}} }},
+		azKey("POST", "/settings/invites/:id/revoke"): {class: azDashboard, owner: "invite", form: convForm, destructive: true},
 		// Deleting a workspace needs its name typed: A's name, typed by B, is a wrong one for
 		// B's workspace (422, nothing deleted).
 		azKey("POST", "/settings/workspace/delete"): {class: azDashboard, cross: 422, form: func(w *azWS) url.Values { return url.Values{"confirm": {w.ws.Name + " (not quite)"}} }},
@@ -723,6 +774,7 @@ func azRoutes() map[string]azRoute {
 		azKey("GET", "/api/v1/assistants/:id"):       {class: azAPI, owner: "assistant"},
 		azKey("PATCH", "/api/v1/assistants/:id"):     {class: azAPI, owner: "spare", json: `{"name":"hijacked"}`},
 		azKey("DELETE", "/api/v1/assistants/:id"):    {class: azAPI, owner: "spare", destructive: true},
+		azKey("POST", "/api/v1/invites"):             {class: azAPI, json: `{"email":"api-invitee@x.test","role":"viewer"}`},
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -33,6 +34,8 @@ type Handler struct {
 	Conversations *conversation.Service
 	// WhatsApp confirms a WhatsApp number with Meta before an assistant is connected to it.
 	WhatsApp *whatsapp.Service
+	// Team makes invites.
+	Team *team.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -52,6 +55,8 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIAssistant, Handler: s.apiAssistant},
 		{Name: routenames.APIAssistantUpdate, Handler: s.apiAssistantUpdate},
 		{Name: routenames.APIAssistantDelete, Handler: s.apiAssistantDelete},
+		// invites (invites.go)
+		{Name: routenames.APIInvitesCreate, Handler: s.apiInviteCreate},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

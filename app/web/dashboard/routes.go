@@ -20,6 +20,9 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.Logout, Handler: s.logout},
 		{Name: routenames.Setup, Handler: s.setupPage},
 		{Name: routenames.SetupSubmit, Handler: s.setup},
+		// invite links (invites.go): never a login redirect
+		{Name: routenames.Invite, Handler: s.invitePage},
+		{Name: routenames.InviteAccept, Handler: s.inviteAccept},
 		// password reset by one-time link (account_reset.go)
 		{Name: routenames.Reset, Handler: s.resetPage},
 		{Name: routenames.ResetRequest, Handler: s.resetRequest},
@@ -87,6 +90,8 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.SettingsMemberRole, Handler: s.memberRole},
 		{Name: routenames.SettingsMemberRemove, Handler: s.memberRemove},
 		{Name: routenames.SettingsMembersLeave, Handler: s.memberLeave},
+		{Name: routenames.SettingsInvitesCreate, Handler: s.inviteCreate},
+		{Name: routenames.SettingsInviteRevoke, Handler: s.inviteRevoke},
 		{Name: routenames.SettingsWorkspaceDelete, Handler: s.workspaceDelete},
 	}...)
 

@@ -108,7 +108,7 @@ func (s *Handler) membersData(c echo.Context) (pages.MembersData, error) {
 	for _, m := range list {
 		d.Members = append(d.Members, pages.MemberRow{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: m.Role, JoinedAt: m.JoinedAt, LastLoginAt: m.LastLoginAt})
 	}
-	return d, nil
+	return d, s.pendingInvites(c, &d)
 }
 
 func (s *Handler) membersPage(c echo.Context) error {

@@ -105,6 +105,10 @@ const (
 	SettingsMemberRole              = "settings.members.role"
 	SettingsMemberRemove            = "settings.members.remove"
 	SettingsMembersLeave            = "settings.members.leave"
+	SettingsInvitesCreate           = "settings.invites.create"
+	SettingsInviteRevoke            = "settings.invites.revoke"
+	Invite                          = "invite"
+	InviteAccept                    = "invite.accept"
 	SettingsWorkspaceDelete         = "settings.workspace.delete"
 	APIMe                           = "api.me"
 	APIConversations                = "api.conversations"
@@ -115,6 +119,7 @@ const (
 	APIAssistant                    = "api.assistant"
 	APIAssistantUpdate              = "api.assistant.update"
 	APIAssistantDelete              = "api.assistant.delete"
+	APIInvitesCreate                = "api.invites.create"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -207,6 +212,10 @@ var table = []Route{
 	{http.MethodPost, SettingsMemberRole, "/settings/members/:id/role", admin},
 	{http.MethodPost, SettingsMemberRemove, "/settings/members/:id/remove", admin},
 	{http.MethodPost, SettingsMembersLeave, "/settings/members/leave", viewer},
+	{http.MethodPost, SettingsInvitesCreate, "/settings/invites", admin},
+	{http.MethodPost, SettingsInviteRevoke, "/settings/invites/:id/revoke", admin},
+	{http.MethodGet, Invite, "/invite/:token", public},
+	{http.MethodPost, InviteAccept, "/invite/:token", public},
 	{http.MethodPost, SettingsWorkspaceDelete, "/settings/workspace/delete", owner},
 	{http.MethodGet, APIMe, "/api/v1/me", apiKey},
 	{http.MethodGet, APIConversations, "/api/v1/conversations", apiKey},
@@ -217,4 +226,5 @@ var table = []Route{
 	{http.MethodGet, APIAssistant, "/api/v1/assistants/:id", apiKey},
 	{http.MethodPatch, APIAssistantUpdate, "/api/v1/assistants/:id", apiKey},
 	{http.MethodDelete, APIAssistantDelete, "/api/v1/assistants/:id", apiKey},
+	{http.MethodPost, APIInvitesCreate, "/api/v1/invites", apiKey},
 }

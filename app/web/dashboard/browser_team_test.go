@@ -1,0 +1,96 @@
+package dashboard_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
+	"github.com/parleyhq/parley/app/testkit"
+	"github.com/parleyhq/parley/app/web/webtest"
+)
+
+// In two real browsers: an admin invites an agent from Settings → Members; the agent opens
+// the link in a browser of their own, creates the account, takes over a WhatsApp
+// conversation and sends a message, which Meta receives; the admin sees the agent's name on
+// the message, on the takeover, and in the audit log.
+func TestBrowserInviteAnAgentWhoTakesOver(t *testing.T) {
+	u := newWAUI(t)
+	ctx := context.Background()
+	h, _ := auth.HashPassword("correct-horse")
+	if _, err := u.App.Store.CreateMemberUser(ctx, u.ws.ID, "adam@shop.test", "Adam Admin", h, model.UserRoleMember, model.MemberAdmin); err != nil {
+		t.Fatal(err)
+	}
+	conv := u.conversation("+16505550042", time.Now().Add(30*time.Minute))
+
+	admin := testkit.Browser(t)
+	webtest.BrowserLogin(t, admin, u.Env, "adam@shop.test")
+	if err := chromedp.Do(admin,
+		chromedp.Navigate(u.URL+"/settings/members"),
+		chromedp.WaitVisible(chromedp.CSS(`#invite-email`)),
+		chromedp.SendKeys(chromedp.CSS(`#invite-email`), "ines@shop.test"),
+		chromedp.SetValue(chromedp.CSS(`#invite-role`), "agent"),
+		chromedp.Click(chromedp.CSS(`#invites ~ form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-invite-url]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	link := webtest.EvalJS[string](t, admin, `document.querySelector("[data-invite-url]").value`)
+	lu, err := url.Parse(link)
+	if err != nil || !strings.HasPrefix(lu.Path, "/invite/") {
+		t.Fatalf("the invite link: %q", link)
+	}
+
+	// The agent, in a browser of their own.
+	agent := testkit.Browser(t)
+	if err := chromedp.Do(agent,
+		chromedp.Navigate(u.URL+lu.Path),
+		chromedp.WaitVisible(chromedp.CSS(`#invite #name`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if role := webtest.EvalJS[string](t, agent, `document.querySelector("#invite [data-role]").dataset.role`); role != "agent" {
+		t.Fatalf("the invite page's role: %q", role)
+	}
+	if err := chromedp.Do(agent,
+		chromedp.SendKeys(chromedp.CSS(`#name`), "Inès Agent"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "agent-password-1"),
+		chromedp.Click(chromedp.CSS(`#invite button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav.side`)),
+		chromedp.Navigate(u.URL+convPath(conv)),
+		chromedp.WaitVisible(chromedp.CSS(`#wa-ai button`)),
+		chromedp.Click(chromedp.CSS(`#wa-ai button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#wa-panel [data-ai="off"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#wa-text`), "Hello, this is Inès."),
+		chromedp.Click(chromedp.CSS(`#wa-compose button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#wa-notice`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	sends := u.g.Sends()
+	if len(sends) != 1 {
+		t.Fatalf("Meta received %d sends", len(sends))
+	}
+	if txt, _ := sends[0].Body["text"].(map[string]any); txt["body"] != "Hello, this is Inès." {
+		t.Fatalf("Meta received %v", sends[0].Body)
+	}
+
+	// The admin sees who sent it and who took over.
+	if err := chromedp.Do(admin,
+		chromedp.Navigate(u.URL+convPath(conv)),
+		chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-role="human"] .author`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if who := webtest.EvalJS[string](t, admin, `document.querySelector('#timeline li[data-role="human"] .author').textContent`); who != "Inès Agent" {
+		t.Fatalf("the message's author: %q", who)
+	}
+	if by := webtest.EvalJS[string](t, admin, `document.querySelector("#wa-panel [data-ai-by]").textContent`); !strings.Contains(by, "Taken over by Inès Agent") {
+		t.Fatalf("the takeover: %q", by)
+	}
+}
