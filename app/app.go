@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/app/account"
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversation"
@@ -81,6 +82,8 @@ type App struct {
 	// Sessions keeps the dashboard's sessions in the database (idle and absolute expiry,
 	// the session's CSRF token, listing and revoking a user's sessions).
 	Sessions *session.Manager
+	// Audit reads, writes and prunes the audit log (app/audit).
+	Audit *audit.Service
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
 
@@ -152,6 +155,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Team = &team.Service{Store: a.Store, OpenSignup: cfg.OpenSignup, Mailer: a.Mail} // invites are emailed when mail is configured
 	a.Sessions = session.New(a.Store, log, session.Options{Idle: cfg.SessionIdle, Max: cfg.SessionMax, Secure: cfg.SecureCookies})
 	a.Workspace = &workspace.Service{Store: a.Store}
+	a.Audit = &audit.Service{Store: a.Store, Retention: a.Config.AuditRetention}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Tasks: a.Tasks, Log: log}).OnUserMessage // debounced variable extraction
 	if a.Prices, err = usage.Load(cfg); err != nil {

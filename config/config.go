@@ -40,6 +40,8 @@ type Config struct {
 	// InboundRetention (PARLEY_INBOUND_RETENTION) is how long processed raw inbound events
 	// (webhook payloads: customers' texts and numbers) are kept before they are pruned.
 	InboundRetention time.Duration
+	// AuditRetention (PARLEY_AUDIT_RETENTION) is how long audit log entries are kept.
+	AuditRetention time.Duration
 	// WorkerConcurrency (PARLEY_WORKER_CONCURRENCY) is how many jobs one worker process runs at
 	// once. Jobs mostly wait on the LLM, the Graph API and the database.
 	WorkerConcurrency int
@@ -112,6 +114,7 @@ var Vars = []Var{
 	{"PARLEY_SESSION_MAX", "720h (30 days)", "A dashboard session ends this long after its login, however active (1m to 8760h)."},
 	{"PARLEY_SWEEP_INTERVAL", "1m", "How often the scheduler sweeps for unprocessed inbound events."},
 	{"PARLEY_INBOUND_RETENTION", "7d", "How long raw inbound events (the webhook payloads, which hold customers' messages and phone numbers) are kept once processed; a maintenance task deletes older ones every hour, never an unprocessed one. A Go duration (`72h`) or days (`30d`), from 1m to 3650d."},
+	{"PARLEY_AUDIT_RETENTION", "365d", "How long audit log entries (Settings → Audit log) are kept; a maintenance task deletes older ones every hour. A Go duration or days (`730d`), from 1m to 3650d."},
 	{"PARLEY_WORKER_CONCURRENCY", "10", "How many jobs one worker process runs at once (1 to 1000). Replies and extractions mostly wait on the LLM: with a provider that takes seconds per answer, raise it (or run more workers); each running job may hold one of the process's 20 database connections while it writes."},
 	{"PARLEY_LLM_BASE_URL", DefaultLLMBaseURL, "An OpenAI-compatible chat-completions API: OpenAI, or a local server such as Ollama (`http://localhost:11434/v1`), vLLM or llama.cpp (`http://localhost:8000/v1`)."},
 	{"PARLEY_LLM_API_KEY", "unset: the built-in offline provider answers", "The API key of PARLEY_LLM_BASE_URL. Servers that need no key (Ollama, llama.cpp) accept any value, such as `local`. When unset, a built-in offline provider greets with the assistant's first message and asks for the missing variables, so everything works without a network."},

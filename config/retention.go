@@ -16,20 +16,31 @@ const (
 	MaxInboundRetention = 3650 * 24 * time.Hour
 )
 
-// loadInbound reads PARLEY_INBOUND_RETENTION: a Go duration (168h) or a whole number of days
-// (7d), from 1m to 3650d.
+// DefaultAuditRetention is how long audit log entries are kept.
+const DefaultAuditRetention = 365 * 24 * time.Hour
+
+// loadInbound reads PARLEY_INBOUND_RETENTION and PARLEY_AUDIT_RETENTION.
 func (c *Config) loadInbound(getenv func(string) string) error {
-	c.InboundRetention = DefaultInboundRetention
-	s := strings.TrimSpace(getenv("PARLEY_INBOUND_RETENTION"))
+	var err error
+	if c.InboundRetention, err = loadRetention(getenv, "PARLEY_INBOUND_RETENTION", DefaultInboundRetention); err != nil {
+		return err
+	}
+	c.AuditRetention, err = loadRetention(getenv, "PARLEY_AUDIT_RETENTION", DefaultAuditRetention)
+	return err
+}
+
+// loadRetention reads a retention variable: a Go duration (168h) or a whole number of days
+// (7d), from 1m to 3650d; def when unset.
+func loadRetention(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	s := strings.TrimSpace(getenv(name))
 	if s == "" {
-		return nil
+		return def, nil
 	}
 	d, ok := durationOrDays(s)
 	if !ok || d < MinInboundRetention || d > MaxInboundRetention {
-		return &Error{"PARLEY_INBOUND_RETENTION", fmt.Sprintf("%q is not a duration from 1m to 3650d (for example 7d or 72h)", s)}
+		return 0, &Error{name, fmt.Sprintf("%q is not a duration from 1m to 3650d (for example 7d or 72h)", s)}
 	}
-	c.InboundRetention = d
-	return nil
+	return d, nil
 }
 
 // durationOrDays parses a Go duration, or a whole number of days written as "<n>d".

@@ -46,3 +46,22 @@ func TestLoadInboundRetention(t *testing.T) {
 		})
 	}
 }
+
+// PARLEY_AUDIT_RETENTION: 365 days by default, parsed as PARLEY_INBOUND_RETENTION is.
+func TestLoadAuditRetention(t *testing.T) {
+	c, err := Load(env(map[string]string{}))
+	if err != nil || c.AuditRetention != 365*24*time.Hour {
+		t.Fatalf("default: got %v, %v", c, err)
+	}
+	c, err = Load(env(map[string]string{"PARLEY_AUDIT_RETENTION": "30d"}))
+	if err != nil || c.AuditRetention != 30*24*time.Hour {
+		t.Fatalf("30d: got %v, %v", c, err)
+	}
+	for _, bad := range []string{"0d", "3651d", "a year", "30s"} {
+		_, err := Load(env(map[string]string{"PARLEY_AUDIT_RETENTION": bad}))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != "PARLEY_AUDIT_RETENTION" {
+			t.Fatalf("%q: want an error naming PARLEY_AUDIT_RETENTION, got %v", bad, err)
+		}
+	}
+}

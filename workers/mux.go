@@ -23,6 +23,8 @@ type Handlers struct {
 	Replies *Replies
 	// Mail sends the mail outbox (send task and sweep).
 	Mail *Mail
+	// Audit prunes the audit log (PARLEY_AUDIT_RETENTION).
+	Audit *Audit
 	// Tasks is the installation's task factory: a task of another installation sharing the
 	// Redis is handed back (ErrForeignTask) instead of being run on this one's database.
 	Tasks *Tasks
@@ -58,6 +60,9 @@ func NewMux(h Handlers) *asynq.ServeMux {
 		mux.HandleFunc(TypeMailSend, h.Mail.HandleSend)
 		mux.HandleFunc(TypeMailSweep, h.Mail.HandleSweep)
 	}
+	if h.Audit != nil {
+		mux.HandleFunc(TypeAuditPrune, h.Audit.HandlePrune)
+	}
 	if h.Tally != nil {
 		mux.HandleFunc(TypeUsageTally, h.Tally.HandleTally)
 		mux.HandleFunc(TypeUsageReconcile, h.Tally.HandleReconcile)
@@ -82,6 +87,7 @@ func (s Schedule) Entries() []ScheduleEntry {
 		{Spec: "@every " + every.String(), Task: t.InboundSweep()},
 		{Spec: "17 3 * * *", Task: t.Retention()},   // daily, 03:17 UTC
 		{Spec: "@every 1h", Task: t.InboundPrune()}, // raw events past PARLEY_INBOUND_RETENTION
+		{Spec: "@every 1h", Task: t.AuditPrune()},   // audit entries past PARLEY_AUDIT_RETENTION
 		// Windows whose expiry task Redis lost: every sweep period, so that they close within two.
 		{Spec: windowSweepSpec(s.SweepInterval), Task: t.WhatsAppWindowSweep()},
 		// Replies that are due and not done (their task was lost): every sweep period.

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/mail"
 	"github.com/parleyhq/parley/app/ratelimit"
@@ -83,7 +84,20 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (*
 	case err != nil:
 		return nil, err
 	case auth.CheckPassword(u.PasswordHash, password):
-		_ = s.Store.TouchLogin(ctx, u.ID)
+		// The sign-in, recorded in the audit log of every workspace the user belongs to (the
+		// session opens them all), in its transaction; the user is the actor (nobody is signed
+		// in yet in ctx).
+		wss, err := s.Store.UserWorkspaces(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		entries := make([]*store.AuditEntry, 0, len(wss))
+		for _, w := range wss {
+			entries = append(entries, audit.NewBy(audit.UserActor(u), w.ID, audit.SignIn, audit.On(audit.TargetUser, u.ID), map[string]any{"ip": client}))
+		}
+		if err := s.Store.TouchLogin(ctx, u.ID, entries...); err != nil {
+			return nil, err
+		}
 		return u, nil
 	}
 	s.Limits.Allow(ctx, ruleAccount, acct)

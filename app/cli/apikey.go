@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
@@ -67,7 +68,9 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.InsertAPIKey(ctx, &store.APIKey{WorkspaceID: ws.ID, Name: n, Prefix: prefix, KeyHash: hash, Scope: scope}); err != nil {
+	// Made from the command line: the system's doing in the audit log.
+	entry := audit.New(ctx, ws.ID, audit.APIKeyCreate, audit.On(audit.TargetAPIKey, 0), map[string]any{"name": n, "prefix": prefix, "scope": scope, "via": "cli"})
+	if err := s.InsertAPIKey(ctx, &store.APIKey{WorkspaceID: ws.ID, Name: n, Prefix: prefix, KeyHash: hash, Scope: scope}, entry); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, key)

@@ -7,14 +7,21 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/workspace"
 )
 
 // SetAIEnabled turns AI replies of a conversation on or off (by is the person who took over
-// or handed back, by name), and publishes the change.
+// or handed back, by name), and publishes the change; the audit log records it as the
+// context's actor's doing.
 func (s *Service) SetAIEnabled(ctx context.Context, workspaceID, id int64, on bool, by string) error {
-	if err := s.Store.SetAIEnabled(ctx, workspaceID, id, on, by); err != nil {
+	action := audit.WhatsAppTakeover
+	if on {
+		action = audit.WhatsAppHandBack
+	}
+	entry := audit.New(ctx, workspaceID, action, audit.On(audit.TargetConversation, id), map[string]any{"ai_enabled": on})
+	if err := s.Store.SetAIEnabled(ctx, workspaceID, id, on, by, entry); err != nil {
 		return err
 	}
 	s.changed(ctx, workspaceID, id)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
@@ -49,8 +50,13 @@ func (s *Service) Start(ctx context.Context, c *store.Conversation, vars []store
 // transaction, store.AddCustomerMessage): whatever happens to Redis or to the process that
 // was to reply, the reply sweep finds the promise in the database. A reply whose Answers
 // names the customer message ends that intent in the transaction that stores it.
-func (s *Service) AddMessage(ctx context.Context, m *store.Message) (bool, error) {
-	add := s.Store.AddMessage
+//
+// The audit entries given (a human's message) are written with a message that is inserted,
+// in its transaction; never with a customer's message.
+func (s *Service) AddMessage(ctx context.Context, m *store.Message, entries ...*store.AuditEntry) (bool, error) {
+	add := func(ctx context.Context, m *store.Message) (bool, error) {
+		return s.Store.AddMessage(ctx, m, entries...)
+	}
 	if m.Role == model.RoleUser {
 		add = s.Store.AddCustomerMessage
 	}
@@ -75,7 +81,8 @@ func (s *Service) announce(ctx context.Context, m *store.Message) {
 // and the old pages the database keeps on disk (store.Scrub). The usage ledger keeps its
 // amounts and ids.
 func (s *Service) Delete(ctx context.Context, workspaceID, id int64) error {
-	if err := s.Store.DeleteConversation(ctx, workspaceID, id); err != nil {
+	entry := audit.New(ctx, workspaceID, audit.ConversationDelete, audit.On(audit.TargetConversation, id), nil)
+	if err := s.Store.DeleteConversation(ctx, workspaceID, id, entry); err != nil {
 		return err
 	}
 	if err := s.Store.Scrub(ctx); err != nil {

@@ -116,10 +116,12 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
 	return u, err
 }
 
-// TouchLogin records a successful login.
-func (s *Store) TouchLogin(ctx context.Context, userID int64) error {
-	_, err := s.DB.NewUpdate().Model((*User)(nil)).Set("last_login_at = ?", now()).Where("id = ?", userID).Exec(ctx)
-	return err
+// TouchLogin records a successful login, and the audit entries given in the same transaction.
+func (s *Store) TouchLogin(ctx context.Context, userID int64, audit ...*AuditEntry) error {
+	return s.withAudit(ctx, audit, func(ctx context.Context, db bun.IDB) error {
+		_, err := db.NewUpdate().Model((*User)(nil)).Set("last_login_at = ?", now()).Where("id = ?", userID).Exec(ctx)
+		return err
+	})
 }
 
 // WorkspaceByID loads a workspace.
@@ -144,21 +146,28 @@ func (s *Store) FirstWorkspace(ctx context.Context) (*Workspace, error) {
 
 // ---- API keys ----
 
-// CreateAPIKey stores a write key's hash and its display prefix.
-func (s *Store) CreateAPIKey(ctx context.Context, workspaceID int64, name, prefix, hash string, createdBy *int64) (*APIKey, error) {
+// CreateAPIKey stores a write key's hash and its display prefix, and the audit entries given
+// (their empty target ids become the key's) in the same transaction.
+func (s *Store) CreateAPIKey(ctx context.Context, workspaceID int64, name, prefix, hash string, createdBy *int64, audit ...*AuditEntry) (*APIKey, error) {
 	k := &APIKey{WorkspaceID: workspaceID, Name: name, Prefix: prefix, KeyHash: hash, Scope: model.ScopeWrite, CreatedBy: createdBy}
-	if err := s.InsertAPIKey(ctx, k); err != nil {
+	if err := s.InsertAPIKey(ctx, k, audit...); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
 // InsertAPIKey stores the key k describes (its scope already checked with model.ParseScope;
-// the database refuses any other); k.ID and k.CreatedAt are set.
-func (s *Store) InsertAPIKey(ctx context.Context, k *APIKey) error {
+// the database refuses any other); k.ID and k.CreatedAt are set. The audit entries given
+// (their empty target ids become the key's) are written in the same transaction.
+func (s *Store) InsertAPIKey(ctx context.Context, k *APIKey, audit ...*AuditEntry) error {
 	k.ID, k.CreatedAt = 0, now()
-	_, err := s.DB.NewInsert().Model(k).Returning("id").Exec(ctx)
-	return err
+	return s.withAudit(ctx, audit, func(ctx context.Context, db bun.IDB) error {
+		if _, err := db.NewInsert().Model(k).Returning("id").Exec(ctx); err != nil {
+			return err
+		}
+		fillTarget(audit, k.ID)
+		return nil
+	})
 }
 
 // APIKeys lists a workspace's keys, newest first, each with its creator's name and email.
@@ -189,17 +198,20 @@ func (s *Store) TouchAPIKey(ctx context.Context, id int64) error {
 	return err
 }
 
-// RevokeAPIKey revokes a key of the workspace; ErrNotFound if it is not there or already revoked.
-func (s *Store) RevokeAPIKey(ctx context.Context, workspaceID, id int64) error {
-	res, err := s.DB.NewUpdate().Model((*APIKey)(nil)).Set("revoked_at = ?", now()).
-		Where("id = ? AND workspace_id = ? AND revoked_at IS NULL", id, workspaceID).Exec(ctx)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+// RevokeAPIKey revokes a key of the workspace, with the audit entries given in the same
+// transaction; ErrNotFound if it is not there or already revoked (nothing written).
+func (s *Store) RevokeAPIKey(ctx context.Context, workspaceID, id int64, audit ...*AuditEntry) error {
+	return s.withAudit(ctx, audit, func(ctx context.Context, db bun.IDB) error {
+		res, err := db.NewUpdate().Model((*APIKey)(nil)).Set("revoked_at = ?", now()).
+			Where("id = ? AND workspace_id = ? AND revoked_at IS NULL", id, workspaceID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 }
 
 // CreateUser inserts a user as it is, a member of u.WorkspaceID with role (the load tools'

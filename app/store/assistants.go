@@ -34,7 +34,9 @@ func assistantWriteErr(err error) error {
 
 // CreateAssistant inserts an assistant; it fills the public key when empty. A phone number id
 // connected elsewhere is ErrPhoneNumberTaken (see claimPhoneNumber for a confirmed one).
-func (s *Store) CreateAssistant(ctx context.Context, a *Assistant) error {
+// The audit entries given are written in the same transaction (empty target ids become the
+// assistant's).
+func (s *Store) CreateAssistant(ctx context.Context, a *Assistant, audit ...*AuditEntry) error {
 	t := now()
 	a.CreatedAt, a.UpdatedAt = t, t
 	if a.IdentitySecret == "" {
@@ -49,8 +51,11 @@ func (s *Store) CreateAssistant(ctx context.Context, a *Assistant) error {
 			if err := claimPhoneNumber(ctx, tx, a); err != nil {
 				return err
 			}
-			_, err := tx.NewInsert().Model(a).Returning("id").Exec(ctx)
-			return err
+			if _, err := tx.NewInsert().Model(a).Returning("id").Exec(ctx); err != nil {
+				return err
+			}
+			fillTarget(audit, a.ID)
+			return insertAudit(ctx, tx, audit)
 		})
 	}
 	err := insert()
@@ -121,19 +126,21 @@ func (s *Store) PhoneNumberHolder(ctx context.Context, phoneNumberID string) (*A
 // ConfirmPhoneNumber records Meta's confirmation of an assistant's stored connection (one
 // made before numbers were confirmed), provided the assistant still holds phoneNumberID with
 // the token tokenEnc: ErrNotFound when it changed meanwhile.
-func (s *Store) ConfirmPhoneNumber(ctx context.Context, workspaceID, id int64, phoneNumberID, tokenEnc, display, verifiedName string, at time.Time) error {
-	res, err := s.DB.NewUpdate().Model((*Assistant)(nil)).
-		Set("whatsapp_display_phone_number = ?", display).Set("whatsapp_verified_name = ?", verifiedName).
-		Set("whatsapp_verified_at = ?", at).
-		Where("id = ? AND workspace_id = ?", id, workspaceID).
-		Where("whatsapp_phone_number_id = ? AND whatsapp_access_token_enc = ?", phoneNumberID, tokenEnc).Exec(ctx)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return ErrNotFound
-	}
-	return nil
+func (s *Store) ConfirmPhoneNumber(ctx context.Context, workspaceID, id int64, phoneNumberID, tokenEnc, display, verifiedName string, at time.Time, audit ...*AuditEntry) error {
+	return s.withAudit(ctx, audit, func(ctx context.Context, db bun.IDB) error {
+		res, err := db.NewUpdate().Model((*Assistant)(nil)).
+			Set("whatsapp_display_phone_number = ?", display).Set("whatsapp_verified_name = ?", verifiedName).
+			Set("whatsapp_verified_at = ?", at).
+			Where("id = ? AND workspace_id = ?", id, workspaceID).
+			Where("whatsapp_phone_number_id = ? AND whatsapp_access_token_enc = ?", phoneNumberID, tokenEnc).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 }
 
 // claimPhoneNumber makes way for a's WhatsApp number before a is written, in the same
@@ -192,15 +199,21 @@ func (s *Store) updateAssistant(ctx context.Context, db bun.IDB, a *Assistant) e
 // UpdateAssistant writes an assistant's editable columns in one UPDATE, scoped to
 // a.WorkspaceID; ErrNotFound when it is not there, ErrPhoneNumberTaken when its phone number
 // id is connected elsewhere.
-func (s *Store) UpdateAssistant(ctx context.Context, a *Assistant) error {
-	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return s.updateAssistant(ctx, tx, a) })
+func (s *Store) UpdateAssistant(ctx context.Context, a *Assistant, audit ...*AuditEntry) error {
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.updateAssistant(ctx, tx, a); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
+	})
 }
 
 // ModifyAssistant loads an assistant of the workspace (locking its row on PostgreSQL), lets fn
 // change it, and writes it back in the same transaction, so concurrent edits do not lose each
 // other's fields. When fn returns an error nothing is written and that error is returned.
-// fn must not use the store: on SQLite the transaction holds the only connection.
-func (s *Store) ModifyAssistant(ctx context.Context, workspaceID, id int64, fn func(a *Assistant) error) (*Assistant, error) {
+// fn must not use the store: on SQLite the transaction holds the only connection. The audit
+// entries given are written in the same transaction; fn may still change them (details).
+func (s *Store) ModifyAssistant(ctx context.Context, workspaceID, id int64, fn func(a *Assistant) error, audit ...*AuditEntry) (*Assistant, error) {
 	a := new(Assistant)
 	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		q := tx.NewSelect().Model(a).Where("id = ? AND workspace_id = ?", id, workspaceID)
@@ -214,7 +227,10 @@ func (s *Store) ModifyAssistant(ctx context.Context, workspaceID, id int64, fn f
 			return err
 		}
 		a.ID, a.WorkspaceID = id, workspaceID
-		return s.updateAssistant(ctx, tx, a)
+		if err := s.updateAssistant(ctx, tx, a); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return nil, err
@@ -224,17 +240,20 @@ func (s *Store) ModifyAssistant(ctx context.Context, workspaceID, id int64, fn f
 
 // DeleteAssistant deletes an assistant of the workspace. Its conversations stay, with
 // assistant_id set to NULL by the foreign key.
-func (s *Store) DeleteAssistant(ctx context.Context, workspaceID, id int64) error {
-	res, err := s.DB.NewDelete().Model((*Assistant)(nil)).Where("id = ? AND workspace_id = ?", id, workspaceID).Exec(ctx)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
+// The audit entries given are written in the same transaction.
+func (s *Store) DeleteAssistant(ctx context.Context, workspaceID, id int64, audit ...*AuditEntry) error {
+	return s.withAudit(ctx, audit, func(ctx context.Context, db bun.IDB) error {
+		res, err := db.NewDelete().Model((*Assistant)(nil)).Where("id = ? AND workspace_id = ?", id, workspaceID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 }

@@ -105,14 +105,18 @@ func (s *Store) lockConversation(ctx context.Context, tx bun.IDB, workspaceID, c
 
 // AddMessage stores a message and updates the conversation's stored list fields (preview,
 // counts, last activity, tokens and cost) in the same transaction. A message whose
-// provider_message_id is already stored is not inserted again: inserted=false.
-func (s *Store) AddMessage(ctx context.Context, m *Message) (inserted bool, err error) {
+// provider_message_id is already stored is not inserted again: inserted=false. The audit
+// entries given are written with a message that is inserted, in its transaction.
+func (s *Store) AddMessage(ctx context.Context, m *Message, audit ...*AuditEntry) (inserted bool, err error) {
 	err = s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := s.lockConversation(ctx, tx, m.WorkspaceID, m.ConversationID); err != nil {
 			return err
 		}
 		inserted, err = s.addMessage(ctx, tx, m)
-		return err
+		if err != nil || !inserted {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	return inserted, err
 }
@@ -240,7 +244,8 @@ func (s *Store) GetConversation(ctx context.Context, workspaceID, id int64) (*Co
 
 // DeleteConversation deletes a conversation (messages, variables, extraction record and raw
 // inbound events cascade: see erasure.go) and keeps the counts right, in one transaction.
-func (s *Store) DeleteConversation(ctx context.Context, workspaceID, id int64) error {
+// The audit entries given are written in the same transaction.
+func (s *Store) DeleteConversation(ctx context.Context, workspaceID, id int64, audit ...*AuditEntry) error {
 	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var typ string
 		err := tx.NewDelete().Model((*Conversation)(nil)).Where("id = ? AND workspace_id = ?", id, workspaceID).
@@ -248,7 +253,10 @@ func (s *Store) DeleteConversation(ctx context.Context, workspaceID, id int64) e
 		if err != nil {
 			return notFound(err)
 		}
-		return s.bumpCount(ctx, tx, workspaceID, typ, -1)
+		if err := s.bumpCount(ctx, tx, workspaceID, typ, -1); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 }
 

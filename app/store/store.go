@@ -4,7 +4,8 @@
 //
 // It owns every statement: one file per aggregate (accounts, workspace, assistants,
 // conversations and their list query, messages, variables, inbound events, the usage ledger,
-// the rollups, templates) plus the bulk load of app/seed and app/bench (bulk.go) and the test
+// the rollups, templates, the audit log: audit.go, whose entries the mutations take and write
+// in their own transaction) plus the bulk load of app/seed and app/bench (bulk.go) and the test
 // databases of app/testkit (testdb.go). JSON columns are decoded here, once, into app/model
 // types (assistant_json.go, workspace.go). layout_test.go fails when a non-test file outside
 // this package imports a SQL package or calls a SQL method.

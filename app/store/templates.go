@@ -120,16 +120,19 @@ func (s *Store) DeleteWhatsAppTemplate(ctx context.Context, workspaceID, id int6
 }
 
 // SetAIEnabled turns AI replies of a conversation on or off (a human takes over, or hands
-// back), recording who did (by, a person's name) and when.
-func (s *Store) SetAIEnabled(ctx context.Context, workspaceID, conversationID int64, on bool, by string) error {
-	t := now()
-	res, err := s.DB.NewUpdate().Model((*Conversation)(nil)).Set("ai_enabled = ?", on).Set("updated_at = ?", t).
-		Set("ai_changed_by = ?", by).Set("ai_changed_at = ?", t).
-		Where("id = ? AND workspace_id = ?", conversationID, workspaceID).Exec(ctx)
-	if ok, err := affected(res, err); err != nil {
-		return err
-	} else if !ok {
-		return ErrNotFound
-	}
-	return nil
+// back), recording who did (by, a person's name) and when. The audit entries given are
+// written in the same transaction.
+func (s *Store) SetAIEnabled(ctx context.Context, workspaceID, conversationID int64, on bool, by string, audit ...*AuditEntry) error {
+	return s.withAudit(ctx, audit, func(ctx context.Context, db bun.IDB) error {
+		t := now()
+		res, err := db.NewUpdate().Model((*Conversation)(nil)).Set("ai_enabled = ?", on).Set("updated_at = ?", t).
+			Set("ai_changed_by = ?", by).Set("ai_changed_at = ?", t).
+			Where("id = ? AND workspace_id = ?", conversationID, workspaceID).Exec(ctx)
+		if ok, err := affected(res, err); err != nil {
+			return err
+		} else if !ok {
+			return ErrNotFound
+		}
+		return nil
+	})
 }

@@ -259,8 +259,9 @@ func (s *Store) OutgoingByKey(ctx context.Context, workspaceID int64, key string
 // the key) as AddMessage does, unless the key already names a message: then nothing is written
 // and inserted is false (the caller loads that message with OutgoingByKey). Of two callers with
 // one key, exactly one inserts, even when the first's message was sent (its provider id is
-// Meta's) before the second looked.
-func (s *Store) AddOutgoingMessage(ctx context.Context, m *Message) (inserted bool, err error) {
+// Meta's) before the second looked. The audit entries given are written with an inserted
+// message, in its transaction.
+func (s *Store) AddOutgoingMessage(ctx context.Context, m *Message, audit ...*AuditEntry) (inserted bool, err error) {
 	if m.ProviderMessageID == nil || *m.ProviderMessageID == "" {
 		return false, errors.New("store: an outgoing message needs its send key as provider id")
 	}
@@ -275,9 +276,11 @@ func (s *Store) AddOutgoingMessage(ctx context.Context, m *Message) (inserted bo
 		if inserted, err = s.addMessage(ctx, tx, m); err != nil || !inserted {
 			return err
 		}
-		_, err := tx.NewRaw("INSERT INTO send_keys (send_key, workspace_id, message_id, created_at) VALUES (?, ?, ?, ?)",
-			key, m.WorkspaceID, m.ID, now()).Exec(ctx)
-		return err
+		if _, err := tx.NewRaw("INSERT INTO send_keys (send_key, workspace_id, message_id, created_at) VALUES (?, ?, ?, ?)",
+			key, m.WorkspaceID, m.ID, now()).Exec(ctx); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if IsUniqueViolation(err) { // another caller took the key meanwhile (its transaction committed first)
 		return false, nil

@@ -11,7 +11,8 @@ import (
 // different sections do not lose each other's change (as ModifyAssistant does for assistants).
 // When fn returns an error nothing is written and that error is returned. fn must not use the
 // store: on SQLite the transaction holds the only connection.
-func (s *Store) ModifyWorkspaceSettings(ctx context.Context, workspaceID int64, fn func(raw string) (string, error)) error {
+// The audit entries given are written in the same transaction; fn may still change them.
+func (s *Store) ModifyWorkspaceSettings(ctx context.Context, workspaceID int64, fn func(raw string) (string, error), audit ...*AuditEntry) error {
 	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var raw string
 		q := tx.NewSelect().Model((*Workspace)(nil)).Column("settings").Where("id = ?", workspaceID)
@@ -25,8 +26,10 @@ func (s *Store) ModifyWorkspaceSettings(ctx context.Context, workspaceID int64, 
 		if err != nil {
 			return err
 		}
-		_, err = tx.NewUpdate().Model((*Workspace)(nil)).Set("settings = ?", out).Set("updated_at = ?", now()).
-			Where("id = ?", workspaceID).Exec(ctx)
-		return err
+		if _, err = tx.NewUpdate().Model((*Workspace)(nil)).Set("settings = ?", out).Set("updated_at = ?", now()).
+			Where("id = ?", workspaceID).Exec(ctx); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 }

@@ -230,7 +230,8 @@ func azPath(t *testing.T, path string, p map[string]string) string {
 // azTables are the tables a request could change.
 var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assistants", "conversations", "conversation_counts", "messages",
 	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates",
-	"password_resets", "outgoing_mail", "invites"}
+	"password_resets", "outgoing_mail", "invites",
+	"audit_log"} // a refused request records nothing either
 
 // azVolatile are columns that reading requests legitimately touch (a key's or user's last use).
 var azVolatile = map[string]bool{"last_used_at": true, "last_login_at": true}
@@ -718,6 +719,9 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/settings/api-keys"):                      {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"new key"}} }},
 		azKey("POST", "/settings/retention"):                     {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"test": {"30"}} }},
 		azKey("POST", "/settings/prices"):                        {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"prices": {""}} }},
+		// The workspace's admins read its own log (a member's 403 is in dashboard's audit tests).
+		azKey("GET", "/settings/audit-log"):            {class: azDashboard},
+		azKey("GET", "/settings/audit-log/export.csv"): {class: azDashboard},
 		// A user ends only their own sessions; "log out everywhere" ends all of them, the
 		// caller's included (so it runs last, and B logs in again after it).
 		azKey("POST", "/settings/sessions/:id/revoke"): {class: azDashboard, owner: "session", form: convForm, destructive: true},
@@ -775,6 +779,7 @@ func azRoutes() map[string]azRoute {
 		azKey("PATCH", "/api/v1/assistants/:id"):     {class: azAPI, owner: "spare", json: `{"name":"hijacked"}`},
 		azKey("DELETE", "/api/v1/assistants/:id"):    {class: azAPI, owner: "spare", destructive: true},
 		azKey("POST", "/api/v1/invites"):             {class: azAPI, json: `{"email":"api-invitee@x.test","role":"viewer"}`},
+		azKey("GET", "/api/v1/audit-log"):            {class: azAPI},
 	}
 }
 

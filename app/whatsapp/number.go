@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -111,7 +112,10 @@ func (s *Service) owner(ctx context.Context, phoneNumberID string) (*store.Assis
 		return nil, err
 	}
 	at := s.now()
-	err = s.Store.ConfirmPhoneNumber(ctx, a.WorkspaceID, a.ID, phoneNumberID, a.WhatsAppAccessTokenEnc, n.DisplayPhoneNumber, n.VerifiedName, at)
+	// Confirmed when its first event came: the system's doing, recorded as such.
+	entry := audit.NewBy(audit.System, a.WorkspaceID, audit.AssistantWhatsAppConnect, audit.On(audit.TargetAssistant, a.ID),
+		map[string]any{"name": a.Name, "phone_number_id": phoneNumberID, "display_phone_number": n.DisplayPhoneNumber, "verified_name": n.VerifiedName})
+	err = s.Store.ConfirmPhoneNumber(ctx, a.WorkspaceID, a.ID, phoneNumberID, a.WhatsAppAccessTokenEnc, n.DisplayPhoneNumber, n.VerifiedName, at, entry)
 	if errors.Is(err, store.ErrNotFound) { // changed meanwhile: look again
 		if a, err = s.Store.AssistantByPhoneNumberID(ctx, phoneNumberID); errors.Is(err, store.ErrNotFound) {
 			return nil, unknown

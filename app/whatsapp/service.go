@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
@@ -327,7 +328,15 @@ func (s *Service) storeOutgoing(ctx context.Context, conv *store.Conversation, o
 		}
 		m = &st
 	}
-	if _, err := s.conversations().AddOutgoing(ctx, m); err != nil {
+	var entries []*store.AuditEntry
+	if role == model.RoleHuman { // a person's message: recorded with it (the actor is in ctx)
+		d := map[string]any{"content_type": ctype}
+		if out.Template != nil {
+			d["template"], d["language"] = out.Template.Name, out.Template.Language
+		}
+		entries = append(entries, audit.New(ctx, conv.WorkspaceID, audit.WhatsAppSend, audit.On(audit.TargetConversation, conv.ID), d))
+	}
+	if _, err := s.conversations().AddOutgoing(ctx, m, entries...); err != nil {
 		return nil, err
 	}
 	return s.Store.OutgoingByKey(ctx, conv.WorkspaceID, key)

@@ -103,8 +103,9 @@ func (s *Service) Settings(ctx context.Context, workspaceID int64) (Settings, er
 // Modify reads the workspace's settings, lets fn change them and stores the result, atomically:
 // the row is locked (PostgreSQL) or the write serialised (SQLite) from the read to the write, so
 // concurrent saves of different sections both persist. When fn returns an error nothing is
-// written and that error is returned. fn must not use the store.
-func (s *Service) Modify(ctx context.Context, workspaceID int64, fn func(*Settings) error) (Settings, error) {
+// written and that error is returned. fn must not use the store. The audit entries given are
+// written in the same transaction (fn may still set their details).
+func (s *Service) Modify(ctx context.Context, workspaceID int64, fn func(*Settings) error, audit ...*store.AuditEntry) (Settings, error) {
 	var out Settings
 	err := s.Store.ModifyWorkspaceSettings(ctx, workspaceID, func(raw string) (string, error) {
 		st := Decode(raw)
@@ -113,7 +114,7 @@ func (s *Service) Modify(ctx context.Context, workspaceID int64, fn func(*Settin
 		}
 		out = st
 		return st.Encode()
-	})
+	}, audit...)
 	return out, err
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
@@ -36,6 +37,8 @@ type Handler struct {
 	WhatsApp *whatsapp.Service
 	// Team makes invites.
 	Team *team.Service
+	// Audit is the audit log (GET /api/v1/audit-log).
+	Audit *audit.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -57,6 +60,8 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIAssistantDelete, Handler: s.apiAssistantDelete},
 		// invites (invites.go)
 		{Name: routenames.APIInvitesCreate, Handler: s.apiInviteCreate},
+		// audit log (audit.go)
+		{Name: routenames.APIAuditLog, Handler: s.apiAuditLog},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }
@@ -101,6 +106,8 @@ func (s *Handler) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
 				"This API key is read-only (scope %q): it may read (GET), not %s. Use a key with scope %q to make changes; create one in Settings.", k.Scope, m, model.ScopeWrite)
 		}
 		c.Set("api", &APIPrincipal{Key: k, WorkspaceID: k.WorkspaceID})
+		// What the request changes is recorded as the key's doing (app/audit).
+		c.SetRequest(c.Request().WithContext(audit.WithActor(c.Request().Context(), audit.KeyActor(k))))
 		return next(c)
 	}
 }

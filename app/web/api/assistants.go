@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
@@ -280,7 +281,9 @@ func (s *Handler) apiAssistantCreate(c echo.Context) error {
 	if err := u.Apply(row, s.Keys); err != nil {
 		return err
 	}
-	err = s.Store.CreateAssistant(c.Request().Context(), row)
+	entries := assistants.AuditEntries(c.Request().Context(), row.WorkspaceID, 0, audit.AssistantCreate)
+	assistants.DescribeChange(entries, nil, row)
+	err = s.Store.CreateAssistant(c.Request().Context(), row, entries...)
 	if errors.Is(err, store.ErrPhoneNumberTaken) {
 		return errAPIPhoneTaken()
 	}
@@ -322,6 +325,7 @@ func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 		return apiNotConfirmed(c, err)
 	}
 	var invalid assistants.Errors
+	entries := assistants.AuditEntries(ctx, ws, id, audit.AssistantUpdate)
 	row, err := s.Store.ModifyAssistant(ctx, ws, id, func(row *store.Assistant) error {
 		if !assistants.SameConnection(stored, row) {
 			return assistants.ErrConnectionChanged
@@ -333,8 +337,13 @@ func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 			return es
 		}
 		fresh.AccessToken, fresh.Confirmed = u.AccessToken, u.Confirmed
-		return fresh.Apply(row, s.Keys)
-	})
+		old := *row
+		if err := fresh.Apply(row, s.Keys); err != nil {
+			return err
+		}
+		assistants.DescribeChange(entries, &old, row)
+		return nil
+	}, entries...)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errAPIAssistantNotFound()
@@ -357,7 +366,8 @@ func (s *Handler) apiAssistantDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = s.Store.DeleteAssistant(c.Request().Context(), apiPrincipal(c).WorkspaceID, id)
+	ctx, ws := c.Request().Context(), apiPrincipal(c).WorkspaceID
+	err = s.Store.DeleteAssistant(ctx, ws, id, audit.New(ctx, ws, audit.AssistantDelete, audit.On(audit.TargetAssistant, id), nil))
 	if errors.Is(err, store.ErrNotFound) {
 		return errAPIAssistantNotFound()
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/analytics"
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/web/htmx"
@@ -127,6 +128,11 @@ func (s *Handler) analyticsCSV(c echo.Context) error {
 	}
 	if rangeErr != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, rangeErr.Error()+".")
+	}
+	if err := s.recordExport(c, audit.AnalyticsExport, audit.Target{}, map[string]any{
+		"format": "csv", "chart": chart, "from": rep.Range.FromDay, "days": rep.Range.Days, "filter": c.QueryParams().Encode(),
+	}); err != nil {
+		return err
 	}
 	var tb analytics.Table
 	if chart == analytics.ChartTop {

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
@@ -39,7 +40,7 @@ func (s *Handler) assistantIdentityRotate(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
-	_, err := s.Store.RotateIdentitySecret(ctx, ws, id)
+	_, err := s.Store.RotateIdentitySecret(ctx, ws, id, audit.New(ctx, ws, audit.AssistantIdentityRotate, audit.On(audit.TargetAssistant, id), nil))
 	if errors.Is(err, store.ErrNotFound) {
 		return errAssistantNotFound()
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parleyhq/parley/app/assistants"
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/htmx"
@@ -331,7 +332,9 @@ func (s *Handler) assistantCreate(c echo.Context) error {
 	if err := sub.upd.Apply(row, s.Keys); err != nil {
 		return err
 	}
-	err = s.Store.CreateAssistant(c.Request().Context(), row)
+	entries := assistants.AuditEntries(c.Request().Context(), row.WorkspaceID, 0, audit.AssistantCreate)
+	assistants.DescribeChange(entries, nil, row)
+	err = s.Store.CreateAssistant(c.Request().Context(), row, entries...)
 	if errors.Is(err, store.ErrPhoneNumberTaken) {
 		return s.refusedForm(c, http.StatusConflict, 0, nil, sub, errPhoneTaken)
 	}
@@ -403,6 +406,7 @@ func (s *Handler) assistantUpdate(c echo.Context) error {
 		return s.notConfirmed(c, id, before, sub, err)
 	}
 	var invalid assistants.Errors
+	entries := assistants.AuditEntries(ctx, ws, id, audit.AssistantUpdate)
 	row, err := s.Store.ModifyAssistant(ctx, ws, id, func(a *store.Assistant) error {
 		if !assistants.SameConnection(before, a) {
 			return assistants.ErrConnectionChanged
@@ -412,8 +416,13 @@ func (s *Handler) assistantUpdate(c echo.Context) error {
 			invalid = es
 			return es
 		}
-		return sub.upd.Apply(a, s.Keys)
-	})
+		old := *a
+		if err := sub.upd.Apply(a, s.Keys); err != nil {
+			return err
+		}
+		assistants.DescribeChange(entries, &old, a)
+		return nil
+	}, entries...)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errAssistantNotFound()
@@ -446,7 +455,7 @@ func (s *Handler) assistantDelete(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
-	err := s.Store.DeleteAssistant(ctx, ws, id)
+	err := s.Store.DeleteAssistant(ctx, ws, id, audit.New(ctx, ws, audit.AssistantDelete, audit.On(audit.TargetAssistant, id), nil))
 	if errors.Is(err, store.ErrNotFound) {
 		return errAssistantNotFound()
 	}

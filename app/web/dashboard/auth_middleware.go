@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/session"
@@ -124,6 +125,8 @@ func (s *Handler) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 					}
 				}
 				c.Set("current", &Current{User: u, Workspace: seat.Workspace, Role: seat.Role})
+				// What the request changes is recorded as this user's doing (app/audit).
+				c.SetRequest(c.Request().WithContext(audit.WithActor(ctx, audit.UserActor(u))))
 				return next(c)
 			}
 			if !errors.Is(err, store.ErrNotFound) {

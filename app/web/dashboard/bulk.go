@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -35,6 +36,13 @@ func (s *Handler) bulkDelete(c echo.Context) error {
 		return err
 	}
 	id := conversation.NewJobID()
+	// Recorded when asked for, with its filter and how many matched (the job runs later, as
+	// the system).
+	entry := audit.New(ctx, ws, audit.ConversationsDelete, audit.Target{Type: "bulk_delete", ID: id},
+		map[string]any{"filter": q.Values().Encode(), "matching": total})
+	if err := s.Audit.Record(ctx, entry); err != nil {
+		return err
+	}
 	if err := s.jobs().Start(ctx, ws, id, total); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/app/account"
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversation"
@@ -51,6 +52,9 @@ type Handler struct {
 	Limits *ratelimit.Limiter
 	// Sessions keeps the dashboard's sessions on the server (auth_middleware.go loads them).
 	Sessions *session.Manager
+	// Audit is the audit log: exports and bulk deletions are recorded with it, the Audit log
+	// page reads it.
+	Audit *audit.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
 

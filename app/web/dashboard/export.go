@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
@@ -21,13 +22,24 @@ import (
 const exportBatch = 500
 
 // exportFilter parses the list's filters for an export; a bad filter is a 400, never a
-// silently unfiltered export.
-func exportFilter(c echo.Context) (store.Filter, error) {
-	_, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
+// silently unfiltered export. The export is recorded in the audit log (action, with the
+// filter and format) before anything is sent: an export that cannot be recorded is not made.
+func (s *Handler) exportFilter(c echo.Context, format string) (store.Filter, error) {
+	q, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
 	if err != nil {
 		return f, echo.NewHTTPError(http.StatusBadRequest, "Bad filter: "+err.Error())
 	}
-	return f, nil
+	d := map[string]any{"format": format, "filter": q.Values().Encode()}
+	if format == "jsonl" {
+		d["messages"] = c.QueryParam("messages") == "1"
+	}
+	return f, s.recordExport(c, audit.ConversationsExport, audit.Target{}, d)
+}
+
+// recordExport writes the audit entry of an export by the request's user.
+func (s *Handler) recordExport(c echo.Context, action audit.Action, target audit.Target, details map[string]any) error {
+	ctx := c.Request().Context()
+	return s.Audit.Record(ctx, audit.New(ctx, current(c).Workspace.ID, action, target, details))
 }
 
 func attachment(c echo.Context, contentType, name string) {
@@ -47,7 +59,7 @@ var csvHeader = []string{"id", "type", "assistant_id", "assistant", "customer", 
 
 // exportCSV streams one row per conversation matching the filters, its variables as columns.
 func (s *Handler) exportCSV(c echo.Context) error {
-	f, err := exportFilter(c)
+	f, err := s.exportFilter(c, "csv")
 	if err != nil {
 		return err
 	}
@@ -111,7 +123,7 @@ func prefixed(p string, names []string) []string {
 // exportJSONL streams one JSON object per conversation (the API's shape); with messages=1
 // each object carries its full message list.
 func (s *Handler) exportJSONL(c echo.Context) error {
-	f, err := exportFilter(c)
+	f, err := s.exportFilter(c, "jsonl")
 	if err != nil {
 		return err
 	}
@@ -169,6 +181,9 @@ func (s *Handler) exportConversation(c echo.Context) error {
 	if _, err := s.Store.GetConversation(c.Request().Context(), ws, id); errors.Is(err, store.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound, "No such conversation.")
 	} else if err != nil {
+		return err
+	}
+	if err := s.recordExport(c, audit.ConversationExport, audit.On(audit.TargetConversation, id), map[string]any{"format": "json"}); err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="conversation-`+strconv.FormatInt(id, 10)+`.json"`)

@@ -93,6 +93,9 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.SettingsInvitesCreate, Handler: s.inviteCreate},
 		{Name: routenames.SettingsInviteRevoke, Handler: s.inviteRevoke},
 		{Name: routenames.SettingsWorkspaceDelete, Handler: s.workspaceDelete},
+		// audit log, the workspace's admins (audit_log.go)
+		{Name: routenames.SettingsAuditLog, Handler: s.auditLogPage},
+		{Name: routenames.SettingsAuditLogExport, Handler: s.auditLogCSV},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)

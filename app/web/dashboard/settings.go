@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
@@ -127,8 +128,10 @@ func (s *Handler) apiKeyCreate(c echo.Context) error {
 		return err
 	}
 	uid := cur.User.ID
+	ctx := c.Request().Context()
+	entry := audit.New(ctx, cur.Workspace.ID, audit.APIKeyCreate, audit.On(audit.TargetAPIKey, 0), map[string]any{"name": name, "prefix": prefix, "scope": scope})
 	k := &store.APIKey{WorkspaceID: cur.Workspace.ID, Name: name, Prefix: prefix, KeyHash: hash, Scope: scope, CreatedBy: &uid}
-	if err := s.Store.InsertAPIKey(c.Request().Context(), k); err != nil {
+	if err := s.Store.InsertAPIKey(ctx, k, entry); err != nil {
 		return err
 	}
 	d, err := s.settingsData(c)
@@ -145,7 +148,8 @@ func (s *Handler) apiKeyRevoke(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, "No such API key.")
 	}
-	err = s.Store.RevokeAPIKey(c.Request().Context(), current(c).Workspace.ID, id)
+	ctx, ws := c.Request().Context(), current(c).Workspace.ID
+	err = s.Store.RevokeAPIKey(ctx, ws, id, audit.New(ctx, ws, audit.APIKeyRevoke, audit.On(audit.TargetAPIKey, id), nil))
 	if errors.Is(err, store.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound, "No such API key.")
 	}
@@ -188,7 +192,12 @@ func (s *Handler) retentionSave(c echo.Context) error {
 	if len(d.RetentionErrs) > 0 {
 		return s.renderSettings(c, http.StatusOK, d)
 	}
-	if _, err := s.Workspace.Modify(ctx, ws, func(st *workspace.Settings) error { st.RetentionDays = ret; return nil }); err != nil {
+	entry := audit.New(ctx, ws, audit.RetentionUpdate, audit.Target{Type: audit.TargetSettings, ID: "retention"}, nil)
+	if _, err := s.Workspace.Modify(ctx, ws, func(st *workspace.Settings) error {
+		audit.SetDetails(entry, map[string]any{"before": st.RetentionDays, "after": ret})
+		st.RetentionDays = ret
+		return nil
+	}, entry); err != nil {
 		return err
 	}
 	if !htmx.IsFragment(c) {
@@ -248,7 +257,12 @@ func (s *Handler) pricesSave(c echo.Context) error {
 		}
 		return s.renderSettings(c, status, d)
 	}
-	if _, err := s.Workspace.Modify(ctx, ws, func(st *workspace.Settings) error { st.SetPrices(prices); return nil }); err != nil {
+	entry := audit.New(ctx, ws, audit.PricesUpdate, audit.Target{Type: audit.TargetSettings, ID: "prices"}, nil)
+	if _, err := s.Workspace.Modify(ctx, ws, func(st *workspace.Settings) error {
+		audit.SetDetails(entry, map[string]any{"before": st.Prices, "after": prices})
+		st.SetPrices(prices)
+		return nil
+	}, entry); err != nil {
 		return err
 	}
 	if !htmx.IsFragment(c) {

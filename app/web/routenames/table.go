@@ -120,6 +120,9 @@ const (
 	APIAssistantUpdate              = "api.assistant.update"
 	APIAssistantDelete              = "api.assistant.delete"
 	APIInvitesCreate                = "api.invites.create"
+	SettingsAuditLog                = "settings.auditlog"
+	SettingsAuditLogExport          = "settings.auditlog.export"
+	APIAuditLog                     = "api.auditlog"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -227,4 +230,7 @@ var table = []Route{
 	{http.MethodPatch, APIAssistantUpdate, "/api/v1/assistants/:id", apiKey},
 	{http.MethodDelete, APIAssistantDelete, "/api/v1/assistants/:id", apiKey},
 	{http.MethodPost, APIInvitesCreate, "/api/v1/invites", apiKey},
+	{http.MethodGet, SettingsAuditLog, "/settings/audit-log", admin},
+	{http.MethodGet, SettingsAuditLogExport, "/settings/audit-log/export.csv", admin},
+	{http.MethodGet, APIAuditLog, "/api/v1/audit-log", apiKey},
 }
