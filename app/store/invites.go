@@ -36,7 +36,7 @@ func (i *Invite) Open() bool { return i.AcceptedAt == nil && i.RevokedAt == nil 
 // CreateInvite stores an invite of the workspace, replacing (revoking) the open invite of
 // the same email, case-insensitively, in the same transaction: a workspace has at most one
 // open invite per email. inv.ID is set.
-func (s *Store) CreateInvite(ctx context.Context, inv *Invite) error {
+func (s *Store) CreateInvite(ctx context.Context, inv *Invite, entries ...*AuditEntry) error {
 	inv.Email = strings.TrimSpace(inv.Email)
 	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewUpdate().Model((*Invite)(nil)).Set("revoked_at = ?", now()).
@@ -48,7 +48,11 @@ func (s *Store) CreateInvite(ctx context.Context, inv *Invite) error {
 		if IsUniqueViolation(err) {
 			return ErrConflict // a concurrent invite of the same email
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		fillAudit(entries, inv.WorkspaceID, inv.ID, nil)
+		return insertAudit(ctx, tx, entries)
 	})
 }
 
@@ -89,7 +93,7 @@ func (s *Store) PendingInvites(ctx context.Context, workspaceID int64, now time.
 
 // RevokeInvite revokes an open invite of the workspace (ErrNotFound when the workspace has no
 // open invite with that id: another workspace's, accepted, or revoked already).
-func (s *Store) RevokeInvite(ctx context.Context, workspaceID, id int64) (*Invite, error) {
+func (s *Store) RevokeInvite(ctx context.Context, workspaceID, id int64, entries ...*AuditEntry) (*Invite, error) {
 	inv := new(Invite)
 	err := s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*Invite)(nil)).Set("revoked_at = ?", now()).
@@ -101,7 +105,10 @@ func (s *Store) RevokeInvite(ctx context.Context, workspaceID, id int64) (*Invit
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return tx.NewSelect().Model(inv).Where("id = ?", id).Scan(ctx)
+		if err := tx.NewSelect().Model(inv).Where("id = ?", id).Scan(ctx); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, entries)
 	})
 	if err != nil {
 		return nil, err
@@ -136,7 +143,7 @@ func claimInvite(ctx context.Context, tx bun.IDB, workspaceID, id, userID int64)
 // invite's role, the invite marked used by it, then then(ctx, user) (the login's session).
 // ErrNotFound when the invite is no longer open; ErrConflict when the email has an account.
 // Nothing is written unless all of it is.
-func (s *Store) AcceptInviteNewUser(ctx context.Context, inv *Invite, name, passwordHash string, then func(ctx context.Context, u *User) error) (*User, error) {
+func (s *Store) AcceptInviteNewUser(ctx context.Context, inv *Invite, name, passwordHash string, then func(ctx context.Context, u *User) error, entries ...*AuditEntry) (*User, error) {
 	var u *User
 	err := s.WithTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
@@ -158,6 +165,10 @@ func (s *Store) AcceptInviteNewUser(ctx context.Context, inv *Invite, name, pass
 		if err := claimInvite(ctx, tx, inv.WorkspaceID, inv.ID, u.ID); err != nil {
 			return err
 		}
+		fillAudit(entries, inv.WorkspaceID, u.ID, u)
+		if err := insertAudit(ctx, tx, entries); err != nil {
+			return err
+		}
 		if then != nil {
 			return then(ctx, u)
 		}
@@ -173,7 +184,7 @@ func (s *Store) AcceptInviteNewUser(ctx context.Context, inv *Invite, name, pass
 // membership with the invite's role, the invite marked used, and the invite's workspace made
 // the one its next login starts in. ErrNotFound when the invite is no longer open;
 // ErrConflict, and nothing written, when the user is a member already.
-func (s *Store) AcceptInviteMember(ctx context.Context, inv *Invite, userID int64) error {
+func (s *Store) AcceptInviteMember(ctx context.Context, inv *Invite, userID int64, entries ...*AuditEntry) error {
 	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := addMember(ctx, tx, inv.WorkspaceID, userID, inv.Role); err != nil {
 			return err
@@ -181,7 +192,9 @@ func (s *Store) AcceptInviteMember(ctx context.Context, inv *Invite, userID int6
 		if err := claimInvite(ctx, tx, inv.WorkspaceID, inv.ID, userID); err != nil {
 			return err
 		}
-		_, err := tx.NewUpdate().Model((*User)(nil)).Set("workspace_id = ?", inv.WorkspaceID).Where("id = ?", userID).Exec(ctx)
-		return err
+		if _, err := tx.NewUpdate().Model((*User)(nil)).Set("workspace_id = ?", inv.WorkspaceID).Where("id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, entries)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -142,7 +143,7 @@ func (s *Store) lockOwners(ctx context.Context, tx bun.Tx, workspaceID int64) er
 
 // SetMemberRole changes a member's role (ErrNotFound when the user is not a member;
 // ErrLastOwner, and nothing changed, when it would leave the workspace without an owner).
-func (s *Store) SetMemberRole(ctx context.Context, workspaceID, userID int64, role model.MemberRole) error {
+func (s *Store) SetMemberRole(ctx context.Context, workspaceID, userID int64, role model.MemberRole, entries ...*AuditEntry) error {
 	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := s.lockOwners(ctx, tx, workspaceID); err != nil {
 			return err
@@ -155,7 +156,10 @@ func (s *Store) SetMemberRole(ctx context.Context, workspaceID, userID int64, ro
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return ownersLeft(ctx, tx, workspaceID)
+		if err := ownersLeft(ctx, tx, workspaceID); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, entries)
 	})
 }
 
@@ -163,7 +167,7 @@ func (s *Store) SetMemberRole(ctx context.Context, workspaceID, userID int64, ro
 // session they have (a removed person's open browser is logged out at its next request) and
 // moves the workspace they start in to another of theirs. ErrNotFound when they are not a
 // member; ErrLastOwner, and nothing changed, for the last owner.
-func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64) error {
+func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64, entries ...*AuditEntry) error {
 	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := s.lockOwners(ctx, tx, workspaceID); err != nil {
 			return err
@@ -182,11 +186,13 @@ func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64) err
 		if _, err := tx.NewDelete().Model((*Session)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
 			return err
 		}
-		_, err = tx.NewUpdate().Model((*User)(nil)).
+		if _, err = tx.NewUpdate().Model((*User)(nil)).
 			Set("workspace_id = (SELECT min(m.workspace_id) FROM memberships AS m WHERE m.user_id = ?)", userID).
 			Where("id = ?", userID).Where("workspace_id = ?", workspaceID).
-			Where("EXISTS (SELECT 1 FROM memberships AS m WHERE m.user_id = ?)", userID).Exec(ctx)
-		return err
+			Where("EXISTS (SELECT 1 FROM memberships AS m WHERE m.user_id = ?)", userID).Exec(ctx); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, entries)
 	})
 }
 
@@ -197,14 +203,18 @@ func (s *Store) SetLastWorkspace(ctx context.Context, userID, workspaceID int64)
 }
 
 // CreateWorkspaceOwnedBy creates a workspace whose owner is the user, in one transaction.
-func (s *Store) CreateWorkspaceOwnedBy(ctx context.Context, name string, ownerID int64) (*Workspace, error) {
+func (s *Store) CreateWorkspaceOwnedBy(ctx context.Context, name string, ownerID int64, entries ...*AuditEntry) (*Workspace, error) {
 	var ws *Workspace
 	err := s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if ws, err = createWorkspace(ctx, tx, strings.TrimSpace(name)); err != nil {
 			return err
 		}
-		return addMember(ctx, tx, ws.ID, ownerID, model.MemberOwner)
+		if err := addMember(ctx, tx, ws.ID, ownerID, model.MemberOwner); err != nil {
+			return err
+		}
+		fillAudit(entries, ws.ID, ws.ID, nil)
+		return insertAudit(ctx, tx, entries)
 	})
 	return ws, err
 }
@@ -297,4 +307,24 @@ func (s *Store) DeleteWorkspace(ctx context.Context, workspaceID int64) error {
 		}
 		return nil
 	})
+}
+
+// fillAudit completes entries made before their rows existed: a workspace of 0 becomes
+// workspaceID, an empty target id targetID, and, when u is given (an account created by the
+// change, acting on its own), an empty user actor becomes u.
+func fillAudit(entries []*AuditEntry, workspaceID, targetID int64, u *User) {
+	for _, e := range entries {
+		if e == nil {
+			continue
+		}
+		if e.WorkspaceID == 0 {
+			e.WorkspaceID = workspaceID
+		}
+		if e.TargetID == "" {
+			e.TargetID = strconv.FormatInt(targetID, 10)
+		}
+		if u != nil && e.ActorType == "user" && e.ActorID == "" {
+			e.ActorID, e.ActorName = strconv.FormatInt(u.ID, 10), model.PersonName(u.Name, u.Email)
+		}
+	}
 }

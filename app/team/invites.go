@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
@@ -138,7 +139,8 @@ func (s *Service) Invite(ctx context.Context, ws *store.Workspace, by Actor, ema
 	if by.UserID > 0 {
 		inv.InvitedBy = &by.UserID
 	}
-	if err := s.Store.CreateInvite(ctx, inv); errors.Is(err, store.ErrConflict) {
+	entry := audit.New(ctx, ws.ID, audit.MemberInvite, audit.On(audit.TargetInvite, 0), map[string]any{"email": email, "role": role})
+	if err := s.Store.CreateInvite(ctx, inv, entry); errors.Is(err, store.ErrConflict) {
 		return nil, &FieldError{Field: "email", Message: "was invited by someone else at the same moment: try again"}
 	} else if err != nil {
 		return nil, err
@@ -188,7 +190,7 @@ func (s *Service) Revoke(ctx context.Context, workspaceID int64, by Actor, id in
 	if !by.Role.AtLeast(model.MemberAdmin) {
 		return nil, ErrForbidden
 	}
-	inv, err := s.Store.RevokeInvite(ctx, workspaceID, id)
+	inv, err := s.Store.RevokeInvite(ctx, workspaceID, id, audit.New(ctx, workspaceID, audit.MemberInviteRevoke, audit.On(audit.TargetInvite, id), nil))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInviteNotFound
 	}
@@ -286,7 +288,10 @@ func (s *Service) AcceptNew(ctx context.Context, token, name, password string, l
 	if err != nil {
 		return nil, v, err
 	}
-	u, err := s.Store.AcceptInviteNewUser(ctx, v.Invite, name, hash, login)
+	// The new account joins, acting on its own (the store fills in its id and name).
+	join := audit.NewBy(audit.Actor{Type: audit.ActorUser}, v.Invite.WorkspaceID, audit.MemberJoin, audit.On(audit.TargetUser, 0),
+		map[string]any{"email": v.Invite.Email, "role": v.Invite.Role, "invite_id": v.Invite.ID})
+	u, err := s.Store.AcceptInviteNewUser(ctx, v.Invite, name, hash, login, join)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, v, ErrInviteNotFound
@@ -308,7 +313,9 @@ func (s *Service) AcceptAs(ctx context.Context, token string, u *store.User) (*I
 	if err := v.CheckAccount(u); err != nil {
 		return v, err
 	}
-	err = s.Store.AcceptInviteMember(ctx, v.Invite, u.ID)
+	join := audit.NewBy(audit.UserActor(u), v.Invite.WorkspaceID, audit.MemberJoin, audit.On(audit.TargetUser, u.ID),
+		map[string]any{"email": u.Email, "role": v.Invite.Role, "invite_id": v.Invite.ID})
+	err = s.Store.AcceptInviteMember(ctx, v.Invite, u.ID, join)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return v, ErrInviteNotFound

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -128,7 +129,9 @@ func (s *Service) ChangeRole(ctx context.Context, workspaceID int64, by Actor, u
 	if m.Role == role {
 		return m, nil
 	}
-	if err := s.Store.SetMemberRole(ctx, workspaceID, userID, role); err != nil {
+	entry := audit.New(ctx, workspaceID, audit.MemberRoleChange, audit.On(audit.TargetUser, userID),
+		map[string]any{"email": m.Email, "from": m.Role, "to": role})
+	if err := s.Store.SetMemberRole(ctx, workspaceID, userID, role, entry); err != nil {
 		return nil, storeErr(err)
 	}
 	m.Role = role
@@ -148,7 +151,9 @@ func (s *Service) Remove(ctx context.Context, workspaceID int64, by Actor, userI
 			return nil, ErrForbidden
 		}
 	}
-	if err := s.Store.RemoveMember(ctx, workspaceID, userID); err != nil {
+	entry := audit.New(ctx, workspaceID, audit.MemberRemove, audit.On(audit.TargetUser, userID),
+		map[string]any{"email": m.Email, "role": m.Role, "left": userID == by.UserID})
+	if err := s.Store.RemoveMember(ctx, workspaceID, userID, entry); err != nil {
 		return nil, storeErr(err)
 	}
 	return m, nil
@@ -203,7 +208,7 @@ func (s *Service) CreateWorkspace(ctx context.Context, userID int64, installatio
 	if err != nil {
 		return nil, err
 	}
-	return s.Store.CreateWorkspaceOwnedBy(ctx, name, userID)
+	return s.Store.CreateWorkspaceOwnedBy(ctx, name, userID, audit.New(ctx, 0, audit.WorkspaceCreate, audit.On(audit.TargetWorkspace, 0), map[string]any{"name": name}))
 }
 
 // CreateWorkspaceForScript creates a workspace from the command line (whoever runs it runs the
@@ -224,7 +229,7 @@ func (s *Service) CreateWorkspaceForScript(ctx context.Context, name, ownerEmail
 	} else if err != nil {
 		return nil, err
 	}
-	return s.Store.CreateWorkspaceOwnedBy(ctx, name, u.ID)
+	return s.Store.CreateWorkspaceOwnedBy(ctx, name, u.ID, audit.New(ctx, 0, audit.WorkspaceCreate, audit.On(audit.TargetWorkspace, 0), map[string]any{"name": name, "owner": u.Email}))
 }
 
 // ErrAdminWithoutWorkspace: deleting the workspace would leave an installation admin with none.

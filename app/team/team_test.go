@@ -3,10 +3,13 @@ package team_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
@@ -328,5 +331,49 @@ func TestDeletingAWorkspace(t *testing.T) {
 		if _, err := f.s.UserByID(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("%s had no other workspace: %v", u.Email, err)
 		}
+	}
+}
+
+// Member changes are in the audit log, written with the change: a refused change (the last
+// owner) leaves no entry.
+func TestMemberChangesAreAudited(t *testing.T) {
+	f := setup(t)
+	ctx := audit.WithActor(context.Background(), audit.UserActor(f.ana))
+	count := func(action audit.Action) int {
+		t.Helper()
+		n, err := f.s.DB.NewSelect().Table("audit_log").Where("workspace_id = ?", f.w.ID).Where("action = ?", string(action)).Count(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(n)
+	}
+	if _, err := f.t.ChangeRole(ctx, f.w.ID, actor(f.ana, model.MemberOwner), f.cy.ID, model.MemberViewer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.t.Remove(ctx, f.w.ID, actor(f.ana, model.MemberOwner), f.di.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.t.Remove(ctx, f.w.ID, actor(f.ana, model.MemberOwner), f.ana.ID); !errors.Is(err, team.ErrLastOwner) {
+		t.Fatal(err)
+	}
+	if n := count(audit.MemberRoleChange); n != 1 {
+		t.Fatalf("role changes recorded: %d", n)
+	}
+	if n := count(audit.MemberRemove); n != 1 {
+		t.Fatalf("removals recorded (the refused one not): %d", n)
+	}
+	var e store.AuditEntry
+	if err := f.s.DB.NewSelect().Model(&e).Where("workspace_id = ?", f.w.ID).Where("action = ?", string(audit.MemberRoleChange)).Scan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if e.ActorName != "ana@w.test" || e.TargetID != strconv.FormatInt(f.cy.ID, 10) || !strings.Contains(e.Details, `"to":"viewer"`) {
+		t.Fatalf("the entry: %+v", e)
+	}
+	ws, err := f.t.CreateWorkspace(ctx, f.ana.ID, f.ana.Role, "New")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := f.s.DB.NewSelect().Table("audit_log").Where("workspace_id = ?", ws.ID).Where("action = ?", string(audit.WorkspaceCreate)).Count(context.Background()); n != 1 {
+		t.Fatalf("workspace creation recorded in it: %d", n)
 	}
 }

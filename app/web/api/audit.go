@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/audit"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 )
@@ -65,6 +66,12 @@ func toAuditEntry(e *store.AuditEntry) AuditEntry {
 // apiAuditLog pages the key's workspace's audit log, newest first: ?cursor= (the previous
 // page's next_cursor) and ?limit= (1 to 200, 50 by default); a bad one is 422 naming it.
 func (s *Handler) apiAuditLog(c echo.Context) error {
+	// The audit log is the admins': a key acts with its creator's current role (apiActor).
+	if a, err := s.apiActor(c); err != nil {
+		return err
+	} else if !a.Role.AtLeast(model.MemberAdmin) {
+		return apierr.New(http.StatusForbidden, "forbidden", "The audit log is for admins: use a key created by an admin (or owner) of the workspace.")
+	}
 	limit := auditDefaultLimit
 	if v := strings.TrimSpace(c.QueryParam("limit")); v != "" {
 		n, err := strconv.Atoi(v)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
@@ -153,5 +154,35 @@ func TestAPIAuditLog(t *testing.T) {
 	// Without a key: 401, as every API route.
 	if st, _ := auditDo(t, e, http.MethodGet, "/api/v1/audit-log", "", ""); st != http.StatusUnauthorized {
 		t.Fatalf("no key: %d", st)
+	}
+}
+
+// The audit log is for admins' keys (read ones included): a key of an agent is refused 403,
+// an admin's read key reads it.
+func TestAPIAuditLogIsForAdminsKeys(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ws := e.User("ana@example.com", "correct-horse")
+	mk := func(email string, role model.MemberRole, scope string) string {
+		u := &store.User{WorkspaceID: ws.ID, Email: email, PasswordHash: "x", Role: model.UserRoleMember, CreatedAt: store.Now()}
+		if err := e.App.Store.CreateUser(ctx, u, role); err != nil {
+			t.Fatal(err)
+		}
+		key, prefix, hash, err := auth.NewAPIKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.App.Store.InsertAPIKey(ctx, &store.APIKey{WorkspaceID: ws.ID, Name: email, Prefix: prefix, KeyHash: hash, Scope: scope, CreatedBy: &u.ID}); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	agentKey := mk("agent@example.com", model.MemberAgent, model.ScopeWrite)
+	adminRead := mk("admin@example.com", model.MemberAdmin, model.ScopeRead)
+	if st, body := auditDo(t, e, http.MethodGet, "/api/v1/audit-log", agentKey, ""); st != http.StatusForbidden || body["error"] == nil {
+		t.Fatalf("an agent's key: %d %v", st, body)
+	}
+	if st, body := auditDo(t, e, http.MethodGet, "/api/v1/audit-log", adminRead, ""); st != http.StatusOK || body["data"] == nil {
+		t.Fatalf("an admin's read key: %d %v", st, body)
 	}
 }

@@ -93,4 +93,22 @@ func TestBrowserInviteAnAgentWhoTakesOver(t *testing.T) {
 	if by := webtest.EvalJS[string](t, admin, `document.querySelector("#wa-panel [data-ai-by]").textContent`); !strings.Contains(by, "Taken over by Inès Agent") {
 		t.Fatalf("the takeover: %q", by)
 	}
+	// And in the audit log: the invite, the agent joining, the takeover and the send, each by
+	// its person.
+	if err := chromedp.Do(admin,
+		chromedp.Navigate(u.URL+"/settings/audit-log"),
+		chromedp.WaitVisible(chromedp.CSS(`#audit-table`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	rows := webtest.EvalJS[[]string](t, admin, `[...document.querySelectorAll("#audit-table .audit-row")].map(r => r.cells[1].textContent.trim() + " | " + r.cells[2].querySelector("span").title)`)
+	for _, want := range []string{"Inès Agent (user) | conversation.whatsapp.send", "Inès Agent (user) | conversation.takeover", "Inès Agent (user) | member.join", "Adam Admin (user) | member.invite"} {
+		found := false
+		for _, r := range rows {
+			found = found || r == want
+		}
+		if !found {
+			t.Errorf("the audit log lacks %q: %q", want, rows)
+		}
+	}
 }
