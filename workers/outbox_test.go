@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -415,7 +416,12 @@ func TestExtractionDebounceSurvivesRedisFlush(t *testing.T) {
 }
 
 // A reply task and its twin (asynq's re-run of a killed task, or the sweep's re-enqueue of a
-// slow one) running at once send the reply once: the claim of the send is exclusive.
+// slow one) running at once send the reply once: the claim of the send is exclusive, and its
+// key stays claimed after Meta's id replaced it on the message. The first phase makes the
+// worst interleaving certain: four runs all pass the "answered yet?" check, one stores, sends
+// and finishes the reply, and only then do the other three store theirs under the same key
+// (with the key kept only as the message's provider id, each inserted a second reply and sent
+// it). The rounds after it let the runs race freely.
 func TestConcurrentReplyRunsSendOnce(t *testing.T) {
 	e := newWAEnv(t, 24*time.Hour)
 	e.wa.Debounce = time.Hour
@@ -424,7 +430,28 @@ func TestConcurrentReplyRunsSendOnce(t *testing.T) {
 	e.run()
 	c := e.conv()
 	user := e.messages(c)[0]
-	for round := 0; round < 5; round++ {
+	replier := e.wa.Service.Replier
+	var arrived atomic.Int32
+	all := make(chan struct{})
+	e.wa.Service.Replier = workers.WhatsAppReplierFunc(func(ctx context.Context, conv *store.Conversation, as *store.Assistant, id string) (*store.Message, error) {
+		n := arrived.Add(1)
+		if n == 4 {
+			close(all)
+		}
+		select { // all four runs are past their checks before any stores a reply
+		case <-all:
+		case <-time.After(5 * time.Second):
+		}
+		if n > 1 { // the others store theirs once the first is sent and its intent done
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				if r, err := e.a.Store.PendingReplyFor(ctx, conv.WorkspaceID, user.ID); err == nil && r.DoneAt != nil {
+					break
+				}
+			}
+		}
+		return replier.Reply(ctx, conv, as, id)
+	})
+	race := func() {
 		var wg sync.WaitGroup
 		for i := 0; i < 4; i++ {
 			wg.Add(1)
@@ -435,7 +462,27 @@ func TestConcurrentReplyRunsSendOnce(t *testing.T) {
 		}
 		wg.Wait()
 	}
+	race()
+	if n := arrived.Load(); n != 4 {
+		t.Fatalf("%d runs asked for the reply, want all 4 (the test's interleaving did not happen)", n)
+	}
+	if n := len(e.graph.Sends()); n != 1 {
+		t.Fatalf("%d Graph sends of one reply after a run finished before its twins stored theirs, want 1", n)
+	}
+	e.wa.Service.Replier = replier
+	for round := 0; round < 5; round++ {
+		race()
+	}
 	if n := len(e.graph.Sends()); n != 1 {
 		t.Fatalf("%d Graph sends of one reply, want 1", n)
+	}
+	var replies int
+	for _, m := range e.messages(c) {
+		if m.Role == "assistant" {
+			replies++
+		}
+	}
+	if replies != 1 {
+		t.Fatalf("%d replies stored, want 1", replies)
 	}
 }

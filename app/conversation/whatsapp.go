@@ -129,3 +129,15 @@ func (s *Service) MarkSent(ctx context.Context, m *store.Message, key, providerM
 	s.changed(ctx, m.WorkspaceID, m.ConversationID)
 	return nil
 }
+
+// AddOutgoing stores an outgoing message under its send key (m.ProviderMessageID) unless the
+// key names a message already (see store.AddOutgoingMessage), and publishes a stored one. The
+// audit entries given (a human's message) are written with a message that is inserted, in its
+// transaction.
+func (s *Service) AddOutgoing(ctx context.Context, m *store.Message, entries ...*store.AuditEntry) (inserted bool, err error) {
+	inserted, err = s.Store.AddOutgoingMessage(ctx, m, entries...)
+	if err == nil && inserted {
+		s.announce(ctx, m)
+	}
+	return inserted, err
+}

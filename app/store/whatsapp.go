@@ -235,14 +235,80 @@ func (s *Store) AttachProviderMessageID(ctx context.Context, workspaceID int64, 
 	return affected(res, err)
 }
 
-// ClaimOutgoingMessage puts an idempotency key on a stored outgoing message that has no
-// provider id yet (a reply stored by the LLM layer) and makes it "pending": the key is what a
-// retried send finds it by.
-func (s *Store) ClaimOutgoingMessage(ctx context.Context, workspaceID, id int64, key string) (bool, error) {
-	res, err := s.DB.NewUpdate().Model((*Message)(nil)).
-		Set("provider_message_id = ?", key).Set("status = ?", model.StatusPending).Set("status_updated_at = ?", now()).
-		Where("id = ? AND workspace_id = ? AND provider_message_id IS NULL", id, workspaceID).Exec(ctx)
-	return affected(res, err)
+// The idempotency key of an outgoing message is taken for good by one message (table
+// send_keys): it is also the message's provider id until Meta's id replaces it, but a key that
+// lived only there was free again once the message was sent, and a twin run (asynq's re-run,
+// the reply sweep's re-enqueue) that stored its copy after that sent the message a second
+// time. The database decides which message a key names; the Redis locks in front are only an
+// economy.
+
+// OutgoingByKey loads the workspace's message that send key key names (ErrNotFound: none yet).
+// The message's provider id is the key until the send stores Meta's id in its place.
+func (s *Store) OutgoingByKey(ctx context.Context, workspaceID int64, key string) (*Message, error) {
+	m := new(Message)
+	err := s.DB.NewSelect().Model(m).Where("workspace_id = ?", workspaceID).
+		Where("(provider_message_id = ? OR id IN (SELECT message_id FROM send_keys WHERE send_key = ?))", key, key).
+		Order("id ASC").Limit(1).Scan(ctx)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return m, nil
+}
+
+// AddOutgoingMessage stores an outgoing message under its send key (m.ProviderMessageID must be
+// the key) as AddMessage does, unless the key already names a message: then nothing is written
+// and inserted is false (the caller loads that message with OutgoingByKey). Of two callers with
+// one key, exactly one inserts, even when the first's message was sent (its provider id is
+// Meta's) before the second looked. The audit entries given are written with an inserted
+// message, in its transaction.
+func (s *Store) AddOutgoingMessage(ctx context.Context, m *Message, audit ...*AuditEntry) (inserted bool, err error) {
+	if m.ProviderMessageID == nil || *m.ProviderMessageID == "" {
+		return false, errors.New("store: an outgoing message needs its send key as provider id")
+	}
+	key := *m.ProviderMessageID
+	err = s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.lockConversation(ctx, tx, m.WorkspaceID, m.ConversationID); err != nil {
+			return err
+		}
+		if taken, err := tx.NewSelect().Table("send_keys").Where("send_key = ?", key).Exists(ctx); err != nil || taken {
+			return err
+		}
+		if inserted, err = s.addMessage(ctx, tx, m); err != nil || !inserted {
+			return err
+		}
+		if _, err := tx.NewRaw("INSERT INTO send_keys (send_key, workspace_id, message_id, created_at) VALUES (?, ?, ?, ?)",
+			key, m.WorkspaceID, m.ID, now()).Exec(ctx); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
+	})
+	if IsUniqueViolation(err) { // another caller took the key meanwhile (its transaction committed first)
+		return false, nil
+	}
+	if err != nil {
+		inserted = false
+	}
+	return inserted, err
+}
+
+// ClaimOutgoingMessage puts send key key on a stored outgoing message that has no provider id
+// yet (a reply stored by the LLM layer) and makes it "pending": the key is what a retried send
+// finds it by. It claims nothing when the key already names another message (a twin's copy).
+func (s *Store) ClaimOutgoingMessage(ctx context.Context, workspaceID, id int64, key string) (claimed bool, err error) {
+	err = s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewRaw(`INSERT INTO send_keys (send_key, workspace_id, message_id, created_at)
+			SELECT ?, m.workspace_id, m.id, ? FROM messages AS m WHERE m.id = ? AND m.workspace_id = ?
+			ON CONFLICT (send_key) DO NOTHING`, key, now(), id, workspaceID).Exec(ctx); err != nil {
+			return err
+		}
+		res, err := tx.NewUpdate().Model((*Message)(nil)).
+			Set("provider_message_id = ?", key).Set("status = ?", model.StatusPending).Set("status_updated_at = ?", now()).
+			Where("id = ? AND workspace_id = ? AND provider_message_id IS NULL", id, workspaceID).
+			Where("id IN (SELECT message_id FROM send_keys WHERE send_key = ?)", key).Exec(ctx)
+		claimed, err = affected(res, err)
+		return err
+	})
+	return claimed, err
 }
 
 // MarkMessageSending claims the send of the outgoing message (still under its key): it moves

@@ -431,3 +431,73 @@ func TestOutgoingMessageLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// A send key names one message for good: after the send replaced it by Meta's id on the
+// message, a twin's copy under the same key is not stored (it used to be: the key lived only
+// in the provider id, free again once the message was sent), a stored reply cannot be claimed
+// with it, and of concurrent callers with a fresh key exactly one stores.
+func TestSendKeyNamesOneMessageForGood(t *testing.T) {
+	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := waConv(t, s)
+		ws := c.WorkspaceID
+		waMsg(t, s, c, "user", "wamid.IN", waT0)
+		out := func(key string) *store.Message {
+			k := key
+			return &store.Message{WorkspaceID: ws, ConversationID: c.ID, Role: "assistant", Content: "hello", ProviderMessageID: &k, Status: "pending", CreatedAt: waT0.Add(time.Second)}
+		}
+		key := "parley:reply:9:9"
+		first := out(key)
+		if ok, err := s.AddOutgoingMessage(ctx, first); err != nil || !ok {
+			t.Fatalf("store: %v %v", ok, err)
+		}
+		if ok, err := s.AddOutgoingMessage(ctx, out(key)); err != nil || ok {
+			t.Fatalf("a second copy under the key while it is the provider id: %v %v", ok, err)
+		}
+		if ok, err := s.MarkMessageSent(ctx, ws, first.ID, key, "wamid.OUT"); err != nil || !ok {
+			t.Fatalf("sent: %v %v", ok, err)
+		}
+		if ok, err := s.AddOutgoingMessage(ctx, out(key)); err != nil || ok {
+			t.Fatalf("a twin's copy stored after the send: %v %v", ok, err)
+		}
+		m, err := s.OutgoingByKey(ctx, ws, key)
+		if err != nil || m.ID != first.ID || *m.ProviderMessageID != "wamid.OUT" {
+			t.Fatalf("the key names the sent message: %+v %v", m, err)
+		}
+		stored := waMsg(t, s, c, "assistant", "", waT0.Add(2*time.Second))
+		if ok, err := s.ClaimOutgoingMessage(ctx, ws, stored.ID, key); err != nil || ok {
+			t.Fatalf("a stored reply claimed a taken key: %v %v", ok, err)
+		}
+		if _, err := s.OutgoingByKey(ctx, ws, "parley:reply:9:10"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a free key: %v", err)
+		}
+		page, err := s.Messages(ctx, ws, c.ID, "", 50)
+		if err != nil || len(page.Messages) != 3 {
+			t.Fatalf("%d messages (%v), want the customer's, the sent one and the unclaimed one", len(page.Messages), err)
+		}
+
+		// Concurrent callers with one fresh key: one stores.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		stores := 0
+		for i := 0; i < 6; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := s.AddOutgoingMessage(ctx, out("parley:reply:9:11"))
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					mu.Lock()
+					stores++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if stores != 1 {
+			t.Fatalf("%d callers stored under one key, want 1", stores)
+		}
+	})
+}

@@ -281,9 +281,12 @@ func (s *Service) Send(ctx context.Context, conv *store.Conversation, out Outgoi
 	return m, s.deliver(ctx, conv, m, out)
 }
 
-// storeOutgoing returns the message row under out.Key, storing or claiming it once.
+// storeOutgoing returns the message that out.Key names, storing or claiming it once. The
+// database decides: a key names one message for good, also after the send replaced it by
+// Meta's id on the message (then deliver sees that it was sent), so a twin run that gets here
+// late finds the first run's message instead of storing and sending a second one.
 func (s *Service) storeOutgoing(ctx context.Context, conv *store.Conversation, out Outgoing) (*store.Message, error) {
-	if m, err := s.Store.MessageByProviderID(ctx, conv.WorkspaceID, out.Key); err == nil {
+	if m, err := s.Store.OutgoingByKey(ctx, conv.WorkspaceID, out.Key); err == nil {
 		return m, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
@@ -292,7 +295,7 @@ func (s *Service) storeOutgoing(ctx context.Context, conv *store.Conversation, o
 		if _, err := s.Store.ClaimOutgoingMessage(ctx, conv.WorkspaceID, out.Stored.ID, out.Key); err != nil {
 			return nil, err
 		}
-		return s.Store.MessageByID(ctx, conv.WorkspaceID, out.Stored.ID)
+		return s.Store.OutgoingByKey(ctx, conv.WorkspaceID, out.Key)
 	}
 	role := out.Role
 	if role == "" {
@@ -333,10 +336,10 @@ func (s *Service) storeOutgoing(ctx context.Context, conv *store.Conversation, o
 		}
 		entries = append(entries, audit.New(ctx, conv.WorkspaceID, audit.WhatsAppSend, audit.On(audit.TargetConversation, conv.ID), d))
 	}
-	if _, err := s.conversations().AddMessage(ctx, m, entries...); err != nil {
+	if _, err := s.conversations().AddOutgoing(ctx, m, entries...); err != nil {
 		return nil, err
 	}
-	return s.Store.MessageByProviderID(ctx, conv.WorkspaceID, key)
+	return s.Store.OutgoingByKey(ctx, conv.WorkspaceID, key)
 }
 
 // fail marks the message failed for good and records why on the conversation; closeWindowAt,
