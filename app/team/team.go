@@ -259,3 +259,24 @@ func (s *Service) DeleteWorkspace(ctx context.Context, ws *store.Workspace, by A
 		return err
 	}
 }
+
+// ErrSignupClosed: sign-up is not open (PARLEY_OPEN_SIGNUP is false).
+var ErrSignupClosed = errors.New("sign-up is closed: ask an admin of a workspace for an invite")
+
+// SignUp creates an account and the workspace it owns (open sign-up only: ErrSignupClosed
+// otherwise), in one transaction. The caller has checked the email and password; an email
+// that has an account is a FieldError on email.
+func (s *Service) SignUp(ctx context.Context, workspaceName, email, passwordHash string) (*store.Workspace, *store.User, error) {
+	if !s.OpenSignup {
+		return nil, nil, ErrSignupClosed
+	}
+	name, err := WorkspaceName(workspaceName)
+	if err != nil {
+		return nil, nil, &FieldError{Field: "workspace", Message: err.(*FieldError).Message}
+	}
+	ws, u, err := s.Store.CreateWorkspaceWithUser(ctx, name, email, passwordHash)
+	if store.IsUniqueViolation(err) {
+		return nil, nil, &FieldError{Field: "email", Message: "has an account already: log in, or reset its password"}
+	}
+	return ws, u, err
+}

@@ -610,6 +610,21 @@ func azRoutes() map[string]azRoute {
 				t.Errorf("the session survives a logout without CSRF: %d", r.status)
 			}
 		}},
+		// Sign-up is closed here (PARLEY_OPEN_SIGNUP unset): 404, and nothing is created.
+		azKey("GET", "/signup"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+			if r := f.e.azDo(nil, "GET", p, nil); r.status != 404 {
+				t.Errorf("a closed sign-up page: %d", r.status)
+			}
+		}},
+		azKey("POST", "/signup"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
+			before := f.e.azSnapshot(0)
+			c := f.e.Client()
+			b, h := azForm(url.Values{"_csrf": {f.e.CSRF(c, "/login")}, "workspace": {"X"}, "email": {"x@x.test"}, "password": {"password-123"}, "password_confirm": {"password-123"}})
+			if r := f.e.azDo(c, "POST", p, b, h...); r.status != 404 {
+				t.Errorf("a closed sign-up: %d", r.status)
+			}
+			azSameSnapshot(t, "closed sign-up", before, f.e.azSnapshot(0))
+		}},
 		azKey("GET", "/setup"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
 			if r := f.e.azDo(nil, "GET", p, nil); r.status != 303 || r.header.Get("Location") != "/login" {
 				t.Errorf("setup once a user exists: %d %q", r.status, r.header.Get("Location"))

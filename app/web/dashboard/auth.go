@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/app/account"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/store"
+	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/web/htmx"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/config"
@@ -68,7 +69,7 @@ func (s *Handler) loginPage(c echo.Context) error {
 	} else if setup {
 		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Setup))
 	}
-	f := pages.LoginForm{CSRF: csrfToken(c), Next: c.QueryParam("next"), ForgotLink: s.Accounts.MailEnabled()}
+	f := pages.LoginForm{CSRF: csrfToken(c), Next: c.QueryParam("next"), ForgotLink: s.Accounts.MailEnabled(), SignupLink: s.Team.OpenSignup}
 	if c.QueryParam("reset") == "done" {
 		f.Notice = "Your password is set. Log in with it."
 	}
@@ -81,7 +82,7 @@ func (s *Handler) login(c echo.Context) error {
 	pw := c.FormValue("password")
 	next := c.FormValue("next")
 	fail := func(msg string) error {
-		return htmx.Render(c, http.StatusUnauthorized, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg, ForgotLink: s.Accounts.MailEnabled()}))
+		return htmx.Render(c, http.StatusUnauthorized, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: msg, ForgotLink: s.Accounts.MailEnabled(), SignupLink: s.Team.OpenSignup}))
 	}
 	if email == "" || pw == "" {
 		return htmx.Render(c, http.StatusBadRequest, pages.Login(pages.LoginForm{CSRF: csrfToken(c), Email: email, Next: next, Error: "Enter your email and password."}))
@@ -178,4 +179,82 @@ func (s *Handler) setup(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversations))
+}
+
+// signupPage is the open sign-up form (404 while sign-up is closed; /setup while nobody
+// exists yet).
+func (s *Handler) signupPage(c echo.Context) error {
+	if !s.Team.OpenSignup {
+		return errSignupClosed()
+	}
+	if setup, err := s.needsSetup(c); err != nil {
+		return err
+	} else if setup {
+		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Setup))
+	}
+	return htmx.Render(c, http.StatusOK, pages.Signup(pages.SetupForm{CSRF: csrfToken(c), Errors: map[string]string{}}))
+}
+
+func errSignupClosed() error {
+	return echo.NewHTTPError(http.StatusNotFound, "Sign-up is closed here. Ask an admin of a workspace for an invite.")
+}
+
+// signup creates an account and the workspace it owns, and signs it in: 422 naming the
+// field of a wrong value, 409 for an email that has an account; throttled per client like
+// the setup.
+func (s *Handler) signup(c echo.Context) error {
+	if !s.Team.OpenSignup {
+		return errSignupClosed()
+	}
+	f := pages.SetupForm{
+		CSRF:      csrfToken(c),
+		Workspace: strings.TrimSpace(c.FormValue("workspace")),
+		Email:     strings.TrimSpace(c.FormValue("email")),
+		Errors:    map[string]string{},
+	}
+	pw, pw2 := c.FormValue("password"), c.FormValue("password_confirm")
+	var throttled *account.ThrottledError
+	if err := s.Accounts.AttemptSetup(c.Request().Context(), c.RealIP()); errors.As(err, &throttled) {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many sign-ups from your network. Try again in "+throttled.Minutes()+".")
+	}
+	if _, err := team.WorkspaceName(f.Workspace); err != nil {
+		f.Errors["workspace"] = "Name the workspace (at most 100 characters)."
+	}
+	if !config.LooksLikeEmail(f.Email) {
+		f.Errors["email"] = "Enter a valid email address."
+	}
+	if p := account.PasswordProblem(pw); p != "" {
+		f.Errors["password"] = p
+	}
+	if pw != pw2 {
+		f.Errors["password_confirm"] = "The two passwords differ."
+	}
+	if len(f.Errors) > 0 {
+		return htmx.Render(c, http.StatusUnprocessableEntity, pages.Signup(f))
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	_, u, err := s.Team.SignUp(c.Request().Context(), f.Workspace, f.Email, hash)
+	var fe *team.FieldError
+	switch {
+	case errors.Is(err, team.ErrSignupClosed):
+		return errSignupClosed()
+	case errors.As(err, &fe):
+		f.Errors[fe.Field] = "The name " + fe.Message + "."
+		status := http.StatusUnprocessableEntity
+		if fe.Field == "email" {
+			f.Errors[fe.Field] = "This email " + fe.Message + "."
+			status = http.StatusConflict
+		}
+		return htmx.Render(c, status, pages.Signup(f))
+	case err != nil:
+		return err
+	}
+	if err := s.startSession(c, u); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Assistants))
 }

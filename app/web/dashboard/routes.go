@@ -20,6 +20,8 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.Logout, Handler: s.logout},
 		{Name: routenames.Setup, Handler: s.setupPage},
 		{Name: routenames.SetupSubmit, Handler: s.setup},
+		{Name: routenames.Signup, Handler: s.signupPage},
+		{Name: routenames.SignupSubmit, Handler: s.signup},
 		// invite links (invites.go): never a login redirect
 		{Name: routenames.Invite, Handler: s.invitePage},
 		{Name: routenames.InviteAccept, Handler: s.inviteAccept},

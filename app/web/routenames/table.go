@@ -43,6 +43,8 @@ const (
 	Logout                          = "logout"
 	Setup                           = "setup"
 	SetupSubmit                     = "setup.submit"
+	Signup                          = "signup"
+	SignupSubmit                    = "signup.submit"
 	Reset                           = "reset"
 	ResetRequest                    = "reset.request"
 	ResetToken                      = "reset.token"
@@ -153,6 +155,8 @@ var table = []Route{
 	{http.MethodPost, Logout, "/logout", public},
 	{http.MethodGet, Setup, "/setup", public},
 	{http.MethodPost, SetupSubmit, "/setup", public},
+	{http.MethodGet, Signup, "/signup", public},
+	{http.MethodPost, SignupSubmit, "/signup", public},
 	{http.MethodGet, Reset, "/reset", public},
 	{http.MethodPost, ResetRequest, "/reset", public},
 	{http.MethodGet, ResetToken, "/reset/:token", public},
