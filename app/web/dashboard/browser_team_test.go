@@ -66,14 +66,20 @@ func TestBrowserInviteAnAgentWhoTakesOver(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#wa-ai button`)),
 		chromedp.Click(chromedp.CSS(`#wa-ai button`)),
 		chromedp.WaitVisible(chromedp.CSS(`#wa-panel [data-ai="off"]`)),
-		chromedp.SendKeys(chromedp.CSS(`#wa-text`), "Hello, this is Inès."),
-		chromedp.Click(chromedp.CSS(`#wa-compose button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#wa-notice`)),
 	); err != nil {
 		t.Fatal(err)
 	}
+	// The panel is also swapped in by the page's live update of the takeover: the message is
+	// typed and sent in one step, so that no swap falls between the two.
+	webtest.EvalJS[bool](t, agent, `document.querySelector("#wa-text").value = "Hello, this is Inès."; document.querySelector("#wa-compose button[type=submit]").click(); true`)
+	webtest.WaitJS(t, agent, `document.querySelector('#timeline li[data-role="human"]') !== null`)
+	// The message is shown once stored; its send to Meta follows within the request.
 	sends := u.g.Sends()
-	if len(sends) != 1 {
+	for deadline := time.Now().Add(10 * time.Second); len(sends) == 0 && time.Now().Before(deadline); sends = u.g.Sends() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // a second send, if there were one, would show by now
+	if sends = u.g.Sends(); len(sends) != 1 {
 		t.Fatalf("Meta received %d sends", len(sends))
 	}
 	if txt, _ := sends[0].Body["text"].(map[string]any); txt["body"] != "Hello, this is Inès." {
