@@ -254,21 +254,14 @@ var ErrAdminWithoutWorkspace = errors.New("an installation admin would be left w
 // Orphans lists the members of the workspace who belong to no other workspace: their accounts
 // go with it when it is deleted.
 func (s *Store) Orphans(ctx context.Context, workspaceID int64) ([]Member, error) {
-	ms, err := s.Members(ctx, workspaceID)
-	if err != nil {
-		return nil, err
-	}
 	var out []Member
-	for _, m := range ms {
-		n, err := s.DB.NewSelect().Model((*Membership)(nil)).Where("user_id = ?", m.UserID).Where("workspace_id <> ?", workspaceID).Count(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			out = append(out, m)
-		}
-	}
-	return out, nil
+	err := s.DB.NewSelect().TableExpr("memberships AS m").
+		Join("JOIN users AS u ON u.id = m.user_id").
+		ColumnExpr("u.id AS user_id, u.email, u.name, m.role, m.created_at AS joined_at, u.last_login_at").
+		Where("m.workspace_id = ?", workspaceID).
+		Where("NOT EXISTS (SELECT 1 FROM memberships AS o WHERE o.user_id = m.user_id AND o.workspace_id <> ?)", workspaceID).
+		OrderExpr("lower(u.email)").Scan(ctx, &out)
+	return out, err
 }
 
 // DeleteWorkspace deletes the workspace and everything in it (its assistants, conversations,

@@ -163,10 +163,7 @@ func (s *Service) inviterName(ctx context.Context, userID int64) string {
 	if err != nil {
 		return ""
 	}
-	if u.Name != "" {
-		return u.Name
-	}
-	return u.Email
+	return model.PersonName(u.Name, u.Email)
 }
 
 // inviteMail is the invite's email: subject, plain text and HTML (every value escaped).

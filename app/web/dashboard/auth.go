@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -136,36 +137,12 @@ func (s *Handler) setupPage(c echo.Context) error {
 
 // setup creates the first admin; it works once, while no user exists.
 func (s *Handler) setup(c echo.Context) error {
-	f := pages.SetupForm{
-		CSRF:      csrfToken(c),
-		Workspace: strings.TrimSpace(c.FormValue("workspace")),
-		Email:     strings.TrimSpace(c.FormValue("email")),
-		Errors:    map[string]string{},
-	}
-	pw, pw2 := c.FormValue("password"), c.FormValue("password_confirm")
-	var throttled *account.ThrottledError
-	if err := s.Accounts.AttemptSetup(c.Request().Context(), c.RealIP()); errors.As(err, &throttled) {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
-		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many setup attempts from your network. Try again in "+throttled.Minutes()+".")
-	}
-	if f.Workspace == "" || len(f.Workspace) > 100 {
-		f.Errors["workspace"] = "Name the workspace (at most 100 characters)."
-	}
-	if !config.LooksLikeEmail(f.Email) {
-		f.Errors["email"] = "Enter a valid email address."
-	}
-	if p := account.PasswordProblem(pw); p != "" {
-		f.Errors["password"] = p
-	}
-	if pw != pw2 {
-		f.Errors["password_confirm"] = "The two passwords differ."
+	f, hash, err := s.newAccountForm(c, "setup attempts")
+	if err != nil {
+		return err
 	}
 	if len(f.Errors) > 0 {
 		return htmx.Render(c, http.StatusBadRequest, pages.Setup(f))
-	}
-	hash, err := auth.HashPassword(pw)
-	if err != nil {
-		return err
 	}
 	_, u, err := s.Store.CreateFirstAdmin(c.Request().Context(), f.Workspace, f.Email, hash)
 	if errors.Is(err, store.ErrSetupDone) {
@@ -206,36 +183,12 @@ func (s *Handler) signup(c echo.Context) error {
 	if !s.Team.OpenSignup {
 		return errSignupClosed()
 	}
-	f := pages.SetupForm{
-		CSRF:      csrfToken(c),
-		Workspace: strings.TrimSpace(c.FormValue("workspace")),
-		Email:     strings.TrimSpace(c.FormValue("email")),
-		Errors:    map[string]string{},
-	}
-	pw, pw2 := c.FormValue("password"), c.FormValue("password_confirm")
-	var throttled *account.ThrottledError
-	if err := s.Accounts.AttemptSetup(c.Request().Context(), c.RealIP()); errors.As(err, &throttled) {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
-		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many sign-ups from your network. Try again in "+throttled.Minutes()+".")
-	}
-	if _, err := team.WorkspaceName(f.Workspace); err != nil {
-		f.Errors["workspace"] = "Name the workspace (at most 100 characters)."
-	}
-	if !config.LooksLikeEmail(f.Email) {
-		f.Errors["email"] = "Enter a valid email address."
-	}
-	if p := account.PasswordProblem(pw); p != "" {
-		f.Errors["password"] = p
-	}
-	if pw != pw2 {
-		f.Errors["password_confirm"] = "The two passwords differ."
+	f, hash, err := s.newAccountForm(c, "sign-ups")
+	if err != nil {
+		return err
 	}
 	if len(f.Errors) > 0 {
 		return htmx.Render(c, http.StatusUnprocessableEntity, pages.Signup(f))
-	}
-	hash, err := auth.HashPassword(pw)
-	if err != nil {
-		return err
 	}
 	_, u, err := s.Team.SignUp(c.Request().Context(), f.Workspace, f.Email, hash)
 	var fe *team.FieldError
@@ -257,4 +210,40 @@ func (s *Handler) signup(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Assistants))
+}
+
+// newAccountForm reads and checks the form of a new account with its workspace (the setup's
+// and the sign-up's): workspace, email, password and password_confirm. It counts the attempt
+// against the client's setup throttle (a 429 error past it, what names the attempts in its
+// message); wrong fields are in f.Errors, and otherwise hash is the password's.
+func (s *Handler) newAccountForm(c echo.Context, what string) (f pages.SetupForm, hash string, err error) {
+	f = pages.SetupForm{
+		CSRF:      csrfToken(c),
+		Workspace: strings.TrimSpace(c.FormValue("workspace")),
+		Email:     strings.TrimSpace(c.FormValue("email")),
+		Errors:    map[string]string{},
+	}
+	pw, pw2 := c.FormValue("password"), c.FormValue("password_confirm")
+	var throttled *account.ThrottledError
+	if err := s.Accounts.AttemptSetup(c.Request().Context(), c.RealIP()); errors.As(err, &throttled) {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(throttled.RetryAfterSeconds()))
+		return f, "", echo.NewHTTPError(http.StatusTooManyRequests, "Too many "+what+" from your network. Try again in "+throttled.Minutes()+".")
+	}
+	if _, err := team.WorkspaceName(f.Workspace); err != nil {
+		f.Errors["workspace"] = fmt.Sprintf("Name the workspace (at most %d characters).", team.MaxWorkspaceName)
+	}
+	if !config.LooksLikeEmail(f.Email) {
+		f.Errors["email"] = "Enter a valid email address."
+	}
+	if p := account.PasswordProblem(pw); p != "" {
+		f.Errors["password"] = p
+	}
+	if pw != pw2 {
+		f.Errors["password_confirm"] = "The two passwords differ."
+	}
+	if len(f.Errors) > 0 {
+		return f, "", nil
+	}
+	hash, err = auth.HashPassword(pw)
+	return f, hash, err
 }
