@@ -68,13 +68,18 @@ type Member struct {
 	LastLoginAt *time.Time       `bun:"last_login_at"`
 }
 
+// membersQuery selects the members of a workspace (as Member).
+func (s *Store) membersQuery(workspaceID int64) *bun.SelectQuery {
+	return s.DB.NewSelect().TableExpr("memberships AS m").
+		Join("JOIN users AS u ON u.id = m.user_id").
+		ColumnExpr("u.id AS user_id, u.email, u.name, m.role, m.created_at AS joined_at, u.last_login_at").
+		Where("m.workspace_id = ?", workspaceID)
+}
+
 // Members lists a workspace's members, owners first, then by email.
 func (s *Store) Members(ctx context.Context, workspaceID int64) ([]Member, error) {
 	var out []Member
-	err := s.DB.NewSelect().TableExpr("memberships AS m").
-		Join("JOIN users AS u ON u.id = m.user_id").
-		ColumnExpr("u.id AS user_id, u.email, u.name, m.role, m.created_at AS joined_at, u.last_login_at").
-		Where("m.workspace_id = ?", workspaceID).
+	err := s.membersQuery(workspaceID).
 		OrderExpr("CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'agent' THEN 2 ELSE 3 END, lower(u.email)").
 		Scan(ctx, &out)
 	return out, err
@@ -83,10 +88,7 @@ func (s *Store) Members(ctx context.Context, workspaceID int64) ([]Member, error
 // Member is one member of the workspace (ErrNotFound when the user is not one).
 func (s *Store) Member(ctx context.Context, workspaceID, userID int64) (*Member, error) {
 	var out []Member
-	err := s.DB.NewSelect().TableExpr("memberships AS m").
-		Join("JOIN users AS u ON u.id = m.user_id").
-		ColumnExpr("u.id AS user_id, u.email, u.name, m.role, m.created_at AS joined_at, u.last_login_at").
-		Where("m.workspace_id = ?", workspaceID).Where("m.user_id = ?", userID).
+	err := s.membersQuery(workspaceID).Where("m.user_id = ?", userID).
 		Scan(ctx, &out)
 	if err != nil {
 		return nil, err
@@ -255,10 +257,7 @@ var ErrAdminWithoutWorkspace = errors.New("an installation admin would be left w
 // go with it when it is deleted.
 func (s *Store) Orphans(ctx context.Context, workspaceID int64) ([]Member, error) {
 	var out []Member
-	err := s.DB.NewSelect().TableExpr("memberships AS m").
-		Join("JOIN users AS u ON u.id = m.user_id").
-		ColumnExpr("u.id AS user_id, u.email, u.name, m.role, m.created_at AS joined_at, u.last_login_at").
-		Where("m.workspace_id = ?", workspaceID).
+	err := s.membersQuery(workspaceID).
 		Where("NOT EXISTS (SELECT 1 FROM memberships AS o WHERE o.user_id = m.user_id AND o.workspace_id <> ?)", workspaceID).
 		OrderExpr("lower(u.email)").Scan(ctx, &out)
 	return out, err
