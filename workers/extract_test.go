@@ -135,7 +135,7 @@ func TestExtractionSweepOfEndedConversations(t *testing.T) {
 	if _, err := a.Conversations.AddMessage(ctx, &store.Message{WorkspaceID: ws, ConversationID: conv.ID, Role: "user", Content: "jane@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Store.EndConversation(ctx, ws, conv.ID); err != nil {
+	if _, err := a.Store.EndConversation(ctx, ws, conv.ID, model.EndAgent, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.HandleSweep(ctx, tk.ExtractionSweep()); err != nil {

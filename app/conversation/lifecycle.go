@@ -28,13 +28,20 @@ func (s *Service) SetAIEnabled(ctx context.Context, workspaceID, id int64, on bo
 	return nil
 }
 
-// End ends a conversation (a widget session closed) and publishes the change.
-func (s *Service) End(ctx context.Context, workspaceID, id int64) error {
-	if err := s.Store.EndConversation(ctx, workspaceID, id); err != nil {
-		return err
+// End ends an open conversation for reason (model.EndReasons) at time at (zero: now), stores
+// the end with its outbox row (store.EndConversation), calls OnEnded and publishes the
+// change. Ending an ended conversation changes nothing: end is nil.
+func (s *Service) End(ctx context.Context, workspaceID, id int64, reason string, at time.Time) (end *store.ConversationEnd, err error) {
+	end, err = s.Store.EndConversation(ctx, workspaceID, id, reason, at)
+	if err != nil || end == nil {
+		return nil, err
+	}
+	if s.OnEnded != nil {
+		s.OnEnded(ctx, end)
 	}
 	s.changed(ctx, workspaceID, id)
-	return nil
+	s.countsChanged(ctx, workspaceID)
+	return end, nil
 }
 
 // CloseExpiredWindow closes a WhatsApp conversation's window when its deadline has really

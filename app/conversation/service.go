@@ -19,6 +19,10 @@ type Service struct {
 	// OnUserMessage, when set, is called after a customer message was stored (not for a
 	// duplicate): the app schedules the debounced variable extraction with it.
 	OnUserMessage func(ctx context.Context, m *store.Message)
+	// OnEnded, when set, is called after a conversation ended (once per end): the app
+	// enqueues the end's work (its evaluation) with it. The end's row is the promise; a
+	// sweep finds ends whose task was lost.
+	OnEnded func(ctx context.Context, end *store.ConversationEnd)
 }
 
 // Create stores a new conversation.

@@ -20,6 +20,9 @@ type Variables []model.Variable
 // PrechatFields is the assistants.prechat_fields column: the widget's pre-chat form.
 type PrechatFields []model.PrechatField
 
+// Evaluators is the assistants.evaluators column: the assistant's custom evaluators.
+type Evaluators []model.Evaluator
+
 // Origins is the assistants.allowed_origins column: the origins that may embed the widget.
 type Origins []string
 
@@ -199,3 +202,21 @@ func (w WidgetSettings) MarshalJSON() ([]byte, error) { return json.Marshal(mode
 func (w *WidgetSettings) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*model.WidgetSettings)(w))
 }
+
+// Scan implements sql.Scanner.
+func (es *Evaluators) Scan(src any) error {
+	var l []model.Evaluator
+	if err := decodeList("evaluators", src, &l); err != nil {
+		return err
+	}
+	for i := range l {
+		if l[i].Options == nil {
+			l[i].Options = []string{}
+		}
+	}
+	*es = l
+	return nil
+}
+
+// Value implements driver.Valuer.
+func (es Evaluators) Value() (driver.Value, error) { return encodeList(es) }

@@ -165,7 +165,11 @@ func (s *Store) addMessage(ctx context.Context, tx bun.IDB, m *Message) (bool, e
 		Set("last_message_at = CASE WHEN ? > last_message_at THEN ? ELSE last_message_at END", m.CreatedAt, m.CreatedAt).
 		Where("id = ? AND workspace_id = ?", m.ConversationID, m.WorkspaceID)
 	if m.Role == model.RoleUser {
-		up = up.Set("last_inbound_at = CASE WHEN last_inbound_at IS NULL OR ? > last_inbound_at THEN ? ELSE last_inbound_at END", m.CreatedAt, m.CreatedAt)
+		up = up.Set("last_inbound_at = CASE WHEN last_inbound_at IS NULL OR ? > last_inbound_at THEN ? ELSE last_inbound_at END", m.CreatedAt, m.CreatedAt).
+			// A customer message written after the end reopens the conversation (its next end
+			// is evaluated again); one written before it and delivered late does not.
+			Set("end_reason = CASE WHEN ended_at IS NOT NULL AND ? < ended_at THEN end_reason ELSE '' END", m.CreatedAt).
+			Set("ended_at = CASE WHEN ended_at IS NOT NULL AND ? < ended_at THEN ended_at ELSE NULL END", m.CreatedAt)
 	}
 	res, err = up.Exec(ctx)
 	if err != nil {

@@ -177,7 +177,7 @@ func TestEndedWithoutFinalExtraction(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 		for _, id := range []int64{f.widget, f.test} {
-			if err := s.EndConversation(ctx, f.ws, id); err != nil {
+			if _, err := s.EndConversation(ctx, f.ws, id, model.EndAgent, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 		}

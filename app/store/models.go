@@ -76,6 +76,12 @@ type Assistant struct {
 	// IdentityRequired refuses visitor ids that are not signed with it.
 	IdentitySecret   string `bun:"identity_secret"`
 	IdentityRequired bool   `bun:"identity_required"`
+
+	// Evaluators are the assistant's custom evaluators (the built-in ones are
+	// model.BuiltinEvaluators); CSATWhatsApp asks WhatsApp customers for a CSAT score at a
+	// conversation's end while the window is open.
+	Evaluators   Evaluators `bun:"evaluators"`
+	CSATWhatsApp bool       `bun:"csat_whatsapp"`
 }
 
 type Conversation struct {
@@ -106,6 +112,34 @@ type Conversation struct {
 	AIChangedAt        *time.Time `bun:"ai_changed_at"`
 	EndedAt            *time.Time `bun:"ended_at"`
 	LastError          string     `bun:"last_error"`
+
+	// The end: why it ended (model.EndReasons, "" while open) and how many ends it has had
+	// (the current end's conversation_ends.seq while it is ended).
+	EndReason string `bun:"end_reason"`
+	EndCount  int    `bun:"end_count"`
+	// The latest evaluation's built-in values ("" and nil before one), and its status
+	// (model.EvalPending, EvalDone, EvalFailed; "" before the first end).
+	Summary          string `bun:"summary"`
+	Outcome          string `bun:"outcome"`
+	Sentiment        string `bun:"sentiment"`
+	CSATEstimate     *int   `bun:"csat_estimate"`
+	Language         string `bun:"language"`
+	EvaluationStatus string `bun:"evaluation_status"`
+	// The customer's own CSAT (the latest), and the end it answered (once per end).
+	CSATScore   *int       `bun:"csat_score"`
+	CSATComment string     `bun:"csat_comment"`
+	CSATAt      *time.Time `bun:"csat_at"`
+	CSATEnd     int        `bun:"csat_end"`
+	// The review: model.ReviewStatuses, who set it (id, and name as it was) and when; the
+	// member it is assigned to.
+	ReviewStatus string     `bun:"review_status"`
+	ReviewedByID *int64     `bun:"reviewed_by_id"`
+	ReviewedBy   string     `bun:"reviewed_by"`
+	ReviewedAt   *time.Time `bun:"reviewed_at"`
+	AssigneeID   *int64     `bun:"assignee_id"`
+	// The parts of CostNanos spent on extraction and evaluation; the rest is replies.
+	CostExtractionNanos int64 `bun:"cost_extraction_nanos"`
+	CostEvaluationNanos int64 `bun:"cost_evaluation_nanos"`
 	CreatedAt          time.Time  `bun:"created_at"`
 	UpdatedAt          time.Time  `bun:"updated_at"`
 
@@ -189,4 +223,129 @@ type InboundEvent struct {
 	ProcessedAt    *time.Time `bun:"processed_at"`
 	Attempts       int        `bun:"attempts"`
 	LastError      string     `bun:"last_error"`
+}
+
+// ConversationEnd is one end of a conversation: the outbox of what an end promises (its
+// evaluation, the WhatsApp CSAT question), written in the transaction that ends it.
+type ConversationEnd struct {
+	bun.BaseModel  `bun:"table:conversation_ends"`
+	ID             int64      `bun:"id,pk,autoincrement"`
+	WorkspaceID    int64      `bun:"workspace_id"`
+	ConversationID int64      `bun:"conversation_id"`
+	Seq            int        `bun:"seq"` // 1 for the first end, then 2, ...
+	Reason         string     `bun:"reason"`
+	EndedAt        time.Time  `bun:"ended_at"`
+	EvaluatedAt    *time.Time `bun:"evaluated_at"`
+	CSATSentAt     *time.Time `bun:"csat_sent_at"`
+}
+
+// EvaluationRun is one evaluation of a conversation's end: unique per (conversation, end,
+// evaluators version, run), run 0 being the automatic one and 1, 2, ... "Evaluate again".
+type EvaluationRun struct {
+	bun.BaseModel     `bun:"table:evaluation_runs"`
+	ID                int64      `bun:"id,pk,autoincrement"`
+	WorkspaceID       int64      `bun:"workspace_id"`
+	ConversationID    int64      `bun:"conversation_id"`
+	EndSeq            int        `bun:"end_seq"`
+	Run               int        `bun:"run"`
+	EvaluatorsVersion int        `bun:"evaluators_version"`
+	Status            string     `bun:"status"`   // model.EvalPending, EvalDone, EvalFailed
+	Provider          string     `bun:"provider"` // the model that answered, or "offline"
+	RequestID         string     `bun:"request_id"`
+	Error             string     `bun:"error"`
+	CostNanos         int64      `bun:"cost_nanos"`
+	CreatedAt         time.Time  `bun:"created_at"`
+	FinishedAt        *time.Time `bun:"finished_at"`
+}
+
+// EvaluationValue is one evaluator's answer in a run. Latest marks the values of the
+// conversation's latest finished run (what the filters read).
+type EvaluationValue struct {
+	bun.BaseModel    `bun:"table:evaluation_values"`
+	ID               int64   `bun:"id,pk,autoincrement"`
+	WorkspaceID      int64   `bun:"workspace_id"`
+	ConversationID   int64   `bun:"conversation_id"`
+	RunID            int64   `bun:"run_id"`
+	Name             string  `bun:"name"`
+	Builtin          bool    `bun:"builtin"`
+	Value            *string `bun:"value"` // booleans "true"/"false", ratings "1".."5"
+	Reason           string  `bun:"reason"`
+	Status           string  `bun:"status"`
+	Error            string  `bun:"error"`
+	EvaluatorVersion int     `bun:"evaluator_version"`
+	Latest           bool    `bun:"latest"`
+}
+
+// Tag is a workspace's label; NameKey is the lower-cased name (unique per workspace).
+type Tag struct {
+	bun.BaseModel `bun:"table:tags"`
+	ID            int64     `bun:"id,pk,autoincrement"`
+	WorkspaceID   int64     `bun:"workspace_id"`
+	Name          string    `bun:"name"`
+	NameKey       string    `bun:"name_key"`
+	Color         string    `bun:"color"`
+	CreatedAt     time.Time `bun:"created_at"`
+}
+
+// ConversationTag puts a tag on a conversation.
+type ConversationTag struct {
+	bun.BaseModel  `bun:"table:conversation_tags"`
+	WorkspaceID    int64     `bun:"workspace_id"`
+	ConversationID int64     `bun:"conversation_id,pk"`
+	TagID          int64     `bun:"tag_id,pk"`
+	CreatedAt      time.Time `bun:"created_at"`
+}
+
+// Note is an internal note on a conversation, or on one of its messages; never shown to the
+// customer.
+type Note struct {
+	bun.BaseModel  `bun:"table:notes"`
+	ID             int64     `bun:"id,pk,autoincrement"`
+	WorkspaceID    int64     `bun:"workspace_id"`
+	ConversationID int64     `bun:"conversation_id"`
+	MessageID      *int64    `bun:"message_id"`
+	AuthorID       *int64    `bun:"author_id"`
+	AuthorName     string    `bun:"author_name"`
+	Text           string    `bun:"text"`
+	CreatedAt      time.Time `bun:"created_at"`
+}
+
+// MessageFeedback is the customer's thumbs up or down on an assistant message.
+type MessageFeedback struct {
+	bun.BaseModel  `bun:"table:message_feedback"`
+	MessageID      int64     `bun:"message_id,pk"`
+	WorkspaceID    int64     `bun:"workspace_id"`
+	ConversationID int64     `bun:"conversation_id"`
+	Rating         string    `bun:"rating"` // model.FeedbackUp, FeedbackDown
+	Comment        string    `bun:"comment"`
+	CreatedAt      time.Time `bun:"created_at"`
+	UpdatedAt      time.Time `bun:"updated_at"`
+}
+
+// Correction is a reviewer's "bad answer" mark on an assistant message, with the answer it
+// should have given.
+type Correction struct {
+	bun.BaseModel  `bun:"table:corrections"`
+	MessageID      int64     `bun:"message_id,pk"`
+	WorkspaceID    int64     `bun:"workspace_id"`
+	ConversationID int64     `bun:"conversation_id"`
+	AuthorID       *int64    `bun:"author_id"`
+	AuthorName     string    `bun:"author_name"`
+	Text           string    `bun:"text"`
+	CreatedAt      time.Time `bun:"created_at"`
+	UpdatedAt      time.Time `bun:"updated_at"`
+}
+
+// SavedView is a named filter set (the list's URL query), personal (UserID set) or shared
+// with the workspace (UserID nil). Builtin names an out-of-the-box view ("" for others).
+type SavedView struct {
+	bun.BaseModel `bun:"table:saved_views"`
+	ID            int64     `bun:"id,pk,autoincrement"`
+	WorkspaceID   int64     `bun:"workspace_id"`
+	UserID        *int64    `bun:"user_id"`
+	Name          string    `bun:"name"`
+	Query         string    `bun:"query"`
+	Builtin       string    `bun:"builtin"`
+	Position      int       `bun:"position"`
+	CreatedAt     time.Time `bun:"created_at"`
 }

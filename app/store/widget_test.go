@@ -39,7 +39,7 @@ func TestLiveWidgetConversation(t *testing.T) {
 		if err != nil || got.ID != newer.ID {
 			t.Fatalf("newest open conversation: %v %v", got, err)
 		}
-		if err := s.EndConversation(ctx, ws, newer.ID); err != nil {
+		if _, err := s.EndConversation(ctx, ws, newer.ID, model.EndAgent, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if got, err = s.LiveWidgetConversation(ctx, ws, a.ID, "visitor-1"); err != nil || got.ID != old.ID {

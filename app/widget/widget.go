@@ -177,7 +177,7 @@ func (s *Sessions) Check(ctx context.Context, conv *store.Conversation) error {
 		return ErrEnded
 	}
 	if Idle(conv, s.now(), s.Idle) {
-		if err := s.End(ctx, conv); err != nil {
+		if err := s.End(ctx, conv, model.EndIdle); err != nil {
 			return err
 		}
 		return ErrEnded
@@ -185,9 +185,9 @@ func (s *Sessions) Check(ctx context.Context, conv *store.Conversation) error {
 	return nil
 }
 
-// End ends a conversation and tells the dashboard.
-func (s *Sessions) End(ctx context.Context, conv *store.Conversation) error {
-	if err := s.Conversations.End(ctx, conv.WorkspaceID, conv.ID); err != nil {
+// End ends a conversation for reason and tells the dashboard.
+func (s *Sessions) End(ctx context.Context, conv *store.Conversation, reason string) error {
+	if _, err := s.Conversations.End(ctx, conv.WorkspaceID, conv.ID, reason, time.Time{}); err != nil {
 		return err
 	}
 	t := store.Now()
