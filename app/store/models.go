@@ -138,10 +138,10 @@ type Conversation struct {
 	ReviewedAt   *time.Time `bun:"reviewed_at"`
 	AssigneeID   *int64     `bun:"assignee_id"`
 	// The parts of CostNanos spent on extraction and evaluation; the rest is replies.
-	CostExtractionNanos int64 `bun:"cost_extraction_nanos"`
-	CostEvaluationNanos int64 `bun:"cost_evaluation_nanos"`
-	CreatedAt          time.Time  `bun:"created_at"`
-	UpdatedAt          time.Time  `bun:"updated_at"`
+	CostExtractionNanos int64     `bun:"cost_extraction_nanos"`
+	CostEvaluationNanos int64     `bun:"cost_evaluation_nanos"`
+	CreatedAt           time.Time `bun:"created_at"`
+	UpdatedAt           time.Time `bun:"updated_at"`
 
 	AssistantName string `bun:"assistant_name,scanonly"`
 }
