@@ -1,5 +1,11 @@
 package model
 
+import (
+	"hash/fnv"
+	"sort"
+	"strconv"
+)
+
 // The vocabulary of judging conversations (issue 14): how a conversation ended, what its
 // evaluation says, where its review stands and what the customer said of it. Each list is
 // the one place its values are spelled; validation, filters and views read it from here.
@@ -126,3 +132,21 @@ const (
 	CSATMin = 1
 	CSATMax = 5
 )
+
+// EvaluatorsVersion is the version of an assistant's set of custom evaluators: it changes when
+// an evaluator is added, removed or changed (its Version), and is the same for the same set.
+// An evaluation run records it (evaluation_runs.evaluators_version), so a run is unique per
+// conversation, end and evaluator set.
+func EvaluatorsVersion(custom []Evaluator) int {
+	h := fnv.New32a()
+	names := make([]string, 0, len(custom))
+	for _, e := range custom {
+		names = append(names, e.Name+"\x00"+strconv.Itoa(e.Version))
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		h.Write([]byte(n))
+		h.Write([]byte{0xff})
+	}
+	return int(h.Sum32() & 0x7fffffff)
+}

@@ -119,3 +119,24 @@ func TestWindowAt(t *testing.T) {
 		t.Errorf("Deadline default: %v", d)
 	}
 }
+
+func TestEvaluatorsVersion(t *testing.T) {
+	a := []Evaluator{{Name: "polite", Version: 1}, {Name: "upsell", Version: 2}}
+	b := []Evaluator{{Name: "upsell", Version: 2}, {Name: "polite", Version: 1}}
+	if EvaluatorsVersion(a) != EvaluatorsVersion(b) {
+		t.Fatal("the order of the evaluators changed the version")
+	}
+	for _, other := range [][]Evaluator{
+		{{Name: "polite", Version: 2}, {Name: "upsell", Version: 2}},
+		{{Name: "polite", Version: 1}},
+		{{Name: "polite", Version: 1}, {Name: "upsell", Version: 2}, {Name: "brief", Version: 1}},
+		nil,
+	} {
+		if EvaluatorsVersion(other) == EvaluatorsVersion(a) {
+			t.Fatalf("%v has the version of %v", other, a)
+		}
+		if EvaluatorsVersion(other) < 0 {
+			t.Fatal("negative version")
+		}
+	}
+}
