@@ -61,9 +61,11 @@ type Config struct {
 	WhatsAppAppSecret   string        // PARLEY_WHATSAPP_APP_SECRET: the Meta app secret that signs webhooks
 	WhatsAppGraphURL    string        // PARLEY_WHATSAPP_GRAPH_URL: the Graph API base, versioned
 	WhatsAppWindow      time.Duration // PARLEY_WHATSAPP_WINDOW: the customer-service window (24h; shorter for demos and tests)
+	WhatsAppIdle        time.Duration // PARLEY_WHATSAPP_IDLE: a WhatsApp conversation quiet this long is ended
 
 	// Web widget.
 	WidgetIdle         time.Duration // PARLEY_WIDGET_IDLE: a widget conversation quiet this long is ended
+	TestChatIdle       time.Duration // PARLEY_TESTCHAT_IDLE: a Test Chat session quiet this long is ended
 	WidgetRateSessions int           // PARLEY_WIDGET_RATE_SESSIONS: new widget sessions a minute per (client IP, assistant)
 	WidgetRateMessages int           // PARLEY_WIDGET_RATE_MESSAGES: widget messages a minute per (client IP, assistant)
 
@@ -126,6 +128,8 @@ var Vars = []Var{
 	{"PARLEY_WHATSAPP_GRAPH_URL", DefaultWhatsAppGraphURL, "Meta's Graph API base URL, with its version, used to send WhatsApp messages."},
 	{"PARLEY_WHATSAPP_WINDOW", "24h", "WhatsApp's customer-service window: free-form replies are allowed until this long after the customer's last message (1s to 24h; shorter only for demos and tests)."},
 	{"PARLEY_WIDGET_IDLE", "30m", "A web widget conversation with no message for this long is ended; the visitor's next visit starts a new one (1m to 720h)."},
+	{"PARLEY_WHATSAPP_IDLE", "24h", "A WhatsApp conversation with no message for this long is ended (its window closing ends it too); the customer's next message reopens it (1m to 720h)."},
+	{"PARLEY_TESTCHAT_IDLE", "30m", "A Test Chat session with no message for this long is ended, as if closed (1m to 720h)."},
 	{"PARLEY_WIDGET_RATE_SESSIONS", "30", "New web widget sessions allowed per minute for one client IP and assistant; more are answered 429 with Retry-After."},
 	{"PARLEY_WIDGET_RATE_MESSAGES", "60", "Web widget messages allowed per minute for one client IP and assistant; more are answered 429 with Retry-After."},
 	{"PARLEY_METRICS_TOKEN", "unset: `/metrics` on the web address answers 404", "When set, `GET /metrics` on the web address serves Prometheus metrics to requests carrying `Authorization: Bearer <token>` (401 otherwise). At least 16 characters (try: openssl rand -hex 16)."},
@@ -531,6 +535,12 @@ func ParseBytes(s string) (int64, error) {
 // DefaultWorkerConcurrency is how many jobs a worker process runs at once by default.
 const DefaultWorkerConcurrency = 10
 
+// Idle times: a conversation with no message for its type's idle time is ended.
+const (
+	DefaultWhatsAppIdle = 24 * time.Hour
+	DefaultTestChatIdle = 30 * time.Minute
+)
+
 // Web widget defaults.
 const (
 	DefaultWidgetIdle         = 30 * time.Minute
@@ -538,22 +548,37 @@ const (
 	DefaultWidgetRateMessages = 60
 )
 
-// loadWidget reads the web widget's idle time and rate limits.
+// loadWidget reads the idle times of the conversation types and the web widget's rate
+// limits.
 func (c *Config) loadWidget(getenv func(string) string) error {
-	c.WidgetIdle = DefaultWidgetIdle
-	if s := strings.TrimSpace(getenv("PARLEY_WIDGET_IDLE")); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < time.Minute || d > 720*time.Hour {
-			return &Error{"PARLEY_WIDGET_IDLE", fmt.Sprintf("%q is not a duration from 1m to 720h (for example 30m)", s)}
-		}
-		c.WidgetIdle = d
-	}
 	var err error
+	if c.WidgetIdle, err = idleVar(getenv, "PARLEY_WIDGET_IDLE", DefaultWidgetIdle); err != nil {
+		return err
+	}
+	if c.WhatsAppIdle, err = idleVar(getenv, "PARLEY_WHATSAPP_IDLE", DefaultWhatsAppIdle); err != nil {
+		return err
+	}
+	if c.TestChatIdle, err = idleVar(getenv, "PARLEY_TESTCHAT_IDLE", DefaultTestChatIdle); err != nil {
+		return err
+	}
 	if c.WidgetRateSessions, err = intVar(getenv, "PARLEY_WIDGET_RATE_SESSIONS", DefaultWidgetRateSessions, 1000000, "requests per minute"); err != nil {
 		return err
 	}
 	c.WidgetRateMessages, err = intVar(getenv, "PARLEY_WIDGET_RATE_MESSAGES", DefaultWidgetRateMessages, 1000000, "requests per minute")
 	return err
+}
+
+// idleVar reads an idle time from 1m to 720h (def when unset).
+func idleVar(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	s := strings.TrimSpace(getenv(name))
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Minute || d > 720*time.Hour {
+		return 0, &Error{name, fmt.Sprintf("%q is not a duration from 1m to 720h (for example 30m)", s)}
+	}
+	return d, nil
 }
 
 // intVar reads a whole number from 1 to most (def when unset); anything else is an error

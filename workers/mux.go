@@ -25,6 +25,8 @@ type Handlers struct {
 	Mail *Mail
 	// Audit prunes the audit log (PARLEY_AUDIT_RETENTION).
 	Audit *Audit
+	// Ends runs the end sweep (idle conversations, issue 14).
+	Ends *Ends
 	// Tasks is the installation's task factory: a task of another installation sharing the
 	// Redis is handed back (ErrForeignTask) instead of being run on this one's database.
 	Tasks *Tasks
@@ -63,6 +65,9 @@ func NewMux(h Handlers) *asynq.ServeMux {
 	if h.Audit != nil {
 		mux.HandleFunc(TypeAuditPrune, h.Audit.HandlePrune)
 	}
+	if h.Ends != nil {
+		mux.HandleFunc(TypeEndSweep, h.Ends.HandleSweep)
+	}
 	if h.Tally != nil {
 		mux.HandleFunc(TypeUsageTally, h.Tally.HandleTally)
 		mux.HandleFunc(TypeUsageReconcile, h.Tally.HandleReconcile)
@@ -97,6 +102,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 		{Spec: "@every 1m", Task: t.ExtractionSweep()},
 		// Mail whose send task was lost, or whose retries ran out: every sweep period.
 		{Spec: "@every " + every.String(), Task: t.MailSweep()},
+		// issue 14: conversations idle past their type's idle time end.
+		{Spec: "@every 1m", Task: t.EndSweep()},
 	}
 }
 

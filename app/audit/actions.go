@@ -33,6 +33,8 @@ const (
 	WhatsAppSend     Action = "conversation.whatsapp.send"
 	WhatsAppTakeover Action = "conversation.takeover"
 	WhatsAppHandBack Action = "conversation.hand_back"
+	// ConversationEnd: a member or an API key ended a conversation (issue 14).
+	ConversationEnd Action = "conversation.end"
 
 	MemberInvite       Action = "member.invite"
 	MemberInviteRevoke Action = "member.invite.revoke"
@@ -70,6 +72,7 @@ var Actions = []struct {
 	{WhatsAppSend, "WhatsApp message sent"},
 	{WhatsAppTakeover, "Took over (AI off)"},
 	{WhatsAppHandBack, "Handed back (AI on)"},
+	{ConversationEnd, "Conversation ended"},
 	{MemberInvite, "Member invited"},
 	{MemberInviteRevoke, "Invite revoked"},
 	{MemberJoin, "Member joined"},

@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/inbound"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/web"
@@ -176,6 +177,8 @@ func Handlers(a *app.App) workers.Handlers {
 		Extract:     &workers.Extract{Tasks: a.Tasks, Log: a.Log, Extractor: a.Extractor},
 		Tally:       &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: a.Log}},
 		Audit:       &workers.Audit{Service: a.Audit, Log: a.Log},
+		Ends: &workers.Ends{Conversations: a.Conversations, Log: a.Log, Idle: model.IdleTimes{
+			Widget: a.Config.WidgetIdle, WhatsApp: a.Config.WhatsAppIdle, Test: a.Config.TestChatIdle}},
 		// Replies that are due and not done once past the WhatsApp debounce and a sweep period.
 		Replies: &workers.Replies{Store: a.Store, Chat: a.Chat, Tasks: a.Tasks, Log: a.Log, Age: replySweepAge(a)},
 		Mail:    &workers.Mail{Mail: a.Mail, Store: a.Store, Tasks: a.Tasks, Log: a.Log},

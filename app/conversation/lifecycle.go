@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/app/audit"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/workspace"
 )
@@ -30,38 +31,117 @@ func (s *Service) SetAIEnabled(ctx context.Context, workspaceID, id int64, on bo
 
 // End ends an open conversation for reason (model.EndReasons) at time at (zero: now), stores
 // the end with its outbox row (store.EndConversation), calls OnEnded and publishes the
-// change. Ending an ended conversation changes nothing: end is nil.
+// change. Ending an ended conversation changes nothing: end is nil. An end someone asked for
+// in the dashboard or the API (the context carries their actor) is written to the audit log
+// with it.
 func (s *Service) End(ctx context.Context, workspaceID, id int64, reason string, at time.Time) (end *store.ConversationEnd, err error) {
-	end, err = s.Store.EndConversation(ctx, workspaceID, id, reason, at)
-	if err != nil || end == nil {
+	var entry *store.AuditEntry
+	if audit.ActorFrom(ctx).Type != audit.ActorSystem {
+		entry = audit.New(ctx, workspaceID, audit.ConversationEnd, audit.On(audit.TargetConversation, id), map[string]any{"reason": reason})
+	}
+	end, err = s.Store.EndConversation(ctx, workspaceID, id, reason, at, entry)
+	if err != nil {
 		return nil, err
+	}
+	s.ended(ctx, end)
+	return end, nil
+}
+
+// EndIdle ends an open conversation whose last message was at last for idling (model.EndIdle)
+// at the moment it idled out (model.IdleEnd), when it is still idle at now: a message that
+// came meanwhile keeps it open. nil when it did not end.
+func (s *Service) EndIdle(ctx context.Context, workspaceID, id int64, last time.Time, idle time.Duration, now time.Time) (*store.ConversationEnd, error) {
+	if !model.Idle(last, now, idle) {
+		return nil, nil
+	}
+	end, err := s.Store.EndIdleConversation(ctx, workspaceID, id, model.IdleEnd(last, idle), model.IdleCutoff(now, idle))
+	if err != nil {
+		return nil, err
+	}
+	s.ended(ctx, end)
+	return end, nil
+}
+
+// EndIdleConversations is the end sweep: it ends, type by type, the open conversations idle
+// at now for their type's idle time (model.IdleTimes), batch by batch (at most batch a query,
+// and at most rounds batches a type, so one run is bounded), and returns how many it ended.
+// Each end is decided by the store's conditional UPDATE, so concurrent sweeps end each
+// conversation once.
+func (s *Service) EndIdleConversations(ctx context.Context, idle model.IdleTimes, now time.Time, batch, rounds int) (int, error) {
+	if batch <= 0 {
+		batch = 500
+	}
+	if rounds <= 0 {
+		rounds = 20
+	}
+	n := 0
+	for _, typ := range model.Types {
+		d := idle.For(typ)
+		if d <= 0 {
+			continue
+		}
+		for round := 0; round < rounds; round++ {
+			convs, err := s.Store.IdleConversations(ctx, typ, model.IdleCutoff(now, d), batch)
+			if err != nil {
+				return n, err
+			}
+			for _, c := range convs {
+				end, err := s.EndIdle(ctx, c.WorkspaceID, c.ID, c.LastMessageAt, d, now)
+				if err != nil {
+					return n, fmt.Errorf("end conversation %d: %w", c.ID, err)
+				}
+				if end != nil {
+					n++
+				}
+			}
+			if len(convs) < batch {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// ended tells what an end promises (OnEnded) and every open page; nothing for a nil end.
+func (s *Service) ended(ctx context.Context, end *store.ConversationEnd) {
+	if end == nil {
+		return
 	}
 	if s.OnEnded != nil {
 		s.OnEnded(ctx, end)
 	}
-	s.changed(ctx, workspaceID, id)
-	s.countsChanged(ctx, workspaceID)
-	return end, nil
+	s.changed(ctx, end.WorkspaceID, end.ConversationID)
+	s.countsChanged(ctx, end.WorkspaceID)
 }
 
 // CloseExpiredWindow closes a WhatsApp conversation's window when its deadline has really
-// passed at time at (the database decides), and publishes the change; closed tells whether it
-// did.
+// passed at time at (the database decides) and ends the conversation at the deadline
+// (model.EndWindow) in the same transaction, and publishes the change; closed tells whether
+// it did.
 func (s *Service) CloseExpiredWindow(ctx context.Context, workspaceID, id int64, at time.Time) (closed bool, err error) {
-	closed, err = s.Store.CloseExpiredWindow(ctx, workspaceID, id, at)
+	closed, end, err := s.Store.CloseWindowAndEnd(ctx, workspaceID, id, at)
 	if err != nil || !closed {
 		return closed, err
 	}
-	s.changed(ctx, workspaceID, id)
+	if end != nil {
+		s.ended(ctx, end)
+	} else {
+		s.changed(ctx, workspaceID, id)
+	}
 	return true, nil
 }
 
 // CloseExpiredWindows closes up to limit windows whose deadline passed before at and that are
-// still marked open (their expiry task was lost), publishing each; it returns how many.
+// still marked open (their expiry task was lost), ending their conversations as
+// CloseExpiredWindow does and publishing each; it returns how many.
 func (s *Service) CloseExpiredWindows(ctx context.Context, at time.Time, limit int) (int, error) {
 	closed, err := s.Store.CloseExpiredWindows(ctx, at, limit)
 	for _, c := range closed {
-		s.changed(ctx, c.WorkspaceID, c.ID)
+		if c.End != nil {
+			s.ended(ctx, c.End)
+		} else {
+			s.changed(ctx, c.WorkspaceID, c.ID)
+		}
 	}
 	return len(closed), err
 }

@@ -109,21 +109,48 @@ func (s *Store) OpenWhatsAppWindow(ctx context.Context, workspaceID, id int64, m
 	return affected(q.Exec(ctx))
 }
 
-// CloseExpiredWindow closes a conversation's window when its deadline has really passed at
-// now (the database decides: a newer deadline set since the task was scheduled keeps it open).
-// The closing time recorded is the deadline.
+// CloseExpiredWindow closes a WhatsApp conversation's window when its deadline has really
+// passed at time at, and ends the conversation (model.EndWindow, at the deadline) when it is
+// open, in one transaction; it reports whether the window closed (CloseWindowAndEnd also
+// returns the end).
 func (s *Store) CloseExpiredWindow(ctx context.Context, workspaceID, id int64, at time.Time) (bool, error) {
-	res, err := s.DB.NewUpdate().Model((*Conversation)(nil)).
-		Set("window_closed_at = window_expires_at").Set("updated_at = ?", now()).
-		Where("id = ? AND workspace_id = ? AND type = ?", id, workspaceID, model.TypeWhatsApp).
-		Where("window_closed_at IS NULL AND window_expires_at IS NOT NULL AND window_expires_at <= ?", at.UTC()).Exec(ctx)
-	return affected(res, err)
+	closed, _, err := s.CloseWindowAndEnd(ctx, workspaceID, id, at)
+	return closed, err
 }
 
-// ClosedWindow names a conversation whose window a sweep closed.
+// CloseWindowAndEnd is CloseExpiredWindow returning the conversation's end too (nil when the
+// window did not close or the conversation had already ended).
+func (s *Store) CloseWindowAndEnd(ctx context.Context, workspaceID, id int64, at time.Time) (closed bool, end *ConversationEnd, err error) {
+	err = s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var rows []ClosedWindow
+		err := tx.NewUpdate().Model((*Conversation)(nil)).
+			Set("window_closed_at = window_expires_at").Set("updated_at = ?", now()).
+			Where("id = ? AND workspace_id = ? AND type = ?", id, workspaceID, model.TypeWhatsApp).
+			Where("window_closed_at IS NULL AND window_expires_at IS NOT NULL AND window_expires_at <= ?", at.UTC()).
+			Returning("id, workspace_id, window_expires_at").Scan(ctx, &rows)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		closed = true
+		end, err = endTx(ctx, tx, workspaceID, id, model.EndWindow, rows[0].ExpiresAt, time.Time{})
+		return err
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	return closed, end, nil
+}
+
+// ClosedWindow names a conversation whose window a sweep closed, and its end (nil when it
+// had already ended).
 type ClosedWindow struct {
-	ID          int64 `bun:"id"`
-	WorkspaceID int64 `bun:"workspace_id"`
+	ID          int64            `bun:"id"`
+	WorkspaceID int64            `bun:"workspace_id"`
+	ExpiresAt   time.Time        `bun:"window_expires_at"`
+	End         *ConversationEnd `bun:"-"`
 }
 
 // WindowSweepLookback bounds how far back the sweep looks for windows left open: a window whose
@@ -132,23 +159,37 @@ type ClosedWindow struct {
 const WindowSweepLookback = 7 * 24 * time.Hour
 
 // CloseExpiredWindows closes up to limit windows whose deadline passed at now but that are
-// still marked open (their expiry task was lost), and returns them.
+// still marked open (their expiry task was lost), ending each open conversation at its
+// deadline (model.EndWindow) in the same transaction, and returns them.
 func (s *Store) CloseExpiredWindows(ctx context.Context, at time.Time, limit int) ([]ClosedWindow, error) {
 	at = at.UTC()
-	sub := s.DB.NewSelect().Model((*Conversation)(nil)).Column("id").
-		Where("type = ? AND window_expires_at IS NOT NULL", model.TypeWhatsApp).
-		Where("window_expires_at <= ? AND window_expires_at > ?", at, at.Add(-WindowSweepLookback)).
-		Where("window_closed_at IS NULL").
-		Order("window_expires_at ASC").Limit(int64(limit))
 	var out []ClosedWindow
-	err := s.DB.NewUpdate().Model((*Conversation)(nil)).
-		Set("window_closed_at = window_expires_at").Set("updated_at = ?", now()).
-		Where("id IN (?)", sub).Where("window_closed_at IS NULL").
-		Returning("id, workspace_id").Scan(ctx, &out)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = nil
+	err := s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		out = nil
+		sub := tx.NewSelect().Model((*Conversation)(nil)).Column("id").
+			Where("type = ? AND window_expires_at IS NOT NULL", model.TypeWhatsApp).
+			Where("window_expires_at <= ? AND window_expires_at > ?", at, at.Add(-WindowSweepLookback)).
+			Where("window_closed_at IS NULL").
+			Order("window_expires_at ASC").Limit(int64(limit))
+		err := tx.NewUpdate().Model((*Conversation)(nil)).
+			Set("window_closed_at = window_expires_at").Set("updated_at = ?", now()).
+			Where("id IN (?)", sub).Where("window_closed_at IS NULL").
+			Returning("id, workspace_id, window_expires_at").Scan(ctx, &out)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		for i := range out {
+			c := &out[i]
+			if c.End, err = endTx(ctx, tx, c.WorkspaceID, c.ID, model.EndWindow, c.ExpiresAt, time.Time{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	return out, nil
 }
 
 // CloseWindowAt closes a conversation's window at `at` because Meta refused a free-form

@@ -125,9 +125,9 @@ func OriginAllowed(a *model.Assistant, origin string) bool {
 
 // ---- the idle rule ----
 
-// Idle reports whether a conversation has had no message for idle or longer.
+// Idle reports whether a conversation has had no message for idle or longer (model.Idle).
 func Idle(conv *store.Conversation, now time.Time, idle time.Duration) bool {
-	return idle > 0 && now.Sub(conv.LastMessageAt) >= idle
+	return model.Idle(conv.LastMessageAt, now, idle)
 }
 
 // Open reports whether a conversation still takes messages: not ended, not idle.
@@ -177,7 +177,7 @@ func (s *Sessions) Check(ctx context.Context, conv *store.Conversation) error {
 		return ErrEnded
 	}
 	if Idle(conv, s.now(), s.Idle) {
-		if err := s.End(ctx, conv, model.EndIdle); err != nil {
+		if err := s.endIdle(ctx, conv); err != nil {
 			return err
 		}
 		return ErrEnded
@@ -191,6 +191,16 @@ func (s *Sessions) End(ctx context.Context, conv *store.Conversation, reason str
 		return err
 	}
 	t := store.Now()
+	conv.EndedAt = &t
+	return nil
+}
+
+// endIdle ends a conversation that idled out, at the moment it did (as the end sweep would).
+func (s *Sessions) endIdle(ctx context.Context, conv *store.Conversation) error {
+	if _, err := s.Conversations.EndIdle(ctx, conv.WorkspaceID, conv.ID, conv.LastMessageAt, s.Idle, s.now()); err != nil {
+		return err
+	}
+	t := model.IdleEnd(conv.LastMessageAt, s.Idle)
 	conv.EndedAt = &t
 	return nil
 }

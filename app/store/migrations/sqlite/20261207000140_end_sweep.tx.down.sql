@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS conversations_open_idle_idx;
