@@ -62,6 +62,8 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIInvitesCreate, Handler: s.apiInviteCreate},
 		// audit log (audit.go)
 		{Name: routenames.APIAuditLog, Handler: s.apiAuditLog},
+		// issue 14: ends (ends.go)
+		{Name: routenames.APIConversationEnd, Handler: s.apiConversationEnd},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

@@ -259,7 +259,7 @@ func TestAPIConversationsListShape(t *testing.T) {
 
 	// c1: every field, exactly.
 	c1 := byID[f.c1.ID]
-	wantKeys := []string{"assistant_id", "completion_tokens", "cost_usd", "customer", "id", "last_message_at", "message_count",
+	wantKeys := []string{"assistant_id", "completion_tokens", "cost_usd", "customer", "end_reason", "ended_at", "id", "last_message_at", "message_count",
 		"prompt_tokens", "started_at", "type", "user_message_count", "variables"}
 	if got := keysOf(c1); !reflect.DeepEqual(got, wantKeys) {
 		t.Fatalf("test item keys %v, want %v", got, wantKeys)
@@ -269,6 +269,7 @@ func TestAPIConversationsListShape(t *testing.T) {
 		"message_count": float64(2), "user_message_count": float64(1), "prompt_tokens": float64(100), "completion_tokens": float64(20),
 		"cost_usd": "0.000525300", "variables": map[string]any{"plan": "pro", "city": "Paris"},
 		"started_at": "2025-03-10T12:00:00Z", "last_message_at": "2025-03-10T12:00:02.25Z",
+		"ended_at": nil, "end_reason": nil,
 	}
 	if !reflect.DeepEqual(c1, want) {
 		t.Fatalf("c1:\n got %v\nwant %v", c1, want)

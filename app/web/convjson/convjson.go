@@ -34,6 +34,10 @@ type Conversation struct {
 	Variables        json.RawMessage `json:"variables"`
 	StartedAt        string          `json:"started_at"`
 	LastMessageAt    string          `json:"last_message_at"`
+	// EndedAt (RFC 3339) and EndReason (model.EndReasons) are null while the conversation is
+	// open.
+	EndedAt   *string `json:"ended_at"`
+	EndReason *string `json:"end_reason"`
 	// Only WhatsApp conversations have a window: a nil pointer leaves both fields out.
 	*Window
 }
@@ -109,6 +113,10 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 		Variables:        Variables(c),
 		StartedAt:        Time(c.StartedAt),
 		LastMessageAt:    Time(c.LastMessageAt),
+	}
+	if c.EndedAt != nil {
+		at, reason := Time(*c.EndedAt), c.EndReason
+		out.EndedAt, out.EndReason = &at, &reason
 	}
 	if w := conversation.WindowOf(c, now); w.Applies {
 		out.Window = &Window{WindowOpen: w.Open}

@@ -125,6 +125,10 @@ const (
 	SettingsAuditLog                = "settings.auditlog"
 	SettingsAuditLogExport          = "settings.auditlog.export"
 	APIAuditLog                     = "api.auditlog"
+	// issue 14: ends
+	APIConversationEnd   = "api.conversation.end"
+	ConversationEnd      = "conversation.end"
+	TestChatSessionClose = "testchat.session.close"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -237,4 +241,8 @@ var table = []Route{
 	{http.MethodGet, SettingsAuditLog, "/settings/audit-log", admin},
 	{http.MethodGet, SettingsAuditLogExport, "/settings/audit-log/export.csv", admin},
 	{http.MethodGet, APIAuditLog, "/api/v1/audit-log", apiKey},
+	// issue 14: ends
+	{http.MethodPost, APIConversationEnd, "/api/v1/conversations/:id/end", apiKey},
+	{http.MethodPost, ConversationEnd, "/conversations/:id/end", agent},
+	{http.MethodPost, TestChatSessionClose, "/test-chat/:id/close", agent},
 }
