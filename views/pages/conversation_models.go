@@ -89,6 +89,8 @@ type ConvDetail struct {
 	CSRF             string
 	// WA is the WhatsApp panel (AI switch, composer); nil for other conversation types.
 	WA *WAPanel
+	// End is whether it is open or ended (conversation_end.templ).
+	End EndView
 }
 
 func rowID(id int64) string { return "conv-" + strconv.FormatInt(id, 10) }

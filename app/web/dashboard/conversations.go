@@ -181,6 +181,7 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 		StartedAt: conv.StartedAt, LastAt: conv.LastMessageAt, Window: windowView(conv, now), WindowClosedAt: conv.WindowClosedAt,
 		LastError: conv.LastError, CSRF: csrfToken(c),
 		EventsURL: routenames.URL(routenames.ConversationEvents, conv.ID),
+		End:       endView(c, conv),
 	}
 	vars, err := s.Store.Variables(ctx, conv.WorkspaceID, conv.ID)
 	if err != nil {

@@ -98,6 +98,9 @@ func (s *Handler) Mount(e *echo.Echo) {
 		// audit log, the workspace's admins (audit_log.go)
 		{Name: routenames.SettingsAuditLog, Handler: s.auditLogPage},
 		{Name: routenames.SettingsAuditLogExport, Handler: s.auditLogCSV},
+		// issue 14: ends (ends.go)
+		{Name: routenames.ConversationEnd, Handler: s.conversationEnd},
+		{Name: routenames.TestChatSessionClose, Handler: s.testChatClose},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)

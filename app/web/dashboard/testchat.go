@@ -128,7 +128,7 @@ func (s *Handler) testChatShow(c echo.Context) error {
 		return err
 	}
 	d := pages.TestChatSession{ConversationID: conv.ID, AssistantID: a.ID, Assistant: a.Name, Provider: s.Chat.LLM.Name(),
-		Messages: det.Messages, CSRF: csrfToken(c), Vars: det.Vars}
+		Messages: det.Messages, CSRF: csrfToken(c), Vars: det.Vars, End: det.End}
 	if n := len(det.Messages); n > 0 && det.Messages[n-1].Role == "user" {
 		d.PendingFor = det.Messages[n-1].ID
 	}
