@@ -795,6 +795,10 @@ func azRoutes() map[string]azRoute {
 		azKey("DELETE", "/api/v1/assistants/:id"):    {class: azAPI, owner: "spare", destructive: true},
 		azKey("POST", "/api/v1/invites"):             {class: azAPI, json: `{"email":"api-invitee@x.test","role":"viewer"}`},
 		azKey("GET", "/api/v1/audit-log"):            {class: azAPI},
+		// issue 14: ends
+		azKey("POST", "/api/v1/conversations/:id/end"): {class: azAPI, owner: "conv:whatsapp"},
+		azKey("POST", "/conversations/:id/end"):        {class: azDashboard, owner: "conv:widget", form: convForm},
+		azKey("POST", "/test-chat/:id/close"):          {class: azDashboard, owner: "conv:test", form: convForm},
 	}
 }
 
