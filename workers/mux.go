@@ -25,6 +25,8 @@ type Handlers struct {
 	Mail *Mail
 	// Audit prunes the audit log (PARLEY_AUDIT_RETENTION).
 	Audit *Audit
+	// Evaluation runs the evaluations of conversation ends and their sweep (issue 14).
+	Evaluation *Evaluation
 	// Tasks is the installation's task factory: a task of another installation sharing the
 	// Redis is handed back (ErrForeignTask) instead of being run on this one's database.
 	Tasks *Tasks
@@ -63,6 +65,10 @@ func NewMux(h Handlers) *asynq.ServeMux {
 	if h.Audit != nil {
 		mux.HandleFunc(TypeAuditPrune, h.Audit.HandlePrune)
 	}
+	if h.Evaluation != nil {
+		mux.HandleFunc(TypeEvaluationRun, h.Evaluation.HandleRun)
+		mux.HandleFunc(TypeEvaluationSweep, h.Evaluation.HandleSweep)
+	}
 	if h.Tally != nil {
 		mux.HandleFunc(TypeUsageTally, h.Tally.HandleTally)
 		mux.HandleFunc(TypeUsageReconcile, h.Tally.HandleReconcile)
@@ -97,6 +103,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 		{Spec: "@every 1m", Task: t.ExtractionSweep()},
 		// Mail whose send task was lost, or whose retries ran out: every sweep period.
 		{Spec: "@every " + every.String(), Task: t.MailSweep()},
+		// Ends without an evaluation run, and runs left pending (their task was lost): every minute.
+		{Spec: "@every 1m", Task: t.EvaluationSweep()},
 	}
 }
 
