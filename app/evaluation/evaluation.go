@@ -369,7 +369,7 @@ func systemPrompt(evs []model.Evaluator) string {
 // request is the one call of a run: the instruction, the transcript as chat messages (bounded:
 // each message cut, the oldest dropped past the total), and a last instruction to evaluate.
 func (s *Service) request(a *store.Assistant, evs []model.Evaluator, msgs []Message, requestID string) llm.Request {
-	req := llm.Request{Model: modelOf(a), MaxTokens: MaxTokens, JSONSchema: Schema(evs), RequestID: requestID}
+	req := llm.Request{Model: modelOf(a), MaxTokens: MaxTokens, JSONSchema: Schema(evs), ToolFallback: true, RequestID: requestID}
 	if a != nil {
 		req.FirstMessage = a.FirstMessage
 	}
