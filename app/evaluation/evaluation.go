@@ -102,7 +102,7 @@ func (s *Service) Begin(ctx context.Context, end *store.ConversationEnd) (*store
 		return nil, err
 	}
 	r := &store.EvaluationRun{WorkspaceID: end.WorkspaceID, ConversationID: end.ConversationID, EndSeq: end.Seq, Run: 0,
-		EvaluatorsVersion: model.EvaluatorsVersion(Custom(Evaluators(a)))}
+		EvaluatorsVersion: Version(a)}
 	if _, err := s.Store.CreateEvaluationRun(ctx, r); err != nil {
 		return nil, err
 	}

@@ -46,15 +46,14 @@ func Evaluators(a *store.Assistant) []model.Evaluator {
 	return out
 }
 
-// Custom is the custom part of an evaluator set.
-func Custom(evs []model.Evaluator) []model.Evaluator {
-	var out []model.Evaluator
-	for _, e := range evs {
-		if !e.Builtin {
-			out = append(out, e)
-		}
+// Version is the evaluators version of assistant a's evaluator set
+// (model.EvaluatorsVersion of its custom evaluators; a nil assistant has none): a run records
+// it, and its request id carries it.
+func Version(a *store.Assistant) int {
+	if a == nil {
+		return model.EvaluatorsVersion(nil)
 	}
-	return out
+	return model.EvaluatorsVersion(a.Evaluators)
 }
 
 // valueSchema is the JSON Schema of one evaluator's value.
