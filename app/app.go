@@ -27,6 +27,7 @@ import (
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
 	"github.com/parleyhq/parley/app/conversation"
+	"github.com/parleyhq/parley/app/evaluation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/extract"
 	"github.com/parleyhq/parley/app/llm"
@@ -68,6 +69,9 @@ type App struct {
 	WhatsApp *whatsapp.Service
 	// Extractor fills conversation variables (the debounced extraction task).
 	Extractor *extract.Extractor
+	// Evaluations judge every end of a conversation (issue 14): the end's hook creates and
+	// enqueues its run, the worker executes it.
+	Evaluations *evaluation.Service
 	// RateLimit counts requests per client in Redis (in-process while Redis does not answer):
 	// the widget's limits and sign-in throttling.
 	RateLimit *ratelimit.Limiter
@@ -180,6 +184,8 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 			return r.Message, err
 		})}
 	a.Extractor = &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
+	a.Evaluations = &evaluation.Service{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
+	a.Conversations.OnEnded = (&workers.Evaluation{Evaluations: a.Evaluations, Tasks: a.Tasks, Log: log}).OnEnded // the end's evaluation (run 0)
 	return a, nil
 }
 

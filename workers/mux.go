@@ -27,6 +27,8 @@ type Handlers struct {
 	Audit *Audit
 	// Ends runs the end sweep (idle conversations, issue 14).
 	Ends *Ends
+	// Evaluation runs the evaluations of conversation ends and their sweep (issue 14).
+	Evaluation *Evaluation
 	// Tasks is the installation's task factory: a task of another installation sharing the
 	// Redis is handed back (ErrForeignTask) instead of being run on this one's database.
 	Tasks *Tasks
@@ -68,6 +70,10 @@ func NewMux(h Handlers) *asynq.ServeMux {
 	if h.Ends != nil {
 		mux.HandleFunc(TypeEndSweep, h.Ends.HandleSweep)
 	}
+	if h.Evaluation != nil {
+		mux.HandleFunc(TypeEvaluationRun, h.Evaluation.HandleRun)
+		mux.HandleFunc(TypeEvaluationSweep, h.Evaluation.HandleSweep)
+	}
 	if h.Tally != nil {
 		mux.HandleFunc(TypeUsageTally, h.Tally.HandleTally)
 		mux.HandleFunc(TypeUsageReconcile, h.Tally.HandleReconcile)
@@ -104,6 +110,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 		{Spec: "@every " + every.String(), Task: t.MailSweep()},
 		// issue 14: conversations idle past their type's idle time end.
 		{Spec: "@every 1m", Task: t.EndSweep()},
+		// Ends without an evaluation run, and runs left pending (their task was lost): every minute.
+		{Spec: "@every 1m", Task: t.EvaluationSweep()},
 	}
 }
 

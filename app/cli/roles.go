@@ -175,6 +175,7 @@ func Handlers(a *app.App) workers.Handlers {
 		Inbound:     &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: a.Log, Retention: a.Config.InboundRetention, Processors: map[string]inbound.Processor{whatsapp.Provider: wa.Process}}, Tasks: a.Tasks, Log: a.Log, SweepAge: min(a.Config.SweepInterval, 30*time.Second)},
 		Maintenance: &workers.Maintenance{Conversations: a.Conversations, Jobs: conversation.BulkJobs{Redis: a.Redis}, Log: a.Log},
 		Extract:     &workers.Extract{Tasks: a.Tasks, Log: a.Log, Extractor: a.Extractor},
+		Evaluation:  &workers.Evaluation{Evaluations: a.Evaluations, Tasks: a.Tasks, Log: a.Log},
 		Tally:       &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: a.Log}},
 		Audit:       &workers.Audit{Service: a.Audit, Log: a.Log},
 		Ends: &workers.Ends{Conversations: a.Conversations, Log: a.Log, Idle: model.IdleTimes{

@@ -72,6 +72,11 @@ type Request struct {
 	MaxTokens int
 	// JSONSchema, when set, asks for structured output.
 	JSONSchema *JSONSchema
+	// ToolFallback, with JSONSchema, asks again by tool calling when the server refuses
+	// structured output (an HTTP 400 naming response_format): one function named after the
+	// schema whose parameters are the schema, which the model is made to call; the reply's
+	// Content is then the call's arguments (the same JSON document). Response.ViaTool says so.
+	ToolFallback bool
 	// RequestID identifies the call for idempotency (the usage ledger's request_id). It is
 	// sent to OpenAI-compatible servers as the X-Client-Request-Id header.
 	RequestID string
@@ -103,6 +108,8 @@ type Response struct {
 	// ProviderRequestID is the server's id of the completion (chatcmpl-...), or its
 	// x-request-id header when the body carries none.
 	ProviderRequestID string
+	// ViaTool: the structured output came by tool calling (Request.ToolFallback).
+	ViaTool bool
 }
 
 // Provider is a chat-completion backend. Implementations are safe for concurrent use.

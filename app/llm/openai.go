@@ -109,6 +109,14 @@ func (p *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 	var httpRes *http.Response
 	reqOpts = append(reqOpts, option.WithResponseInto(&httpRes))
 	cc, err := p.client.Chat.Completions.New(cctx, params, reqOpts...)
+	viaTool := false
+	if err != nil && req.JSONSchema != nil && req.ToolFallback && refusesResponseFormat(err) {
+		// The server has no structured output: ask for the same schema as a function call.
+		params = asToolCall(params, req.JSONSchema)
+		viaTool = true
+		httpRes = nil
+		cc, err = p.client.Chat.Completions.New(cctx, params, reqOpts...)
+	}
 	if err != nil {
 		return Response{}, p.wrap(ctx, cctx, httpRes, err)
 	}
@@ -116,10 +124,19 @@ func (p *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 		return Response{}, p.malformed(httpRes, "the response has no choices", nil)
 	}
 	content := cc.Choices[0].Message.Content
+	if viaTool {
+		content = ""
+		for _, tc := range cc.Choices[0].Message.ToolCalls {
+			if tc.Function.Name == req.JSONSchema.Name {
+				content = tc.Function.Arguments
+				break
+			}
+		}
+	}
 	if content == "" && cc.Choices[0].Message.Refusal != "" {
 		content = cc.Choices[0].Message.Refusal
 	}
-	resp := Response{Content: content, Model: cc.Model, ProviderRequestID: cc.ID}
+	resp := Response{Content: content, Model: cc.Model, ProviderRequestID: cc.ID, ViaTool: viaTool}
 	if resp.Model == "" {
 		resp.Model = string(params.Model)
 	}
@@ -283,6 +300,34 @@ func (p *OpenAI) params(req Request) (openai.ChatCompletionNewParams, []option.R
 		opts = append(opts, option.WithHeader("X-Client-Request-Id", id))
 	}
 	return params, opts, nil
+}
+
+// refusesResponseFormat reports whether err is a server's refusal of structured output: an
+// HTTP 400 whose error names the response_format parameter.
+func refusesResponseFormat(err error) bool {
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	return apiErr.Param == "response_format" || strings.Contains(apiErr.Message, "response_format")
+}
+
+// asToolCall turns a structured-output request into a tool-calling one: the schema becomes
+// the parameters of one function, which tool_choice makes the model call.
+func asToolCall(params openai.ChatCompletionNewParams, s *JSONSchema) openai.ChatCompletionNewParams {
+	params.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{}
+	fn := shared.FunctionDefinitionParam{Name: s.Name, Parameters: shared.FunctionParameters(s.Schema)}
+	if s.Strict {
+		fn.Strict = openai.Bool(true)
+	}
+	if s.Description != "" {
+		fn.Description = openai.String(s.Description)
+	}
+	params.Tools = []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(fn)}
+	params.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{
+		OfFunctionToolChoice: &openai.ChatCompletionNamedToolChoiceParam{Function: openai.ChatCompletionNamedToolChoiceFunctionParam{Name: s.Name}},
+	}
+	return params
 }
 
 func isPrintableASCII(s string) bool {

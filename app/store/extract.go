@@ -106,13 +106,7 @@ func (s *Store) ApplyExtraction(ctx context.Context, u ExtractionUpdate) (Extrac
 				return nil
 			}
 			llmCalls = 1
-			if _, err := tx.NewUpdate().Model((*Conversation)(nil)).
-				Set("prompt_tokens = prompt_tokens + ?", e.PromptTokens).
-				Set("cached_tokens = cached_tokens + ?", e.CachedTokens).
-				Set("completion_tokens = completion_tokens + ?", e.CompletionTokens).
-				Set("cost_nanos = cost_nanos + ?", e.CostNanos).
-				Set("updated_at = ?", t).
-				Where("id = ? AND workspace_id = ?", u.ConversationID, u.WorkspaceID).Exec(ctx); err != nil {
+			if err := addUsageToConversation(ctx, tx, e); err != nil {
 				return err
 			}
 		}

@@ -447,8 +447,8 @@ type totalsRow struct {
 
 // conversationTotalsSQL computes, in one statement (one snapshot), each conversation's stored
 // totals and what they should be: its messages' tokens and cost (a reply carries the usage of
-// its ledger row, written in the same transaction) plus its extraction calls in the ledger
-// (recorded with AddToConversation, carried by no message).
+// its ledger row, written in the same transaction) plus its extraction and evaluation calls in
+// the ledger (added to the conversation's totals, carried by no message).
 const conversationTotalsSQL = `SELECT c.id, c.workspace_id,
 		c.prompt_tokens AS hp, c.cached_tokens AS hca, c.completion_tokens AS hco, c.cost_nanos AS hn,
 		COALESCE(m.p, 0) + COALESCE(l.p, 0) AS wp, COALESCE(m.ca, 0) + COALESCE(l.ca, 0) AS wca,
@@ -457,7 +457,7 @@ const conversationTotalsSQL = `SELECT c.id, c.workspace_id,
 	LEFT JOIN (SELECT conversation_id, SUM(prompt_tokens) AS p, SUM(cached_tokens) AS ca, SUM(completion_tokens) AS co, SUM(cost_nanos) AS n
 		FROM messages WHERE conversation_id IN (?) GROUP BY conversation_id) AS m ON m.conversation_id = c.id
 	LEFT JOIN (SELECT conversation_id, SUM(prompt_tokens) AS p, SUM(cached_tokens) AS ca, SUM(completion_tokens) AS co, SUM(cost_nanos) AS n
-		FROM usage_ledger WHERE purpose = 'extraction' AND conversation_id IN (?) GROUP BY conversation_id) AS l ON l.conversation_id = c.id
+		FROM usage_ledger WHERE purpose IN ('extraction', 'evaluation') AND conversation_id IN (?) GROUP BY conversation_id) AS l ON l.conversation_id = c.id
 	WHERE c.id IN (?)`
 
 func (s *Store) totalsDrift(ctx context.Context, db bun.IDB, ids []int64) ([]TotalsDrift, error) {

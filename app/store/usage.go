@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,11 +14,15 @@ import (
 const (
 	PurposeReply      = "reply"
 	PurposeExtraction = "extraction"
+	PurposeEvaluation = "evaluation"
 )
+
+// Purposes lists the usage purposes (usage_ledger.purpose).
+var Purposes = []string{PurposeReply, PurposeExtraction, PurposeEvaluation}
 
 // ErrUsageEntryInvalid is returned for a ledger row without a workspace, request id, model or
 // valid purpose.
-var ErrUsageEntryInvalid = errors.New("usage entry: workspace, request id, model and purpose (reply or extraction) are required")
+var ErrUsageEntryInvalid = errors.New("usage entry: workspace, request id, model and purpose (reply, extraction or evaluation) are required")
 
 // InsertUsage writes one usage-ledger row, unless a row with its request id exists already:
 // then nothing is written and inserted is false. The unique request_id decides (ON CONFLICT
@@ -41,15 +46,7 @@ func (s *Store) InsertUsageAddingToConversation(ctx context.Context, e *UsageEnt
 		if err != nil || !inserted || e.ConversationID == nil {
 			return err
 		}
-		_, err = tx.NewUpdate().Model((*Conversation)(nil)).
-			Set("prompt_tokens = prompt_tokens + ?", e.PromptTokens).
-			Set("cached_tokens = cached_tokens + ?", e.CachedTokens).
-			Set("completion_tokens = completion_tokens + ?", e.CompletionTokens).
-			Set("cost_nanos = cost_nanos + ?", e.CostNanos).
-			Set("updated_at = ?", now()).
-			Where("id = ? AND workspace_id = ?", *e.ConversationID, e.WorkspaceID).
-			Exec(ctx)
-		return err
+		return addUsageToConversation(ctx, tx, e)
 	})
 	return inserted, err
 }
@@ -96,9 +93,46 @@ func (s *Store) AddMessageWithUsage(ctx context.Context, m *Message, e *UsageEnt
 	return inserted, err
 }
 
+// addUsageToConversation adds a ledger row's tokens and cost to its conversation's totals, and
+// its cost to the part of them its purpose names (cost_extraction_nanos, cost_evaluation_nanos;
+// a reply's part is the rest, see CostSplit).
+func addUsageToConversation(ctx context.Context, tx bun.IDB, e *UsageEntry) error {
+	q := tx.NewUpdate().Model((*Conversation)(nil)).
+		Set("prompt_tokens = prompt_tokens + ?", e.PromptTokens).
+		Set("cached_tokens = cached_tokens + ?", e.CachedTokens).
+		Set("completion_tokens = completion_tokens + ?", e.CompletionTokens).
+		Set("cost_nanos = cost_nanos + ?", e.CostNanos).
+		Set("updated_at = ?", now()).
+		Where("id = ? AND workspace_id = ?", *e.ConversationID, e.WorkspaceID)
+	switch e.Purpose {
+	case PurposeExtraction:
+		q = q.Set("cost_extraction_nanos = cost_extraction_nanos + ?", e.CostNanos)
+	case PurposeEvaluation:
+		q = q.Set("cost_evaluation_nanos = cost_evaluation_nanos + ?", e.CostNanos)
+	}
+	_, err := q.Exec(ctx)
+	return err
+}
+
+// CostSplit is a conversation's cost split by purpose, in nano-dollars (the API's
+// cost_breakdown): Reply is what is left of the total once extraction and evaluation are
+// taken out.
+type CostSplit struct {
+	Reply, Extraction, Evaluation int64
+}
+
+// CostSplit splits the conversation's cost_nanos by purpose.
+func (c *Conversation) CostSplit() CostSplit {
+	return CostSplit{
+		Reply:      c.CostNanos - c.CostExtractionNanos - c.CostEvaluationNanos,
+		Extraction: c.CostExtractionNanos,
+		Evaluation: c.CostEvaluationNanos,
+	}
+}
+
 func insertUsage(ctx context.Context, db bun.IDB, e *UsageEntry) (bool, error) {
 	e.RequestID = strings.TrimSpace(e.RequestID)
-	if e.WorkspaceID == 0 || e.RequestID == "" || e.Model == "" || (e.Purpose != PurposeReply && e.Purpose != PurposeExtraction) {
+	if e.WorkspaceID == 0 || e.RequestID == "" || e.Model == "" || !slices.Contains(Purposes, e.Purpose) {
 		return false, ErrUsageEntryInvalid
 	}
 	if e.CreatedAt.IsZero() {

@@ -21,8 +21,13 @@ type LLMRequest struct {
 	Model        string
 	Stream       bool
 	// Schema is the properties of a structured-output request (response_format json_schema),
-	// nil for a plain chat completion.
+	// or of the first tool's parameters of a tool-calling request; nil for a plain chat
+	// completion.
 	Schema map[string]any
+	// Tools are the request's tools as sent (nil when none); Tool is the name of the first
+	// one's function (a request with tools is answered with a call of it).
+	Tools []any
+	Tool  string
 }
 
 // LLMUsage is the token usage an answer reports.
@@ -65,6 +70,10 @@ type FakeLLM struct {
 	Key string
 	// Models are listed by GET /models (default gpt-4o-mini).
 	Models []string
+	// NoResponseFormat makes the server refuse structured output the way servers without it
+	// do: a request with response_format gets a 400 invalid_request_error naming the
+	// parameter (param "response_format"); tool calling works.
+	NoResponseFormat bool
 
 	mu       sync.Mutex
 	reqs     []LLMRequest
@@ -141,6 +150,27 @@ func (l *FakeLLM) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Model, _ = req.Body["model"].(string)
 	req.Stream, _ = req.Body["stream"].(bool)
+	if _, ok := req.Body["response_format"]; ok && l.NoResponseFormat {
+		l.mu.Lock()
+		l.reqs = append(l.reqs, req)
+		l.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, `{"error":{"message":"Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.","type":"invalid_request_error","param":"response_format","code":null}}`)
+		return
+	}
+	if tools, ok := req.Body["tools"].([]any); ok && len(tools) > 0 {
+		req.Tools = tools
+		if t0, ok := tools[0].(map[string]any); ok {
+			if fn, ok := t0["function"].(map[string]any); ok {
+				req.Tool, _ = fn["name"].(string)
+				if ps, ok := fn["parameters"].(map[string]any); ok {
+					req.Schema, _ = ps["properties"].(map[string]any)
+					if req.Schema == nil {
+						req.Schema = map[string]any{}
+					}
+				}
+			}
+		}
+	}
 	if rf, ok := req.Body["response_format"].(map[string]any); ok {
 		if js, ok := rf["json_schema"].(map[string]any); ok {
 			if sc, ok := js["schema"].(map[string]any); ok {
@@ -207,6 +237,14 @@ func (l *FakeLLM) handle(w http.ResponseWriter, r *http.Request) {
 		u.Prompt, u.Completion, u.Prompt+u.Completion, u.Cached)
 	id := fmt.Sprintf("chatcmpl-fake%d", n)
 	content, _ := json.Marshal(a.Content)
+	if !req.Stream && req.Tool != "" {
+		// A tool call in the wire format: content null, the JSON arguments as a string.
+		call := fmt.Sprintf(`[{"id":"call_fake%d","type":"function","function":{"name":%q,"arguments":%s}}]`, n, req.Tool, content)
+		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"id":%q,"object":"chat.completion","created":%d,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":null,"tool_calls":%s},"logprobs":null,"finish_reason":"tool_calls"}],"usage":%s}`,
+			id, time.Now().Unix(), model, call, usage))
+		kind.Answered.Add(1)
+		return
+	}
 	if !req.Stream {
 		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"id":%q,"object":"chat.completion","created":%d,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":%s,"refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":%s}`,
 			id, time.Now().Unix(), model, content, usage))
@@ -250,10 +288,34 @@ func (l *FakeLLM) defaultAnswer(r LLMRequest) LLMAnswer {
 	if v == "" {
 		v = "Fake Value"
 	}
-	vals := map[string]string{}
-	for k := range r.Schema {
-		vals[k] = v
+	vals := map[string]any{}
+	for k, p := range r.Schema {
+		vals[k] = fakeValue(p, v)
 	}
 	b, _ := json.Marshal(vals)
 	return LLMAnswer{Content: string(b), Delay: l.Delay}
+}
+
+// fakeValue is a value that follows a property's schema: an object gets each of its
+// properties, an enum its first value, a boolean true, an integer or number 1, and anything
+// else (a string, or string-or-null) the text v.
+func fakeValue(schema any, v string) any {
+	p, _ := schema.(map[string]any)
+	if enum, ok := p["enum"].([]any); ok && len(enum) > 0 {
+		return enum[0]
+	}
+	switch p["type"] {
+	case "object":
+		obj := map[string]any{}
+		props, _ := p["properties"].(map[string]any)
+		for k, sub := range props {
+			obj[k] = fakeValue(sub, v)
+		}
+		return obj
+	case "boolean":
+		return true
+	case "integer", "number":
+		return 1
+	}
+	return v
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/parleyhq/parley/app/model"
@@ -15,6 +16,7 @@ import (
 const (
 	PurposeReply      = store.PurposeReply
 	PurposeExtraction = store.PurposeExtraction
+	PurposeEvaluation = store.PurposeEvaluation
 )
 
 // Call describes one LLM call to record.
@@ -27,7 +29,7 @@ type Call struct {
 	// RequestID identifies the call for good (for example "reply:<conversation>:<message>"):
 	// recording the same id again writes nothing, so a retried job never counts twice.
 	RequestID string
-	Purpose   string // PurposeReply or PurposeExtraction
+	Purpose   string // PurposeReply, PurposeExtraction or PurposeEvaluation
 	Model     string // the model that answered (llm.Response.Model)
 	Tokens    Tokens
 	// AddToConversation also adds the tokens and cost to the conversation's totals, once.
@@ -71,8 +73,8 @@ func Entry(prices *Table, c Call) (store.UsageEntry, Cost, error) {
 	if c.WorkspaceID == 0 || strings.TrimSpace(c.RequestID) == "" || strings.TrimSpace(c.Model) == "" {
 		return store.UsageEntry{}, Cost{}, errors.New("usage: a call needs a workspace, a request id and a model")
 	}
-	if c.Purpose != PurposeReply && c.Purpose != PurposeExtraction {
-		return store.UsageEntry{}, Cost{}, fmt.Errorf("usage: purpose %q is neither reply nor extraction", c.Purpose)
+	if !slices.Contains(store.Purposes, c.Purpose) {
+		return store.UsageEntry{}, Cost{}, fmt.Errorf("usage: purpose %q is not one of %s", c.Purpose, strings.Join(store.Purposes, ", "))
 	}
 	cost := prices.Cost(c.Model, c.Tokens)
 	var priceJSON string
