@@ -25,6 +25,8 @@ type Handlers struct {
 	Mail *Mail
 	// Audit prunes the audit log (PARLEY_AUDIT_RETENTION).
 	Audit *Audit
+	// Reeval runs the bulk "Evaluate again" jobs (issue 14).
+	Reeval *Reeval
 	// Tasks is the installation's task factory: a task of another installation sharing the
 	// Redis is handed back (ErrForeignTask) instead of being run on this one's database.
 	Tasks *Tasks
@@ -62,6 +64,9 @@ func NewMux(h Handlers) *asynq.ServeMux {
 	}
 	if h.Audit != nil {
 		mux.HandleFunc(TypeAuditPrune, h.Audit.HandlePrune)
+	}
+	if h.Reeval != nil {
+		mux.HandleFunc(TypeConversationsEvaluate, h.Reeval.HandleEvaluateMatching)
 	}
 	if h.Tally != nil {
 		mux.HandleFunc(TypeUsageTally, h.Tally.HandleTally)

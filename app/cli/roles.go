@@ -176,6 +176,7 @@ func Handlers(a *app.App) workers.Handlers {
 		Extract:     &workers.Extract{Tasks: a.Tasks, Log: a.Log, Extractor: a.Extractor},
 		Tally:       &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: a.Log}},
 		Audit:       &workers.Audit{Service: a.Audit, Log: a.Log},
+		Reeval:      &workers.Reeval{Service: a.Reeval, Log: a.Log},
 		// Replies that are due and not done once past the WhatsApp debounce and a sweep period.
 		Replies: &workers.Replies{Store: a.Store, Chat: a.Chat, Tasks: a.Tasks, Log: a.Log, Age: replySweepAge(a)},
 		Mail:    &workers.Mail{Mail: a.Mail, Store: a.Store, Tasks: a.Tasks, Log: a.Log},

@@ -125,6 +125,13 @@ const (
 	SettingsAuditLog                = "settings.auditlog"
 	SettingsAuditLogExport          = "settings.auditlog.export"
 	APIAuditLog                     = "api.auditlog"
+	// issue 14: evaluators
+	ConversationEvaluate             = "conversation.evaluate"
+	ConversationsBulkEvaluate        = "conversations.bulkevaluate"
+	ConversationsBulkEvaluateConfirm = "conversations.bulkevaluate.confirm"
+	ConversationsBulkEvaluateStatus  = "conversations.bulkevaluate.status"
+	AssistantsEvaluatorRow           = "assistants.evaluatorrow"
+	APIConversationEvaluate          = "api.conversation.evaluate"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -237,4 +244,11 @@ var table = []Route{
 	{http.MethodGet, SettingsAuditLog, "/settings/audit-log", admin},
 	{http.MethodGet, SettingsAuditLogExport, "/settings/audit-log/export.csv", admin},
 	{http.MethodGet, APIAuditLog, "/api/v1/audit-log", apiKey},
+	// issue 14: evaluators
+	{http.MethodPost, ConversationEvaluate, "/conversations/:id/evaluate", agent},
+	{http.MethodGet, ConversationsBulkEvaluateConfirm, "/conversations/bulk-evaluate", admin},
+	{http.MethodPost, ConversationsBulkEvaluate, "/conversations/bulk-evaluate", admin},
+	{http.MethodGet, ConversationsBulkEvaluateStatus, "/conversations/bulk-evaluate/:job", admin},
+	{http.MethodGet, AssistantsEvaluatorRow, "/assistants/evaluator-row", admin},
+	{http.MethodPost, APIConversationEvaluate, "/api/v1/conversations/:id/evaluate", apiKey},
 }
