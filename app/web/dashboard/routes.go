@@ -98,6 +98,12 @@ func (s *Handler) Mount(e *echo.Echo) {
 		// audit log, the workspace's admins (audit_log.go)
 		{Name: routenames.SettingsAuditLog, Handler: s.auditLogPage},
 		{Name: routenames.SettingsAuditLogExport, Handler: s.auditLogCSV},
+		// issue 14: evaluators (evaluate.go)
+		{Name: routenames.ConversationEvaluate, Handler: s.conversationEvaluate},
+		{Name: routenames.ConversationsBulkEvaluateConfirm, Handler: s.bulkEvaluateConfirm},
+		{Name: routenames.ConversationsBulkEvaluate, Handler: s.bulkEvaluate},
+		{Name: routenames.ConversationsBulkEvaluateStatus, Handler: s.bulkEvaluateStatus},
+		{Name: routenames.AssistantsEvaluatorRow, Handler: s.assistantEvaluatorRow},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)
