@@ -35,6 +35,7 @@ import (
 	"github.com/parleyhq/parley/app/mail"
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/ratelimit"
+	"github.com/parleyhq/parley/app/reeval"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
@@ -88,6 +89,9 @@ type App struct {
 	Sessions *session.Manager
 	// Audit reads, writes and prunes the audit log (app/audit).
 	Audit *audit.Service
+	// Reeval is "Evaluate again" (issue 14): new evaluation runs of a conversation or of every
+	// conversation matching a filter. Its Enqueue hook is the evaluation engine's task.
+	Reeval *reeval.Service
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
 
@@ -183,6 +187,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 			r, err := a.Chat.ReplyLocked(ctx, c, as, id)
 			return r.Message, err
 		})}
+	a.Reeval = &reeval.Service{Store: a.Store, Events: a.Events, Jobs: conversation.BulkJobs{Redis: a.Redis, Kind: reeval.JobKind}, Offline: a.LLM.Offline()}
 	a.Extractor = &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
 	a.Evaluations = &evaluation.Service{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
 	a.Conversations.OnEnded = (&workers.Evaluation{Evaluations: a.Evaluations, Tasks: a.Tasks, Log: log}).OnEnded // the end's evaluation (run 0)

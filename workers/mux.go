@@ -29,6 +29,8 @@ type Handlers struct {
 	Ends *Ends
 	// Evaluation runs the evaluations of conversation ends and their sweep (issue 14).
 	Evaluation *Evaluation
+	// Reeval runs the bulk "Evaluate again" jobs (issue 14).
+	Reeval *Reeval
 	// Tasks is the installation's task factory: a task of another installation sharing the
 	// Redis is handed back (ErrForeignTask) instead of being run on this one's database.
 	Tasks *Tasks
@@ -73,6 +75,9 @@ func NewMux(h Handlers) *asynq.ServeMux {
 	if h.Evaluation != nil {
 		mux.HandleFunc(TypeEvaluationRun, h.Evaluation.HandleRun)
 		mux.HandleFunc(TypeEvaluationSweep, h.Evaluation.HandleSweep)
+	}
+	if h.Reeval != nil {
+		mux.HandleFunc(TypeConversationsEvaluate, h.Reeval.HandleEvaluateMatching)
 	}
 	if h.Tally != nil {
 		mux.HandleFunc(TypeUsageTally, h.Tally.HandleTally)

@@ -68,7 +68,7 @@ func NewSettings(modelName string) model.AssistantSettings {
 	if strings.TrimSpace(modelName) == "" {
 		modelName = DefaultModel
 	}
-	return model.AssistantSettings{Model: modelName, Temperature: DefaultTemperature, Variables: []model.Variable{}, PrechatFields: []model.PrechatField{}, AllowedOrigins: []string{}}
+	return model.AssistantSettings{Model: modelName, Temperature: DefaultTemperature, Variables: []model.Variable{}, PrechatFields: []model.PrechatField{}, AllowedOrigins: []string{}, Evaluators: []model.Evaluator{}}
 }
 
 // OriginAllowed reports whether a browser Origin header is one of the allowed origins

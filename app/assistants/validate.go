@@ -139,6 +139,7 @@ func (u *Update) Normalize() {
 	s.Widget.Title = strings.TrimSpace(s.Widget.Title)
 	s.Widget.Color = strings.ToLower(strings.TrimSpace(s.Widget.Color))
 	s.WhatsAppPhoneNumberID = strings.TrimSpace(s.WhatsAppPhoneNumberID)
+	s.Evaluators = normalizeEvaluators(s.Evaluators)
 	u.AccessToken = strings.TrimSpace(u.AccessToken)
 }
 
@@ -188,6 +189,7 @@ func (u *Update) Validate(tokenStored bool) Errors {
 	if s.Widget.Color != "" && !colorRe.MatchString(s.Widget.Color) {
 		es.add("color", "must be a colour like #1a2b3c")
 	}
+	es = append(es, validateEvaluators(s.Evaluators)...)
 	es = append(es, u.validateWhatsApp(tokenStored)...)
 	return es
 }

@@ -25,12 +25,19 @@ type BulkJob struct {
 // BulkJobs stores bulk-deletion progress.
 type BulkJobs struct {
 	Redis redis.UniversalClient
+	// Kind names the jobs' key space: "" is the bulk deletions ("bulkdelete"); the bulk
+	// "Evaluate again" uses its own (its Deleted counts the conversations done).
+	Kind string
 }
 
 const bulkTTL = 24 * time.Hour
 
-func bulkKey(workspaceID int64, id string) string {
-	return "parley:bulkdelete:" + strconv.FormatInt(workspaceID, 10) + ":" + id
+func (j BulkJobs) key(workspaceID int64, id string) string {
+	kind := j.Kind
+	if kind == "" {
+		kind = "bulkdelete"
+	}
+	return "parley:" + kind + ":" + strconv.FormatInt(workspaceID, 10) + ":" + id
 }
 
 // NewJobID makes a job id.
@@ -45,7 +52,7 @@ var ErrNoJob = errors.New("no such job")
 
 // Start records a queued job.
 func (j BulkJobs) Start(ctx context.Context, workspaceID int64, id string, total int64) error {
-	k := bulkKey(workspaceID, id)
+	k := j.key(workspaceID, id)
 	p := j.Redis.TxPipeline()
 	p.HSet(ctx, k, "state", "queued", "deleted", 0, "total", total, "error", "")
 	p.Expire(ctx, k, bulkTTL)
@@ -55,7 +62,7 @@ func (j BulkJobs) Start(ctx context.Context, workspaceID int64, id string, total
 
 // Progress adds n deleted rows and sets the state.
 func (j BulkJobs) Progress(ctx context.Context, workspaceID int64, id string, n int64, state, msg string) error {
-	k := bulkKey(workspaceID, id)
+	k := j.key(workspaceID, id)
 	p := j.Redis.TxPipeline()
 	if n != 0 {
 		p.HIncrBy(ctx, k, "deleted", n)
@@ -68,7 +75,7 @@ func (j BulkJobs) Progress(ctx context.Context, workspaceID int64, id string, n 
 
 // Get reads a job of the workspace.
 func (j BulkJobs) Get(ctx context.Context, workspaceID int64, id string) (*BulkJob, error) {
-	m, err := j.Redis.HGetAll(ctx, bulkKey(workspaceID, id)).Result()
+	m, err := j.Redis.HGetAll(ctx, j.key(workspaceID, id)).Result()
 	if err != nil {
 		return nil, err
 	}

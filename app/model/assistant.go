@@ -158,6 +158,9 @@ type AssistantSettings struct {
 	// IdentityRequired refuses widget sessions whose visitor id is not signed with the
 	// assistant's identity secret (IdentitySecret).
 	IdentityRequired bool
+	// Evaluators are the assistant's custom evaluators (issue 14), each with its version;
+	// the built-in ones (BuiltinEvaluators) are not listed.
+	Evaluators []Evaluator
 }
 
 // Assistant is an assistant as the rest of Parley reads it: its JSON columns decoded.

@@ -91,6 +91,8 @@ type ConvDetail struct {
 	WA *WAPanel
 	// End is whether it is open or ended (conversation_end.templ).
 	End EndView
+	// Evaluation is the evaluation panel (issue 14, evaluation.templ).
+	Evaluation EvalPanel
 }
 
 func rowID(id int64) string { return "conv-" + strconv.FormatInt(id, 10) }

@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
+	"github.com/parleyhq/parley/app/reeval"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/web/apierr"
@@ -39,6 +40,8 @@ type Handler struct {
 	Team *team.Service
 	// Audit is the audit log (GET /api/v1/audit-log).
 	Audit *audit.Service
+	// Reeval is "Evaluate again" (POST /api/v1/conversations/{id}/evaluate).
+	Reeval *reeval.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -64,6 +67,8 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIAuditLog, Handler: s.apiAuditLog},
 		// issue 14: ends (ends.go)
 		{Name: routenames.APIConversationEnd, Handler: s.apiConversationEnd},
+		// issue 14: evaluators (evaluate.go)
+		{Name: routenames.APIConversationEvaluate, Handler: s.apiConversationEvaluate},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

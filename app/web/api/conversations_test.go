@@ -259,8 +259,7 @@ func TestAPIConversationsListShape(t *testing.T) {
 
 	// c1: every field, exactly.
 	c1 := byID[f.c1.ID]
-	wantKeys := []string{"assistant_id", "completion_tokens", "cost_usd", "customer", "end_reason", "ended_at", "id", "last_message_at", "message_count",
-		"prompt_tokens", "started_at", "type", "user_message_count", "variables"}
+	wantKeys := []string{"assistant_id", "completion_tokens", "cost_breakdown", "cost_usd", "csat_estimate", "customer", "end_reason", "ended_at", "evaluation_status", "id", "last_message_at", "message_count", "outcome", "prompt_tokens", "sentiment", "started_at", "summary", "type", "user_message_count", "variables"}
 	if got := keysOf(c1); !reflect.DeepEqual(got, wantKeys) {
 		t.Fatalf("test item keys %v, want %v", got, wantKeys)
 	}
@@ -270,6 +269,9 @@ func TestAPIConversationsListShape(t *testing.T) {
 		"cost_usd": "0.000525300", "variables": map[string]any{"plan": "pro", "city": "Paris"},
 		"started_at": "2025-03-10T12:00:00Z", "last_message_at": "2025-03-10T12:00:02.25Z",
 		"ended_at": nil, "end_reason": nil,
+		// issue 14: never evaluated; all of the cost is replies.
+		"summary": nil, "outcome": nil, "sentiment": nil, "csat_estimate": nil, "evaluation_status": nil,
+		"cost_breakdown": map[string]any{"reply": "0.000525300", "extraction": "0.000000000", "evaluation": "0.000000000"},
 	}
 	if !reflect.DeepEqual(c1, want) {
 		t.Fatalf("c1:\n got %v\nwant %v", c1, want)

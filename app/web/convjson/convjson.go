@@ -6,6 +6,7 @@ package convjson
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
+	"github.com/parleyhq/parley/app/reeval"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/web/apierr"
 )
@@ -38,6 +40,14 @@ type Conversation struct {
 	// open.
 	EndedAt   *string `json:"ended_at"`
 	EndReason *string `json:"end_reason"`
+	// issue 14: the latest evaluation's built-in values (null before one) and its status
+	// (null before the first end), and the split of cost_usd.
+	Summary          *string       `json:"summary"`
+	Outcome          *string       `json:"outcome"`
+	Sentiment        *string       `json:"sentiment"`
+	CSATEstimate     *int          `json:"csat_estimate"`
+	EvaluationStatus *string       `json:"evaluation_status"`
+	CostBreakdown    CostBreakdown `json:"cost_breakdown"`
 	// Only WhatsApp conversations have a window: a nil pointer leaves both fields out.
 	*Window
 }
@@ -56,6 +66,56 @@ type Detail struct {
 	Charged         bool       `json:"charged"`
 	CachedTokens    int64      `json:"cached_tokens"`
 	VariablesDetail []Variable `json:"variables_detail"`
+	// Evaluations are the values of the latest evaluation run ([] before one).
+	Evaluations []Evaluation `json:"evaluations"`
+}
+
+// CostBreakdown splits a conversation's cost_usd: replies, variable extraction and
+// evaluation, decimal-dollar strings like cost_usd.
+type CostBreakdown struct {
+	Reply      string `json:"reply"`
+	Extraction string `json:"extraction"`
+	Evaluation string `json:"evaluation"`
+}
+
+// Evaluation is one evaluator's answer in the latest run: value is a bool (boolean), an
+// integer (rating) or a string, null while pending or when it failed.
+type Evaluation struct {
+	Name             string `json:"name"`
+	Value            any    `json:"value"`
+	Reason           string `json:"reason"`
+	Status           string `json:"status"`
+	EvaluatorVersion int    `json:"evaluator_version"`
+}
+
+// nonEmpty is s, or nil when it is "".
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// costBreakdown splits c's cost: reply is what neither extraction nor evaluation spent.
+func costBreakdown(c *store.Conversation) CostBreakdown {
+	return CostBreakdown{
+		Reply:      model.Money(c.CostNanos - c.CostExtractionNanos - c.CostEvaluationNanos).Exact(),
+		Extraction: model.Money(c.CostExtractionNanos).Exact(),
+		Evaluation: model.Money(c.CostEvaluationNanos).Exact(),
+	}
+}
+
+// Evaluations are the latest run's values of a conversation as the API shows them.
+func Evaluations(ctx context.Context, st *store.Store, conv *store.Conversation) ([]Evaluation, error) {
+	out := []Evaluation{}
+	runs, err := reeval.History(ctx, st, conv, 1)
+	if err != nil || len(runs) == 0 {
+		return out, err
+	}
+	for _, v := range runs[0].Values {
+		out = append(out, Evaluation{Name: v.Name, Value: v.Typed(), Reason: v.Reason, Status: v.Status, EvaluatorVersion: v.Version})
+	}
+	return out, nil
 }
 
 type Variable struct {
@@ -113,6 +173,12 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 		Variables:        Variables(c),
 		StartedAt:        Time(c.StartedAt),
 		LastMessageAt:    Time(c.LastMessageAt),
+		Summary:          nonEmpty(c.Summary),
+		Outcome:          nonEmpty(c.Outcome),
+		Sentiment:        nonEmpty(c.Sentiment),
+		CSATEstimate:     c.CSATEstimate,
+		EvaluationStatus: nonEmpty(c.EvaluationStatus),
+		CostBreakdown:    costBreakdown(c),
 	}
 	if c.EndedAt != nil {
 		at, reason := Time(*c.EndedAt), c.EndReason
@@ -166,6 +232,10 @@ func Write(c echo.Context, st *store.Store, log *slog.Logger, workspaceID, id in
 	if err != nil {
 		return err
 	}
+	evals, err := Evaluations(ctx, st, conv)
+	if err != nil {
+		return err
+	}
 	d := Detail{
 		Conversation:    ToConversation(conv, time.Now()),
 		CustomerName:    conv.CustomerName,
@@ -173,6 +243,7 @@ func Write(c echo.Context, st *store.Store, log *slog.Logger, workspaceID, id in
 		Charged:         conv.Charged,
 		CachedTokens:    conv.CachedTokens,
 		VariablesDetail: make([]Variable, 0, len(vars)),
+		Evaluations:     evals,
 	}
 	for _, v := range vars {
 		d.VariablesDetail = append(d.VariablesDetail, Variable{Name: v.Name, Value: v.Value, Source: v.Source, MessageID: v.MessageID})

@@ -100,6 +100,7 @@ func (s *Handler) assistantForm(c echo.Context, set model.AssistantSettings) pag
 	for i, p := range set.PrechatFields {
 		f.Prechat = append(f.Prechat, prechatRow(p, i, names))
 	}
+	f.Evaluators = evaluatorRows(set.Evaluators) // evaluate.go
 	return f
 }
 
@@ -131,6 +132,14 @@ func withErrors(f *pages.AssistantForm, es assistants.Errors) {
 			if i, sub, ok := indexField(rest); ok && i < len(f.Prechat) {
 				if f.Prechat[i].Errs[sub] == "" {
 					f.Prechat[i].Errs[sub] = e.Msg
+				}
+				continue
+			}
+		}
+		if rest, ok := strings.CutPrefix(field, "evaluators["); ok {
+			if i, sub, ok := indexField(rest); ok && i < len(f.Evaluators) {
+				if f.Evaluators[i].Errs[sub] == "" {
+					f.Evaluators[i].Errs[sub] = e.Msg
 				}
 				continue
 			}
@@ -217,6 +226,7 @@ func parseAssistantForm(c echo.Context) (*submitted, error) {
 		}
 		u.PrechatFields = append(u.PrechatFields, p)
 	}
+	u.Evaluators = parseEvaluatorRows(form) // evaluate.go
 	u.AllowedOrigins = assistants.ParseOriginLines(sub.origins)
 	u.Widget = model.Widget{Title: form.Get("title"), Color: form.Get("color")}
 	parseIdentity(form, u)

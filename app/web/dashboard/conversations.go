@@ -199,6 +199,9 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 			return d, err
 		}
 	}
+	if d.Evaluation, err = s.evalPanel(ctx, conv, d.CSRF); err != nil { // evaluate.go
+		return d, err
+	}
 	if withMessages {
 		page, err := s.Store.Messages(ctx, conv.WorkspaceID, conv.ID, "", timelinePage)
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/ratelimit"
+	"github.com/parleyhq/parley/app/reeval"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
@@ -55,6 +56,8 @@ type Handler struct {
 	// Audit is the audit log: exports and bulk deletions are recorded with it, the Audit log
 	// page reads it.
 	Audit *audit.Service
+	// Reeval is "Evaluate again", of one conversation or in bulk (evaluate.go).
+	Reeval *reeval.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
 

@@ -131,6 +131,11 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 	// window opened or closed, AI switched), so that a reply being typed is not wiped by every
 	// message that arrives.
 	open, ai := whatsapp.WindowOpen(conv, store.Now()), conv.AIEnabled
+	// The evaluation panel likewise, when its evaluation changed (an open history stays open).
+	evalSig := ""
+	if p, err := s.evalPanel(c.Request().Context(), conv, ""); err == nil {
+		evalSig = evalSignature(p)
+	}
 	return s.sseStream(c, func(ctx context.Context, ev events.Event) (templ.Component, error) {
 		if ev.Kind == events.CountsChanged {
 			counts, err := s.Store.ConversationCounts(ctx, ws)
@@ -156,6 +161,9 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 		if d.WA != nil && (d.WA.Open != open || d.WA.AIEnabled != ai) {
 			d.WA.OOB = true
 			open, ai = d.WA.Open, d.WA.AIEnabled
+		}
+		if sig := evalSignature(d.Evaluation); sig != evalSig {
+			d.Evaluation.OOB, evalSig = true, sig
 		}
 		var msgs []components.MsgView
 		if ev.Kind == events.MessageAdded && ev.MessageID > 0 {

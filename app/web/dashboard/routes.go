@@ -101,6 +101,12 @@ func (s *Handler) Mount(e *echo.Echo) {
 		// issue 14: ends (ends.go)
 		{Name: routenames.ConversationEnd, Handler: s.conversationEnd},
 		{Name: routenames.TestChatSessionClose, Handler: s.testChatClose},
+		// issue 14: evaluators (evaluate.go)
+		{Name: routenames.ConversationEvaluate, Handler: s.conversationEvaluate},
+		{Name: routenames.ConversationsBulkEvaluateConfirm, Handler: s.bulkEvaluateConfirm},
+		{Name: routenames.ConversationsBulkEvaluate, Handler: s.bulkEvaluate},
+		{Name: routenames.ConversationsBulkEvaluateStatus, Handler: s.bulkEvaluateStatus},
+		{Name: routenames.AssistantsEvaluatorRow, Handler: s.assistantEvaluatorRow},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)

@@ -129,6 +129,13 @@ const (
 	APIConversationEnd   = "api.conversation.end"
 	ConversationEnd      = "conversation.end"
 	TestChatSessionClose = "testchat.session.close"
+	// issue 14: evaluators
+	ConversationEvaluate             = "conversation.evaluate"
+	ConversationsBulkEvaluate        = "conversations.bulkevaluate"
+	ConversationsBulkEvaluateConfirm = "conversations.bulkevaluate.confirm"
+	ConversationsBulkEvaluateStatus  = "conversations.bulkevaluate.status"
+	AssistantsEvaluatorRow           = "assistants.evaluatorrow"
+	APIConversationEvaluate          = "api.conversation.evaluate"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -245,4 +252,11 @@ var table = []Route{
 	{http.MethodPost, APIConversationEnd, "/api/v1/conversations/:id/end", apiKey},
 	{http.MethodPost, ConversationEnd, "/conversations/:id/end", agent},
 	{http.MethodPost, TestChatSessionClose, "/test-chat/:id/close", agent},
+	// issue 14: evaluators
+	{http.MethodPost, ConversationEvaluate, "/conversations/:id/evaluate", agent},
+	{http.MethodGet, ConversationsBulkEvaluateConfirm, "/conversations/bulk-evaluate", admin},
+	{http.MethodPost, ConversationsBulkEvaluate, "/conversations/bulk-evaluate", admin},
+	{http.MethodGet, ConversationsBulkEvaluateStatus, "/conversations/bulk-evaluate/:job", admin},
+	{http.MethodGet, AssistantsEvaluatorRow, "/assistants/evaluator-row", admin},
+	{http.MethodPost, APIConversationEvaluate, "/api/v1/conversations/:id/evaluate", apiKey},
 }
