@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
+	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/web/apierr"
@@ -39,6 +40,8 @@ type Handler struct {
 	Team *team.Service
 	// Audit is the audit log (GET /api/v1/audit-log).
 	Audit *audit.Service
+	// Review is the review workflow (review.go): status, assignee, tags, notes.
+	Review *review.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -62,6 +65,11 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIInvitesCreate, Handler: s.apiInviteCreate},
 		// audit log (audit.go)
 		{Name: routenames.APIAuditLog, Handler: s.apiAuditLog},
+		// issue 14: review (review.go)
+		{Name: routenames.APIConversationReview, Handler: s.apiConversationReview},
+		{Name: routenames.APIConversationTagsAdd, Handler: s.apiConversationTagAdd},
+		{Name: routenames.APIConversationTagsRemove, Handler: s.apiConversationTagRemove},
+		{Name: routenames.APIConversationNotes, Handler: s.apiConversationNoteCreate},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

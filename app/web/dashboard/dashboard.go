@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/ratelimit"
+	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
@@ -55,6 +56,8 @@ type Handler struct {
 	// Audit is the audit log: exports and bulk deletions are recorded with it, the Audit log
 	// page reads it.
 	Audit *audit.Service
+	// Review is the review workflow (review.go, tags.go): status, assignee, tags, notes, corrections.
+	Review *review.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
 
