@@ -43,11 +43,12 @@ func reviewBody(c echo.Context, allowed ...string) (map[string]json.RawMessage, 
 	return obj, nil
 }
 
-// requiredString is the string field name of obj: 422 when it is absent or not a string.
-func requiredString(c echo.Context, obj map[string]json.RawMessage, name string) (string, error) {
+// requiredString is the string field name of obj: a *review.FieldError when it is absent,
+// the decoder's 422 when it is not a string (answer either with reviewErr).
+func requiredString(obj map[string]json.RawMessage, name string) (string, error) {
 	raw, ok := obj[name]
 	if !ok {
-		return "", apierr.FieldsStatus(c, http.StatusUnprocessableEntity, "invalid_field", assistants.Errors{{Field: name, Msg: "is required"}})
+		return "", &review.FieldError{Field: name, Message: "is required"}
 	}
 	v, err := jsonbody.String(name, raw)
 	if err != nil {
@@ -147,9 +148,9 @@ func (s *Handler) apiConversationTagAdd(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	name, err := requiredString(c, obj, "tag")
+	name, err := requiredString(obj, "tag")
 	if err != nil {
-		return err
+		return reviewErr(c, err)
 	}
 	ws := apiPrincipal(c).WorkspaceID
 	if _, err := s.Review.Tag(c.Request().Context(), ws, id, name); err != nil {
@@ -169,9 +170,9 @@ func (s *Handler) apiConversationTagRemove(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	name, err := requiredString(c, obj, "tag")
+	name, err := requiredString(obj, "tag")
 	if err != nil {
-		return err
+		return reviewErr(c, err)
 	}
 	ws := apiPrincipal(c).WorkspaceID
 	if err := s.Review.Untag(c.Request().Context(), ws, id, name); err != nil {
@@ -192,9 +193,9 @@ func (s *Handler) apiConversationNoteCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := requiredString(c, obj, "text")
+	body, err := requiredString(obj, "text")
 	if err != nil {
-		return err
+		return reviewErr(c, err)
 	}
 	var msg int64
 	if raw, ok := obj["message_id"]; ok && !jsonbody.IsNull(raw) {
