@@ -62,6 +62,11 @@
     if (ev.target.closest("[data-review-help]")) { ev.preventDefault(); reviewHelp(true); return; }
     if (ev.target.closest("#review-help-close") || ev.target.id === "review-help") reviewHelp(false);
   });
+  var swallow = false;
+  document.addEventListener("keypress", function (ev) {
+    if (swallow) { swallow = false; ev.preventDefault(); }
+  }, true);
+  document.addEventListener("keyup", function () { swallow = false; }, true);
   function press(id) {
     var b = document.getElementById(id);
     if (b && !b.disabled) b.click();
@@ -79,6 +84,7 @@
       case "t":
         var inp = document.getElementById("tag-input");
         if (!inp) return;
+        swallow = true; // the key's own character must not land in the input it focused
         inp.focus();
         break;
       case "?": reviewHelp(true); break;
