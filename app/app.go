@@ -36,6 +36,7 @@ import (
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/reeval"
+	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
@@ -92,6 +93,8 @@ type App struct {
 	// Reeval is "Evaluate again" (issue 14): new evaluation runs of a conversation or of every
 	// conversation matching a filter. Its Enqueue hook is the evaluation engine's task.
 	Reeval *reeval.Service
+	// Review is the review workflow: review status, assignee, tags, notes, corrections (issue 14).
+	Review *review.Service
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
 
@@ -165,6 +168,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Workspace = &workspace.Service{Store: a.Store}
 	a.Audit = &audit.Service{Store: a.Store, Retention: a.Config.AuditRetention}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
+	a.Review = &review.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Tasks: a.Tasks, Log: log}).OnUserMessage // debounced variable extraction
 	if a.Prices, err = usage.Load(cfg); err != nil {
 		a.Close()

@@ -42,6 +42,57 @@
       el.textContent = (h > 0 ? h + "h " : "") + pad(m) + "m " + pad(s) + "s";
     });
   }
+  // Keyboard review on a conversation page (issue 14 item 6): j/k follow the links to the
+  // next/previous conversation of the list the page was opened from, r and f press the
+  // Reviewed and Flag buttons, t focuses the tag input, ? shows the keys' overlay and Escape
+  // closes it. Ignored while typing in a field or with a modifier; every key only clicks or
+  // focuses what the page already offers without JavaScript.
+  function typing(el) {
+    if (!el) return false;
+    var tag = el.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
+  }
+  function reviewHelp(show) {
+    var o = document.getElementById("review-help");
+    if (!o) return;
+    if (show) { o.hidden = false; var b = document.getElementById("review-help-close"); if (b) b.focus(); }
+    else o.hidden = true;
+  }
+  document.addEventListener("click", function (ev) {
+    if (ev.target.closest("[data-review-help]")) { ev.preventDefault(); reviewHelp(true); return; }
+    if (ev.target.closest("#review-help-close") || ev.target.id === "review-help") reviewHelp(false);
+  });
+  var swallow = false;
+  document.addEventListener("keypress", function (ev) {
+    if (swallow) { swallow = false; ev.preventDefault(); }
+  }, true);
+  document.addEventListener("keyup", function () { swallow = false; }, true);
+  function press(id) {
+    var b = document.getElementById(id);
+    if (b && !b.disabled) b.click();
+  }
+  document.addEventListener("keydown", function (ev) {
+    if (!document.getElementById("review")) return;
+    if (ev.key === "Escape") { reviewHelp(false); return; }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target)) return;
+    var link;
+    switch (ev.key) {
+      case "j": link = document.getElementById("review-next"); break;
+      case "k": link = document.getElementById("review-prev"); break;
+      case "r": press("review-reviewed"); break;
+      case "f": press("review-flagged"); break;
+      case "t":
+        var inp = document.getElementById("tag-input");
+        if (!inp) return;
+        swallow = true; // the key's own character must not land in the input it focused
+        inp.focus();
+        break;
+      case "?": reviewHelp(true); break;
+      default: return;
+    }
+    ev.preventDefault();
+    if (link) location.href = link.href;
+  });
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
 })();

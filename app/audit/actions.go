@@ -45,6 +45,18 @@ const (
 	PasswordChange     Action = "user.password.change"
 	PasswordReset      Action = "user.password.reset"
 	AccountUpdate      Action = "user.update"
+
+	// issue 14: review
+	ConversationReview           Action = "conversation.review"
+	ConversationAssign           Action = "conversation.assign"
+	ConversationTag              Action = "conversation.tag"
+	ConversationUntag            Action = "conversation.untag"
+	ConversationNote             Action = "conversation.note"
+	ConversationCorrection       Action = "conversation.correction"
+	ConversationCorrectionDelete Action = "conversation.correction.delete"
+	TagCreate                    Action = "tag.create"
+	TagUpdate                    Action = "tag.update"
+	TagDelete                    Action = "tag.delete"
 )
 
 // Actions is every action with its label, in the order the filter lists them.
@@ -82,6 +94,17 @@ var Actions = []struct {
 	{PasswordChange, "Password changed"},
 	{PasswordReset, "Password reset"},
 	{AccountUpdate, "Account changed"},
+	// issue 14: review
+	{ConversationReview, "Review status changed"},
+	{ConversationAssign, "Conversation assigned"},
+	{ConversationTag, "Tag added"},
+	{ConversationUntag, "Tag removed"},
+	{ConversationNote, "Note written"},
+	{ConversationCorrection, "Answer corrected"},
+	{ConversationCorrectionDelete, "Correction removed"},
+	{TagCreate, "Tag created"},
+	{TagUpdate, "Tag changed"},
+	{TagDelete, "Tag deleted"},
 }
 
 // Known reports whether a is one of Actions (a filter naming another matches nothing).

@@ -83,6 +83,7 @@ const (
 	TargetAssistant    = "assistant"
 	TargetConversation = "conversation"
 	TargetSettings     = "settings"
+	TargetTag          = "tag" // issue 14: review
 )
 
 // On is the target of type typ with the numeric id id (0: none yet, the store fills in the id

@@ -178,6 +178,11 @@ func writeSQLite(ctx context.Context, tx bun.Tx, b *BulkBatch) error {
 	const chunk = 500
 	for i := 0; i < len(b.Convs); i += chunk {
 		part := b.Convs[i:min(i+chunk, len(b.Convs))]
+		for j := range part {
+			if part[j].ReviewStatus == "" {
+				part[j].ReviewStatus = model.ReviewUnreviewed // the column's default (PostgreSQL's COPY leaves it to the column)
+			}
+		}
 		if _, err := tx.NewInsert().Model(&part).ExcludeColumn("ended_at").Returning("NULL").Exec(ctx); err != nil {
 			return fmt.Errorf("insert conversations: %w", err)
 		}

@@ -60,6 +60,7 @@ type azWS struct {
 	agentID    int64 // a second member of the workspace (an agent)
 	invite     int64 // an open invite of the workspace, and its link's token
 	inviteTok  string
+	tag        int64 // a tag of the workspace (issue 14: review)
 }
 
 func (e *env) azWorkspace(name, phoneID string) *azWS {
@@ -170,6 +171,11 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		e.T.Fatal(err)
 	}
 	w.invite, w.inviteTok = inv.Invite.ID, inv.URL
+	tag := &store.Tag{WorkspaceID: w.ws.ID, Name: "Tag " + w.marker, NameKey: strings.ToLower("Tag " + w.marker), Color: "red"}
+	if err := e.App.Store.CreateTag(ctx, tag); err != nil {
+		e.T.Fatal(err)
+	}
+	w.tag = tag.ID
 	// A session of the user on another device, for the route that ends one.
 	e.Login(e.Client(), w.email, "correct-horse")
 	u, err := e.App.Store.UserByEmail(ctx, w.email)
@@ -207,6 +213,8 @@ func azParams(w *azWS, owner string) map[string]string {
 		p["id"] = strconv.FormatInt(w.agentID, 10)
 	case "invite":
 		p["id"] = strconv.FormatInt(w.invite, 10)
+	case "tag":
+		p["id"] = strconv.FormatInt(w.tag, 10)
 	}
 	return p
 }
@@ -231,6 +239,7 @@ func azPath(t *testing.T, path string, p map[string]string) string {
 var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assistants", "conversations", "conversation_counts", "messages",
 	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates",
 	"password_resets", "outgoing_mail", "invites",
+	"tags", "conversation_tags", "notes", "corrections", // issue 14: review
 	"audit_log"} // a refused request records nothing either
 
 // azVolatile are columns that reading requests legitimately touch (a key's or user's last use).
@@ -799,6 +808,22 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/api/v1/conversations/:id/end"): {class: azAPI, owner: "conv:whatsapp"},
 		azKey("POST", "/conversations/:id/end"):        {class: azDashboard, owner: "conv:widget", form: convForm},
 		azKey("POST", "/test-chat/:id/close"):          {class: azDashboard, owner: "conv:test", form: convForm},
+		// issue 14: review. Each conversation's review is its workspace's; tags are managed by
+		// the workspace's admins.
+		azKey("POST", "/conversations/:id/review"):                          {class: azDashboard, owner: "conv:test", form: func(*azWS) url.Values { return url.Values{"status": {"flagged"}} }},
+		azKey("POST", "/conversations/:id/tags"):                            {class: azDashboard, owner: "conv:test", form: func(*azWS) url.Values { return url.Values{"tag": {"hijack"}} }},
+		azKey("POST", "/conversations/:id/tags/remove"):                     {class: azDashboard, owner: "conv:test", form: func(w *azWS) url.Values { return url.Values{"tag": {"Tag " + w.marker}} }},
+		azKey("POST", "/conversations/:id/notes"):                           {class: azDashboard, owner: "conv:test", form: func(*azWS) url.Values { return url.Values{"text": {"hijack"}} }},
+		azKey("POST", "/conversations/:id/messages/:msg/correction"):        {class: azDashboard, owner: "conv:test", form: func(*azWS) url.Values { return url.Values{"text": {"hijack"}} }},
+		azKey("POST", "/conversations/:id/messages/:msg/correction/delete"): {class: azDashboard, owner: "conv:test", form: convForm},
+		azKey("GET", "/settings/tags"):                                      {class: azDashboard},
+		azKey("POST", "/settings/tags"):                                     {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"New tag"}} }},
+		azKey("POST", "/settings/tags/:id"):                                 {class: azDashboard, owner: "tag", form: func(*azWS) url.Values { return url.Values{"name": {"hijacked"}, "color": {"blue"}} }},
+		azKey("POST", "/settings/tags/:id/delete"):                          {class: azDashboard, owner: "tag", form: convForm, destructive: true},
+		azKey("PUT", "/api/v1/conversations/:id/review"):                    {class: azAPI, owner: "conv:test", json: `{"status":"flagged"}`},
+		azKey("POST", "/api/v1/conversations/:id/tags"):                     {class: azAPI, owner: "conv:test", json: `{"tag":"hijack"}`},
+		azKey("DELETE", "/api/v1/conversations/:id/tags"):                   {class: azAPI, owner: "conv:test", json: `{"tag":"hijack"}`},
+		azKey("POST", "/api/v1/conversations/:id/notes"):                    {class: azAPI, owner: "conv:test", json: `{"text":"hijack"}`},
 	}
 }
 

@@ -29,6 +29,8 @@ type ConvRow struct {
 	LastAt       time.Time
 	Window       components.WindowView
 	Charged      bool
+	// From is the list's query, carried by the row's link for keyboard review. issue 14: review
+	From string
 }
 
 // ConvFilters is the filter form's state.
@@ -93,6 +95,8 @@ type ConvDetail struct {
 	End EndView
 	// Evaluation is the evaluation panel (issue 14, evaluation.templ).
 	Evaluation EvalPanel
+	// Review is the review panel (review.templ). issue 14: review
+	Review *ReviewView
 }
 
 func rowID(id int64) string { return "conv-" + strconv.FormatInt(id, 10) }

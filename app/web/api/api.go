@@ -18,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/reeval"
+	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/web/apierr"
@@ -42,6 +43,8 @@ type Handler struct {
 	Audit *audit.Service
 	// Reeval is "Evaluate again" (POST /api/v1/conversations/{id}/evaluate).
 	Reeval *reeval.Service
+	// Review is the review workflow (review.go): status, assignee, tags, notes.
+	Review *review.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -69,6 +72,11 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIConversationEnd, Handler: s.apiConversationEnd},
 		// issue 14: evaluators (evaluate.go)
 		{Name: routenames.APIConversationEvaluate, Handler: s.apiConversationEvaluate},
+		// issue 14: review (review.go)
+		{Name: routenames.APIConversationReview, Handler: s.apiConversationReview},
+		{Name: routenames.APIConversationTagsAdd, Handler: s.apiConversationTagAdd},
+		{Name: routenames.APIConversationTagsRemove, Handler: s.apiConversationTagRemove},
+		{Name: routenames.APIConversationNotes, Handler: s.apiConversationNoteCreate},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

@@ -38,9 +38,15 @@ func (s *Handler) apiConversations(c echo.Context) error {
 		return err
 	}
 	now := time.Now()
+	// The page's tags and assignees: one query each (issue 14: review).
+	rp, err := s.Review.PageOf(c.Request().Context(), apiPrincipal(c).WorkspaceID, rows)
+	if err != nil {
+		return err
+	}
 	data := make([]convjson.Conversation, len(rows))
 	for i := range rows {
 		data[i] = convjson.ToConversation(&rows[i], now)
+		data[i].SetReview(rp.Tags[rows[i].ID], rp.Assignee(&rows[i]))
 	}
 	var nextCursor *string
 	if next != "" {

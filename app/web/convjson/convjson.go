@@ -48,6 +48,11 @@ type Conversation struct {
 	CSATEstimate     *int          `json:"csat_estimate"`
 	EvaluationStatus *string       `json:"evaluation_status"`
 	CostBreakdown    CostBreakdown `json:"cost_breakdown"`
+	// issue 14: review. ReviewStatus is one of model.ReviewStatuses; Assignee the member it is
+	// assigned to (null: nobody); Tags the names of its tags ([] when none), by name.
+	ReviewStatus string   `json:"review_status"`
+	Assignee     *Person  `json:"assignee"`
+	Tags         []string `json:"tags"`
 	// Only WhatsApp conversations have a window: a nil pointer leaves both fields out.
 	*Window
 }
@@ -68,6 +73,8 @@ type Detail struct {
 	VariablesDetail []Variable `json:"variables_detail"`
 	// Evaluations are the values of the latest evaluation run ([] before one).
 	Evaluations []Evaluation `json:"evaluations"`
+	// Notes are the internal notes of the team, oldest first ([] when none).
+	Notes []Note `json:"notes"`
 }
 
 // CostBreakdown splits a conversation's cost_usd: replies, variable extraction and
@@ -118,6 +125,53 @@ func Evaluations(ctx context.Context, st *store.Store, conv *store.Conversation)
 	return out, nil
 }
 
+// Person is a member of the workspace (an assignee).
+type Person struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// Note is an internal note on the conversation or (MessageID) one of its messages.
+type Note struct {
+	ID        int64   `json:"id"`
+	Text      string  `json:"text"`
+	MessageID *int64  `json:"message_id"`
+	Author    *Author `json:"author"`
+	CreatedAt string  `json:"created_at"`
+}
+
+// Correction is a reviewer's better answer to an assistant message.
+type Correction struct {
+	Text      string  `json:"text"`
+	Author    *Author `json:"author"`
+	CreatedAt string  `json:"created_at"`
+	UpdatedAt string  `json:"updated_at"`
+}
+
+// ToNote is a note as the API shows it.
+func ToNote(n *store.Note) Note {
+	return Note{ID: n.ID, Text: n.Text, MessageID: n.MessageID, Author: &Author{ID: n.AuthorID, Name: n.AuthorName}, CreatedAt: Time(n.CreatedAt)}
+}
+
+// ToPerson is a member as the API shows them; nil for none.
+func ToPerson(m *store.Member) *Person {
+	if m == nil {
+		return nil
+	}
+	return &Person{ID: m.UserID, Name: m.Name, Email: m.Email}
+}
+
+// SetReview fills the review fields of a conversation: its tags and its assignee (nil: none
+// or no longer a member).
+func (c *Conversation) SetReview(tags []store.Tag, assignee *store.Member) {
+	c.Tags = make([]string, len(tags))
+	for i, t := range tags {
+		c.Tags[i] = t.Name
+	}
+	c.Assignee = ToPerson(assignee)
+}
+
 type Variable struct {
 	Name      string `json:"name"`
 	Value     string `json:"value"`
@@ -136,6 +190,8 @@ type Message struct {
 	CostUSD          string `json:"cost_usd"`
 	// Author is the person of the team who sent a "human" message; absent otherwise.
 	Author *Author `json:"author,omitempty"`
+	// Correction is the team's better answer to an assistant message (null when none).
+	Correction *Correction `json:"correction"`
 }
 
 // Author is a person of the team: their user id (null once the account is gone) and name.
@@ -179,6 +235,8 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 		CSATEstimate:     c.CSATEstimate,
 		EvaluationStatus: nonEmpty(c.EvaluationStatus),
 		CostBreakdown:    costBreakdown(c),
+		ReviewStatus:     c.ReviewStatus,
+		Tags:             []string{},
 	}
 	if c.EndedAt != nil {
 		at, reason := Time(*c.EndedAt), c.EndReason
@@ -248,6 +306,10 @@ func Write(c echo.Context, st *store.Store, log *slog.Logger, workspaceID, id in
 	for _, v := range vars {
 		d.VariablesDetail = append(d.VariablesDetail, Variable{Name: v.Name, Value: v.Value, Source: v.Source, MessageID: v.MessageID})
 	}
+	corrections, err := reviewOf(ctx, st, conv, &d)
+	if err != nil {
+		return err
+	}
 	head, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -270,7 +332,11 @@ func Write(c echo.Context, st *store.Store, log *slog.Logger, workspaceID, id in
 			}
 		}
 		n++
-		return enc.Encode(ToMessage(m))
+		jm := ToMessage(m)
+		if cr, ok := corrections[m.ID]; ok {
+			jm.Correction = &Correction{Text: cr.Text, Author: &Author{ID: cr.AuthorID, Name: cr.AuthorName}, CreatedAt: Time(cr.CreatedAt), UpdatedAt: Time(cr.UpdatedAt)}
+		}
+		return enc.Encode(jm)
 	})
 	if err != nil {
 		// The status is sent: the body stays truncated (invalid JSON), which the client sees.
@@ -282,4 +348,34 @@ func Write(c echo.Context, st *store.Store, log *slog.Logger, workspaceID, id in
 	}
 	_, _ = res.Write([]byte("]}\n"))
 	return nil
+}
+
+// reviewOf fills the detail's review (tags, assignee, notes) and returns the corrections of
+// its messages by message id: a query each, whatever the conversation's length.
+func reviewOf(ctx context.Context, st *store.Store, conv *store.Conversation, d *Detail) (map[int64]store.Correction, error) {
+	ws, id := conv.WorkspaceID, conv.ID
+	tags, err := st.ConversationTags(ctx, ws, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	var assignee *store.Member
+	if conv.AssigneeID != nil {
+		ms, err := st.MembersByID(ctx, ws, []int64{*conv.AssigneeID})
+		if err != nil {
+			return nil, err
+		}
+		if m, ok := ms[*conv.AssigneeID]; ok {
+			assignee = &m
+		}
+	}
+	d.SetReview(tags[id], assignee)
+	notes, err := st.Notes(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	d.Notes = make([]Note, len(notes))
+	for i := range notes {
+		d.Notes[i] = ToNote(&notes[i])
+	}
+	return st.Corrections(ctx, ws, id)
 }

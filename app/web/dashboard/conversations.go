@@ -105,6 +105,7 @@ func (s *Handler) listData(c echo.Context) (pages.ConvList, conversation.Query, 
 	}
 	for i := range rows {
 		d.Rows = append(d.Rows, rowOf(&rows[i], now))
+		d.Rows[i].From = d.QueryString // issue 14: review: j/k on the page follow this list
 	}
 	if next != "" {
 		mv := q.Values()
@@ -214,6 +215,9 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 			d.OlderURL = routenames.URL(routenames.ConversationMessages, conv.ID) + "?before=" + url.QueryEscape(page.OlderCursor)
 		}
 	}
+	if err := s.reviewDetail(c, conv, &d); err != nil { // issue 14: review (review.go)
+		return d, err
+	}
 	return d, nil
 }
 
@@ -271,6 +275,11 @@ func (s *Handler) conversationMessages(c echo.Context) error {
 	if page.HasOlder {
 		older = routenames.URL(routenames.ConversationMessages, conv.ID) + "?before=" + url.QueryEscape(page.OlderCursor)
 	}
+	rd, err := s.Review.Detail(c.Request().Context(), conv) // issue 14: review: the messages' reviews
+	if err != nil {
+		return err
+	}
+	reviewMessages(c, conv, rd, msgs)
 	if htmx.IsFragment(c) {
 		return htmx.Render(c, http.StatusOK, pages.OlderMessages(msgs, older))
 	}

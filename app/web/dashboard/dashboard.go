@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/reeval"
+	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
@@ -58,6 +59,8 @@ type Handler struct {
 	Audit *audit.Service
 	// Reeval is "Evaluate again", of one conversation or in bulk (evaluate.go).
 	Reeval *reeval.Service
+	// Review is the review workflow (review.go, tags.go): status, assignee, tags, notes, corrections.
+	Review *review.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
 

@@ -88,10 +88,11 @@ func (s *Handler) sseStream(c echo.Context, render func(ctx context.Context, ev 
 // deleted ones are removed, and the nav badge follows the counts.
 func (s *Handler) conversationsEvents(c echo.Context) error {
 	ws := current(c).Workspace.ID
-	_, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
+	q, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
+	from := q.Values().Encode() // issue 14: review: the rows' links carry the list's query
 	byLast := f.SortKey() == "last"
 	return s.sseStream(c, func(ctx context.Context, ev events.Event) (templ.Component, error) {
 		switch ev.Kind {
@@ -114,6 +115,7 @@ func (s *Handler) conversationsEvents(c echo.Context) error {
 				return pages.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
 			}
 			r := rowOf(&rows[0], time.Now())
+			r.From = from
 			return pages.ListUpdate(&r, 0, byLast, 0, false), nil
 		}
 		return nil, nil
@@ -172,6 +174,7 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 				msgs = append(msgs, msgView(m))
 			}
 		}
+		reviewMessages(c, cur, nil, msgs) // issue 14: review: a new message's actions
 		return pages.DetailUpdate(msgs, &d, 0, false), nil
 	})
 }

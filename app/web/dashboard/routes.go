@@ -107,6 +107,17 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.ConversationsBulkEvaluate, Handler: s.bulkEvaluate},
 		{Name: routenames.ConversationsBulkEvaluateStatus, Handler: s.bulkEvaluateStatus},
 		{Name: routenames.AssistantsEvaluatorRow, Handler: s.assistantEvaluatorRow},
+		// issue 14: review (review.go, tags.go)
+		{Name: routenames.ConversationReview, Handler: s.conversationReview},
+		{Name: routenames.ConversationTagsAdd, Handler: s.conversationTagAdd},
+		{Name: routenames.ConversationTagsRemove, Handler: s.conversationTagRemove},
+		{Name: routenames.ConversationNotes, Handler: s.conversationNote},
+		{Name: routenames.ConversationCorrection, Handler: s.conversationCorrection},
+		{Name: routenames.ConversationCorrectionDelete, Handler: s.conversationCorrectionDelete},
+		{Name: routenames.SettingsTags, Handler: s.tagsPage},
+		{Name: routenames.SettingsTagsCreate, Handler: s.tagCreate},
+		{Name: routenames.SettingsTagUpdate, Handler: s.tagUpdate},
+		{Name: routenames.SettingsTagDelete, Handler: s.tagDelete},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)

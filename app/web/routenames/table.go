@@ -136,6 +136,21 @@ const (
 	ConversationsBulkEvaluateStatus  = "conversations.bulkevaluate.status"
 	AssistantsEvaluatorRow           = "assistants.evaluatorrow"
 	APIConversationEvaluate          = "api.conversation.evaluate"
+	// issue 14: review
+	ConversationReview           = "conversation.review"
+	ConversationTagsAdd          = "conversation.tags.add"
+	ConversationTagsRemove       = "conversation.tags.remove"
+	ConversationNotes            = "conversation.notes"
+	ConversationCorrection       = "conversation.correction"
+	ConversationCorrectionDelete = "conversation.correction.delete"
+	SettingsTags                 = "settings.tags"
+	SettingsTagsCreate           = "settings.tags.create"
+	SettingsTagUpdate            = "settings.tags.update"
+	SettingsTagDelete            = "settings.tags.delete"
+	APIConversationReview        = "api.conversation.review"
+	APIConversationTagsAdd       = "api.conversation.tags.add"
+	APIConversationTagsRemove    = "api.conversation.tags.remove"
+	APIConversationNotes         = "api.conversation.notes"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -259,4 +274,19 @@ var table = []Route{
 	{http.MethodGet, ConversationsBulkEvaluateStatus, "/conversations/bulk-evaluate/:job", admin},
 	{http.MethodGet, AssistantsEvaluatorRow, "/assistants/evaluator-row", admin},
 	{http.MethodPost, APIConversationEvaluate, "/api/v1/conversations/:id/evaluate", apiKey},
+	// issue 14: review
+	{http.MethodPost, ConversationReview, "/conversations/:id/review", agent},
+	{http.MethodPost, ConversationTagsAdd, "/conversations/:id/tags", agent},
+	{http.MethodPost, ConversationTagsRemove, "/conversations/:id/tags/remove", agent},
+	{http.MethodPost, ConversationNotes, "/conversations/:id/notes", agent},
+	{http.MethodPost, ConversationCorrection, "/conversations/:id/messages/:msg/correction", agent},
+	{http.MethodPost, ConversationCorrectionDelete, "/conversations/:id/messages/:msg/correction/delete", agent},
+	{http.MethodGet, SettingsTags, "/settings/tags", admin},
+	{http.MethodPost, SettingsTagsCreate, "/settings/tags", admin},
+	{http.MethodPost, SettingsTagUpdate, "/settings/tags/:id", admin},
+	{http.MethodPost, SettingsTagDelete, "/settings/tags/:id/delete", admin},
+	{http.MethodPut, APIConversationReview, "/api/v1/conversations/:id/review", apiKey},
+	{http.MethodPost, APIConversationTagsAdd, "/api/v1/conversations/:id/tags", apiKey},
+	{http.MethodDelete, APIConversationTagsRemove, "/api/v1/conversations/:id/tags", apiKey},
+	{http.MethodPost, APIConversationNotes, "/api/v1/conversations/:id/notes", apiKey},
 }
