@@ -91,6 +91,7 @@ const (
 	UnitTokens  Unit = "tokens"
 	UnitUSD     Unit = "usd"     // values in nano-dollars
 	UnitPercent Unit = "percent" // values in basis points (10000 = 100%), -1 for no data
+	UnitScore   Unit = "score"   // an average of 1-to-5 scores in hundredths (425 = 4.25), -1 for no data
 )
 
 // Series is one stacked part of a chart.
@@ -145,7 +146,8 @@ const (
 )
 
 // ChartIDs lists the exportable charts in page order.
-var ChartIDs = []string{ChartConversations, ChartMessages, ChartTokens, ChartCost, ChartVariables, ChartWindows, ChartTop}
+var ChartIDs = []string{ChartConversations, ChartMessages, ChartTokens, ChartCost, ChartVariables, ChartWindows, ChartTop,
+	ChartResolution, ChartSentiment, ChartCSAT, ChartRatings, ChartFeedback, ChartQualityAssistants}
 
 // TopConversation is one row of the top conversations by cost.
 type TopConversation struct {
@@ -176,6 +178,8 @@ type Report struct {
 	Totals Totals
 	Charts []Chart
 	Top    []TopConversation
+	// Quality is what the evaluations and the customers say (AddQuality).
+	Quality Quality
 }
 
 // Chart finds a chart by id.
@@ -415,6 +419,8 @@ func (c *Chart) Value(v int64) string {
 		return model.Money(v).Exact()
 	case UnitPercent:
 		return percent(v)
+	case UnitScore:
+		return score(v)
 	}
 	return itoa(v)
 }
