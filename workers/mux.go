@@ -28,6 +28,9 @@ type Handlers struct {
 	// Tasks is the installation's task factory: a task of another installation sharing the
 	// Redis is handed back (ErrForeignTask) instead of being run on this one's database.
 	Tasks *Tasks
+	// issue 14: analytics. Quality keeps the quality rollups (resolution, sentiment, CSAT,
+	// ratings, feedback).
+	Quality *Quality
 	// Metrics counts task outcomes and durations; Log gets one line per task run (observe.go).
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
@@ -67,6 +70,11 @@ func NewMux(h Handlers) *asynq.ServeMux {
 		mux.HandleFunc(TypeUsageTally, h.Tally.HandleTally)
 		mux.HandleFunc(TypeUsageReconcile, h.Tally.HandleReconcile)
 	}
+	// issue 14: analytics
+	if h.Quality != nil {
+		mux.HandleFunc(TypeQualityTally, h.Quality.HandleTally)
+		mux.HandleFunc(TypeQualityReconcile, h.Quality.HandleReconcile)
+	}
 	return mux
 }
 
@@ -97,6 +105,9 @@ func (s Schedule) Entries() []ScheduleEntry {
 		{Spec: "@every 1m", Task: t.ExtractionSweep()},
 		// Mail whose send task was lost, or whose retries ran out: every sweep period.
 		{Spec: "@every " + every.String(), Task: t.MailSweep()},
+		// issue 14: analytics (the quality rollups of the touched days; the recent days)
+		{Spec: "@every 1m", Task: t.QualityTally()},
+		{Spec: "@every 15m", Task: t.QualityReconcile()},
 	}
 }
 

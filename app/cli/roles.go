@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parleyhq/parley/app"
+	"github.com/parleyhq/parley/app/analytics"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/inbound"
@@ -175,6 +176,7 @@ func Handlers(a *app.App) workers.Handlers {
 		Maintenance: &workers.Maintenance{Conversations: a.Conversations, Jobs: conversation.BulkJobs{Redis: a.Redis}, Log: a.Log},
 		Extract:     &workers.Extract{Tasks: a.Tasks, Log: a.Log, Extractor: a.Extractor},
 		Tally:       &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: a.Log}},
+		Quality:     &workers.Quality{QualityTally: &analytics.QualityTally{Store: a.Store, Log: a.Log}}, // issue 14: analytics
 		Audit:       &workers.Audit{Service: a.Audit, Log: a.Log},
 		// Replies that are due and not done once past the WhatsApp debounce and a sweep period.
 		Replies: &workers.Replies{Store: a.Store, Chat: a.Chat, Tasks: a.Tasks, Log: a.Log, Age: replySweepAge(a)},
