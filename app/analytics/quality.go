@@ -119,6 +119,22 @@ func score(v int64) string {
 	return fmt.Sprintf("%d.%02d", v/100, v%100)
 }
 
+// PercentOrDash writes basis points as "66.7%", or "–" for no data.
+func PercentOrDash(bp int64) string {
+	if bp < 0 {
+		return "–"
+	}
+	return percent(bp) + "%"
+}
+
+// ScoreOrDash writes an average in hundredths as "4.25", or "–" for no data.
+func ScoreOrDash(v int64) string {
+	if v < 0 {
+		return "–"
+	}
+	return score(v)
+}
+
 // AssistantQuality is one assistant's figures over the range.
 type AssistantQuality struct {
 	AssistantID int64

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -46,7 +47,14 @@ func (s *Handler) analyticsReport(c echo.Context) (rep analytics.Report, rangeEr
 	if err != nil {
 		return rep, rangeErr, err
 	}
-	return analytics.Build(rng, rows, names, top), rangeErr, nil
+	rep = analytics.Build(rng, rows, names, top)
+	// issue 14: analytics (the quality rollups: one range scan of quality_daily)
+	quality, err := s.Store.QualityRollups(ctx, ws, rng.FromDay, rng.ToDay)
+	if err != nil {
+		return rep, rangeErr, err
+	}
+	analytics.AddQuality(&rep, quality, names)
+	return rep, rangeErr, nil
 }
 
 func csvURL(days int, chart string) string {
@@ -79,6 +87,18 @@ func analyticsView(rep analytics.Report, rangeErr error) pages.AnalyticsView {
 		{ID: "complete", Label: "With all required variables", Value: share},
 		{ID: "windows", Label: "WhatsApp windows closed unanswered", Value: strconv.FormatInt(t.WindowsUnanswered, 10)},
 	}
+	// issue 14: analytics
+	q := rep.Quality.Totals
+	d.Summary = append(d.Summary,
+		pages.StatView{ID: "evaluated", Label: "Evaluated conversations", Value: strconv.FormatInt(q.Evaluated, 10)},
+		pages.StatView{ID: "resolution", Label: "Resolution rate", Value: analytics.PercentOrDash(q.ResolutionBP())},
+		pages.StatView{ID: "csat", Label: "CSAT (customers)", Value: analytics.ScoreOrDash(q.CSAT())},
+		pages.StatView{ID: "csat-estimate", Label: "CSAT (estimated)", Value: analytics.ScoreOrDash(q.Estimate())},
+		pages.StatView{ID: "thumbs-up", Label: "Thumbs up", Value: analytics.PercentOrDash(q.UpBP())},
+	)
+	qt := rep.QualityTable()
+	d.Quality = pages.TableView{ID: analytics.ChartQualityAssistants, Head: qt.Head, Rows: qt.Rows, Foot: qt.Foot,
+		CSVURL: csvURL(rep.Range.Days, analytics.ChartQualityAssistants)}
 	for i := range rep.Charts {
 		ch := &rep.Charts[i]
 		tb := ch.Table()
@@ -120,7 +140,7 @@ func (s *Handler) analyticsCSV(c echo.Context) error {
 		known = known || id == chart
 	}
 	if !known {
-		return echo.NewHTTPError(http.StatusBadRequest, "chart must be one of conversations, messages, tokens, cost, variables, windows or top.")
+		return echo.NewHTTPError(http.StatusBadRequest, "chart must be one of "+strings.Join(analytics.ChartIDs, ", ")+".")
 	}
 	rep, rangeErr, err := s.analyticsReport(c)
 	if err != nil {
@@ -135,9 +155,12 @@ func (s *Handler) analyticsCSV(c echo.Context) error {
 		return err
 	}
 	var tb analytics.Table
-	if chart == analytics.ChartTop {
+	switch chart {
+	case analytics.ChartTop:
 		tb = rep.TopTable(s.Config.BaseURL)
-	} else {
+	case analytics.ChartQualityAssistants: // issue 14: analytics
+		tb = rep.QualityTable()
+	default:
 		ch, _ := rep.Chart(chart)
 		tb = ch.Table()
 	}
