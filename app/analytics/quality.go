@@ -3,6 +3,7 @@ package analytics
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/parleyhq/parley/app/model"
@@ -144,15 +145,51 @@ type AssistantQuality struct {
 
 // Quality is the quality part of the report.
 type Quality struct {
-	Totals     QualityFigures
-	Ratings    []string // the custom rating evaluators with values in the range, by name
-	Assistants []AssistantQuality
+	// Assistant is the assistant the charts and Totals are scoped to (nil: every assistant),
+	// AssistantName its name.
+	Assistant     *int64
+	AssistantName string
+	Totals        QualityFigures
+	All           QualityFigures // every assistant's, whatever the scope
+	Ratings       []string       // the custom rating evaluators with values in the range, by name
+	Assistants    []AssistantQuality
+	// Choices are the workspace's assistants the charts can be scoped to, by name.
+	Choices []AssistantChoice
+}
+
+// AssistantChoice is one assistant of the scope picker.
+type AssistantChoice struct {
+	ID   int64
+	Name string
+}
+
+// AssistantError is an assistant parameter that names no assistant of the workspace.
+type AssistantError struct{ Value string }
+
+func (e *AssistantError) Error() string {
+	return fmt.Sprintf("assistant %q is not one of this workspace's assistants", e.Value)
+}
+
+// ParseAssistant reads the assistant parameter of the quality charts: "" is every assistant,
+// otherwise the id of one of names. An invalid value gives every assistant and an
+// *AssistantError.
+func ParseAssistant(s string, names map[int64]string) (*int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if _, ok := names[id]; err != nil || !ok {
+		return nil, &AssistantError{Value: s}
+	}
+	return &id, nil
 }
 
 // AddQuality adds the quality charts (resolution rate, sentiment mix, CSAT real and estimated,
-// the rating evaluators' averages, thumbs up and down) and the per-assistant figures of the
-// report's range, from its quality rollups.
-func AddQuality(rep *Report, rows []store.QualityDaily, assistantNames map[int64]string) {
+// the rating evaluators' averages, thumbs up and down) of the report's range, scoped to one
+// assistant or (nil) to all, and the per-assistant figures (always all), from its quality
+// rollups.
+func AddQuality(rep *Report, rows []store.QualityDaily, assistantNames map[int64]string, assistant *int64) {
 	rng := rep.Range
 	n := len(rng.Dates)
 	idx := make(map[string]int, n)
@@ -162,14 +199,30 @@ func AddQuality(rep *Report, rows []store.QualityDaily, assistantNames map[int64
 	days := make([]QualityFigures, n)
 	byAsst := map[int64]*AssistantQuality{}
 	q := &rep.Quality
+	q.Assistant = assistant
+	for id, name := range assistantNames {
+		q.Choices = append(q.Choices, AssistantChoice{ID: id, Name: name})
+	}
+	sort.Slice(q.Choices, func(i, j int) bool {
+		if q.Choices[i].Name != q.Choices[j].Name {
+			return q.Choices[i].Name < q.Choices[j].Name
+		}
+		return q.Choices[i].ID < q.Choices[j].ID
+	})
+	if assistant != nil {
+		q.AssistantName = AssistantLabel(*assistant, assistantNames)
+	}
 	ratingNames := map[string]bool{}
 	for _, r := range rows {
 		i, ok := idx[r.Day]
 		if !ok {
 			continue
 		}
-		days[i].add(r)
-		q.Totals.add(r)
+		if assistant == nil || *assistant == r.AssistantID {
+			days[i].add(r)
+			q.Totals.add(r)
+		}
+		q.All.add(r)
 		a := byAsst[r.AssistantID]
 		if a == nil {
 			a = &AssistantQuality{AssistantID: r.AssistantID, Name: AssistantLabel(r.AssistantID, assistantNames)}
@@ -277,15 +330,21 @@ func AddQuality(rep *Report, rows []store.QualityDaily, assistantNames map[int64
 	})
 
 	// The custom rating evaluators.
+	var scoped []string // the evaluators with values in the scope
+	for _, name := range q.Ratings {
+		if t.Ratings[name][0] > 0 {
+			scoped = append(scoped, name)
+		}
+	}
 	gt := &Table{Head: []string{"day"}}
 	var rs []Series
-	for _, name := range q.Ratings {
+	for _, name := range scoped {
 		gt.Head = append(gt.Head, name+"_average", name+"_conversations")
 		rs = append(rs, Series{Key: "rating-" + name, Label: name, Values: perDay(func(f QualityFigures) int64 { return f.Rating(name) })})
 	}
 	ratingRow := func(label string, f QualityFigures) []string {
 		row := []string{label}
-		for _, name := range q.Ratings {
+		for _, name := range scoped {
 			row = append(row, score(f.Rating(name)), itoa(f.Ratings[name][0]))
 		}
 		return row
@@ -295,9 +354,9 @@ func AddQuality(rep *Report, rows []store.QualityDaily, assistantNames map[int64
 	}
 	gt.Foot = ratingRow("total", t)
 	rSummary := "no rating evaluator has a value in this range"
-	if len(q.Ratings) > 0 {
+	if len(scoped) > 0 {
 		var parts []string
-		for _, name := range q.Ratings {
+		for _, name := range scoped {
 			parts = append(parts, name+" "+score(t.Rating(name)))
 		}
 		rSummary = strings.Join(parts, ", ")
@@ -356,6 +415,6 @@ func (r *Report) QualityTable() Table {
 	for _, a := range q.Assistants {
 		t.Rows = append(t.Rows, row(a.Name, a.QualityFigures))
 	}
-	t.Foot = row("all assistants", q.Totals)
+	t.Foot = row("all assistants", q.All)
 	return t
 }

@@ -331,7 +331,7 @@ func TestAddQuality(t *testing.T) {
 		q("2026-11-01", 2, store.QualityCSAT, "", 100, 100), // before the range
 	}
 	rep := analytics.Build(rng, nil, nil, nil)
-	analytics.AddQuality(&rep, rows, map[int64]string{1: "Sales", 2: "Support"})
+	analytics.AddQuality(&rep, rows, map[int64]string{1: "Sales", 2: "Support"}, nil)
 	tot := rep.Quality.Totals
 	if tot.Evaluated != 4 || tot.ResolutionBP() != 5000 || tot.CSAT() != 333 || tot.Estimate() != 367 || tot.UpBP() != 7500 || tot.Rating("helpful") != 333 {
 		t.Fatalf("totals: %+v (resolution %d, csat %d, estimate %d)", tot, tot.ResolutionBP(), tot.CSAT(), tot.Estimate())
@@ -370,12 +370,35 @@ func TestAddQuality(t *testing.T) {
 		strings.Join(at.Rows[1], "|") != "Support|1|0.0||||1.00|1||0|0|" {
 		t.Fatalf("rows: %v", at.Rows)
 	}
+	// Scoped to one assistant: the charts and totals are its own, the table still compares all.
+	support := int64(2)
+	scoped := analytics.Build(rng, nil, nil, nil)
+	analytics.AddQuality(&scoped, rows, map[int64]string{1: "Sales", 2: "Support"}, &support)
+	st := scoped.Quality.Totals
+	if st.Evaluated != 1 || st.ResolutionBP() != 0 || st.CSAT() != 100 || st.Estimate() != -1 || scoped.Quality.AssistantName != "Support" {
+		t.Fatalf("scoped totals: %+v", st)
+	}
+	if r, _ := scoped.Chart(analytics.ChartRatings); len(r.Series) != 0 || r.Summary != "no rating evaluator has a value in this range" {
+		t.Fatalf("scoped ratings: %+v %q", r.Series, r.Summary)
+	}
+	if r, _ := scoped.Chart(analytics.ChartResolution); r.Series[0].Values[5] != -1 || r.Series[0].Values[6] != 0 {
+		t.Fatalf("scoped resolution: %v", r.Series[0].Values)
+	}
+	if tb := scoped.QualityTable(); len(tb.Rows) != 2 || tb.Foot[1] != "4" {
+		t.Fatalf("scoped table: %v %v", tb.Rows, tb.Foot)
+	}
+	if _, err := analytics.ParseAssistant("7", map[int64]string{1: "Sales"}); err == nil {
+		t.Fatal("an assistant of another workspace is refused")
+	}
+	if id, err := analytics.ParseAssistant(" 1 ", map[int64]string{1: "Sales"}); err != nil || *id != 1 {
+		t.Fatalf("parse assistant: %v %v", id, err)
+	}
 	// A chart with no data draws no bar, and the plot says so.
 	if p := ratings.Plot(); p.Empty {
 		t.Fatal("the ratings chart has data")
 	}
 	empty := analytics.Build(rng, nil, nil, nil)
-	analytics.AddQuality(&empty, nil, nil)
+	analytics.AddQuality(&empty, nil, nil, nil)
 	if c, _ := empty.Chart(analytics.ChartCSAT); !c.Plot().Empty || c.Summary != "no CSAT in this range" {
 		t.Fatalf("empty csat: %v %q", c.Plot().Empty, c.Summary)
 	}

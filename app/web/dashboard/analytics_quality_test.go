@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +18,8 @@ import (
 
 // aqFixture writes three evaluated conversations with CSAT and feedback through the store,
 // and runs the quality tally: the page reads what the rollups say. It returns the day the
-// conversations ended.
-func (e *env) aqFixture(email string) string {
+// conversations ended and the id of the second assistant (Support).
+func (e *env) aqFixture(email string) (string, int64) {
 	e.T.Helper()
 	ctx := context.Background()
 	st := e.App.Store
@@ -73,12 +74,12 @@ func (e *env) aqFixture(email string) string {
 	if _, err := (&analytics.QualityTally{Store: st, Log: testkit.Logger(e.T)}).Run(ctx); err != nil {
 		e.T.Fatal(err)
 	}
-	return store.Day(at)
+	return store.Day(at), support.ID
 }
 
 func TestAnalyticsQuality(t *testing.T) {
 	e := newEnv(t)
-	day := e.aqFixture("ana@example.com")
+	day, _ := e.aqFixture("ana@example.com")
 	e.aqFixture("bob@example.com") // another workspace: never in Ana's figures
 	c := e.Client()
 	e.Login(c, "ana@example.com", "correct-horse")
@@ -145,6 +146,52 @@ func TestAnalyticsQuality(t *testing.T) {
 				t.Errorf("%s row %d: CSV %v, table %v", chart, i, recs[i], table[i])
 			}
 		}
+	}
+}
+
+// Scoped to one assistant: the quality charts and figures are its own, the links and the
+// pushed URL keep the scope, and another workspace's assistant is refused.
+func TestAnalyticsQualityOfOneAssistant(t *testing.T) {
+	e := newEnv(t)
+	day, support := e.aqFixture("ana@example.com")
+	_, bobs := e.aqFixture("bob@example.com")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	q := "range=7&assistant=" + strconv.FormatInt(support, 10)
+	d := webtest.Doc(t, e.Get(c, "/analytics?"+q))
+	stat := func(id string) string { return strings.TrimSpace(d.Find("#stat-" + id + " dd").Text()) }
+	for id, want := range map[string]string{"evaluated": "1", "resolution": "0.0%", "csat": "–", "csat-estimate": "3.00", "thumbs-up": "0.0%"} {
+		if got := stat(id); got != want {
+			t.Errorf("scoped summary %s = %q, want %q", id, got, want)
+		}
+	}
+	if v := d.Find("#a-assistant option[selected]").AttrOr("value", ""); v != strconv.FormatInt(support, 10) || !strings.Contains(d.Find("#quality-scope").Text(), "Support") {
+		t.Fatalf("the picker shows %q", v)
+	}
+	if got := strings.Join(dayRow(tableCells(d, "resolution"), day), "|"); got != day+"|0|0|1|0|1|0.0" {
+		t.Fatalf("scoped resolution: %s", got)
+	}
+	if n := len(tableCells(d, analytics.ChartQualityAssistants)); n != 4 {
+		t.Fatalf("the per-assistant table still compares every assistant: %d rows", n)
+	}
+	if href := d.Find("#chart-csat a.csv-link").AttrOr("href", ""); href != "/analytics/export.csv?"+q+"&chart=csat" {
+		t.Fatalf("csv link %q", href)
+	}
+	recs, err := csv.NewReader(strings.NewReader(webtest.Body(t, e.Get(c, "/analytics/export.csv?"+q+"&chart=resolution")))).ReadAll()
+	if err != nil || strings.Join(recs[len(recs)-1], "|") != "total|0|0|1|0|1|0.0" {
+		t.Fatalf("scoped CSV: %v %v", recs, err)
+	}
+	res := e.Get(c, "/analytics?"+q, "HX-Request", "true")
+	if res.Header.Get("HX-Push-Url") != "/analytics?"+q {
+		t.Fatalf("pushed %q", res.Header.Get("HX-Push-Url"))
+	}
+	// Bob's assistant is not Ana's: every assistant, and the page says so; the CSV refuses.
+	d = webtest.Doc(t, e.Get(c, "/analytics?range=7&assistant="+strconv.FormatInt(bobs, 10)))
+	if !strings.Contains(d.Find("#analytics-error").Text(), "not one of this workspace's assistants") || strings.TrimSpace(d.Find("#stat-evaluated dd").Text()) != "3" {
+		t.Fatal("another workspace's assistant")
+	}
+	if res := e.Get(c, "/analytics/export.csv?range=7&chart=csat&assistant=x"); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad assistant CSV: %d", res.StatusCode)
 	}
 }
 
