@@ -1,10 +1,10 @@
--- Quality rollups (issue 14, Analytics): per workspace, day (UTC), assistant (0 for none),
--- metric and item, a count (n) and a sum (total), recomputed for the (workspace, day) pairs whose sources
--- changed since a watermark (evaluation runs finished, CSAT answered, feedback given) and
--- for the recent days by a reconciliation. Metrics: evaluated; outcome (item: the outcome);
--- sentiment (item: the sentiment); csat_estimate (sum of the estimates); csat (sum of the
--- customers' scores); feedback (item: up or down); rating (item: a custom rating evaluator's
--- name, sum of its values).
+-- Quality rollups (issue 14, Analytics): per workspace, UTC day, assistant (0 for none),
+-- metric and item, a count (n) and a sum (total). The (workspace, day) pairs whose sources
+-- changed since a watermark (evaluation runs finished, CSAT answered, feedback given) are
+-- recomputed whole, and the recent days by a reconciliation. Metrics: evaluated; outcome
+-- (item: the outcome); sentiment (item: the sentiment); csat_estimate (total: the sum of the
+-- estimates); csat (total: the sum of the customers' scores); feedback (item: up or down);
+-- rating (item: a custom rating evaluator's name, total: the sum of its values).
 CREATE TABLE quality_daily (
     workspace_id  BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     day           TEXT NOT NULL,
