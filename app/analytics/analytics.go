@@ -5,6 +5,9 @@
 //
 // Everything is computed from the rollups (one indexed range read of usage_daily, whatever
 // the number of conversations) plus the top conversations by cost (a walk of the cost index).
+// The quality charts (issue 14: resolution rate, sentiment mix, CSAT real and estimated, the
+// rating evaluators' averages, thumbs up and down) read the quality rollups (quality_daily,
+// quality.go), which QualityTally (quality_tally.go) keeps equal to their sources.
 //
 // It owns the charts, their tables and CSV; money is written by model.Money and every CSV cell
 // goes through model.CSVCell. It reads through the store and may not import web, views or
