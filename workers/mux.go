@@ -34,6 +34,9 @@ type Handlers struct {
 	// Tasks is the installation's task factory: a task of another installation sharing the
 	// Redis is handed back (ErrForeignTask) instead of being run on this one's database.
 	Tasks *Tasks
+	// issue 14: analytics. Quality keeps the quality rollups (resolution, sentiment, CSAT,
+	// ratings, feedback).
+	Quality *Quality
 	// Metrics counts task outcomes and durations; Log gets one line per task run (observe.go).
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
@@ -83,6 +86,11 @@ func NewMux(h Handlers) *asynq.ServeMux {
 		mux.HandleFunc(TypeUsageTally, h.Tally.HandleTally)
 		mux.HandleFunc(TypeUsageReconcile, h.Tally.HandleReconcile)
 	}
+	// issue 14: analytics
+	if h.Quality != nil {
+		mux.HandleFunc(TypeQualityTally, h.Quality.HandleTally)
+		mux.HandleFunc(TypeQualityReconcile, h.Quality.HandleReconcile)
+	}
 	return mux
 }
 
@@ -117,6 +125,9 @@ func (s Schedule) Entries() []ScheduleEntry {
 		{Spec: "@every 1m", Task: t.EndSweep()},
 		// Ends without an evaluation run, and runs left pending (their task was lost): every minute.
 		{Spec: "@every 1m", Task: t.EvaluationSweep()},
+		// issue 14: analytics (the quality rollups of the touched days; the recent days)
+		{Spec: "@every 1m", Task: t.QualityTally()},
+		{Spec: "@every 15m", Task: t.QualityReconcile()},
 	}
 }
 

@@ -5,6 +5,9 @@
 //
 // Everything is computed from the rollups (one indexed range read of usage_daily, whatever
 // the number of conversations) plus the top conversations by cost (a walk of the cost index).
+// The quality charts (issue 14: resolution rate, sentiment mix, CSAT real and estimated, the
+// rating evaluators' averages, thumbs up and down) read the quality rollups (quality_daily,
+// quality.go), which QualityTally (quality_tally.go) keeps equal to their sources.
 //
 // It owns the charts, their tables and CSV; money is written by model.Money and every CSV cell
 // goes through model.CSVCell. It reads through the store and may not import web, views or
@@ -91,6 +94,7 @@ const (
 	UnitTokens  Unit = "tokens"
 	UnitUSD     Unit = "usd"     // values in nano-dollars
 	UnitPercent Unit = "percent" // values in basis points (10000 = 100%), -1 for no data
+	UnitScore   Unit = "score"   // an average of 1-to-5 scores in hundredths (425 = 4.25), -1 for no data
 )
 
 // Series is one stacked part of a chart.
@@ -145,7 +149,8 @@ const (
 )
 
 // ChartIDs lists the exportable charts in page order.
-var ChartIDs = []string{ChartConversations, ChartMessages, ChartTokens, ChartCost, ChartVariables, ChartWindows, ChartTop}
+var ChartIDs = []string{ChartConversations, ChartMessages, ChartTokens, ChartCost, ChartVariables, ChartWindows, ChartTop,
+	ChartResolution, ChartSentiment, ChartCSAT, ChartRatings, ChartFeedback, ChartQualityAssistants}
 
 // TopConversation is one row of the top conversations by cost.
 type TopConversation struct {
@@ -176,6 +181,8 @@ type Report struct {
 	Totals Totals
 	Charts []Chart
 	Top    []TopConversation
+	// Quality is what the evaluations and the customers say (AddQuality).
+	Quality Quality
 }
 
 // Chart finds a chart by id.
@@ -415,6 +422,8 @@ func (c *Chart) Value(v int64) string {
 		return model.Money(v).Exact()
 	case UnitPercent:
 		return percent(v)
+	case UnitScore:
+		return score(v)
 	}
 	return itoa(v)
 }

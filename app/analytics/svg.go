@@ -63,6 +63,8 @@ func (c *Chart) axisLabel(v float64) string {
 		return "$" + strconv.FormatFloat(d, 'g', 3, 64)
 	case UnitPercent:
 		return strconv.FormatFloat(v/100, 'f', 0, 64) + "%"
+	case UnitScore:
+		return strconv.FormatFloat(v/100, 'f', -1, 64)
 	}
 	switch {
 	case v >= 1e9:
@@ -85,6 +87,11 @@ func (c *Chart) tipValue(v int64) string {
 			return "no data"
 		}
 		return percent(v) + "%"
+	case UnitScore:
+		if v < 0 {
+			return "no data"
+		}
+		return score(v) + " of 5"
 	}
 	return groupDigits(v)
 }
@@ -215,6 +222,9 @@ func (c *Chart) Plot() Plot {
 	}
 	if c.Unit == UnitPercent {
 		maxV = 10000
+	}
+	if c.Unit == UnitScore {
+		maxV = 100 * model.CSATMax
 	}
 	if c.Unit == UnitCount || c.Unit == UnitTokens {
 		maxV = 4 * wholeStep(maxV/4) // whole numbers of conversations, messages or tokens on every tick

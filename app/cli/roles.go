@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parleyhq/parley/app"
+	"github.com/parleyhq/parley/app/analytics"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/inbound"
@@ -177,6 +178,7 @@ func Handlers(a *app.App) workers.Handlers {
 		Extract:     &workers.Extract{Tasks: a.Tasks, Log: a.Log, Extractor: a.Extractor},
 		Evaluation:  &workers.Evaluation{Evaluations: a.Evaluations, Tasks: a.Tasks, Log: a.Log},
 		Tally:       &workers.Tally{Tally: &usage.Tally{Store: a.Store, Log: a.Log}},
+		Quality:     &workers.Quality{QualityTally: &analytics.QualityTally{Store: a.Store, Log: a.Log}}, // issue 14: analytics
 		Audit:       &workers.Audit{Service: a.Audit, Log: a.Log},
 		Ends: &workers.Ends{Conversations: a.Conversations, Log: a.Log, Idle: model.IdleTimes{
 			Widget: a.Config.WidgetIdle, WhatsApp: a.Config.WhatsAppIdle, Test: a.Config.TestChatIdle}},

@@ -42,3 +42,13 @@ func inputType(t string) string {
 	}
 	return "text"
 }
+
+// assistantName is the label of the assistant an Analytics view's quality charts show.
+func assistantName(d AnalyticsView) string {
+	for _, o := range d.Assistants {
+		if o.Value == d.Assistant {
+			return o.Label
+		}
+	}
+	return ""
+}

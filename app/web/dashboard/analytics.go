@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -25,7 +26,7 @@ const topConversations = 10
 // usage_daily), its assistants' names and its most expensive conversations (a walk of the
 // cost index): the page costs the same with a hundred conversations or millions.
 // The range parameter's error (an invalid value shows the default range) is returned in
-// rangeErr.
+// rangeErr, with the assistant parameter's (an invalid value shows every assistant).
 func (s *Handler) analyticsReport(c echo.Context) (rep analytics.Report, rangeErr error, err error) {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
@@ -46,15 +47,33 @@ func (s *Handler) analyticsReport(c echo.Context) (rep analytics.Report, rangeEr
 	if err != nil {
 		return rep, rangeErr, err
 	}
-	return analytics.Build(rng, rows, names, top), rangeErr, nil
+	rep = analytics.Build(rng, rows, names, top)
+	// issue 14: analytics (the quality rollups: one range scan of quality_daily)
+	quality, err := s.Store.QualityRollups(ctx, ws, rng.FromDay, rng.ToDay)
+	if err != nil {
+		return rep, rangeErr, err
+	}
+	assistant, asstErr := analytics.ParseAssistant(c.QueryParam("assistant"), names)
+	analytics.AddQuality(&rep, quality, names, assistant)
+	return rep, errors.Join(rangeErr, asstErr), nil
 }
 
-func csvURL(days int, chart string) string {
-	return routenames.URL(routenames.AnalyticsExportCSV) + "?range=" + strconv.Itoa(days) + "&chart=" + chart
+// analyticsQuery is the query of the report's page: its range, and its assistant when the
+// quality charts are scoped to one.
+func analyticsQuery(rep analytics.Report) string {
+	q := "range=" + strconv.Itoa(rep.Range.Days)
+	if a := rep.Quality.Assistant; a != nil {
+		q += "&assistant=" + strconv.FormatInt(*a, 10)
+	}
+	return q
+}
+
+func csvURL(rep analytics.Report, chart string) string {
+	return routenames.URL(routenames.AnalyticsExportCSV) + "?" + analyticsQuery(rep) + "&chart=" + chart
 }
 
 func analyticsView(rep analytics.Report, rangeErr error) pages.AnalyticsView {
-	d := pages.AnalyticsView{Range: strconv.Itoa(rep.Range.Days), TopCSV: csvURL(rep.Range.Days, analytics.ChartTop)}
+	d := pages.AnalyticsView{Range: strconv.Itoa(rep.Range.Days), TopCSV: csvURL(rep, analytics.ChartTop)}
 	if len(rep.Range.Dates) > 0 {
 		d.From, d.To = rep.Range.Dates[0], rep.Range.Dates[len(rep.Range.Dates)-1]
 	}
@@ -64,6 +83,18 @@ func analyticsView(rep analytics.Report, rangeErr error) pages.AnalyticsView {
 	var re *analytics.RangeError
 	if errors.As(rangeErr, &re) {
 		d.Error = "The range " + re.Error()[len("range "):] + "; showing the last " + strconv.Itoa(rep.Range.Days) + " days."
+	}
+	// issue 14: analytics (the quality charts' assistant)
+	var ae *analytics.AssistantError
+	if errors.As(rangeErr, &ae) {
+		d.Error = strings.TrimSpace(d.Error + " The " + ae.Error() + "; showing every assistant.")
+	}
+	d.Assistants = []pages.Option{{Value: "", Label: "All assistants"}}
+	for _, a := range rep.Quality.Choices {
+		d.Assistants = append(d.Assistants, pages.Option{Value: strconv.FormatInt(a.ID, 10), Label: a.Name})
+	}
+	if a := rep.Quality.Assistant; a != nil {
+		d.Assistant = strconv.FormatInt(*a, 10)
 	}
 	t := rep.Totals
 	share := "–"
@@ -79,11 +110,23 @@ func analyticsView(rep analytics.Report, rangeErr error) pages.AnalyticsView {
 		{ID: "complete", Label: "With all required variables", Value: share},
 		{ID: "windows", Label: "WhatsApp windows closed unanswered", Value: strconv.FormatInt(t.WindowsUnanswered, 10)},
 	}
+	// issue 14: analytics
+	q := rep.Quality.Totals
+	d.Summary = append(d.Summary,
+		pages.StatView{ID: "evaluated", Label: "Evaluated conversations", Value: strconv.FormatInt(q.Evaluated, 10)},
+		pages.StatView{ID: "resolution", Label: "Resolution rate", Value: analytics.PercentOrDash(q.ResolutionBP())},
+		pages.StatView{ID: "csat", Label: "CSAT (customers)", Value: analytics.ScoreOrDash(q.CSAT())},
+		pages.StatView{ID: "csat-estimate", Label: "CSAT (estimated)", Value: analytics.ScoreOrDash(q.Estimate())},
+		pages.StatView{ID: "thumbs-up", Label: "Thumbs up", Value: analytics.PercentOrDash(q.UpBP())},
+	)
+	qt := rep.QualityTable()
+	d.Quality = pages.TableView{ID: analytics.ChartQualityAssistants, Head: qt.Head, Rows: qt.Rows, Foot: qt.Foot,
+		CSVURL: csvURL(rep, analytics.ChartQualityAssistants)}
 	for i := range rep.Charts {
 		ch := &rep.Charts[i]
 		tb := ch.Table()
 		d.Charts = append(d.Charts, pages.ChartView{ID: ch.ID, Title: ch.Title, Description: ch.Description, Summary: ch.Summary,
-			Plot: ch.Plot(), Head: tb.Head, Rows: tb.Rows, Foot: tb.Foot, CSVURL: csvURL(rep.Range.Days, ch.ID)})
+			Plot: ch.Plot(), Head: tb.Head, Rows: tb.Rows, Foot: tb.Foot, CSVURL: csvURL(rep, ch.ID)})
 	}
 	for _, c := range rep.Top {
 		d.Top = append(d.Top, pages.TopConvView{ID: c.ID, Customer: c.Customer, Type: c.Type, TypeLabel: conversation.TypeLabel(c.Type),
@@ -102,7 +145,7 @@ func (s *Handler) analyticsPage(c echo.Context) error {
 	}
 	d := analyticsView(rep, rangeErr)
 	if htmx.IsFragment(c) {
-		c.Response().Header().Set("HX-Push-Url", routenames.URL(routenames.Analytics)+"?range="+d.Range)
+		c.Response().Header().Set("HX-Push-Url", routenames.URL(routenames.Analytics)+"?"+analyticsQuery(rep))
 		return htmx.Render(c, http.StatusOK, pages.AnalyticsResults(d))
 	}
 	p, err := s.page(c, "Analytics", "analytics")
@@ -120,7 +163,7 @@ func (s *Handler) analyticsCSV(c echo.Context) error {
 		known = known || id == chart
 	}
 	if !known {
-		return echo.NewHTTPError(http.StatusBadRequest, "chart must be one of conversations, messages, tokens, cost, variables, windows or top.")
+		return echo.NewHTTPError(http.StatusBadRequest, "chart must be one of "+strings.Join(analytics.ChartIDs, ", ")+".")
 	}
 	rep, rangeErr, err := s.analyticsReport(c)
 	if err != nil {
@@ -135,9 +178,12 @@ func (s *Handler) analyticsCSV(c echo.Context) error {
 		return err
 	}
 	var tb analytics.Table
-	if chart == analytics.ChartTop {
+	switch chart {
+	case analytics.ChartTop:
 		tb = rep.TopTable(s.Config.BaseURL)
-	} else {
+	case analytics.ChartQualityAssistants: // issue 14: analytics
+		tb = rep.QualityTable()
+	default:
 		ch, _ := rep.Chart(chart)
 		tb = ch.Table()
 	}

@@ -395,7 +395,38 @@ func BenchmarkAnalyticsPage(b *testing.B) {
 		}
 		return rows
 	}
+	// issue 14: analytics (the quality rollups: every metric per day and assistant)
+	qualityOf := func(wsID int64, asst []int64) []store.QualityDaily {
+		per := int64(convs / (365 * len(asst)))
+		var rows []store.QualityDaily
+		today := time.Now().UTC()
+		for d := 0; d < 365; d++ {
+			day := store.Day(today.AddDate(0, 0, -d))
+			for _, aid := range asst {
+				q := func(metric, item string, n, total int64) {
+					rows = append(rows, store.QualityDaily{WorkspaceID: wsID, Day: day, AssistantID: aid, Metric: metric, Item: item, N: n, Total: total})
+				}
+				q(store.QualityEvaluated, "", per, 0)
+				for i, o := range model.Outcomes {
+					q(store.QualityOutcome, o, per/int64(2+i), 0)
+				}
+				for i, s := range model.Sentiments {
+					q(store.QualitySentiment, s, per/int64(2+i), 0)
+				}
+				q(store.QualityCSATEstimate, "", per, 4*per)
+				q(store.QualityCSAT, "", per/10, 4*per/10)
+				q(store.QualityFeedback, model.FeedbackUp, per/5, 0)
+				q(store.QualityFeedback, model.FeedbackDown, per/20, 0)
+				q(store.QualityRating, "helpful", per, 3*per)
+				q(store.QualityRating, "accurate", per, 4*per)
+			}
+		}
+		return rows
+	}
 	if err := st.InsertRollups(ctx, rowsOf(ws.ID, assistants)); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.InsertQualityRollups(ctx, qualityOf(ws.ID, assistants)); err != nil {
 		b.Fatal(err)
 	}
 	for o := 0; o < others; o++ {
@@ -406,9 +437,15 @@ func BenchmarkAnalyticsPage(b *testing.B) {
 		if err := st.InsertRollups(ctx, rowsOf(w.ID, []int64{1, 2, 3, 4, 5})); err != nil {
 			b.Fatal(err)
 		}
+		if err := st.InsertQualityRollups(ctx, qualityOf(w.ID, []int64{1, 2, 3, 4, 5})); err != nil {
+			b.Fatal(err)
+		}
 	}
 	if st.Dialect == store.Postgres { // what autovacuum does after a bulk write
 		if _, err := st.DB.ExecContext(ctx, "ANALYZE usage_daily"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.DB.ExecContext(ctx, "ANALYZE quality_daily"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -448,7 +485,7 @@ func BenchmarkAnalyticsPage(b *testing.B) {
 				t0 := time.Now()
 				srv.Handler().ServeHTTP(rec, req)
 				served += time.Since(t0)
-				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `id="conversations-chart"`) {
+				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `id="conversations-chart"`) || !strings.Contains(rec.Body.String(), `id="csat-chart"`) {
 					b.Fatalf("status %d", rec.Code)
 				}
 			}
