@@ -146,8 +146,9 @@ func TestSessionsIdleRule(t *testing.T) {
 			t.Fatalf("idle conversation resumed: %v", err)
 		}
 		ended, _ := st.GetConversation(ctx, ws.ID, conv.ID)
-		if ended.EndedAt == nil {
-			t.Fatal("the idle conversation is ended")
+		// Ended for idling at the moment it idled out (as the end sweep ends it), not now.
+		if ended.EndedAt == nil || ended.EndReason != model.EndIdle || !ended.EndedAt.Equal(got.LastMessageAt.Add(30*time.Minute)) {
+			t.Fatalf("the idle conversation is ended at its idle moment: %v %q (last message %v)", ended.EndedAt, ended.EndReason, got.LastMessageAt)
 		}
 		if err := s.Check(ctx, ended); !errors.Is(err, widget.ErrEnded) {
 			t.Fatalf("check ended: %v", err)
