@@ -279,7 +279,7 @@ func Build(rng Range, rows []store.UsageDaily, assistantNames map[int64]string, 
 	})
 	rep.Charts = append(rep.Charts, Chart{
 		ID: ChartTokens, Title: "Tokens per day by assistant", Unit: UnitTokens, Days: rng.Dates,
-		Description: "Prompt and completion tokens of every language-model call (replies and extraction) each day, stacked by assistant.",
+		Description: "Prompt and completion tokens of every language-model call (replies, extraction and evaluation) each day, stacked by assistant.",
 		Series:      assistantSeries(tokByAsst, assistantNames), Summary: fmt.Sprintf("%s tokens in %s calls", groupDigits(t.Tokens), groupDigits(t.LLMCalls)),
 	})
 	rep.Charts = append(rep.Charts, Chart{

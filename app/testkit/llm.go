@@ -55,7 +55,8 @@ type LLMAnswer struct {
 type FakeLLM struct {
 	*httptest.Server
 	// Answer answers the n-th chat completion (from 1). Nil: Content Reply, and for a
-	// structured request a JSON object giving every property the value Value, after Delay.
+	// structured request a JSON object giving every property the value Value (a property that
+	// is an object gets a value of its schema: see fakeValue), after Delay.
 	Answer func(n int, r LLMRequest) LLMAnswer
 	// Reply is the default answer of a plain chat completion ("Hello! How can I help?").
 	Reply string
@@ -290,7 +291,10 @@ func (l *FakeLLM) defaultAnswer(r LLMRequest) LLMAnswer {
 	}
 	vals := map[string]any{}
 	for k, p := range r.Schema {
-		vals[k] = fakeValue(p, v)
+		vals[k] = v
+		if ps, _ := p.(map[string]any); ps["type"] == "object" {
+			vals[k] = fakeValue(p, v) // an evaluation's {"value", "reason"}
+		}
 	}
 	b, _ := json.Marshal(vals)
 	return LLMAnswer{Content: string(b), Delay: l.Delay}
