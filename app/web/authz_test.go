@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
+	"github.com/parleyhq/parley/app/reeval"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/testkit"
@@ -147,6 +148,10 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 	}
 	w.job = conversation.NewJobID()
 	if err := (conversation.BulkJobs{Redis: e.App.Redis}).Start(ctx, w.ws.ID, w.job, 3); err != nil {
+		e.T.Fatal(err)
+	}
+	// The same id for a bulk "Evaluate again" (issue 14), for its status route.
+	if err := (conversation.BulkJobs{Redis: e.App.Redis, Kind: reeval.JobKind}).Start(ctx, w.ws.ID, w.job, 3); err != nil {
 		e.T.Fatal(err)
 	}
 	// A second member, an agent, for the members' routes.
@@ -795,6 +800,14 @@ func azRoutes() map[string]azRoute {
 		azKey("DELETE", "/api/v1/assistants/:id"):    {class: azAPI, owner: "spare", destructive: true},
 		azKey("POST", "/api/v1/invites"):             {class: azAPI, json: `{"email":"api-invitee@x.test","role":"viewer"}`},
 		azKey("GET", "/api/v1/audit-log"):            {class: azAPI},
+
+		// issue 14: evaluators
+		azKey("POST", "/conversations/:id/evaluate"):        {class: azDashboard, owner: "conv:widget", form: convForm},
+		azKey("GET", "/conversations/bulk-evaluate"):        {class: azDashboard, query: "type=test"},
+		azKey("POST", "/conversations/bulk-evaluate"):       {class: azDashboard, query: "type=test", form: convForm},
+		azKey("GET", "/conversations/bulk-evaluate/:job"):   {class: azDashboard, owner: "job"},
+		azKey("GET", "/assistants/evaluator-row"):           {class: azDashboard},
+		azKey("POST", "/api/v1/conversations/:id/evaluate"): {class: azAPI, owner: "conv:widget"},
 	}
 }
 
