@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
+	"github.com/parleyhq/parley/app/reeval"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
 	"github.com/parleyhq/parley/app/testkit"
@@ -148,6 +149,10 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 	}
 	w.job = conversation.NewJobID()
 	if err := (conversation.BulkJobs{Redis: e.App.Redis}).Start(ctx, w.ws.ID, w.job, 3); err != nil {
+		e.T.Fatal(err)
+	}
+	// The same id for a bulk "Evaluate again" (issue 14), for its status route.
+	if err := (conversation.BulkJobs{Redis: e.App.Redis, Kind: reeval.JobKind}).Start(ctx, w.ws.ID, w.job, 3); err != nil {
 		e.T.Fatal(err)
 	}
 	// A second member, an agent, for the members' routes.
@@ -824,6 +829,14 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/api/v1/conversations/:id/tags"):                     {class: azAPI, owner: "conv:test", json: `{"tag":"hijack"}`},
 		azKey("DELETE", "/api/v1/conversations/:id/tags"):                   {class: azAPI, owner: "conv:test", json: `{"tag":"hijack"}`},
 		azKey("POST", "/api/v1/conversations/:id/notes"):                    {class: azAPI, owner: "conv:test", json: `{"text":"hijack"}`},
+
+		// issue 14: evaluators
+		azKey("POST", "/conversations/:id/evaluate"):        {class: azDashboard, owner: "conv:widget", form: convForm},
+		azKey("GET", "/conversations/bulk-evaluate"):        {class: azDashboard, query: "type=test"},
+		azKey("POST", "/conversations/bulk-evaluate"):       {class: azDashboard, query: "type=test", form: convForm},
+		azKey("GET", "/conversations/bulk-evaluate/:job"):   {class: azDashboard, owner: "job"},
+		azKey("GET", "/assistants/evaluator-row"):           {class: azDashboard},
+		azKey("POST", "/api/v1/conversations/:id/evaluate"): {class: azAPI, owner: "conv:widget"},
 	}
 }
 
