@@ -44,10 +44,23 @@ func TestBrowserKeyboardReview(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
+	// page waits until the conversation's page is loaded, its script with it.
+	page := func(id int64) {
+		t.Helper()
+		webtest.WaitJS(t, ctx, `location.pathname === "/conversations/`+webtest.Itoa(id)+`" && document.readyState === "complete" && document.querySelector("#review-bar") !== null`)
+	}
+	page(ids[1])
 	key := func(k string) {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.KeyEvent(k)); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// navKey presses a key that navigates, and waits for the navigation it starts.
+	navKey := func(k string) {
+		t.Helper()
+		if res, err := chromedp.RunResponse(ctx, chromedp.KeyEvent(k)); err != nil || res == nil || res.Status != 200 {
+			t.Fatalf("key %s: %v %v", k, res, err)
 		}
 	}
 	key("r")
@@ -75,13 +88,13 @@ func TestBrowserKeyboardReview(t *testing.T) {
 	webtest.WaitJS(t, ctx, `!document.querySelector("#review-help").hidden`)
 	key(kb.Escape)
 	webtest.WaitJS(t, ctx, `document.querySelector("#review-help").hidden`)
-	key("j")
-	webtest.WaitJS(t, ctx, `location.pathname === "/conversations/`+webtest.Itoa(ids[2])+`" && document.querySelector("#review-bar") !== null`)
+	navKey("j")
+	page(ids[2])
 	if webtest.EvalJS[bool](t, ctx, `document.querySelector("#review-next") !== null`) {
 		t.Fatal("the last of the list has a next")
 	}
-	key("k")
-	webtest.WaitJS(t, ctx, `location.pathname === "/conversations/`+webtest.Itoa(ids[1])+`" && document.querySelector("#review-bar") !== null`)
-	key("k")
-	webtest.WaitJS(t, ctx, `location.pathname === "/conversations/`+webtest.Itoa(ids[0])+`" && document.querySelector("#review-bar") !== null`)
+	navKey("k")
+	page(ids[1])
+	navKey("k")
+	page(ids[0])
 }
