@@ -195,6 +195,12 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Extractor = &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
 	a.Evaluations = &evaluation.Service{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
 	a.Conversations.OnEnded = (&workers.Evaluation{Evaluations: a.Evaluations, Tasks: a.Tasks, Log: log}).OnEnded // the end's evaluation (run 0)
+	// "Evaluate again" makes a pending run; its task runs it now (the sweep would, within a minute).
+	a.Reeval.Enqueue = func(ctx context.Context, run *store.EvaluationRun) {
+		if err := a.Tasks.EnqueueEvaluation(ctx, run); err != nil {
+			log.WarnContext(ctx, "enqueue evaluation run; the sweep will", "run_id", run.ID, "err", err)
+		}
+	}
 	return a, nil
 }
 
