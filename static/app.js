@@ -56,7 +56,11 @@
     var o = document.getElementById("review-help");
     if (!o) return;
     if (show) { o.hidden = false; var b = document.getElementById("review-help-close"); if (b) b.focus(); }
-    else o.hidden = true;
+    else {
+      // Focus leaves the overlay before it hides: a key sent to a hidden element is lost.
+      if (o.contains(document.activeElement)) document.activeElement.blur();
+      o.hidden = true;
+    }
   }
   document.addEventListener("click", function (ev) {
     if (ev.target.closest("[data-review-help]")) { ev.preventDefault(); reviewHelp(true); return; }
