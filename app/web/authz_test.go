@@ -542,6 +542,13 @@ func azRoutes() map[string]azRoute {
 			}
 			azSameSnapshot(t, "widget API sends without a valid token", before, f.e.azSnapshot(0))
 		}},
+		// issue 14: verdict
+		azKey("OPTIONS", "/api/widget/v1/sessions/:id/end"):                    {class: azPublic, owner: "conv:widget", check: azEvilPreflight},
+		azKey("OPTIONS", "/api/widget/v1/sessions/:id/csat"):                   {class: azPublic, owner: "conv:widget", check: azEvilPreflight},
+		azKey("OPTIONS", "/api/widget/v1/sessions/:id/messages/:msg/feedback"): {class: azPublic, owner: "conv:widget", check: azEvilPreflight},
+		azKey("POST", "/api/widget/v1/sessions/:id/end"):                       {class: azPublic, owner: "conv:widget", check: azWidgetVerdict(`{}`)},
+		azKey("POST", "/api/widget/v1/sessions/:id/csat"):                      {class: azPublic, owner: "conv:widget", check: azWidgetVerdict(`{"score":1}`)},
+		azKey("POST", "/api/widget/v1/sessions/:id/messages/:msg/feedback"):    {class: azPublic, owner: "conv:widget", check: azWidgetVerdict(`{"rating":"down"}`)},
 		azKey("GET", "/"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
 			if r := f.e.azDo(nil, "GET", p, nil); r.status != 303 || r.header.Get("Location") != "/conversations" {
 				t.Errorf("home: %d %q", r.status, r.header.Get("Location"))
@@ -795,6 +802,27 @@ func azRoutes() map[string]azRoute {
 		azKey("DELETE", "/api/v1/assistants/:id"):    {class: azAPI, owner: "spare", destructive: true},
 		azKey("POST", "/api/v1/invites"):             {class: azAPI, json: `{"email":"api-invitee@x.test","role":"viewer"}`},
 		azKey("GET", "/api/v1/audit-log"):            {class: azAPI},
+	}
+}
+
+// azWidgetVerdict checks a widget verdict route (end, feedback, CSAT) of A's widget
+// conversation: without a token, or with B's, it is refused and nothing changes.
+func azWidgetVerdict(body string) func(t *testing.T, f *azFix, p string) {
+	return func(t *testing.T, f *azFix, p string) {
+		before := f.e.azSnapshot(0)
+		bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], time.Now())
+		for tok, want := range map[string]int{"": 401, "garbage": 401, bTok: 404} {
+			hdr := []string{"Content-Type", "application/json"}
+			if tok != "" {
+				hdr = append(hdr, "Authorization", "Bearer "+tok)
+			}
+			r := f.e.azDo(nil, "POST", p, strings.NewReader(body), hdr...)
+			if r.status != want {
+				t.Errorf("widget verdict %s with token %.10q: %d, want %d", p, tok, r.status, want)
+			}
+			azNoLeak(t, "widget verdict", r.body, f.A)
+		}
+		azSameSnapshot(t, "widget verdict without a valid token", before, f.e.azSnapshot(0))
 	}
 }
 

@@ -125,6 +125,16 @@ const (
 	SettingsAuditLog                = "settings.auditlog"
 	SettingsAuditLogExport          = "settings.auditlog.export"
 	APIAuditLog                     = "api.auditlog"
+	// issue 14: verdict
+	APIWidgetEnd               = "api.widget.end"
+	APIWidgetEndPreflight      = "api.widget.end.preflight"
+	APIWidgetFeedback          = "api.widget.feedback"
+	APIWidgetFeedbackPreflight = "api.widget.feedback.preflight"
+	APIWidgetCSAT              = "api.widget.csat"
+	APIWidgetCSATPreflight     = "api.widget.csat.preflight"
+	WidgetEnd                  = "widget.end"
+	WidgetFeedback             = "widget.feedback"
+	WidgetCSAT                 = "widget.csat"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -237,4 +247,14 @@ var table = []Route{
 	{http.MethodGet, SettingsAuditLog, "/settings/audit-log", admin},
 	{http.MethodGet, SettingsAuditLogExport, "/settings/audit-log/export.csv", admin},
 	{http.MethodGet, APIAuditLog, "/api/v1/audit-log", apiKey},
+	// issue 14: verdict
+	{http.MethodPost, APIWidgetEnd, "/api/widget/v1/sessions/:id/end", public},
+	{http.MethodOptions, APIWidgetEndPreflight, "/api/widget/v1/sessions/:id/end", public},
+	{http.MethodPost, APIWidgetFeedback, "/api/widget/v1/sessions/:id/messages/:msg/feedback", public},
+	{http.MethodOptions, APIWidgetFeedbackPreflight, "/api/widget/v1/sessions/:id/messages/:msg/feedback", public},
+	{http.MethodPost, APIWidgetCSAT, "/api/widget/v1/sessions/:id/csat", public},
+	{http.MethodOptions, APIWidgetCSATPreflight, "/api/widget/v1/sessions/:id/csat", public},
+	{http.MethodPost, WidgetEnd, "/widget/:key/end", public},
+	{http.MethodPost, WidgetFeedback, "/widget/:key/messages/:msg/feedback", public},
+	{http.MethodPost, WidgetCSAT, "/widget/:key/csat", public},
 }

@@ -87,5 +87,11 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIWidgetMessages, Handler: s.apiWidgetHistory},
 		{Name: routenames.APIWidgetSend, Handler: s.apiWidgetSend},
 		{Name: routenames.APIWidgetMessagesPreflight, Handler: s.apiWidgetPreflight},
+		{Name: routenames.APIWidgetEnd, Handler: s.apiWidgetEnd},
+		{Name: routenames.APIWidgetEndPreflight, Handler: s.apiWidgetPreflight},
+		{Name: routenames.APIWidgetFeedback, Handler: s.apiWidgetFeedback},
+		{Name: routenames.APIWidgetFeedbackPreflight, Handler: s.apiWidgetPreflight},
+		{Name: routenames.APIWidgetCSAT, Handler: s.apiWidgetCSAT},
+		{Name: routenames.APIWidgetCSATPreflight, Handler: s.apiWidgetPreflight},
 	}...)
 }
