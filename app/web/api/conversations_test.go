@@ -259,7 +259,7 @@ func TestAPIConversationsListShape(t *testing.T) {
 
 	// c1: every field, exactly.
 	c1 := byID[f.c1.ID]
-	wantKeys := []string{"assistant_id", "completion_tokens", "cost_usd", "customer", "id", "last_message_at", "message_count",
+	wantKeys := []string{"assistant_id", "completion_tokens", "cost_usd", "csat", "customer", "id", "last_message_at", "message_count",
 		"prompt_tokens", "started_at", "type", "user_message_count", "variables"}
 	if got := keysOf(c1); !reflect.DeepEqual(got, wantKeys) {
 		t.Fatalf("test item keys %v, want %v", got, wantKeys)
@@ -268,7 +268,7 @@ func TestAPIConversationsListShape(t *testing.T) {
 		"id": float64(f.c1.ID), "type": "test", "assistant_id": float64(f.asst.ID), "customer": "alice@example.com",
 		"message_count": float64(2), "user_message_count": float64(1), "prompt_tokens": float64(100), "completion_tokens": float64(20),
 		"cost_usd": "0.000525300", "variables": map[string]any{"plan": "pro", "city": "Paris"},
-		"started_at": "2025-03-10T12:00:00Z", "last_message_at": "2025-03-10T12:00:02.25Z",
+		"started_at": "2025-03-10T12:00:00Z", "last_message_at": "2025-03-10T12:00:02.25Z", "csat": nil,
 	}
 	if !reflect.DeepEqual(c1, want) {
 		t.Fatalf("c1:\n got %v\nwant %v", c1, want)
@@ -516,9 +516,9 @@ func TestAPIConversationDetail(t *testing.T) {
 	}
 	wantMsgs := []any{
 		map[string]any{"id": float64(f.m1.ID), "role": "user", "content": "Hello <script>alert(1)</script>", "created_at": "2025-03-10T12:00:01Z",
-			"status": "received", "prompt_tokens": float64(0), "completion_tokens": float64(0), "cost_usd": "0.000000000"},
+			"status": "received", "prompt_tokens": float64(0), "completion_tokens": float64(0), "cost_usd": "0.000000000", "feedback": nil},
 		map[string]any{"id": float64(f.m2.ID), "role": "assistant", "content": "Hi there, \"friend\" & co", "created_at": "2025-03-10T12:00:02.25Z",
-			"status": "sent", "prompt_tokens": float64(100), "completion_tokens": float64(20), "cost_usd": "0.000525300"},
+			"status": "sent", "prompt_tokens": float64(100), "completion_tokens": float64(20), "cost_usd": "0.000525300", "feedback": nil},
 	}
 	if !reflect.DeepEqual(d["messages"], wantMsgs) {
 		t.Errorf("messages:\n got %#v\nwant %#v", d["messages"], wantMsgs)

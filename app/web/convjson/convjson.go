@@ -34,6 +34,8 @@ type Conversation struct {
 	Variables        json.RawMessage `json:"variables"`
 	StartedAt        string          `json:"started_at"`
 	LastMessageAt    string          `json:"last_message_at"`
+	// CSAT is the customer's own score of the conversation's latest rated end, or null.
+	CSAT *CSAT `json:"csat"`
 	// Only WhatsApp conversations have a window: a nil pointer leaves both fields out.
 	*Window
 }
@@ -72,6 +74,37 @@ type Message struct {
 	CostUSD          string `json:"cost_usd"`
 	// Author is the person of the team who sent a "human" message; absent otherwise.
 	Author *Author `json:"author,omitempty"`
+	// Feedback is the customer's thumbs up or down on an answer, or null.
+	Feedback *Feedback `json:"feedback"`
+}
+
+// CSAT is the customer's score (1 to 5) with its comment ("" when none).
+type CSAT struct {
+	Score   int    `json:"score"`
+	Comment string `json:"comment"`
+}
+
+// Feedback is the customer's rating of one message ("up" or "down") with its comment.
+type Feedback struct {
+	Rating  string `json:"rating"`
+	Comment string `json:"comment"`
+}
+
+// csatOf is the conversation's CSAT, or nil before the customer gave one.
+func csatOf(c *store.Conversation) *CSAT {
+	if c.CSATScore == nil {
+		return nil
+	}
+	return &CSAT{Score: *c.CSATScore, Comment: c.CSATComment}
+}
+
+// FeedbackOf is the feedback on message id in fb (store.Feedback's map), or nil.
+func FeedbackOf(fb map[int64]store.MessageFeedback, id int64) *Feedback {
+	f, ok := fb[id]
+	if !ok {
+		return nil
+	}
+	return &Feedback{Rating: f.Rating, Comment: f.Comment}
 }
 
 // Author is a person of the team: their user id (null once the account is gone) and name.
@@ -109,6 +142,7 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 		Variables:        Variables(c),
 		StartedAt:        Time(c.StartedAt),
 		LastMessageAt:    Time(c.LastMessageAt),
+		CSAT:             csatOf(c),
 	}
 	if w := conversation.WindowOf(c, now); w.Applies {
 		out.Window = &Window{WindowOpen: w.Open}
@@ -169,6 +203,10 @@ func Write(c echo.Context, st *store.Store, log *slog.Logger, workspaceID, id in
 	for _, v := range vars {
 		d.VariablesDetail = append(d.VariablesDetail, Variable{Name: v.Name, Value: v.Value, Source: v.Source, MessageID: v.MessageID})
 	}
+	fb, err := st.Feedback(ctx, workspaceID, id) // one query for every message's feedback
+	if err != nil {
+		return err
+	}
 	head, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -191,7 +229,9 @@ func Write(c echo.Context, st *store.Store, log *slog.Logger, workspaceID, id in
 			}
 		}
 		n++
-		return enc.Encode(ToMessage(m))
+		msg := ToMessage(m)
+		msg.Feedback = FeedbackOf(fb, m.ID)
+		return enc.Encode(msg)
 	})
 	if err != nil {
 		// The status is sent: the body stays truncated (invalid JSON), which the client sees.
