@@ -549,6 +549,9 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/api/widget/v1/sessions/:id/end"):                       {class: azPublic, owner: "conv:widget", check: azWidgetVerdict(`{}`)},
 		azKey("POST", "/api/widget/v1/sessions/:id/csat"):                      {class: azPublic, owner: "conv:widget", check: azWidgetVerdict(`{"score":1}`)},
 		azKey("POST", "/api/widget/v1/sessions/:id/messages/:msg/feedback"):    {class: azPublic, owner: "conv:widget", check: azWidgetVerdict(`{"rating":"down"}`)},
+		azKey("POST", "/widget/:key/end"):                                      {class: azPublic, check: azWidgetFrameVerdict(url.Values{})},
+		azKey("POST", "/widget/:key/csat"):                                     {class: azPublic, check: azWidgetFrameVerdict(url.Values{"score": {"1"}})},
+		azKey("POST", "/widget/:key/messages/:msg/feedback"):                   {class: azPublic, check: azWidgetFrameVerdict(url.Values{"rating": {"down"}})},
 		azKey("GET", "/"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
 			if r := f.e.azDo(nil, "GET", p, nil); r.status != 303 || r.header.Get("Location") != "/conversations" {
 				t.Errorf("home: %d %q", r.status, r.header.Get("Location"))
@@ -823,6 +826,28 @@ func azWidgetVerdict(body string) func(t *testing.T, f *azFix, p string) {
 			azNoLeak(t, "widget verdict", r.body, f.A)
 		}
 		azSameSnapshot(t, "widget verdict without a valid token", before, f.e.azSnapshot(0))
+	}
+}
+
+// azWidgetFrameVerdict checks an iframe verdict route (end, feedback, CSAT) of A's page:
+// without a session token, or with B's, it is refused and nothing changes.
+func azWidgetFrameVerdict(form url.Values) func(t *testing.T, f *azFix, p string) {
+	return func(t *testing.T, f *azFix, p string) {
+		before := f.e.azSnapshot(0)
+		bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], time.Now())
+		for tok, want := range map[string]int{"": 401, "garbage": 401, bTok: 404} {
+			v := url.Values{"token": {tok}}
+			for k, vs := range form {
+				v[k] = vs
+			}
+			body, hdr := azForm(v)
+			r := f.e.azDo(nil, "POST", p, body, append(hdr, "HX-Request", "true")...)
+			if r.status != want {
+				t.Errorf("widget frame verdict %s with token %.10q: %d, want %d", p, tok, r.status, want)
+			}
+			azNoLeak(t, "widget frame verdict", r.body, f.A)
+		}
+		azSameSnapshot(t, "widget frame verdict without a valid token", before, f.e.azSnapshot(0))
 	}
 }
 

@@ -76,6 +76,9 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.WidgetStart, Handler: s.widgetStart},
 		{Name: routenames.WidgetSend, Handler: s.widgetSend},
 		{Name: routenames.WidgetReply, Handler: s.widgetReply},
+		{Name: routenames.WidgetEnd, Handler: s.widgetEndFrame},
+		{Name: routenames.WidgetFeedback, Handler: s.widgetFeedbackFrame},
+		{Name: routenames.WidgetCSAT, Handler: s.widgetCSATFrame},
 	}...)
 	const api = "/api/widget/v1"
 	wapi := e.Group(api, s.limitRequests, widgetBodyLimit)
