@@ -89,6 +89,8 @@ type ConvDetail struct {
 	CSRF             string
 	// WA is the WhatsApp panel (AI switch, composer); nil for other conversation types.
 	WA *WAPanel
+	// CSAT is the customer's own score (nil before one).
+	CSAT *CSATView
 }
 
 func rowID(id int64) string { return "conv-" + strconv.FormatInt(id, 10) }
