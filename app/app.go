@@ -158,6 +158,8 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Audit = &audit.Service{Store: a.Store, Retention: a.Config.AuditRetention}
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Tasks: a.Tasks, Log: log}).OnUserMessage // debounced variable extraction
+	// An end's work: the WhatsApp CSAT question (issue 14), after any hook already set.
+	a.Conversations.OnEnded = workers.ChainOnEnded(a.Conversations.OnEnded, (&workers.CSATScheduler{Tasks: a.Tasks, Log: log}).OnEnded)
 	if a.Prices, err = usage.Load(cfg); err != nil {
 		a.Close()
 		return nil, err

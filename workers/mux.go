@@ -48,6 +48,8 @@ func NewMux(h Handlers) *asynq.ServeMux {
 	mux.HandleFunc(TypeWhatsAppWindowExpire, h.WhatsApp.HandleWindowExpire)
 	mux.HandleFunc(TypeWhatsAppWindowSweep, h.WhatsApp.HandleWindowSweep)
 	mux.HandleFunc(TypeWhatsAppReply, h.WhatsApp.HandleReply)
+	mux.HandleFunc(TypeWhatsAppCSAT, h.WhatsApp.HandleCSAT)
+	mux.HandleFunc(TypeWhatsAppCSATSweep, h.WhatsApp.HandleCSATSweep)
 	if h.Extract != nil {
 		mux.HandleFunc(TypeConversationExtract, h.Extract.HandleExtract)
 		mux.HandleFunc(TypeExtractionSweep, h.Extract.HandleSweep)
@@ -97,6 +99,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 		{Spec: "@every 1m", Task: t.ExtractionSweep()},
 		// Mail whose send task was lost, or whose retries ran out: every sweep period.
 		{Spec: "@every " + every.String(), Task: t.MailSweep()},
+		// WhatsApp CSAT questions whose task was lost (issue 14): every sweep period.
+		{Spec: "@every " + every.String(), Task: t.WhatsAppCSATSweep()},
 	}
 }
 

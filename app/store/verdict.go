@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/parleyhq/parley/app/model"
 )
 
 // The customer's own verdict (issue 14): a thumbs up or down on a message, and a CSAT score
@@ -82,4 +84,37 @@ func (s *Store) RecordCSAT(ctx context.Context, workspaceID, id int64, seq, scor
 		}
 		return ErrNotEnded
 	})
+}
+
+// ConversationEndByID loads one end of a conversation of the workspace.
+func (s *Store) ConversationEndByID(ctx context.Context, workspaceID, id int64) (*ConversationEnd, error) {
+	e := new(ConversationEnd)
+	if err := s.DB.NewSelect().Model(e).Where("id = ? AND workspace_id = ?", id, workspaceID).Scan(ctx); err != nil {
+		return nil, notFound(err)
+	}
+	return e, nil
+}
+
+// MarkCSATSent records that the WhatsApp CSAT question of an end was sent (or failed for
+// good): the end's promise is kept, the sweep leaves it.
+func (s *Store) MarkCSATSent(ctx context.Context, workspaceID, id int64, at time.Time) error {
+	_, err := s.DB.NewUpdate().Model((*ConversationEnd)(nil)).Set("csat_sent_at = ?", at.UTC().Truncate(time.Microsecond)).
+		Where("id = ? AND workspace_id = ? AND csat_sent_at IS NULL", id, workspaceID).Exec(ctx)
+	return err
+}
+
+// UnsentCSATEnds lists up to limit ends since `since` whose WhatsApp CSAT question may still
+// be due: not sent, the conversation's latest end, a WhatsApp conversation whose window is
+// open at now, of an enabled assistant that asks for it. Oldest first.
+func (s *Store) UnsentCSATEnds(ctx context.Context, since, now time.Time, limit int) ([]ConversationEnd, error) {
+	var out []ConversationEnd
+	err := s.DB.NewSelect().Model(&out).
+		Join("JOIN conversations AS c ON c.id = conversation_end.conversation_id AND c.workspace_id = conversation_end.workspace_id").
+		Join("JOIN assistants AS a ON a.id = c.assistant_id AND a.workspace_id = c.workspace_id").
+		Where("conversation_end.csat_sent_at IS NULL AND conversation_end.ended_at >= ?", since.UTC()).
+		Where("c.type = ? AND c.end_count = conversation_end.seq", model.TypeWhatsApp).
+		Where("c.window_expires_at > ? AND c.window_closed_at IS NULL", now.UTC()).
+		Where("a.csat_whatsapp = ? AND a.disabled = ?", true, false).
+		OrderExpr("conversation_end.ended_at ASC, conversation_end.id ASC").Limit(int64(limit)).Scan(ctx)
+	return out, err
 }
