@@ -15,5 +15,6 @@ func (u *Update) Apply(row *store.Assistant, k *auth.Keys) error {
 	row.Variables, row.PrechatFields, row.AllowedOrigins = s.Variables, s.PrechatFields, s.AllowedOrigins
 	row.WidgetSettings.Widget = s.Widget
 	row.IdentityRequired = s.IdentityRequired
+	row.CSATWhatsApp = s.CSATWhatsApp
 	return u.applyWhatsApp(row, k)
 }

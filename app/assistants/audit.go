@@ -62,5 +62,6 @@ func changedSettings(a, b *store.Assistant) []string {
 	add("widget", reflect.DeepEqual(a.WidgetSettings, b.WidgetSettings))
 	add("whatsapp", SameConnection(a, b))
 	add("identity_required", a.IdentityRequired == b.IdentityRequired)
+	add("csat_whatsapp", a.CSATWhatsApp == b.CSATWhatsApp)
 	return out
 }

@@ -158,6 +158,9 @@ type AssistantSettings struct {
 	// IdentityRequired refuses widget sessions whose visitor id is not signed with the
 	// assistant's identity secret (IdentitySecret).
 	IdentityRequired bool
+	// CSATWhatsApp asks WhatsApp customers "How did we do?" at a conversation's end, while
+	// the window is open (issue 14).
+	CSATWhatsApp bool
 }
 
 // Assistant is an assistant as the rest of Parley reads it: its JSON columns decoded.

@@ -155,6 +155,7 @@ func (a *Assistant) AsModel() *model.Assistant {
 			AllowedOrigins:   orEmpty(a.AllowedOrigins),
 			Widget:           a.WidgetSettings.Widget,
 			IdentityRequired: a.IdentityRequired,
+			CSATWhatsApp:     a.CSATWhatsApp,
 		},
 		IdentitySecret: a.IdentitySecret,
 		WhatsApp: model.WhatsAppConnection{AccessTokenEnc: a.WhatsAppAccessTokenEnc, WABAID: a.WidgetSettings.WABAID,

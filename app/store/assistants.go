@@ -178,6 +178,7 @@ var assistantColumns = []string{
 	"allowed_origins", "widget_settings", "whatsapp_phone_number_id", "whatsapp_access_token_enc", "updated_at",
 	"whatsapp_display_phone_number", "whatsapp_verified_name", "whatsapp_verified_at",
 	"identity_required",
+	"csat_whatsapp",
 }
 
 func (s *Store) updateAssistant(ctx context.Context, db bun.IDB, a *Assistant) error {

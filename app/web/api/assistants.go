@@ -35,6 +35,7 @@ type apiAssistant struct {
 	PublicKey             string            `json:"public_key"`
 	WhatsAppPhoneNumberID *string           `json:"whatsapp_phone_number_id"`
 	WhatsAppConnected     bool              `json:"whatsapp_connected"`
+	CSATWhatsApp          bool              `json:"csat_whatsapp"`
 	apiIdentity
 	apiWhatsAppNumber
 	CreatedAt string `json:"created_at"`
@@ -72,7 +73,7 @@ func toAPIAssistant(row *store.Assistant, admin bool) apiAssistant {
 		ID: a.ID, Name: a.Name, SystemPrompt: a.SystemPrompt, FirstMessage: a.FirstMessage, Model: a.Model,
 		Temperature: a.Temperature, Variables: a.Variables, PrechatFields: make([]apiPrechatField, 0, len(a.PrechatFields)),
 		AllowedOrigins: a.AllowedOrigins, Title: a.Widget.Title, Color: a.Widget.Color, PublicKey: a.PublicKey,
-		WhatsAppConnected: a.WhatsAppConnected(), apiWhatsAppNumber: toAPIWhatsAppNumber(a.WhatsApp), CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
+		WhatsAppConnected: a.WhatsAppConnected(), CSATWhatsApp: a.CSATWhatsApp, apiWhatsAppNumber: toAPIWhatsAppNumber(a.WhatsApp), CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
 	}
 	out.apiIdentity = toAPIIdentity(a, admin)
 	for _, p := range a.PrechatFields {
@@ -122,6 +123,7 @@ type assistantPatch struct {
 	PhoneNumberID                                         *string // "" when sent as null
 	AccessToken                                           *string
 	IdentityRequired                                      *bool
+	CSATWhatsApp                                          *bool
 }
 
 // decodeAssistantBody decodes a JSON object strictly: an unknown field, a field of the wrong
@@ -175,6 +177,13 @@ func decodeAssistantBody(c echo.Context) (*assistantPatch, error) {
 			p.PrechatFields = &fs
 		case "identity_required":
 			p.IdentityRequired, err = decodeIdentityRequired(v)
+		case "csat_whatsapp":
+			var b bool
+			if jsonbody.IsNull(v) || json.Unmarshal(v, &b) != nil {
+				err = apierr.InvalidField(k, "must be true or false")
+			} else {
+				p.CSATWhatsApp = &b
+			}
 		case "allowed_origins":
 			var os []string
 			os, err = jsonbody.Strings(k, v)
@@ -218,6 +227,9 @@ func (p *assistantPatch) apply(u *assistants.Update) {
 	set(&u.AccessToken, p.AccessToken)
 	if p.IdentityRequired != nil {
 		u.IdentityRequired = *p.IdentityRequired
+	}
+	if p.CSATWhatsApp != nil {
+		u.CSATWhatsApp = *p.CSATWhatsApp
 	}
 }
 

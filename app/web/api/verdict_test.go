@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,4 +63,38 @@ func TestAPIConversationVerdictJSON(t *testing.T) {
 	}
 	// B's key sees none of it.
 	apiConvErr(t, f.e, "GET", "/api/v1/conversations/"+webtest.Itoa(f.c1.ID), f.keyB, 404)
+}
+
+// csat_whatsapp: false by default, set on create and by PATCH, shown to every key; a wrong
+// type is refused naming it and writes nothing.
+func TestAPIAssistantCSATWhatsApp(t *testing.T) {
+	e := newEnv(t)
+	ws := e.User("ana@example.com", "correct-horse")
+	admin := identityKey(t, e, ws, "admin2@example.com", "admin")
+	r := asstAPIDo(t, e, "POST", "/api/v1/assistants", admin, `{"name":"Bot"}`)
+	if r.Status != 201 || r.obj(t)["csat_whatsapp"] != false {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	id := int64(r.obj(t)["id"].(float64))
+	path := "/api/v1/assistants/" + webtest.Itoa(id)
+	r = asstAPIDo(t, e, "PATCH", path, admin, `{"csat_whatsapp":true}`)
+	if r.Status != 200 || r.obj(t)["csat_whatsapp"] != true {
+		t.Fatalf("patch: %d %s", r.Status, r.Body)
+	}
+	if row, err := e.App.Store.AssistantByID(context.Background(), ws.ID, id); err != nil || !row.CSATWhatsApp {
+		t.Fatalf("stored: %v %v", row.CSATWhatsApp, err)
+	}
+	for _, body := range []string{`{"csat_whatsapp":"yes"}`, `{"csat_whatsapp":null}`, `{"csat_whatsapp":1}`} {
+		r = asstAPIDo(t, e, "PATCH", path, admin, body)
+		if code, msg := r.errMsg(t); r.Status != 400 || code != "invalid_field" || !strings.HasPrefix(msg, "csat_whatsapp:") {
+			t.Fatalf("%s: %d %s", body, r.Status, r.Body)
+		}
+	}
+	if r := asstAPIDo(t, e, "GET", path, admin, ""); r.obj(t)["csat_whatsapp"] != true {
+		t.Fatalf("after refused patches: %s", r.Body)
+	}
+	r = asstAPIDo(t, e, "POST", "/api/v1/assistants", admin, `{"name":"Bot 2","csat_whatsapp":true}`)
+	if r.Status != 201 || r.obj(t)["csat_whatsapp"] != true {
+		t.Fatalf("create with csat_whatsapp: %d %s", r.Status, r.Body)
+	}
 }

@@ -65,3 +65,28 @@ func TestConversationDetailVerdict(t *testing.T) {
 		t.Fatal("no feedback on the other answer")
 	}
 }
+
+// The assistant page's WhatsApp CSAT switch: checked saves it on, a save without the box
+// turns it off.
+func TestAssistantCSATWhatsAppSwitch(t *testing.T) {
+	e := newEnv(t)
+	ws, admin := asstLogin(e, "ana@example.com")
+	csrf := e.CSRF(admin, "/assistants/new")
+	form := asstForm(csrf)
+	form.Set("csat_whatsapp", "1")
+	id := asstCreate(t, e, admin, form)
+	if !asstOnly(t, e, ws.ID).CSATWhatsApp {
+		t.Fatal("created with the switch on")
+	}
+	page := "/assistants/" + webtest.Itoa(id)
+	if d := webtest.Doc(t, e.Get(admin, page)); !d.Find("#a-csat-whatsapp").Is("[checked]") {
+		t.Fatal("the switch shows on")
+	}
+	form = asstForm(csrf)
+	form.Set("whatsapp_access_token", "")
+	res := e.PostForm(admin, page, form)
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || asstOnly(t, e, ws.ID).CSATWhatsApp {
+		t.Fatalf("save without the box: %d", res.StatusCode)
+	}
+}
