@@ -170,6 +170,8 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Conversations = &conversation.Service{Store: a.Store, Events: a.Events}
 	a.Review = &review.Service{Store: a.Store, Events: a.Events}
 	a.Conversations.OnUserMessage = (&workers.ExtractScheduler{Tasks: a.Tasks, Log: log}).OnUserMessage // debounced variable extraction
+	// An end's work: the WhatsApp CSAT question (issue 14), after any hook already set.
+	a.Conversations.OnEnded = workers.ChainOnEnded(a.Conversations.OnEnded, (&workers.CSATScheduler{Tasks: a.Tasks, Log: log}).OnEnded)
 	if a.Prices, err = usage.Load(cfg); err != nil {
 		a.Close()
 		return nil, err
@@ -194,7 +196,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Reeval = &reeval.Service{Store: a.Store, Events: a.Events, Jobs: conversation.BulkJobs{Redis: a.Redis, Kind: reeval.JobKind}, Offline: a.LLM.Offline()}
 	a.Extractor = &extract.Extractor{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
 	a.Evaluations = &evaluation.Service{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Conversations: a.Conversations, Log: log, Meter: a.Metrics}
-	a.Conversations.OnEnded = (&workers.Evaluation{Evaluations: a.Evaluations, Tasks: a.Tasks, Log: log}).OnEnded // the end's evaluation (run 0)
+	a.Conversations.OnEnded = workers.ChainOnEnded(a.Conversations.OnEnded, (&workers.Evaluation{Evaluations: a.Evaluations, Tasks: a.Tasks, Log: log}).OnEnded) // the end's evaluation (run 0)
 	// "Evaluate again" makes a pending run; its task runs it now (the sweep would, within a minute).
 	a.Reeval.Enqueue = func(ctx context.Context, run *store.EvaluationRun) {
 		if err := a.Tasks.EnqueueEvaluation(ctx, run); err != nil {

@@ -105,9 +105,64 @@
   window.addEventListener("online", function () { offline(false); showError(""); });
   window.addEventListener("offline", function () { offline(true); });
 
+  // The visitor's feedback on an answer (the timeline is hx-disable, so the thumbs are
+  // sent from here): a thumb stores the rating at once; after "down" an optional comment
+  // box opens, and its text is sent with the rating.
+  function sessionToken() {
+    var t = document.querySelector("#chat-foot input[name='token']");
+    return t ? t.value : "";
+  }
+  function sendFeedback(box, rating, comment, done) {
+    var key = document.body.dataset.assistant, id = box.getAttribute("data-message");
+    var body = new URLSearchParams();
+    body.set("token", sessionToken());
+    body.set("rating", rating);
+    if (comment) body.set("comment", comment);
+    showError("");
+    fetch("/widget/" + encodeURIComponent(key) + "/messages/" + encodeURIComponent(id) + "/feedback", {
+      method: "POST", credentials: "same-origin", body: body,
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "HX-Request": "true" }
+    }).then(function (r) {
+      if (r.ok) { done(); return; }
+      return r.text().then(function (t) {
+        t = (t || "").trim();
+        showError(t && t.charAt(0) !== "<" ? t : "Your feedback was not sent (error " + r.status + "). Please try again.");
+      });
+    }).catch(function () {
+      showError("Your feedback was not sent: you seem to be offline. Check your connection and try again.");
+    });
+  }
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest && ev.target.closest(".feedback button[data-rating]");
+    if (!b) return;
+    var box = b.closest(".feedback"), rating = b.getAttribute("data-rating");
+    sendFeedback(box, rating, "", function () {
+      box.setAttribute("data-rated", rating);
+      box.querySelectorAll("button[data-rating]").forEach(function (x) {
+        x.setAttribute("aria-pressed", x === b ? "true" : "false");
+      });
+      var f = box.querySelector(".fb-comment"), thanks = box.querySelector(".fb-thanks");
+      if (thanks) thanks.hidden = rating === "down";
+      if (f) {
+        f.hidden = rating !== "down";
+        if (!f.hidden) f.querySelector("textarea").focus();
+      }
+    });
+  });
+
   // The start form is a plain form: send it once, even on a double click.
   document.addEventListener("submit", function (ev) {
     var f = ev.target;
+    if (f.matches && f.matches(".feedback .fb-comment")) {
+      ev.preventDefault();
+      var box = f.closest(".feedback");
+      sendFeedback(box, "down", f.querySelector("textarea").value.trim(), function () {
+        f.hidden = true;
+        var thanks = box.querySelector(".fb-thanks");
+        if (thanks) thanks.hidden = false;
+      });
+      return;
+    }
     if (f.id !== "start-form") return;
     if (f.getAttribute("data-sent")) { ev.preventDefault(); return; }
     f.setAttribute("data-sent", "1");

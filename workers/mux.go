@@ -57,6 +57,8 @@ func NewMux(h Handlers) *asynq.ServeMux {
 	mux.HandleFunc(TypeWhatsAppWindowExpire, h.WhatsApp.HandleWindowExpire)
 	mux.HandleFunc(TypeWhatsAppWindowSweep, h.WhatsApp.HandleWindowSweep)
 	mux.HandleFunc(TypeWhatsAppReply, h.WhatsApp.HandleReply)
+	mux.HandleFunc(TypeWhatsAppCSAT, h.WhatsApp.HandleCSAT)
+	mux.HandleFunc(TypeWhatsAppCSATSweep, h.WhatsApp.HandleCSATSweep)
 	if h.Extract != nil {
 		mux.HandleFunc(TypeConversationExtract, h.Extract.HandleExtract)
 		mux.HandleFunc(TypeExtractionSweep, h.Extract.HandleSweep)
@@ -128,6 +130,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 		// issue 14: analytics (the quality rollups of the touched days; the recent days)
 		{Spec: "@every 1m", Task: t.QualityTally()},
 		{Spec: "@every 15m", Task: t.QualityReconcile()},
+		// WhatsApp CSAT questions whose task was lost (issue 14): every sweep period.
+		{Spec: "@every " + every.String(), Task: t.WhatsAppCSATSweep()},
 	}
 }
 

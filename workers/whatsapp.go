@@ -181,6 +181,13 @@ func final(err error) error {
 }
 
 func (h *WhatsApp) processMessage(ctx context.Context, ev *store.InboundEvent, p *whatsapp.EventPayload) error {
+	// A tap on a CSAT question is the customer's score, never a turn the AI answers.
+	if note, handled, err := h.Service.ReceiveCSATReply(ctx, p); handled || err != nil {
+		if err != nil {
+			return final(err)
+		}
+		return h.Service.Keep(ctx, ev, note)
+	}
 	r, err := h.Service.ReceiveMessage(ctx, p, ev.ProviderID, ev.ReceivedAt)
 	if err != nil {
 		return final(err)

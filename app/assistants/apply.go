@@ -17,5 +17,6 @@ func (u *Update) Apply(row *store.Assistant, k *auth.Keys) error {
 	row.WidgetSettings.Widget = s.Widget
 	row.IdentityRequired = s.IdentityRequired
 	row.Evaluators = VersionEvaluators(row.Evaluators, s.Evaluators)
+	row.CSATWhatsApp = s.CSATWhatsApp
 	return u.applyWhatsApp(row, k)
 }

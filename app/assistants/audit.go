@@ -63,5 +63,6 @@ func changedSettings(a, b *store.Assistant) []string {
 	add("whatsapp", SameConnection(a, b))
 	add("identity_required", a.IdentityRequired == b.IdentityRequired)
 	add("evaluators", reflect.DeepEqual(a.Evaluators, b.Evaluators))
+	add("csat_whatsapp", a.CSATWhatsApp == b.CSATWhatsApp)
 	return out
 }

@@ -161,6 +161,9 @@ type AssistantSettings struct {
 	// Evaluators are the assistant's custom evaluators (issue 14), each with its version;
 	// the built-in ones (BuiltinEvaluators) are not listed.
 	Evaluators []Evaluator
+	// CSATWhatsApp asks WhatsApp customers "How did we do?" at a conversation's end, while
+	// the window is open (issue 14).
+	CSATWhatsApp bool
 }
 
 // Assistant is an assistant as the rest of Parley reads it: its JSON columns decoded.

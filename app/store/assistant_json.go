@@ -156,6 +156,7 @@ func (a *Assistant) AsModel() *model.Assistant {
 			Widget:           a.WidgetSettings.Widget,
 			IdentityRequired: a.IdentityRequired,
 			Evaluators:       orEmpty(a.Evaluators),
+			CSATWhatsApp:     a.CSATWhatsApp,
 		},
 		IdentitySecret: a.IdentitySecret,
 		WhatsApp: model.WhatsAppConnection{AccessTokenEnc: a.WhatsAppAccessTokenEnc, WABAID: a.WidgetSettings.WABAID,

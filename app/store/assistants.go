@@ -179,6 +179,7 @@ var assistantColumns = []string{
 	"whatsapp_display_phone_number", "whatsapp_verified_name", "whatsapp_verified_at",
 	"identity_required",
 	"evaluators",
+	"csat_whatsapp",
 }
 
 func (s *Store) updateAssistant(ctx context.Context, db bun.IDB, a *Assistant) error {

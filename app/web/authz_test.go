@@ -556,6 +556,16 @@ func azRoutes() map[string]azRoute {
 			}
 			azSameSnapshot(t, "widget API sends without a valid token", before, f.e.azSnapshot(0))
 		}},
+		// issue 14: verdict
+		azKey("OPTIONS", "/api/widget/v1/sessions/:id/end"):                    {class: azPublic, owner: "conv:widget", check: azEvilPreflight},
+		azKey("OPTIONS", "/api/widget/v1/sessions/:id/csat"):                   {class: azPublic, owner: "conv:widget", check: azEvilPreflight},
+		azKey("OPTIONS", "/api/widget/v1/sessions/:id/messages/:msg/feedback"): {class: azPublic, owner: "conv:widget", check: azEvilPreflight},
+		azKey("POST", "/api/widget/v1/sessions/:id/end"):                       {class: azPublic, owner: "conv:widget", check: azWidgetVerdict(`{}`)},
+		azKey("POST", "/api/widget/v1/sessions/:id/csat"):                      {class: azPublic, owner: "conv:widget", check: azWidgetVerdict(`{"score":1}`)},
+		azKey("POST", "/api/widget/v1/sessions/:id/messages/:msg/feedback"):    {class: azPublic, owner: "conv:widget", check: azWidgetVerdict(`{"rating":"down"}`)},
+		azKey("POST", "/widget/:key/end"):                                      {class: azPublic, check: azWidgetFrameVerdict(url.Values{})},
+		azKey("POST", "/widget/:key/csat"):                                     {class: azPublic, check: azWidgetFrameVerdict(url.Values{"score": {"1"}})},
+		azKey("POST", "/widget/:key/messages/:msg/feedback"):                   {class: azPublic, check: azWidgetFrameVerdict(url.Values{"rating": {"down"}})},
 		azKey("GET", "/"): {class: azPublic, check: func(t *testing.T, f *azFix, p string) {
 			if r := f.e.azDo(nil, "GET", p, nil); r.status != 303 || r.header.Get("Location") != "/conversations" {
 				t.Errorf("home: %d %q", r.status, r.header.Get("Location"))
@@ -837,6 +847,49 @@ func azRoutes() map[string]azRoute {
 		azKey("GET", "/conversations/bulk-evaluate/:job"):   {class: azDashboard, owner: "job"},
 		azKey("GET", "/assistants/evaluator-row"):           {class: azDashboard},
 		azKey("POST", "/api/v1/conversations/:id/evaluate"): {class: azAPI, owner: "conv:widget"},
+	}
+}
+
+// azWidgetVerdict checks a widget verdict route (end, feedback, CSAT) of A's widget
+// conversation: without a token, or with B's, it is refused and nothing changes.
+func azWidgetVerdict(body string) func(t *testing.T, f *azFix, p string) {
+	return func(t *testing.T, f *azFix, p string) {
+		before := f.e.azSnapshot(0)
+		bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], time.Now())
+		for tok, want := range map[string]int{"": 401, "garbage": 401, bTok: 404} {
+			hdr := []string{"Content-Type", "application/json"}
+			if tok != "" {
+				hdr = append(hdr, "Authorization", "Bearer "+tok)
+			}
+			r := f.e.azDo(nil, "POST", p, strings.NewReader(body), hdr...)
+			if r.status != want {
+				t.Errorf("widget verdict %s with token %.10q: %d, want %d", p, tok, r.status, want)
+			}
+			azNoLeak(t, "widget verdict", r.body, f.A)
+		}
+		azSameSnapshot(t, "widget verdict without a valid token", before, f.e.azSnapshot(0))
+	}
+}
+
+// azWidgetFrameVerdict checks an iframe verdict route (end, feedback, CSAT) of A's page:
+// without a session token, or with B's, it is refused and nothing changes.
+func azWidgetFrameVerdict(form url.Values) func(t *testing.T, f *azFix, p string) {
+	return func(t *testing.T, f *azFix, p string) {
+		before := f.e.azSnapshot(0)
+		bTok := widget.SessionToken(f.e.App.Keys.Signing, f.B.convs[model.TypeWidget], time.Now())
+		for tok, want := range map[string]int{"": 401, "garbage": 401, bTok: 404} {
+			v := url.Values{"token": {tok}}
+			for k, vs := range form {
+				v[k] = vs
+			}
+			body, hdr := azForm(v)
+			r := f.e.azDo(nil, "POST", p, body, append(hdr, "HX-Request", "true")...)
+			if r.status != want {
+				t.Errorf("widget frame verdict %s with token %.10q: %d, want %d", p, tok, r.status, want)
+			}
+			azNoLeak(t, "widget frame verdict", r.body, f.A)
+		}
+		azSameSnapshot(t, "widget frame verdict without a valid token", before, f.e.azSnapshot(0))
 	}
 }
 

@@ -256,6 +256,8 @@ type Outgoing struct {
 	Content string
 	// Template, when set, sends an approved template: allowed when the window is closed.
 	Template *Template
+	// Interactive, when set, sends reply buttons (free-form: only inside the window).
+	Interactive *Interactive
 	// Stored is a message already stored by the caller (the LLM layer stores replies with
 	// their usage); nil: Send stores it.
 	Stored *store.Message
@@ -302,6 +304,9 @@ func (s *Service) storeOutgoing(ctx context.Context, conv *store.Conversation, o
 		role = "assistant"
 	}
 	content, ctype := out.Content, "text"
+	if out.Interactive != nil {
+		ctype = "interactive"
+	}
 	if out.Template != nil {
 		ctype = "template"
 		if content == "" {
@@ -408,6 +413,8 @@ func (s *Service) deliver(ctx context.Context, conv *store.Conversation, m *stor
 	var wamid string
 	if out.Template != nil {
 		wamid, err = s.Client.SendTemplate(ctx, *a.WhatsAppPhoneNumberID, token, to, *out.Template, out.Key)
+	} else if out.Interactive != nil {
+		wamid, err = s.Client.SendInteractive(ctx, *a.WhatsAppPhoneNumberID, token, to, *out.Interactive, out.Key)
 	} else {
 		wamid, err = s.Client.SendText(ctx, *a.WhatsAppPhoneNumberID, token, to, m.Content, out.Key)
 	}

@@ -97,6 +97,8 @@ type ConvDetail struct {
 	Evaluation EvalPanel
 	// Review is the review panel (review.templ). issue 14: review
 	Review *ReviewView
+	// CSAT is the customer's own score (nil before one).
+	CSAT *CSATView
 }
 
 func rowID(id int64) string { return "conv-" + strconv.FormatInt(id, 10) }

@@ -36,7 +36,8 @@ type apiAssistant struct {
 	WhatsAppPhoneNumberID *string           `json:"whatsapp_phone_number_id"`
 	WhatsAppConnected     bool              `json:"whatsapp_connected"`
 	// Evaluators are the custom evaluators, each with its version (issue 14).
-	Evaluators []model.Evaluator `json:"evaluators"`
+	Evaluators   []model.Evaluator `json:"evaluators"`
+	CSATWhatsApp bool              `json:"csat_whatsapp"`
 	apiIdentity
 	apiWhatsAppNumber
 	CreatedAt string `json:"created_at"`
@@ -74,7 +75,7 @@ func toAPIAssistant(row *store.Assistant, admin bool) apiAssistant {
 		ID: a.ID, Name: a.Name, SystemPrompt: a.SystemPrompt, FirstMessage: a.FirstMessage, Model: a.Model,
 		Temperature: a.Temperature, Variables: a.Variables, PrechatFields: make([]apiPrechatField, 0, len(a.PrechatFields)),
 		AllowedOrigins: a.AllowedOrigins, Title: a.Widget.Title, Color: a.Widget.Color, PublicKey: a.PublicKey,
-		WhatsAppConnected: a.WhatsAppConnected(), apiWhatsAppNumber: toAPIWhatsAppNumber(a.WhatsApp), CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
+		WhatsAppConnected: a.WhatsAppConnected(), CSATWhatsApp: a.CSATWhatsApp, apiWhatsAppNumber: toAPIWhatsAppNumber(a.WhatsApp), CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
 	}
 	out.Evaluators = a.Evaluators
 	out.apiIdentity = toAPIIdentity(a, admin)
@@ -135,6 +136,7 @@ type assistantPatch struct {
 	AccessToken                                           *string
 	IdentityRequired                                      *bool
 	Evaluators                                            *[]model.Evaluator
+	CSATWhatsApp                                          *bool
 }
 
 // decodeAssistantBody decodes a JSON object strictly: an unknown field, a field of the wrong
@@ -192,6 +194,13 @@ func decodeAssistantBody(c echo.Context) (*assistantPatch, error) {
 			var es []model.Evaluator
 			es, err = jsonbody.Objects[model.Evaluator](k, v)
 			p.Evaluators = &es
+		case "csat_whatsapp":
+			var b bool
+			if jsonbody.IsNull(v) || json.Unmarshal(v, &b) != nil {
+				err = apierr.InvalidField(k, "must be true or false")
+			} else {
+				p.CSATWhatsApp = &b
+			}
 		case "allowed_origins":
 			var os []string
 			os, err = jsonbody.Strings(k, v)
@@ -238,6 +247,9 @@ func (p *assistantPatch) apply(u *assistants.Update) {
 	}
 	if p.Evaluators != nil {
 		u.Evaluators = *p.Evaluators
+	}
+	if p.CSATWhatsApp != nil {
+		u.CSATWhatsApp = *p.CSATWhatsApp
 	}
 }
 

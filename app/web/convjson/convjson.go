@@ -53,6 +53,8 @@ type Conversation struct {
 	ReviewStatus string   `json:"review_status"`
 	Assignee     *Person  `json:"assignee"`
 	Tags         []string `json:"tags"`
+	// CSAT is the customer's own score of the conversation's latest rated end, or null.
+	CSAT *CSAT `json:"csat"`
 	// Only WhatsApp conversations have a window: a nil pointer leaves both fields out.
 	*Window
 }
@@ -192,6 +194,37 @@ type Message struct {
 	Author *Author `json:"author,omitempty"`
 	// Correction is the team's better answer to an assistant message (null when none).
 	Correction *Correction `json:"correction"`
+	// Feedback is the customer's thumbs up or down on an answer, or null.
+	Feedback *Feedback `json:"feedback"`
+}
+
+// CSAT is the customer's score (1 to 5) with its comment ("" when none).
+type CSAT struct {
+	Score   int    `json:"score"`
+	Comment string `json:"comment"`
+}
+
+// Feedback is the customer's rating of one message ("up" or "down") with its comment.
+type Feedback struct {
+	Rating  string `json:"rating"`
+	Comment string `json:"comment"`
+}
+
+// csatOf is the conversation's CSAT, or nil before the customer gave one.
+func csatOf(c *store.Conversation) *CSAT {
+	if c.CSATScore == nil {
+		return nil
+	}
+	return &CSAT{Score: *c.CSATScore, Comment: c.CSATComment}
+}
+
+// FeedbackOf is the feedback on message id in fb (store.Feedback's map), or nil.
+func FeedbackOf(fb map[int64]store.MessageFeedback, id int64) *Feedback {
+	f, ok := fb[id]
+	if !ok {
+		return nil
+	}
+	return &Feedback{Rating: f.Rating, Comment: f.Comment}
 }
 
 // Author is a person of the team: their user id (null once the account is gone) and name.
@@ -237,6 +270,7 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 		CostBreakdown:    costBreakdown(c),
 		ReviewStatus:     c.ReviewStatus,
 		Tags:             []string{},
+		CSAT:             csatOf(c),
 	}
 	if c.EndedAt != nil {
 		at, reason := Time(*c.EndedAt), c.EndReason
@@ -310,6 +344,10 @@ func Write(c echo.Context, st *store.Store, log *slog.Logger, workspaceID, id in
 	if err != nil {
 		return err
 	}
+	fb, err := st.Feedback(ctx, workspaceID, id) // one query for every message's feedback
+	if err != nil {
+		return err
+	}
 	head, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -336,6 +374,7 @@ func Write(c echo.Context, st *store.Store, log *slog.Logger, workspaceID, id in
 		if cr, ok := corrections[m.ID]; ok {
 			jm.Correction = &Correction{Text: cr.Text, Author: &Author{ID: cr.AuthorID, Name: cr.AuthorName}, CreatedAt: Time(cr.CreatedAt), UpdatedAt: Time(cr.UpdatedAt)}
 		}
+		jm.Feedback = FeedbackOf(fb, m.ID)
 		return enc.Encode(jm)
 	})
 	if err != nil {

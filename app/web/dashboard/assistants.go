@@ -85,6 +85,7 @@ func (s *Handler) assistantForm(c echo.Context, set model.AssistantSettings) pag
 		AllowedOrigins: strings.Join(set.AllowedOrigins, "\n"),
 		Title:          set.Widget.Title, Color: set.Widget.Color, PhoneNumberID: set.WhatsAppPhoneNumberID,
 		IdentityRequired: set.IdentityRequired,
+		CSATWhatsApp:     set.CSATWhatsApp,
 		Errs:             map[string]string{},
 	}
 	names := make([]string, 0, len(set.Variables))
@@ -230,6 +231,7 @@ func parseAssistantForm(c echo.Context) (*submitted, error) {
 	u.AllowedOrigins = assistants.ParseOriginLines(sub.origins)
 	u.Widget = model.Widget{Title: form.Get("title"), Color: form.Get("color")}
 	parseIdentity(form, u)
+	u.CSATWhatsApp = form.Get("csat_whatsapp") != "" // an unchecked box sends nothing
 	sub.remove = form.Get("whatsapp_remove") != ""
 	if !sub.remove {
 		u.WhatsAppPhoneNumberID = form.Get("whatsapp_phone_number_id")

@@ -183,6 +183,7 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 		LastError: conv.LastError, CSRF: csrfToken(c),
 		EventsURL: routenames.URL(routenames.ConversationEvents, conv.ID),
 		End:       endView(c, conv),
+		CSAT:      csatView(conv),
 	}
 	vars, err := s.Store.Variables(ctx, conv.WorkspaceID, conv.ID)
 	if err != nil {
@@ -208,8 +209,12 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 		if err != nil {
 			return d, err
 		}
+		fb, err := s.Store.Feedback(ctx, conv.WorkspaceID, conv.ID)
+		if err != nil {
+			return d, err
+		}
 		for i := range page.Messages {
-			d.Messages = append(d.Messages, msgView(&page.Messages[i]))
+			d.Messages = append(d.Messages, withFeedback(msgView(&page.Messages[i]), fb))
 		}
 		if page.HasOlder {
 			d.OlderURL = routenames.URL(routenames.ConversationMessages, conv.ID) + "?before=" + url.QueryEscape(page.OlderCursor)
@@ -267,9 +272,13 @@ func (s *Handler) conversationMessages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	fb, err := s.Store.Feedback(c.Request().Context(), conv.WorkspaceID, conv.ID)
+	if err != nil {
+		return err
+	}
 	msgs := make([]components.MsgView, len(page.Messages))
 	for i := range page.Messages {
-		msgs[i] = msgView(&page.Messages[i])
+		msgs[i] = withFeedback(msgView(&page.Messages[i]), fb)
 	}
 	older := ""
 	if page.HasOlder {

@@ -151,6 +151,16 @@ const (
 	APIConversationTagsAdd       = "api.conversation.tags.add"
 	APIConversationTagsRemove    = "api.conversation.tags.remove"
 	APIConversationNotes         = "api.conversation.notes"
+	// issue 14: verdict
+	APIWidgetEnd               = "api.widget.end"
+	APIWidgetEndPreflight      = "api.widget.end.preflight"
+	APIWidgetFeedback          = "api.widget.feedback"
+	APIWidgetFeedbackPreflight = "api.widget.feedback.preflight"
+	APIWidgetCSAT              = "api.widget.csat"
+	APIWidgetCSATPreflight     = "api.widget.csat.preflight"
+	WidgetEnd                  = "widget.end"
+	WidgetFeedback             = "widget.feedback"
+	WidgetCSAT                 = "widget.csat"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -289,4 +299,14 @@ var table = []Route{
 	{http.MethodPost, APIConversationTagsAdd, "/api/v1/conversations/:id/tags", apiKey},
 	{http.MethodDelete, APIConversationTagsRemove, "/api/v1/conversations/:id/tags", apiKey},
 	{http.MethodPost, APIConversationNotes, "/api/v1/conversations/:id/notes", apiKey},
+	// issue 14: verdict
+	{http.MethodPost, APIWidgetEnd, "/api/widget/v1/sessions/:id/end", public},
+	{http.MethodOptions, APIWidgetEndPreflight, "/api/widget/v1/sessions/:id/end", public},
+	{http.MethodPost, APIWidgetFeedback, "/api/widget/v1/sessions/:id/messages/:msg/feedback", public},
+	{http.MethodOptions, APIWidgetFeedbackPreflight, "/api/widget/v1/sessions/:id/messages/:msg/feedback", public},
+	{http.MethodPost, APIWidgetCSAT, "/api/widget/v1/sessions/:id/csat", public},
+	{http.MethodOptions, APIWidgetCSATPreflight, "/api/widget/v1/sessions/:id/csat", public},
+	{http.MethodPost, WidgetEnd, "/widget/:key/end", public},
+	{http.MethodPost, WidgetFeedback, "/widget/:key/messages/:msg/feedback", public},
+	{http.MethodPost, WidgetCSAT, "/widget/:key/csat", public},
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/app/llm"
+	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
 	"github.com/parleyhq/parley/app/web/webtest"
@@ -199,6 +201,45 @@ func TestBrowserWidgetOnAnotherSite(t *testing.T) {
 	if got := webtest.EvalJS[string](t, ctx, `String(localStorage.getItem(`+tokenKey+`))`); got != "null" {
 		t.Fatalf("the host site's storage holds %q", got)
 	}
+	// The visitor's verdict: a thumbs down with a comment on the reply, then "End chat" and
+	// a CSAT of 2 with a comment.
+	if err := chromedp.Do(fctx,
+		chromedp.Click(chromedp.CSS(`#timeline li.msg:last-child .feedback button[data-rating="down"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	webtest.WaitJS(t, fctx, `!document.querySelector("#timeline li.msg:last-child .fb-comment").hidden`)
+	if err := chromedp.Do(fctx,
+		chromedp.SendKeys(chromedp.CSS(`#timeline li.msg:last-child .fb-comment textarea`), "Not about my order"),
+		chromedp.Click(chromedp.CSS(`#timeline li.msg:last-child .fb-send`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	webtest.WaitJS(t, fctx, `!document.querySelector("#timeline li.msg:last-child .fb-thanks").hidden`)
+	if err := chromedp.Do(fctx,
+		chromedp.Click(chromedp.CSS(`#end-chat-button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#csat-form`)),
+		chromedp.Click(chromedp.CSS(`#csat-form input[name="score"][value="2"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#csat-comment`), "Slow"),
+		chromedp.Click(chromedp.CSS(`#csat-send`)),
+		chromedp.WaitVisible(chromedp.CSS(`#csat-thanks`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	convID, _ := strconv.ParseInt(conv, 10, 64)
+	fb, err := e.App.Store.Feedback(context.Background(), ws.ID, convID)
+	if err != nil || len(fb) != 1 {
+		t.Fatalf("feedback %v %v", fb, err)
+	}
+	for _, f := range fb {
+		if f.Rating != model.FeedbackDown || f.Comment != "Not about my order" {
+			t.Fatalf("feedback %+v", f)
+		}
+	}
+	if c, err := e.App.Store.GetConversation(context.Background(), ws.ID, convID); err != nil || c.EndReason != model.EndVisitor || c.CSATScore == nil || *c.CSATScore != 2 || c.CSATComment != "Slow" {
+		t.Fatalf("the end and its CSAT: %+v %v", c, err)
+	}
+
 	// The chat's close button closes the panel on the host page.
 	if err := chromedp.Do(fctx, chromedp.Click(chromedp.CSS(`#widget-close`))); err != nil {
 		t.Fatal(err)

@@ -293,6 +293,10 @@ func (s *Handler) renderWidgetChat(c echo.Context, row *store.Assistant, a *mode
 	if err != nil {
 		return err
 	}
+	fb, err := s.Store.Feedback(c.Request().Context(), conv.WorkspaceID, conv.ID)
+	if err != nil {
+		return err
+	}
 	d := pages.WidgetChat{WidgetFrame: widgetFrame(a), ConversationID: conv.ID, Token: widget.SessionToken(s.Keys.Signing, conv, time.Now())}
 	title := d.Title
 	var last *store.Message
@@ -301,7 +305,9 @@ func (s *Handler) renderWidgetChat(c echo.Context, row *store.Assistant, a *mode
 		if !widgetVisible(m) {
 			continue
 		}
-		d.Messages = append(d.Messages, widgetMsgView(m, title))
+		v := widgetMsgView(m, title)
+		v.Rating = fb[m.ID].Rating
+		d.Messages = append(d.Messages, v)
 		last = m
 	}
 	if last != nil && last.Role == "user" && conv.AIEnabled {

@@ -76,6 +76,9 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.WidgetStart, Handler: s.widgetStart},
 		{Name: routenames.WidgetSend, Handler: s.widgetSend},
 		{Name: routenames.WidgetReply, Handler: s.widgetReply},
+		{Name: routenames.WidgetEnd, Handler: s.widgetEndFrame},
+		{Name: routenames.WidgetFeedback, Handler: s.widgetFeedbackFrame},
+		{Name: routenames.WidgetCSAT, Handler: s.widgetCSATFrame},
 	}...)
 	const api = "/api/widget/v1"
 	wapi := e.Group(api, s.limitRequests, widgetBodyLimit)
@@ -87,5 +90,11 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIWidgetMessages, Handler: s.apiWidgetHistory},
 		{Name: routenames.APIWidgetSend, Handler: s.apiWidgetSend},
 		{Name: routenames.APIWidgetMessagesPreflight, Handler: s.apiWidgetPreflight},
+		{Name: routenames.APIWidgetEnd, Handler: s.apiWidgetEnd},
+		{Name: routenames.APIWidgetEndPreflight, Handler: s.apiWidgetPreflight},
+		{Name: routenames.APIWidgetFeedback, Handler: s.apiWidgetFeedback},
+		{Name: routenames.APIWidgetFeedbackPreflight, Handler: s.apiWidgetPreflight},
+		{Name: routenames.APIWidgetCSAT, Handler: s.apiWidgetCSAT},
+		{Name: routenames.APIWidgetCSATPreflight, Handler: s.apiWidgetPreflight},
 	}...)
 }
