@@ -182,7 +182,7 @@ func Handlers(a *app.App) workers.Handlers {
 		Audit:       &workers.Audit{Service: a.Audit, Log: a.Log},
 		Ends: &workers.Ends{Conversations: a.Conversations, Log: a.Log, Idle: model.IdleTimes{
 			Widget: a.Config.WidgetIdle, WhatsApp: a.Config.WhatsAppIdle, Test: a.Config.TestChatIdle}},
-		Reeval:      &workers.Reeval{Service: a.Reeval, Log: a.Log},
+		Reeval: &workers.Reeval{Service: a.Reeval, Log: a.Log},
 		// Replies that are due and not done once past the WhatsApp debounce and a sweep period.
 		Replies: &workers.Replies{Store: a.Store, Chat: a.Chat, Tasks: a.Tasks, Log: a.Log, Age: replySweepAge(a)},
 		Mail:    &workers.Mail{Mail: a.Mail, Store: a.Store, Tasks: a.Tasks, Log: a.Log},
