@@ -70,7 +70,7 @@ func (s *Handler) listData(c echo.Context) (pages.ConvList, conversation.Query, 
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	now := time.Now()
-	q, f, ferr := conversation.ParseQuery(c.QueryParams(), now)
+	q, f, ferr := conversation.ParseQueryFor(c.QueryParams(), now, current(c).User.ID)
 	d := pages.ConvList{CSRF: csrfToken(c)}
 	counts, err := s.Store.ConversationCounts(ctx, ws)
 	if err != nil {
@@ -95,10 +95,15 @@ func (s *Handler) listData(c echo.Context) (pages.ConvList, conversation.Query, 
 	d.QueryString = vals.Encode()
 	d.Filtered = q.Active()
 	d.EventsURL = routenames.URL(routenames.ConversationsEvents) + "?" + d.QueryString
-	rows, next, err := s.Store.ListConversations(ctx, ws, f, q.Cursor, listPage)
+	rows, next, err := s.Conversations.List(ctx, ws, f, q.Cursor, listPage)
 	if errors.Is(err, store.ErrBadCursor) {
 		d.Filters.Error = "This page link is out of date; showing the first page."
-		rows, next, err = s.Store.ListConversations(ctx, ws, f, "", listPage)
+		rows, next, err = s.Conversations.List(ctx, ws, f, "", listPage)
+	}
+	var fe *conversation.FieldError
+	if errors.As(err, &fe) {
+		d.Filters.Error, d.Filters.ErrorParam = "Filter "+fe.Param+" "+fe.Msg+".", fe.Param
+		rows, next, err = nil, "", nil
 	}
 	if err != nil {
 		return d, q, err

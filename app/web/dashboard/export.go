@@ -25,7 +25,7 @@ const exportBatch = 500
 // silently unfiltered export. The export is recorded in the audit log (action, with the
 // filter and format) before anything is sent: an export that cannot be recorded is not made.
 func (s *Handler) exportFilter(c echo.Context, format string) (store.Filter, error) {
-	q, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
+	q, f, err := conversation.ParseQueryFor(c.QueryParams(), time.Now(), current(c).User.ID)
 	if err != nil {
 		return f, echo.NewHTTPError(http.StatusBadRequest, "Bad filter: "+err.Error())
 	}

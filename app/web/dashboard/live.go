@@ -88,7 +88,7 @@ func (s *Handler) sseStream(c echo.Context, render func(ctx context.Context, ev 
 // deleted ones are removed, and the nav badge follows the counts.
 func (s *Handler) conversationsEvents(c echo.Context) error {
 	ws := current(c).Workspace.ID
-	_, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
+	_, f, err := conversation.ParseQueryFor(c.QueryParams(), time.Now(), current(c).User.ID)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
