@@ -60,6 +60,9 @@ func (s *Store) createConversation(ctx context.Context, tx bun.IDB, c *Conversat
 	if c.Variables == "" {
 		c.Variables = "{}"
 	}
+	if c.ReviewStatus == "" {
+		c.ReviewStatus = model.ReviewUnreviewed // the column's default, which the insert's "" would override
+	}
 	c.CreatedAt, c.UpdatedAt = t, t
 	if _, err := tx.NewInsert().Model(c).Returning("id").Exec(ctx); err != nil {
 		return err
