@@ -97,7 +97,7 @@ type Query struct {
 
 	// The judgement (issue 14).
 	Outcome, Sentiment, Review, Tag string
-	Assignee                        string // a member id, "me" or "none"
+	Assignee                        string             // a member id, "me" or "none"
 	Evals                           []store.EvalFilter // eval.<name>=value, by name
 	CSATMin, CSATMax                string
 	EstimateMin, EstimateMax        string

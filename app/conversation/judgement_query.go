@@ -233,3 +233,28 @@ func (q Query) Absolute(me int64) url.Values {
 	}
 	return v
 }
+
+// FilterableEvaluators returns the custom evaluators a filter control offers, once per name
+// (the first assistant's definition), with the values each takes as Options: true/false,
+// 1 to 5, or its options. Text evaluators are not filterable.
+func FilterableEvaluators(evs []model.Evaluator) []model.Evaluator {
+	var out []model.Evaluator
+	seen := map[string]bool{}
+	for _, e := range evs {
+		if seen[e.Name] || model.IsBuiltinEvaluator(e.Name) {
+			continue
+		}
+		switch e.Type {
+		case model.EvaluatorBoolean:
+			e.Options = []string{"true", "false"}
+		case model.EvaluatorRating:
+			e.Options = []string{"1", "2", "3", "4", "5"}
+		case model.EvaluatorOption:
+		default:
+			continue
+		}
+		seen[e.Name] = true
+		out = append(out, e)
+	}
+	return out
+}

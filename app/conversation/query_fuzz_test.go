@@ -3,8 +3,8 @@ package conversation
 import (
 	"net/url"
 	"reflect"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 

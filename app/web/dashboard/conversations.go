@@ -35,6 +35,8 @@ func rowOf(c *store.Conversation, now time.Time) pages.ConvRow {
 		MessageCount: c.MessageCount, CostCents: model.Money(c.CostNanos).Cents(), CostExact: model.Money(c.CostNanos).Exact(),
 		Tokens: c.PromptTokens + c.CompletionTokens, Assistant: c.AssistantName,
 		StartedAt: c.StartedAt, LastAt: c.LastMessageAt, Window: windowView(c, now), Charged: c.Charged,
+		Outcome: c.Outcome, OutcomeLabel: pages.JudgementLabel(c.Outcome),
+		Sentiment: c.Sentiment, SentimentLabel: pages.JudgementLabel(c.Sentiment), Summary: c.Summary,
 	}
 	vars := c.VariableMap()
 	for k, v := range vars {
@@ -77,7 +79,9 @@ func (s *Handler) listData(c echo.Context) (pages.ConvList, conversation.Query, 
 		return d, q, err
 	}
 	d.Total = counts.Total
-	d.Filters = pages.ConvFilters{Type: q.Type, Customer: q.Customer, Range: q.Range, From: q.From, To: q.To, Var: q.Var, Value: q.Value, Q: q.Q, Sort: q.Sort, Closing: q.Closing, Missing: q.Missing}
+	d.Filters = pages.ConvFilters{Type: q.Type, Customer: q.Customer, Range: q.Range, From: q.From, To: q.To, Var: q.Var, Value: q.Value, Q: q.Q, Sort: q.Sort, Closing: q.Closing, Missing: q.Missing,
+		Outcome: q.Outcome, Sentiment: q.Sentiment, Review: q.Review, Tag: q.Tag, Assignee: q.Assignee,
+		CSATMin: q.CSATMin, CSATMax: q.CSATMax, EstimateMin: q.EstimateMin, EstimateMax: q.EstimateMax, NeedsReview: q.NeedsReview}
 	if q.Assistant > 0 {
 		d.Filters.Assistant = strconv.FormatInt(q.Assistant, 10)
 	}
@@ -144,6 +148,9 @@ func (s *Handler) conversationsList(c echo.Context) error {
 		d.Filters.Assistants = append(d.Filters.Assistants, pages.Option{Value: strconv.FormatInt(a.ID, 10), Label: a.Name})
 	}
 	if d.Filters.VarNames, err = s.Store.VariableNames(ctx, ws); err != nil {
+		return err
+	}
+	if err := s.judgementControls(c, &d); err != nil {
 		return err
 	}
 	p, err := s.page(c, "Conversations", "conversations")

@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/views/components"
+	"github.com/parleyhq/parley/views/layouts"
 	"github.com/parleyhq/parley/views/pages"
 )
 
@@ -93,6 +94,7 @@ func (s *Handler) conversationsEvents(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
 	byLast := f.SortKey() == "last"
+	userID := current(c).User.ID
 	return s.sseStream(c, func(ctx context.Context, ev events.Event) (templ.Component, error) {
 		switch ev.Kind {
 		case events.CountsChanged:
@@ -100,7 +102,11 @@ func (s *Handler) conversationsEvents(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return pages.ListUpdate(nil, 0, false, counts.Total, true), nil
+			views, err := s.navViews(ctx, ws, userID)
+			if err != nil {
+				return nil, err
+			}
+			return pages.ListViewsUpdate(nil, 0, false, counts.Total, true, views), nil
 		case events.ConversationDeleted:
 			return pages.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
 		case events.ConversationChanged, events.MessageAdded:
@@ -110,11 +116,19 @@ func (s *Handler) conversationsEvents(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
+			// A change of the conversation (its review, evaluation, assignee) may move it
+			// in or out of saved views: their counts follow (bounded counts, see Views).
+			var views []layouts.NavView
+			if ev.Kind == events.ConversationChanged {
+				if views, err = s.navViews(ctx, ws, userID); err != nil {
+					return nil, err
+				}
+			}
 			if len(rows) == 0 {
-				return pages.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
+				return pages.ListViewsUpdate(nil, ev.ConversationID, false, 0, false, views), nil
 			}
 			r := rowOf(&rows[0], time.Now())
-			return pages.ListUpdate(&r, 0, byLast, 0, false), nil
+			return pages.ListViewsUpdate(&r, 0, byLast, 0, false, views), nil
 		}
 		return nil, nil
 	})
@@ -127,6 +141,7 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 		return err
 	}
 	ws, id := conv.WorkspaceID, conv.ID
+	userID := current(c).User.ID
 	// The WhatsApp panel as the page shows it: replaced only when what it offers changes (the
 	// window opened or closed, AI switched), so that a reply being typed is not wiped by every
 	// message that arrives.
@@ -137,7 +152,11 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return pages.DetailUpdate(nil, nil, counts.Total, true), nil
+			views, err := s.navViews(ctx, ws, userID)
+			if err != nil {
+				return nil, err
+			}
+			return templ.Join(pages.DetailUpdate(nil, nil, counts.Total, true), layouts.NavViews(views, true)), nil
 		}
 		if ev.ConversationID != id || ev.Kind == events.ConversationDeleted {
 			return nil, nil
@@ -163,6 +182,14 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 			if err == nil && m.ConversationID == id {
 				msgs = append(msgs, msgView(m))
 			}
+		}
+		if ev.Kind == events.ConversationChanged {
+			// Its review or evaluation may move it in or out of saved views.
+			views, err := s.navViews(ctx, ws, userID)
+			if err != nil {
+				return nil, err
+			}
+			return templ.Join(pages.DetailUpdate(msgs, &d, 0, false), layouts.NavViews(views, true)), nil
 		}
 		return pages.DetailUpdate(msgs, &d, 0, false), nil
 	})

@@ -125,6 +125,10 @@ const (
 	SettingsAuditLog                = "settings.auditlog"
 	SettingsAuditLogExport          = "settings.auditlog.export"
 	APIAuditLog                     = "api.auditlog"
+	// issue 14: views
+	ConversationsViewCreate = "conversations.views.create"
+	ConversationsViewRename = "conversations.views.rename"
+	ConversationsViewDelete = "conversations.views.delete"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -237,4 +241,8 @@ var table = []Route{
 	{http.MethodGet, SettingsAuditLog, "/settings/audit-log", admin},
 	{http.MethodGet, SettingsAuditLogExport, "/settings/audit-log/export.csv", admin},
 	{http.MethodGet, APIAuditLog, "/api/v1/audit-log", apiKey},
+	// issue 14: views (any member saves personal views; the service lets only admins share)
+	{http.MethodPost, ConversationsViewCreate, "/conversations/views", viewer},
+	{http.MethodPost, ConversationsViewRename, "/conversations/views/:id/rename", viewer},
+	{http.MethodPost, ConversationsViewDelete, "/conversations/views/:id/delete", viewer},
 }
