@@ -258,3 +258,15 @@ func FilterableEvaluators(evs []model.Evaluator) []model.Evaluator {
 	}
 	return out
 }
+
+// EvaluatorNames returns the names of the custom evaluators, once each, in order of first
+// appearance (the export's eval.<name> columns).
+func EvaluatorNames(evs []model.Evaluator) []string {
+	var out []string
+	for _, e := range evs {
+		if !model.IsBuiltinEvaluator(e.Name) && !slices.Contains(out, e.Name) {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}

@@ -399,14 +399,27 @@ func (s *Store) searchMatchesFirstPG(ctx context.Context, workspaceID int64, res
 // EachConversation calls fn for every conversation matching the filter, in pages of batch
 // rows, so that an export of any size holds one page in memory.
 func (s *Store) EachConversation(ctx context.Context, workspaceID int64, f Filter, batch int, fn func(*Conversation) error) error {
+	return s.EachConversationPage(ctx, workspaceID, f, batch, func(rows []Conversation) error {
+		for i := range rows {
+			if err := fn(&rows[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// EachConversationPage calls fn with every page of batch conversations matching the filter,
+// so that what a page needs besides its rows (tags, evaluation values) is read once per page.
+func (s *Store) EachConversationPage(ctx context.Context, workspaceID int64, f Filter, batch int, fn func([]Conversation) error) error {
 	cursor := ""
 	for {
 		rows, next, err := s.ListConversations(ctx, workspaceID, f, cursor, batch)
 		if err != nil {
 			return err
 		}
-		for i := range rows {
-			if err := fn(&rows[i]); err != nil {
+		if len(rows) > 0 {
+			if err := fn(rows); err != nil {
 				return err
 			}
 		}
@@ -415,6 +428,47 @@ func (s *Store) EachConversation(ctx context.Context, workspaceID int64, f Filte
 		}
 		cursor = next
 	}
+}
+
+// TagNames returns the tag names of the conversations ids (one query), each list by name.
+func (s *Store) TagNames(ctx context.Context, workspaceID int64, ids []int64) (map[int64][]string, error) {
+	out := map[int64][]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ConversationID int64  `bun:"conversation_id"`
+		Name           string `bun:"name"`
+	}
+	err := s.DB.NewSelect().TableExpr("conversation_tags AS ct").Join("JOIN tags AS t ON t.id = ct.tag_id").
+		ColumnExpr("ct.conversation_id, t.name").
+		Where("ct.workspace_id = ? AND ct.conversation_id IN (?)", workspaceID, bun.List(ids)).
+		OrderExpr("ct.conversation_id, t.name_key").Scan(ctx, &rows)
+	for _, r := range rows {
+		out[r.ConversationID] = append(out[r.ConversationID], r.Name)
+	}
+	return out, err
+}
+
+// LatestEvaluationValues returns the latest values (evaluation_values.latest) of the
+// conversations ids by evaluator name (one query); values without a value (failed) are left
+// out.
+func (s *Store) LatestEvaluationValues(ctx context.Context, workspaceID int64, ids []int64) (map[int64]map[string]string, error) {
+	out := map[int64]map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []EvaluationValue
+	err := s.DB.NewSelect().Model(&rows).Column("conversation_id", "name", "value").
+		Where("workspace_id = ? AND conversation_id IN (?) AND latest = TRUE AND value IS NOT NULL", workspaceID, bun.List(ids)).
+		Scan(ctx)
+	for _, r := range rows {
+		if out[r.ConversationID] == nil {
+			out[r.ConversationID] = map[string]string{}
+		}
+		out[r.ConversationID][r.Name] = *r.Value
+	}
+	return out, err
 }
 
 // DeleteMatching deletes up to batch conversations matching the filter and keeps the counts
