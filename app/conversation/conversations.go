@@ -94,6 +94,14 @@ type Query struct {
 	Missing   bool // missing a required variable
 	Cursor    string
 	Limit     int
+
+	// The judgement (issue 14).
+	Outcome, Sentiment, Review, Tag string
+	Assignee                        string             // a member id, "me" or "none"
+	Evals                           []store.EvalFilter // eval.<name>=value, by name
+	CSATMin, CSATMax                string
+	EstimateMin, EstimateMax        string
+	NeedsReview                     bool
 }
 
 // FieldError names the parameter that is wrong.
@@ -107,8 +115,14 @@ func (e *FieldError) Error() string { return e.Param + ": " + e.Msg }
 const MaxQueryLength = 200
 
 // ParseQuery reads and validates a filter from URL parameters. Dates: the custom range of the
-// page (from/to as YYYY-MM-DD, to inclusive) or RFC 3339 instants (the API).
+// page (from/to as YYYY-MM-DD, to inclusive) or RFC 3339 instants (the API). It knows no
+// member: assignee=me is refused (see ParseQueryFor).
 func ParseQuery(v url.Values, now time.Time) (Query, store.Filter, error) {
+	return ParseQueryFor(v, now, 0)
+}
+
+// ParseQueryFor is ParseQuery for the member me (a user id), whom assignee=me names.
+func ParseQueryFor(v url.Values, now time.Time, me int64) (Query, store.Filter, error) {
 	q := Query{
 		Type:     strings.TrimSpace(v.Get("type")),
 		Customer: strings.TrimSpace(v.Get("customer")),
@@ -124,6 +138,9 @@ func ParseQuery(v url.Values, now time.Time) (Query, store.Filter, error) {
 		Missing:  v.Get("missing") == "1" || v.Get("missing") == "true",
 	}
 	var f store.Filter
+	if err := parseJudgement(v, &q, &f, me); err != nil {
+		return q, f, err
+	}
 	if q.Type != "" && !ValidType(q.Type) {
 		return q, f, &FieldError{"type", "must be test, widget or whatsapp"}
 	}
@@ -186,8 +203,10 @@ func ParseQuery(v url.Values, now time.Time) (Query, store.Filter, error) {
 		q.Sort = ""
 	case "cost":
 		f.Sort = "cost"
+	case "csat_estimate":
+		f.Sort = "csat"
 	default:
-		return q, f, &FieldError{"sort", "must be last or cost"}
+		return q, f, &FieldError{"sort", "must be last, cost or csat_estimate"}
 	}
 	f.MissingRequired = q.Missing
 	if q.Closing {
@@ -266,6 +285,21 @@ func (q Query) Values() url.Values {
 	}
 	if q.Closing {
 		v.Set("closing", "1")
+	}
+	set("outcome", q.Outcome)
+	set("sentiment", q.Sentiment)
+	set("review_status", q.Review)
+	set("tag", q.Tag)
+	set("assignee", q.Assignee)
+	for _, e := range q.Evals {
+		v.Set(EvalParamPrefix+e.Name, e.Value)
+	}
+	set("csat_min", q.CSATMin)
+	set("csat_max", q.CSATMax)
+	set("csat_estimate_min", q.EstimateMin)
+	set("csat_estimate_max", q.EstimateMax)
+	if q.NeedsReview {
+		v.Set("needs_review", "1")
 	}
 	return v
 }

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ func queryFuzzSeeds() []string {
 		"type=fax", "assistant=x", "assistant_id=-1", "range=5", "from=yesterday", "from=2026-11-02&to=2026-11-01",
 		"sort=name", "value=x", "limit=0", "limit=101", "cursor=abc", "q=%00", "customer=%2B4915112345678",
 		"cursor=" + last, "cursor=" + cost + "&sort=cost", "cursor=" + cost, "type=test&q=hi&customer=&cursor=" + last,
+		"outcome=unresolved&sentiment=negative&review_status=flagged&needs_review=1", "tag=VIP&assignee=none", "assignee=me",
+		"eval.polite=true&eval.accuracy=04&eval.outcome=resolved", "eval.summary=x", "csat_min=2&csat_max=1", "sort=csat_estimate",
 		"range=7&from=2026-11-01&to=2026-10-01", "from=0000-01-01T00:00:00Z", "from=0001-01-01T00:00:00%2B01:00",
 		"from=0001-01-01&to=9999-12-31", "to=9999-12-31T23:59:59-23:59", "type=widget&type=test", "%zz=1&q=a;b",
 	}
@@ -37,13 +40,15 @@ func FuzzParseQuery(f *testing.F) {
 	}
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	params := map[string]bool{"type": true, "assistant": true, "assistant_id": true, "customer": true, "range": true, "from": true,
-		"to": true, "var": true, "value": true, "q": true, "sort": true, "cursor": true, "limit": true}
+		"to": true, "var": true, "value": true, "q": true, "sort": true, "cursor": true, "limit": true,
+		"outcome": true, "sentiment": true, "review_status": true, "tag": true, "assignee": true, "csat_min": true, "csat_max": true,
+		"csat_estimate_min": true, "csat_estimate_max": true}
 	f.Fuzz(func(t *testing.T, raw string) {
 		v, _ := url.ParseQuery(raw) // what parses of a broken query string is what a handler sees
 		q, fl, err := ParseQuery(v, now)
 		if err != nil {
 			fe, ok := err.(*FieldError)
-			if !ok || !params[fe.Param] || fe.Msg == "" {
+			if !ok || !(params[fe.Param] || strings.HasPrefix(fe.Param, EvalParamPrefix)) || fe.Msg == "" {
 				t.Fatalf("ParseQuery(%q): %v, want a FieldError naming a parameter", raw, err)
 			}
 			return

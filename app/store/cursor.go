@@ -13,18 +13,31 @@ var ErrBadCursor = errors.New("invalid cursor")
 
 // Cursor is a keyset position: the sort key of the last row seen and its id.
 type Cursor struct {
-	Sort string    // "last" (last_message_at), "cost" (cost_nanos) or "msg" (message created_at)
-	Time time.Time // for "last" and "msg"
+	Sort string    // "last" (last_message_at), "cost" (cost_nanos), "csat" (CSATSortKey, then last_message_at) or "msg" (message created_at)
+	Time time.Time // for "last", "csat" and "msg"
 	Cost int64     // for "cost"
+	Key  int64     // for "csat": 0 to 5
 	ID   int64
+}
+
+// CSATSortKey is the first key of the "csat" sort for a conversation's estimate (see
+// csatKeySQL): 6 - estimate, 0 without one.
+func CSATSortKey(estimate *int) int64 {
+	if estimate == nil {
+		return 0
+	}
+	return int64(6 - *estimate)
 }
 
 // Encode gives the opaque, URL-safe form.
 func (c Cursor) Encode() string {
 	var key string
-	if c.Sort == "cost" {
+	switch c.Sort {
+	case "cost":
 		key = strconv.FormatInt(c.Cost, 10)
-	} else {
+	case "csat":
+		key = strconv.FormatInt(c.Key, 10) + "." + strconv.FormatInt(c.Time.UTC().UnixMicro(), 10)
+	default:
 		key = strconv.FormatInt(c.Time.UTC().UnixMicro(), 10)
 	}
 	return base64.RawURLEncoding.EncodeToString([]byte(c.Sort + "." + key + "." + strconv.FormatInt(c.ID, 10)))
@@ -41,7 +54,16 @@ func DecodeCursor(s string) (Cursor, error) {
 		return Cursor{}, ErrBadCursor
 	}
 	parts := strings.Split(string(raw), ".")
-	if len(parts) != 3 {
+	var csatKey int64
+	if len(parts) == 4 && parts[0] == "csat" {
+		// csat.<key>.<time>.<id>: the key first, then the rest reads as a time cursor.
+		k, err := strconv.ParseInt(parts[1], 10, 64)
+		if err != nil || k < 0 || k > 5 {
+			return Cursor{}, ErrBadCursor
+		}
+		csatKey = k
+		parts = append(parts[:1], parts[2:]...)
+	} else if len(parts) != 3 || parts[0] == "csat" {
 		return Cursor{}, ErrBadCursor
 	}
 	key, err1 := strconv.ParseInt(parts[1], 10, 64)
@@ -53,7 +75,8 @@ func DecodeCursor(s string) (Cursor, error) {
 	switch c.Sort {
 	case "cost":
 		c.Cost = key
-	case "last", "msg":
+	case "last", "msg", "csat":
+		c.Key = csatKey
 		c.Time = time.UnixMicro(key).UTC()
 		if c.Time.Before(minCursorTime) || c.Time.After(maxCursorTime) {
 			return Cursor{}, ErrBadCursor // no row has such a time, and PostgreSQL cannot compare it

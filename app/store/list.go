@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/parleyhq/parley/app/model"
 )
 
 // Filter selects conversations of one workspace. Zero fields do not filter.
@@ -21,20 +23,45 @@ type Filter struct {
 	Query       string // full-text search over message content
 	// WindowClosingWithin keeps WhatsApp conversations whose window is open and closes within it.
 	WindowClosingWithin time.Duration
-	Sort                string // "last" (default) or "cost"
+	Sort                string // "last" (default), "cost" or "csat" (the CSAT estimate, lowest first)
 	IDs                 []int64
 	// MissingRequired keeps conversations whose assistant declares a required variable that
 	// has no value yet (see missingRequiredSQL in extract.go).
 	MissingRequired bool
+
+	// The judgement (issue 14): the latest evaluation's outcome and sentiment, the review
+	// status, a tag (its name_key), the assignee (AssigneeID, or AssigneeNone for nobody),
+	// the latest values of evaluators (each must hold), the customer's CSAT and the estimate
+	// (inclusive bounds, 0 = none), and NeedsReview: flagged, or unresolved and unreviewed.
+	Outcome, Sentiment, ReviewStatus string
+	TagKey                           string
+	AssigneeID                       int64
+	AssigneeNone                     bool
+	Evals                            []EvalFilter
+	CSATMin, CSATMax                 int
+	EstimateMin, EstimateMax         int
+	NeedsReview                      bool
+}
+
+// EvalFilter keeps conversations whose latest value of the evaluator Name is Value.
+type EvalFilter struct {
+	Name, Value string
 }
 
 // SortKey normalises the sort.
 func (f Filter) SortKey() string {
-	if f.Sort == "cost" {
-		return "cost"
+	switch f.Sort {
+	case "cost", "csat":
+		return f.Sort
 	}
 	return "last"
 }
+
+// csatKeySQL is the key of the "csat" sort over the conversations aliased as c: the
+// dissatisfaction the estimate says (5 - estimate + 1: 5 for an estimate of 1, 1 for 5, 0
+// without an estimate), sorted descending like every key of the list, so the least satisfied
+// come first and the unevaluated last. The index conversations_ws_csat_sort_idx is on it.
+const csatKeySQL = "(6 - COALESCE(c.csat_estimate, 6))"
 
 // applyFilter adds the filter's conditions to a query over "conversations AS c".
 func (s *Store) applyFilter(q *bun.SelectQuery, workspaceID int64, f Filter) *bun.SelectQuery {
@@ -72,8 +99,55 @@ func (s *Store) applyFilter(q *bun.SelectQuery, workspaceID int64, f Filter) *bu
 	if len(f.IDs) > 0 {
 		q = q.Where("c.id IN (?)", bun.List(f.IDs))
 	}
+	q = applyJudgement(q, workspaceID, f)
 	if qs := strings.TrimSpace(f.Query); qs != "" {
 		q = s.applySearch(q, workspaceID, qs)
+	}
+	return q
+}
+
+// applyJudgement adds the filters of the judgement (outcome, sentiment, review, tag, assignee,
+// evaluators' values, CSAT) to a query over "conversations AS c". Each reads a column of the
+// conversation (with its (workspace_id, column, last_message_at, id) index) or an indexed
+// subquery (evaluation_values_filter_idx, conversation_tags_tag_idx).
+func applyJudgement(q *bun.SelectQuery, workspaceID int64, f Filter) *bun.SelectQuery {
+	if f.Outcome != "" {
+		q = q.Where("c.outcome = ?", f.Outcome)
+	}
+	if f.Sentiment != "" {
+		q = q.Where("c.sentiment = ?", f.Sentiment)
+	}
+	if f.ReviewStatus != "" {
+		q = q.Where("c.review_status = ?", f.ReviewStatus)
+	}
+	if f.NeedsReview {
+		q = q.Where("(c.review_status = ? OR (c.review_status = ? AND c.outcome = ?))",
+			model.ReviewFlagged, model.ReviewUnreviewed, model.OutcomeUnresolved)
+	}
+	if f.AssigneeNone {
+		q = q.Where("c.assignee_id IS NULL")
+	} else if f.AssigneeID != 0 {
+		q = q.Where("c.assignee_id = ?", f.AssigneeID)
+	}
+	if f.TagKey != "" {
+		q = q.Where("c.id IN (SELECT ct.conversation_id FROM conversation_tags AS ct JOIN tags AS t ON t.id = ct.tag_id WHERE t.workspace_id = ? AND t.name_key = ? AND ct.workspace_id = ?)",
+			workspaceID, f.TagKey, workspaceID)
+	}
+	for _, e := range f.Evals {
+		q = q.Where("c.id IN (SELECT ev.conversation_id FROM evaluation_values AS ev WHERE ev.workspace_id = ? AND ev.name = ? AND ev.latest = TRUE AND ev.value = ?)",
+			workspaceID, e.Name, e.Value)
+	}
+	if f.CSATMin > 0 {
+		q = q.Where("c.csat_score >= ?", f.CSATMin)
+	}
+	if f.CSATMax > 0 {
+		q = q.Where("c.csat_score <= ?", f.CSATMax)
+	}
+	if f.EstimateMin > 0 {
+		q = q.Where("c.csat_estimate >= ?", f.EstimateMin)
+	}
+	if f.EstimateMax > 0 {
+		q = q.Where("c.csat_estimate <= ?", f.EstimateMax)
 	}
 	return q
 }
@@ -129,7 +203,7 @@ func (s *Store) ListConversations(ctx context.Context, workspaceID int64, f Filt
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[len(rows)-1]
-		next = Cursor{Sort: sort, Time: last.LastMessageAt, Cost: last.CostNanos, ID: last.ID}.Encode()
+		next = Cursor{Sort: sort, Time: last.LastMessageAt, Cost: last.CostNanos, Key: CSATSortKey(last.CSATEstimate), ID: last.ID}.Encode()
 	}
 	return rows, next, nil
 }
@@ -140,6 +214,9 @@ func (s *Store) ListConversations(ctx context.Context, workspaceID int64, f Filt
 // thousands of conversations (0.5% of a million) read each of them from the table to sort
 // them, or walked the list reading rows to test the prefix: 50 ms to 2 s instead of 4 ms.
 func pageKeys(db bun.IDB, sort string) *bun.SelectQuery {
+	if sort == "csat" {
+		return db.NewSelect().ModelTableExpr("conversations AS c").ColumnExpr("c.id, c.last_message_at").ColumnExpr(csatKeySQL + " AS csat_key")
+	}
 	if sort == "cost" {
 		return db.NewSelect().ModelTableExpr("conversations AS c").ColumnExpr("c.id, c.cost_nanos")
 	}
@@ -160,6 +237,16 @@ func (s *Store) pageRows(ctx context.Context, keys *bun.SelectQuery, sort string
 // keyset adds the cursor condition and the sort order of the list to a query over the
 // conversations (or a derived table with their id and sort keys) aliased as alias.
 func keyset(q *bun.SelectQuery, alias, sort string, after *Cursor) *bun.SelectQuery {
+	if sort == "csat" {
+		key := bun.Safe(csatKeySQL)
+		if alias != "c" {
+			key = bun.Safe(alias + ".csat_key")
+		}
+		if after != nil {
+			q = q.Where("(?, ?.last_message_at, ?.id) < (?, ?, ?)", key, bun.Ident(alias), bun.Ident(alias), after.Key, after.Time, after.ID)
+		}
+		return q.OrderExpr("? DESC, ?.last_message_at DESC, ?.id DESC", key, bun.Ident(alias), bun.Ident(alias))
+	}
 	if sort == "cost" {
 		if after != nil {
 			q = q.Where("(?.cost_nanos, ?.id) < (?, ?)", bun.Ident(alias), bun.Ident(alias), after.Cost, after.ID)
@@ -252,11 +339,14 @@ func (s *Store) searchPagePG(ctx context.Context, workspaceID int64, f Filter, a
 	// messages_conversation_idx instead of the whole posting list of the GIN index for every
 	// conversation, and OFFSET 0 keeps it a per-row probe rather than a join.
 	order := "c.last_message_at DESC, c.id DESC"
-	if sort == "cost" {
+	switch sort {
+	case "cost":
 		order = "c.cost_nanos DESC, c.id DESC"
+	case "csat":
+		order = csatKeySQL + " DESC, c.last_message_at DESC, c.id DESC"
 	}
 	win := s.DB.NewSelect().ModelTableExpr("conversations AS c").
-		ColumnExpr("c.id, c.last_message_at, c.cost_nanos").
+		ColumnExpr("c.id, c.last_message_at, c.cost_nanos").ColumnExpr(csatKeySQL + " AS csat_key").
 		ColumnExpr("sum(c.message_count) OVER (ORDER BY " + order + " ROWS UNBOUNDED PRECEDING) AS probe_messages")
 	win = keyset(s.applyFilter(win, workspaceID, rest), "c", sort, after).Limit(int64(window))
 	var rows []Conversation
@@ -309,14 +399,27 @@ func (s *Store) searchMatchesFirstPG(ctx context.Context, workspaceID int64, res
 // EachConversation calls fn for every conversation matching the filter, in pages of batch
 // rows, so that an export of any size holds one page in memory.
 func (s *Store) EachConversation(ctx context.Context, workspaceID int64, f Filter, batch int, fn func(*Conversation) error) error {
+	return s.EachConversationPage(ctx, workspaceID, f, batch, func(rows []Conversation) error {
+		for i := range rows {
+			if err := fn(&rows[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// EachConversationPage calls fn with every page of batch conversations matching the filter,
+// so that what a page needs besides its rows (tags, evaluation values) is read once per page.
+func (s *Store) EachConversationPage(ctx context.Context, workspaceID int64, f Filter, batch int, fn func([]Conversation) error) error {
 	cursor := ""
 	for {
 		rows, next, err := s.ListConversations(ctx, workspaceID, f, cursor, batch)
 		if err != nil {
 			return err
 		}
-		for i := range rows {
-			if err := fn(&rows[i]); err != nil {
+		if len(rows) > 0 {
+			if err := fn(rows); err != nil {
 				return err
 			}
 		}
@@ -325,6 +428,47 @@ func (s *Store) EachConversation(ctx context.Context, workspaceID int64, f Filte
 		}
 		cursor = next
 	}
+}
+
+// TagNames returns the tag names of the conversations ids (one query), each list by name.
+func (s *Store) TagNames(ctx context.Context, workspaceID int64, ids []int64) (map[int64][]string, error) {
+	out := map[int64][]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ConversationID int64  `bun:"conversation_id"`
+		Name           string `bun:"name"`
+	}
+	err := s.DB.NewSelect().TableExpr("conversation_tags AS ct").Join("JOIN tags AS t ON t.id = ct.tag_id").
+		ColumnExpr("ct.conversation_id, t.name").
+		Where("ct.workspace_id = ? AND ct.conversation_id IN (?)", workspaceID, bun.List(ids)).
+		OrderExpr("ct.conversation_id, t.name_key").Scan(ctx, &rows)
+	for _, r := range rows {
+		out[r.ConversationID] = append(out[r.ConversationID], r.Name)
+	}
+	return out, err
+}
+
+// LatestEvaluationValues returns the latest values (evaluation_values.latest) of the
+// conversations ids by evaluator name (one query); values without a value (failed) are left
+// out.
+func (s *Store) LatestEvaluationValues(ctx context.Context, workspaceID int64, ids []int64) (map[int64]map[string]string, error) {
+	out := map[int64]map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []EvaluationValue
+	err := s.DB.NewSelect().Model(&rows).Column("conversation_id", "name", "value").
+		Where("workspace_id = ? AND conversation_id IN (?) AND latest = TRUE AND value IS NOT NULL", workspaceID, bun.List(ids)).
+		Scan(ctx)
+	for _, r := range rows {
+		if out[r.ConversationID] == nil {
+			out[r.ConversationID] = map[string]string{}
+		}
+		out[r.ConversationID][r.Name] = *r.Value
+	}
+	return out, err
 }
 
 // DeleteMatching deletes up to batch conversations matching the filter and keeps the counts
@@ -376,4 +520,19 @@ func (s *Store) CountMatching(ctx context.Context, workspaceID int64, f Filter) 
 	q := s.DB.NewSelect().ModelTableExpr("conversations AS c")
 	n, err := s.applyFilter(q, workspaceID, f).Count(ctx)
 	return int64(n), err
+}
+
+// WorkspaceEvaluators returns the custom evaluators of every assistant of the workspace (one
+// query; a name may repeat across assistants).
+func (s *Store) WorkspaceEvaluators(ctx context.Context, workspaceID int64) ([]model.Evaluator, error) {
+	var rows []Evaluators
+	if err := s.DB.NewSelect().Table("assistants").Column("evaluators").
+		Where("workspace_id = ?", workspaceID).OrderExpr("id").Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	var out []model.Evaluator
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out, nil
 }

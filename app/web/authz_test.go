@@ -59,6 +59,7 @@ type azWS struct {
 	job        string
 	session    int64 // a dashboard session of the workspace's user, not the test's client's
 	agentID    int64 // a second member of the workspace (an agent)
+	view       int64 // a shared saved view
 	invite     int64 // an open invite of the workspace, and its link's token
 	inviteTok  string
 	tag        int64 // a tag of the workspace (issue 14: review)
@@ -142,6 +143,11 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		e.T.Fatal(err)
 	}
 	w.spareKeyID = sk.ID
+	sv := &store.SavedView{WorkspaceID: w.ws.ID, Name: "Refunds " + w.marker, Query: "outcome=unresolved"}
+	if err := e.App.Store.CreateSavedView(ctx, sv); err != nil {
+		e.T.Fatal(err)
+	}
+	w.view = sv.ID
 	w.template = &store.WhatsAppTemplate{WorkspaceID: w.ws.ID, AssistantID: w.assistant.ID, Name: "order_update", Language: "en",
 		Category: "UTILITY", Body: "Your order {{1}} " + w.marker, Params: "order", Source: "manual"}
 	if err := e.App.Store.CreateWhatsAppTemplate(ctx, w.template); err != nil {
@@ -220,6 +226,8 @@ func azParams(w *azWS, owner string) map[string]string {
 		p["id"] = strconv.FormatInt(w.invite, 10)
 	case "tag":
 		p["id"] = strconv.FormatInt(w.tag, 10)
+	case "view":
+		p["id"] = strconv.FormatInt(w.view, 10)
 	}
 	return p
 }
@@ -245,6 +253,7 @@ var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assis
 	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates",
 	"password_resets", "outgoing_mail", "invites",
 	"tags", "conversation_tags", "notes", "corrections", // issue 14: review
+	"password_resets", "outgoing_mail", "invites", "saved_views",
 	"audit_log"} // a refused request records nothing either
 
 // azVolatile are columns that reading requests legitimately touch (a key's or user's last use).
@@ -724,20 +733,24 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/settings/account/password"): {class: azDashboard, form: func(*azWS) url.Values {
 			return url.Values{"current_password": {"correct-horse"}, "new_password": {"correct-horse"}, "new_password_confirm": {"correct-horse"}}
 		}},
-		azKey("GET", "/conversations"):                           {class: azDashboard},
-		azKey("GET", "/conversations/events"):                    {class: azDashboard},
-		azKey("GET", "/conversations/export.csv"):                {class: azDashboard},
-		azKey("GET", "/conversations/export.jsonl"):              {class: azDashboard, query: "messages=1"},
-		azKey("POST", "/conversations/bulk-delete"):              {class: azDashboard, query: "type=test", form: convForm},
-		azKey("GET", "/conversations/bulk-delete/:job"):          {class: azDashboard, owner: "job"},
-		azKey("GET", "/conversations/:id"):                       {class: azDashboard, owner: "conv:whatsapp"},
-		azKey("GET", "/conversations/:id/messages"):              {class: azDashboard, owner: "conv:widget"},
-		azKey("GET", "/conversations/:id/events"):                {class: azDashboard, owner: "conv:widget"},
-		azKey("POST", "/conversations/:id/delete"):               {class: azDashboard, owner: "conv:widget", form: convForm, destructive: true},
-		azKey("POST", "/conversations/:id/whatsapp/send"):        {class: azDashboard, owner: "conv:whatsapp", form: func(*azWS) url.Values { return url.Values{"content": {"hijack"}} }},
-		azKey("POST", "/conversations/:id/ai"):                   {class: azDashboard, owner: "conv:whatsapp", form: func(*azWS) url.Values { return url.Values{"enabled": {"0"}} }},
-		azKey("POST", "/conversations/:id/extract"):              {class: azDashboard, owner: "conv:test", form: convForm},
-		azKey("GET", "/conversations/:id/export.json"):           {class: azDashboard, owner: "conv:test"},
+		azKey("GET", "/conversations"):                    {class: azDashboard},
+		azKey("GET", "/conversations/events"):             {class: azDashboard},
+		azKey("GET", "/conversations/export.csv"):         {class: azDashboard},
+		azKey("GET", "/conversations/export.jsonl"):       {class: azDashboard, query: "messages=1"},
+		azKey("POST", "/conversations/bulk-delete"):       {class: azDashboard, query: "type=test", form: convForm},
+		azKey("GET", "/conversations/bulk-delete/:job"):   {class: azDashboard, owner: "job"},
+		azKey("GET", "/conversations/:id"):                {class: azDashboard, owner: "conv:whatsapp"},
+		azKey("GET", "/conversations/:id/messages"):       {class: azDashboard, owner: "conv:widget"},
+		azKey("GET", "/conversations/:id/events"):         {class: azDashboard, owner: "conv:widget"},
+		azKey("POST", "/conversations/:id/delete"):        {class: azDashboard, owner: "conv:widget", form: convForm, destructive: true},
+		azKey("POST", "/conversations/:id/whatsapp/send"): {class: azDashboard, owner: "conv:whatsapp", form: func(*azWS) url.Values { return url.Values{"content": {"hijack"}} }},
+		azKey("POST", "/conversations/:id/ai"):            {class: azDashboard, owner: "conv:whatsapp", form: func(*azWS) url.Values { return url.Values{"enabled": {"0"}} }},
+		azKey("POST", "/conversations/:id/extract"):       {class: azDashboard, owner: "conv:test", form: convForm},
+		azKey("GET", "/conversations/:id/export.json"):    {class: azDashboard, owner: "conv:test"},
+		// issue 14: views. B renames and deletes only its own workspace's views (A's: 404).
+		azKey("POST", "/conversations/views"):                    {class: azDashboard, form: func(*azWS) url.Values { return url.Values{"name": {"Mine"}, "query": {"outcome=resolved"}} }},
+		azKey("POST", "/conversations/views/:id/rename"):         {class: azDashboard, owner: "view", form: func(*azWS) url.Values { return url.Values{"name": {"hijacked"}} }},
+		azKey("POST", "/conversations/views/:id/delete"):         {class: azDashboard, owner: "view", form: convForm, destructive: true},
 		azKey("POST", "/settings/whatsapp-templates/:id/delete"): {class: azDashboard, owner: "template", form: convForm, destructive: true},
 		azKey("POST", "/settings/api-keys/:id/revoke"):           {class: azDashboard, owner: "apikey", form: convForm, destructive: true},
 		azKey("GET", "/test-chat/:id"):                           {class: azDashboard, owner: "conv:test"},

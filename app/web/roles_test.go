@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/model"
+	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 	"github.com/parleyhq/parley/app/web"
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -58,10 +59,20 @@ func TestRoleMatrixOfEveryDashboardRoute(t *testing.T) {
 	members := []*rmMember{{role: model.MemberOwner, email: A.email}}
 	for _, r := range []model.MemberRole{model.MemberAdmin, model.MemberViewer} {
 		email := string(r) + "-" + A.email
-		if _, err := e.App.Store.CreateMemberUser(ctx, A.ws.ID, email, "", h, model.UserRoleMember, r); err != nil {
+		u, err := e.App.Store.CreateMemberUser(ctx, A.ws.ID, email, "", h, model.UserRoleMember, r)
+		if err != nil {
 			t.Fatal(err)
 		}
 		members = append(members, &rmMember{role: r, email: email})
+		if r == model.MemberViewer {
+			// The saved view the view routes name is the viewer's own: any member manages
+			// their personal views (shared ones are the admins': conversation.ErrViewForbidden).
+			sv := &store.SavedView{WorkspaceID: A.ws.ID, UserID: &u.ID, Name: "Viewer's view", Query: "outcome=unresolved"}
+			if err := e.App.Store.CreateSavedView(ctx, sv); err != nil {
+				t.Fatal(err)
+			}
+			A.view = sv.ID
+		}
 	}
 	members = append(members, &rmMember{role: model.MemberAgent, email: "agent-" + A.email}) // azWorkspace's agent
 	for _, m := range members {

@@ -27,6 +27,17 @@ type Page struct {
 	// Workspaces are the user's workspaces, for the switcher (shown with two or more, or when
 	// the user may create one).
 	Workspaces WorkspaceMenu
+	// Views are the saved views the user sees, under Conversations, with their counts.
+	Views []NavView
+}
+
+// NavView is a saved view in the navigation: the list with its query, and its bounded count
+// ("1,000+").
+type NavView struct {
+	ID          int64
+	Name, Query string
+	Count       string
+	Shared      bool
 }
 
 // WorkspaceMenu is the navigation's workspace switcher.

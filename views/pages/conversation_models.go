@@ -31,6 +31,11 @@ type ConvRow struct {
 	Charged      bool
 	// From is the list's query, carried by the row's link for keyboard review. issue 14: review
 	From string
+	// The latest evaluation ("" before one): outcome and sentiment keys with their labels,
+	// and the summary line.
+	Outcome, OutcomeLabel     string
+	Sentiment, SentimentLabel string
+	Summary                   string
 }
 
 // ConvFilters is the filter form's state.
@@ -42,6 +47,29 @@ type ConvFilters struct {
 	VarNames                                                        []string
 	Error                                                           string
 	ErrorParam                                                      string
+	// The judgement (issue 14).
+	Outcome, Sentiment, Review, Tag, Assignee  string
+	CSATMin, CSATMax, EstimateMin, EstimateMax string
+	NeedsReview                                bool
+	Evals                                      []EvalControl
+}
+
+// EvalControl is the filter control of one filterable custom evaluator: eval.<name> with the
+// values its type takes.
+type EvalControl struct {
+	Name    string
+	Options []string
+	Value   string
+}
+
+// ViewItem is a saved view in the list page's management panel.
+type ViewItem struct {
+	ID       int64
+	Name     string
+	Count    string
+	Shared   bool
+	Editable bool
+	Builtin  bool
 }
 
 // ConvList is the list page.
@@ -55,6 +83,9 @@ type ConvList struct {
 	QueryString string
 	EventsURL   string
 	CSRF        string
+	// Saved views: whether the member may share one, and the views to manage.
+	CanShare bool
+	Views    []ViewItem
 }
 
 // VarView is one variable with its provenance.

@@ -8,6 +8,7 @@ package pages
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -52,3 +53,16 @@ func assistantName(d AnalyticsView) string {
 	}
 	return ""
 }
+
+// judgementLabel shows a value of the judgement's vocabulary (model.Outcomes, Sentiments,
+// ReviewStatuses): "handed_off" is "Handed off".
+func judgementLabel(v string) string {
+	if v == "" {
+		return ""
+	}
+	v = strings.ReplaceAll(v, "_", " ")
+	return strings.ToUpper(v[:1]) + v[1:]
+}
+
+// JudgementLabel is judgementLabel for the handlers' view models.
+func JudgementLabel(v string) string { return judgementLabel(v) }

@@ -30,12 +30,12 @@ func (s *Handler) apiConversations(c echo.Context) error {
 	if strings.TrimSpace(v.Get("limit")) == "" {
 		limit = apiDefaultLimit
 	}
-	rows, next, err := s.Store.ListConversations(c.Request().Context(), apiPrincipal(c).WorkspaceID, f, q.Cursor, limit)
+	rows, next, err := s.Conversations.List(c.Request().Context(), apiPrincipal(c).WorkspaceID, f, q.Cursor, limit)
 	if errors.Is(err, store.ErrBadCursor) {
 		return apiParamErr(&conversation.FieldError{Param: "cursor", Msg: "is not a cursor of this list (start again without it)"})
 	}
 	if err != nil {
-		return err
+		return apiParamErr(err)
 	}
 	now := time.Now()
 	// The page's tags and assignees: one query each (issue 14: review).

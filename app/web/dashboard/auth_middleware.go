@@ -184,10 +184,14 @@ func (s *Handler) page(c echo.Context, title, active string) (layouts.Page, erro
 	if err != nil {
 		return layouts.Page{}, err
 	}
+	views, err := s.navViews(c.Request().Context(), cur.Workspace.ID, cur.User.ID)
+	if err != nil {
+		return layouts.Page{}, err
+	}
 	return layouts.Page{
 		Title: title, Active: active, CSRF: csrfToken(c),
 		UserEmail: cur.User.Email, WorkspaceName: cur.Workspace.Name, TotalConversations: counts.Total,
-		Admin: model.IsAdmin(cur.User.Role), Role: cur.Role, Workspaces: s.workspaceMenu(c),
+		Admin: model.IsAdmin(cur.User.Role), Role: cur.Role, Workspaces: s.workspaceMenu(c), Views: views,
 	}, nil
 }
 

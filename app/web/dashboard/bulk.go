@@ -23,7 +23,7 @@ func (s *Handler) bulkDelete(c echo.Context) error {
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	now := time.Now()
-	q, f, err := conversation.ParseQuery(c.QueryParams(), now)
+	q, f, err := conversation.ParseQueryFor(c.QueryParams(), now, current(c).User.ID)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "Bad filter: "+err.Error())
 	}
@@ -46,7 +46,7 @@ func (s *Handler) bulkDelete(c echo.Context) error {
 	if err := s.jobs().Start(ctx, ws, id, total); err != nil {
 		return err
 	}
-	task, err := s.Tasks.DeleteMatching(workers.DeleteMatchingPayload{WorkspaceID: ws, JobID: id, Query: q.Values().Encode(), AskedAt: now})
+	task, err := s.Tasks.DeleteMatching(workers.DeleteMatchingPayload{WorkspaceID: ws, JobID: id, Query: q.Absolute(current(c).User.ID).Encode(), AskedAt: now})
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,8 @@ func rowOf(c *store.Conversation, now time.Time) pages.ConvRow {
 		MessageCount: c.MessageCount, CostCents: model.Money(c.CostNanos).Cents(), CostExact: model.Money(c.CostNanos).Exact(),
 		Tokens: c.PromptTokens + c.CompletionTokens, Assistant: c.AssistantName,
 		StartedAt: c.StartedAt, LastAt: c.LastMessageAt, Window: windowView(c, now), Charged: c.Charged,
+		Outcome: c.Outcome, OutcomeLabel: pages.JudgementLabel(c.Outcome),
+		Sentiment: c.Sentiment, SentimentLabel: pages.JudgementLabel(c.Sentiment), Summary: c.Summary,
 	}
 	vars := c.VariableMap()
 	for k, v := range vars {
@@ -70,14 +72,16 @@ func (s *Handler) listData(c echo.Context) (pages.ConvList, conversation.Query, 
 	ctx := c.Request().Context()
 	ws := current(c).Workspace.ID
 	now := time.Now()
-	q, f, ferr := conversation.ParseQuery(c.QueryParams(), now)
+	q, f, ferr := conversation.ParseQueryFor(c.QueryParams(), now, current(c).User.ID)
 	d := pages.ConvList{CSRF: csrfToken(c)}
 	counts, err := s.Store.ConversationCounts(ctx, ws)
 	if err != nil {
 		return d, q, err
 	}
 	d.Total = counts.Total
-	d.Filters = pages.ConvFilters{Type: q.Type, Customer: q.Customer, Range: q.Range, From: q.From, To: q.To, Var: q.Var, Value: q.Value, Q: q.Q, Sort: q.Sort, Closing: q.Closing, Missing: q.Missing}
+	d.Filters = pages.ConvFilters{Type: q.Type, Customer: q.Customer, Range: q.Range, From: q.From, To: q.To, Var: q.Var, Value: q.Value, Q: q.Q, Sort: q.Sort, Closing: q.Closing, Missing: q.Missing,
+		Outcome: q.Outcome, Sentiment: q.Sentiment, Review: q.Review, Tag: q.Tag, Assignee: q.Assignee,
+		CSATMin: q.CSATMin, CSATMax: q.CSATMax, EstimateMin: q.EstimateMin, EstimateMax: q.EstimateMax, NeedsReview: q.NeedsReview}
 	if q.Assistant > 0 {
 		d.Filters.Assistant = strconv.FormatInt(q.Assistant, 10)
 	}
@@ -95,10 +99,15 @@ func (s *Handler) listData(c echo.Context) (pages.ConvList, conversation.Query, 
 	d.QueryString = vals.Encode()
 	d.Filtered = q.Active()
 	d.EventsURL = routenames.URL(routenames.ConversationsEvents) + "?" + d.QueryString
-	rows, next, err := s.Store.ListConversations(ctx, ws, f, q.Cursor, listPage)
+	rows, next, err := s.Conversations.List(ctx, ws, f, q.Cursor, listPage)
 	if errors.Is(err, store.ErrBadCursor) {
 		d.Filters.Error = "This page link is out of date; showing the first page."
-		rows, next, err = s.Store.ListConversations(ctx, ws, f, "", listPage)
+		rows, next, err = s.Conversations.List(ctx, ws, f, "", listPage)
+	}
+	var fe *conversation.FieldError
+	if errors.As(err, &fe) {
+		d.Filters.Error, d.Filters.ErrorParam = "Filter "+fe.Param+" "+fe.Msg+".", fe.Param
+		rows, next, err = nil, "", nil
 	}
 	if err != nil {
 		return d, q, err
@@ -140,6 +149,9 @@ func (s *Handler) conversationsList(c echo.Context) error {
 		d.Filters.Assistants = append(d.Filters.Assistants, pages.Option{Value: strconv.FormatInt(a.ID, 10), Label: a.Name})
 	}
 	if d.Filters.VarNames, err = s.Store.VariableNames(ctx, ws); err != nil {
+		return err
+	}
+	if err := s.judgementControls(c, &d); err != nil {
 		return err
 	}
 	p, err := s.page(c, "Conversations", "conversations")

@@ -25,7 +25,7 @@ const exportBatch = 500
 // silently unfiltered export. The export is recorded in the audit log (action, with the
 // filter and format) before anything is sent: an export that cannot be recorded is not made.
 func (s *Handler) exportFilter(c echo.Context, format string) (store.Filter, error) {
-	q, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
+	q, f, err := conversation.ParseQueryFor(c.QueryParams(), time.Now(), current(c).User.ID)
 	if err != nil {
 		return f, echo.NewHTTPError(http.StatusBadRequest, "Bad filter: "+err.Error())
 	}
@@ -55,7 +55,38 @@ func exportName(ext string) string {
 }
 
 var csvHeader = []string{"id", "type", "assistant_id", "assistant", "customer", "customer_name", "started_at", "last_message_at",
-	"message_count", "user_message_count", "prompt_tokens", "completion_tokens", "cost_usd", "window_expires_at", "last_message"}
+	"message_count", "user_message_count", "prompt_tokens", "completion_tokens", "cost_usd", "window_expires_at", "last_message",
+	"summary", "outcome", "sentiment", "csat", "csat_estimate", "tags", "review_status"}
+
+// exportPage is what an export needs of a page of conversations besides their rows: their
+// tags and their latest evaluation values, one query each.
+type exportPage struct {
+	tags  map[int64][]string
+	evals map[int64]map[string]string
+}
+
+func (s *Handler) exportPageOf(c echo.Context, rows []store.Conversation) (exportPage, error) {
+	ctx := c.Request().Context()
+	ws := current(c).Workspace.ID
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	var p exportPage
+	var err error
+	if p.tags, err = s.Store.TagNames(ctx, ws, ids); err != nil {
+		return p, err
+	}
+	p.evals, err = s.Store.LatestEvaluationValues(ctx, ws, ids)
+	return p, err
+}
+
+func optInt(n *int) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.Itoa(*n)
+}
 
 // exportCSV streams one row per conversation matching the filters, its variables as columns.
 func (s *Handler) exportCSV(c echo.Context) error {
@@ -69,16 +100,46 @@ func (s *Handler) exportCSV(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	evs, err := s.Store.WorkspaceEvaluators(ctx, ws)
+	if err != nil {
+		return err
+	}
+	evalNames := conversation.EvaluatorNames(evs)
 	attachment(c, "text/csv; charset=utf-8", exportName("csv"))
 	res := c.Response()
 	res.WriteHeader(http.StatusOK)
 	w := csv.NewWriter(res)
-	header := append(append([]string{}, csvHeader...), prefixed("var:", varNames)...)
+	header := append(append(append([]string{}, csvHeader...), prefixed(conversation.EvalParamPrefix, evalNames)...), prefixed("var:", varNames)...)
 	if err := w.Write(header); err != nil {
 		return nil
 	}
 	n := 0
-	err = s.Store.EachConversation(ctx, ws, f, exportBatch, func(cv *store.Conversation) error {
+	err = s.Store.EachConversationPage(ctx, ws, f, exportBatch, func(rows []store.Conversation) error {
+		page, err := s.exportPageOf(c, rows)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			if err := writeCSVRow(w, &rows[i], page, evalNames, varNames); err != nil {
+				return err
+			}
+		}
+		n += len(rows)
+		w.Flush()
+		res.Flush()
+		return w.Error()
+	})
+	w.Flush()
+	if err != nil && ctx.Err() == nil {
+		s.Log.Error("csv export failed midway", "err", err, "rows", n)
+	}
+	return nil
+}
+
+// writeCSVRow writes one conversation's row: its columns, the judgement, an evaluator's
+// latest value per column, then its variables; every free text through model.CSVCell.
+func writeCSVRow(w *csv.Writer, cv *store.Conversation, page exportPage, evalNames, varNames []string) error {
+	{
 		vars := cv.VariableMap()
 		aid := ""
 		if cv.AssistantID != nil {
@@ -92,24 +153,16 @@ func (s *Handler) exportCSV(c echo.Context) error {
 			cv.StartedAt.UTC().Format(time.RFC3339), cv.LastMessageAt.UTC().Format(time.RFC3339),
 			strconv.Itoa(cv.MessageCount), strconv.Itoa(cv.UserMessageCount), strconv.FormatInt(cv.PromptTokens, 10),
 			strconv.FormatInt(cv.CompletionTokens, 10), model.Money(cv.CostNanos).Exact(), exp, model.CSVCell(cv.LastMessagePreview)}
+		row = append(row, model.CSVCell(cv.Summary), cv.Outcome, cv.Sentiment, optInt(cv.CSATScore), optInt(cv.CSATEstimate),
+			model.CSVCell(strings.Join(page.tags[cv.ID], "; ")), cv.ReviewStatus)
+		for _, name := range evalNames {
+			row = append(row, model.CSVCell(page.evals[cv.ID][name]))
+		}
 		for _, name := range varNames {
 			row = append(row, model.CSVCell(vars[name]))
 		}
-		if err := w.Write(row); err != nil {
-			return err
-		}
-		n++
-		if n%exportBatch == 0 {
-			w.Flush()
-			res.Flush()
-		}
-		return w.Error()
-	})
-	w.Flush()
-	if err != nil && ctx.Err() == nil {
-		s.Log.Error("csv export failed midway", "err", err, "rows", n)
+		return w.Write(row)
 	}
-	return nil
 }
 
 func prefixed(p string, names []string) []string {
@@ -120,8 +173,9 @@ func prefixed(p string, names []string) []string {
 	return out
 }
 
-// exportJSONL streams one JSON object per conversation (the API's shape); with messages=1
-// each object carries its full message list.
+// exportJSONL streams one JSON object per conversation (the API's shape, with the judgement:
+// summary, outcome, sentiment, csat, csat_estimate, review_status, tags and the latest value
+// of every evaluator); with messages=1 each object carries its full message list.
 func (s *Handler) exportJSONL(c echo.Context) error {
 	f, err := s.exportFilter(c, "jsonl")
 	if err != nil {
@@ -140,35 +194,81 @@ func (s *Handler) exportJSONL(c echo.Context) error {
 	enc := json.NewEncoder(res)
 	now := time.Now()
 	n := 0
-	err = s.Store.EachConversation(ctx, ws, f, exportBatch, func(cv *store.Conversation) error {
-		obj := struct {
-			convjson.Conversation
-			CustomerName  string             `json:"customer_name"`
-			AssistantName string             `json:"assistant_name"`
-			Messages      []convjson.Message `json:"messages,omitempty"`
-		}{Conversation: convjson.ToConversation(cv, now), CustomerName: cv.CustomerName, AssistantName: cv.AssistantName}
-		if withMessages {
-			obj.Messages = []convjson.Message{}
-			if err := s.Store.AllMessages(ctx, ws, cv.ID, func(m *store.Message) error {
-				obj.Messages = append(obj.Messages, convjson.ToMessage(m))
-				return nil
-			}); err != nil {
+	err = s.Store.EachConversationPage(ctx, ws, f, exportBatch, func(rows []store.Conversation) error {
+		page, err := s.exportPageOf(c, rows)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			cv := &rows[i]
+			obj := exportRowOf(cv, page, now)
+			if withMessages {
+				obj.Messages = []convjson.Message{}
+				if err := s.Store.AllMessages(ctx, ws, cv.ID, func(m *store.Message) error {
+					obj.Messages = append(obj.Messages, convjson.ToMessage(m))
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			if err := enc.Encode(obj); err != nil {
 				return err
 			}
 		}
-		if err := enc.Encode(obj); err != nil {
-			return err
-		}
-		n++
-		if n%exportBatch == 0 {
-			res.Flush()
-		}
+		n += len(rows)
+		res.Flush()
 		return nil
 	})
 	if err != nil && ctx.Err() == nil {
 		s.Log.Error("jsonl export failed midway", "err", err, "rows", n)
 	}
 	return nil
+}
+
+// exportRow is one line of the JSONL export. The judgement's fields are the outer struct's,
+// so they win over any of the same name in convjson.Conversation; every one is present,
+// null when empty.
+type exportRow struct {
+	convjson.Conversation
+	CustomerName  string             `json:"customer_name"`
+	AssistantName string             `json:"assistant_name"`
+	Summary       *string            `json:"summary"`
+	Outcome       *string            `json:"outcome"`
+	Sentiment     *string            `json:"sentiment"`
+	CSAT          *exportCSAT        `json:"csat"`
+	CSATEstimate  *int               `json:"csat_estimate"`
+	ReviewStatus  string             `json:"review_status"`
+	Tags          []string           `json:"tags"`
+	Evaluations   map[string]string  `json:"evaluations"`
+	Messages      []convjson.Message `json:"messages,omitempty"`
+}
+
+type exportCSAT struct {
+	Score   int     `json:"score"`
+	Comment *string `json:"comment"`
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func exportRowOf(cv *store.Conversation, page exportPage, now time.Time) exportRow {
+	r := exportRow{Conversation: convjson.ToConversation(cv, now), CustomerName: cv.CustomerName, AssistantName: cv.AssistantName,
+		Summary: nullable(cv.Summary), Outcome: nullable(cv.Outcome), Sentiment: nullable(cv.Sentiment),
+		CSATEstimate: cv.CSATEstimate, ReviewStatus: cv.ReviewStatus, Tags: page.tags[cv.ID], Evaluations: page.evals[cv.ID]}
+	if cv.CSATScore != nil {
+		r.CSAT = &exportCSAT{Score: *cv.CSATScore, Comment: nullable(cv.CSATComment)}
+	}
+	if r.Tags == nil {
+		r.Tags = []string{}
+	}
+	if r.Evaluations == nil {
+		r.Evaluations = map[string]string{}
+	}
+	return r
 }
 
 // exportConversation downloads one conversation as JSON: the API's detail document.

@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/views/components"
+	"github.com/parleyhq/parley/views/layouts"
 	"github.com/parleyhq/parley/views/pages"
 )
 
@@ -88,12 +89,13 @@ func (s *Handler) sseStream(c echo.Context, render func(ctx context.Context, ev 
 // deleted ones are removed, and the nav badge follows the counts.
 func (s *Handler) conversationsEvents(c echo.Context) error {
 	ws := current(c).Workspace.ID
-	q, f, err := conversation.ParseQuery(c.QueryParams(), time.Now())
+	q, f, err := conversation.ParseQueryFor(c.QueryParams(), time.Now(), current(c).User.ID)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
 	from := q.Values().Encode() // issue 14: review: the rows' links carry the list's query
 	byLast := f.SortKey() == "last"
+	userID := current(c).User.ID
 	return s.sseStream(c, func(ctx context.Context, ev events.Event) (templ.Component, error) {
 		switch ev.Kind {
 		case events.CountsChanged:
@@ -101,7 +103,11 @@ func (s *Handler) conversationsEvents(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return pages.ListUpdate(nil, 0, false, counts.Total, true), nil
+			views, err := s.navViews(ctx, ws, userID)
+			if err != nil {
+				return nil, err
+			}
+			return pages.ListViewsUpdate(nil, 0, false, counts.Total, true, views), nil
 		case events.ConversationDeleted:
 			return pages.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
 		case events.ConversationChanged, events.MessageAdded:
@@ -111,12 +117,20 @@ func (s *Handler) conversationsEvents(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
+			// A change of the conversation (its review, evaluation, assignee) may move it
+			// in or out of saved views: their counts follow (bounded counts, see Views).
+			var views []layouts.NavView
+			if ev.Kind == events.ConversationChanged {
+				if views, err = s.navViews(ctx, ws, userID); err != nil {
+					return nil, err
+				}
+			}
 			if len(rows) == 0 {
-				return pages.ListUpdate(nil, ev.ConversationID, false, 0, false), nil
+				return pages.ListViewsUpdate(nil, ev.ConversationID, false, 0, false, views), nil
 			}
 			r := rowOf(&rows[0], time.Now())
 			r.From = from
-			return pages.ListUpdate(&r, 0, byLast, 0, false), nil
+			return pages.ListViewsUpdate(&r, 0, byLast, 0, false, views), nil
 		}
 		return nil, nil
 	})
@@ -129,6 +143,7 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 		return err
 	}
 	ws, id := conv.WorkspaceID, conv.ID
+	userID := current(c).User.ID
 	// The WhatsApp panel as the page shows it: replaced only when what it offers changes (the
 	// window opened or closed, AI switched), so that a reply being typed is not wiped by every
 	// message that arrives.
@@ -144,7 +159,11 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return pages.DetailUpdate(nil, nil, counts.Total, true), nil
+			views, err := s.navViews(ctx, ws, userID)
+			if err != nil {
+				return nil, err
+			}
+			return templ.Join(pages.DetailUpdate(nil, nil, counts.Total, true), layouts.NavViews(views, true)), nil
 		}
 		if ev.ConversationID != id || ev.Kind == events.ConversationDeleted {
 			return nil, nil
@@ -175,6 +194,14 @@ func (s *Handler) conversationEvents(c echo.Context) error {
 			}
 		}
 		reviewMessages(c, cur, nil, msgs) // issue 14: review: a new message's actions
+		if ev.Kind == events.ConversationChanged {
+			// Its review or evaluation may move it in or out of saved views.
+			views, err := s.navViews(ctx, ws, userID)
+			if err != nil {
+				return nil, err
+			}
+			return templ.Join(pages.DetailUpdate(msgs, &d, 0, false), layouts.NavViews(views, true)), nil
+		}
 		return pages.DetailUpdate(msgs, &d, 0, false), nil
 	})
 }

@@ -41,6 +41,10 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.ConversationsExportJSONL, Handler: s.exportJSONL},
 		{Name: routenames.ConversationsBulkDelete, Handler: s.bulkDelete},
 		{Name: routenames.ConversationsBulkDeleteStatus, Handler: s.bulkDeleteStatus},
+		// issue 14: saved views (views.go)
+		{Name: routenames.ConversationsViewCreate, Handler: s.viewCreate},
+		{Name: routenames.ConversationsViewRename, Handler: s.viewRename},
+		{Name: routenames.ConversationsViewDelete, Handler: s.viewDelete},
 		{Name: routenames.Conversation, Handler: s.conversationShow},
 		{Name: routenames.ConversationMessages, Handler: s.conversationMessages},
 		{Name: routenames.ConversationEvents, Handler: s.conversationEvents},

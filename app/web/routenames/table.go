@@ -161,6 +161,10 @@ const (
 	WidgetEnd                  = "widget.end"
 	WidgetFeedback             = "widget.feedback"
 	WidgetCSAT                 = "widget.csat"
+	// issue 14: views
+	ConversationsViewCreate = "conversations.views.create"
+	ConversationsViewRename = "conversations.views.rename"
+	ConversationsViewDelete = "conversations.views.delete"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -309,4 +313,8 @@ var table = []Route{
 	{http.MethodPost, WidgetEnd, "/widget/:key/end", public},
 	{http.MethodPost, WidgetFeedback, "/widget/:key/messages/:msg/feedback", public},
 	{http.MethodPost, WidgetCSAT, "/widget/:key/csat", public},
+	// issue 14: views (any member saves personal views; the service lets only admins share)
+	{http.MethodPost, ConversationsViewCreate, "/conversations/views", viewer},
+	{http.MethodPost, ConversationsViewRename, "/conversations/views/:id/rename", viewer},
+	{http.MethodPost, ConversationsViewDelete, "/conversations/views/:id/delete", viewer},
 }
