@@ -173,7 +173,16 @@ func TestWhatsAppCSATNotSent(t *testing.T) {
 		e.setCSAT(true)
 		e.post(textWebhook("wamid.in1", "Sheena", "Hello", time.Now().Add(-25*time.Hour)))
 		e.run()
-		end := e.end()
+		// The window's close ended the conversation (at its deadline): that end is the one
+		// whose question must not be sent.
+		c := e.conv()
+		if c.EndedAt == nil || c.EndReason != model.EndWindow {
+			t.Fatalf("the closed window did not end the conversation: %+v", c)
+		}
+		end, err := e.a.Store.ConversationEndBySeq(context.Background(), c.WorkspaceID, c.ID, c.EndCount)
+		if err != nil {
+			t.Fatal(err)
+		}
 		e.run()
 		if err := e.wa.HandleCSATSweep(context.Background(), nil); err != nil {
 			t.Fatal(err)

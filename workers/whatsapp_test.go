@@ -124,7 +124,9 @@ func newWAEnv(t *testing.T, window time.Duration) *waEnv {
 		return &store.Message{Role: "assistant", Content: "Yes: blue and green."}, nil
 	})
 	e.inbound = &workers.Inbound{Service: &inbound.Service{Store: a.Store, Log: testkit.Logger(t), Processors: map[string]inbound.Processor{whatsapp.Provider: e.wa.Process}}, Tasks: a.Tasks, Log: testkit.Logger(t), SweepAge: time.Nanosecond}
-	e.mux = workers.NewMux(workers.Handlers{Inbound: e.inbound, WhatsApp: e.wa})
+	// An end (a closed window) is evaluated: the app's end hook enqueues that work too.
+	e.mux = workers.NewMux(workers.Handlers{Inbound: e.inbound, WhatsApp: e.wa,
+		Evaluation: &workers.Evaluation{Evaluations: a.Evaluations, Tasks: a.Tasks, Log: testkit.Logger(t)}})
 
 	ctx := context.Background()
 	w, _, err := a.Store.CreateWorkspaceWithUser(ctx, "Shop", "owner@shop.test", "hash")

@@ -146,7 +146,7 @@ func (s *Handler) reviewAnswer(c echo.Context, conv *store.Conversation, err err
 		if fe != nil {
 			return echo.NewHTTPError(http.StatusUnprocessableEntity, fe.Error())
 		}
-		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversation, conv.ID)+anchor)
+		return c.Redirect(http.StatusSeeOther, backToConversation(c, conv.ID)+anchor)
 	}
 	cur, gerr := s.Store.GetConversation(c.Request().Context(), conv.WorkspaceID, conv.ID)
 	if gerr != nil {
@@ -268,4 +268,16 @@ func (s *Handler) conversationCorrectionDelete(c echo.Context) error {
 	}
 	err = s.Review.Uncorrect(c.Request().Context(), conv.WorkspaceID, conv.ID, msg)
 	return s.reviewAnswer(c, conv, err, false, "#"+components.MsgID(msg))
+}
+
+// backToConversation is the conversation's page to go back to after a plain form post: with
+// the list it was opened from (?from= of the page that posted), so that j/k still follow it.
+func backToConversation(c echo.Context, id int64) string {
+	to := routenames.URL(routenames.Conversation, id)
+	if ref, err := url.Parse(c.Request().Referer()); err == nil && ref.Path == to {
+		if from := ref.Query().Get("from"); from != "" {
+			return to + "?from=" + url.QueryEscape(from)
+		}
+	}
+	return to
 }
