@@ -169,14 +169,7 @@ func (r *Responder) reply(ctx context.Context, conv *store.Conversation, a *stor
 	aid := conv.AssistantID
 	cid := conv.ID
 	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: resp.Content, Answers: answers}
-	prices := r.Prices
-	if raw, err := r.Store.WorkspaceSettings(ctx, conv.WorkspaceID); err == nil {
-		if t, err := workspace.Prices(r.Prices, raw); err == nil {
-			prices = t
-		} else {
-			r.Log.Warn("workspace prices are invalid; using the defaults", "workspace_id", conv.WorkspaceID, "err", err)
-		}
-	}
+	prices := workspace.PricesOf(ctx, r.Store, r.Prices, conv.WorkspaceID, r.Log)
 	rec, err := r.Conversations.AddReply(ctx, prices, usage.Call{
 		WorkspaceID: conv.WorkspaceID, ConversationID: &cid, AssistantID: aid, ConversationType: conv.Type,
 		RequestID: requestID, Purpose: usage.PurposeReply, Model: resp.Model,

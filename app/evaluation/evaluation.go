@@ -402,18 +402,7 @@ func (s *Service) request(a *store.Assistant, evs []model.Evaluator, msgs []Mess
 
 // entry is the ledger row of a run's call, priced with the workspace's prices.
 func (s *Service) entry(ctx context.Context, conv *store.Conversation, resp llm.Response, requestID string) (store.UsageEntry, string, error) {
-	prices := s.Prices
-	if prices == nil {
-		prices = usage.Default()
-	}
-	// Prices changed in Settings apply to new calls; the ledger row keeps the price it used.
-	if raw, err := s.Store.WorkspaceSettings(ctx, conv.WorkspaceID); err == nil {
-		if t, err := workspace.Prices(prices, raw); err == nil {
-			prices = t
-		} else {
-			s.log().Warn("workspace prices are invalid; using the defaults", "workspace_id", conv.WorkspaceID, "err", err)
-		}
-	}
+	prices := workspace.PricesOf(ctx, s.Store, s.Prices, conv.WorkspaceID, s.log())
 	cid := conv.ID
 	e, cost, err := usage.Entry(prices, usage.Call{
 		WorkspaceID: conv.WorkspaceID, ConversationID: &cid, AssistantID: conv.AssistantID,

@@ -367,18 +367,7 @@ func (x *Extractor) ask(ctx context.Context, conv *store.Conversation, a *store.
 	if err != nil {
 		return llmValues{}, nil, err
 	}
-	prices := x.Prices
-	if prices == nil {
-		prices = usage.Default()
-	}
-	// Prices changed in Settings apply to new calls; the ledger row keeps the price it used.
-	if raw, err := x.Store.WorkspaceSettings(ctx, conv.WorkspaceID); err == nil {
-		if t, err := workspace.Prices(prices, raw); err == nil {
-			prices = t
-		} else {
-			x.log().Warn("workspace prices are invalid; using the defaults", "workspace_id", conv.WorkspaceID, "err", err)
-		}
-	}
+	prices := workspace.PricesOf(ctx, x.Store, x.Prices, conv.WorkspaceID, x.log())
 	cid, lastID := conv.ID, last
 	entry, cost, err := usage.Entry(prices, usage.Call{
 		WorkspaceID: conv.WorkspaceID, ConversationID: &cid, MessageID: &lastID, AssistantID: conv.AssistantID,

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
@@ -134,4 +135,27 @@ func Prices(base *usage.Table, settingsJSON string) (*usage.Table, error) {
 		return base, err
 	}
 	return t, nil
+}
+
+// PricesOf is the price table a new LLM call of a workspace is priced with: base (the
+// defaults) with the workspace's own prices from Settings on top. Prices changed in Settings
+// apply to new calls; the ledger row keeps the price it used. Settings that cannot be read,
+// or prices that are invalid, leave base (logged): a call is never refused for its price.
+func PricesOf(ctx context.Context, st *store.Store, base *usage.Table, workspaceID int64, log *slog.Logger) *usage.Table {
+	if base == nil {
+		base = usage.Default()
+	}
+	raw, err := st.WorkspaceSettings(ctx, workspaceID)
+	if err != nil {
+		return base
+	}
+	t, err := Prices(base, raw)
+	if err != nil {
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("workspace prices are invalid; using the defaults", "workspace_id", workspaceID, "err", err)
+		return base
+	}
+	return t
 }

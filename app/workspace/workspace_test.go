@@ -151,3 +151,37 @@ func TestPricesComeFromTheSettings(t *testing.T) {
 		t.Fatalf("broken entries: %v", err)
 	}
 }
+
+// PricesOf is the one reading of a workspace's prices that every LLM call is priced with
+// (replies, extraction, evaluation): its own prices over the defaults; invalid prices or a
+// workspace that cannot be read leave the defaults.
+func TestPricesOf(t *testing.T) {
+	testkit.EachDialect(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		ws, _, err := st.CreateWorkspaceWithUser(ctx, "W", "w@x.test", "h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := usage.Default()
+		set := func(settings string) {
+			t.Helper()
+			if _, err := st.DB.NewUpdate().Table("workspaces").Set("settings = ?", settings).Where("id = ?", ws.ID).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		set(`{"prices":[{"match":"my-model","input_per_1m":"1","output_per_1m":"2"}]}`)
+		if p, ok := workspace.PricesOf(ctx, st, base, ws.ID, nil).Lookup("my-model"); !ok || p.Source != usage.SourceSettings {
+			t.Fatalf("the workspace's own price: %+v %v", p, ok)
+		}
+		if _, ok := workspace.PricesOf(ctx, st, nil, ws.ID, nil).Lookup("my-model"); !ok {
+			t.Fatal("no base: the defaults, with the workspace's prices on top")
+		}
+		set(`{"prices":[{"match":"x","input_per_1m":"abc"}]}`)
+		if got := workspace.PricesOf(ctx, st, base, ws.ID, nil); got != base {
+			t.Fatal("invalid prices: the defaults")
+		}
+		if got := workspace.PricesOf(ctx, st, base, ws.ID+1000, nil); got != base {
+			t.Fatal("a workspace that cannot be read: the defaults")
+		}
+	})
+}
