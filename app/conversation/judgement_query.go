@@ -22,8 +22,10 @@ const MaxEvalFilters = 10
 // MaxTagLength is the longest tag name.
 const MaxTagLength = 50
 
-// TagKey is the key a tag name is matched on (tags.name_key): case-insensitive.
-func TagKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+// TagKey is the key a tag name is stored and matched on (tags.name_key): its words joined by
+// one space, lower-cased. The review workflow stores tags under it and the list's tag= filter
+// looks them up by it: one rule, so "Late  Delivery" finds "late delivery".
+func TagKey(name string) string { return strings.ToLower(strings.Join(strings.Fields(name), " ")) }
 
 // parseJudgement reads the filters of the judgement (issue 14): outcome, sentiment,
 // review_status, needs_review, tag, assignee (a member id, "none", or "me" for the member me

@@ -29,6 +29,7 @@ func TestParseJudgementQuery(t *testing.T) {
 		{"review_status=flagged", store.Filter{ReviewStatus: "flagged"}},
 		{"needs_review=1", store.Filter{NeedsReview: true}},
 		{"tag=+Billing+", store.Filter{TagKey: "billing"}},
+		{"tag=Late++Delivery", store.Filter{TagKey: "late delivery"}}, // the review's key of that name
 		{"assignee=12", store.Filter{AssigneeID: 12}},
 		{"assignee=none", store.Filter{AssigneeNone: true}},
 		{"assignee=me", store.Filter{AssigneeID: 42}},

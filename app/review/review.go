@@ -177,7 +177,7 @@ func TagName(field, name string) (clean, key string, err error) {
 	if strings.IndexFunc(clean, unicode.IsControl) >= 0 {
 		return "", "", &FieldError{field, "must not contain control characters"}
 	}
-	return clean, strings.ToLower(clean), nil
+	return clean, conversation.TagKey(clean), nil
 }
 
 // Color checks a tag colour: a name of Colors or #rrggbb ("" is DefaultColor).
