@@ -81,7 +81,15 @@ func (r *Responder) Request(ctx context.Context, conv *store.Conversation, a *st
 	if err != nil {
 		return llm.Request{}, err
 	}
-	collected := conv.VariableMap()
+	return BuildRequest(a, conv.VariableMap(), page.Messages), nil
+}
+
+// BuildRequest is the one rule for what an assistant is asked when it answers: its system
+// prompt, what it must collect and what it has (collected), then the messages given, oldest
+// first. Live replies (Request) and replays (app/replay, which hands it the transcript up to
+// the turn being regenerated) both build their request here, so a replay is asked what the
+// customer's conversation would have asked.
+func BuildRequest(a *store.Assistant, collected map[string]string, msgs []store.Message) llm.Request {
 	vars := Variables(a)
 	req := llm.Request{
 		Model: a.Model, FirstMessage: a.FirstMessage, Variables: vars, Collected: collected,
@@ -109,7 +117,7 @@ func (r *Responder) Request(ctx context.Context, conv *store.Conversation, a *st
 	if s := strings.TrimSpace(sys.String()); s != "" {
 		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleSystem, Content: s})
 	}
-	for _, m := range page.Messages {
+	for _, m := range msgs {
 		switch m.Role {
 		case "user":
 			if m.Content == "" && m.ContentType != "text" {
@@ -124,7 +132,7 @@ func (r *Responder) Request(ctx context.Context, conv *store.Conversation, a *st
 			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleAssistant, Content: m.Content})
 		}
 	}
-	return req, nil
+	return req
 }
 
 // Reply answers the conversation once per requestID. onDelta, when not nil, receives the reply

@@ -54,6 +54,9 @@ func (s *Store) CreateAssistant(ctx context.Context, a *Assistant, audit ...*Aud
 			if _, err := tx.NewInsert().Model(a).Returning("id").Exec(ctx); err != nil {
 				return err
 			}
+			if err := firstVersion(ctx, tx, a, Author{}); err != nil {
+				return err
+			}
 			fillTarget(audit, a.ID)
 			return insertAudit(ctx, tx, audit)
 		})

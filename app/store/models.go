@@ -82,6 +82,26 @@ type Assistant struct {
 	// conversation's end while the window is open.
 	Evaluators   Evaluators `bun:"evaluators"`
 	CSATWhatsApp bool       `bun:"csat_whatsapp"`
+
+	// Versions (issue 15): the row's behaviour columns (system prompt, first message, model,
+	// temperature, variables, evaluators) are a copy of the published version's; the draft is
+	// the unpublished version edits go to (0: none). PublishGate: publishing needs a test set
+	// run of the version that did not regress against the published one.
+	PublishedVersion int  `bun:"published_version"`
+	DraftVersion     int  `bun:"draft_version"`
+	PublishGate      bool `bun:"publish_gate"`
+	// Pinned, when not 0, is the version whose behaviour this copy of the row holds instead
+	// of the published one (AssistantVersion.Overlay); never stored.
+	Pinned int `bun:"-"`
+}
+
+// AnsweringVersion is the version whose behaviour the row holds: the pinned one of an
+// overlaid copy, else the published one (0 before versions existed).
+func (a *Assistant) AnsweringVersion() int {
+	if a.Pinned != 0 {
+		return a.Pinned
+	}
+	return a.PublishedVersion
 }
 
 type Conversation struct {
@@ -112,6 +132,9 @@ type Conversation struct {
 	AIChangedAt        *time.Time `bun:"ai_changed_at"`
 	EndedAt            *time.Time `bun:"ended_at"`
 	LastError          string     `bun:"last_error"`
+	// AssistantVersion is the assistant version the conversation started with (nil before
+	// versions existed); a Test Chat conversation is answered by it throughout.
+	AssistantVersion *int `bun:"assistant_version"`
 
 	// The end: why it ended (model.EndReasons, "" while open) and how many ends it has had
 	// (the current end's conversation_ends.seq while it is ended).
@@ -168,6 +191,9 @@ type Message struct {
 	// name as it was then); nil and "" for everything else.
 	AuthorID   *int64 `bun:"author_id"`
 	AuthorName string `bun:"author_name"`
+	// AssistantVersion is the assistant version that wrote an assistant message (nil for
+	// other roles and for messages written before versions existed).
+	AssistantVersion *int `bun:"assistant_version"`
 	// Answers, when set on a reply being stored, is the customer message it answers: the
 	// intent to answer that message (pending_replies) is done in the same transaction.
 	Answers int64 `bun:"-"`
@@ -205,6 +231,8 @@ type UsageEntry struct {
 	Charged          bool       `bun:"charged"`
 	CreatedAt        time.Time  `bun:"created_at"`
 	TalliedAt        *time.Time `bun:"tallied_at"`
+	// ReplayID is the replay a PurposeReplay row was spent on.
+	ReplayID *int64 `bun:"replay_id"`
 }
 
 type InboundEvent struct {

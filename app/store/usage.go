@@ -15,10 +15,13 @@ const (
 	PurposeReply      = "reply"
 	PurposeExtraction = "extraction"
 	PurposeEvaluation = "evaluation"
+	// PurposeReplay is a replay's calls (issue 15): its regenerated answers and the
+	// evaluations and judgements of replays and test set runs; never a customer's reply.
+	PurposeReplay = "replay"
 )
 
 // Purposes lists the usage purposes (usage_ledger.purpose).
-var Purposes = []string{PurposeReply, PurposeExtraction, PurposeEvaluation}
+var Purposes = []string{PurposeReply, PurposeExtraction, PurposeEvaluation, PurposeReplay}
 
 // ErrUsageEntryInvalid is returned for a ledger row without a workspace, request id, model or
 // valid purpose.

@@ -17,6 +17,7 @@ const (
 	PurposeReply      = store.PurposeReply
 	PurposeExtraction = store.PurposeExtraction
 	PurposeEvaluation = store.PurposeEvaluation
+	PurposeReplay     = store.PurposeReplay
 )
 
 // Call describes one LLM call to record.
@@ -29,7 +30,10 @@ type Call struct {
 	// RequestID identifies the call for good (for example "reply:<conversation>:<message>"):
 	// recording the same id again writes nothing, so a retried job never counts twice.
 	RequestID string
-	Purpose   string // PurposeReply, PurposeExtraction or PurposeEvaluation
+	Purpose   string // PurposeReply, PurposeExtraction, PurposeEvaluation or PurposeReplay
+	// ReplayID is the replay a PurposeReplay call is spent on (its ConversationID is nil: a
+	// replay never adds to the original conversation's totals).
+	ReplayID *int64
 	Model     string // the model that answered (llm.Response.Model)
 	Tokens    Tokens
 	// AddToConversation also adds the tokens and cost to the conversation's totals, once.
@@ -101,6 +105,7 @@ func Entry(prices *Table, c Call) (store.UsageEntry, Cost, error) {
 		CostNanos:        cost.Nanos,
 		PriceEntry:       priceJSON,
 		Charged:          c.ConversationType != model.TypeTest,
+		ReplayID:         c.ReplayID,
 	}, cost, nil
 }
 
