@@ -85,7 +85,9 @@ type ReplayEvaluation struct {
 type ReplayEvaluations []ReplayEvaluation
 
 // Scan implements sql.Scanner.
-func (e *ReplayEvaluations) Scan(src any) error { return scanJSONList((*[]ReplayEvaluation)(e), "evaluations", src) }
+func (e *ReplayEvaluations) Scan(src any) error {
+	return scanJSONList((*[]ReplayEvaluation)(e), "evaluations", src)
+}
 
 // Value implements driver.Valuer.
 func (e ReplayEvaluations) Value() (driver.Value, error) { return jsonListValue(e) }

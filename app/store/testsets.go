@@ -42,7 +42,9 @@ type TestCase struct {
 type TestCaseTurns []model.TestCaseTurn
 
 // Scan implements sql.Scanner.
-func (t *TestCaseTurns) Scan(src any) error { return scanJSONList((*[]model.TestCaseTurn)(t), "turns", src) }
+func (t *TestCaseTurns) Scan(src any) error {
+	return scanJSONList((*[]model.TestCaseTurn)(t), "turns", src)
+}
 
 // Value implements driver.Valuer.
 func (t TestCaseTurns) Value() (driver.Value, error) { return jsonListValue(t) }

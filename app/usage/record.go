@@ -34,8 +34,8 @@ type Call struct {
 	// ReplayID is the replay a PurposeReplay call is spent on (its ConversationID is nil: a
 	// replay never adds to the original conversation's totals).
 	ReplayID *int64
-	Model     string // the model that answered (llm.Response.Model)
-	Tokens    Tokens
+	Model    string // the model that answered (llm.Response.Model)
+	Tokens   Tokens
 	// AddToConversation also adds the tokens and cost to the conversation's totals, once.
 	// Set it for calls whose usage no message carries (extraction); Record ignores it when
 	// ConversationID is nil.
