@@ -361,7 +361,7 @@ func BenchmarkAnalyticsPage(b *testing.B) {
 		}
 	}
 	email := fmt.Sprintf("analytics-bench-%d@example.com", time.Now().UnixNano())
-	if _, err := st.DB.NewInsert().Model(&store.User{WorkspaceID: ws.ID, Email: email, PasswordHash: hash, Role: "admin", CreatedAt: time.Now()}).Exec(ctx); err != nil {
+	if err := st.CreateUser(ctx, &store.User{WorkspaceID: ws.ID, Email: email, PasswordHash: hash, Role: "admin", CreatedAt: time.Now()}, model.MemberAdmin); err != nil {
 		b.Fatal(err)
 	}
 	var assistants []int64
