@@ -110,7 +110,8 @@ func Author(ctx context.Context) store.Author {
 // yet): that is a *GateRefusal and nothing is written. entries (AuditEntries) are written in
 // the transaction, with an entry for the version saved and one for a publish.
 func (s *Versions) Save(ctx context.Context, workspaceID, id int64, edit Edit, publish bool, entries []*store.AuditEntry) (*Saved, error) {
-	es := append(entries, nil, nil)
+	// entries, then a slot for the version saved and one for a publish.
+	es := make([]*store.AuditEntry, len(entries)+2)
 	slot := len(entries)
 	row, v, err := s.Store.SaveAssistant(ctx, workspaceID, id, func(a *store.Assistant, base *store.AssistantVersion) (store.VersionChange, error) {
 		from := base.Behaviour()
@@ -118,6 +119,7 @@ func (s *Versions) Save(ctx context.Context, workspaceID, id int64, edit Edit, p
 		if err != nil {
 			return store.VersionChange{}, err
 		}
+		copy(es, entries) // edit may have filled entries' slots (DescribeChange)
 		next.Evaluators = VersionEvaluators(from.Evaluators, next.Evaluators)
 		ch := store.VersionChange{Publish: publish}
 		if !SameBehaviour(from, next) {
