@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/app/account"
+	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
@@ -95,6 +96,8 @@ type App struct {
 	Reeval *reeval.Service
 	// Review is the review workflow: review status, assignee, tags, notes, corrections (issue 14).
 	Review *review.Service
+	// Versions saves and publishes assistant versions (issue 15); its Gate is the publish gate.
+	Versions *assistants.Versions
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
 
@@ -203,6 +206,8 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 			log.WarnContext(ctx, "enqueue evaluation run; the sweep will", "run_id", run.ID, "err", err)
 		}
 	}
+	// issue 15: assistant versions (the publish gate is wired here)
+	a.Versions = &assistants.Versions{Store: a.Store}
 	return a, nil
 }
 

@@ -64,5 +64,6 @@ func changedSettings(a, b *store.Assistant) []string {
 	add("identity_required", a.IdentityRequired == b.IdentityRequired)
 	add("evaluators", reflect.DeepEqual(a.Evaluators, b.Evaluators))
 	add("csat_whatsapp", a.CSATWhatsApp == b.CSATWhatsApp)
+	add("publish_gate", a.PublishGate == b.PublishGate)
 	return out
 }

@@ -57,6 +57,10 @@ const (
 	TagCreate                    Action = "tag.create"
 	TagUpdate                    Action = "tag.update"
 	TagDelete                    Action = "tag.delete"
+
+	// issue 15: versions
+	AssistantVersionSave Action = "assistant.version.save"
+	AssistantPublish     Action = "assistant.version.publish"
 )
 
 // Actions is every action with its label, in the order the filter lists them.
@@ -105,6 +109,9 @@ var Actions = []struct {
 	{TagCreate, "Tag created"},
 	{TagUpdate, "Tag changed"},
 	{TagDelete, "Tag deleted"},
+	// issue 15: versions
+	{AssistantVersionSave, "Assistant version saved"},
+	{AssistantPublish, "Assistant version published"},
 }
 
 // Known reports whether a is one of Actions (a filter naming another matches nothing).

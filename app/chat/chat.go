@@ -154,6 +154,10 @@ func (r *Responder) reply(ctx context.Context, conv *store.Conversation, a *stor
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Reply{}, err
 	}
+	a, err := r.Answering(ctx, conv, a)
+	if err != nil {
+		return Reply{}, err
+	}
 	req, err := r.Request(ctx, conv, a)
 	if err != nil {
 		return Reply{}, err
@@ -172,11 +176,12 @@ func (r *Responder) reply(ctx context.Context, conv *store.Conversation, a *stor
 		if r.Meter != nil {
 			r.Meter.LLMError(usage.PurposeReply, req.Model)
 		}
-		return r.fallback(ctx, conv, answers, err)
+		return r.fallback(ctx, conv, a, answers, err)
 	}
 	aid := conv.AssistantID
 	cid := conv.ID
-	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: resp.Content, Answers: answers}
+	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: resp.Content, Answers: answers,
+		AssistantVersion: a.VersionPtr()}
 	prices := workspace.PricesOf(ctx, r.Store, r.Prices, conv.WorkspaceID, r.Log)
 	rec, err := r.Conversations.AddReply(ctx, prices, usage.Call{
 		WorkspaceID: conv.WorkspaceID, ConversationID: &cid, AssistantID: aid, ConversationType: conv.Type,
@@ -202,10 +207,11 @@ func (r *Responder) reply(ctx context.Context, conv *store.Conversation, a *stor
 	return out, nil
 }
 
-func (r *Responder) fallback(ctx context.Context, conv *store.Conversation, answers int64, cause error) (Reply, error) {
+func (r *Responder) fallback(ctx context.Context, conv *store.Conversation, a *store.Assistant, answers int64, cause error) (Reply, error) {
 	msg := safeError(cause)
 	r.Log.WarnContext(ctx, "llm reply failed", "conversation_id", conv.ID, "err", cause)
-	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: llm.FallbackReply, Error: msg, Answers: answers}
+	m := &store.Message{WorkspaceID: conv.WorkspaceID, ConversationID: conv.ID, Role: "assistant", Content: llm.FallbackReply, Error: msg, Answers: answers,
+		AssistantVersion: a.VersionPtr()}
 	if _, err := r.Conversations.AddMessage(ctx, m); err != nil {
 		return Reply{}, err
 	}

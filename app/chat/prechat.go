@@ -112,10 +112,13 @@ func ValidateMessage(text string) (string, error) {
 }
 
 // StartSession creates a conversation of the given type for an assistant, stores the
-// pre-chat variables, and adds the assistant's first message (which costs nothing).
+// pre-chat variables, and adds the assistant's first message (which costs nothing). The
+// conversation records the version a answers with (the published one, or for a Test Chat
+// the version it was overlaid with), and so does the first message.
 func StartSession(ctx context.Context, st *store.Store, svc *conversation.Service, a *store.Assistant, typ, customer string, vars map[string]string) (*store.Conversation, error) {
 	aid := a.ID
-	conv := &store.Conversation{WorkspaceID: a.WorkspaceID, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != model.TypeTest, AIEnabled: true}
+	conv := &store.Conversation{WorkspaceID: a.WorkspaceID, AssistantID: &aid, Type: typ, Customer: customer, Charged: typ != model.TypeTest, AIEnabled: true,
+		AssistantVersion: a.VersionPtr()}
 	names := make([]string, 0, len(vars))
 	for k := range vars {
 		names = append(names, k)
@@ -127,7 +130,7 @@ func StartSession(ctx context.Context, st *store.Store, svc *conversation.Servic
 	}
 	var first *store.Message
 	if strings.TrimSpace(a.FirstMessage) != "" {
-		first = &store.Message{Role: "assistant", Content: a.FirstMessage}
+		first = &store.Message{Role: "assistant", Content: a.FirstMessage, AssistantVersion: a.VersionPtr()}
 	}
 	// One transaction: a visitor never leaves a conversation without its pre-chat answers.
 	if err := svc.Start(ctx, conv, vs, first); err != nil {

@@ -164,6 +164,9 @@ type AssistantSettings struct {
 	// CSATWhatsApp asks WhatsApp customers "How did we do?" at a conversation's end, while
 	// the window is open (issue 14).
 	CSATWhatsApp bool
+	// PublishGate: publishing a version needs a test set run of it that did not regress
+	// against the published one (issue 15). Not versioned.
+	PublishGate bool
 }
 
 // Assistant is an assistant as the rest of Parley reads it: its JSON columns decoded.

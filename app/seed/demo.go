@@ -371,6 +371,8 @@ func asciiEmail(s string) string {
 
 func writeDemoConversation(ctx context.Context, s *store.Store, prices *usage.Table, c demoConversation) error {
 	conv := c.conv
+	demoVersion := 1 // the demo assistants are never edited: version 1 answers every conversation
+	conv.AssistantVersion = &demoVersion
 	if err := s.CreateConversation(ctx, &conv); err != nil {
 		return err
 	}
@@ -384,6 +386,9 @@ func writeDemoConversation(ctx context.Context, s *store.Store, prices *usage.Ta
 	for i, dm := range c.msgs {
 		m := dm.Message
 		m.ConversationID = conv.ID
+		if m.Role == model.RoleAssistant {
+			m.AssistantVersion = &demoVersion
+		}
 		if m.Role == model.RoleAssistant && (m.PromptTokens > 0 || m.CompletionTokens > 0) {
 			// A reply was an LLM call: its ledger row, as the reply path writes it, so that the
 			// ledger, the rollups and the Analytics page agree with the conversations.

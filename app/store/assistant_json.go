@@ -157,6 +157,7 @@ func (a *Assistant) AsModel() *model.Assistant {
 			IdentityRequired: a.IdentityRequired,
 			Evaluators:       orEmpty(a.Evaluators),
 			CSATWhatsApp:     a.CSATWhatsApp,
+			PublishGate:      a.PublishGate,
 		},
 		IdentitySecret: a.IdentitySecret,
 		WhatsApp: model.WhatsAppConnection{AccessTokenEnc: a.WhatsAppAccessTokenEnc, WABAID: a.WidgetSettings.WABAID,

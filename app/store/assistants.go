@@ -183,6 +183,7 @@ var assistantColumns = []string{
 	"identity_required",
 	"evaluators",
 	"csat_whatsapp",
+	"publish_gate",
 }
 
 func (s *Store) updateAssistant(ctx context.Context, db bun.IDB, a *Assistant) error {

@@ -250,3 +250,102 @@ func firstVersion(ctx context.Context, tx bun.Tx, a *Assistant, by Author) error
 	}
 	return publish(ctx, tx, a, v, by, a.CreatedAt)
 }
+
+// VersionPtr is the version the row answers with (AnsweringVersion) as a column value: nil
+// before versions existed (0). A conversation records it when it starts, an assistant
+// message when the assistant writes it.
+func (a *Assistant) VersionPtr() *int {
+	if n := a.AnsweringVersion(); n > 0 {
+		return &n
+	}
+	return nil
+}
+
+// VersionChange is what saving an assistant's settings does to its versions, decided by
+// the caller (app/assistants) from the row and the current behaviour.
+type VersionChange struct {
+	// Behaviour, when not nil, is saved as the next version: the draft, or with Publish the
+	// published version at once.
+	Behaviour *model.Behaviour
+	// Publish: publish the new version, or (no new version) the current draft.
+	Publish bool
+	// Done, when set, is called with the version saved or published (published tells which)
+	// before the audit entries are written: the caller describes it in them.
+	Done func(v *AssistantVersion, published bool)
+}
+
+// SaveAssistant changes an assistant's settings and versions in one transaction under the
+// row's lock. fn gets the locked row and the behaviour edits start from (the draft's, or the
+// published one's when there is no draft, with its number); it writes the unversioned
+// settings into the row (leaving the behaviour columns, the published copy, alone) and
+// decides what happens to the versions. The row is written back, then a new version is
+// inserted (numbered without gaps) and made the draft or published, or the draft published.
+// When fn returns an error nothing is written. fn must not use the store (SQLite: the
+// transaction holds the only connection). It returns the row after the change and the
+// version saved or published (nil when none).
+func (s *Store) SaveAssistant(ctx context.Context, workspaceID, id int64, fn func(a *Assistant, base *AssistantVersion) (VersionChange, error), by Author, audit ...*AuditEntry) (*Assistant, *AssistantVersion, error) {
+	var a *Assistant
+	var v *AssistantVersion
+	err := s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if a, err = lockAssistant(ctx, tx, s.Dialect, workspaceID, id); err != nil {
+			return err
+		}
+		baseN := a.DraftVersion
+		if baseN == 0 {
+			baseN = a.PublishedVersion
+		}
+		base := new(AssistantVersion)
+		if err := tx.NewSelect().Model(base).Where("assistant_id = ? AND number = ?", a.ID, baseN).Scan(ctx); err != nil {
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			// No version yet (cannot happen after migration 200): the row is the base.
+			base = &AssistantVersion{WorkspaceID: a.WorkspaceID, AssistantID: a.ID}
+			base.SetBehaviour(a.Behaviour())
+		}
+		published := a.Behaviour()
+		ch, err := fn(a, base)
+		if err != nil {
+			return err
+		}
+		a.SetBehaviour(published) // the row's behaviour changes only by publishing
+		a.ID, a.WorkspaceID = id, workspaceID
+		if err := s.updateAssistant(ctx, tx, a); err != nil {
+			return err
+		}
+		at := now()
+		switch {
+		case ch.Behaviour != nil:
+			if v, err = insertVersion(ctx, tx, a, *ch.Behaviour, by, at); err != nil {
+				return err
+			}
+			if ch.Publish {
+				err = publish(ctx, tx, a, v, by, at)
+			} else {
+				a.DraftVersion = v.Number
+				_, err = tx.NewUpdate().Model(a).Column("draft_version").WherePK().Exec(ctx)
+			}
+			if err != nil {
+				return err
+			}
+		case ch.Publish && a.DraftVersion != 0:
+			v = new(AssistantVersion)
+			if err := tx.NewSelect().Model(v).Where("assistant_id = ? AND number = ?", a.ID, a.DraftVersion).Scan(ctx); err != nil {
+				return err
+			}
+			if err := publish(ctx, tx, a, v, by, at); err != nil {
+				return err
+			}
+		}
+		if v != nil && ch.Done != nil {
+			ch.Done(v, a.PublishedVersion == v.Number)
+		}
+		fillTarget(audit, a.ID)
+		return insertAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, v, nil
+}

@@ -206,6 +206,7 @@ func azParams(w *azWS, owner string) map[string]string {
 	p := map[string]string{
 		"key": w.assistant.PublicKey, "job": w.job, "msg": strconv.FormatInt(w.userMsg[model.TypeTest], 10), "queue": "default",
 		"token": "UNKNOWNTOKEN", // a reset link that does not work
+		"n":     "1",            // issue 15: version 1, which every assistant has
 	}
 	switch owner {
 	case "conv:test", "conv:widget", "conv:whatsapp":
@@ -860,6 +861,14 @@ func azRoutes() map[string]azRoute {
 		azKey("GET", "/conversations/bulk-evaluate/:job"):   {class: azDashboard, owner: "job"},
 		azKey("GET", "/assistants/evaluator-row"):           {class: azDashboard},
 		azKey("POST", "/api/v1/conversations/:id/evaluate"): {class: azAPI, owner: "conv:widget"},
+
+		// issue 15: versions
+		azKey("GET", "/assistants/:id/versions"):           {class: azDashboard, owner: "assistant"},
+		azKey("GET", "/assistants/:id/versions/compare"):   {class: azDashboard, owner: "assistant", query: "a=1&b=1"},
+		azKey("POST", "/assistants/:id/publish"):           {class: azDashboard, owner: "assistant", destructive: true, form: func(*azWS) url.Values { return url.Values{"version": {"1"}} }},
+		azKey("GET", "/api/v1/assistants/:id/versions"):    {class: azAPI, owner: "assistant"},
+		azKey("GET", "/api/v1/assistants/:id/versions/:n"): {class: azAPI, owner: "assistant"},
+		azKey("POST", "/api/v1/assistants/:id/publish"):    {class: azAPI, owner: "spare", json: `{"version":1}`},
 	}
 }
 

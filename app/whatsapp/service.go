@@ -147,6 +147,7 @@ func (s *Service) ReceiveMessage(ctx context.Context, p *EventPayload, providerI
 	conv := &store.Conversation{
 		WorkspaceID: a.WorkspaceID, AssistantID: &a.ID, Type: model.TypeWhatsApp,
 		Customer: "+" + waID, CustomerName: name, StartedAt: at, AIEnabled: true, Charged: true,
+		AssistantVersion: a.VersionPtr(), // the version it starts with (a new thread only)
 	}
 	cs := s.conversations()
 	created, err := cs.FindOrCreateWhatsApp(ctx, conv)

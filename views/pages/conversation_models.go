@@ -97,7 +97,9 @@ type VarView struct {
 
 // ConvDetail is the detail page.
 type ConvDetail struct {
-	ID               int64
+	ID int64
+	// Version is the assistant version the conversation started with (0: not recorded).
+	Version          int
 	Type, TypeLabel  string
 	Assistant        string
 	Customer         string

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/conversation"
@@ -45,6 +46,8 @@ type Handler struct {
 	Reeval *reeval.Service
 	// Review is the review workflow (review.go): status, assignee, tags, notes.
 	Review *review.Service
+	// Versions saves and publishes assistant versions (issue 15: versions.go, assistants.go).
+	Versions *assistants.Versions
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -77,6 +80,10 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIConversationTagsAdd, Handler: s.apiConversationTagAdd},
 		{Name: routenames.APIConversationTagsRemove, Handler: s.apiConversationTagRemove},
 		{Name: routenames.APIConversationNotes, Handler: s.apiConversationNoteCreate},
+		// issue 15: versions (versions.go)
+		{Name: routenames.APIAssistantVersions, Handler: s.apiAssistantVersions},
+		{Name: routenames.APIAssistantVersion, Handler: s.apiAssistantVersion},
+		{Name: routenames.APIAssistantPublish, Handler: s.apiAssistantPublish},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

@@ -38,6 +38,11 @@ type apiAssistant struct {
 	// Evaluators are the custom evaluators, each with its version (issue 14).
 	Evaluators   []model.Evaluator `json:"evaluators"`
 	CSATWhatsApp bool              `json:"csat_whatsapp"`
+	// Versions (issue 15): the behaviour fields above are the published version's (what
+	// answers customers); draft_version is null when there is no draft.
+	PublishedVersion int  `json:"published_version"`
+	DraftVersion     *int `json:"draft_version"`
+	PublishGate      bool `json:"publish_gate"`
 	apiIdentity
 	apiWhatsAppNumber
 	CreatedAt string `json:"created_at"`
@@ -78,6 +83,7 @@ func toAPIAssistant(row *store.Assistant, admin bool) apiAssistant {
 		WhatsAppConnected: a.WhatsAppConnected(), CSATWhatsApp: a.CSATWhatsApp, apiWhatsAppNumber: toAPIWhatsAppNumber(a.WhatsApp), CreatedAt: convjson.Time(a.CreatedAt), UpdatedAt: convjson.Time(a.UpdatedAt),
 	}
 	out.Evaluators = a.Evaluators
+	out.PublishedVersion, out.DraftVersion, out.PublishGate = row.PublishedVersion, draftOf(row), row.PublishGate
 	out.apiIdentity = toAPIIdentity(a, admin)
 	for _, p := range a.PrechatFields {
 		out.PrechatFields = append(out.PrechatFields, apiPrechatField{Name: p.Name, Label: p.Label, Type: p.Type, Variable: p.Fills(), Required: p.Required})
@@ -137,6 +143,9 @@ type assistantPatch struct {
 	IdentityRequired                                      *bool
 	Evaluators                                            *[]model.Evaluator
 	CSATWhatsApp                                          *bool
+	// issue 15: PublishGate is the setting; Publish (PATCH only) publishes the behaviour
+	// written instead of leaving it as the draft.
+	PublishGate, Publish *bool
 }
 
 // decodeAssistantBody decodes a JSON object strictly: an unknown field, a field of the wrong
@@ -201,6 +210,15 @@ func decodeAssistantBody(c echo.Context) (*assistantPatch, error) {
 			} else {
 				p.CSATWhatsApp = &b
 			}
+		case "publish_gate", "publish":
+			var b bool
+			if jsonbody.IsNull(v) || json.Unmarshal(v, &b) != nil {
+				err = apierr.InvalidField(k, "must be true or false")
+			} else if k == "publish" {
+				p.Publish = &b
+			} else {
+				p.PublishGate = &b
+			}
 		case "allowed_origins":
 			var os []string
 			os, err = jsonbody.Strings(k, v)
@@ -250,6 +268,9 @@ func (p *assistantPatch) apply(u *assistants.Update) {
 	}
 	if p.CSATWhatsApp != nil {
 		u.CSATWhatsApp = *p.CSATWhatsApp
+	}
+	if p.PublishGate != nil {
+		u.PublishGate = *p.PublishGate
 	}
 }
 
@@ -301,6 +322,9 @@ func (s *Handler) apiAssistantCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if p.Publish != nil {
+		return apierr.InvalidField("publish", "unknown field (a new assistant's settings are its published version 1)")
+	}
 	u := assistants.Update{AssistantSettings: assistants.NewSettings(s.Config.LLMModel)}
 	p.apply(&u)
 	if es := u.Validate(false); len(es) > 0 {
@@ -327,8 +351,11 @@ func (s *Handler) apiAssistantCreate(c echo.Context) error {
 	return c.JSON(http.StatusCreated, out)
 }
 
-// apiAssistantUpdate changes only the fields given; the result is validated as a whole and
-// written in one UPDATE.
+// apiAssistantUpdate changes only the fields given; the result is validated as a whole. The
+// behaviour fields go to the draft (a new version when they differ from it, or from the
+// published version when there is no draft) unless "publish": true is sent; the other
+// settings are written to the assistant at once. With the publish gate on, "publish": true
+// is a 409 and nothing is written.
 func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 	id, err := apiAssistantID(c)
 	if err != nil {
@@ -358,24 +385,28 @@ func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 	}
 	var invalid assistants.Errors
 	entries := assistants.AuditEntries(ctx, ws, id, audit.AssistantUpdate)
-	row, err := s.Store.ModifyAssistant(ctx, ws, id, func(row *store.Assistant) error {
+	saved, err := s.Versions.Save(ctx, ws, id, func(row *store.Assistant, base model.Behaviour) (model.Behaviour, error) {
 		if !assistants.SameConnection(stored, row) {
-			return assistants.ErrConnectionChanged
+			return model.Behaviour{}, assistants.ErrConnectionChanged
 		}
 		fresh := assistants.Update{AssistantSettings: row.AsModel().AssistantSettings}
+		fresh.SetBehaviour(base) // behaviour edits start from the draft
 		p.apply(&fresh)
 		if es := fresh.Validate(row.WhatsAppAccessTokenEnc != ""); len(es) > 0 {
 			invalid = es
-			return es
+			return model.Behaviour{}, es
 		}
 		fresh.AccessToken, fresh.Confirmed = u.AccessToken, u.Confirmed
 		old := *row
-		if err := fresh.Apply(row, s.Keys); err != nil {
-			return err
+		if err := fresh.ApplySettings(row, s.Keys); err != nil {
+			return model.Behaviour{}, err
 		}
 		assistants.DescribeChange(entries, &old, row)
-		return nil
-	}, entries...)
+		return fresh.NextBehaviour(base), nil
+	}, p.Publish != nil && *p.Publish, entries)
+	if reason, refused := assistants.IsRefusal(err); refused {
+		return apierr.New(http.StatusConflict, "publish_refused", "%s", reason)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errAPIAssistantNotFound()
@@ -388,7 +419,7 @@ func (s *Handler) apiAssistantUpdate(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	out := toAPIAssistant(row, s.apiAdmin(c))
+	out := toAPIAssistant(saved.Assistant, s.apiAdmin(c))
 	return c.JSON(http.StatusOK, out)
 }
 

@@ -168,8 +168,9 @@ func TestAPIAssistantsCRUD(t *testing.T) {
 		t.Fatalf("list: %s", l.Body)
 	}
 
-	// PATCH changes only the fields given.
-	p := asstAPIDo(t, e, "PATCH", path, key, `{"name":"Support 2","temperature":1}`)
+	// PATCH changes only the fields given (published at once: the behaviour shown is the
+	// published version's; issue 15).
+	p := asstAPIDo(t, e, "PATCH", path, key, `{"name":"Support 2","temperature":1,"publish":true}`)
 	if p.Status != http.StatusOK {
 		t.Fatalf("patch: %d %s", p.Status, p.Body)
 	}

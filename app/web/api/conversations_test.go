@@ -259,12 +259,12 @@ func TestAPIConversationsListShape(t *testing.T) {
 
 	// c1: every field, exactly.
 	c1 := byID[f.c1.ID]
-	wantKeys := []string{"assignee", "assistant_id", "completion_tokens", "cost_breakdown", "cost_usd", "csat", "csat_estimate", "customer", "end_reason", "ended_at", "evaluation_status", "id", "last_message_at", "message_count", "outcome", "prompt_tokens", "review_status", "sentiment", "started_at", "summary", "tags", "type", "user_message_count", "variables"}
+	wantKeys := []string{"assignee", "assistant_id", "assistant_version", "completion_tokens", "cost_breakdown", "cost_usd", "csat", "csat_estimate", "customer", "end_reason", "ended_at", "evaluation_status", "id", "last_message_at", "message_count", "outcome", "prompt_tokens", "review_status", "sentiment", "started_at", "summary", "tags", "type", "user_message_count", "variables"}
 	if got := keysOf(c1); !reflect.DeepEqual(got, wantKeys) {
 		t.Fatalf("test item keys %v, want %v", got, wantKeys)
 	}
 	want := map[string]any{
-		"id": float64(f.c1.ID), "type": "test", "assistant_id": float64(f.asst.ID), "customer": "alice@example.com",
+		"id": float64(f.c1.ID), "type": "test", "assistant_id": float64(f.asst.ID), "assistant_version": nil, "customer": "alice@example.com",
 		"message_count": float64(2), "user_message_count": float64(1), "prompt_tokens": float64(100), "completion_tokens": float64(20),
 		"cost_usd": "0.000525300", "variables": map[string]any{"plan": "pro", "city": "Paris"},
 		"started_at": "2025-03-10T12:00:00Z", "last_message_at": "2025-03-10T12:00:02.25Z",
@@ -521,9 +521,9 @@ func TestAPIConversationDetail(t *testing.T) {
 	}
 	wantMsgs := []any{
 		map[string]any{"id": float64(f.m1.ID), "role": "user", "content": "Hello <script>alert(1)</script>", "created_at": "2025-03-10T12:00:01Z",
-			"status": "received", "prompt_tokens": float64(0), "completion_tokens": float64(0), "cost_usd": "0.000000000", "correction": nil, "feedback": nil},
+			"status": "received", "prompt_tokens": float64(0), "completion_tokens": float64(0), "cost_usd": "0.000000000", "correction": nil, "feedback": nil, "assistant_version": nil},
 		map[string]any{"id": float64(f.m2.ID), "role": "assistant", "content": "Hi there, \"friend\" & co", "created_at": "2025-03-10T12:00:02.25Z",
-			"status": "sent", "prompt_tokens": float64(100), "completion_tokens": float64(20), "cost_usd": "0.000525300", "correction": nil, "feedback": nil},
+			"status": "sent", "prompt_tokens": float64(100), "completion_tokens": float64(20), "cost_usd": "0.000525300", "correction": nil, "feedback": nil, "assistant_version": nil},
 	}
 	if !reflect.DeepEqual(d["messages"], wantMsgs) {
 		t.Errorf("messages:\n got %#v\nwant %#v", d["messages"], wantMsgs)

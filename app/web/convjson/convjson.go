@@ -55,6 +55,8 @@ type Conversation struct {
 	Tags         []string `json:"tags"`
 	// CSAT is the customer's own score of the conversation's latest rated end, or null.
 	CSAT *CSAT `json:"csat"`
+	// issue 15: the assistant version the conversation started with (null before versions).
+	AssistantVersion *int `json:"assistant_version"`
 	// Only WhatsApp conversations have a window: a nil pointer leaves both fields out.
 	*Window
 }
@@ -196,6 +198,8 @@ type Message struct {
 	Correction *Correction `json:"correction"`
 	// Feedback is the customer's thumbs up or down on an answer, or null.
 	Feedback *Feedback `json:"feedback"`
+	// issue 15: the assistant version that wrote an assistant message (null otherwise).
+	AssistantVersion *int `json:"assistant_version"`
 }
 
 // CSAT is the customer's score (1 to 5) with its comment ("" when none).
@@ -271,6 +275,7 @@ func ToConversation(c *store.Conversation, now time.Time) Conversation {
 		ReviewStatus:     c.ReviewStatus,
 		Tags:             []string{},
 		CSAT:             csatOf(c),
+		AssistantVersion: c.AssistantVersion,
 	}
 	if c.EndedAt != nil {
 		at, reason := Time(*c.EndedAt), c.EndReason
@@ -291,7 +296,7 @@ func ToMessage(m *store.Message) Message {
 	return Message{
 		ID: m.ID, Role: m.Role, Content: m.Content, CreatedAt: Time(m.CreatedAt), Status: m.Status,
 		PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, CostUSD: model.Money(m.CostNanos).Exact(),
-		Author: author(m),
+		Author: author(m), AssistantVersion: m.AssistantVersion,
 	}
 }
 

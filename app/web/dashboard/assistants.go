@@ -87,6 +87,7 @@ func (s *Handler) assistantForm(c echo.Context, set model.AssistantSettings) pag
 		IdentityRequired: set.IdentityRequired,
 		CSATWhatsApp:     set.CSATWhatsApp,
 		Errs:             map[string]string{},
+		Version:          pages.AssistantVersionState{PublishGate: set.PublishGate},
 	}
 	names := make([]string, 0, len(set.Variables))
 	for i, v := range set.Variables {
@@ -175,6 +176,7 @@ type submitted struct {
 	temperature string // as typed
 	origins     string // as typed
 	errs        assistants.Errors
+	publish     bool // "Save and publish" (issue 15)
 }
 
 // parseAssistantForm reads the dashboard form. Variable and pre-chat rows are parallel lists
@@ -232,6 +234,8 @@ func parseAssistantForm(c echo.Context) (*submitted, error) {
 	u.Widget = model.Widget{Title: form.Get("title"), Color: form.Get("color")}
 	parseIdentity(form, u)
 	u.CSATWhatsApp = form.Get("csat_whatsapp") != "" // an unchecked box sends nothing
+	u.PublishGate = form.Get("publish_gate") != ""
+	sub.publish = form.Get("publish") != ""
 	sub.remove = form.Get("whatsapp_remove") != ""
 	if !sub.remove {
 		u.WhatsAppPhoneNumberID = form.Get("whatsapp_phone_number_id")
@@ -259,8 +263,15 @@ func (s *Handler) refusedForm(c echo.Context, status int, id int64, row *store.A
 		f.Heading = row.Name
 		f.Identity = identityView(c, row)
 		setWhatsAppNumber(&f, row)
+		f.Version = versionState(c, row)
+		f.Version.PublishGate = sub.upd.PublishGate
 	}
 	withErrors(&f, es)
+	for _, e := range es {
+		if e.Field == "publish" { // a refused publish (issue 15)
+			f.Version.Error = "Nothing was saved, nor published: " + e.Msg
+		}
+	}
 	if htmx.IsFragment(c) {
 		status = http.StatusOK
 	}
@@ -283,7 +294,12 @@ func (s *Handler) renderAssistant(c echo.Context, status int, f pages.AssistantF
 // editForm is the form of a stored assistant.
 func (s *Handler) editForm(c echo.Context, row *store.Assistant) (pages.AssistantForm, error) {
 	a := row.AsModel()
-	f := s.assistantForm(c, a.AssistantSettings)
+	set, err := s.draftSettings(c.Request().Context(), row) // the form edits the draft
+	if err != nil {
+		return pages.AssistantForm{}, err
+	}
+	f := s.assistantForm(c, set)
+	f.Version = versionState(c, row)
 	f.ID, f.PublicKey, f.Snippet, f.TokenSet, f.CreatedAt = a.ID, a.PublicKey, s.widgetSnippet(a.PublicKey), row.WhatsAppAccessTokenEnc != "", a.CreatedAt
 	f.Heading = a.Name
 	f.Identity = identityView(c, row)
@@ -386,12 +402,17 @@ func (s *Handler) assistantShow(c echo.Context) error {
 		return err
 	}
 	f.Saved = c.QueryParam("saved") == "1"
+	if n, err := strconv.Atoi(c.QueryParam("published")); err == nil && n > 0 {
+		f.Version.JustPublished = n
+	}
 	f.Identity.Rotated = c.QueryParam("rotated") == "1"
 	return s.renderAssistant(c, http.StatusOK, f)
 }
 
-// assistantUpdate validates the whole form and writes it in one UPDATE; with any error
-// nothing is written.
+// assistantUpdate validates the whole form and writes it in one transaction; with any error
+// nothing is written. The behaviour goes to the draft (a new version when it differs from
+// the draft, or from the published version when there is none), or with "Save and publish"
+// to the published version at once; the other settings are written to the assistant.
 func (s *Handler) assistantUpdate(c echo.Context) error {
 	id, ok := assistantID(c)
 	if !ok {
@@ -411,6 +432,9 @@ func (s *Handler) assistantUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if sub.publish && !canPublish(c) {
+		return echo.NewHTTPError(http.StatusForbidden, "Your role may not publish.")
+	}
 	if es := append(sub.errs, sub.upd.Validate(before.WhatsAppAccessTokenEnc != "")...); len(es) > 0 {
 		return s.invalidForm(c, id, before, sub, es)
 	}
@@ -419,22 +443,25 @@ func (s *Handler) assistantUpdate(c echo.Context) error {
 	}
 	var invalid assistants.Errors
 	entries := assistants.AuditEntries(ctx, ws, id, audit.AssistantUpdate)
-	row, err := s.Store.ModifyAssistant(ctx, ws, id, func(a *store.Assistant) error {
+	saved, err := s.Versions.Save(ctx, ws, id, func(a *store.Assistant, base model.Behaviour) (model.Behaviour, error) {
 		if !assistants.SameConnection(before, a) {
-			return assistants.ErrConnectionChanged
+			return model.Behaviour{}, assistants.ErrConnectionChanged
 		}
 		es := append(sub.errs, sub.upd.Validate(a.WhatsAppAccessTokenEnc != "")...)
 		if len(es) > 0 {
 			invalid = es
-			return es
+			return model.Behaviour{}, es
 		}
 		old := *a
-		if err := sub.upd.Apply(a, s.Keys); err != nil {
-			return err
+		if err := sub.upd.ApplySettings(a, s.Keys); err != nil {
+			return model.Behaviour{}, err
 		}
 		assistants.DescribeChange(entries, &old, a)
-		return nil
-	}, entries...)
+		return sub.upd.NextBehaviour(base), nil
+	}, sub.publish, entries)
+	if reason, refused := assistants.IsRefusal(err); refused {
+		return s.refusedForm(c, http.StatusConflict, id, before, sub, assistants.Errors{{Field: "publish", Msg: reason}})
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errAssistantNotFound()
@@ -447,14 +474,23 @@ func (s *Handler) assistantUpdate(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	if !htmx.IsFragment(c) {
-		return c.Redirect(http.StatusSeeOther, pages.AssistantURL(id)+"?saved=1")
+	published := 0
+	if saved.Published {
+		published = saved.Version.Number
 	}
-	f, err := s.editForm(c, row)
+	if !htmx.IsFragment(c) {
+		q := "?saved=1"
+		if published > 0 {
+			q += "&published=" + strconv.Itoa(published)
+		}
+		return c.Redirect(http.StatusSeeOther, pages.AssistantURL(id)+q)
+	}
+	f, err := s.editForm(c, saved.Assistant)
 	if err != nil {
 		return err
 	}
 	f.Saved = true
+	f.Version.JustPublished = published
 	return s.renderAssistant(c, http.StatusOK, f)
 }
 

@@ -249,6 +249,7 @@ func TestAssistantPagesCreateEditDelete(t *testing.T) {
 	form.Set("name", "Sales bot 2")
 	form.Set("whatsapp_access_token", "")
 	form.Set("var_required", "k2")
+	form.Set("publish", "1") // "Save and publish": the behaviour answers at once (issue 15)
 	path := "/assistants/" + strconv.FormatInt(id, 10)
 	res = e.PostForm(c, path, form, "HX-Request", "true", "X-CSRF-Token", tok)
 	if res.StatusCode != http.StatusOK {

@@ -134,8 +134,13 @@ func TestAuditRecordsDashboardActions(t *testing.T) {
 	}
 	mustStatus(t, "update assistant", post("/assistants/"+aid, url.Values{"name": {"Helper 2"}, "model": {"gpt-4o-mini"}, "system_prompt": {"Be kind"}}), http.StatusSeeOther)
 	en = findAudit(t, auditOf(t, e.Env, ws.ID), audit.AssistantUpdate)
-	if ch, _ := detailsOf(t, en)["changed"].([]any); en.TargetID != aid || len(ch) != 2 || ch[0] != "name" || ch[1] != "system_prompt" || strings.Contains(en.Details, "Be kind") {
+	if ch, _ := detailsOf(t, en)["changed"].([]any); en.TargetID != aid || len(ch) != 1 || ch[0] != "name" || strings.Contains(en.Details, "Be kind") {
 		t.Fatalf("assistant update entry: %+v", en)
+	}
+	// The prompt went to a new version, the draft (issue 15): its own entry, without the prompt.
+	en = findAudit(t, auditOf(t, e.Env, ws.ID), audit.AssistantVersionSave)
+	if d := detailsOf(t, en); en.TargetID != aid || d["version"] != 2.0 || d["published"] != false || strings.Contains(en.Details, "Be kind") {
+		t.Fatalf("version save entry: %+v", en)
 	}
 	mustStatus(t, "rotate", post("/assistants/"+aid+"/identity-secret", nil), http.StatusSeeOther)
 	if en = findAudit(t, auditOf(t, e.Env, ws.ID), audit.AssistantIdentityRotate); en.TargetID != aid {

@@ -175,6 +175,9 @@ func msgView(m *store.Message) components.MsgView {
 		CreatedAt: m.CreatedAt, Status: m.Status, StatusError: m.StatusError, PromptTokens: m.PromptTokens,
 		CompletionTokens: m.CompletionTokens, CostExact: model.Money(m.CostNanos).Exact(), Error: m.Error}
 	v.ShowUsage = m.Role == "assistant" && (m.PromptTokens > 0 || m.CompletionTokens > 0 || m.CostNanos > 0)
+	if m.AssistantVersion != nil {
+		v.Version = *m.AssistantVersion
+	}
 	if m.ContentType != "" && m.ContentType != "text" && m.Content == "" {
 		v.Content = "unsupported message (" + m.ContentType + ")"
 	}
@@ -196,6 +199,9 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 		EventsURL: routenames.URL(routenames.ConversationEvents, conv.ID),
 		End:       endView(c, conv),
 		CSAT:      csatView(conv),
+	}
+	if conv.AssistantVersion != nil {
+		d.Version = *conv.AssistantVersion
 	}
 	vars, err := s.Store.Variables(ctx, conv.WorkspaceID, conv.ID)
 	if err != nil {

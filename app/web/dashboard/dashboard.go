@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/app/account"
+	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/auth"
 	"github.com/parleyhq/parley/app/chat"
@@ -59,6 +60,8 @@ type Handler struct {
 	Audit *audit.Service
 	// Reeval is "Evaluate again", of one conversation or in bulk (evaluate.go).
 	Reeval *reeval.Service
+	// Versions saves and publishes assistant versions (issue 15: versions.go).
+	Versions *assistants.Versions
 	// Review is the review workflow (review.go, tags.go): status, assignee, tags, notes, corrections.
 	Review *review.Service
 	// Closing is closed when the server shuts down: open event streams end.

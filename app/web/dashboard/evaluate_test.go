@@ -88,6 +88,7 @@ func TestAssistantEvaluatorsEditor(t *testing.T) {
 	ok["ev_question"] = []string{"Did the customer ask for a refund?", "What was it about?"}
 	ok["ev_type"] = []string{"boolean", "option"}
 	ok["ev_options"] = []string{"", "billing, shipping, returns"}
+	ok.Set("publish", "1") // "Save and publish": the row holds the published evaluators (issue 15)
 	res = e.PostForm(c, path, ok, "HX-Request", "true")
 	d = webtest.Doc(t, res)
 	if d.Find("#saved").Length() != 1 {

@@ -118,6 +118,10 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.ConversationNotes, Handler: s.conversationNote},
 		{Name: routenames.ConversationCorrection, Handler: s.conversationCorrection},
 		{Name: routenames.ConversationCorrectionDelete, Handler: s.conversationCorrectionDelete},
+		// issue 15: versions (versions.go)
+		{Name: routenames.AssistantVersions, Handler: s.assistantVersions},
+		{Name: routenames.AssistantVersionsCompare, Handler: s.assistantVersionsCompare},
+		{Name: routenames.AssistantPublish, Handler: s.assistantPublish},
 		{Name: routenames.SettingsTags, Handler: s.tagsPage},
 		{Name: routenames.SettingsTagsCreate, Handler: s.tagCreate},
 		{Name: routenames.SettingsTagUpdate, Handler: s.tagUpdate},

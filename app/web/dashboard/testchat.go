@@ -42,6 +42,9 @@ func (s *Handler) renderTestChatStart(c echo.Context, status int, chosen string,
 	}
 	if pick != nil {
 		d.Assistant = strconv.FormatInt(pick.ID, 10)
+		if err := s.testChatVersions(c, &d, pick); err != nil {
+			return err
+		}
 		for _, f := range pick.PrechatFields {
 			lbl := f.Label
 			if lbl == "" {
@@ -95,6 +98,10 @@ func (s *Handler) testChatCreate(c echo.Context) error {
 	if len(errs) > 0 {
 		return s.renderTestChatStart(c, http.StatusBadRequest, strconv.FormatInt(a.ID, 10), answers, errs, "")
 	}
+	// issue 15: the session chats with the version chosen (versions.go: testChatVersion)
+	if a, err = s.testChatVersion(c, a); err != nil {
+		return err
+	}
 	conv, err := chat.StartSession(ctx, s.Store, s.Conversations, a, model.TypeTest, "test:"+cur.User.Email, vars)
 	if err != nil {
 		return err
@@ -128,7 +135,7 @@ func (s *Handler) testChatShow(c echo.Context) error {
 		return err
 	}
 	d := pages.TestChatSession{ConversationID: conv.ID, AssistantID: a.ID, Assistant: a.Name, Provider: s.Chat.LLM.Name(),
-		Messages: det.Messages, CSRF: csrfToken(c), Vars: det.Vars, End: det.End}
+		Messages: det.Messages, CSRF: csrfToken(c), Vars: det.Vars, End: det.End, Version: det.Version}
 	if n := len(det.Messages); n > 0 && det.Messages[n-1].Role == "user" {
 		d.PendingFor = det.Messages[n-1].ID
 	}

@@ -165,6 +165,13 @@ const (
 	ConversationsViewCreate = "conversations.views.create"
 	ConversationsViewRename = "conversations.views.rename"
 	ConversationsViewDelete = "conversations.views.delete"
+	// issue 15: versions
+	APIAssistantVersions     = "api.assistant.versions"
+	APIAssistantVersion      = "api.assistant.version"
+	APIAssistantPublish      = "api.assistant.publish"
+	AssistantVersions        = "assistant.versions"
+	AssistantVersionsCompare = "assistant.versions.compare"
+	AssistantPublish         = "assistant.publish"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -317,4 +324,11 @@ var table = []Route{
 	{http.MethodPost, ConversationsViewCreate, "/conversations/views", viewer},
 	{http.MethodPost, ConversationsViewRename, "/conversations/views/:id/rename", viewer},
 	{http.MethodPost, ConversationsViewDelete, "/conversations/views/:id/delete", viewer},
+	// issue 15: versions (reading them as the assistant page; publishing as editing it)
+	{http.MethodGet, APIAssistantVersions, "/api/v1/assistants/:id/versions", apiKey},
+	{http.MethodGet, APIAssistantVersion, "/api/v1/assistants/:id/versions/:n", apiKey},
+	{http.MethodPost, APIAssistantPublish, "/api/v1/assistants/:id/publish", apiKey},
+	{http.MethodGet, AssistantVersions, "/assistants/:id/versions", agent},
+	{http.MethodGet, AssistantVersionsCompare, "/assistants/:id/versions/compare", agent},
+	{http.MethodPost, AssistantPublish, "/assistants/:id/publish", admin},
 }
