@@ -105,7 +105,7 @@ func TestTurnsOf(t *testing.T) {
 		{ID: 1, Role: model.RoleAssistant, Content: "Hello!", CreatedAt: at(0)}, // the greeting: no turn
 		{ID: 2, Role: model.RoleUser, Content: "hi", CreatedAt: at(1)},
 		{ID: 3, Role: model.RoleUser, Content: "", ContentType: "image", CreatedAt: at(2)},
-		{ID: 4, Role: model.RoleAssistant, Content: "Nice picture", CostNanos: 70, AssistantVersion: &v3, CreatedAt: at(5)},
+		{ID: 4, Role: model.RoleAssistant, Content: "Nice picture", CostNanos: 70, PromptTokens: 40, CompletionTokens: 4, AssistantVersion: &v3, CreatedAt: at(5)},
 		{ID: 5, Role: model.RoleHuman, Content: "I'm Ann from the team", CreatedAt: at(9)},
 		{ID: 6, Role: model.RoleSystem, Content: "conversation taken over", CreatedAt: at(9)},
 		{ID: 7, Role: model.RoleUser, Content: "where is my order?", CreatedAt: at(10)},
@@ -119,7 +119,7 @@ func TestTurnsOf(t *testing.T) {
 	if got[0].Customer != "hi\n\n[image message]" || got[0].Original != "Nice picture\n\nI'm Ann from the team" {
 		t.Errorf("turn 0 = %q / %q", got[0].Customer, got[0].Original)
 	}
-	if got[0].OriginalCostNanos != 70 || got[0].OriginalMessageID == nil || *got[0].OriginalMessageID != 4 ||
+	if got[0].OriginalCostNanos != 70 || got[0].OriginalPromptTokens != 40 || got[0].OriginalCompletionTokens != 4 || got[0].OriginalMessageID == nil || *got[0].OriginalMessageID != 4 ||
 		got[0].OriginalVersion == nil || *got[0].OriginalVersion != 3 || got[0].OriginalLatencyMS == nil || *got[0].OriginalLatencyMS != 3000 {
 		t.Errorf("turn 0 original facts = %+v", got[0])
 	}

@@ -40,11 +40,11 @@ func isFallback(m store.Message) bool {
 
 // TurnsOf cuts a conversation's messages (oldest first) into a replay's turns: one per
 // customer turn (consecutive customer messages form one turn, joined by a blank line), with
-// the original answers up to the next customer turn (assistant and human messages, fallback
-// texts excluded, though they end the turn, joined by a blank line), their cost, the latency of the first answer after
-// the customer's last message, the first answer's id and the version that wrote it. Answers
-// before the first customer message (the greeting) belong to no turn. At most
-// model.MaxCaseTurns turns.
+// the original answers up to the next customer turn (assistant and human messages joined by a
+// blank line; a fallback text ends the turn but is not an answer), their cost and tokens, the
+// latency of the first answer after the customer's last message, the first answer's id and
+// the version that wrote it. Answers before the first customer message (the greeting) belong
+// to no turn. At most model.MaxCaseTurns turns.
 func TurnsOf(msgs []store.Message) []store.ReplayTurn {
 	var out []store.ReplayTurn
 	var cur *store.ReplayTurn
@@ -87,6 +87,9 @@ func TurnsOf(msgs []store.Message) []store.ReplayTurn {
 			}
 			answers = append(answers, m.Content)
 			cur.OriginalCostNanos += m.CostNanos
+			cur.OriginalPromptTokens += m.PromptTokens
+			cur.OriginalCachedTokens += m.CachedTokens
+			cur.OriginalCompletionTokens += m.CompletionTokens
 		}
 	}
 	flush()

@@ -52,26 +52,30 @@ func (r *Replay) Finished() bool { return model.JobFinished(r.Status) }
 // expected answer for the turn.
 type ReplayTurn struct {
 	bun.BaseModel     `bun:"table:replay_turns"`
-	ID                int64      `bun:"id,pk,autoincrement"`
-	WorkspaceID       int64      `bun:"workspace_id"`
-	ReplayID          int64      `bun:"replay_id"`
-	Idx               int        `bun:"idx"`
-	Customer          string     `bun:"customer"`
-	Original          string     `bun:"original"`
-	OriginalMessageID *int64     `bun:"original_message_id"`
-	OriginalVersion   *int       `bun:"original_version"`
-	OriginalCostNanos int64      `bun:"original_cost_nanos"`
-	OriginalLatencyMS *int64     `bun:"original_latency_ms"`
-	Expected          string     `bun:"expected"`
-	Replayed          *string    `bun:"replayed"`
-	Model             string     `bun:"model"`
-	PromptTokens      int        `bun:"prompt_tokens"`
-	CachedTokens      int        `bun:"cached_tokens"`
-	CompletionTokens  int        `bun:"completion_tokens"`
-	CostNanos         int64      `bun:"cost_nanos"`
-	LatencyMS         int64      `bun:"latency_ms"`
-	Error             string     `bun:"error"`
-	ReplayedAt        *time.Time `bun:"replayed_at"`
+	ID                int64  `bun:"id,pk,autoincrement"`
+	WorkspaceID       int64  `bun:"workspace_id"`
+	ReplayID          int64  `bun:"replay_id"`
+	Idx               int    `bun:"idx"`
+	Customer          string `bun:"customer"`
+	Original          string `bun:"original"`
+	OriginalMessageID *int64 `bun:"original_message_id"`
+	OriginalVersion   *int   `bun:"original_version"`
+	OriginalCostNanos int64  `bun:"original_cost_nanos"`
+	OriginalLatencyMS *int64 `bun:"original_latency_ms"`
+	// The original answers' tokens (their messages', summed).
+	OriginalPromptTokens     int        `bun:"original_prompt_tokens"`
+	OriginalCachedTokens     int        `bun:"original_cached_tokens"`
+	OriginalCompletionTokens int        `bun:"original_completion_tokens"`
+	Expected                 string     `bun:"expected"`
+	Replayed                 *string    `bun:"replayed"`
+	Model                    string     `bun:"model"`
+	PromptTokens             int        `bun:"prompt_tokens"`
+	CachedTokens             int        `bun:"cached_tokens"`
+	CompletionTokens         int        `bun:"completion_tokens"`
+	CostNanos                int64      `bun:"cost_nanos"`
+	LatencyMS                int64      `bun:"latency_ms"`
+	Error                    string     `bun:"error"`
+	ReplayedAt               *time.Time `bun:"replayed_at"`
 }
 
 // ReplayEvaluation is one evaluator's value on one side of a replay (or on a test case's

@@ -165,6 +165,11 @@ const (
 	ConversationsViewCreate = "conversations.views.create"
 	ConversationsViewRename = "conversations.views.rename"
 	ConversationsViewDelete = "conversations.views.delete"
+	// issue 15: replays
+	ConversationReplayCreate = "conversation.replays.create"
+	Replay                   = "replay"
+	APIConversationReplays   = "api.conversation.replays"
+	APIReplay                = "api.replay"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -317,4 +322,9 @@ var table = []Route{
 	{http.MethodPost, ConversationsViewCreate, "/conversations/views", viewer},
 	{http.MethodPost, ConversationsViewRename, "/conversations/views/:id/rename", viewer},
 	{http.MethodPost, ConversationsViewDelete, "/conversations/views/:id/delete", viewer},
+	// issue 15: replays (starting one spends on the LLM: agents, like "Evaluate again")
+	{http.MethodPost, ConversationReplayCreate, "/conversations/:id/replays", agent},
+	{http.MethodGet, Replay, "/replays/:id", viewer},
+	{http.MethodPost, APIConversationReplays, "/api/v1/conversations/:id/replays", apiKey},
+	{http.MethodGet, APIReplay, "/api/v1/replays/:id", apiKey},
 }
