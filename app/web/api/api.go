@@ -18,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/reeval"
+	"github.com/parleyhq/parley/app/replay"
 	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
@@ -45,6 +46,8 @@ type Handler struct {
 	Reeval *reeval.Service
 	// Review is the review workflow (review.go): status, assignee, tags, notes.
 	Review *review.Service
+	// issue 15: Replays starts replays of conversations (replays.go).
+	Replays *replay.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -77,6 +80,9 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIConversationTagsAdd, Handler: s.apiConversationTagAdd},
 		{Name: routenames.APIConversationTagsRemove, Handler: s.apiConversationTagRemove},
 		{Name: routenames.APIConversationNotes, Handler: s.apiConversationNoteCreate},
+		// issue 15: replays (replays.go)
+		{Name: routenames.APIConversationReplays, Handler: s.apiConversationReplayCreate},
+		{Name: routenames.APIReplay, Handler: s.apiReplay},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }
