@@ -442,3 +442,77 @@ func TestStartErrors(t *testing.T) {
 		t.Errorf("due = %+v, %v", due, err)
 	}
 }
+
+// Two tasks of one replay at once (asynq runs a task at least once): every turn is stored and
+// charged once, and the replay finishes once.
+func TestReplayRunTwiceAtOnceChargesEachTurnOnce(t *testing.T) {
+	testkit.EachDialect(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := setup(t, st, model.TypeWidget)
+		f.say(t, "one", "A:o1", "two", "A:o2", "three", "A:o3")
+		fake := testkit.NewFakeLLM(t)
+		fake.Delay = 30 * time.Millisecond
+		fake.Answer = func(n int, r testkit.LLMRequest) testkit.LLMAnswer {
+			if r.Schema != nil {
+				return testkit.LLMAnswer{Content: `{}`, Delay: 30 * time.Millisecond}
+			}
+			msgs := messagesOf(r)
+			return testkit.LLMAnswer{Content: "answer to " + msgs[len(msgs)-1], Delay: 30 * time.Millisecond}
+		}
+		r, err := (&replay.Service{Store: st}).Start(ctx, f.ws, f.conv.ID, model.VersionRef{Draft: true}, store.Author{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng := &replay.Engine{Store: st, LLM: fakeProvider(t, fake), Prices: prices(t)}
+		type out struct {
+			res replay.Result
+			err error
+		}
+		done := make(chan out, 2)
+		for range 2 {
+			go func() {
+				res, err := eng.Execute(ctx, replay.Run{WorkspaceID: f.ws, ReplayID: r.ID})
+				done <- out{res, err}
+			}()
+		}
+		finished, answered := 0, 0
+		for range 2 {
+			o := <-done
+			if o.err != nil {
+				t.Fatalf("execute: %v", o.err)
+			}
+			if o.res.Status == model.JobDone {
+				finished++
+			}
+			answered += o.res.Answered
+		}
+		if finished != 1 || answered != 3 {
+			t.Errorf("finished by %d tasks, %d turns answered in all; want 1 and 3", finished, answered)
+		}
+		got, turns, _ := st.ReplayWithTurns(ctx, f.ws, r.ID)
+		if got.Status != model.JobDone || got.TurnsDone != 3 {
+			t.Fatalf("replay %+v", got)
+		}
+		led, _ := st.ReplayLedger(ctx, f.ws, r.ID)
+		var sum int64
+		perTurn := map[string]int{}
+		for _, e := range led {
+			sum += e.CostNanos
+			perTurn[e.RequestID]++
+		}
+		for i := range turns {
+			if n := perTurn[store.ReplayTurnRequestID(r.ID, i)]; n != 1 {
+				t.Errorf("turn %d charged %d times", i, n)
+			}
+		}
+		if sum != got.CostNanos {
+			t.Errorf("ledger %d, replay cost %d", sum, got.CostNanos)
+		}
+		// Each turn's transcript holds the answers stored for the turns before it.
+		for i := 1; i < len(turns); i++ {
+			if !strings.HasPrefix(*turns[i].Replayed, "answer to user: ") {
+				t.Errorf("turn %d: %q", i, *turns[i].Replayed)
+			}
+		}
+	})
+}
