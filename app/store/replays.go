@@ -393,3 +393,15 @@ func (s *Store) ReplayLedger(ctx context.Context, workspaceID, replayID int64) (
 		Order("id ASC").Scan(ctx)
 	return out, err
 }
+
+// deleteConversationReplays deletes the replays of conversations being deleted (their turns
+// cascade): they copy the customer's words, which a deletion removes. Replays of test set runs
+// belong to their run and stay; ledger rows keep their cost (replay_id is set NULL).
+func deleteConversationReplays(ctx context.Context, tx bun.Tx, workspaceID int64, conversationIDs ...int64) error {
+	if len(conversationIDs) == 0 {
+		return nil
+	}
+	_, err := tx.NewDelete().Model((*Replay)(nil)).
+		Where("workspace_id = ? AND conversation_id IN (?) AND test_run_id IS NULL", workspaceID, bun.List(conversationIDs)).Exec(ctx)
+	return err
+}
