@@ -37,6 +37,7 @@ import (
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/reeval"
+	"github.com/parleyhq/parley/app/replay"
 	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
@@ -100,6 +101,10 @@ type App struct {
 	Versions *assistants.Versions
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
+	// issue 15: Replays starts replays of conversations (the row, then its task);
+	// ReplayEngine executes them (and test set runs' cases).
+	Replays      *replay.Service
+	ReplayEngine *replay.Engine
 
 	mini *miniredis.Miniredis
 }
@@ -208,6 +213,9 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	}
 	// issue 15: assistant versions (the publish gate is wired here)
 	a.Versions = &assistants.Versions{Store: a.Store}
+	// issue 15: replays
+	a.ReplayEngine = &replay.Engine{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Evaluations: a.Evaluations, Log: log, Meter: a.Metrics}
+	a.Replays = &replay.Service{Store: a.Store, Enqueue: a.Tasks.EnqueueReplay, Log: log}
 	return a, nil
 }
 

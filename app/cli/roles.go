@@ -189,6 +189,8 @@ func Handlers(a *app.App) workers.Handlers {
 		Tasks:   a.Tasks,
 		Metrics: a.Metrics,
 		Log:     a.Log,
+		// issue 15: replays
+		Replay: &workers.Replay{Engine: a.ReplayEngine, Replays: a.Replays, Tasks: a.Tasks, Log: a.Log},
 	}
 }
 

@@ -254,6 +254,9 @@ func (s *Store) GetConversation(ctx context.Context, workspaceID, id int64) (*Co
 // The audit entries given are written in the same transaction.
 func (s *Store) DeleteConversation(ctx context.Context, workspaceID, id int64, audit ...*AuditEntry) error {
 	return s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := deleteConversationReplays(ctx, tx, workspaceID, id); err != nil { // issue 15
+			return err
+		}
 		var typ string
 		err := tx.NewDelete().Model((*Conversation)(nil)).Where("id = ? AND workspace_id = ?", id, workspaceID).
 			Returning("type").Scan(ctx, &typ)

@@ -493,6 +493,9 @@ func (s *Store) DeleteMatching(ctx context.Context, workspaceID int64, f Filter,
 		for i, v := range victims {
 			ids[i] = v.ID
 		}
+		if err := deleteConversationReplays(ctx, tx, workspaceID, ids...); err != nil { // issue 15
+			return err
+		}
 		var gone []struct {
 			Type string `bun:"type"`
 		}

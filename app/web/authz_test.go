@@ -63,6 +63,7 @@ type azWS struct {
 	invite     int64 // an open invite of the workspace, and its link's token
 	inviteTok  string
 	tag        int64 // a tag of the workspace (issue 14: review)
+	replay     int64 // a replay of the widget conversation (issue 15)
 }
 
 func (e *env) azWorkspace(name, phoneID string) *azWS {
@@ -187,6 +188,12 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		e.T.Fatal(err)
 	}
 	w.tag = tag.ID
+	// issue 15: a replay of the widget conversation, for the replay's routes.
+	rp := &store.Replay{WorkspaceID: w.ws.ID, ConversationID: &w.convs[model.TypeWidget].ID, AssistantID: w.assistant.ID, Version: 1}
+	if _, err := e.App.Store.CreateReplay(ctx, rp, []store.ReplayTurn{{Customer: "question " + w.convMark, Original: "answer " + w.convMark}}); err != nil {
+		e.T.Fatal(err)
+	}
+	w.replay = rp.ID
 	// A session of the user on another device, for the route that ends one.
 	e.Login(e.Client(), w.email, "correct-horse")
 	u, err := e.App.Store.UserByEmail(ctx, w.email)
@@ -229,6 +236,8 @@ func azParams(w *azWS, owner string) map[string]string {
 		p["id"] = strconv.FormatInt(w.tag, 10)
 	case "view":
 		p["id"] = strconv.FormatInt(w.view, 10)
+	case "replay": // issue 15
+		p["id"] = strconv.FormatInt(w.replay, 10)
 	}
 	return p
 }
@@ -255,7 +264,8 @@ var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assis
 	"password_resets", "outgoing_mail", "invites",
 	"tags", "conversation_tags", "notes", "corrections", // issue 14: review
 	"password_resets", "outgoing_mail", "invites", "saved_views",
-	"audit_log"} // a refused request records nothing either
+	"audit_log",               // a refused request records nothing either
+	"replays", "replay_turns"} // issue 15
 
 // azVolatile are columns that reading requests legitimately touch (a key's or user's last use).
 var azVolatile = map[string]bool{"last_used_at": true, "last_login_at": true}
@@ -869,6 +879,11 @@ func azRoutes() map[string]azRoute {
 		azKey("GET", "/api/v1/assistants/:id/versions"):    {class: azAPI, owner: "assistant"},
 		azKey("GET", "/api/v1/assistants/:id/versions/:n"): {class: azAPI, owner: "assistant"},
 		azKey("POST", "/api/v1/assistants/:id/publish"):    {class: azAPI, owner: "spare", json: `{"version":1}`},
+		// issue 15: replays
+		azKey("POST", "/conversations/:id/replays"):        {class: azDashboard, owner: "conv:widget", form: func(*azWS) url.Values { return url.Values{"version": {"1"}} }},
+		azKey("GET", "/replays/:id"):                       {class: azDashboard, owner: "replay"},
+		azKey("POST", "/api/v1/conversations/:id/replays"): {class: azAPI, owner: "conv:widget", json: `{"version":1}`},
+		azKey("GET", "/api/v1/replays/:id"):                {class: azAPI, owner: "replay"},
 	}
 }
 

@@ -71,6 +71,8 @@ func New(a *app.App) *Server {
 	s.api = &api.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Conversations: a.Conversations, WhatsApp: a.WhatsApp, Team: a.Team, Audit: a.Audit, Reeval: a.Reeval, Review: a.Review}
 	// issue 15: assistant versions
 	s.dashboard.Versions, s.api.Versions = a.Versions, a.Versions
+	// issue 15: replays
+	s.api.Replays, s.dashboard.Replays = a.Replays, a.Replays
 	s.echo = s.build()
 	return s
 }

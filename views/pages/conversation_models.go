@@ -132,6 +132,9 @@ type ConvDetail struct {
 	Review *ReviewView
 	// CSAT is the customer's own score (nil before one).
 	CSAT *CSATView
+	// issue 15: Replays is the "Replay with…" card and the conversation's replays
+	// (replay.templ); nil where it is not shown.
+	Replays *ReplayPanel
 }
 
 func rowID(id int64) string { return "conv-" + strconv.FormatInt(id, 10) }

@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/reeval"
+	"github.com/parleyhq/parley/app/replay"
 	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
@@ -48,6 +49,8 @@ type Handler struct {
 	Review *review.Service
 	// Versions saves and publishes assistant versions (issue 15: versions.go, assistants.go).
 	Versions *assistants.Versions
+	// issue 15: Replays starts replays of conversations (replays.go).
+	Replays *replay.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -84,6 +87,9 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIAssistantVersions, Handler: s.apiAssistantVersions},
 		{Name: routenames.APIAssistantVersion, Handler: s.apiAssistantVersion},
 		{Name: routenames.APIAssistantPublish, Handler: s.apiAssistantPublish},
+		// issue 15: replays (replays.go)
+		{Name: routenames.APIConversationReplays, Handler: s.apiConversationReplayCreate},
+		{Name: routenames.APIReplay, Handler: s.apiReplay},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

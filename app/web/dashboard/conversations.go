@@ -241,6 +241,11 @@ func (s *Handler) detailData(c echo.Context, conv *store.Conversation, withMessa
 	if err := s.reviewDetail(c, conv, &d); err != nil { // issue 14: review (review.go)
 		return d, err
 	}
+	if withMessages { // issue 15: replays (replays.go)
+		if d.Replays, err = s.replayPanel(c, conv, d.CSRF); err != nil {
+			return d, err
+		}
+	}
 	return d, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/app/events"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/reeval"
+	"github.com/parleyhq/parley/app/replay"
 	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
@@ -66,6 +67,8 @@ type Handler struct {
 	Review *review.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
+	// issue 15: Replays starts replays of conversations (replays.go).
+	Replays *replay.Service
 
 	// streams caps each user's open live streams (live.go).
 	streams sse.Cap

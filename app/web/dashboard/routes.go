@@ -126,6 +126,9 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.SettingsTagsCreate, Handler: s.tagCreate},
 		{Name: routenames.SettingsTagUpdate, Handler: s.tagUpdate},
 		{Name: routenames.SettingsTagDelete, Handler: s.tagDelete},
+		// issue 15: replays (replays.go)
+		{Name: routenames.ConversationReplayCreate, Handler: s.conversationReplayCreate},
+		{Name: routenames.Replay, Handler: s.replayPage},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)

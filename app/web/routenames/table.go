@@ -172,6 +172,11 @@ const (
 	AssistantVersions        = "assistant.versions"
 	AssistantVersionsCompare = "assistant.versions.compare"
 	AssistantPublish         = "assistant.publish"
+	// issue 15: replays
+	ConversationReplayCreate = "conversation.replays.create"
+	Replay                   = "replay"
+	APIConversationReplays   = "api.conversation.replays"
+	APIReplay                = "api.replay"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -331,4 +336,9 @@ var table = []Route{
 	{http.MethodGet, AssistantVersions, "/assistants/:id/versions", agent},
 	{http.MethodGet, AssistantVersionsCompare, "/assistants/:id/versions/compare", agent},
 	{http.MethodPost, AssistantPublish, "/assistants/:id/publish", admin},
+	// issue 15: replays (starting one spends on the LLM: agents, like "Evaluate again")
+	{http.MethodPost, ConversationReplayCreate, "/conversations/:id/replays", agent},
+	{http.MethodGet, Replay, "/replays/:id", viewer},
+	{http.MethodPost, APIConversationReplays, "/api/v1/conversations/:id/replays", apiKey},
+	{http.MethodGet, APIReplay, "/api/v1/replays/:id", apiKey},
 }
