@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/replay"
 	"github.com/parleyhq/parley/app/store"
@@ -87,9 +88,7 @@ func (s *Handler) conversationReplayCreate(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "Version: "+err.Error()+".")
 	}
 	cur := current(c)
-	uid := cur.User.ID
-	by := store.Author{ID: &uid, Name: model.PersonName(cur.User.Name, cur.User.Email)}
-	r, err := s.Replays.Start(c.Request().Context(), cur.Workspace.ID, id, ref, by)
+	r, err := s.Replays.Start(c.Request().Context(), cur.Workspace.ID, id, ref, assistants.Author(c.Request().Context()))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, "No such conversation.")
