@@ -384,7 +384,7 @@ func TestAddMatching(t *testing.T) {
 			c, _ := f.conv(t, f.a, fmt.Sprintf("match-%02d", i), "user: question", "assistant: answer")
 			want = append(want, c.ID)
 		}
-		f.conv(t, f.a, "other-1", "user: not matching")    // another customer
+		f.conv(t, f.a, "other-1", "user: not matching")     // another customer
 		f.conv(t, f.b, "match-sales", "user: question")     // another assistant
 		f.conv(t, f.a, "match-silent", "assistant: hello?") // no customer turn
 		f.conv(t, f.foreign, "match-theirs", "user: hi")    // another workspace
