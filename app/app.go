@@ -40,6 +40,7 @@ import (
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testsets"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
@@ -97,6 +98,9 @@ type App struct {
 	Review *review.Service
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
+
+	// issue 15: test sets and their cases (app/testsets).
+	TestSets *testsets.Service
 
 	mini *miniredis.Miniredis
 }
@@ -203,6 +207,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 			log.WarnContext(ctx, "enqueue evaluation run; the sweep will", "run_id", run.ID, "err", err)
 		}
 	}
+	a.TestSets = &testsets.Service{Store: a.Store} // issue 15: test sets
 	return a, nil
 }
 

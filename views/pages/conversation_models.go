@@ -130,6 +130,8 @@ type ConvDetail struct {
 	Review *ReviewView
 	// CSAT is the customer's own score (nil before one).
 	CSAT *CSATView
+	// TestSet is "Add to test set" (testsets.templ; nil for who may not). issue 15
+	TestSet *TestSetAddView
 }
 
 func rowID(id int64) string { return "conv-" + strconv.FormatInt(id, 10) }

@@ -21,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testsets"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -45,6 +46,8 @@ type Handler struct {
 	Reeval *reeval.Service
 	// Review is the review workflow (review.go): status, assignee, tags, notes.
 	Review *review.Service
+	// TestSets is the test sets and their cases (testsets.go; issue 15).
+	TestSets *testsets.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -77,6 +80,14 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIConversationTagsAdd, Handler: s.apiConversationTagAdd},
 		{Name: routenames.APIConversationTagsRemove, Handler: s.apiConversationTagRemove},
 		{Name: routenames.APIConversationNotes, Handler: s.apiConversationNoteCreate},
+		// issue 15: test sets and their cases (testsets.go)
+		{Name: routenames.APITestSets, Handler: s.apiTestSets},
+		{Name: routenames.APITestSetsCreate, Handler: s.apiTestSetCreate},
+		{Name: routenames.APITestSet, Handler: s.apiTestSet},
+		{Name: routenames.APITestSetUpdate, Handler: s.apiTestSetUpdate},
+		{Name: routenames.APITestSetDelete, Handler: s.apiTestSetDelete},
+		{Name: routenames.APITestSetCasesCreate, Handler: s.apiTestSetCaseCreate},
+		{Name: routenames.APITestSetCaseDelete, Handler: s.apiTestSetCaseDelete},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

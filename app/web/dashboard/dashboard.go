@@ -24,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testsets"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
@@ -61,6 +62,8 @@ type Handler struct {
 	Reeval *reeval.Service
 	// Review is the review workflow (review.go, tags.go): status, assignee, tags, notes, corrections.
 	Review *review.Service
+	// TestSets is the test sets and their cases (testsets.go; issue 15).
+	TestSets *testsets.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
 

@@ -122,6 +122,16 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.SettingsTagsCreate, Handler: s.tagCreate},
 		{Name: routenames.SettingsTagUpdate, Handler: s.tagUpdate},
 		{Name: routenames.SettingsTagDelete, Handler: s.tagDelete},
+		// issue 15: test sets and their cases (testsets.go)
+		{Name: routenames.TestSets, Handler: s.testSetsList},
+		{Name: routenames.TestSetsCreate, Handler: s.testSetCreate},
+		{Name: routenames.TestSet, Handler: s.testSetShow},
+		{Name: routenames.TestSetRename, Handler: s.testSetRename},
+		{Name: routenames.TestSetDelete, Handler: s.testSetDelete},
+		{Name: routenames.TestSetCaseDelete, Handler: s.testSetCaseDelete},
+		{Name: routenames.ConversationTestSetAdd, Handler: s.conversationTestSetAdd},
+		{Name: routenames.ConversationsBulkTestSetConfirm, Handler: s.bulkTestSetConfirm},
+		{Name: routenames.ConversationsBulkTestSet, Handler: s.bulkTestSet},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)
