@@ -473,3 +473,37 @@ func TestSetFull(t *testing.T) {
 		}
 	})
 }
+
+// The list carries each set's case count and its latest run (the runs are app/testruns';
+// written here as rows), and reads no other workspace's.
+func TestSetsListLatestRun(t *testing.T) {
+	testkit.EachDialect(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s)
+		ctx := f.ctx
+		one, _ := f.svc.Create(ctx, f.ws, f.a.ID, "One")
+		two, _ := f.svc.Create(ctx, f.ws, f.a.ID, "Two")
+		conv, _ := f.conv(t, f.a, "v1", "user: hi")
+		if _, _, err := f.svc.Add(ctx, f.ws, one.ID, conv.ID); err != nil {
+			t.Fatal(err)
+		}
+		now := store.Now()
+		for _, r := range []*store.TestSetRun{
+			{WorkspaceID: f.ws, TestSetID: one.ID, AssistantID: f.a.ID, Version: 1, Status: model.JobDone, CasesTotal: 1, CasesDone: 1, CasesPassed: 1, Totals: "{}", CreatedAt: now},
+			{WorkspaceID: f.ws, TestSetID: one.ID, AssistantID: f.a.ID, Version: 2, Status: model.JobRunning, CasesTotal: 1, Totals: "{}", CreatedAt: now},
+		} {
+			if _, err := s.DB.NewInsert().Model(r).ExcludeColumn("id").Exec(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sets, err := f.svc.Sets(ctx, f.ws, 0)
+		if err != nil || len(sets) != 2 {
+			t.Fatalf("sets: %+v %v", sets, err)
+		}
+		if sets[0].ID != one.ID || sets[0].Cases != 1 || sets[0].Latest == nil || sets[0].Latest.Version != 2 || sets[0].Latest.Status != model.JobRunning {
+			t.Fatalf("one: %+v latest %+v", sets[0], sets[0].Latest)
+		}
+		if sets[1].ID != two.ID || sets[1].Cases != 0 || sets[1].Latest != nil {
+			t.Fatalf("two: %+v", sets[1])
+		}
+	})
+}
