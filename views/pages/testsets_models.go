@@ -99,6 +99,7 @@ type TestSetAddView struct {
 type BulkTestSetData struct {
 	CSRF        string
 	QueryString string
+	Selection   bool // the conversations chosen on the list, not a filter
 	Count       int64
 	AssistantID int64
 	Sets        []TestSetRow

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -317,15 +318,43 @@ func (s *Handler) conversationTestSetAdd(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversation, conv.ID))
 }
 
-// bulkTestSetData is the bulk addition's page for the list's filter in the URL.
+// selection is the conversations chosen on the list (id=..., the rows' checkboxes): at
+// most model.MaxTestCases.
+func selection(c echo.Context) ([]int64, error) {
+	raw := c.QueryParams()["id"]
+	if len(raw) > model.MaxTestCases {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "Choose at most "+strconv.Itoa(model.MaxTestCases)+" conversations.")
+	}
+	ids := make([]int64, 0, len(raw))
+	for _, v := range raw {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, echo.NewHTTPError(http.StatusBadRequest, "id: must be a conversation id")
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// bulkTestSetData is the bulk addition's page for the list's filter in the URL, or for the
+// conversations selected (id=...) when there are.
 func (s *Handler) bulkTestSetData(c echo.Context) (pages.BulkTestSetData, store.Filter, error) {
 	ctx, ws := c.Request().Context(), current(c).Workspace.ID
 	q, f, err := conversation.ParseQueryFor(c.QueryParams(), time.Now(), current(c).User.ID)
 	if err != nil {
 		return pages.BulkTestSetData{}, f, echo.NewHTTPError(http.StatusBadRequest, "Bad filter: "+err.Error())
 	}
+	ids, err := selection(c)
+	if err != nil {
+		return pages.BulkTestSetData{}, f, err
+	}
 	f.Sort = ""
-	d := pages.BulkTestSetData{CSRF: csrfToken(c), QueryString: q.Values().Encode(), AssistantID: f.AssistantID}
+	qs := q.Values()
+	if len(ids) > 0 {
+		f = store.Filter{IDs: ids}
+		qs = url.Values{"id": c.QueryParams()["id"]}
+	}
+	d := pages.BulkTestSetData{CSRF: csrfToken(c), QueryString: qs.Encode(), AssistantID: f.AssistantID, Selection: len(ids) > 0}
 	if d.Count, err = s.Store.CountMatching(ctx, ws, f); err != nil {
 		return d, f, err
 	}

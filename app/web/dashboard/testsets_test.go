@@ -297,6 +297,32 @@ func TestDashboardBulkTestSet(t *testing.T) {
 	if sets, _ := f.e.App.TestSets.Sets(ctx, f.ws.ID, f.b.ID); len(sets) != 1 || sets[0].Name != "Fresh" || sets[0].Cases != 1 {
 		t.Fatalf("the new set of b: %+v", sets)
 	}
+	// A selection: the rows' checkboxes belong to the selection's form, which asks for the
+	// page with their ids; only the set's assistant's conversations are added.
+	picked, _ := f.conv(t, f.a, "picked", "user", "pick me")
+	sales, _ := f.conv(t, f.b, "picked-sales", "user", "pick me")
+	d = webtest.Doc(t, f.e.Get(f.admin, "/conversations"))
+	if d.Find(`form#conv-select[method="get"][action="/conversations/bulk-test-set"]`).Length() != 1 ||
+		d.Find(`#conv-`+webtest.Itoa(picked.ID)+` input[type="checkbox"][name="id"][form="conv-select"]`).AttrOr("value", "") != webtest.Itoa(picked.ID) {
+		t.Fatal("no selection form or checkbox")
+	}
+	sel := "/conversations/bulk-test-set?id=" + webtest.Itoa(picked.ID) + "&id=" + webtest.Itoa(sales.ID)
+	d = webtest.Doc(t, f.e.Get(f.admin, sel))
+	if txt := strings.Join(strings.Fields(d.Find("#bulk-testset-count").Text()), " "); !strings.HasPrefix(txt, "2 conversations selected") {
+		t.Fatalf("selection count: %q", txt)
+	}
+	if action := d.Find("#bulk-testset-form").AttrOr("action", ""); action != sel {
+		t.Fatalf("the selection's form posts to %q", action)
+	}
+	res = f.post(t, sel, url.Values{"test_set_id": {webtest.Itoa(set.ID)}}, false)
+	tstStatus(t, "selection add", res, http.StatusOK)
+	if txt := strings.Join(strings.Fields(webtest.Doc(t, res).Find("#bulk-testset-done").Text()), " "); !strings.HasPrefix(txt, "1 added, 0 refreshed") {
+		t.Fatalf("selection: %q", txt)
+	}
+	if _, err := f.e.App.Store.TestCaseOf(ctx, f.ws.ID, set.ID, picked.ID); err != nil {
+		t.Fatalf("the picked conversation: %v", err)
+	}
+	tstStatus(t, "a bad id", f.e.Get(f.admin, "/conversations/bulk-test-set?id=x"), http.StatusBadRequest)
 	// A bad filter is refused.
 	res = f.e.Get(f.admin, "/conversations/bulk-test-set?type=nope")
 	tstStatus(t, "bad filter", res, http.StatusBadRequest)
