@@ -270,7 +270,7 @@ func (s *Handler) testSetPanel(c echo.Context, conv *store.Conversation) (*pages
 
 // conversationTestSetAdd adds the conversation to a set (test_set_id), or to a new set of
 // its assistant named name: the panel again with the outcome for htmx, else back to the
-// conversation (or, refused, its panel alone with 422).
+// conversation (refused: the conversation's page with the panel saying why, 422).
 func (s *Handler) conversationTestSetAdd(c echo.Context) error {
 	conv, err := s.loadConversation(c)
 	if err != nil {
@@ -312,10 +312,23 @@ func (s *Handler) conversationTestSetAdd(c echo.Context) error {
 	default:
 		v.Message, v.SetURL = "“"+ts.Name+"” has it already: its turns and expected answers were copied again.", routenames.URL(routenames.TestSet, ts.ID)
 	}
-	if htmx.IsFragment(c) || msg != "" {
+	if htmx.IsFragment(c) {
 		return htmx.Render(c, status, pages.TestSetAddPanel(*v))
 	}
-	return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversation, conv.ID))
+	if msg == "" {
+		return c.Redirect(http.StatusSeeOther, routenames.URL(routenames.Conversation, conv.ID))
+	}
+	// Refused, without htmx: the conversation's page, its panel showing why.
+	d, err := s.detailData(c, conv, true)
+	if err != nil {
+		return err
+	}
+	d.TestSet = v
+	p, err := s.page(c, "Add to test set", "conversations")
+	if err != nil {
+		return err
+	}
+	return htmx.Render(c, status, pages.ConversationPage(p, d))
 }
 
 // selection is the conversations chosen on the list (id=..., the rows' checkboxes): at

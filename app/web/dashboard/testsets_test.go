@@ -170,6 +170,12 @@ func TestDashboardTestSets(t *testing.T) {
 	if d := webtest.Doc(t, res); !strings.Contains(d.Find("#testset-add-error").Text(), "test set's assistant") {
 		t.Fatal("the refusal is not shown")
 	}
+	// Without htmx, the refusal is the whole page.
+	res = f.post(t, convPath+"/test-set", url.Values{"test_set_id": {webtest.Itoa(salesSet.ID)}}, false)
+	tstStatus(t, "another assistant's set, plain", res, http.StatusUnprocessableEntity)
+	if d := webtest.Doc(t, res); d.Find("#timeline").Length() != 1 || !strings.Contains(d.Find("#testset-add-error").Text(), "test set's assistant") {
+		t.Fatal("the plain refusal is not the conversation's page with the error")
+	}
 
 	// The set's page: the case, its turns, the expected answer marked; escaped.
 	res = f.e.Get(f.admin, setPath)
