@@ -42,6 +42,7 @@ import (
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testsets"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
@@ -105,6 +106,9 @@ type App struct {
 	// ReplayEngine executes them (and test set runs' cases).
 	Replays      *replay.Service
 	ReplayEngine *replay.Engine
+
+	// issue 15: test sets and their cases (app/testsets).
+	TestSets *testsets.Service
 
 	mini *miniredis.Miniredis
 }
@@ -216,6 +220,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	// issue 15: replays
 	a.ReplayEngine = &replay.Engine{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Evaluations: a.Evaluations, Log: log, Meter: a.Metrics}
 	a.Replays = &replay.Service{Store: a.Store, Enqueue: a.Tasks.EnqueueReplay, Log: log}
+	a.TestSets = &testsets.Service{Store: a.Store} // issue 15: test sets
 	return a, nil
 }
 

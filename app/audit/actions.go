@@ -61,6 +61,13 @@ const (
 	// issue 15: versions
 	AssistantVersionSave Action = "assistant.version.save"
 	AssistantPublish     Action = "assistant.version.publish"
+	// issue 15: test sets and their cases (app/testsets)
+	TestSetCreate  Action = "test_set.create"
+	TestSetRename  Action = "test_set.rename"
+	TestSetDelete  Action = "test_set.delete"
+	TestCaseAdd    Action = "test_set.case.add"
+	TestCasesAdd   Action = "test_set.cases.add"
+	TestCaseRemove Action = "test_set.case.remove"
 )
 
 // Actions is every action with its label, in the order the filter lists them.
@@ -112,6 +119,13 @@ var Actions = []struct {
 	// issue 15: versions
 	{AssistantVersionSave, "Assistant version saved"},
 	{AssistantPublish, "Assistant version published"},
+	// issue 15: test sets and their cases
+	{TestSetCreate, "Test set created"},
+	{TestSetRename, "Test set renamed"},
+	{TestSetDelete, "Test set deleted"},
+	{TestCaseAdd, "Test case added"},
+	{TestCasesAdd, "Test cases added (bulk)"},
+	{TestCaseRemove, "Test case removed"},
 }
 
 // Known reports whether a is one of Actions (a filter naming another matches nothing).

@@ -86,6 +86,9 @@ const (
 	TargetTag          = "tag" // issue 14: review
 )
 
+// TargetTestSet is a test set (issue 15): its creation, renaming, deletion and cases.
+const TargetTestSet = "test_set"
+
 // On is the target of type typ with the numeric id id (0: none yet, the store fills in the id
 // of a row it creates).
 func On(typ string, id int64) Target {

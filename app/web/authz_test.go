@@ -64,6 +64,9 @@ type azWS struct {
 	inviteTok  string
 	tag        int64 // a tag of the workspace (issue 14: review)
 	replay     int64 // a replay of the widget conversation (issue 15)
+	// issue 15: a test set of the assistant with two cases (the test and widget
+	// conversations), and two empty sets, for the deletion routes.
+	testSet, testCase, testCase2, spareSet, spareSet2 int64
 }
 
 func (e *env) azWorkspace(name, phoneID string) *azWS {
@@ -194,6 +197,28 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		e.T.Fatal(err)
 	}
 	w.replay = rp.ID
+	// issue 15: test sets.
+	for i, id := range []*int64{&w.testSet, &w.spareSet, &w.spareSet2} {
+		name := "Set " + strconv.Itoa(i) + " " + w.marker
+		ts := &store.TestSet{WorkspaceID: w.ws.ID, AssistantID: w.assistant.ID, Name: name, NameKey: strings.ToLower(name)}
+		if err := e.App.Store.CreateTestSet(ctx, ts); err != nil {
+			e.T.Fatal(err)
+		}
+		*id = ts.ID
+	}
+	var cases []store.TestCase
+	for _, typ := range []string{model.TypeTest, model.TypeWidget} {
+		cid := w.convs[typ].ID
+		cases = append(cases, store.TestCase{ConversationID: &cid, Title: "case " + w.convMark, Turns: store.TestCaseTurns{{Customer: "question " + w.convMark}}})
+	}
+	if _, _, err := e.App.Store.AddTestCases(ctx, w.ws.ID, w.testSet, cases, model.MaxTestCases, nil); err != nil {
+		e.T.Fatal(err)
+	}
+	if tcs, err := e.App.Store.TestCases(ctx, w.ws.ID, w.testSet); err != nil || len(tcs) != 2 {
+		e.T.Fatalf("test cases: %v %v", tcs, err)
+	} else {
+		w.testCase, w.testCase2 = tcs[0].ID, tcs[1].ID
+	}
 	// A session of the user on another device, for the route that ends one.
 	e.Login(e.Client(), w.email, "correct-horse")
 	u, err := e.App.Store.UserByEmail(ctx, w.email)
@@ -238,6 +263,16 @@ func azParams(w *azWS, owner string) map[string]string {
 		p["id"] = strconv.FormatInt(w.view, 10)
 	case "replay": // issue 15
 		p["id"] = strconv.FormatInt(w.replay, 10)
+	case "testset", "testset:case2": // issue 15
+		p["id"] = strconv.FormatInt(w.testSet, 10)
+	case "testset:spare":
+		p["id"] = strconv.FormatInt(w.spareSet, 10)
+	case "testset:spare2":
+		p["id"] = strconv.FormatInt(w.spareSet2, 10)
+	}
+	p["case"] = strconv.FormatInt(w.testCase, 10)
+	if owner == "testset:case2" {
+		p["case"] = strconv.FormatInt(w.testCase2, 10)
 	}
 	return p
 }
@@ -263,6 +298,7 @@ var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assis
 	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates",
 	"password_resets", "outgoing_mail", "invites",
 	"tags", "conversation_tags", "notes", "corrections", // issue 14: review
+	"test_sets", "test_cases", // issue 15: test sets
 	"password_resets", "outgoing_mail", "invites", "saved_views",
 	"audit_log",               // a refused request records nothing either
 	"replays", "replay_turns"} // issue 15
@@ -395,6 +431,8 @@ type azRoute struct {
 	form  func(w *azWS) url.Values
 	query string
 	json  string // the body of unsafe API requests
+	// jsonFor, when set, is the body of unsafe API requests naming w's objects (B sends A's).
+	jsonFor func(w *azWS) string
 	// cross is the status another workspace gets (default: 404 when owner is set).
 	cross int
 	// destructive routes run their positive control last.
@@ -884,6 +922,35 @@ func azRoutes() map[string]azRoute {
 		azKey("GET", "/replays/:id"):                       {class: azDashboard, owner: "replay"},
 		azKey("POST", "/api/v1/conversations/:id/replays"): {class: azAPI, owner: "conv:widget", json: `{"version":1}`},
 		azKey("GET", "/api/v1/replays/:id"):                {class: azAPI, owner: "replay"},
+		// issue 15: test sets. A set and its cases are their workspace's; an id of another
+		// workspace's assistant or set in a field is refused (422) and changes nothing.
+		azKey("GET", "/api/v1/test-sets"): {class: azAPI},
+		azKey("POST", "/api/v1/test-sets"): {class: azAPI, cross: 422,
+			jsonFor: func(w *azWS) string {
+				return `{"name":"hijack api","assistant_id":` + strconv.FormatInt(w.assistant.ID, 10) + `}`
+			}},
+		azKey("GET", "/api/v1/test-sets/:id"):    {class: azAPI, owner: "testset"},
+		azKey("PATCH", "/api/v1/test-sets/:id"):  {class: azAPI, owner: "testset", json: `{"name":"hijacked"}`},
+		azKey("DELETE", "/api/v1/test-sets/:id"): {class: azAPI, owner: "testset:spare", destructive: true},
+		azKey("POST", "/api/v1/test-sets/:id/cases"): {class: azAPI, owner: "testset",
+			jsonFor: func(w *azWS) string {
+				return `{"conversation_id":` + strconv.FormatInt(w.convs[model.TypeWhatsApp].ID, 10) + `}`
+			}},
+		azKey("DELETE", "/api/v1/test-sets/:id/cases/:case"): {class: azAPI, owner: "testset", destructive: true},
+		azKey("GET", "/test-sets"):                           {class: azDashboard},
+		azKey("POST", "/test-sets"): {class: azDashboard, cross: 422,
+			form: func(w *azWS) url.Values {
+				return url.Values{"name": {"hijack"}, "assistant_id": {strconv.FormatInt(w.assistant.ID, 10)}}
+			}},
+		azKey("GET", "/test-sets/:id"):                     {class: azDashboard, owner: "testset"},
+		azKey("POST", "/test-sets/:id/rename"):             {class: azDashboard, owner: "testset", form: func(*azWS) url.Values { return url.Values{"name": {"hijacked"}} }},
+		azKey("POST", "/test-sets/:id/delete"):             {class: azDashboard, owner: "testset:spare2", form: convForm, destructive: true},
+		azKey("POST", "/test-sets/:id/cases/:case/delete"): {class: azDashboard, owner: "testset:case2", form: convForm, destructive: true},
+		azKey("POST", "/conversations/:id/test-set"): {class: azDashboard, owner: "conv:whatsapp",
+			form: func(w *azWS) url.Values { return url.Values{"test_set_id": {strconv.FormatInt(w.testSet, 10)}} }},
+		azKey("GET", "/conversations/bulk-test-set"): {class: azDashboard, query: "type=test"},
+		azKey("POST", "/conversations/bulk-test-set"): {class: azDashboard, query: "type=test", cross: 422,
+			form: func(w *azWS) url.Values { return url.Values{"test_set_id": {strconv.FormatInt(w.testSet, 10)}} }},
 	}
 }
 
@@ -1023,10 +1090,14 @@ func TestAuthorisationOfEveryRoute(t *testing.T) {
 		}
 		body := func(w *azWS, csrf string) (io.Reader, []string) {
 			if spec.class == azAPI {
-				if spec.json == "" {
+				j := spec.json
+				if spec.jsonFor != nil {
+					j = spec.jsonFor(w)
+				}
+				if j == "" {
 					return nil, nil
 				}
-				return strings.NewReader(spec.json), []string{"Content-Type", "application/json"}
+				return strings.NewReader(j), []string{"Content-Type", "application/json"}
 			}
 			v := url.Values{}
 			if spec.form != nil {
@@ -1159,7 +1230,10 @@ func TestAuthorisationOfEveryRoute(t *testing.T) {
 				if spec.owner != "" && r.status != 404 {
 					t.Errorf("B's key on A's %s: %d, want 404", spec.owner, r.status)
 				}
-				if spec.owner == "" && r.status >= 400 {
+				if spec.owner == "" && spec.cross != 0 && r.status != spec.cross {
+					t.Errorf("B's key naming A's objects: %d, want %d", r.status, spec.cross)
+				}
+				if spec.owner == "" && spec.cross == 0 && r.status >= 400 {
 					t.Errorf("B's key on its own workspace: %d %s", r.status, r.body)
 				}
 				azNoLeak(t, "B's API response", r.body, f.A)
@@ -1186,7 +1260,7 @@ func TestAuthorisationOfEveryRoute(t *testing.T) {
 					}
 				}
 				azSameSnapshot(t, "B's API request", onlyA, e.azSnapshot(f.A.ws.ID))
-				if spec.owner != "" {
+				if spec.owner != "" || spec.cross != 0 {
 					control := func(t *testing.T) {
 						b, h := body(f.A, "")
 						if r := e.azDo(nil, rt.method, pathA, b, append(h, "Authorization", "Bearer "+f.A.key)...); r.status >= 300 {

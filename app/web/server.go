@@ -68,11 +68,13 @@ func New(a *app.App) *Server {
 	s.webhooks = &webhooks.Handler{Config: a.Config, Log: a.Log, Tasks: a.Tasks, Metrics: a.Metrics, Inbound: store.NewInboundBatcher(a.Store)}
 	s.widget = &widget.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat, Limits: a.RateLimit}
 	s.dashboard = &dashboard.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Tasks: a.Tasks, Events: a.Events, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat, Workspace: a.Workspace, WhatsApp: a.WhatsApp, Accounts: a.Accounts, Team: a.Team, Sessions: a.Sessions, Limits: a.RateLimit, Closing: s.closing, Audit: a.Audit, Reeval: a.Reeval, Review: a.Review}
+	s.dashboard.TestSets = a.TestSets // issue 15: test sets
 	s.api = &api.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Conversations: a.Conversations, WhatsApp: a.WhatsApp, Team: a.Team, Audit: a.Audit, Reeval: a.Reeval, Review: a.Review}
 	// issue 15: assistant versions
 	s.dashboard.Versions, s.api.Versions = a.Versions, a.Versions
 	// issue 15: replays
 	s.api.Replays, s.dashboard.Replays = a.Replays, a.Replays
+	s.api.TestSets = a.TestSets // issue 15: test sets
 	s.echo = s.build()
 	return s
 }

@@ -76,6 +76,7 @@ var Nav = []NavItem{
 	{Key: "assistants", Label: "Assistants", Href: routenames.URL(routenames.Assistants), Route: routenames.Assistants},
 	{Key: "analytics", Label: "Analytics", Href: routenames.URL(routenames.Analytics), Route: routenames.Analytics},
 	{Key: "settings", Label: "Settings", Href: routenames.URL(routenames.Settings), Route: routenames.Settings},
+	{Key: "test-sets", Label: "Test sets", Href: routenames.URL(routenames.TestSets), Route: routenames.TestSets}, // issue 15
 }
 
 func csrfHeaders(token string) string {

@@ -135,6 +135,8 @@ type ConvDetail struct {
 	// issue 15: Replays is the "Replay with…" card and the conversation's replays
 	// (replay.templ); nil where it is not shown.
 	Replays *ReplayPanel
+	// TestSet is "Add to test set" (testsets.templ; nil for who may not). issue 15
+	TestSet *TestSetAddView
 }
 
 func rowID(id int64) string { return "conv-" + strconv.FormatInt(id, 10) }

@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testsets"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -51,6 +52,8 @@ type Handler struct {
 	Versions *assistants.Versions
 	// issue 15: Replays starts replays of conversations (replays.go).
 	Replays *replay.Service
+	// TestSets is the test sets and their cases (testsets.go; issue 15).
+	TestSets *testsets.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -90,6 +93,14 @@ func (s *Handler) Mount(e *echo.Echo) {
 		// issue 15: replays (replays.go)
 		{Name: routenames.APIConversationReplays, Handler: s.apiConversationReplayCreate},
 		{Name: routenames.APIReplay, Handler: s.apiReplay},
+		// issue 15: test sets and their cases (testsets.go)
+		{Name: routenames.APITestSets, Handler: s.apiTestSets},
+		{Name: routenames.APITestSetsCreate, Handler: s.apiTestSetCreate},
+		{Name: routenames.APITestSet, Handler: s.apiTestSet},
+		{Name: routenames.APITestSetUpdate, Handler: s.apiTestSetUpdate},
+		{Name: routenames.APITestSetDelete, Handler: s.apiTestSetDelete},
+		{Name: routenames.APITestSetCasesCreate, Handler: s.apiTestSetCaseCreate},
+		{Name: routenames.APITestSetCaseDelete, Handler: s.apiTestSetCaseDelete},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

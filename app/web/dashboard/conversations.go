@@ -270,6 +270,9 @@ func (s *Handler) conversationShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if d.TestSet, err = s.testSetPanel(c, conv); err != nil { // issue 15: "Add to test set"
+		return err
+	}
 	title := conv.Customer
 	if title == "" {
 		title = "Conversation " + strconv.FormatInt(conv.ID, 10)

@@ -26,6 +26,7 @@ import (
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testsets"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
@@ -65,6 +66,8 @@ type Handler struct {
 	Versions *assistants.Versions
 	// Review is the review workflow (review.go, tags.go): status, assignee, tags, notes, corrections.
 	Review *review.Service
+	// TestSets is the test sets and their cases (testsets.go; issue 15).
+	TestSets *testsets.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
 	// issue 15: Replays starts replays of conversations (replays.go).

@@ -129,6 +129,16 @@ func (s *Handler) Mount(e *echo.Echo) {
 		// issue 15: replays (replays.go)
 		{Name: routenames.ConversationReplayCreate, Handler: s.conversationReplayCreate},
 		{Name: routenames.Replay, Handler: s.replayPage},
+		// issue 15: test sets and their cases (testsets.go)
+		{Name: routenames.TestSets, Handler: s.testSetsList},
+		{Name: routenames.TestSetsCreate, Handler: s.testSetCreate},
+		{Name: routenames.TestSet, Handler: s.testSetShow},
+		{Name: routenames.TestSetRename, Handler: s.testSetRename},
+		{Name: routenames.TestSetDelete, Handler: s.testSetDelete},
+		{Name: routenames.TestSetCaseDelete, Handler: s.testSetCaseDelete},
+		{Name: routenames.ConversationTestSetAdd, Handler: s.conversationTestSetAdd},
+		{Name: routenames.ConversationsBulkTestSetConfirm, Handler: s.bulkTestSetConfirm},
+		{Name: routenames.ConversationsBulkTestSet, Handler: s.bulkTestSet},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)

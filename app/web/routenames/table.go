@@ -177,6 +177,23 @@ const (
 	Replay                   = "replay"
 	APIConversationReplays   = "api.conversation.replays"
 	APIReplay                = "api.replay"
+	// issue 15: test sets and their cases (C1)
+	APITestSets                     = "api.testsets"
+	APITestSetsCreate               = "api.testsets.create"
+	APITestSet                      = "api.testset"
+	APITestSetUpdate                = "api.testset.update"
+	APITestSetDelete                = "api.testset.delete"
+	APITestSetCasesCreate           = "api.testset.cases.create"
+	APITestSetCaseDelete            = "api.testset.case.delete"
+	TestSets                        = "testsets"
+	TestSetsCreate                  = "testsets.create"
+	TestSet                         = "testset"
+	TestSetRename                   = "testset.rename"
+	TestSetDelete                   = "testset.delete"
+	TestSetCaseDelete               = "testset.case.delete"
+	ConversationTestSetAdd          = "conversation.testset.add"
+	ConversationsBulkTestSetConfirm = "conversations.bulktestset.confirm"
+	ConversationsBulkTestSet        = "conversations.bulktestset"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -341,4 +358,22 @@ var table = []Route{
 	{http.MethodGet, Replay, "/replays/:id", viewer},
 	{http.MethodPost, APIConversationReplays, "/api/v1/conversations/:id/replays", apiKey},
 	{http.MethodGet, APIReplay, "/api/v1/replays/:id", apiKey},
+	// issue 15: test sets and their cases (C1). Reading is for agents (who test the
+	// assistants), changing them too: a set is a tool of whoever improves an assistant.
+	{http.MethodGet, APITestSets, "/api/v1/test-sets", apiKey},
+	{http.MethodPost, APITestSetsCreate, "/api/v1/test-sets", apiKey},
+	{http.MethodGet, APITestSet, "/api/v1/test-sets/:id", apiKey},
+	{http.MethodPatch, APITestSetUpdate, "/api/v1/test-sets/:id", apiKey},
+	{http.MethodDelete, APITestSetDelete, "/api/v1/test-sets/:id", apiKey},
+	{http.MethodPost, APITestSetCasesCreate, "/api/v1/test-sets/:id/cases", apiKey},
+	{http.MethodDelete, APITestSetCaseDelete, "/api/v1/test-sets/:id/cases/:case", apiKey},
+	{http.MethodGet, TestSets, "/test-sets", agent},
+	{http.MethodPost, TestSetsCreate, "/test-sets", agent},
+	{http.MethodGet, TestSet, "/test-sets/:id", agent},
+	{http.MethodPost, TestSetRename, "/test-sets/:id/rename", agent},
+	{http.MethodPost, TestSetDelete, "/test-sets/:id/delete", agent},
+	{http.MethodPost, TestSetCaseDelete, "/test-sets/:id/cases/:case/delete", agent},
+	{http.MethodPost, ConversationTestSetAdd, "/conversations/:id/test-set", agent},
+	{http.MethodGet, ConversationsBulkTestSetConfirm, "/conversations/bulk-test-set", agent},
+	{http.MethodPost, ConversationsBulkTestSet, "/conversations/bulk-test-set", agent},
 }
