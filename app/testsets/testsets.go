@@ -147,9 +147,9 @@ func (s *Service) Set(ctx context.Context, workspaceID, id int64) (*store.TestSe
 }
 
 // Turns is the rule that makes a case of a conversation's messages (oldest first): each
-// run of consecutive customer messages is one turn (their texts joined by a line break; a
-// message without text is "[<type> message]"), at most model.MaxCaseTurns turns. A turn is
-// answered by the assistant and team messages after it, up to the next customer message;
+// run of consecutive customer messages is one turn (their texts joined by a blank line, as
+// the replay of a conversation joins them; a message without text is "[<type> message]"),
+// at most model.MaxCaseTurns turns. A turn is answered by the assistant and team messages after it, up to the next customer message;
 // when a reviewer corrected one of the assistant messages among them, the turn's Expected is
 // what the answer should have been: those messages' texts, each corrected one replaced by
 // its correction, joined by a blank line ("" when none is corrected).
@@ -159,7 +159,7 @@ func Turns(msgs []store.Message, corrections map[int64]store.Correction) []model
 	answered, corrected := false, false
 	flush := func() {
 		if len(customer) > 0 {
-			t := model.TestCaseTurn{Customer: strings.Join(customer, "\n")}
+			t := model.TestCaseTurn{Customer: strings.Join(customer, "\n\n")}
 			if corrected {
 				t.Expected = strings.Join(answer, "\n\n")
 			}

@@ -133,7 +133,7 @@ func TestTurns(t *testing.T) {
 		{"consecutive customer messages are one turn; the greeting answers nothing", []store.Message{
 			msg(1, "assistant", "Hi, how can I help?"), msg(2, "user", "Hello"), msg(3, "user", "my order?"),
 			msg(4, "assistant", "Which one?"), msg(5, "user", "#12"), msg(6, "assistant", "Shipped."),
-		}, map[int64]store.Correction{1: {Text: "not a turn's answer"}}, []model.TestCaseTurn{{Customer: "Hello\nmy order?"}, {Customer: "#12"}}},
+		}, map[int64]store.Correction{1: {Text: "not a turn's answer"}}, []model.TestCaseTurn{{Customer: "Hello\n\nmy order?"}, {Customer: "#12"}}},
 		{"a correction is that turn's expected answer, with the rest of the answer", []store.Message{
 			msg(1, "user", "Refund?"), msg(2, "assistant", "No."), msg(3, "assistant", "Bye."), msg(4, "user", "Why?"), msg(5, "assistant", "Policy."),
 		}, map[int64]store.Correction{2: {Text: "Yes, within 30 days."}}, []model.TestCaseTurn{{Customer: "Refund?", Expected: "Yes, within 30 days.\n\nBye."}, {Customer: "Why?"}}},
@@ -249,7 +249,7 @@ func TestCaseFromConversationWithCorrection(t *testing.T) {
 			t.Fatalf("add: %+v %v %v", c, added, err)
 		}
 		want := store.TestCaseTurns{
-			{Customer: "Can I get a refund?\nIt broke.", Expected: "Yes: broken items are refunded within 30 days."},
+			{Customer: "Can I get a refund?\n\nIt broke.", Expected: "Yes: broken items are refunded within 30 days."},
 			{Customer: "Really?"},
 		}
 		if !reflect.DeepEqual(c.Turns, want) || c.ConversationID == nil || *c.ConversationID != conv.ID || c.Title != "Can I get a refund? It broke." {
