@@ -237,3 +237,29 @@ func (s *Store) ReplaysOfTestRun(ctx context.Context, workspaceID, runID int64) 
 	}
 	return out, nil
 }
+
+// ReplayTurnsOfTestRun loads the turns of a run's replays, by replay id, each in order.
+func (s *Store) ReplayTurnsOfTestRun(ctx context.Context, workspaceID, runID int64) (map[int64][]ReplayTurn, error) {
+	var ts []ReplayTurn
+	err := s.DB.NewSelect().Model(&ts).
+		Where("workspace_id = ? AND replay_id IN (?)", workspaceID,
+			s.DB.NewSelect().TableExpr("replays").Column("id").Where("workspace_id = ? AND test_run_id = ?", workspaceID, runID)).
+		OrderExpr("replay_id, idx").Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64][]ReplayTurn{}
+	for _, t := range ts {
+		out[t.ReplayID] = append(out[t.ReplayID], t)
+	}
+	return out, nil
+}
+
+// ReplayByID loads a replay of the workspace (ErrNotFound).
+func (s *Store) ReplayByID(ctx context.Context, workspaceID, id int64) (*Replay, error) {
+	r := new(Replay)
+	if err := s.DB.NewSelect().Model(r).Where("id = ? AND workspace_id = ?", id, workspaceID).Scan(ctx); err != nil {
+		return nil, notFound(err)
+	}
+	return r, nil
+}
