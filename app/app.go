@@ -40,6 +40,7 @@ import (
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testruns"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
@@ -97,6 +98,9 @@ type App struct {
 	Review *review.Service
 	// Metrics is the process's Prometheus registry and counters (shared by web and workers).
 	Metrics *metrics.Metrics
+	// TestRuns runs test sets against assistant versions (issue 15): Start writes the run and
+	// enqueues its task, the worker executes it with the replay engine.
+	TestRuns *testruns.Service
 
 	mini *miniredis.Miniredis
 }
@@ -203,6 +207,8 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 			log.WarnContext(ctx, "enqueue evaluation run; the sweep will", "run_id", run.ID, "err", err)
 		}
 	}
+	// issue 15: test set runs
+	a.TestRuns = &testruns.Service{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Log: log, Meter: a.Metrics, Enqueue: a.Tasks.EnqueueTestRun}
 	return a, nil
 }
 

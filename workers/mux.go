@@ -37,6 +37,8 @@ type Handlers struct {
 	// issue 14: analytics. Quality keeps the quality rollups (resolution, sentiment, CSAT,
 	// ratings, feedback).
 	Quality *Quality
+	// issue 15: test set runs (the run task and its sweep).
+	TestRuns *TestRuns
 	// Metrics counts task outcomes and durations; Log gets one line per task run (observe.go).
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
@@ -93,6 +95,11 @@ func NewMux(h Handlers) *asynq.ServeMux {
 		mux.HandleFunc(TypeQualityTally, h.Quality.HandleTally)
 		mux.HandleFunc(TypeQualityReconcile, h.Quality.HandleReconcile)
 	}
+	// issue 15: test set runs
+	if h.TestRuns != nil {
+		mux.HandleFunc(TypeTestRunRun, h.TestRuns.HandleRun)
+		mux.HandleFunc(TypeTestRunSweep, h.TestRuns.HandleSweep)
+	}
 	return mux
 }
 
@@ -132,6 +139,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 		{Spec: "@every 15m", Task: t.QualityReconcile()},
 		// WhatsApp CSAT questions whose task was lost (issue 14): every sweep period.
 		{Spec: "@every " + every.String(), Task: t.WhatsAppCSATSweep()},
+		// issue 15: test set runs left pending or running (their task was lost): every minute.
+		{Spec: "@every 1m", Task: t.TestRunSweep()},
 	}
 }
 

@@ -186,9 +186,11 @@ func Handlers(a *app.App) workers.Handlers {
 		// Replies that are due and not done once past the WhatsApp debounce and a sweep period.
 		Replies: &workers.Replies{Store: a.Store, Chat: a.Chat, Tasks: a.Tasks, Log: a.Log, Age: replySweepAge(a)},
 		Mail:    &workers.Mail{Mail: a.Mail, Store: a.Store, Tasks: a.Tasks, Log: a.Log},
-		Tasks:   a.Tasks,
-		Metrics: a.Metrics,
-		Log:     a.Log,
+		// issue 15: test set runs
+		TestRuns: &workers.TestRuns{Runs: a.TestRuns, Tasks: a.Tasks, Log: a.Log},
+		Tasks:    a.Tasks,
+		Metrics:  a.Metrics,
+		Log:      a.Log,
 	}
 }
 

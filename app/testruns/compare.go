@@ -25,8 +25,8 @@ type CaseReport struct {
 	Replay     *store.Replay // nil when it is gone
 }
 
-// CaseID is the case's id (0 when the case was deleted).
-func (c CaseReport) CaseID() int64 { return caseID(&c.TestRunCase) }
+// Key is the case id (0 when the case was deleted): what matches cases across runs.
+func (c CaseReport) Key() int64 { return caseID(&c.TestRunCase) }
 
 // IsPassed reports a finished case that passed.
 func (c CaseReport) IsPassed() bool { return c.Passed != nil && *c.Passed }
@@ -140,17 +140,17 @@ func CompareReports(base, run *Report, tolerance float64) *Comparison {
 	index := map[int64]int{}
 	for i := range run.Cases {
 		cr := &run.Cases[i]
-		index[cr.CaseID()] = len(c.Cases)
-		c.Cases = append(c.Cases, CaseComparison{CaseID: cr.CaseID(), Run: cr})
+		index[cr.Key()] = len(c.Cases)
+		c.Cases = append(c.Cases, CaseComparison{CaseID: cr.Key(), Run: cr})
 	}
 	for i := range base.Cases {
 		br := &base.Cases[i]
-		if k, ok := index[br.CaseID()]; ok && br.CaseID() != 0 {
+		if k, ok := index[br.Key()]; ok && br.Key() != 0 {
 			c.Cases[k].Baseline = br
 			c.Cases[k].Regressed = CaseRegressed(br.IsPassed(), c.Cases[k].Run.IsPassed())
 			continue
 		}
-		c.Cases = append(c.Cases, CaseComparison{CaseID: br.CaseID(), Baseline: br})
+		c.Cases = append(c.Cases, CaseComparison{CaseID: br.Key(), Baseline: br})
 	}
 	seen := map[string]bool{}
 	for _, t := range []Totals{base.Totals, run.Totals} {

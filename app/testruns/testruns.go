@@ -201,6 +201,9 @@ func (s *Service) executeCase(ctx context.Context, run *store.TestSetRun, a *sto
 		c.Status, c.Passed, c.Error = model.JobFailed, ptr(false), "the case's replay no longer exists"
 		return s.Store.FinishTestRunCase(ctx, c, nil)
 	}
+	if s.Engine == nil {
+		return false, errors.New("testruns: no replay engine")
+	}
 	if err := s.Engine.Execute(ctx, run.WorkspaceID, *c.ReplayID); err != nil {
 		return false, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testruns"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/routenames"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -45,6 +46,8 @@ type Handler struct {
 	Reeval *reeval.Service
 	// Review is the review workflow (review.go): status, assignee, tags, notes.
 	Review *review.Service
+	// issue 15: test set runs (testruns.go)
+	TestRuns *testruns.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -77,6 +80,10 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APIConversationTagsAdd, Handler: s.apiConversationTagAdd},
 		{Name: routenames.APIConversationTagsRemove, Handler: s.apiConversationTagRemove},
 		{Name: routenames.APIConversationNotes, Handler: s.apiConversationNoteCreate},
+		// issue 15: test set runs (testruns.go)
+		{Name: routenames.APITestSetRunsCreate, Handler: s.apiTestSetRunCreate},
+		{Name: routenames.APITestSetRun, Handler: s.apiTestSetRun},
+		{Name: routenames.APITestSetRunCompare, Handler: s.apiTestSetRunCompare},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

@@ -165,6 +165,10 @@ const (
 	ConversationsViewCreate = "conversations.views.create"
 	ConversationsViewRename = "conversations.views.rename"
 	ConversationsViewDelete = "conversations.views.delete"
+	// issue 15: test set runs
+	APITestSetRunsCreate = "api.testsets.runs.create"
+	APITestSetRun        = "api.testsetrun"
+	APITestSetRunCompare = "api.testsetrun.compare"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -317,4 +321,8 @@ var table = []Route{
 	{http.MethodPost, ConversationsViewCreate, "/conversations/views", viewer},
 	{http.MethodPost, ConversationsViewRename, "/conversations/views/:id/rename", viewer},
 	{http.MethodPost, ConversationsViewDelete, "/conversations/views/:id/delete", viewer},
+	// issue 15: test set runs
+	{http.MethodPost, APITestSetRunsCreate, "/api/v1/test-sets/:id/runs", apiKey},
+	{http.MethodGet, APITestSetRun, "/api/v1/test-set-runs/:id", apiKey},
+	{http.MethodGet, APITestSetRunCompare, "/api/v1/test-set-runs/:id/compare", apiKey},
 }
