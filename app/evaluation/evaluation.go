@@ -27,7 +27,6 @@ import (
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
-	"github.com/parleyhq/parley/app/workspace"
 )
 
 // Defaults of a Service.
@@ -202,53 +201,28 @@ func (s *Service) Execute(ctx context.Context, r Run) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	evs := Evaluators(a)
 	msgs, err := s.transcript(ctx, conv, run)
 	if err != nil {
 		return res, err
 	}
-	out := store.EvaluationResult{WorkspaceID: run.WorkspaceID, RunID: run.ID, Status: model.EvalDone}
+	t := Transcript{Assistant: a, Messages: msgs, LastAttempt: r.LastAttempt}
 	if s.LLM == nil || s.LLM.Offline() {
-		facts, err := s.facts(ctx, conv, a)
-		if err != nil {
+		if t.Facts, err = s.facts(ctx, conv, a); err != nil {
 			return res, err
 		}
-		out.Provider = Provider
-		out.Values = Offline(msgs, evs, facts)
 	} else {
-		res.Asked = true
 		res.RequestID = store.EvaluationRequestID(run)
-		resp, callErr := s.LLM.Complete(ctx, s.request(a, evs, msgs, res.RequestID))
-		if callErr != nil {
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
-			if s.Meter != nil {
-				s.Meter.LLMError(usage.PurposeEvaluation, modelOf(a))
-			}
-			s.log().WarnContext(ctx, "evaluation call failed", "conversation_id", conv.ID, "run_id", run.ID, "err", callErr)
-			if llm.IsRetryable(callErr) && !r.LastAttempt {
-				return res, callErr // the run stays pending; the task is retried
-			}
-			out.Status, out.Error = model.EvalFailed, safeError(callErr)
-			for _, e := range evs {
-				out.Values = append(out.Values, failed(e, out.Error))
-			}
-		} else {
-			entry, warning, err := s.entry(ctx, conv, resp, res.RequestID)
-			if err != nil {
-				return res, err
-			}
-			out.Usage = &entry
-			out.Provider = resp.Model
-			p := Parse(resp.Content, evs)
-			out.Values = p.Values
-			out.Error = strings.Trim(strings.Join([]string{p.Err, warning}, "; "), "; ")
-			if p.NotJSON {
-				out.Status = model.EvalFailed
-			}
-		}
+		cid := conv.ID
+		t.Call = usage.Call{WorkspaceID: conv.WorkspaceID, ConversationID: &cid, AssistantID: conv.AssistantID,
+			ConversationType: conv.Type, RequestID: res.RequestID, Purpose: usage.PurposeEvaluation}
 	}
+	j, err := s.Evaluate(ctx, t)
+	res.Asked = j.Asked
+	if err != nil {
+		return res, err // the run stays pending; the task is retried
+	}
+	out := store.EvaluationResult{WorkspaceID: run.WorkspaceID, RunID: run.ID, Status: j.Status, Error: j.Error,
+		Values: j.Values, Provider: j.Provider, Usage: j.Usage}
 	applied, err := s.conversations().ApplyEvaluation(ctx, out)
 	if errors.Is(err, store.ErrNotFound) {
 		res.Skipped = "the conversation no longer exists"
@@ -398,20 +372,4 @@ func (s *Service) request(a *store.Assistant, evs []model.Evaluator, msgs []Mess
 	}
 	req.Messages = append(req.Messages, llm.Message{Role: llm.RoleSystem, Content: "The conversation has ended. Evaluate it now, answering every question of the schema."})
 	return req
-}
-
-// entry is the ledger row of a run's call, priced with the workspace's prices.
-func (s *Service) entry(ctx context.Context, conv *store.Conversation, resp llm.Response, requestID string) (store.UsageEntry, string, error) {
-	prices := workspace.PricesOf(ctx, s.Store, s.Prices, conv.WorkspaceID, s.log())
-	cid := conv.ID
-	e, cost, err := usage.Entry(prices, usage.Call{
-		WorkspaceID: conv.WorkspaceID, ConversationID: &cid, AssistantID: conv.AssistantID,
-		ConversationType: conv.Type, RequestID: requestID, Purpose: usage.PurposeEvaluation, Model: resp.Model,
-		Tokens: usage.Tokens{Prompt: resp.Usage.PromptTokens, Cached: resp.Usage.CachedTokens, Completion: resp.Usage.CompletionTokens},
-	})
-	warning := ""
-	if cost.Warning != "" {
-		warning = cost.Warning + ": cost recorded as 0; add a price in Settings"
-	}
-	return e, warning, err
 }
