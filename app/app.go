@@ -36,6 +36,7 @@ import (
 	"github.com/parleyhq/parley/app/metrics"
 	"github.com/parleyhq/parley/app/ratelimit"
 	"github.com/parleyhq/parley/app/reeval"
+	"github.com/parleyhq/parley/app/replay"
 	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
@@ -208,7 +209,8 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 		}
 	}
 	// issue 15: test set runs
-	a.TestRuns = &testruns.Service{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Log: log, Meter: a.Metrics, Enqueue: a.Tasks.EnqueueTestRun}
+	a.TestRuns = &testruns.Service{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Log: log, Meter: a.Metrics, Enqueue: a.Tasks.EnqueueTestRun,
+		Engine: &replay.Engine{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Evaluations: a.Evaluations, Log: log, Meter: a.Metrics}}
 	return a, nil
 }
 

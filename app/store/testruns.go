@@ -17,10 +17,18 @@ import (
 // test_run_cases row decides, and the run's counters move in the same transaction); a
 // judgement's ledger row is written once per request id, in that transaction too.
 
+// RunCase is one case of a run to create: the case and its replay's turns (built by
+// app/replay.TurnsFromCase).
+type RunCase struct {
+	CaseID int64
+	Turns  []ReplayTurn
+}
+
 // CreateTestSetRun writes run (pending, CasesTotal = len(cases)) with, per case, a replay of
 // the case's turns (Expected set, no conversation) and the case's test_run_cases row, in one
-// transaction. run.ID and each row's id are set.
-func (s *Store) CreateTestSetRun(ctx context.Context, run *TestSetRun, cases []TestCase) ([]TestRunCase, error) {
+// transaction. run.ID and each row's id are set. (CreateReplay writes one replay in its own
+// transaction; here every replay joins the run's.)
+func (s *Store) CreateTestSetRun(ctx context.Context, run *TestSetRun, cases []RunCase) ([]TestRunCase, error) {
 	at := now()
 	run.Status, run.CasesTotal, run.CasesDone, run.CasesPassed, run.CostNanos = model.JobPending, len(cases), 0, 0, 0
 	run.CreatedAt = at
@@ -35,22 +43,19 @@ func (s *Store) CreateTestSetRun(ctx context.Context, run *TestSetRun, cases []T
 		}
 		for i := range cases {
 			c := &cases[i]
-			turns := c.Turns
-			if len(turns) > model.MaxCaseTurns {
-				turns = turns[:model.MaxCaseTurns]
-			}
-			runID, caseID := run.ID, c.ID
+			runID, caseID := run.ID, c.CaseID
 			r := &Replay{WorkspaceID: run.WorkspaceID, AssistantID: run.AssistantID, Version: run.Version,
-				TestRunID: &runID, TestCaseID: &caseID, Status: model.JobPending, TurnsTotal: len(turns),
+				TestRunID: &runID, TestCaseID: &caseID, Status: model.JobPending, TurnsTotal: len(c.Turns),
 				OriginalEvaluations: ReplayEvaluations{}, ReplayedEvaluations: ReplayEvaluations{},
 				CreatedByID: run.CreatedByID, CreatedBy: run.CreatedBy, CreatedAt: at}
 			if _, err := tx.NewInsert().Model(r).Returning("id").Exec(ctx); err != nil {
 				return err
 			}
-			if len(turns) > 0 {
-				rows := make([]ReplayTurn, len(turns))
-				for k, t := range turns {
-					rows[k] = ReplayTurn{WorkspaceID: run.WorkspaceID, ReplayID: r.ID, Idx: k, Customer: t.Customer, Expected: t.Expected}
+			if len(c.Turns) > 0 {
+				rows := make([]ReplayTurn, len(c.Turns))
+				for k, t := range c.Turns {
+					t.ID, t.WorkspaceID, t.ReplayID, t.Idx = 0, run.WorkspaceID, r.ID, k
+					rows[k] = t
 				}
 				if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
 					return err
@@ -218,13 +223,6 @@ func (s *Store) TestSetRunLedger(ctx context.Context, workspaceID, runID int64) 
 	return cost.Int64, rows, err
 }
 
-// ReplayTurnsOf lists a replay's turns in order (the replays of a run's cases).
-func (s *Store) ReplayTurnsOf(ctx context.Context, workspaceID, replayID int64) ([]ReplayTurn, error) {
-	var out []ReplayTurn
-	err := s.DB.NewSelect().Model(&out).Where("workspace_id = ? AND replay_id = ?", workspaceID, replayID).OrderExpr("idx").Scan(ctx)
-	return out, err
-}
-
 // ReplaysOfTestRun loads the replays of a run's cases by id.
 func (s *Store) ReplaysOfTestRun(ctx context.Context, workspaceID, runID int64) (map[int64]*Replay, error) {
 	var rs []Replay
@@ -253,13 +251,4 @@ func (s *Store) ReplayTurnsOfTestRun(ctx context.Context, workspaceID, runID int
 		out[t.ReplayID] = append(out[t.ReplayID], t)
 	}
 	return out, nil
-}
-
-// ReplayByID loads a replay of the workspace (ErrNotFound).
-func (s *Store) ReplayByID(ctx context.Context, workspaceID, id int64) (*Replay, error) {
-	r := new(Replay)
-	if err := s.DB.NewSelect().Model(r).Where("id = ? AND workspace_id = ?", id, workspaceID).Scan(ctx); err != nil {
-		return nil, notFound(err)
-	}
-	return r, nil
 }

@@ -24,29 +24,16 @@ import (
 
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/model"
+	"github.com/parleyhq/parley/app/replay"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/workspace"
 )
 
-// Replayer regenerates a replay row's turns and evaluates them (app/replay's Engine): it is
-// idempotent per turn and returns an error only for what a retry may fix.
-type Replayer interface {
-	Execute(ctx context.Context, workspaceID, replayID int64) error
-}
-
-// ReplayerFunc adapts a function to Replayer.
-type ReplayerFunc func(ctx context.Context, workspaceID, replayID int64) error
-
-// Execute calls f.
-func (f ReplayerFunc) Execute(ctx context.Context, workspaceID, replayID int64) error {
-	return f(ctx, workspaceID, replayID)
-}
-
 // Service starts, executes and compares test set runs.
 type Service struct {
 	Store  *store.Store
-	Engine Replayer
+	Engine *replay.Engine // regenerates each case's turns and evaluates them
 	LLM    llm.Provider // the judge; nil or offline: the word-overlap rule
 	Prices *usage.Table
 	// Enqueue, when set, is called with every run Start creates (the app hands it to the
@@ -121,7 +108,11 @@ func (s *Service) Create(ctx context.Context, workspaceID, setID int64, ref mode
 	}
 	run := &store.TestSetRun{WorkspaceID: workspaceID, TestSetID: setID, AssistantID: a.ID, Version: v.Number,
 		CreatedByID: by.ID, CreatedBy: by.Name}
-	if _, err := s.Store.CreateTestSetRun(ctx, run, cases); err != nil {
+	rcs := make([]store.RunCase, len(cases))
+	for i, c := range cases {
+		rcs[i] = store.RunCase{CaseID: c.ID, Turns: replay.TurnsFromCase(c.Turns)}
+	}
+	if _, err := s.Store.CreateTestSetRun(ctx, run, rcs); err != nil {
 		return nil, err
 	}
 	return run, nil
@@ -204,14 +195,14 @@ func (s *Service) executeCase(ctx context.Context, run *store.TestSetRun, a *sto
 	if s.Engine == nil {
 		return false, errors.New("testruns: no replay engine")
 	}
-	if err := s.Engine.Execute(ctx, run.WorkspaceID, *c.ReplayID); err != nil {
+	if _, err := s.Engine.Execute(ctx, replay.Run{WorkspaceID: run.WorkspaceID, ReplayID: *c.ReplayID, LastAttempt: last}); err != nil {
 		return false, err
 	}
-	rp, err := s.Store.ReplayByID(ctx, run.WorkspaceID, *c.ReplayID)
-	if err != nil {
-		return false, err
+	rp, turns, err := s.Store.ReplayWithTurns(ctx, run.WorkspaceID, *c.ReplayID)
+	if errors.Is(err, store.ErrNotFound) {
+		c.Status, c.Passed, c.Error = model.JobFailed, ptr(false), "the case's replay no longer exists"
+		return s.Store.FinishTestRunCase(ctx, c, nil)
 	}
-	turns, err := s.Store.ReplayTurnsOf(ctx, run.WorkspaceID, rp.ID)
 	if err != nil {
 		return false, err
 	}
