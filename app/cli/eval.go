@@ -323,4 +323,3 @@ func avg(m map[string]float64, n string) string {
 }
 
 func pct(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
-

@@ -131,6 +131,24 @@ func (s *Service) Compare(ctx context.Context, workspaceID, baselineID, runID in
 	return CompareReports(base, run, tolerance), nil
 }
 
+// DefaultBaseline is the run a run is compared with when none is named: the latest finished
+// run of the assistant's published version on the same set, or the run itself when there is
+// none (nothing to compare with: not worse).
+func (s *Service) DefaultBaseline(ctx context.Context, run *store.TestSetRun) (int64, error) {
+	a, err := s.Store.AssistantByID(ctx, run.WorkspaceID, run.AssistantID)
+	if err != nil {
+		return 0, err
+	}
+	b, err := s.Store.LatestFinishedTestSetRun(ctx, run.WorkspaceID, run.TestSetID, a.PublishedVersion)
+	if errors.Is(err, store.ErrNotFound) {
+		return run.ID, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return b.ID, nil
+}
+
 // CompareReports compares two loaded runs.
 func CompareReports(base, run *Report, tolerance float64) *Comparison {
 	if tolerance < 0 {

@@ -34,7 +34,7 @@ import (
 type Service struct {
 	Store  *store.Store
 	Engine *replay.Engine // regenerates each case's turns and evaluates them
-	LLM    llm.Provider // the judge; nil or offline: the word-overlap rule
+	LLM    llm.Provider   // the judge; nil or offline: the word-overlap rule
 	Prices *usage.Table
 	// Enqueue, when set, is called with every run Start creates (the app hands it to the
 	// worker's task); a failure is logged, the sweep finds the run.

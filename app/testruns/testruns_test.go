@@ -163,7 +163,7 @@ func TestRunGradesWithTheLLM(t *testing.T) {
 	testkit.EachDialect(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := setup(t, st,
-			twoTurns("It ships on Monday.", ""), // one judgement
+			twoTurns("It ships on Monday.", ""),    // one judgement
 			[]model.TestCaseTurn{{Customer: "hi"}}) // nothing expected: evaluators only
 		l := judgeFake(t, "Your order ships on Monday.", func() bool { return true })
 		svc := service(st, fakeProvider(t, l))

@@ -63,6 +63,8 @@ type azWS struct {
 	invite     int64 // an open invite of the workspace, and its link's token
 	inviteTok  string
 	tag        int64 // a tag of the workspace (issue 14: review)
+	// issue 15: test set runs: a set of the assistant with one case, and a run of it
+	trSet, trRun int64
 }
 
 func (e *env) azWorkspace(name, phoneID string) *azWS {
@@ -198,6 +200,20 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		e.T.Fatalf("the spare session: %v %v", sessions, err)
 	}
 	w.session = sessions[0].ID
+	// issue 15: test set runs
+	trSet := &store.TestSet{WorkspaceID: w.ws.ID, AssistantID: w.assistant.ID, Name: "Set " + w.marker, NameKey: "set " + strings.ToLower(w.marker), CreatedAt: time.Now().UTC()}
+	if _, err := e.App.Store.DB.NewInsert().Model(trSet).Returning("id").Exec(ctx); err != nil {
+		e.T.Fatal(err)
+	}
+	trCase := &store.TestCase{WorkspaceID: w.ws.ID, TestSetID: trSet.ID, Turns: store.TestCaseTurns{{Customer: "case " + w.convMark}}, CreatedAt: time.Now().UTC()}
+	if _, err := e.App.Store.DB.NewInsert().Model(trCase).Returning("id").Exec(ctx); err != nil {
+		e.T.Fatal(err)
+	}
+	trRun, err := e.App.TestRuns.Create(ctx, w.ws.ID, trSet.ID, model.VersionRef{Number: 1}, store.Author{Name: "t"})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	w.trSet, w.trRun = trSet.ID, trRun.ID
 	return w
 }
 
@@ -228,6 +244,11 @@ func azParams(w *azWS, owner string) map[string]string {
 		p["id"] = strconv.FormatInt(w.tag, 10)
 	case "view":
 		p["id"] = strconv.FormatInt(w.view, 10)
+	// issue 15: test set runs
+	case "trset":
+		p["id"] = strconv.FormatInt(w.trSet, 10)
+	case "trrun":
+		p["id"] = strconv.FormatInt(w.trRun, 10)
 	}
 	return p
 }
@@ -860,6 +881,11 @@ func azRoutes() map[string]azRoute {
 		azKey("GET", "/conversations/bulk-evaluate/:job"):   {class: azDashboard, owner: "job"},
 		azKey("GET", "/assistants/evaluator-row"):           {class: azDashboard},
 		azKey("POST", "/api/v1/conversations/:id/evaluate"): {class: azAPI, owner: "conv:widget"},
+
+		// issue 15: test set runs
+		azKey("POST", "/api/v1/test-sets/:id/runs"):       {class: azAPI, owner: "trset", json: `{"version": 1}`},
+		azKey("GET", "/api/v1/test-set-runs/:id"):         {class: azAPI, owner: "trrun"},
+		azKey("GET", "/api/v1/test-set-runs/:id/compare"): {class: azAPI, owner: "trrun"},
 	}
 }
 

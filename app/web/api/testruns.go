@@ -127,17 +127,22 @@ func (s *Handler) apiTestSetRun(c echo.Context) error {
 	return c.JSON(http.StatusOK, testruns.Doc(rep, true))
 }
 
-// apiTestSetRunCompare compares a run with ?baseline=RUNID (same set) and ?tolerance= (default
-// model.DefaultRegressionTolerance): case by case, totals, regressions, "worse".
+// apiTestSetRunCompare compares a run with ?baseline=RUNID (a run of the same set; default:
+// the latest finished run of the published version on the set, or the run itself when there
+// is none) and ?tolerance= (default model.DefaultRegressionTolerance): case by case, totals,
+// regressions, "worse".
 func (s *Handler) apiTestSetRunCompare(c echo.Context) error {
 	id, err := apiID(c, "test set run")
 	if err != nil {
 		return err
 	}
-	b := strings.TrimSpace(c.QueryParam("baseline"))
-	baseID, err := strconv.ParseInt(b, 10, 64)
-	if b == "" || err != nil || baseID <= 0 {
-		return apiUnprocessable(c, "baseline", "must be the id of a run of the same test set")
+	ctx, ws := c.Request().Context(), apiPrincipal(c).WorkspaceID
+	run, err := s.Store.TestSetRunByID(ctx, ws, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.New(http.StatusNotFound, "not_found", "No such test set run.")
+	}
+	if err != nil {
+		return err
 	}
 	tol := model.DefaultRegressionTolerance
 	if t := strings.TrimSpace(c.QueryParam("tolerance")); t != "" {
@@ -145,7 +150,15 @@ func (s *Handler) apiTestSetRunCompare(c echo.Context) error {
 			return apiUnprocessable(c, "tolerance", "must be a number from 0 to 5")
 		}
 	}
-	cmp, err := s.TestRuns.Compare(c.Request().Context(), apiPrincipal(c).WorkspaceID, baseID, id, tol)
+	var baseID int64
+	if b := strings.TrimSpace(c.QueryParam("baseline")); b != "" {
+		if baseID, err = strconv.ParseInt(b, 10, 64); err != nil || baseID <= 0 {
+			return apiUnprocessable(c, "baseline", "must be the id of a run of the same test set")
+		}
+	} else if baseID, err = s.TestRuns.DefaultBaseline(ctx, run); err != nil {
+		return err
+	}
+	cmp, err := s.TestRuns.Compare(ctx, ws, baseID, id, tol)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return apierr.New(http.StatusNotFound, "not_found", "No such test set run.")

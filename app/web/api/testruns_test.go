@@ -247,6 +247,10 @@ func TestAPITestSetRunCompare(t *testing.T) {
 	if cmp.Worse {
 		t.Fatalf("offline runs of two versions differ: %s", r.Body)
 	}
+	// Without ?baseline: the published version's latest finished run (a).
+	if r := asstAPIDo(t, f.e, http.MethodGet, path, f.key, ""); r.Status != http.StatusOK || r.obj(t)["baseline"].(map[string]any)["id"] != float64(a) {
+		t.Fatalf("default baseline: %d %s", r.Status, r.Body)
+	}
 	other := trAPISet(t, f.e.App.Store, f.ws.ID, f.asst.ID, "other", []model.TestCaseTurn{{Customer: "x"}})
 	foreign := asstAPIDo(t, f.e, http.MethodPost, fmt.Sprintf("/api/v1/test-sets/%d/runs", other.ID), f.key, `{"version": 1}`).obj(t)["id"]
 	for _, c := range []struct {
@@ -254,7 +258,6 @@ func TestAPITestSetRunCompare(t *testing.T) {
 		key    string
 		status int
 	}{
-		{"", f.key, http.StatusUnprocessableEntity},
 		{"?baseline=x", f.key, http.StatusUnprocessableEntity},
 		{fmt.Sprintf("?baseline=%d&tolerance=-1", a), f.key, http.StatusUnprocessableEntity},
 		{fmt.Sprintf("?baseline=%v", foreign), f.key, http.StatusUnprocessableEntity},
