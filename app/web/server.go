@@ -69,7 +69,7 @@ func New(a *app.App) *Server {
 	s.widget = &widget.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat, Limits: a.RateLimit}
 	s.dashboard = &dashboard.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Tasks: a.Tasks, Events: a.Events, Redis: a.Redis, Conversations: a.Conversations, Chat: a.Chat, Workspace: a.Workspace, WhatsApp: a.WhatsApp, Accounts: a.Accounts, Team: a.Team, Sessions: a.Sessions, Limits: a.RateLimit, Closing: s.closing, Audit: a.Audit, Reeval: a.Reeval, Review: a.Review}
 	s.api = &api.Handler{Config: a.Config, Log: a.Log, Store: a.Store, Keys: a.Keys, Conversations: a.Conversations, WhatsApp: a.WhatsApp, Team: a.Team, Audit: a.Audit, Reeval: a.Reeval, Review: a.Review}
-	s.api.TestRuns = a.TestRuns // issue 15: test set runs
+	s.api.TestRuns, s.dashboard.TestRuns = a.TestRuns, a.TestRuns // issue 15: test set runs
 	s.echo = s.build()
 	return s
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testruns"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
 	"github.com/parleyhq/parley/app/workspace"
@@ -61,6 +62,8 @@ type Handler struct {
 	Reeval *reeval.Service
 	// Review is the review workflow (review.go, tags.go): status, assignee, tags, notes, corrections.
 	Review *review.Service
+	// TestRuns starts and compares test set runs (testruns.go, issue 15).
+	TestRuns *testruns.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
 

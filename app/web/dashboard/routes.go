@@ -122,6 +122,11 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.SettingsTagsCreate, Handler: s.tagCreate},
 		{Name: routenames.SettingsTagUpdate, Handler: s.tagUpdate},
 		{Name: routenames.SettingsTagDelete, Handler: s.tagDelete},
+		// issue 15: test set runs (testruns.go)
+		{Name: routenames.TestSetRuns, Handler: s.testSetRunsPage},
+		{Name: routenames.TestSetRunsCreate, Handler: s.testSetRunsCreate},
+		{Name: routenames.TestSetRun, Handler: s.testSetRunPage},
+		{Name: routenames.TestSetRunCompare, Handler: s.testSetRunComparePage},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)

@@ -169,6 +169,10 @@ const (
 	APITestSetRunsCreate = "api.testsets.runs.create"
 	APITestSetRun        = "api.testsetrun"
 	APITestSetRunCompare = "api.testsetrun.compare"
+	TestSetRuns          = "testsets.runs"
+	TestSetRunsCreate    = "testsets.runs.create"
+	TestSetRun           = "testsetrun"
+	TestSetRunCompare    = "testsetrun.compare"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -325,4 +329,8 @@ var table = []Route{
 	{http.MethodPost, APITestSetRunsCreate, "/api/v1/test-sets/:id/runs", apiKey},
 	{http.MethodGet, APITestSetRun, "/api/v1/test-set-runs/:id", apiKey},
 	{http.MethodGet, APITestSetRunCompare, "/api/v1/test-set-runs/:id/compare", apiKey},
+	{http.MethodGet, TestSetRuns, "/test-sets/:id/runs", agent},
+	{http.MethodPost, TestSetRunsCreate, "/test-sets/:id/runs", admin},
+	{http.MethodGet, TestSetRun, "/test-set-runs/:id", agent},
+	{http.MethodGet, TestSetRunCompare, "/test-set-runs/:id/compare", agent},
 }
