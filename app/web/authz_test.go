@@ -275,6 +275,7 @@ var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assis
 	"password_resets", "outgoing_mail", "invites",
 	"tags", "conversation_tags", "notes", "corrections", // issue 14: review
 	"password_resets", "outgoing_mail", "invites", "saved_views",
+	"test_set_runs", "replays", "test_run_cases", // issue 15: test set runs
 	"audit_log"} // a refused request records nothing either
 
 // azVolatile are columns that reading requests legitimately touch (a key's or user's last use).
@@ -886,6 +887,10 @@ func azRoutes() map[string]azRoute {
 		azKey("POST", "/api/v1/test-sets/:id/runs"):       {class: azAPI, owner: "trset", json: `{"version": 1}`},
 		azKey("GET", "/api/v1/test-set-runs/:id"):         {class: azAPI, owner: "trrun"},
 		azKey("GET", "/api/v1/test-set-runs/:id/compare"): {class: azAPI, owner: "trrun"},
+		azKey("GET", "/test-sets/:id/runs"):               {class: azDashboard, owner: "trset"},
+		azKey("POST", "/test-sets/:id/runs"):              {class: azDashboard, owner: "trset", form: func(*azWS) url.Values { return url.Values{"version": {"1"}} }},
+		azKey("GET", "/test-set-runs/:id"):                {class: azDashboard, owner: "trrun"},
+		azKey("GET", "/test-set-runs/:id/compare"):        {class: azDashboard, owner: "trrun"},
 	}
 }
 
