@@ -52,7 +52,7 @@ func setup(t *testing.T, st *store.Store, cases ...[]model.TestCaseTurn) *fixtur
 }
 
 // newSet writes a set and its cases (rows as app/testsets stores them).
-func (f *fixture) newSet(t *testing.T, name string, cases ...[]model.TestCaseTurn) *store.TestSet {
+func (f *fixture) newSet(t testing.TB, name string, cases ...[]model.TestCaseTurn) *store.TestSet {
 	t.Helper()
 	ctx := context.Background()
 	set := &store.TestSet{WorkspaceID: f.ws, AssistantID: f.a.ID, Name: name, NameKey: name, CreatedAt: time.Now().UTC()}
