@@ -42,6 +42,7 @@ import (
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testruns"
 	"github.com/parleyhq/parley/app/testsets"
 	"github.com/parleyhq/parley/app/usage"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -109,6 +110,9 @@ type App struct {
 
 	// issue 15: test sets and their cases (app/testsets).
 	TestSets *testsets.Service
+	// TestRuns runs test sets against assistant versions (issue 15): Start writes the run and
+	// enqueues its task, the worker executes it with the replay engine.
+	TestRuns *testruns.Service
 
 	mini *miniredis.Miniredis
 }
@@ -221,6 +225,11 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.ReplayEngine = &replay.Engine{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Evaluations: a.Evaluations, Log: log, Meter: a.Metrics}
 	a.Replays = &replay.Service{Store: a.Store, Enqueue: a.Tasks.EnqueueReplay, Log: log}
 	a.TestSets = &testsets.Service{Store: a.Store} // issue 15: test sets
+	// issue 15: test set runs
+	a.TestRuns = &testruns.Service{Store: a.Store, LLM: a.LLM, Prices: a.Prices, Log: log, Meter: a.Metrics, Enqueue: a.Tasks.EnqueueTestRun,
+		Engine: a.ReplayEngine}
+	// the publish gate: a version publishes only after a test set run that did not regress
+	a.Versions.Gate = a.TestRuns.Gate
 	return a, nil
 }
 

@@ -39,6 +39,8 @@ type Handlers struct {
 	Quality *Quality
 	// issue 15: Replay runs replays of conversations and their sweep.
 	Replay *Replay
+	// issue 15: test set runs (the run task and its sweep).
+	TestRuns *TestRuns
 	// Metrics counts task outcomes and durations; Log gets one line per task run (observe.go).
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
@@ -100,6 +102,11 @@ func NewMux(h Handlers) *asynq.ServeMux {
 		mux.HandleFunc(TypeReplayRun, h.Replay.HandleRun)
 		mux.HandleFunc(TypeReplaySweep, h.Replay.HandleSweep)
 	}
+	// issue 15: test set runs
+	if h.TestRuns != nil {
+		mux.HandleFunc(TypeTestRunRun, h.TestRuns.HandleRun)
+		mux.HandleFunc(TypeTestRunSweep, h.TestRuns.HandleSweep)
+	}
 	return mux
 }
 
@@ -141,6 +148,8 @@ func (s Schedule) Entries() []ScheduleEntry {
 		{Spec: "@every " + every.String(), Task: t.WhatsAppCSATSweep()},
 		// issue 15: replays left pending or running (their task was lost): every minute.
 		{Spec: "@every 1m", Task: t.ReplaySweep()},
+		// issue 15: test set runs left pending or running (their task was lost): every minute.
+		{Spec: "@every 1m", Task: t.TestRunSweep()},
 	}
 }
 

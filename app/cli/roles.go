@@ -191,6 +191,8 @@ func Handlers(a *app.App) workers.Handlers {
 		Log:     a.Log,
 		// issue 15: replays
 		Replay: &workers.Replay{Engine: a.ReplayEngine, Replays: a.Replays, Tasks: a.Tasks, Log: a.Log},
+		// issue 15: test set runs
+		TestRuns: &workers.TestRuns{Runs: a.TestRuns, Tasks: a.Tasks, Log: a.Log},
 	}
 }
 

@@ -67,6 +67,8 @@ type azWS struct {
 	// issue 15: a test set of the assistant with two cases (the test and widget
 	// conversations), and two empty sets, for the deletion routes.
 	testSet, testCase, testCase2, spareSet, spareSet2 int64
+	// issue 15: test set runs: a set of the assistant with one case, and a run of it
+	trSet, trRun int64
 }
 
 func (e *env) azWorkspace(name, phoneID string) *azWS {
@@ -230,6 +232,20 @@ func (e *env) azWorkspace(name, phoneID string) *azWS {
 		e.T.Fatalf("the spare session: %v %v", sessions, err)
 	}
 	w.session = sessions[0].ID
+	// issue 15: test set runs
+	trSet := &store.TestSet{WorkspaceID: w.ws.ID, AssistantID: w.assistant.ID, Name: "Set " + w.marker, NameKey: "set " + strings.ToLower(w.marker), CreatedAt: time.Now().UTC()}
+	if _, err := e.App.Store.DB.NewInsert().Model(trSet).Returning("id").Exec(ctx); err != nil {
+		e.T.Fatal(err)
+	}
+	trCase := &store.TestCase{WorkspaceID: w.ws.ID, TestSetID: trSet.ID, Turns: store.TestCaseTurns{{Customer: "case " + w.convMark}}, CreatedAt: time.Now().UTC()}
+	if _, err := e.App.Store.DB.NewInsert().Model(trCase).Returning("id").Exec(ctx); err != nil {
+		e.T.Fatal(err)
+	}
+	trRun, err := e.App.TestRuns.Create(ctx, w.ws.ID, trSet.ID, model.VersionRef{Number: 1}, store.Author{Name: "t"})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	w.trSet, w.trRun = trSet.ID, trRun.ID
 	return w
 }
 
@@ -269,6 +285,11 @@ func azParams(w *azWS, owner string) map[string]string {
 		p["id"] = strconv.FormatInt(w.spareSet, 10)
 	case "testset:spare2":
 		p["id"] = strconv.FormatInt(w.spareSet2, 10)
+	// issue 15: test set runs
+	case "trset":
+		p["id"] = strconv.FormatInt(w.trSet, 10)
+	case "trrun":
+		p["id"] = strconv.FormatInt(w.trRun, 10)
 	}
 	p["case"] = strconv.FormatInt(w.testCase, 10)
 	if owner == "testset:case2" {
@@ -298,10 +319,9 @@ var azTables = []string{"workspaces", "users", "memberships", "api_keys", "assis
 	"conversation_variables", "usage_ledger", "usage_daily", "inbound_events", "conversation_extractions", "whatsapp_templates",
 	"password_resets", "outgoing_mail", "invites",
 	"tags", "conversation_tags", "notes", "corrections", // issue 14: review
-	"test_sets", "test_cases", // issue 15: test sets
-	"password_resets", "outgoing_mail", "invites", "saved_views",
-	"audit_log",               // a refused request records nothing either
-	"replays", "replay_turns"} // issue 15
+	"saved_views",
+	"test_sets", "test_cases", "test_set_runs", "test_run_cases", "replays", "replay_turns", // issue 15
+	"audit_log"} // a refused request records nothing either
 
 // azVolatile are columns that reading requests legitimately touch (a key's or user's last use).
 var azVolatile = map[string]bool{"last_used_at": true, "last_login_at": true}
@@ -951,6 +971,14 @@ func azRoutes() map[string]azRoute {
 		azKey("GET", "/conversations/bulk-test-set"): {class: azDashboard, query: "type=test"},
 		azKey("POST", "/conversations/bulk-test-set"): {class: azDashboard, query: "type=test", cross: 422,
 			form: func(w *azWS) url.Values { return url.Values{"test_set_id": {strconv.FormatInt(w.testSet, 10)}} }},
+		// issue 15: test set runs
+		azKey("POST", "/api/v1/test-sets/:id/runs"):       {class: azAPI, owner: "trset", json: `{"version": 1}`},
+		azKey("GET", "/api/v1/test-set-runs/:id"):         {class: azAPI, owner: "trrun"},
+		azKey("GET", "/api/v1/test-set-runs/:id/compare"): {class: azAPI, owner: "trrun"},
+		azKey("GET", "/test-sets/:id/runs"):               {class: azDashboard, owner: "trset"},
+		azKey("POST", "/test-sets/:id/runs"):              {class: azDashboard, owner: "trset", form: func(*azWS) url.Values { return url.Values{"version": {"1"}} }},
+		azKey("GET", "/test-set-runs/:id"):                {class: azDashboard, owner: "trrun"},
+		azKey("GET", "/test-set-runs/:id/compare"):        {class: azDashboard, owner: "trrun"},
 	}
 }
 

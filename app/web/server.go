@@ -74,7 +74,8 @@ func New(a *app.App) *Server {
 	s.dashboard.Versions, s.api.Versions = a.Versions, a.Versions
 	// issue 15: replays
 	s.api.Replays, s.dashboard.Replays = a.Replays, a.Replays
-	s.api.TestSets = a.TestSets // issue 15: test sets
+	s.api.TestSets = a.TestSets                                   // issue 15: test sets
+	s.api.TestRuns, s.dashboard.TestRuns = a.TestRuns, a.TestRuns // issue 15: test set runs
 	s.echo = s.build()
 	return s
 }

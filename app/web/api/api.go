@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/app/review"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testruns"
 	"github.com/parleyhq/parley/app/testsets"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/routenames"
@@ -54,6 +55,8 @@ type Handler struct {
 	Replays *replay.Service
 	// TestSets is the test sets and their cases (testsets.go; issue 15).
 	TestSets *testsets.Service
+	// issue 15: test set runs (testruns.go)
+	TestRuns *testruns.Service
 }
 
 // Mount registers the API's routes on /api/v1 behind the API key, and answers a JSON 404 for
@@ -101,6 +104,10 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.APITestSetDelete, Handler: s.apiTestSetDelete},
 		{Name: routenames.APITestSetCasesCreate, Handler: s.apiTestSetCaseCreate},
 		{Name: routenames.APITestSetCaseDelete, Handler: s.apiTestSetCaseDelete},
+		// issue 15: test set runs (testruns.go)
+		{Name: routenames.APITestSetRunsCreate, Handler: s.apiTestSetRunCreate},
+		{Name: routenames.APITestSetRun, Handler: s.apiTestSetRun},
+		{Name: routenames.APITestSetRunCompare, Handler: s.apiTestSetRunCompare},
 	}...)
 	e.Any("/api/*", s.apiNotFound)
 }

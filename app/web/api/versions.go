@@ -83,7 +83,7 @@ func decodeVersionRef(raw json.RawMessage) (model.VersionRef, error) {
 		return model.VersionRef{}, model.ErrVersionRef
 	}
 	i, err := strconv.Atoi(n.String())
-	if err != nil || i < 1 {
+	if err != nil || i < 1 || i > 1<<31-1 {
 		return model.VersionRef{}, model.ErrVersionRef
 	}
 	return model.VersionRef{Number: i}, nil

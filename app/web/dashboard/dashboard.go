@@ -26,6 +26,7 @@ import (
 	"github.com/parleyhq/parley/app/session"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/team"
+	"github.com/parleyhq/parley/app/testruns"
 	"github.com/parleyhq/parley/app/testsets"
 	"github.com/parleyhq/parley/app/web/sse"
 	"github.com/parleyhq/parley/app/whatsapp"
@@ -68,6 +69,8 @@ type Handler struct {
 	Review *review.Service
 	// TestSets is the test sets and their cases (testsets.go; issue 15).
 	TestSets *testsets.Service
+	// TestRuns starts and compares test set runs (testruns.go, issue 15).
+	TestRuns *testruns.Service
 	// Closing is closed when the server shuts down: open event streams end.
 	Closing <-chan struct{}
 	// issue 15: Replays starts replays of conversations (replays.go).

@@ -139,6 +139,11 @@ func (s *Handler) Mount(e *echo.Echo) {
 		{Name: routenames.ConversationTestSetAdd, Handler: s.conversationTestSetAdd},
 		{Name: routenames.ConversationsBulkTestSetConfirm, Handler: s.bulkTestSetConfirm},
 		{Name: routenames.ConversationsBulkTestSet, Handler: s.bulkTestSet},
+		// issue 15: test set runs (testruns.go)
+		{Name: routenames.TestSetRuns, Handler: s.testSetRunsPage},
+		{Name: routenames.TestSetRunsCreate, Handler: s.testSetRunsCreate},
+		{Name: routenames.TestSetRun, Handler: s.testSetRunPage},
+		{Name: routenames.TestSetRunCompare, Handler: s.testSetRunComparePage},
 	}...)
 
 	// asynq queues, the installation's admins only (queues.go)

@@ -179,6 +179,11 @@ func (s *Handler) testSetPage(c echo.Context, id int64, status int, msg string) 
 		}
 		d.Cases = append(d.Cases, v)
 	}
+	runs, err := s.testRunsOf(c, ts, "")
+	if err != nil {
+		return err
+	}
+	d.Runs = pages.TestRunsPanel(runs)
 	p, err := s.page(c, ts.Name, "test-sets")
 	if err != nil {
 		return err

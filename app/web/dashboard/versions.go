@@ -146,15 +146,15 @@ func (s *Handler) assistantVersionsCompare(c echo.Context) error {
 		}
 		vs[i] = v
 	}
-	cmp := compareView(vs[0], vs[1])
+	cmp := versionCompareView(vs[0], vs[1])
 	return s.renderVersions(c, http.StatusOK, id, &cmp, "", "")
 }
 
 var versionFieldLabels = map[string]string{"system_prompt": "System prompt", "first_message": "First message", "model": "Model",
 	"temperature": "Temperature", "variables": "Variables", "evaluators": "Evaluators"}
 
-// compareView is versions a and b compared (assistants.Compare), for the page.
-func compareView(a, b *store.AssistantVersion) pages.VersionCompare {
+// versionCompareView is versions a and b compared (assistants.Compare), for the page.
+func versionCompareView(a, b *store.AssistantVersion) pages.VersionCompare {
 	cmp := assistants.Compare(a.Behaviour(), b.Behaviour())
 	out := pages.VersionCompare{A: a.Number, B: b.Number}
 	for _, f := range cmp.Fields {

@@ -194,6 +194,14 @@ const (
 	ConversationTestSetAdd          = "conversation.testset.add"
 	ConversationsBulkTestSetConfirm = "conversations.bulktestset.confirm"
 	ConversationsBulkTestSet        = "conversations.bulktestset"
+	// issue 15: test set runs
+	APITestSetRunsCreate = "api.testsets.runs.create"
+	APITestSetRun        = "api.testsetrun"
+	APITestSetRunCompare = "api.testsetrun.compare"
+	TestSetRuns          = "testsets.runs"
+	TestSetRunsCreate    = "testsets.runs.create"
+	TestSetRun           = "testsetrun"
+	TestSetRunCompare    = "testsetrun.compare"
 )
 
 // table is every named route: its method, its name, its full path and the access it asks
@@ -376,4 +384,12 @@ var table = []Route{
 	{http.MethodPost, ConversationTestSetAdd, "/conversations/:id/test-set", agent},
 	{http.MethodGet, ConversationsBulkTestSetConfirm, "/conversations/bulk-test-set", agent},
 	{http.MethodPost, ConversationsBulkTestSet, "/conversations/bulk-test-set", agent},
+	// issue 15: test set runs
+	{http.MethodPost, APITestSetRunsCreate, "/api/v1/test-sets/:id/runs", apiKey},
+	{http.MethodGet, APITestSetRun, "/api/v1/test-set-runs/:id", apiKey},
+	{http.MethodGet, APITestSetRunCompare, "/api/v1/test-set-runs/:id/compare", apiKey},
+	{http.MethodGet, TestSetRuns, "/test-sets/:id/runs", agent},
+	{http.MethodPost, TestSetRunsCreate, "/test-sets/:id/runs", admin},
+	{http.MethodGet, TestSetRun, "/test-set-runs/:id", agent},
+	{http.MethodGet, TestSetRunCompare, "/test-set-runs/:id/compare", agent},
 }
