@@ -20,6 +20,11 @@
     var f = ev.target.closest("form[data-confirm]");
     if (f && !f.hasAttribute("hx-post") && !confirm(f.getAttribute("data-confirm"))) ev.preventDefault();
   });
+  // The page's alert (#flash) tells the error of the last htmx request; a new request clears it.
+  document.addEventListener("htmx:beforeRequest", function () {
+    var f = document.getElementById("flash");
+    if (f) f.textContent = "";
+  });
   // Forms that empty themselves after a successful htmx post: <form data-reset-on-success>.
   document.addEventListener("htmx:afterRequest", function (ev) {
     var f = ev.detail && ev.detail.elt;

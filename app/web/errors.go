@@ -11,6 +11,7 @@ import (
 	"github.com/parleyhq/parley/app/logctx"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/htmx"
+	"github.com/parleyhq/parley/views/components"
 	"github.com/parleyhq/parley/views/pages"
 )
 
@@ -48,9 +49,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	if htmx.IsFragment(c) {
-		// htmx does not swap error responses by default; say what went wrong where it is seen.
-		c.Response().Header().Set(htmx.HeaderReswap, "none")
-		_ = c.String(status, msg)
+		// An htmx request's error goes to the page's alert (#flash), whatever its target:
+		// the dashboard's htmx swaps 4xx and 5xx answers (its responseHandling), so the person
+		// sees what went wrong where it is seen.
+		c.Response().Header().Set(htmx.HeaderRetarget, "#flash")
+		c.Response().Header().Set(htmx.HeaderReswap, "innerHTML")
+		_ = htmx.Render(c, status, components.Flash(msg))
 		return
 	}
 	_ = htmx.Render(c, status, pages.ErrorPage(status, msg))

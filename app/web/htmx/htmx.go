@@ -20,6 +20,7 @@ const (
 	HeaderRedirect       = "HX-Redirect"
 	HeaderPushURL        = "HX-Push-Url"
 	HeaderReswap         = "HX-Reswap"
+	HeaderRetarget       = "HX-Retarget"
 	HeaderTrigger        = "HX-Trigger"
 )
 
