@@ -120,13 +120,9 @@ func BuildRequest(a *store.Assistant, collected map[string]string, msgs []store.
 	for _, m := range msgs {
 		switch m.Role {
 		case "user":
-			if m.Content == "" && m.ContentType != "text" {
-				req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: "[" + m.ContentType + " message]"})
-				continue
-			}
-			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: m.Content})
+			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: conversation.CustomerText(m)})
 		case "assistant", "human":
-			if m.Error != "" { // our fallback text is not something the assistant said
+			if conversation.IsFallback(m) { // our fallback text is not something the assistant said
 				continue
 			}
 			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleAssistant, Content: m.Content})
