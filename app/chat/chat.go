@@ -150,7 +150,7 @@ func (r *Responder) reply(ctx context.Context, conv *store.Conversation, a *stor
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Reply{}, err
 	}
-	a, err := r.Answering(ctx, conv, a)
+	a, err := r.Store.AnsweringAssistant(ctx, conv, a) // a Test Chat: its version; a channel: the published row
 	if err != nil {
 		return Reply{}, err
 	}
