@@ -25,7 +25,7 @@ var Purposes = []string{PurposeReply, PurposeExtraction, PurposeEvaluation, Purp
 
 // ErrUsageEntryInvalid is returned for a ledger row without a workspace, request id, model or
 // valid purpose.
-var ErrUsageEntryInvalid = errors.New("usage entry: workspace, request id, model and purpose (reply, extraction or evaluation) are required")
+var ErrUsageEntryInvalid = errors.New("usage entry: workspace, request id, model and purpose (reply, extraction, evaluation or replay) are required")
 
 // InsertUsage writes one usage-ledger row, unless a row with its request id exists already:
 // then nothing is written and inserted is false. The unique request_id decides (ON CONFLICT
