@@ -36,7 +36,7 @@ func TestTallyRollsReplaysUpUnderTheirPurpose(t *testing.T) {
 			t.Fatalf("tallied %d rows, want 4", n)
 		}
 		want := map[store.RollupKey]store.LedgerTotals{
-			{WorkspaceID: f.ws, Day: day, AssistantID: f.a1, Type: model.TypeWidget}:         {Calls: 1, PromptTokens: 100, CachedTokens: 25, CompletionTokens: 10, CostNanos: 1000},
+			{WorkspaceID: f.ws, Day: day, AssistantID: f.a1, Type: model.TypeWidget}:       {Calls: 1, PromptTokens: 100, CachedTokens: 25, CompletionTokens: 10, CostNanos: 1000},
 			{WorkspaceID: f.ws, Day: day, AssistantID: f.a1, Type: store.RollupTypeReplay}: {Calls: 2, PromptTokens: 250, CachedTokens: 62, CompletionTokens: 25, CostNanos: 2300},
 			{WorkspaceID: f.ws, Day: day, AssistantID: f.a2, Type: store.RollupTypeReplay}: {Calls: 1, PromptTokens: 10, CachedTokens: 2, CompletionTokens: 1, CostNanos: 70},
 		}
