@@ -8,6 +8,7 @@ import (
 	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/evaluation"
 	"github.com/parleyhq/parley/app/model"
+	"github.com/parleyhq/parley/app/reeval"
 	"github.com/parleyhq/parley/app/store"
 	"github.com/parleyhq/parley/app/testkit"
 )
@@ -104,6 +105,23 @@ func TestTestChatIsEvaluatedByItsVersion(t *testing.T) {
 		}
 		if _, ok := vals["polite"]; ok {
 			t.Errorf("the Test Chat was judged by a published evaluator: %+v", vals)
+		}
+
+		// Its history types the draft's evaluator, and "Evaluate again" asks the draft's.
+		hist, err := reeval.History(ctx, st, f.get(t), 1)
+		if err != nil || len(hist) != 1 {
+			t.Fatalf("history: %+v %v", hist, err)
+		}
+		typed := false
+		for _, v := range hist[0].Values {
+			typed = typed || (v.Name == "refund_offered" && v.Type == model.EvaluatorBoolean)
+		}
+		if !typed {
+			t.Errorf("history values: %+v", hist[0].Values)
+		}
+		again, err := (&reeval.Service{Store: st}).Again(ctx, f.ws, f.conv.ID)
+		if err != nil || again.EvaluatorsVersion != run2.EvaluatorsVersion {
+			t.Fatalf("evaluate again: %+v %v, want evaluators version %d", again, err, run2.EvaluatorsVersion)
 		}
 	})
 }
