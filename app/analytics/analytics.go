@@ -165,11 +165,16 @@ type TopConversation struct {
 
 // Totals are the range's figures.
 type Totals struct {
-	Conversations     int64
-	Messages          int64
-	LLMCalls          int64
-	Tokens            int64
-	CostNanos         int64
+	Conversations int64
+	Messages      int64
+	LLMCalls      int64
+	Tokens        int64
+	CostNanos     int64
+	// ReplayCalls and ReplayCostNanos are the part of LLMCalls and CostNanos spent on
+	// replays and test set runs (purpose replay, the rollup bucket store.RollupTypeReplay):
+	// real spend of no conversation.
+	ReplayCalls       int64
+	ReplayCostNanos   int64
 	Required          int64
 	Complete          int64
 	WindowsUnanswered int64
@@ -242,6 +247,10 @@ func Build(rng Range, rows []store.UsageDaily, assistantNames map[int64]string, 
 		t.LLMCalls += r.LLMCalls
 		t.Tokens += r.PromptTokens + r.CompletionTokens
 		t.CostNanos += r.CostNanos
+		if r.Type == store.RollupTypeReplay {
+			t.ReplayCalls += r.LLMCalls
+			t.ReplayCostNanos += r.CostNanos
+		}
 		t.Required += r.RequiredConversations
 		t.Complete += r.CompleteConversations
 		t.WindowsUnanswered += r.WindowsClosedUnanswered
@@ -257,7 +266,7 @@ func Build(rng Range, rows []store.UsageDaily, assistantNames map[int64]string, 
 		}
 		sort.Strings(keys)
 		for _, k := range keys { // a type the page does not know (calls without a conversation)
-			if v := m[k]; !conversation.ValidType(k) && sum(v) > 0 {
+			if v := m[k]; !conversation.ValidType(k) && k != store.RollupTypeReplay && sum(v) > 0 { // replays are no conversation type
 				label := k
 				if label == "" {
 					label = "No conversation"
@@ -279,13 +288,13 @@ func Build(rng Range, rows []store.UsageDaily, assistantNames map[int64]string, 
 	})
 	rep.Charts = append(rep.Charts, Chart{
 		ID: ChartTokens, Title: "Tokens per day by assistant", Unit: UnitTokens, Days: rng.Dates,
-		Description: "Prompt and completion tokens of every language-model call (replies, extraction and evaluation) each day, stacked by assistant.",
+		Description: "Prompt and completion tokens of every language-model call (replies, extraction, evaluation, and replays and test set runs) each day, stacked by assistant.",
 		Series:      assistantSeries(tokByAsst, assistantNames), Summary: fmt.Sprintf("%s tokens in %s calls", groupDigits(t.Tokens), groupDigits(t.LLMCalls)),
 	})
 	rep.Charts = append(rep.Charts, Chart{
 		ID: ChartCost, Title: "Cost per day by assistant", Unit: UnitUSD, Days: rng.Dates,
-		Description: "What the language-model calls cost each day, in US dollars at the price each call was charged, stacked by assistant.",
-		Series:      assistantSeries(costByAsst, assistantNames), Summary: model.Money(t.CostNanos).Dollars() + " in total",
+		Description: "What the language-model calls cost each day (replays and test set runs included), in US dollars at the price each call was charged, stacked by assistant.",
+		Series:      assistantSeries(costByAsst, assistantNames), Summary: costSummary(t),
 	})
 	share := make([]int64, n)
 	for i := range share {
@@ -316,6 +325,16 @@ func Build(rng Range, rows []store.UsageDaily, assistantNames map[int64]string, 
 			CostNanos: c.CostNanos, Messages: c.MessageCount, LastAt: c.LastMessageAt})
 	}
 	return rep
+}
+
+// costSummary is the cost chart's summary: the total, and the part of it replays and test
+// set runs spent when there is one.
+func costSummary(t *Totals) string {
+	out := model.Money(t.CostNanos).Dollars() + " in total"
+	if t.ReplayCalls > 0 {
+		out += fmt.Sprintf(", %s of it in %s calls of replays and test set runs", model.Money(t.ReplayCostNanos).Dollars(), groupDigits(t.ReplayCalls))
+	}
+	return out
 }
 
 func sum(v []int64) int64 {

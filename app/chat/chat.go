@@ -120,13 +120,9 @@ func BuildRequest(a *store.Assistant, collected map[string]string, msgs []store.
 	for _, m := range msgs {
 		switch m.Role {
 		case "user":
-			if m.Content == "" && m.ContentType != "text" {
-				req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: "[" + m.ContentType + " message]"})
-				continue
-			}
-			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: m.Content})
+			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser, Content: conversation.CustomerText(m)})
 		case "assistant", "human":
-			if m.Error != "" { // our fallback text is not something the assistant said
+			if conversation.IsFallback(m) { // our fallback text is not something the assistant said
 				continue
 			}
 			req.Messages = append(req.Messages, llm.Message{Role: llm.RoleAssistant, Content: m.Content})
@@ -154,7 +150,7 @@ func (r *Responder) reply(ctx context.Context, conv *store.Conversation, a *stor
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Reply{}, err
 	}
-	a, err := r.Answering(ctx, conv, a)
+	a, err := r.Store.AnsweringAssistant(ctx, conv, a) // a Test Chat: its version; a channel: the published row
 	if err != nil {
 		return Reply{}, err
 	}

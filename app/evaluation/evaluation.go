@@ -77,7 +77,10 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-// assistantOf loads a conversation's assistant (nil when it has none, or it is gone).
+// assistantOf loads the assistant that answers a conversation (nil when it has none, or it
+// is gone), by the rule replies follow (store.AnsweringAssistant): a Test Chat is evaluated
+// with the evaluators and model of the version it was answered by, a customer channel with
+// the published ones.
 func (s *Service) assistantOf(ctx context.Context, conv *store.Conversation) (*store.Assistant, error) {
 	if conv.AssistantID == nil {
 		return nil, nil
@@ -86,7 +89,10 @@ func (s *Service) assistantOf(ctx context.Context, conv *store.Conversation) (*s
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
-	return a, err
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.AnsweringAssistant(ctx, conv, a)
 }
 
 // Begin creates run 0 of an end (the automatic evaluation), once: the end's hook and the

@@ -101,7 +101,7 @@ func New() *Metrics {
 		}, []string{"type"}),
 		llmCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_llm_calls_total",
-			Help: "LLM calls by purpose (reply, extraction, evaluation), model and outcome (ok: a usage-ledger row was recorded; error: the provider failed).",
+			Help: "LLM calls by purpose (reply, extraction, evaluation, replay), model and outcome (ok: a usage-ledger row was recorded; error: the provider failed).",
 		}, []string{"purpose", "model", "outcome"}),
 		llmTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_llm_tokens_total",

@@ -2,7 +2,6 @@ package reeval
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/parleyhq/parley/app/model"
@@ -65,15 +64,12 @@ func History(ctx context.Context, st *store.Store, conv *store.Conversation, lim
 		return nil, err
 	}
 	evaluators := model.BuiltinEvaluators()
-	if conv.AssistantID != nil {
-		a, err := st.AssistantByID(ctx, conv.WorkspaceID, *conv.AssistantID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return nil, err
-		default:
-			evaluators = append(evaluators, a.Evaluators...)
-		}
+	a, err := answering(ctx, st, conv)
+	if err != nil {
+		return nil, err
+	}
+	if a != nil {
+		evaluators = append(evaluators, a.Evaluators...)
 	}
 	types := make(map[string]string, len(evaluators))
 	for _, e := range evaluators {

@@ -48,11 +48,15 @@ func (s *Service) Again(ctx context.Context, workspaceID, id int64) (*store.Eval
 	if err != nil {
 		return nil, err
 	}
-	version, err := s.versions(ctx, workspaceID)
+	a, err := answering(ctx, s.Store, conv)
 	if err != nil {
 		return nil, err
 	}
-	run, created, err := s.Store.RequestEvaluation(ctx, workspaceID, id, version(conv.AssistantID), time.Time{})
+	var custom []model.Evaluator
+	if a != nil {
+		custom = a.Evaluators
+	}
+	run, created, err := s.Store.RequestEvaluation(ctx, workspaceID, id, model.EvaluatorsVersion(custom), time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +65,22 @@ func (s *Service) Again(ctx context.Context, workspaceID, id int64) (*store.Eval
 		s.publish(ctx, events.Event{Kind: events.ConversationChanged, WorkspaceID: workspaceID, ConversationID: id})
 	}
 	return run, nil
+}
+
+// answering is the assistant whose evaluators judge conv (store.AnsweringAssistant: a Test
+// Chat's version, else the published row), nil when it has none or it is gone.
+func answering(ctx context.Context, st *store.Store, conv *store.Conversation) (*store.Assistant, error) {
+	if conv.AssistantID == nil {
+		return nil, nil
+	}
+	a, err := st.AssistantByID(ctx, conv.WorkspaceID, *conv.AssistantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st.AnsweringAssistant(ctx, conv, a)
 }
 
 // versions reads the workspace's assistants once and returns the evaluators version of each

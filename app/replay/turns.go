@@ -12,87 +12,45 @@ package replay
 import (
 	"strings"
 
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
 
-// customerText is what a customer message says in a transcript: its text, or
-// "[<type> message]" for a message without text (an image, a voice note), as chat.BuildRequest
-// spells it.
-func customerText(m store.Message) string {
-	if m.Content == "" && m.ContentType != "" && m.ContentType != "text" {
-		return "[" + m.ContentType + " message]"
-	}
-	return m.Content
-}
-
-// isAnswer reports a message that answers the customer: an assistant's or a person of the
-// team's, not our fallback text (a message with an error).
-func isAnswer(m store.Message) bool {
-	return (m.Role == model.RoleAssistant || m.Role == model.RoleHuman) && m.Error == ""
-}
-
-// isFallback reports our polite fallback text (a reply whose call failed): it ends the
-// customer's turn (they saw it) but is not an answer.
-func isFallback(m store.Message) bool {
-	return (m.Role == model.RoleAssistant || m.Role == model.RoleHuman) && m.Error != ""
-}
-
-// TurnsOf cuts a conversation's messages (oldest first) into a replay's turns: one per
-// customer turn (consecutive customer messages form one turn, joined by a blank line), with
-// the original answers up to the next customer turn (assistant and human messages joined by a
-// blank line; a fallback text ends the turn but is not an answer), their cost and tokens, the
-// latency of the first answer after the customer's last message, the first answer's id and
-// the version that wrote it. Answers before the first customer message (the greeting) belong
-// to no turn. At most model.MaxCaseTurns turns.
+// TurnsOf is a conversation's messages (oldest first) as a replay's turns: one per turn of
+// conversation.Turns (the one rule for what a turn is: consecutive customer messages joined
+// by a blank line; the greeting and anything past model.MaxCaseTurns turns left out), with
+// the original answers (assistant and team messages joined by a blank line; a fallback text
+// ends the turn but is not an answer), their cost and tokens, the latency of the first
+// answer after the customer's last message, the first answer's id and the version that
+// wrote it.
 func TurnsOf(msgs []store.Message) []store.ReplayTurn {
-	var out []store.ReplayTurn
-	var cur *store.ReplayTurn
-	var customer, answers []string
-	var lastCustomer store.Message
-	closed := false // the turn got a reply (an answer, or our fallback text)
-	flush := func() {
-		if cur == nil {
-			return
-		}
-		cur.Customer = strings.Join(customer, "\n\n")
-		cur.Original = strings.Join(answers, "\n\n")
-		out = append(out, *cur)
-		cur, customer, answers, closed = nil, nil, nil, false
-	}
-	for _, m := range msgs {
-		switch {
-		case m.Role == model.RoleUser:
-			if cur != nil && closed {
-				flush()
+	groups := conversation.Turns(msgs)
+	out := make([]store.ReplayTurn, 0, len(groups))
+	for _, g := range groups {
+		t := store.ReplayTurn{Customer: g.CustomerText()}
+		lastCustomer := g.Customer[len(g.Customer)-1]
+		var answers []string
+		for _, m := range g.Answers {
+			if !conversation.IsAnswer(m) {
+				continue
 			}
-			if cur == nil {
-				if len(out) >= model.MaxCaseTurns {
-					return out
-				}
-				cur = &store.ReplayTurn{}
-			}
-			customer = append(customer, customerText(m))
-			lastCustomer = m
-		case cur != nil && isFallback(m):
-			closed = true // the customer saw it and wrote again: a turn of its own
-		case cur != nil && isAnswer(m):
-			closed = true
 			if len(answers) == 0 {
 				id := m.ID
-				cur.OriginalMessageID = &id
-				cur.OriginalVersion = m.AssistantVersion
+				t.OriginalMessageID = &id
+				t.OriginalVersion = m.AssistantVersion
 				ms := m.CreatedAt.Sub(lastCustomer.CreatedAt).Milliseconds()
-				cur.OriginalLatencyMS = &ms
+				t.OriginalLatencyMS = &ms
 			}
 			answers = append(answers, m.Content)
-			cur.OriginalCostNanos += m.CostNanos
-			cur.OriginalPromptTokens += m.PromptTokens
-			cur.OriginalCachedTokens += m.CachedTokens
-			cur.OriginalCompletionTokens += m.CompletionTokens
+			t.OriginalCostNanos += m.CostNanos
+			t.OriginalPromptTokens += m.PromptTokens
+			t.OriginalCachedTokens += m.CachedTokens
+			t.OriginalCompletionTokens += m.CompletionTokens
 		}
+		t.Original = strings.Join(answers, "\n\n")
+		out = append(out, t)
 	}
-	flush()
 	return out
 }
 

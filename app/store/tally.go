@@ -28,6 +28,16 @@ import (
 // (a conversation gets its variables later, a window closes), so they are recomputed for a
 // range of days by RefreshActivityRollups: absolute values, idempotent by nature.
 
+// RollupTypeReplay is the rollup bucket (usage_daily.type) of the calls of replays and test
+// set runs (purpose replay): they belong to no conversation, so to no conversation type, and
+// are real spend, kept apart under their own purpose.
+const RollupTypeReplay = PurposeReplay
+
+// rollupTypeExpr is THE rule for a ledger row's rollup bucket (usage_daily.type), used by the
+// tally and by the reconciliation alike: the conversation's type, or RollupTypeReplay for a
+// replay's call (which has no conversation).
+const rollupTypeExpr = `CASE WHEN purpose = '` + PurposeReplay + `' THEN '` + RollupTypeReplay + `' ELSE conversation_type END`
+
 // DayLayout is how rollup days are written (UTC).
 const DayLayout = "2006-01-02"
 
@@ -72,7 +82,7 @@ type UsageDaily struct {
 	WorkspaceID int64  `bun:"workspace_id"`
 	Day         string `bun:"day"`          // YYYY-MM-DD, UTC
 	AssistantID int64  `bun:"assistant_id"` // 0: no assistant
-	Type        string `bun:"type"`         // conversation type ("" for calls without a conversation)
+	Type        string `bun:"type"`         // conversation type, or RollupTypeReplay for replays' calls
 	// Activity (recomputed by RefreshActivityRollups).
 	Conversations           int64 `bun:"conversations"`             // started that day
 	Messages                int64 `bun:"messages"`                  // written that day
@@ -165,7 +175,7 @@ type tallyRow struct {
 	WorkspaceID      int64  `bun:"workspace_id"`
 	ConversationID   *int64 `bun:"conversation_id"`
 	AssistantID      int64  `bun:"assistant_id"`
-	ConversationType string `bun:"conversation_type"`
+	ConversationType string `bun:"conversation_type"` // the rollup bucket (rollupTypeExpr)
 	Day              string `bun:"day"`
 	PromptTokens     int64  `bun:"prompt_tokens"`
 	CachedTokens     int64  `bun:"cached_tokens"`
@@ -186,7 +196,7 @@ func (s *Store) TallyUsage(ctx context.Context, opt TallyOptions) (TallyResult, 
 	}
 	claim := `UPDATE usage_ledger SET tallied_at = ?
 		WHERE tallied_at IS NULL AND id IN (SELECT id FROM usage_ledger WHERE tallied_at IS NULL ORDER BY created_at, id LIMIT ?` + lock + `)
-		RETURNING id, workspace_id, conversation_id, COALESCE(assistant_id, 0) AS assistant_id, conversation_type, ` +
+		RETURNING id, workspace_id, conversation_id, COALESCE(assistant_id, 0) AS assistant_id, ` + rollupTypeExpr + ` AS conversation_type, ` +
 		s.dayExpr("created_at") + ` AS day, prompt_tokens, cached_tokens, completion_tokens, cost_nanos`
 	var res TallyResult
 	err := s.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -301,11 +311,11 @@ type keyedTotals struct {
 func (s *Store) ledgerSums(ctx context.Context, db bun.IDB, from, to time.Time) (map[RollupKey]LedgerTotals, error) {
 	day := s.dayExpr("created_at")
 	var rows []keyedTotals
-	err := db.NewRaw(`SELECT workspace_id, `+day+` AS day, COALESCE(assistant_id, 0) AS assistant_id, conversation_type AS type,
+	err := db.NewRaw(`SELECT workspace_id, `+day+` AS day, COALESCE(assistant_id, 0) AS assistant_id, `+rollupTypeExpr+` AS type,
 			COUNT(*) AS llm_calls, COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, COALESCE(SUM(cached_tokens), 0) AS cached_tokens,
 			COALESCE(SUM(completion_tokens), 0) AS completion_tokens, COALESCE(SUM(cost_nanos), 0) AS cost_nanos
 		FROM usage_ledger WHERE tallied_at IS NOT NULL AND created_at >= ? AND created_at < ?
-		GROUP BY workspace_id, `+day+`, COALESCE(assistant_id, 0), conversation_type`, from, to).Scan(ctx, &rows)
+		GROUP BY workspace_id, `+day+`, COALESCE(assistant_id, 0), `+rollupTypeExpr, from, to).Scan(ctx, &rows)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}

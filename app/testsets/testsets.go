@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/app/audit"
+	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -146,55 +147,32 @@ func (s *Service) Set(ctx context.Context, workspaceID, id int64) (*store.TestSe
 	return ts, cases, nil
 }
 
-// Turns is the rule that makes a case of a conversation's messages (oldest first): each
-// run of consecutive customer messages is one turn (their texts joined by a blank line, as
-// the replay of a conversation joins them; a message without text is "[<type> message]"),
-// at most model.MaxCaseTurns turns. A turn is answered by the assistant and team messages after it, up to the next customer message;
-// when a reviewer corrected one of the assistant messages among them, the turn's Expected is
-// what the answer should have been: those messages' texts, each corrected one replaced by
-// its correction, joined by a blank line ("" when none is corrected).
+// Turns is a conversation's messages (oldest first) as a case's turns: one per turn of
+// conversation.Turns (the one rule for what a turn is: consecutive customer messages joined
+// by a blank line, as a replay of the conversation joins them; a message without text is
+// "[<type> message]"; at most model.MaxCaseTurns turns). When a reviewer corrected one of the
+// assistant messages answering a turn, the turn's Expected is what the answer should have
+// been: those messages' texts, each corrected one replaced by its correction (a fallback
+// text, not something the assistant said, left out unless corrected), joined by a blank line
+// ("" when none is corrected).
 func Turns(msgs []store.Message, corrections map[int64]store.Correction) []model.TestCaseTurn {
 	var turns []model.TestCaseTurn
-	var customer, answer []string
-	answered, corrected := false, false
-	flush := func() {
-		if len(customer) > 0 {
-			t := model.TestCaseTurn{Customer: strings.Join(customer, "\n\n")}
-			if corrected {
-				t.Expected = strings.Join(answer, "\n\n")
-			}
-			turns = append(turns, t)
-		}
-		customer, answer, answered, corrected = nil, nil, false, false
-	}
-	for i := range msgs {
-		m := &msgs[i]
-		switch m.Role {
-		case model.RoleUser:
-			if answered {
-				flush()
-			}
-			if len(turns) >= model.MaxCaseTurns {
-				return turns
-			}
-			text := m.Content
-			if text == "" && m.ContentType != "" && m.ContentType != "text" {
-				text = "[" + m.ContentType + " message]"
-			}
-			customer = append(customer, text)
-		case model.RoleAssistant, model.RoleHuman:
-			if len(customer) == 0 {
-				continue // the first message: it answers no turn
-			}
-			answered = true
+	for _, g := range conversation.Turns(msgs) {
+		t := model.TestCaseTurn{Customer: g.CustomerText()}
+		var answer []string
+		corrected := false
+		for _, m := range g.Answers {
 			if c, ok := corrections[m.ID]; ok && m.Role == model.RoleAssistant {
 				answer, corrected = append(answer, c.Text), true
-			} else if m.Error == "" { // a fallback text is not something the assistant said
+			} else if conversation.IsAnswer(m) {
 				answer = append(answer, m.Content)
 			}
 		}
+		if corrected {
+			t.Expected = strings.Join(answer, "\n\n")
+		}
+		turns = append(turns, t)
 	}
-	flush()
 	return turns
 }
 

@@ -107,6 +107,7 @@ func analyticsView(rep analytics.Report, rangeErr error) pages.AnalyticsView {
 		{ID: "calls", Label: "LLM calls", Value: strconv.FormatInt(t.LLMCalls, 10)},
 		{ID: "tokens", Label: "Tokens", Value: strconv.FormatInt(t.Tokens, 10)},
 		{ID: "cost", Label: "Cost", Value: model.Money(t.CostNanos).Dollars()},
+		{ID: "replay-cost", Label: "Of which replays and test runs", Value: model.Money(t.ReplayCostNanos).Dollars()}, // issue 15
 		{ID: "complete", Label: "With all required variables", Value: share},
 		{ID: "windows", Label: "WhatsApp windows closed unanswered", Value: strconv.FormatInt(t.WindowsUnanswered, 10)},
 	}
