@@ -243,11 +243,12 @@ func TestBrowserImproveAnAssistant(t *testing.T) {
 	if cases != 1 {
 		t.Fatalf("cases compared: %d", cases)
 	}
-	if got := text(`.test-compare-case .side.baseline`); !strings.Contains(got, impBadAnswer) || strings.Contains(got, impGoodAnswer+" "+impGoodAnswer) {
+	// Each side shows the expected answer, its replayed answer and the judgement.
+	if got := text(`.test-compare-case .side.baseline`); !strings.Contains(got, impBadAnswer) || !strings.Contains(got, "different it does not open a trace") {
 		t.Fatalf("the published side of the case: %q", got)
 	}
-	if got := text(`.test-compare-case .side.now`); strings.Count(got, impGoodAnswer) < 2 || strings.Contains(got, impBadAnswer) {
-		t.Fatalf("the draft side of the case (expected and replayed answers): %q", got)
+	if got := text(`.test-compare-case .side.now`); strings.Count(got, impGoodAnswer) != 2 || strings.Contains(got, impBadAnswer) || !strings.Contains(got, "same both open a trace") {
+		t.Fatalf("the draft side of the case: %q", got)
 	}
 	if webtest.EvalJS[bool](t, b, `!!document.querySelector(".test-compare-case.regressed")`) {
 		t.Fatal("a case is shown as regressed")
@@ -281,6 +282,13 @@ func TestBrowserImproveAnAssistant(t *testing.T) {
 		t.Fatalf("who published v2: %q", got)
 	}
 	impShots(t, b, "versions")
+	do("the edit page after publishing",
+		chromedp.Click(chromedp.CSS(`#assistant-versions .page-head a`)),
+		chromedp.WaitVisible(chromedp.CSS(`#version-bar[data-published="2"][data-draft="0"]`)),
+	)
+	if got := text(`#draft-state`); !strings.Contains(got, "No draft") || !strings.Contains(got, "v2, the published version") {
+		t.Fatalf("the version bar after publishing: %q", got)
+	}
 
 	// What the database keeps.
 	a2, err := st.AssistantByID(ctx, ws.ID, a.ID)
