@@ -3,6 +3,7 @@ package dashboard
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -102,6 +103,11 @@ func (s *Handler) testSetRunsCreate(c echo.Context) error {
 		by.Name = cur.User.Email
 	}
 	choice := strings.TrimSpace(c.FormValue("version"))
+	// "Draft vs published" is a submit button named version: a browser sends the select's
+	// value too (version=draft&version=both), so "both" wins wherever it comes.
+	if form, err := c.FormParams(); err == nil && slices.Contains(form["version"], "both") {
+		choice = "both"
+	}
 	refs := []model.VersionRef{}
 	if choice == "both" {
 		a, err := s.Store.AssistantByID(ctx, cur.Workspace.ID, set.AssistantID)

@@ -70,8 +70,9 @@ func TestDashboardTestRuns(t *testing.T) {
 	if d := webtest.Doc(t, res); res.StatusCode != http.StatusUnprocessableEntity || d.Find("#test-runs-error").Length() != 1 {
 		t.Fatalf("v9: %d", res.StatusCode)
 	}
-	// Draft vs published: two runs, then the comparison.
-	res = e.PostForm(admin, runsURL, url.Values{"_csrf": {csrf}, "version": {"both"}})
+	// Draft vs published: two runs, then the comparison. The button is a second "version"
+	// field: a browser sends the select's value first (version=draft&version=both).
+	res = e.PostForm(admin, runsURL, url.Values{"_csrf": {csrf}, "version": {"draft", "both"}})
 	res.Body.Close()
 	loc := res.Header.Get("Location")
 	if res.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "/compare?baseline=") {
