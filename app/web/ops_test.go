@@ -247,3 +247,29 @@ func TestAPIKeysFromSettingsAndTheAPI(t *testing.T) {
 		t.Fatalf("another workspace's key: %d", res.StatusCode)
 	}
 }
+
+// An error answered to an htmx request goes to the page's alert: the dashboard's htmx swaps
+// 4xx and 5xx answers (its htmx-config), and the generic error handler retargets #flash with
+// the message as escaped HTML; a plain request gets the error page.
+func TestHTMXErrorsGoToThePageAlert(t *testing.T) {
+	e := newEnv(t)
+	e.User("ana@example.com", "correct-horse")
+	c := e.Client()
+	e.Login(c, "ana@example.com", "correct-horse")
+	page := webtest.Body(t, e.Get(c, "/conversations"))
+	if !strings.Contains(page, `id="flash"`) || !strings.Contains(page, `{"code":"[45]..","swap":true`) {
+		t.Fatal("the dashboard has no #flash alert, or its htmx does not swap error answers")
+	}
+	res := e.Get(c, "/conversations/987654321", "HX-Request", "true")
+	body := webtest.Body(t, res)
+	if res.StatusCode != http.StatusNotFound || res.Header.Get("HX-Retarget") != "#flash" || res.Header.Get("HX-Reswap") != "innerHTML" {
+		t.Fatalf("htmx error: %d %v", res.StatusCode, res.Header)
+	}
+	if !strings.HasPrefix(body, `<p class="flash-msg">`) || strings.Contains(body, "<html") {
+		t.Fatalf("htmx error body: %q", body)
+	}
+	res = e.Get(c, "/conversations/987654321")
+	if b := webtest.Body(t, res); res.StatusCode != http.StatusNotFound || !strings.Contains(b, "<html") || res.Header.Get("HX-Retarget") != "" {
+		t.Fatalf("plain error: %d %v", res.StatusCode, res.Header)
+	}
+}
