@@ -20,10 +20,19 @@
     var f = ev.target.closest("form[data-confirm]");
     if (f && !f.hasAttribute("hx-post") && !confirm(f.getAttribute("data-confirm"))) ev.preventDefault();
   });
-  // The page's alert (#flash) tells the error of the last htmx request; a new request clears it.
+  // The page's alert (#flash) tells the error of the last htmx request, as text (the server's
+  // generic errors are plain text swapped nowhere: HX-Reswap none; a handler's own error
+  // fragment is swapped into its target instead). A new request clears it.
   document.addEventListener("htmx:beforeRequest", function () {
     var f = document.getElementById("flash");
     if (f) f.textContent = "";
+  });
+  document.addEventListener("htmx:responseError", function (ev) {
+    var f = document.getElementById("flash"), x = ev.detail && ev.detail.xhr;
+    if (!f || !x || x.getResponseHeader("HX-Reswap") !== "none") return;
+    var text = (x.responseText || "").trim();
+    if (!text || text.charAt(0) === "<") text = "Something went wrong (error " + x.status + "). Please try again.";
+    f.textContent = text;
   });
   // Forms that empty themselves after a successful htmx post: <form data-reset-on-success>.
   document.addEventListener("htmx:afterRequest", function (ev) {

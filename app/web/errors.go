@@ -11,7 +11,6 @@ import (
 	"github.com/parleyhq/parley/app/logctx"
 	"github.com/parleyhq/parley/app/web/apierr"
 	"github.com/parleyhq/parley/app/web/htmx"
-	"github.com/parleyhq/parley/views/components"
 	"github.com/parleyhq/parley/views/pages"
 )
 
@@ -49,12 +48,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	if htmx.IsFragment(c) {
-		// An htmx request's error goes to the page's alert (#flash), whatever its target:
-		// the dashboard's htmx swaps 4xx and 5xx answers (its responseHandling), so the person
-		// sees what went wrong where it is seen.
-		c.Response().Header().Set(htmx.HeaderRetarget, "#flash")
-		c.Response().Header().Set(htmx.HeaderReswap, "innerHTML")
-		_ = htmx.Render(c, status, components.Flash(msg))
+		// The message as plain text, swapped nowhere: the page's script shows it (the
+		// dashboard's alert #flash, the widget's error line), as text. A handler that answers
+		// its own error fragment (a 422 form) is swapped into its target instead.
+		c.Response().Header().Set(htmx.HeaderReswap, "none")
+		_ = c.String(status, msg)
 		return
 	}
 	_ = htmx.Render(c, status, pages.ErrorPage(status, msg))
