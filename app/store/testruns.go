@@ -142,7 +142,7 @@ func (s *Store) FinishTestRunCase(ctx context.Context, c *TestRunCase, judgeUsag
 		c.CostNanos, c.FinishedAt = cost, &at
 		res, err := tx.NewUpdate().Model(c).
 			Column("status", "passed", "evaluations", "judgements", "cost_nanos", "latency_ms", "error", "finished_at").
-			Where("id = ? AND workspace_id = ? AND status IN (?)", c.ID, c.WorkspaceID, bun.In([]string{model.JobPending, model.JobRunning})).
+			Where("id = ? AND workspace_id = ? AND status IN (?)", c.ID, c.WorkspaceID, bun.List([]string{model.JobPending, model.JobRunning})).
 			Exec(ctx)
 		if err != nil {
 			return err
@@ -169,7 +169,7 @@ func (s *Store) FinishTestRunCase(ctx context.Context, c *TestRunCase, judgeUsag
 func (s *Store) FinishTestSetRun(ctx context.Context, workspaceID, id int64, status, totals, errMsg string) (finished bool, err error) {
 	res, err := s.DB.NewUpdate().Model((*TestSetRun)(nil)).
 		Set("status = ?", status).Set("totals = ?", totals).Set("error = ?", errMsg).Set("finished_at = ?", now()).
-		Where("id = ? AND workspace_id = ? AND status IN (?)", id, workspaceID, bun.In([]string{model.JobPending, model.JobRunning})).
+		Where("id = ? AND workspace_id = ? AND status IN (?)", id, workspaceID, bun.List([]string{model.JobPending, model.JobRunning})).
 		Exec(ctx)
 	if err != nil {
 		return false, err
@@ -183,7 +183,7 @@ func (s *Store) FinishTestSetRun(ctx context.Context, workspaceID, id int64, sta
 func (s *Store) PendingTestSetRuns(ctx context.Context, before time.Time, limit int) ([]TestSetRun, error) {
 	var out []TestSetRun
 	err := s.DB.NewSelect().Model(&out).
-		Where("status IN (?) AND created_at < ?", bun.In([]string{model.JobPending, model.JobRunning}), before.UTC()).
+		Where("status IN (?) AND created_at < ?", bun.List([]string{model.JobPending, model.JobRunning}), before.UTC()).
 		OrderExpr("created_at, id").Limit(int64(limit)).Scan(ctx)
 	return out, err
 }
