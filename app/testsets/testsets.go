@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/audit"
 	"github.com/parleyhq/parley/app/conversation"
 	"github.com/parleyhq/parley/app/model"
@@ -68,14 +69,11 @@ func Name(name string) (clean, key string, err error) {
 	return clean, strings.ToLower(clean), nil
 }
 
-// author is who acts (from the context): a user's id and name; an API key has no user id.
+// author is who acts (from the context), as versions and replays name it
+// (assistants.Author): a member's id and name, or "API key <name>" without an id.
 func author(ctx context.Context) (id *int64, name string) {
-	a := audit.ActorFrom(ctx)
-	if a.Type == audit.ActorUser && a.ID > 0 {
-		uid := a.ID
-		id = &uid
-	}
-	return id, a.Name
+	a := assistants.Author(ctx)
+	return a.ID, a.Name
 }
 
 // Create makes a test set of an assistant of the workspace: *FieldError ("name",

@@ -82,7 +82,7 @@ func TestAPITestSets(t *testing.T) {
 	tsWant(t, "create", r, http.StatusCreated, "")
 	set := r.obj(t)
 	setID := int64(set["id"].(float64))
-	if set["name"] != "Refunds" || set["assistant_id"] != float64(a.ID) || set["cases_count"] != float64(0) || set["latest_run"] != nil || set["created_by"] != "write key" {
+	if set["name"] != "Refunds" || set["assistant_id"] != float64(a.ID) || set["cases_count"] != float64(0) || set["latest_run"] != nil || set["created_by"] != "API key write key" {
 		t.Fatalf("created: %s", r.Body)
 	}
 	if _, ok := set["cases"]; ok {
