@@ -113,12 +113,7 @@ func (h *Evaluation) HandleRun(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.WorkspaceID <= 0 || p.RunID <= 0 {
 		return fmt.Errorf("%s: bad payload %q: %w", TypeEvaluationRun, t.Payload(), asynq.SkipRetry)
 	}
-	last := false
-	if n, ok := asynq.GetRetryCount(ctx); ok {
-		if limit, ok := asynq.GetMaxRetry(ctx); ok {
-			last = n >= limit
-		}
-	}
+	last := lastAttempt(ctx)
 	res, err := h.Evaluations.Execute(ctx, evaluation.Run{WorkspaceID: p.WorkspaceID, RunID: p.RunID, LastAttempt: last})
 	if err != nil {
 		return err

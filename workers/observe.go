@@ -67,6 +67,14 @@ func Observe(m *metrics.Metrics, log *slog.Logger) asynq.MiddlewareFunc {
 	}
 }
 
+// lastAttempt reports a task run after which asynq retries no more: its retries are spent
+// (a handler then fails its row for good instead of leaving it for a retry).
+func lastAttempt(ctx context.Context) bool {
+	n, ok := asynq.GetRetryCount(ctx)
+	limit, ok2 := asynq.GetMaxRetry(ctx)
+	return ok && ok2 && n >= limit
+}
+
 // taskOutcome says what asynq does with a run that returned err: nothing (succeeded), run it
 // again (retried), or give up (failed: no retry left, or an error no retry fixes).
 func taskOutcome(ctx context.Context, err error) string {

@@ -93,12 +93,7 @@ func (h *Replay) HandleRun(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.WorkspaceID <= 0 || p.ReplayID <= 0 {
 		return fmt.Errorf("%s: bad payload %q: %w", TypeReplayRun, t.Payload(), asynq.SkipRetry)
 	}
-	last := false
-	if n, ok := asynq.GetRetryCount(ctx); ok {
-		if limit, ok := asynq.GetMaxRetry(ctx); ok {
-			last = n >= limit
-		}
-	}
+	last := lastAttempt(ctx)
 	res, err := h.Engine.Execute(ctx, replay.Run{WorkspaceID: p.WorkspaceID, ReplayID: p.ReplayID, LastAttempt: last})
 	if err != nil {
 		return err

@@ -92,12 +92,7 @@ func (h *TestRuns) HandleRun(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.WorkspaceID <= 0 || p.RunID <= 0 {
 		return fmt.Errorf("%s: bad payload %q: %w", TypeTestRunRun, t.Payload(), asynq.SkipRetry)
 	}
-	last := false
-	if n, ok := asynq.GetRetryCount(ctx); ok {
-		if limit, ok := asynq.GetMaxRetry(ctx); ok {
-			last = n >= limit
-		}
-	}
+	last := lastAttempt(ctx)
 	return h.Runs.Execute(ctx, testruns.Exec{WorkspaceID: p.WorkspaceID, RunID: p.RunID, LastAttempt: last})
 }
 
