@@ -43,7 +43,7 @@ func IsRefusal(err error) (string, bool) {
 }
 
 // ErrNoVersion is a version number the assistant does not have.
-var ErrNoVersion = errors.New("no such version")
+var ErrNoVersion = errors.New("the assistant has no such version")
 
 // Versions saves and publishes an assistant's versions.
 type Versions struct {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/store"
 )
@@ -16,10 +17,10 @@ var (
 	ErrNoAssistant = errors.New("the conversation has no assistant")
 	// ErrNoTurns: the customer never wrote; there is nothing to replay.
 	ErrNoTurns = errors.New("the customer never wrote in this conversation: there is nothing to replay")
-	// ErrNoDraft: the draft was asked for and the assistant has none.
-	ErrNoDraft = errors.New("the assistant has no draft: name a version")
-	// ErrNoVersion: the version asked for does not exist.
-	ErrNoVersion = errors.New("the assistant has no such version")
+	// ErrNoDraft: the draft was asked for and the assistant has none (store.ErrNoDraft).
+	ErrNoDraft = store.ErrNoDraft
+	// ErrNoVersion: the version asked for does not exist (assistants.ErrNoVersion).
+	ErrNoVersion = assistants.ErrNoVersion
 )
 
 // Service starts replays and finds the ones whose task was lost.

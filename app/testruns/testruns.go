@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/app/assistants"
 	"github.com/parleyhq/parley/app/llm"
 	"github.com/parleyhq/parley/app/model"
 	"github.com/parleyhq/parley/app/replay"
@@ -63,7 +64,7 @@ var (
 	// ErrNoCases: a run of a set without cases has nothing to do.
 	ErrNoCases = errors.New("the test set has no cases")
 	// ErrNoSuchVersion: the version named does not exist (ErrNoDraft: there is no draft).
-	ErrNoSuchVersion = errors.New("the assistant has no such version")
+	ErrNoSuchVersion = assistants.ErrNoVersion
 	ErrNoDraft       = store.ErrNoDraft
 )
 
